@@ -1,0 +1,37 @@
+//! billmgr-sim: stand-ins for BILLmanager in tests and demos.
+//!
+//! - `billmgr-sim upstream …`: the upstream BILLmanager HTTP API (upstream-api.md §9).
+//! - `billmgr-sim mgrctl …`, or this binary called as `mgrctl` (a symlink at
+//!   `$MGR5_ROOT/sbin/mgrctl`): the local BILLmanager's `mgrctl`, applying each
+//!   call to the test database (module-protocol.md §10.8).
+
+mod mgrctl;
+mod upstream;
+
+fn main() {
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let invoked_as = argv
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let code = if invoked_as == "mgrctl" {
+        mgrctl::main(&argv[0], argv[1..].to_vec())
+    } else {
+        match argv.get(1).map(String::as_str) {
+            Some("upstream") => upstream::main(argv[2..].to_vec()),
+            Some("mgrctl") => mgrctl::main(&argv[0], argv[2..].to_vec()),
+            _ => {
+                eprintln!(
+                    "usage:\n  billmgr-sim upstream --listen 127.0.0.1:PORT [--state FILE] [--catalog FILE] …\n  \
+                     billmgr-sim mgrctl -m billmgr [-o xml] FUNC key=value …   (or symlink this binary as mgrctl)\n\
+                     run a subcommand with --help for its options"
+                );
+                2
+            }
+        }
+    };
+    std::process::exit(code);
+}

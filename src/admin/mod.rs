@@ -1,0 +1,65 @@
+//! The admin command line: subcommands for a human at a terminal (or a cron
+//! job), separate from BILLmanager's `--command` calls.
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::paths::MgrRoot;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pmsslreseller",
+    version,
+    about = "BILLmanager processing module reselling SSL certificates from an upstream BILLmanager",
+    after_help = "BILLmanager itself runs this binary as `pmsslreseller --command <name> [--item N …]`.\n\
+                  The subcommands below are for administrators. MGR5_ROOT selects the BILLmanager root \
+                  (default /usr/local/mgr5)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Check etc/pmsslreseller.toml and print the effective settings.
+    Config,
+}
+
+/// Run the admin CLI; returns the exit code.
+pub fn run(argv: Vec<String>) -> i32 {
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let root = MgrRoot::from_env();
+    match cli.command {
+        AdminCommand::Config => {
+            let path = root.config_file();
+            match Config::load(&path) {
+                Ok(c) => {
+                    println!("BILLmanager root: {}", root.root().display());
+                    println!(
+                        "config file:      {} ({})",
+                        path.display(),
+                        if path.exists() {
+                            "found"
+                        } else {
+                            "absent, defaults used"
+                        }
+                    );
+                    println!("log file:         {}", root.log_file().display());
+                    println!("{c:#?}");
+                    0
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    1
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! `etc/pmsslreseller.toml`: the module's own settings.
+//!
+//! The file is optional and every key has a default; `etc/pmsslreseller.toml`
+//! in the repository documents them all. Unknown keys are an error, so a typo
+//! never silently falls back to a default. Per-module connection settings
+//! (URL, username, password) are not here: BILLmanager stores them with the
+//! processing module (module-protocol.md §7.1).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::protocol::error::{ErrorKind, ModuleError, Result};
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub log: LogConfig,
+    pub upstream: UpstreamConfig,
+    pub lifecycle: LifecycleConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `error`, `warn`, `info`, `debug` or `trace`. A line `pmsslreseller N` in
+    /// `etc/debug.conf` wins over this, as for ISPsystem's modules.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// Seconds to wait for the TCP+TLS connection.
+    pub connect_timeout_secs: u64,
+    /// Seconds for a whole request, answer included.
+    pub timeout_secs: u64,
+    /// Largest answer accepted, in bytes.
+    pub max_response_bytes: u64,
+    /// PEM file with extra CA certificates, for an upstream with a private CA.
+    /// Verification itself can never be switched off.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        UpstreamConfig {
+            connect_timeout_secs: 10,
+            timeout_secs: 60,
+            max_response_bytes: 32 * 1024 * 1024,
+            ca_file: None,
+        }
+    }
+}
+
+impl UpstreamConfig {
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout_secs.max(1))
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs.max(1))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LifecycleConfig {
+    /// Failed tries of an operation before it is switched to manual and an
+    /// admin task is opened (ISPsystem's default, module-protocol.md §11.3).
+    pub max_tries: u32,
+    /// The same for `prolong`, which moves money: one try (§11.3).
+    pub prolong_max_tries: u32,
+    /// Seconds to wait for another run holding the same item's lock.
+    pub lock_wait_secs: u64,
+}
+
+impl Default for LifecycleConfig {
+    fn default() -> Self {
+        LifecycleConfig {
+            max_tries: 10,
+            prolong_max_tries: 1,
+            lock_wait_secs: 30,
+        }
+    }
+}
+
+impl Config {
+    /// Read the config file; a missing file means all defaults.
+    pub fn load(path: &Path) -> Result<Config> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text).map_err(|e| e.with_object(path.display().to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(e) => Err(ModuleError::new(
+                ErrorKind::Config,
+                format!("cannot read {}: {e}", path.display()),
+            )
+            .with_object(path.display().to_string())),
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Config> {
+        toml::from_str(text).map_err(|e| {
+            ModuleError::new(
+                ErrorKind::Config,
+                format!("invalid configuration: {}", e.to_string().trim()),
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_example_parses_to_defaults() {
+        let text = include_str!("../etc/pmsslreseller.toml");
+        assert_eq!(Config::parse(text).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_key_is_an_error() {
+        let e = Config::parse("[upstream]\ntimeout_sec = 5\n").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Config);
+        assert!(e.message.contains("timeout_sec"), "{}", e.message);
+    }
+
+    #[test]
+    fn missing_file_is_defaults() {
+        let c = Config::load(Path::new("/nonexistent/pmsslreseller.toml")).unwrap();
+        assert_eq!(c, Config::default());
+    }
+}

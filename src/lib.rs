@@ -1,0 +1,108 @@
+//! pmsslreseller: a BILLmanager service processing module that resells SSL
+//! certificates bought from an upstream BILLmanager.
+//!
+//! Layers, outside in:
+//! - [`protocol`]: what BILLmanager sees: argv, `features`, error XML.
+//! - [`commands`]: one lifecycle step per BILLmanager command.
+//! - [`admin`]: the command line for administrators.
+//! - [`config`], [`paths`], [`logging`], [`secret`]: shared plumbing.
+
+pub mod admin;
+pub mod commands;
+pub mod config;
+pub mod logging;
+pub mod paths;
+pub mod protocol;
+pub mod secret;
+
+use std::io::{IsTerminal, Write};
+
+use config::Config;
+use paths::MgrRoot;
+use protocol::args::{Args, Command};
+use protocol::error::ModuleError;
+
+/// Decide who is calling: BILLmanager (`--command …`, or any leading option)
+/// or an admin (a subcommand). Returns the process exit code.
+pub fn run(argv: Vec<String>) -> i32 {
+    let rest: Vec<String> = argv.iter().skip(1).cloned().collect();
+    let first = rest.first().map(String::as_str);
+    let billmanager_style = match first {
+        None => !std::io::stdout().is_terminal(),
+        Some("-h" | "--help" | "-V" | "--version") => false,
+        Some(a) => a.starts_with('-'),
+    };
+    if billmanager_style {
+        run_billmanager(rest)
+    } else {
+        admin::run(argv)
+    }
+}
+
+fn print_stdout(doc: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(doc.as_bytes());
+    let _ = out.flush();
+}
+
+fn fail(e: &ModuleError) -> i32 {
+    log::error!("{e}");
+    print_stdout(&e.to_document());
+    e.exit_code()
+}
+
+/// One BILLmanager call: parse, set up logging, run the command, answer.
+pub fn run_billmanager(argv: Vec<String>) -> i32 {
+    let root = MgrRoot::from_env();
+    let parsed = Args::parse(argv.clone());
+    let (config, config_error) = match Config::load(&root.config_file()) {
+        Ok(c) => (c, None),
+        Err(e) => (Config::default(), Some(e)),
+    };
+    logging::init(&root, &config.log.level);
+    let args = match parsed {
+        Ok(a) => a,
+        Err(e) => {
+            log::error!("bad command line {argv:?}");
+            return fail(&e);
+        }
+    };
+    let command = match Command::from_args(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            log::error!("bad command line {argv:?}");
+            return fail(&e);
+        }
+    };
+    logging::set_context(context_tag(&command, &args));
+    log::debug!("argv {argv:?}");
+    if !args.unknown.is_empty() {
+        log::warn!("ignoring unknown options {:?}", args.unknown);
+    }
+    if let Some(e) = config_error {
+        return fail(&e);
+    }
+    let ctx = commands::Ctx { root, config, args };
+    match commands::execute(&command, &ctx) {
+        Ok(Some(doc)) => {
+            print_stdout(&doc);
+            0
+        }
+        Ok(None) => 0,
+        Err(e) => fail(&e),
+    }
+}
+
+fn context_tag(command: &Command, args: &Args) -> String {
+    let mut tag = command.name().to_string();
+    if let Some(i) = args.item {
+        tag.push_str(&format!(" item={i}"));
+    }
+    if let Some(m) = args.module {
+        tag.push_str(&format!(" module={m}"));
+    }
+    if let Some(r) = args.runningoperation {
+        tag.push_str(&format!(" ro={r}"));
+    }
+    tag
+}

@@ -1,0 +1,151 @@
+//! The module's log: `var/pmsslreseller.log` under the BILLmanager root.
+//!
+//! Level from `etc/debug.conf` (`pmsslreseller N`, ISPsystem's convention,
+//! module-protocol.md §3), else from our config. Every line carries the pid and
+//! a context tag (command, item, running operation), so one BILLmanager call can
+//! be followed through the file. Every line passes through
+//! [`crate::secret::redact`] before it is written.
+//!
+//! A tiny `log::Log` of our own rather than simplelog: simplelog has no
+//! per-process context tag, and we need the redaction hook on every line.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+
+use log::{Level, LevelFilter, Metadata, Record};
+
+use crate::paths::{MgrRoot, MODULE_NAME};
+use crate::secret::redact;
+
+struct FileLogger {
+    file: Mutex<std::fs::File>,
+    level: LevelFilter,
+}
+
+static CONTEXT: Mutex<String> = Mutex::new(String::new());
+
+/// Set the tag printed on every following line, e.g. `open item=42 ro=7`.
+pub fn set_context(tag: impl Into<String>) {
+    if let Ok(mut c) = CONTEXT.lock() {
+        *c = tag.into();
+    }
+}
+
+impl log::Log for FileLogger {
+    fn enabled(&self, m: &Metadata) -> bool {
+        m.level() <= self.level
+    }
+
+    fn log(&self, record: &Record) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let ctx = CONTEXT.lock().map(|c| c.clone()).unwrap_or_default();
+        let level = match record.level() {
+            Level::Error => "ERROR",
+            Level::Warn => "WARN ",
+            Level::Info => "INFO ",
+            Level::Debug => "DEBUG",
+            Level::Trace => "TRACE",
+        };
+        let line = format!(
+            "{} [{}] {} [{}] {}\n",
+            chrono::Local::now().format("%Y-%m-%d %H:%M:%S%.3f"),
+            std::process::id(),
+            level,
+            ctx,
+            redact(&record.args().to_string()).replace('\n', "\n    "),
+        );
+        if let Ok(mut f) = self.file.lock() {
+            let _ = f.write_all(line.as_bytes());
+        }
+    }
+
+    fn flush(&self) {
+        if let Ok(mut f) = self.file.lock() {
+            let _ = f.flush();
+        }
+    }
+}
+
+/// BILLmanager's numeric levels (module-protocol.md §3) → ours.
+pub fn level_from_number(n: u32) -> LevelFilter {
+    match n {
+        0 => LevelFilter::Off,
+        1..=3 => LevelFilter::Error,
+        4 => LevelFilter::Warn,
+        5 => LevelFilter::Info,
+        6..=8 => LevelFilter::Debug,
+        _ => LevelFilter::Trace,
+    }
+}
+
+pub fn level_from_name(name: &str) -> Option<LevelFilter> {
+    Some(match name.trim().to_ascii_lowercase().as_str() {
+        "off" => LevelFilter::Off,
+        "error" => LevelFilter::Error,
+        "warn" | "warning" => LevelFilter::Warn,
+        "info" => LevelFilter::Info,
+        "debug" => LevelFilter::Debug,
+        "trace" => LevelFilter::Trace,
+        _ => return None,
+    })
+}
+
+/// Our line in `etc/debug.conf`, if any.
+pub fn level_from_debug_conf(path: &Path) -> Option<LevelFilter> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines().find_map(|line| {
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some(name), Some(n)) if name == MODULE_NAME => n.parse().ok().map(level_from_number),
+            _ => None,
+        }
+    })
+}
+
+/// Start logging to the module log. A log that cannot be opened is not fatal:
+/// BILLmanager must still get its answer.
+pub fn init(root: &MgrRoot, configured_level: &str) {
+    let level = level_from_debug_conf(&root.debug_conf())
+        .or_else(|| level_from_name(configured_level))
+        .unwrap_or(LevelFilter::Info);
+    let path = root.log_file();
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let Ok(file) = OpenOptions::new().create(true).append(true).open(&path) else {
+        return;
+    };
+    let logger = FileLogger {
+        file: Mutex::new(file),
+        level,
+    };
+    if log::set_boxed_logger(Box::new(logger)).is_ok() {
+        log::set_max_level(level);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_conf_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("debug.conf");
+        std::fs::write(&p, "billmgr 4\npmsslreseller 9\n").unwrap();
+        assert_eq!(level_from_debug_conf(&p), Some(LevelFilter::Trace));
+        std::fs::write(&p, "pmsslreseller_other 9\n").unwrap();
+        assert_eq!(level_from_debug_conf(&p), None);
+    }
+
+    #[test]
+    fn numeric_levels() {
+        assert_eq!(level_from_number(5), LevelFilter::Info);
+        assert_eq!(level_from_number(4), LevelFilter::Warn);
+        assert_eq!(level_from_number(6), LevelFilter::Debug);
+    }
+}

@@ -1,0 +1,8 @@
+//! Entry point: BILLmanager's `--command` calls and the admin CLI.
+
+fn main() {
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    std::process::exit(pmsslreseller::run(argv));
+}

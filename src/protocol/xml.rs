@@ -1,0 +1,159 @@
+//! The one XML writer for every document we print or send to BILLmanager.
+//!
+//! A small element tree, serialised with a declaration, two-space indentation
+//! and `<x/>` for empty elements, the way ISPsystem's XML library prints
+//! (`../shared/reference/features/`). Escaping is done here and nowhere else.
+
+use quick_xml::escape::escape;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    Elem(Elem),
+    Text(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Elem {
+    pub name: String,
+    pub attrs: Vec<(String, String)>,
+    pub children: Vec<Node>,
+}
+
+impl Elem {
+    pub fn new(name: impl Into<String>) -> Elem {
+        Elem {
+            name: name.into(),
+            attrs: Vec::new(),
+            children: Vec::new(),
+        }
+    }
+
+    /// The root of every document: `<doc>`.
+    pub fn doc() -> Elem {
+        Elem::new("doc")
+    }
+
+    /// Builder: add an attribute.
+    pub fn attr(mut self, name: impl Into<String>, value: impl Into<String>) -> Elem {
+        self.attrs.push((name.into(), value.into()));
+        self
+    }
+
+    /// Builder: add a child element.
+    pub fn child(mut self, child: Elem) -> Elem {
+        self.children.push(Node::Elem(child));
+        self
+    }
+
+    /// Builder: add text content.
+    pub fn text(mut self, text: impl Into<String>) -> Elem {
+        self.children.push(Node::Text(text.into()));
+        self
+    }
+
+    /// Builder: add `<name>text</name>`.
+    pub fn leaf(self, name: impl Into<String>, text: impl Into<String>) -> Elem {
+        self.child(Elem::new(name).text(text))
+    }
+
+    pub fn push(&mut self, child: Elem) {
+        self.children.push(Node::Elem(child));
+    }
+
+    /// The document with its XML declaration and a trailing newline.
+    pub fn to_document(&self) -> String {
+        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        self.write(&mut out, 0, true);
+        out.push('\n');
+        out
+    }
+
+    /// The element alone on one line, no declaration: for values passed as a
+    /// parameter (e.g. `errorxml=`).
+    pub fn to_compact(&self) -> String {
+        let mut out = String::new();
+        self.write(&mut out, 0, false);
+        out
+    }
+
+    fn write(&self, out: &mut String, depth: usize, pretty: bool) {
+        out.push('<');
+        out.push_str(&self.name);
+        for (k, v) in &self.attrs {
+            out.push(' ');
+            out.push_str(k);
+            out.push_str("=\"");
+            out.push_str(&escape(v.as_str()));
+            out.push('"');
+        }
+        if self.children.is_empty() {
+            out.push_str("/>");
+            return;
+        }
+        out.push('>');
+        let only_text = self.children.iter().all(|c| matches!(c, Node::Text(_)));
+        for c in &self.children {
+            match c {
+                Node::Text(t) => out.push_str(&escape(t.as_str())),
+                Node::Elem(e) => {
+                    if pretty && !only_text {
+                        out.push('\n');
+                        out.push_str(&"  ".repeat(depth + 1));
+                    }
+                    e.write(out, depth + 1, pretty);
+                }
+            }
+        }
+        if pretty && !only_text {
+            out.push('\n');
+            out.push_str(&"  ".repeat(depth));
+        }
+        out.push_str("</");
+        out.push_str(&self.name);
+        out.push('>');
+    }
+}
+
+/// The empty success document `<doc/>`.
+pub fn empty_doc() -> String {
+    Elem::doc().to_document()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_doc_matches_reference() {
+        let reference =
+            include_str!("../../../shared/reference/features/output-check_connection-ok.xml");
+        assert_eq!(empty_doc().trim_end(), reference.trim_end());
+    }
+
+    #[test]
+    fn escapes_text_and_attributes() {
+        let d = Elem::doc()
+            .child(Elem::new("e").attr("a", "x\"<&>'").text("1 < 2 & 3"))
+            .to_document();
+        assert!(d.contains("a=\"x&quot;&lt;&amp;&gt;&apos;\""), "{d}");
+        assert!(d.contains(">1 &lt; 2 &amp; 3</e>"), "{d}");
+    }
+
+    #[test]
+    fn nested_pretty_print() {
+        let d = Elem::doc()
+            .child(Elem::new("itemtypes").child(Elem::new("itemtype").attr("name", "certificate")))
+            .to_document();
+        assert_eq!(
+            d,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<doc>\n  <itemtypes>\n    <itemtype name=\"certificate\"/>\n  </itemtypes>\n</doc>\n"
+        );
+    }
+
+    #[test]
+    fn multiline_text_is_kept() {
+        let pem = "-----BEGIN X-----\nabc\n-----END X-----\n";
+        let d = Elem::doc().leaf("crt", pem).to_compact();
+        assert_eq!(d, format!("<doc><crt>{pem}</crt></doc>"));
+    }
+}

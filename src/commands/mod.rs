@@ -34,15 +34,12 @@ pub fn is_implemented(cmd: &Command) -> bool {
 }
 
 /// Run one command. `Ok(Some(doc))` is printed on stdout.
-pub fn execute(cmd: &Command, ctx: &Ctx) -> Result<Option<String>> {
+pub fn execute(cmd: &Command, _ctx: &Ctx) -> Result<Option<String>> {
     if !is_implemented(cmd) {
         return Err(ModuleError::not_supported(cmd.name()));
     }
     match cmd {
-        Command::Features => Ok(Some(features::document(
-            &advertised_features(),
-            Vec::new(),
-        ))),
+        Command::Features => Ok(Some(features::document(&advertised_features(), Vec::new()))),
         other => Err(ModuleError::not_supported(other.name())),
     }
 }

@@ -171,7 +171,10 @@ impl Args {
 
     fn require_item(&self, command: &str) -> Result<u64> {
         self.item.ok_or_else(|| {
-            ModuleError::missed("item", format!("command {command} needs --item <service id>"))
+            ModuleError::missed(
+                "item",
+                format!("command {command} needs --item <service id>"),
+            )
         })
     }
 
@@ -265,7 +268,10 @@ pub enum Command {
 impl Command {
     pub fn from_args(a: &Args) -> Result<Command> {
         let name = a.command.as_deref().ok_or_else(|| {
-            ModuleError::missed("command", "no --command given; BILLmanager always passes one")
+            ModuleError::missed(
+                "command",
+                "no --command given; BILLmanager always passes one",
+            )
         })?;
         if let Some(op) = ServiceOp::from_name(name) {
             return Ok(Command::Service {
@@ -387,7 +393,15 @@ mod tests {
 
     #[test]
     fn param_value_pairs() {
-        let a = parse(&["--command", "check_param", "--param", "CN", "--value", "a b=c"]).unwrap();
+        let a = parse(&[
+            "--command",
+            "check_param",
+            "--param",
+            "CN",
+            "--value",
+            "a b=c",
+        ])
+        .unwrap();
         assert_eq!(a.params, vec![("CN".to_string(), "a b=c".to_string())]);
     }
 

@@ -188,7 +188,11 @@ impl ModuleError {
             pm = pm.attr("id", id.to_string());
         }
         let inner = self.error_elem().attr("date", now);
-        let pm = pm.child(inner.clone().child(Elem::new("log").text(redact(&self.message))));
+        let pm = pm.child(
+            inner
+                .clone()
+                .child(Elem::new("log").text(redact(&self.message))),
+        );
         Elem::doc().child(pm).child(inner).to_compact()
     }
 

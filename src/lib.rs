@@ -8,10 +8,12 @@
 //! - [`config`], [`paths`], [`logging`], [`secret`]: shared plumbing.
 
 pub mod admin;
+pub mod catalog;
 pub mod commands;
 pub mod config;
 pub mod logging;
 pub mod paths;
+pub mod pricing;
 pub mod protocol;
 pub mod secret;
 

@@ -1,6 +1,8 @@
 //! The commands BILLmanager runs: each joins the protocol front, the local
 //! billing and the upstream client into one lifecycle step.
 
+pub mod import_pricelist;
+
 use crate::config::Config;
 use crate::paths::MgrRoot;
 use crate::protocol::args::{Args, Command};
@@ -18,7 +20,7 @@ pub struct Ctx {
 
 /// Commands this build really implements: the one source for `features` and
 /// for the `not_supported` answer. A name here is a promise.
-pub const IMPLEMENTED: &[&str] = &["features"];
+pub const IMPLEMENTED: &[&str] = &["features", "import_pricelist"];
 
 /// Names printed as `<feature>`: everything implemented but `features` itself.
 pub fn advertised_features() -> Vec<&'static str> {
@@ -29,17 +31,36 @@ pub fn advertised_features() -> Vec<&'static str> {
         .collect()
 }
 
+/// Features to print for this configuration: `import_pricelist` only when
+/// `[catalog] advertise_import_pricelist` is on (its format is a guess, P-U2).
+/// Not advertised, it still answers when called.
+pub fn advertised_features_for(config: &Config) -> Vec<&'static str> {
+    advertised_features()
+        .into_iter()
+        .filter(|n| *n != "import_pricelist" || config.catalog.advertise_import_pricelist)
+        .collect()
+}
+
 pub fn is_implemented(cmd: &Command) -> bool {
     IMPLEMENTED.contains(&cmd.name())
 }
 
 /// Run one command. `Ok(Some(doc))` is printed on stdout.
-pub fn execute(cmd: &Command, _ctx: &Ctx) -> Result<Option<String>> {
+pub fn execute(cmd: &Command, ctx: &Ctx) -> Result<Option<String>> {
     if !is_implemented(cmd) {
         return Err(ModuleError::not_supported(cmd.name()));
     }
     match cmd {
-        Command::Features => Ok(Some(features::document(&advertised_features(), Vec::new()))),
+        // Templates come from the catalog caches only: no network, no DB.
+        Command::Features => Ok(Some(features::document(
+            &advertised_features_for(&ctx.config),
+            crate::catalog::templates::feature_templates(&ctx.root),
+        ))),
+        Command::ImportPricelist {
+            module,
+            subcommand,
+            id,
+        } => import_pricelist::run(ctx, *module, subcommand, *id),
         other => Err(ModuleError::not_supported(other.name())),
     }
 }
@@ -57,5 +78,18 @@ mod tests {
         };
         let e = execute(&Command::Other("reboot".into()), &ctx).unwrap_err();
         assert_eq!(e.kind.type_name(), "not_supported");
+    }
+
+    #[test]
+    fn import_pricelist_advertised_only_when_configured() {
+        let mut config = Config::default();
+        assert!(!advertised_features_for(&config).contains(&"import_pricelist"));
+        assert!(is_implemented(&Command::ImportPricelist {
+            module: 1,
+            subcommand: "available".into(),
+            id: None
+        }));
+        config.catalog.advertise_import_pricelist = true;
+        assert!(advertised_features_for(&config).contains(&"import_pricelist"));
     }
 }

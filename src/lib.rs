@@ -14,6 +14,7 @@ pub mod logging;
 pub mod paths;
 pub mod protocol;
 pub mod secret;
+pub mod upstream;
 
 use std::io::{IsTerminal, Write};
 

@@ -180,19 +180,23 @@ fn classify_send_error(endpoint: &Endpoint, func: &str, e: &reqwest::Error) -> U
     }
 }
 
-/// Classify an error while reading the body: the server did answer, so the
-/// request was processed; its result is lost.
-fn classify_read_error(func: &str, e: &std::io::Error) -> UpstreamError {
+/// Classify an error while reading the body. The server did answer, so the
+/// request was processed; the answer was cut off (e.g. fewer bytes than its
+/// Content-Length promised): a truncated answer, outcome unknown.
+fn classify_read_error(func: &str, e: &std::io::Error, got: usize) -> UpstreamError {
     if is_io_timeout(e) {
         return UpstreamError::Timeout {
             func: func.to_string(),
             sent: true,
         };
     }
-    UpstreamError::Dropped {
-        func: func.to_string(),
-        detail: format!("while reading the answer: {}", error_chain(e)),
-    }
+    UpstreamError::malformed(
+        func,
+        format!(
+            "answer truncated after {got} bytes ({}): outcome unknown",
+            error_chain(e)
+        ),
+    )
 }
 
 /// Read at most `limit` bytes; more → TooLarge.
@@ -211,7 +215,7 @@ fn read_capped(
     resp.by_ref()
         .take(limit.saturating_add(1))
         .read_to_end(&mut body)
-        .map_err(|e| classify_read_error(func, &e))?;
+        .map_err(|e| classify_read_error(func, &e, body.len()))?;
     if body.len() as u64 > limit {
         return Err(UpstreamError::TooLarge {
             func: func.to_string(),

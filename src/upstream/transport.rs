@@ -26,12 +26,17 @@ const MAX_DETAIL_CHARS: usize = 300;
 
 /// Build the HTTP client: timeouts from the config, TLS verification always on,
 /// extra roots from `ca_file`, no redirects (a redirect would turn the POST into
-/// a GET and hide a wrong URL), no proxy for a loopback upstream.
+/// a GET and hide a wrong URL), no proxy for a loopback upstream, and no idle
+/// connection reuse: a request written into a keep-alive connection the server
+/// has just closed fails as "closed before the answer", which we would have to
+/// report as "outcome unknown". A fresh connection per call (a handful per
+/// process) costs little and removes that false alarm.
 pub fn http_client(endpoint: &Endpoint, cfg: &UpstreamConfig) -> Result<HttpClient, UpstreamError> {
     let mut b = HttpClient::builder()
         .connect_timeout(cfg.connect_timeout())
         .timeout(cfg.timeout())
         .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
         .user_agent(concat!("pmsslreseller/", env!("CARGO_PKG_VERSION")))
         .tls_built_in_root_certs(true)
         .https_only(!endpoint.is_loopback());

@@ -66,7 +66,11 @@ fn run(root: &Path, stdin: &str) -> Run {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         log,
     };
-    assert!(!r.stdout.contains(PASSWORD), "password on stdout: {}", r.stdout);
+    assert!(
+        !r.stdout.contains(PASSWORD),
+        "password on stdout: {}",
+        r.stdout
+    );
     assert!(!r.log.contains(PASSWORD), "password in the log:\n{}", r.log);
     assert!(
         !String::from_utf8_lossy(&out.stderr).contains(PASSWORD),
@@ -109,7 +113,12 @@ fn wrong_password_is_invalid_login() {
     let r = root();
     let out = run(r.path(), &settings_xml(&s.api_url(), USER, "Wrong-Pw-123"));
     assert_eq!(out.code, 1);
-    assert_eq!(error_type(&out.stdout).as_deref(), Some("invalid_login_or_passwd"), "{}", out.stdout);
+    assert_eq!(
+        error_type(&out.stdout).as_deref(),
+        Some("invalid_login_or_passwd"),
+        "{}",
+        out.stdout
+    );
     assert!(!out.log.contains("Wrong-Pw-123"), "{}", out.log);
     assert!(!out.stdout.contains("Wrong-Pw-123"));
 }
@@ -127,8 +136,17 @@ fn unreachable_upstream() {
         &settings_xml(&format!("http://127.0.0.1:{port}/billmgr"), USER, PASSWORD),
     );
     assert_eq!(out.code, 1);
-    assert_eq!(error_type(&out.stdout).as_deref(), Some("upstream_unreachable"), "{}", out.stdout);
-    assert!(out.stdout.contains(&format!("object=\"127.0.0.1:{port}\"")), "{}", out.stdout);
+    assert_eq!(
+        error_type(&out.stdout).as_deref(),
+        Some("upstream_unreachable"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&format!("object=\"127.0.0.1:{port}\"")),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -142,7 +160,12 @@ fn tls_failure_then_ca_file_fixes_it() {
     let input = settings_xml(&s.api_url(), USER, PASSWORD);
     let out = run(r.path(), &input);
     assert_eq!(out.code, 1);
-    assert_eq!(error_type(&out.stdout).as_deref(), Some("upstream_tls"), "{}", out.stdout);
+    assert_eq!(
+        error_type(&out.stdout).as_deref(),
+        Some("upstream_tls"),
+        "{}",
+        out.stdout
+    );
 
     std::fs::write(
         r.path().join("etc/pmsslreseller.toml"),
@@ -164,13 +187,21 @@ fn http_to_remote_host_is_config_error() {
         &settings_xml("http://billing.example.com/billmgr", USER, PASSWORD),
     );
     assert_eq!(out.code, 1);
-    assert_eq!(error_type(&out.stdout).as_deref(), Some("config"), "{}", out.stdout);
+    assert_eq!(
+        error_type(&out.stdout).as_deref(),
+        Some("config"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
 fn missing_setting_is_missed_with_object() {
     let r = root();
-    let out = run(r.path(), &settings_xml("https://billing.example.com", USER, ""));
+    let out = run(
+        r.path(),
+        &settings_xml("https://billing.example.com", USER, ""),
+    );
     assert_eq!(out.code, 1);
     assert_eq!(error_type(&out.stdout).as_deref(), Some("missed"));
     assert!(out.stdout.contains("object=\"password\""), "{}", out.stdout);
@@ -188,5 +219,8 @@ fn features_advertises_check_connection() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("<feature name=\"check_connection\"/>"), "{text}");
+    assert!(
+        text.contains("<feature name=\"check_connection\"/>"),
+        "{text}"
+    );
 }

@@ -7,7 +7,7 @@ mod support;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::str::FromStr;
-use std::sync::Once;
+use std::sync::OnceLock;
 
 use pmsslreseller::config::UpstreamConfig;
 use pmsslreseller::protocol::error::{ErrorKind, ModuleError};
@@ -24,24 +24,19 @@ const USER: &str = "reseller@example.com";
 const PASSWORD: &str = "Up5tr&am=Pa55+w rd%";
 const CSR: &str = "-----BEGIN CERTIFICATE REQUEST-----\nMIIBVjCBwAIBADAXMRUwEwYDVQQDDAxleGFtcGxlLmNvbTCBnzANBgkqhkiG9w0B\n-----END CERTIFICATE REQUEST-----\n";
 
-static LOG: Once = Once::new();
-static mut LOG_FILE: Option<std::path::PathBuf> = None;
+static LOG_FILE: OnceLock<std::path::PathBuf> = OnceLock::new();
 
 /// Route this test process's log to a file at trace level (once), so the
 /// leak test can read everything every test logged.
 fn log_file() -> std::path::PathBuf {
-    LOG.call_once(|| {
-        let dir = tempfile::tempdir().unwrap().keep();
-        let root = pmsslreseller::paths::MgrRoot::new(&dir);
-        pmsslreseller::logging::init(&root, "trace");
-        // SAFETY: written once inside call_once, read only after it.
-        unsafe { LOG_FILE = Some(root.log_file()) };
-    });
-    // SAFETY: see above.
-    #[allow(static_mut_refs)]
-    unsafe {
-        LOG_FILE.clone().unwrap()
-    }
+    LOG_FILE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap().keep();
+            let root = pmsslreseller::paths::MgrRoot::new(&dir);
+            pmsslreseller::logging::init(&root, "trace");
+            root.log_file()
+        })
+        .clone()
 }
 
 fn sim() -> SimUpstream {
@@ -143,7 +138,11 @@ fn both_api_paths_work() {
 #[test]
 fn wrong_password_is_auth_error() {
     let s = sim();
-    let c = Client::new(&conn(&s.api_url(), "not-the-password"), &UpstreamConfig::default()).unwrap();
+    let c = Client::new(
+        &conn(&s.api_url(), "not-the-password"),
+        &UpstreamConfig::default(),
+    )
+    .unwrap();
     let e = c.whoami().unwrap_err();
     let a = e.api().expect("an API error");
     assert_eq!(a.class(), ApiErrorClass::Auth);
@@ -157,7 +156,11 @@ fn wrong_password_is_auth_error() {
 fn pricelist_export_is_raw_catalog_xml() {
     let s = sim();
     let xml = client(&s).pricelist_export().unwrap();
-    assert!(xml.contains("<pricelist>"), "{}", &xml[..xml.len().min(300)]);
+    assert!(
+        xml.contains("<pricelist>"),
+        "{}",
+        &xml[..xml.len().min(300)]
+    );
     assert!(xml.contains("<id>3033</id>"));
 }
 
@@ -165,7 +168,9 @@ fn pricelist_export_is_raw_catalog_xml() {
 fn order_list_view_issue_prolong_reissue_delete() {
     let s = sim();
     let c = client(&s);
-    let id = c.certificate_order(&order("shop.example.com", "item-101")).unwrap();
+    let id = c
+        .certificate_order(&order("shop.example.com", "item-101"))
+        .unwrap();
     assert_eq!(balance(&s), dec("79.00"));
 
     let rows = c.certificate_list().unwrap();
@@ -186,12 +191,18 @@ fn order_list_view_issue_prolong_reissue_delete() {
     assert!(v.crt.as_deref().unwrap_or("").contains("BEGIN CERTIFICATE"));
     let expiry = v.expiredate.expect("issued certificate has an expiry");
 
-    let new_expiry = c.service_prolong(id, 12).unwrap().expect("new expiry in the answer");
+    let new_expiry = c
+        .service_prolong(id, 12)
+        .unwrap()
+        .expect("new expiry in the answer");
     assert!(new_expiry > expiry);
     assert_eq!(balance(&s), dec("58.00"));
     s.knobs(json!({"prolong_shape": "flat"}));
     s.issue(Some(id));
-    let flat = c.service_prolong(id, 12).unwrap().expect("flat shape read too");
+    let flat = c
+        .service_prolong(id, 12)
+        .unwrap()
+        .expect("flat shape read too");
     assert!(flat > new_expiry);
 
     s.issue(Some(id));
@@ -218,7 +229,11 @@ fn order_list_view_issue_prolong_reissue_delete() {
     c.certificate_delete(id).unwrap();
     assert!(c.certificate_list().unwrap().iter().all(|r| r.id != id));
     let e = c.certificate_view(id).unwrap_err();
-    assert_eq!(e.api().map(|a| a.class()), Some(ApiErrorClass::NotFound), "{e:?}");
+    assert_eq!(
+        e.api().map(|a| a.class()),
+        Some(ApiErrorClass::NotFound),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -242,14 +257,19 @@ fn multi_domain_order_and_altname_reissue() {
         approver_emails: vec![],
     })
     .unwrap();
-    assert_eq!(c.certificate_view(id).unwrap().altnames, ["c.multi.example.com"]);
+    assert_eq!(
+        c.certificate_view(id).unwrap().altnames,
+        ["c.multi.example.com"]
+    );
 }
 
 #[test]
 fn delete_with_empty_ok_body_is_success() {
     let s = sim();
     let c = client(&s);
-    let id = c.certificate_order(&order("empty-ok.example.com", "item-103")).unwrap();
+    let id = c
+        .certificate_order(&order("empty-ok.example.com", "item-103"))
+        .unwrap();
     s.knobs(json!({"ok_body": "empty"}));
     c.certificate_delete(id).unwrap();
     assert!(c.certificate_list().unwrap().iter().all(|r| r.id != id));
@@ -262,7 +282,9 @@ fn not_enough_money_is_definite_and_explained() {
         "username": USER, "password": PASSWORD, "balance": "5.00", "currency": "EUR"
     }));
     let c = client(&s);
-    let e = c.certificate_order(&order("poor.example.com", "item-104")).unwrap_err();
+    let e = c
+        .certificate_order(&order("poor.example.com", "item-104"))
+        .unwrap_err();
     let a = e.api().expect("API error");
     assert_eq!(a.class(), ApiErrorClass::Money);
     assert_eq!(a.param("amount"), Some("21.00"));
@@ -270,11 +292,17 @@ fn not_enough_money_is_definite_and_explained() {
     let m = ModuleError::from(e.clone());
     assert_eq!(m.kind, ErrorKind::NotEnoughMoney);
     assert!(
-        m.message.contains("upstream balance 5.00 EUR, order needs 21.00 EUR"),
+        m.message
+            .contains("upstream balance 5.00 EUR, order needs 21.00 EUR"),
         "{}",
         m.message
     );
-    assert!(m.params.contains(&("deficit".to_string(), "16.00".to_string())), "{:?}", m.params);
+    assert!(
+        m.params
+            .contains(&("deficit".to_string(), "16.00".to_string())),
+        "{:?}",
+        m.params
+    );
     assert!(c.certificate_list().unwrap().is_empty());
     assert_eq!(balance(&s), dec("5.00"));
 }
@@ -286,7 +314,11 @@ fn bad_request_errors_are_definite() {
     let mut o = order("bad.example.com", "item-105");
     o.pricelist = 999_999;
     let e = c.certificate_order(&o).unwrap_err();
-    assert_eq!(e.api().map(|a| a.class()), Some(ApiErrorClass::BadRequest), "{e:?}");
+    assert_eq!(
+        e.api().map(|a| a.class()),
+        Some(ApiErrorClass::BadRequest),
+        "{e:?}"
+    );
     assert!(!e.maybe_applied());
     let m = ModuleError::from(e);
     assert_eq!(m.kind, ErrorKind::UpstreamError);
@@ -298,10 +330,16 @@ fn bad_request_errors_are_definite() {
 fn suspend_and_resume_access_denied_by_default() {
     let s = sim();
     let c = client(&s);
-    let id = c.certificate_order(&order("susp.example.com", "item-106")).unwrap();
+    let id = c
+        .certificate_order(&order("susp.example.com", "item-106"))
+        .unwrap();
     s.issue(Some(id));
     let e = c.certificate_suspend(id).unwrap_err();
-    assert_eq!(e.api().map(|a| a.class()), Some(ApiErrorClass::Access), "{e:?}");
+    assert_eq!(
+        e.api().map(|a| a.class()),
+        Some(ApiErrorClass::Access),
+        "{e:?}"
+    );
     assert_eq!(ModuleError::from(e).kind, ErrorKind::UpstreamAccess);
     s.put_account(json!({
         "username": USER, "password": PASSWORD, "balance": "100.00", "currency": "EUR",
@@ -355,7 +393,10 @@ fn http_502_reports_status_and_one_line() {
         } => {
             assert_eq!(*status, 502);
             assert!(first_line.contains("502"), "{first_line}");
-            assert!(!first_line.contains('\n') && !first_line.contains("<html"), "{first_line}");
+            assert!(
+                !first_line.contains('\n') && !first_line.contains("<html"),
+                "{first_line}"
+            );
             assert!(first_line.len() < 200);
         }
         other => panic!("{other:?}"),
@@ -371,7 +412,10 @@ fn html_page_is_not_xml() {
     let c = client(&s);
     s.fault(json!({"func": "certificate", "kind": "not_xml"}));
     let e = c.certificate_list().unwrap_err();
-    assert!(matches!(&e, UpstreamError::NotXml { first_line, .. } if !first_line.contains('<')), "{e:?}");
+    assert!(
+        matches!(&e, UpstreamError::NotXml { first_line, .. } if !first_line.contains('<')),
+        "{e:?}"
+    );
     assert_eq!(ModuleError::from(e).kind, ErrorKind::UpstreamBadResponse);
 }
 
@@ -403,9 +447,10 @@ fn scripted_api_error_keeps_type_and_params() {
     assert_eq!(a.class(), ApiErrorClass::Other);
     let m = ModuleError::from(e);
     assert_eq!(m.kind, ErrorKind::UpstreamError);
-    assert!(m
-        .params
-        .contains(&("upstream_type".to_string(), "stat_addon_over_limit".to_string())));
+    assert!(m.params.contains(&(
+        "upstream_type".to_string(),
+        "stat_addon_over_limit".to_string()
+    )));
 }
 
 #[test]
@@ -464,15 +509,25 @@ fn connection_refused_is_connect_and_nothing_sent() {
     assert!(!e.maybe_applied());
     let m = ModuleError::from(e.clone());
     assert_eq!(m.kind, ErrorKind::UpstreamUnreachable);
-    assert_eq!(m.object.as_deref(), Some(format!("127.0.0.1:{port}").as_str()));
+    assert_eq!(
+        m.object.as_deref(),
+        Some(format!("127.0.0.1:{port}").as_str())
+    );
     assert_no_password(&e);
 }
 
 #[test]
 fn http_to_remote_host_refused_before_any_network_access() {
-    for url in ["http://192.0.2.10/billmgr", "http://billing.example.com", "http://[2001:db8::1]/billmgr"] {
+    for url in [
+        "http://192.0.2.10/billmgr",
+        "http://billing.example.com",
+        "http://[2001:db8::1]/billmgr",
+    ] {
         let e = Client::new(&conn(url, PASSWORD), &UpstreamConfig::default()).unwrap_err();
-        assert!(matches!(&e, UpstreamError::Config(m) if m.contains("loopback")), "{e:?}");
+        assert!(
+            matches!(&e, UpstreamError::Config(m) if m.contains("loopback")),
+            "{e:?}"
+        );
         assert_eq!(ModuleError::from(e).kind, ErrorKind::Config);
     }
 }
@@ -566,7 +621,10 @@ fn password_only_in_the_post_body() {
         .to_ascii_lowercase()
         .contains("content-type: application/x-www-form-urlencoded"));
     let encoded: String = form_urlencoded::byte_serialize(PASSWORD.as_bytes()).collect();
-    assert!(!head.contains(PASSWORD) && !head.contains(&encoded), "{head}");
+    assert!(
+        !head.contains(PASSWORD) && !head.contains(&encoded),
+        "{head}"
+    );
     let pairs: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
         .into_owned()
         .collect();
@@ -582,11 +640,17 @@ fn password_not_in_journal_debug_or_log() {
     let c = client(&s);
     // Successful, failing and faulted calls, all logged at trace level.
     c.whoami().unwrap();
-    let id = c.certificate_order(&order("leak.example.com", "item-110")).unwrap();
+    let id = c
+        .certificate_order(&order("leak.example.com", "item-110"))
+        .unwrap();
     s.fault(json!({"func": "certificate.edit", "kind": "http_502"}));
     let e = c.certificate_view(id).unwrap_err();
     assert_no_password(&e);
-    let bad = Client::new(&conn(&s.api_url(), "Wr0ng-Pa55"), &UpstreamConfig::default()).unwrap();
+    let bad = Client::new(
+        &conn(&s.api_url(), "Wr0ng-Pa55"),
+        &UpstreamConfig::default(),
+    )
+    .unwrap();
     let e = bad.whoami().unwrap_err();
     assert_no_password(&e);
 
@@ -594,14 +658,26 @@ fn password_not_in_journal_debug_or_log() {
     assert!(!dbg.contains(PASSWORD) && !dbg.contains("Pa55"), "{dbg}");
 
     let journal = serde_json::to_string(&s.journal()).unwrap();
-    assert!(journal.contains("whoami"), "journal records calls: {journal}");
+    assert!(
+        journal.contains("whoami"),
+        "journal records calls: {journal}"
+    );
     let encoded: String = form_urlencoded::byte_serialize(PASSWORD.as_bytes()).collect();
-    assert!(!journal.contains(PASSWORD) && !journal.contains(&encoded), "{journal}");
+    assert!(
+        !journal.contains(PASSWORD) && !journal.contains(&encoded),
+        "{journal}"
+    );
 
     log::logger().flush();
     let text = std::fs::read_to_string(&log).unwrap();
-    assert!(text.contains("upstream whoami: ok"), "the log has the request lines");
-    assert!(text.contains("authinfo=reseller@example.com:***"), "trace line present");
+    assert!(
+        text.contains("upstream whoami: ok"),
+        "the log has the request lines"
+    );
+    assert!(
+        text.contains("authinfo=reseller@example.com:***"),
+        "trace line present"
+    );
     assert!(!text.contains(PASSWORD), "password in the log");
     assert!(!text.contains(&encoded), "encoded password in the log");
     assert!(!text.contains("Pa55"), "password part in the log");

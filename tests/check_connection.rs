@@ -193,6 +193,34 @@ fn http_to_remote_host_is_config_error() {
         "{}",
         out.stdout
     );
+    assert!(out.stdout.contains("object=\"url\""), "{}", out.stdout);
+}
+
+#[test]
+fn unreadable_ca_file_is_config_error() {
+    let r = root();
+    std::fs::write(
+        r.path().join("etc/pmsslreseller.toml"),
+        "[upstream]\nca_file = \"/nonexistent/upstream-ca.pem\"\n",
+    )
+    .unwrap();
+    let out = run(
+        r.path(),
+        &settings_xml("https://billing.example.com", USER, PASSWORD),
+    );
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        error_type(&out.stdout).as_deref(),
+        Some("config"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("object=\"ca_file\""), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("/nonexistent/upstream-ca.pem"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]

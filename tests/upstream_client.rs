@@ -516,6 +516,46 @@ fn connection_refused_is_connect_and_nothing_sent() {
     assert_no_password(&e);
 }
 
+/// A listener that never accepts, its accept queue filled: the kernel drops
+/// further SYNs, so connecting hangs until the connect timeout.
+#[test]
+fn connect_timeout_is_timeout_with_nothing_sent() {
+    log_file();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut held = Vec::new();
+    let mut queue_full = false;
+    for _ in 0..5000 {
+        match std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(300)) {
+            Ok(s) => held.push(s),
+            Err(_) => {
+                queue_full = true;
+                break;
+            }
+        }
+    }
+    assert!(
+        queue_full,
+        "could not fill the accept queue ({} connections)",
+        held.len()
+    );
+    let cfg = UpstreamConfig {
+        connect_timeout_secs: 1,
+        ..UpstreamConfig::default()
+    };
+    let c = Client::new(&conn(&format!("http://{addr}/billmgr"), PASSWORD), &cfg).unwrap();
+    let e = c.certificate_delete(1).unwrap_err();
+    assert_eq!(
+        e,
+        UpstreamError::Timeout {
+            func: "certificate.delete".into(),
+            sent: false
+        }
+    );
+    assert!(!e.maybe_applied());
+    assert_eq!(ModuleError::from(e).kind, ErrorKind::UpstreamTimeout);
+}
+
 #[test]
 fn http_to_remote_host_refused_before_any_network_access() {
     for url in [

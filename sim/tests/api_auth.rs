@@ -193,3 +193,38 @@ fn get_query_and_post_body_merge_body_wins_and_legacy_path() {
     let a = sim.request("GET", "/other", "text/plain", "").unwrap();
     assert_eq!(a.status, 404);
 }
+
+#[test]
+fn json_output_and_noise_knob() {
+    let sim = Sim::start(&["--knob", "noise=on"]);
+    let xml = sim.api("whoami", &[]);
+    assert!(
+        xml.contains("<tparams>") && xml.contains("<tips>") && xml.contains("<saved_filters/>")
+    );
+    assert!(!xml.contains(PASS), "the echo never carries credentials");
+    let a = sim
+        .post_form(&[
+            ("out", "json"),
+            ("func", "whoami"),
+            ("authinfo", &format!("{USER}:{PASS}")),
+        ])
+        .unwrap();
+    assert!(a.content_type.starts_with("application/json"));
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(v["doc"]["user"]["$balance"], "100.00");
+    let a = sim
+        .post_form(&[("out", "json"), ("func", "whoami"), ("authinfo", "x:y")])
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(v["doc"]["error"]["$type"], "auth");
+    assert!(v["doc"]["error"]["msg"]["$"].is_string());
+    // sjson/bjson are not served.
+    let a = sim
+        .post_form(&[
+            ("out", "bjson"),
+            ("func", "whoami"),
+            ("authinfo", &format!("{USER}:{PASS}")),
+        ])
+        .unwrap();
+    assert!(a.content_type.starts_with("text/html"));
+}

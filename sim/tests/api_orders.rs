@@ -10,7 +10,7 @@ fn order_debits_and_creates_a_processing_item() {
     let id = sim.order(
         "example.com",
         &[
-            ("remoteid", "svc-42"),
+            ("remoteid", " svc-42 "),
             ("approver_email_2", "b@example.com"),
             ("approver_email_1", "a@example.com"),
             ("adm_fname", "Ann"),
@@ -20,7 +20,7 @@ fn order_debits_and_creates_a_processing_item() {
     let item = sim.item(id);
     assert_eq!(item["service_status"], 3);
     assert_eq!(item["status"], 5);
-    assert_eq!(item["remoteid"], "svc-42");
+    assert_eq!(item["remoteid"], " svc-42 ", "stored verbatim");
     assert_eq!(
         item["approver_emails"],
         json!(["a@example.com", "b@example.com"])

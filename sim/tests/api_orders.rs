@@ -348,3 +348,39 @@ fn remoteid_unique_knob() {
     assert_eq!(error(&xml).unwrap().0, "exists");
     assert_eq!(sim.balance(), "79.00");
 }
+
+/// SIM-3: answers are byte-stable; these exact bytes are what client parsers are written against.
+#[test]
+fn golden_answers() {
+    let sim = Sim::start(&[]);
+    sim.control(
+        "POST",
+        "/_sim/account",
+        json!({"username": USER, "password": PASS, "balance": "5", "currency": "EUR"}),
+    );
+    let xml = sim.api(
+        "certificate.order.param",
+        &[
+            ("sok", "ok"),
+            ("skipbasket", "on"),
+            ("pricelist", "3033"),
+            ("period", "12"),
+            ("CN", "example.com"),
+            ("csr", CSR),
+        ],
+    );
+    assert_eq!(
+        xml,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<doc><error type=\"not_enough_money\" code=\"1\" lang=\"en\">\
+<param name=\"amount\">21.00</param><param name=\"have\">5.00</param><param name=\"currency\">EUR</param>\
+<param name=\"deficit\">16.00</param><param name=\"limit\">0.00</param><param name=\"reserved\">0.00</param>\
+<param name=\"available\">5.00</param><msg>Insufficient funds to complete the operation. Required amount 21.00 EUR, \
+available 5.00 EUR</msg></error></doc>\n"
+    );
+    let xml = sim.api("certificate.edit", &[("elid", "1")]);
+    assert_eq!(
+        xml,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<doc><error type=\"missed\" object=\"elid\" lang=\"en\">\
+<param name=\"object\">elid</param><msg>Missing or unknown value of 'elid'</msg></error></doc>\n"
+    );
+}

@@ -710,3 +710,73 @@ fn password_not_in_journal_debug_or_log() {
     assert!(!text.contains(&encoded), "encoded password in the log");
     assert!(!text.contains("Pa55"), "password part in the log");
 }
+
+/// The client does not depend on the unconfirmed guesses: each knob flips one
+/// and the client still reads what exists (A-U8, A-U9, A-U10, A-U12).
+#[test]
+fn tolerant_of_the_unconfirmed_shapes() {
+    let s = sim();
+    let c = client(&s);
+    let id = c
+        .certificate_order(&order("knobs.example.com", "item-111"))
+        .unwrap();
+
+    // A-U10: remoteid as a list column, or absent from the view.
+    assert_eq!(c.certificate_list().unwrap()[0].remoteid, None);
+    s.knobs(&[("list_remoteid", "on"), ("edit_remoteid", "off")]);
+    assert_eq!(
+        c.certificate_list().unwrap()[0].remoteid.as_deref(),
+        Some("item-111")
+    );
+    assert_eq!(c.certificate_view(id).unwrap().remoteid, None);
+
+    // A-U8: item_status as a label instead of a code: kept as text.
+    s.knobs(&[("item_status_label", "on")]);
+    let row = &c.certificate_list().unwrap()[0];
+    let status = row.item_status.as_deref().expect("a status");
+    assert!(status.parse::<u32>().is_err(), "a label: {status}");
+
+    // A-U9: other spellings of the credentials / permission error types.
+    s.knobs(&[
+        ("auth_error_type", "badauth"),
+        ("access_error_type", "noaccess"),
+    ]);
+    let bad = Client::new(&conn(&s.url(), "wrong"), &UpstreamConfig::default()).unwrap();
+    let e = bad.whoami().unwrap_err();
+    assert_eq!(
+        e.api().map(|a| a.class()),
+        Some(ApiErrorClass::Auth),
+        "{e:?}"
+    );
+    s.issue(Some(id));
+    let e = c.certificate_suspend(id).unwrap_err();
+    assert_eq!(
+        e.api().map(|a| a.class()),
+        Some(ApiErrorClass::Access),
+        "{e:?}"
+    );
+
+    // A-U5 / SIM-21 noise: unknown elements everywhere change nothing.
+    s.knobs(&[("noise", "on")]);
+    assert_eq!(c.certificate_view(id).unwrap().cn, "knobs.example.com");
+    assert_eq!(c.certificate_list().unwrap().len(), 1);
+}
+
+#[test]
+fn duplicate_remoteid_is_exists_when_the_upstream_enforces_it() {
+    let s = sim();
+    let c = client(&s);
+    s.knobs(&[("remoteid_unique", "on")]);
+    c.certificate_order(&order("dup.example.com", "item-112"))
+        .unwrap();
+    let e = c
+        .certificate_order(&order("dup.example.com", "item-112"))
+        .unwrap_err();
+    assert_eq!(
+        e.api().map(|a| a.class()),
+        Some(ApiErrorClass::Exists),
+        "{e:?}"
+    );
+    assert!(!e.maybe_applied());
+    assert_eq!(c.certificate_list().unwrap().len(), 1);
+}

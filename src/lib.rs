@@ -16,6 +16,7 @@ pub mod paths;
 pub mod pricing;
 pub mod protocol;
 pub mod secret;
+pub mod upstream;
 
 use std::io::{IsTerminal, Write};
 

@@ -1,6 +1,7 @@
 //! The commands BILLmanager runs: each joins the protocol front, the local
 //! billing and the upstream client into one lifecycle step.
 
+pub mod check_connection;
 pub mod import_pricelist;
 
 use crate::config::Config;
@@ -20,7 +21,7 @@ pub struct Ctx {
 
 /// Commands this build really implements: the one source for `features` and
 /// for the `not_supported` answer. A name here is a promise.
-pub const IMPLEMENTED: &[&str] = &["features", "import_pricelist"];
+pub const IMPLEMENTED: &[&str] = &["features", "check_connection", "import_pricelist"];
 
 /// Names printed as `<feature>`: everything implemented but `features` itself.
 pub fn advertised_features() -> Vec<&'static str> {
@@ -61,6 +62,7 @@ pub fn execute(cmd: &Command, ctx: &Ctx) -> Result<Option<String>> {
             subcommand,
             id,
         } => import_pricelist::run(ctx, *module, subcommand, *id),
+        Command::CheckConnection => check_connection::run(ctx),
         other => Err(ModuleError::not_supported(other.name())),
     }
 }
@@ -91,5 +93,15 @@ mod tests {
         }));
         config.catalog.advertise_import_pricelist = true;
         assert!(advertised_features_for(&config).contains(&"import_pricelist"));
+    }
+
+    #[test]
+    fn check_connection_is_advertised() {
+        assert!(advertised_features().contains(&"check_connection"));
+        let doc = features::document(&advertised_features(), Vec::new());
+        assert!(
+            doc.contains("<feature name=\"check_connection\"/>"),
+            "{doc}"
+        );
     }
 }

@@ -9,7 +9,8 @@
 //! answer is a `billing` error naming the function.
 //!
 //! Secrets: the upstream password never goes to mgrctl ([`Mgrctl::call`]
-//! refuses any value holding a registered [`crate::secret::Secret`]), and the
+//! refuses any value holding a registered [`crate::secret::Secret`], see
+//! [`crate::secret::contains_secret`]), and the
 //! values of crypted params are masked in the debug log.
 
 use std::collections::BTreeMap;
@@ -23,7 +24,7 @@ use quick_xml::Reader;
 use crate::paths::{MgrRoot, MODULE_NAME};
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::protocol::xml::{Elem, Node};
-use crate::secret::{redact, MASK};
+use crate::secret::{contains_secret, redact, MASK};
 
 /// Values longer than this are logged as their length only (PEMs, error XML).
 const LOG_VALUE_MAX: usize = 120;
@@ -51,7 +52,7 @@ impl Mgrctl {
     pub fn call(&self, func: &str, params: &[(&str, &str)]) -> Result<Elem> {
         // A secret must never reach argv (visible in `ps`, BILLmanager's logs).
         for (k, v) in params {
-            if redact(v) != *v || redact(k) != *k {
+            if contains_secret(v) || contains_secret(k) {
                 debug_assert!(false, "a secret was about to be passed to mgrctl {func}");
                 return Err(ModuleError::internal(format!(
                     "refusing to pass a secret to mgrctl {func} (parameter '{}')",
@@ -65,6 +66,8 @@ impl Mgrctl {
             .args(params.iter().map(|(k, v)| format!("{k}={v}")))
             .current_dir(&self.root)
             .env("SSH_CONNECTION", MODULE_NAME)
+            // The real mgrctl ignores it; a stand-in finds its root by it.
+            .env("MGR5_ROOT", &self.root)
             .stdin(Stdio::null())
             .output()
             .map_err(|e| {

@@ -690,3 +690,53 @@ fn run_module_helper_runs_the_binary_in_the_root() {
     assert_eq!(code, 0, "{stdout}");
     assert!(stdout.contains("<doc"), "{stdout}");
 }
+
+#[test]
+fn saveparam_without_value_deletes_and_processing_edit_reads_settings() {
+    let f = fixture();
+    let m = f.mgr.mgrctl();
+    let item = f.item.to_string();
+    m.saveparam(f.item, "tmp", "x").unwrap();
+    // C++ form without value = delete (L-MOD DropParam).
+    m.call(
+        "service.saveparam",
+        &[("elid", &item), ("sok", "ok"), ("name", "tmp")],
+    )
+    .unwrap();
+    assert_eq!(f.db.item_param(f.item, "tmp"), None);
+    // Python form, several params at once, crypted=off.
+    m.call(
+        "service.saveparam",
+        &[
+            ("elid", &item),
+            ("a", "1"),
+            ("b", "2"),
+            ("crypted", "off"),
+            ("sok", "ok"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(f.db.item_param(f.item, "a").as_deref(), Some("1"));
+    assert_eq!(f.db.item_param(f.item, "b").as_deref(), Some("2"));
+    // Switching a param to crypted moves it out of itemparam.
+    m.saveparam_crypted(f.item, "a", "one").unwrap();
+    assert_eq!(f.db.item_param(f.item, "a"), None);
+    assert!(f.db.item_crypted_param_raw(f.item, "a").is_some());
+
+    // processing.edit (P-U10: the stand-in answers crypted settings decrypted).
+    let doc = m
+        .call("processing.edit", &[("elid", &f.module.to_string())])
+        .unwrap();
+    let text = |name: &str| {
+        pmsslreseller::billing::mgrctl::elems(&doc)
+            .find(|e| e.name == name)
+            .map(pmsslreseller::billing::mgrctl::text_of)
+    };
+    assert_eq!(text("module").as_deref(), Some("pmsslreseller"));
+    assert_eq!(
+        text("url").as_deref(),
+        Some("https://upstream.example.net/billmgr")
+    );
+    assert_eq!(text("password").as_deref(), Some(PASSWORD));
+    assert!(m.call("processing.edit", &[("elid", "999")]).is_err());
+}

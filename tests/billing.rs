@@ -544,6 +544,17 @@ fn mgrctl_is_called_with_the_right_environment() {
     assert_eq!(cwd, std::fs::canonicalize(f.mgr.path()).unwrap());
     assert_eq!(j[0]["params"]["service_status"], "3");
     assert_eq!(j[0]["outcome"], "ok");
+    // Called as <root>/sbin/mgrctl without MGR5_ROOT, the stand-in finds its
+    // root (and so its config) from its own path.
+    let (code, stdout, _) = f
+        .mgr
+        .run_mgrctl(&["-m", "billmgr", "-o", "xml", "paramlist"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains(&format!("<DBName>{}</DBName>", f.db.name)),
+        "{stdout}"
+    );
+    assert_eq!(f.mgr.mgrctl_count("paramlist"), 1);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 pub mod sim;
-// pub mod billing;
+pub mod billing;
 
 use std::path::PathBuf;
 

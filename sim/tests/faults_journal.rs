@@ -209,3 +209,24 @@ fn journal_masks_every_secret() {
     // The simulator's own stdout carries only the listening line (checked by Sim::start); the state
     // file holds accounts, never the journal.
 }
+
+#[test]
+fn absurd_clock_jumps_are_refused_and_the_simulator_keeps_working() {
+    let sim = Sim::start(&[]);
+    let a = sim
+        .request(
+            "POST",
+            "/_sim/clock",
+            "application/json",
+            &json!({"advance_secs": i64::MAX}).to_string(),
+        )
+        .unwrap();
+    assert_eq!(a.status, 400);
+    let a = sim
+        .request("POST", "/_sim/clock", "application/json", "{not json")
+        .unwrap();
+    assert_eq!(a.status, 400);
+    let a = sim.raw(b"garbage\r\n\r\n").unwrap();
+    assert_eq!(a.status, 400);
+    assert!(error(&sim.api("whoami", &[])).is_none());
+}

@@ -65,6 +65,8 @@ struct AccountIn {
     may_delete: bool,
     #[serde(default)]
     may_suspend: bool,
+    #[serde(default)]
+    discount_percent: Decimal,
 }
 
 /// The account as the control API shows it; the password is never sent back.
@@ -77,6 +79,7 @@ fn account_json(a: &Account) -> Value {
         "twofa": a.twofa,
         "may_delete": a.may_delete,
         "may_suspend": a.may_suspend,
+        "discount_percent": a.discount_percent.to_string(),
     })
 }
 
@@ -119,6 +122,9 @@ fn route(sim: &mut Sim, req: &Request) -> Response {
                 if a.username.is_empty() || a.currency.is_empty() {
                     return bad("username and currency are required");
                 }
+                if a.discount_percent < Decimal::ZERO || a.discount_percent > Decimal::ONE_HUNDRED {
+                    return bad("discount_percent must be between 0 and 100");
+                }
                 sim.world.put_account(Account {
                     id: 0,
                     username: a.username,
@@ -129,6 +135,7 @@ fn route(sim: &mut Sim, req: &Request) -> Response {
                     twofa: a.twofa,
                     may_delete: a.may_delete,
                     may_suspend: a.may_suspend,
+                    discount_percent: a.discount_percent,
                 });
                 ok(json!({ "ok": true }))
             }
@@ -191,7 +198,13 @@ fn route(sim: &mut Sim, req: &Request) -> Response {
         },
         ("POST", "/_sim/clock") => match body_json::<ClockIn>(req) {
             Ok(c) => {
-                sim.world.clock_offset_secs += c.advance_secs;
+                // Keep the clock within a century of now: chrono panics far outside its range.
+                const LIMIT: i64 = 100 * 366 * 86_400;
+                let offset = sim.world.clock_offset_secs.saturating_add(c.advance_secs);
+                if offset.abs() > LIMIT {
+                    return bad("the simulator clock stays within 100 years of the real one");
+                }
+                sim.world.clock_offset_secs = offset;
                 sim.advance_auto();
                 ok(json!({ "now": sim.world.now().to_rfc3339() }))
             }

@@ -25,6 +25,21 @@ pub struct Account {
     pub may_delete: bool,
     #[serde(default)]
     pub may_suspend: bool,
+    /// This account's prices = catalogue prices less this percentage (SIM-16: with credentials,
+    /// `pricelist.export` shows the account's own prices, and orders/prolongations charge them).
+    #[serde(default)]
+    pub discount_percent: Decimal,
+}
+
+impl Account {
+    /// A catalogue price as this account pays it (4 decimals, like the export).
+    pub fn own_price(&self, catalogue: Decimal) -> Decimal {
+        if self.discount_percent.is_zero() {
+            return catalogue;
+        }
+        (catalogue * (Decimal::ONE_HUNDRED - self.discount_percent) / Decimal::ONE_HUNDRED)
+            .round_dp(4)
+    }
 }
 
 fn yes() -> bool {
@@ -222,6 +237,7 @@ pub fn parse_account_spec(spec: &str) -> Result<Account, String> {
         twofa: false,
         may_delete: true,
         may_suspend: false,
+        discount_percent: Decimal::ZERO,
     })
 }
 
@@ -297,12 +313,25 @@ impl Store {
             return Ok(());
         }
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, &text)
+        write_private(&tmp, &text)
             .and_then(|_| std::fs::rename(&tmp, path))
             .map_err(|e| format!("state file {}: {e}", path.display()))?;
         self.last = text;
         Ok(())
     }
+}
+
+/// The state file holds account passwords: owner-only permissions.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())
 }
 
 #[cfg(test)]

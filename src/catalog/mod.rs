@@ -14,7 +14,6 @@ pub mod fetch;
 pub mod flags;
 pub mod parse;
 pub mod templates;
-pub mod xmltree;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};

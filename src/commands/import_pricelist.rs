@@ -12,7 +12,9 @@
 //!   `<doc><elem><id/><name/><name_en/><name_ru/><itemtype/></elem>…</doc>`
 //!   ([`list_document`]).
 //!
-//! Every call's full argv and stdin are logged verbatim at info level, so the
+//! The catalog is fetched from the upstream on every call (prices must be
+//! current) and refreshes the cache. Every call's full argv and stdin are
+//! logged verbatim at info level, so the
 //! real format can be read off a real installation and fixed here. The feature
 //! is advertised only with `[catalog] advertise_import_pricelist = true`.
 //! Prices under the minimum-margin guard are never offered: they are left out
@@ -23,7 +25,7 @@ use std::io::Read;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::catalog::{cache, template_id, Catalog, Tariff};
+use crate::catalog::{cache, parse_export, template_id, Catalog, Tariff};
 use crate::pricing::{Pricer, PricingConfig, Quote};
 use crate::protocol::error::{ModuleError, Result};
 use crate::protocol::features::ITEMTYPE;
@@ -79,12 +81,47 @@ pub fn run(ctx: &Ctx, module: u64, subcommand: &str, id: Option<u64>) -> Result<
     Ok(Some(doc))
 }
 
-/// The module's catalog for an import: the cache `catalog refresh` wrote.
+/// The module's catalog for an import, fetched now: import sets local
+/// prices, so they are computed from the upstream's current costs, never from
+/// a stale cache. A good export also refreshes the cache and the template
+/// names (as `catalog refresh` would); a failed fetch is an error, not an
+/// answer from old data.
 fn current_catalog(ctx: &Ctx, module: u64) -> Result<Catalog> {
-    let catalog = cache::load_required(&ctx.root, module)?;
+    let xml = crate::catalog::fetch::export_for_module(&ctx.root, &ctx.config, module)?;
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let catalog = parse_export(&xml, module, &now)?;
+    for s in &catalog.skipped {
+        log::warn!(
+            "import_pricelist: export entry #{} (id {:?}) skipped: {}",
+            s.position,
+            s.id,
+            s.reason
+        );
+    }
+    if catalog.tariffs.is_empty() {
+        log::warn!(
+            "import_pricelist: the upstream export has no certificate tariff; cache left as it was"
+        );
+        return Ok(catalog);
+    }
+    let old = cache::load(&ctx.root, module).ok().flatten();
+    let changes = crate::catalog::diff::diff(old.as_ref(), &catalog);
+    cache::save(&ctx.root, &catalog)?;
+    if let Err(e) = crate::catalog::templates::write_messages_file(&ctx.root) {
+        log::warn!("import_pricelist: cannot write the template names file: {e}");
+    }
+    if changes.needs_restart() {
+        log::warn!(
+            "import_pricelist: the upstream's tariffs changed (new {:?}, removed {:?}, changed {:?}); \
+             restart BILLmanager to see the new templates: {} -m billmgr -R",
+            changes.added,
+            changes.removed,
+            changes.template_changed,
+            ctx.root.mgrctl().display()
+        );
+    }
     log::info!(
-        "import_pricelist: catalog of module {module} fetched {} ({} tariffs)",
-        catalog.fetched_at,
+        "import_pricelist: catalog of module {module} fetched ({} tariffs)",
         catalog.tariffs.len()
     );
     Ok(catalog)

@@ -255,3 +255,16 @@ fn import_pricelist_answers_with_current_upstream_prices() {
     );
     assert!(!log.contains(PASS));
 }
+
+#[test]
+fn pricing_preview_can_fetch_first() {
+    let s = stand();
+    let (code, _, err) = s.run(&["pricing", "preview", "--module", &s.module]);
+    assert_eq!(code, 1);
+    assert!(err.contains("catalog refresh"), "{err}");
+    let (code, out, err) = s.run(&["pricing", "preview", "--module", &s.module, "--refresh"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("ssl_3033") && out.contains("21 EUR"), "{out}");
+    assert!(err.contains("restart BILLmanager"), "{err}");
+    assert!(s.cache().exists());
+}

@@ -25,7 +25,7 @@ use std::io::Read;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::catalog::{cache, parse_export, template_id, Catalog, Tariff};
+use crate::catalog::{template_id, Catalog, Tariff};
 use crate::pricing::{Pricer, PricingConfig, Quote};
 use crate::protocol::error::{ModuleError, Result};
 use crate::protocol::features::ITEMTYPE;
@@ -87,44 +87,8 @@ pub fn run(ctx: &Ctx, module: u64, subcommand: &str, id: Option<u64>) -> Result<
 /// names (as `catalog refresh` would); a failed fetch is an error, not an
 /// answer from old data.
 fn current_catalog(ctx: &Ctx, module: u64) -> Result<Catalog> {
-    let xml = crate::catalog::fetch::export_for_module(&ctx.root, &ctx.config, module)?;
-    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let catalog = parse_export(&xml, module, &now)?;
-    for s in &catalog.skipped {
-        log::warn!(
-            "import_pricelist: export entry #{} (id {:?}) skipped: {}",
-            s.position,
-            s.id,
-            s.reason
-        );
-    }
-    if catalog.tariffs.is_empty() {
-        log::warn!(
-            "import_pricelist: the upstream export has no certificate tariff; cache left as it was"
-        );
-        return Ok(catalog);
-    }
-    let old = cache::load(&ctx.root, module).ok().flatten();
-    let changes = crate::catalog::diff::diff(old.as_ref(), &catalog);
-    cache::save(&ctx.root, &catalog)?;
-    if let Err(e) = crate::catalog::templates::write_messages_file(&ctx.root) {
-        log::warn!("import_pricelist: cannot write the template names file: {e}");
-    }
-    if changes.needs_restart() {
-        log::warn!(
-            "import_pricelist: the upstream's tariffs changed (new {:?}, removed {:?}, changed {:?}); \
-             restart BILLmanager to see the new templates: {} -m billmgr -R",
-            changes.added,
-            changes.removed,
-            changes.template_changed,
-            ctx.root.mgrctl().display()
-        );
-    }
-    log::info!(
-        "import_pricelist: catalog of module {module} fetched ({} tariffs)",
-        catalog.tariffs.len()
-    );
-    Ok(catalog)
+    let refreshed = crate::catalog::fetch::refresh(&ctx.root, &ctx.config, module, false)?;
+    Ok(refreshed.catalog)
 }
 
 /// The answer for one call (pure: catalog + pricing rules in, XML out).

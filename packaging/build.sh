@@ -58,13 +58,16 @@ version=$(cargo_version)
 [ -n "$version" ] || die "cannot read the version of pmsslreseller from Cargo.toml"
 # SemVer pre-releases (1.0.0-rc.1) sort before the release in dpkg and rpm only with '~'.
 pkg_version=$(printf '%s' "$version" | sed 's/-/~/; s/+/./g')
-export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 
 log "building pmsslreseller $version for $zig_target"
 "$CARGO" zigbuild --release --locked -p pmsslreseller --bin pmsslreseller --target "$zig_target"
 bin="$repo/target/x86_64-unknown-linux-gnu/release/pmsslreseller"
 [ -x "$bin" ] || die "cargo zigbuild did not produce $bin"
 bash "$repo/packaging/check-glibc.sh" "$bin" "$glibc_floor"
+
+# Package timestamps from the last commit (reproducible packages). Set only
+# now: C build scripts (ring, zstd-sys) rebuild when this variable changes.
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 
 rm -rf "$out"
 mkdir -p "$out"

@@ -36,12 +36,14 @@ finish() {
   local rc=$?
   if [ "$rc" -ne 0 ]; then
     failed=$((failed + 1))
-    printf 'FAIL - test script aborted (exit %s, line %s)\n' "$rc" "${BASH_LINENO[0]:-?}"
+    printf 'FAIL - test script aborted (exit %s at line %s of packaging/test.sh)\n' "$rc" "$err_line"
   fi
   rm -rf "$scratch"
   printf '%s passed, %s failed\n' "$passed" "$failed"
   [ "$failed" -eq 0 ]
 }
+err_line='?'
+trap 'err_line=$LINENO' ERR
 trap finish EXIT
 
 need_apt=()

@@ -91,7 +91,7 @@ Version: ${pkg_version}-${release}
 Architecture: amd64
 Maintainer: ${maintainer}
 Installed-Size: ${installed_kb}
-Depends: libc6 (>= ${glibc_floor}), libgcc-s1 | libgcc1
+Depends: libc6 (>= ${glibc_floor})
 Recommends: logrotate
 Section: misc
 Priority: optional

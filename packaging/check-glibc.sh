@@ -33,7 +33,7 @@ if [ -n "$too_new" ]; then
   echo "check-glibc: FAIL: $bin needs glibc newer than $floor:" >&2
   for v in $too_new; do
     printf '  GLIBC_%s used by: %s\n' "$v" \
-      "$(printf '%s\n' "$dynsyms" | grep "GLIBC_$v[^0-9.]\|GLIBC_$v\$" | awk '{print $NF}' | sort -u | tr '\n' ' ')" >&2
+      "$(printf '%s\n' "$dynsyms" | awk -v ver="GLIBC_${v}" '{ for (i = 1; i < NF; i++) { f = $i; gsub(/[()]/, "", f); if (f == ver) print $NF } }' | sort -u | tr '\n' ' ')" >&2
   done
   exit 1
 fi

@@ -98,7 +98,8 @@ if [ -f "$deb" ]; then pass "DEB exists"; else fail "DEB exists" "missing $deb (
 
 same "DEB control: name, version, arch" "pmsslreseller ${pkg_version}-${release} amd64" \
   "$(dpkg-deb -f "$deb" Package) $(dpkg-deb -f "$deb" Version) $(dpkg-deb -f "$deb" Architecture)"
-check "DEB depends on glibc >= 2.28" grep -q 'libc6 (>= 2.28)' <(dpkg-deb -f "$deb" Depends)
+same "DEB depends on glibc >= 2.28 only" "libc6 (>= 2.28)" "$(dpkg-deb -f "$deb" Depends)"
+# The Depends line is exact, so the binary must not need more than glibc.
 
 # dpkg-deb -c: "perms owner/group size date time ./path"
 listing=$(dpkg-deb -c "$deb")
@@ -135,9 +136,9 @@ check "glibc floor 2.28 (objdump -T)" bash "$repo/packaging/check-glibc.sh" "$bi
 highest=$(readelf -V --wide "$bin" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n1)
 check "glibc floor 2.28 (readelf -V: highest is $highest)" test "$(printf '%s\n2.28\n' "$highest" | sort -V | tail -n1)" = 2.28
 needed=$(readelf -d "$bin" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | sort | tr '\n' ' ')
-check "needs only glibc and libgcc_s ($needed)" bash -c '
+check "needs only glibc libraries ($needed)" bash -c '
   for lib in $1; do
-    case $lib in libc.so.6|libm.so.6|libpthread.so.0|libdl.so.2|librt.so.1|libgcc_s.so.1|ld-linux-x86-64.so.2) ;;
+    case $lib in libc.so.6|libm.so.6|libpthread.so.0|libdl.so.2|librt.so.1|ld-linux-x86-64.so.2) ;;
       *) echo "unexpected shared library $lib"; exit 1 ;; esac
   done' _ "$needed"
 
@@ -152,7 +153,7 @@ doc = ET.fromstring(text.encode())
 assert doc.tag == "doc", "root is " + doc.tag
 assert doc.find("error") is None, "error answer: " + text
 names = [e.get("name") for e in doc.findall("itemtypes/itemtype")]
-assert names == ["certificate"], "itemtypes %r" % names
+assert "certificate" in names, "itemtypes %r" % names
 feats = doc.find("features")
 assert feats is not None, "no <features>"
 assert all(f.get("name") for f in feats.findall("feature")), "feature without name"
@@ -164,6 +165,7 @@ noroot="$scratch/nobill"
 mkdir -p "$noroot"
 check "no mgrctl on the maintainer scripts' PATH" bash -c "! PATH=$clean_path command -v mgrctl"
 for call in "postinst configure" "postrm remove" "postrm purge" "postrm upgrade"; do
+  # shellcheck disable=SC2086 # split "script argument"
   set -- $call
   check "without BILLmanager: $call exits 0" env -i PATH="$clean_path" DPKG_ROOT="$noroot" sh "$ctrl/$1" "$2" "$pkg_version-$release"
 done
@@ -245,6 +247,25 @@ env -i PATH="$clean_path" sh -c "${postun//$MGR5/$rb$MGR5}" rpm-postun 1 >/dev/n
 same "RPM %postun on upgrade does not restart" "" "$(mgrctl_calls "$rb")"
 env -i PATH="$clean_path" sh -c "${postun//$MGR5/$rb$MGR5}" rpm-postun 0 >/dev/null
 same "RPM %postun on erase restarts BILLmanager" "-m billmgr -R" "$(mgrctl_calls "$rb")"
+
+# A real rpm transaction in a scratch root. --noscripts: the scratch root has
+# no shell to run them in (they are checked above); --nodeps: no glibc there.
+rr="$scratch/rpmroot"
+mkdir -p "$rr"
+rpm_r() { rpm --root "$rr" --dbpath /rpmdb --nosignature --nodeps --noscripts "$@" 2>&1 | grep -v -e 'should not be used directly' -e 'assuming you know what you are doing' || true; }
+rpm --root "$rr" --dbpath /rpmdb --initdb
+rpm_r -i "$rpm" >/dev/null
+got=""
+while read -r _ _ path; do
+  got+="$(stat -c '%04a %U:%G' "$rr$path" 2>&1) $path"$'\n'
+done <<<"$expected_files"
+same "rpm -i: every file has its mode and owner" "$expected_files" "${got%$'\n'}"
+echo '# admin edit' >>"$rr$MGR5/etc/pmsslreseller.toml"
+rpm_r -U --replacepkgs "$rpm" >/dev/null
+check "rpm -U: upgrade keeps the admin's config" grep -q '^# admin edit$' "$rr$MGR5/etc/pmsslreseller.toml"
+rpm_r -e pmsslreseller >/dev/null
+check "rpm -e: binary and descriptor removed" bash -c "[ ! -e '$rr$MGR5/processing/pmsslreseller' ] && [ ! -e '$rr$MGR5/etc/xml/billmgr_mod_pmsslreseller.xml' ]"
+check "rpm -e: edited config saved as .rpmsave" grep -q '^# admin edit$' "$rr$MGR5/etc/pmsslreseller.toml.rpmsave"
 
 echo "# logrotate rule"
 check "logrotate accepts the rule" logrotate -d "$x/etc/logrotate.d/pmsslreseller"

@@ -40,8 +40,15 @@ ensure_tools() {
   export PATH="$PATH:$scripts"
   if ! cargo-zigbuild --version >/dev/null 2>&1 \
      || ! { command -v zig >/dev/null 2>&1 || python3 -m ziglang version >/dev/null 2>&1; }; then
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+      log "apt-get install python3-pip"
+      apt-get update -qq && apt-get install -y -qq python3-pip >/dev/null
+    fi
     log "pip install ${pip_pkgs[*]}"
-    python3 -m pip install --quiet --disable-pip-version-check "${pip_pkgs[@]}"
+    # A distribution's own python3 (PEP 668) refuses plain pip installs; these
+    # two packages only add the zig toolchain and a cargo subcommand.
+    python3 -m pip install --quiet --disable-pip-version-check "${pip_pkgs[@]}" \
+      || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${pip_pkgs[@]}"
     hash -r
   fi
   cargo-zigbuild --version >/dev/null 2>&1 || die "cargo zigbuild still not runnable after pip install"

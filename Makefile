@@ -1,7 +1,7 @@
 # pmsslreseller — developer entry points. `make test` is the CI test command.
 CARGO ?= cargo
 
-.PHONY: test build lint fmt
+.PHONY: test build lint fmt package package-test
 build:
 	$(CARGO) build --workspace --bins
 
@@ -16,3 +16,13 @@ lint:
 
 fmt:
 	$(CARGO) fmt --all
+
+# DEB and RPM into target/package/ (release binary via cargo-zigbuild, glibc 2.28
+# floor); installs its own tools when missing. See README "Packaging".
+package:
+	bash packaging/build.sh
+
+# Builds the packages, then installs the DEB into a scratch root and checks it
+# and the RPM (layout, modes, conffiles, scripts, glibc floor, features).
+package-test: package
+	bash packaging/test.sh

@@ -1,12 +1,17 @@
 # pmsslreseller — developer entry points. `make test` is the CI test command.
 CARGO ?= cargo
 
-.PHONY: test build lint fmt package package-test
+.PHONY: test check build lint fmt package package-test
 build:
 	$(CARGO) build --workspace --bins
 
-# Builds both binaries first: module tests run billmgr-sim as the upstream and as mgrctl.
-test:
+# The CI test command: every cargo test, then the packages built and checked
+# (the package test catches a dependency that raises the glibc floor).
+test: check package-test
+
+# Cargo tests only, for quick iteration. Builds both binaries first: module
+# tests run billmgr-sim as the upstream and as mgrctl.
+check:
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace
 

@@ -1,6 +1,8 @@
 //! The commands BILLmanager runs: each joins the protocol front, the local
 //! billing and the upstream client into one lifecycle step.
 
+pub mod lifecycle;
+
 use crate::config::Config;
 use crate::paths::MgrRoot;
 use crate::protocol::args::{Args, Command};
@@ -18,7 +20,7 @@ pub struct Ctx {
 
 /// Commands this build really implements: the one source for `features` and
 /// for the `not_supported` answer. A name here is a promise.
-pub const IMPLEMENTED: &[&str] = &["features"];
+pub const IMPLEMENTED: &[&str] = &["features", "approver"];
 
 /// Names printed as `<feature>`: everything implemented but `features` itself.
 pub fn advertised_features() -> Vec<&'static str> {
@@ -40,6 +42,9 @@ pub fn execute(cmd: &Command, _ctx: &Ctx) -> Result<Option<String>> {
     }
     match cmd {
         Command::Features => Ok(Some(features::document(&advertised_features(), Vec::new()))),
+        Command::Approver {
+            domains, intname, ..
+        } => lifecycle::approver::run(domains, intname.as_deref()).map(Some),
         other => Err(ModuleError::not_supported(other.name())),
     }
 }

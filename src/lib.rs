@@ -8,6 +8,7 @@
 //! - [`config`], [`paths`], [`logging`], [`secret`]: shared plumbing.
 
 pub mod admin;
+pub mod billing;
 pub mod commands;
 pub mod config;
 pub mod logging;

@@ -1,0 +1,516 @@
+//! `Mgrctl`: every write into the local BILLmanager (module-protocol.md §10).
+//!
+//! One typed method per callback we use, all going through [`Mgrctl::call`]:
+//! `$MGR5_ROOT/sbin/mgrctl -m billmgr -o xml FUNC key=value…`, run with the
+//! BILLmanager root as working directory, `SSH_CONNECTION=pmsslreseller` (so
+//! BILLmanager logs the module instead of an IP, as PYLIB does) and stdin
+//! closed. Each `key=value` is one argv element: no shell, so spaces, `=`,
+//! newlines and non-ASCII pass intact. A non-zero exit or an `<error>` in the
+//! answer is a `billing` error naming the function.
+//!
+//! Secrets: the upstream password never goes to mgrctl ([`Mgrctl::call`]
+//! refuses any value holding a registered [`crate::secret::Secret`]), and the
+//! values of crypted params are masked in the debug log.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use chrono::NaiveDate;
+use quick_xml::events::Event;
+use quick_xml::Reader;
+
+use crate::paths::{MgrRoot, MODULE_NAME};
+use crate::protocol::error::{ErrorKind, ModuleError, Result};
+use crate::protocol::xml::{Elem, Node};
+use crate::secret::{redact, MASK};
+
+/// Values longer than this are logged as their length only (PEMs, error XML).
+const LOG_VALUE_MAX: usize = 120;
+
+/// The local `mgrctl`.
+#[derive(Debug, Clone)]
+pub struct Mgrctl {
+    program: PathBuf,
+    root: PathBuf,
+}
+
+fn billing_error(func: &str, message: impl Into<String>) -> ModuleError {
+    ModuleError::new(ErrorKind::Billing, message).with_object(func.to_string())
+}
+
+impl Mgrctl {
+    pub fn new(root: &MgrRoot) -> Mgrctl {
+        Mgrctl {
+            program: root.mgrctl(),
+            root: root.root().to_path_buf(),
+        }
+    }
+
+    /// Run one function and return the parsed answer (`<doc>`).
+    pub fn call(&self, func: &str, params: &[(&str, &str)]) -> Result<Elem> {
+        // A secret must never reach argv (visible in `ps`, BILLmanager's logs).
+        for (k, v) in params {
+            if redact(v) != *v || redact(k) != *k {
+                debug_assert!(false, "a secret was about to be passed to mgrctl {func}");
+                return Err(ModuleError::internal(format!(
+                    "refusing to pass a secret to mgrctl {func} (parameter '{}')",
+                    redact(k)
+                )));
+            }
+        }
+        log::debug!("mgrctl {func} {}", describe_params(params));
+        let output = Command::new(&self.program)
+            .args(["-m", "billmgr", "-o", "xml", func])
+            .args(params.iter().map(|(k, v)| format!("{k}={v}")))
+            .current_dir(&self.root)
+            .env("SSH_CONNECTION", MODULE_NAME)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| {
+                billing_error(
+                    func,
+                    format!(
+                        "cannot run {}: {e}; is BILLmanager installed under {}?",
+                        self.program.display(),
+                        self.root.display()
+                    ),
+                )
+            })?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let parsed = parse_document(&stdout);
+        let error_text = parsed.as_ref().ok().and_then(error_of);
+        if !output.status.success() {
+            let code = output
+                .status
+                .code()
+                .map_or_else(|| "a signal".to_string(), |c| format!("code {c}"));
+            let detail = error_text
+                .or_else(|| first_line(&stderr))
+                .or_else(|| first_line(&stdout))
+                .unwrap_or_else(|| "no output".into());
+            log::debug!("mgrctl {func} failed with {code}: {detail}");
+            return Err(billing_error(
+                func,
+                format!("BILLmanager's mgrctl {func} failed (exit {code}): {detail}"),
+            ));
+        }
+        if let Some(detail) = error_text {
+            log::debug!("mgrctl {func} answered an error: {detail}");
+            return Err(billing_error(
+                func,
+                format!("BILLmanager's mgrctl {func} answered an error: {detail}"),
+            ));
+        }
+        parsed.map_err(|e| {
+            billing_error(
+                func,
+                format!("BILLmanager's mgrctl {func} did not answer an XML document: {e}"),
+            )
+        })
+    }
+
+    /// Database settings: `paramlist` → `{DBHost: …, DBUser: …, …}` (§9.1).
+    /// The map holds `DBPassword`; callers wrap it in a `Secret` at once.
+    pub fn paramlist(&self) -> Result<BTreeMap<String, String>> {
+        let doc = self.call("paramlist", &[])?;
+        let mut out = BTreeMap::new();
+        for child in elems(&doc) {
+            if child.name == "elem" {
+                for kv in elems(child) {
+                    out.insert(kv.name.clone(), text_of(kv));
+                }
+            } else {
+                // Tolerate a flat `<doc><DBHost>…</DBHost>…</doc>` too.
+                out.insert(child.name.clone(), text_of(child));
+            }
+        }
+        Ok(out)
+    }
+
+    fn post(&self, func: &str, item: u64) -> Result<()> {
+        let id = item.to_string();
+        self.call(func, &[("elid", &id), ("sok", "ok")]).map(drop)
+    }
+
+    /// Open finished: the service becomes active, the running operation goes.
+    pub fn postopen(&self, item: u64) -> Result<()> {
+        self.post("service.postopen", item)
+    }
+    pub fn postsuspend(&self, item: u64) -> Result<()> {
+        self.post("service.postsuspend", item)
+    }
+    pub fn postresume(&self, item: u64) -> Result<()> {
+        self.post("service.postresume", item)
+    }
+    pub fn postclose(&self, item: u64) -> Result<()> {
+        self.post("service.postclose", item)
+    }
+    pub fn postprolong(&self, item: u64) -> Result<()> {
+        self.post("service.postprolong", item)
+    }
+    pub fn postreopen(&self, item: u64) -> Result<()> {
+        self.post("service.postreopen", item)
+    }
+    pub fn postsetparam(&self, item: u64) -> Result<()> {
+        self.post("service.postsetparam", item)
+    }
+
+    /// Set a plain item param (C++ form `name=… value=…`, L-MOD SaveParam).
+    pub fn saveparam(&self, item: u64, name: &str, value: &str) -> Result<()> {
+        let id = item.to_string();
+        self.call(
+            "service.saveparam",
+            &[
+                ("elid", &id),
+                ("sok", "ok"),
+                ("name", name),
+                ("value", value),
+            ],
+        )
+        .map(drop)
+    }
+
+    /// Set a crypted item param (PYLIB form `<name>=<value> crypted=on`);
+    /// BILLmanager encrypts it into `itemcryptedparam`. The value is masked
+    /// in our log. Never use it for the upstream password (refused anyway).
+    pub fn saveparam_crypted(&self, item: u64, name: &str, value: &str) -> Result<()> {
+        let id = item.to_string();
+        self.call(
+            "service.saveparam",
+            &[
+                ("elid", &id),
+                ("sok", "ok"),
+                (name, value),
+                ("crypted", "on"),
+            ],
+        )
+        .map(drop)
+    }
+
+    pub fn dropparam(&self, item: u64, name: &str) -> Result<()> {
+        let id = item.to_string();
+        self.call(
+            "service.dropparam",
+            &[("elid", &id), ("name", name), ("sok", "ok")],
+        )
+        .map(drop)
+    }
+
+    /// Certificate sub-status (see [`super::ServiceStatus`] for the values).
+    pub fn setstatus(&self, item: u64, service_status: u8) -> Result<()> {
+        let id = item.to_string();
+        let st = service_status.to_string();
+        self.call(
+            "service.setstatus",
+            &[("elid", &id), ("service_status", &st), ("sok", "ok")],
+        )
+        .map(drop)
+    }
+
+    pub fn setexpiredate(&self, item: u64, date: NaiveDate) -> Result<()> {
+        let id = item.to_string();
+        let d = date.format("%Y-%m-%d").to_string();
+        self.call(
+            "service.setexpiredate",
+            &[("elid", &id), ("expiredate", &d), ("sok", "ok")],
+        )
+        .map(drop)
+    }
+
+    /// Store the issued certificate (PEM, chain included as the caller wants).
+    pub fn certificate_save(&self, item: u64, crt_pem: &str) -> Result<()> {
+        let id = item.to_string();
+        self.call(
+            "certificate.save",
+            &[("elid", &id), ("crt", crt_pem), ("sok", "ok")],
+        )
+        .map(drop)
+    }
+
+    /// Store a base64 zip of certificate files (`crt_type=zip`, §10.3).
+    pub fn certificate_save_zip(&self, item: u64, zip_base64: &str) -> Result<()> {
+        let id = item.to_string();
+        self.call(
+            "certificate.save",
+            &[
+                ("elid", &id),
+                ("crt_type", "zip"),
+                ("crt", zip_base64),
+                ("sok", "ok"),
+            ],
+        )
+        .map(drop)
+    }
+
+    pub fn certificate_open(&self, item: u64) -> Result<()> {
+        self.post("certificate.open", item)
+    }
+
+    pub fn certificate_failed(&self, item: u64) -> Result<()> {
+        self.post("certificate.failed", item)
+    }
+
+    /// Attach an error document to the running operation (§11.3).
+    pub fn runningoperation_error(&self, ro: u64, errorxml: &str) -> Result<()> {
+        let id = ro.to_string();
+        self.call(
+            "runningoperation.edit",
+            &[("elid", &id), ("errorxml", errorxml), ("sok", "ok")],
+        )
+        .map(drop)
+    }
+
+    /// Stop automatic reruns of the running operation.
+    pub fn runningoperation_setmanual(&self, ro: u64) -> Result<()> {
+        let id = ro.to_string();
+        self.call(
+            "runningoperation.setmanual",
+            &[("elid", &id), ("sok", "ok")],
+        )
+        .map(drop)
+    }
+
+    /// The admin-task type BILLmanager wants for a failed `operation`;
+    /// `None` when it answers none.
+    pub fn task_gettype(&self, operation: &str, item: u64) -> Result<Option<String>> {
+        let id = item.to_string();
+        let doc = self.call("task.gettype", &[("operation", operation), ("item", &id)])?;
+        let task_type = elems(&doc)
+            .find(|e| e.name == "task_type")
+            .map(text_of)
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty());
+        Ok(task_type)
+    }
+
+    /// Open an admin task for the running operation.
+    pub fn task_edit(&self, item: u64, ro: u64, task_type: &str) -> Result<()> {
+        let item = item.to_string();
+        let ro = ro.to_string();
+        self.call(
+            "task.edit",
+            &[
+                ("item", &item),
+                ("runningoperation", &ro),
+                ("type", task_type),
+                ("sok", "ok"),
+            ],
+        )
+        .map(drop)
+    }
+}
+
+/// `k=v …` for the debug log: crypted values masked, long values shortened,
+/// everything through `redact`.
+fn describe_params(params: &[(&str, &str)]) -> String {
+    let crypted = params.iter().any(|(k, v)| *k == "crypted" && *v == "on");
+    let structural = ["elid", "sok", "crypted", "name", "item", "func"];
+    params
+        .iter()
+        .map(|(k, v)| {
+            let shown = if crypted && !structural.contains(k) {
+                MASK.to_string()
+            } else if v.chars().count() > LOG_VALUE_MAX {
+                format!("<{} chars>", v.chars().count())
+            } else {
+                redact(v).replace('\n', "\\n")
+            };
+            format!("{k}={shown}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn first_line(s: &str) -> Option<String> {
+    s.lines().map(str::trim).find(|l| !l.is_empty()).map(redact)
+}
+
+/// Child elements of `e`.
+pub fn elems(e: &Elem) -> impl Iterator<Item = &Elem> {
+    e.children.iter().filter_map(|c| match c {
+        Node::Elem(x) => Some(x),
+        Node::Text(_) => None,
+    })
+}
+
+/// All text directly inside `e`.
+pub fn text_of(e: &Elem) -> String {
+    e.children
+        .iter()
+        .filter_map(|c| match c {
+            Node::Text(t) => Some(t.as_str()),
+            Node::Elem(_) => None,
+        })
+        .collect()
+}
+
+/// `type (object): msg` of a `/doc/error`, if the answer is an error.
+fn error_of(doc: &Elem) -> Option<String> {
+    let err = elems(doc).find(|e| e.name == "error")?;
+    let attr = |n: &str| {
+        err.attrs
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+    };
+    let mut text = attr("type").unwrap_or_else(|| "error".into());
+    if let Some(o) = attr("object") {
+        text.push_str(&format!(" ({o})"));
+    }
+    let msg = elems(err)
+        .find(|e| e.name == "msg")
+        .map(text_of)
+        .unwrap_or_else(|| text_of(err));
+    if !msg.trim().is_empty() {
+        text.push_str(": ");
+        text.push_str(msg.trim());
+    }
+    Some(redact(&text))
+}
+
+/// Parse an answer into an element tree (root `<doc>`). Whitespace-only text
+/// between elements is dropped.
+pub fn parse_document(xml: &str) -> std::result::Result<Elem, String> {
+    let mut reader = Reader::from_str(xml);
+    let mut stack: Vec<Elem> = Vec::new();
+    let mut root: Option<Elem> = None;
+    loop {
+        let event = reader.read_event().map_err(|e| e.to_string())?;
+        match event {
+            Event::Start(_) | Event::Empty(_) if root.is_some() => {
+                return Err("content after the root element".into());
+            }
+            Event::Start(s) => stack.push(start_elem(&s)?),
+            Event::Empty(s) => {
+                let e = start_elem(&s)?;
+                close(&mut stack, &mut root, e);
+            }
+            Event::End(_) => {
+                let e = stack.pop().ok_or("unbalanced end tag")?;
+                close(&mut stack, &mut root, e);
+            }
+            Event::Text(t) => {
+                let text = t.unescape().map_err(|e| e.to_string())?;
+                if let Some(top) = stack.last_mut() {
+                    if !text.trim().is_empty() {
+                        top.children.push(Node::Text(text.into_owned()));
+                    }
+                } else if !text.trim().is_empty() {
+                    return Err("text outside the root element".into());
+                }
+            }
+            Event::CData(c) => {
+                let text = String::from_utf8_lossy(&c).into_owned();
+                if let Some(top) = stack.last_mut() {
+                    top.children.push(Node::Text(text));
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if !stack.is_empty() {
+        return Err("document ends inside an element".into());
+    }
+    root.ok_or_else(|| "empty answer".to_string())
+}
+
+fn start_elem(s: &quick_xml::events::BytesStart) -> std::result::Result<Elem, String> {
+    let mut e = Elem::new(String::from_utf8_lossy(s.name().as_ref()).into_owned());
+    for a in s.attributes() {
+        let a = a.map_err(|e| e.to_string())?;
+        let v = a.unescape_value().map_err(|e| e.to_string())?;
+        e.attrs.push((
+            String::from_utf8_lossy(a.key.as_ref()).into_owned(),
+            v.into_owned(),
+        ));
+    }
+    Ok(e)
+}
+
+fn close(stack: &mut [Elem], root: &mut Option<Elem>, e: Elem) {
+    match stack.last_mut() {
+        Some(parent) => parent.children.push(Node::Elem(e)),
+        None => *root = Some(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_paramlist_shape() {
+        let d = parse_document(
+            "<?xml version=\"1.0\"?>\n<doc><elem><DBHost>localhost</DBHost></elem><elem><DBPassword/></elem></doc>",
+        )
+        .unwrap();
+        assert_eq!(d.name, "doc");
+        let e: Vec<_> = elems(&d).collect();
+        assert_eq!(e.len(), 2);
+        assert_eq!(text_of(elems(e[0]).next().unwrap()), "localhost");
+    }
+
+    #[test]
+    fn error_text_from_answer() {
+        let d = parse_document(
+            "<doc><error type=\"missed\" object=\"elid\"><msg>no &amp; elid</msg></error></doc>",
+        )
+        .unwrap();
+        assert_eq!(error_of(&d).unwrap(), "missed (elid): no & elid");
+        assert!(error_of(&parse_document("<doc><ok/></doc>").unwrap()).is_none());
+    }
+
+    #[test]
+    fn malformed_answers_are_errors() {
+        assert!(parse_document("").is_err());
+        assert!(parse_document("<doc><a></doc>").is_err());
+        assert!(parse_document("<doc>").is_err());
+        assert!(parse_document("not xml").is_err());
+        assert!(parse_document("<doc/><doc/>").is_err());
+    }
+
+    #[test]
+    fn crypted_values_masked_in_log() {
+        let s = describe_params(&[
+            ("elid", "5"),
+            ("sok", "ok"),
+            ("token", "tok-very-private"),
+            ("crypted", "on"),
+        ]);
+        assert_eq!(s, "elid=5 sok=ok token=*** crypted=on");
+        let long = "x".repeat(500);
+        let s = describe_params(&[("crt", &long), ("name", "a\nb")]);
+        assert_eq!(s, "crt=<500 chars> name=a\\nb");
+    }
+
+    #[test]
+    fn refuses_to_pass_a_secret() {
+        let _s = crate::secret::Secret::new("upstream-pass-QX81");
+        let m = Mgrctl::new(&MgrRoot::new("/nonexistent"));
+        let r = std::panic::catch_unwind(|| {
+            m.call("service.saveparam", &[("value", "x upstream-pass-QX81 y")])
+        });
+        let debug_build = cfg!(debug_assertions);
+        match r {
+            // Debug builds stop at the debug_assert.
+            Err(_) => assert!(debug_build),
+            Ok(res) => assert_eq!(res.unwrap_err().kind, ErrorKind::Internal),
+        }
+    }
+
+    #[test]
+    fn missing_program_is_a_billing_error() {
+        let m = Mgrctl::new(&MgrRoot::new("/nonexistent"));
+        let e = m.postopen(1).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Billing);
+        assert_eq!(e.object.as_deref(), Some("service.postopen"));
+        assert!(
+            e.message.contains("/nonexistent/sbin/mgrctl"),
+            "{}",
+            e.message
+        );
+    }
+}

@@ -8,6 +8,7 @@
 //! (`task.gettype` + `task.edit`), as ISPsystem's modules do. The caller then
 //! prints the error XML and exits 1.
 
+use crate::billing::{Db, Mgrctl};
 use crate::config::LifecycleConfig;
 use crate::protocol::error::{ErrorKind, ModuleError};
 
@@ -45,6 +46,69 @@ pub fn plan(
     let capped = trycount >= max_tries(command, cfg) || needs_admin_now(error);
     FailurePlan {
         switch_to_manual: capped && !already_manual_or_tasked,
+    }
+}
+
+/// Where a failure happened.
+pub struct FailureSite<'a> {
+    pub command: &'a str,
+    pub item: u64,
+    pub ro: Option<u64>,
+    pub module: Option<u64>,
+}
+
+/// Record `error` in the running operation and apply the retry cap. Failures
+/// of the reporting itself are logged: the original error is what the caller
+/// prints and exits with.
+pub fn report_failure(
+    mgrctl: &Mgrctl,
+    db: Option<&mut Db>,
+    site: &FailureSite,
+    error: &ModuleError,
+    cfg: &LifecycleConfig,
+) {
+    log::error!("{} item {} failed: {error}", site.command, site.item);
+    let Some(ro) = site.ro else { return };
+    let now = chrono::Local::now().format("%Y-%m-%d %H:%M:%S").to_string();
+    if let Err(e) =
+        mgrctl.runningoperation_error(ro, &error.running_operation_xml(site.module, &now))
+    {
+        log::error!("could not write the error into running operation {ro}: {e}");
+    }
+    let Some(db) = db else { return };
+    let (trycount, manual) = match db.running_operation(ro) {
+        Ok(Some(op)) => (op.trycount, op.manual),
+        Ok(None) => return,
+        Err(e) => {
+            log::error!("could not read running operation {ro}: {e}");
+            return;
+        }
+    };
+    let tasked = manual || db.has_open_task(ro).unwrap_or(false);
+    if !plan(site.command, error, trycount, tasked, cfg).switch_to_manual {
+        log::info!(
+            "running operation {ro}: try {trycount} of {}; BILLmanager reruns it",
+            max_tries(site.command, cfg)
+        );
+        return;
+    }
+    log::warn!(
+        "running operation {ro}: switching to manual after try {trycount} and opening a task for an admin"
+    );
+    if let Err(e) = mgrctl.runningoperation_setmanual(ro) {
+        log::error!("could not switch running operation {ro} to manual: {e}");
+    }
+    match mgrctl.task_gettype(site.command, site.item) {
+        Ok(Some(task_type)) => {
+            if let Err(e) = mgrctl.task_edit(site.item, ro, &task_type) {
+                log::error!("could not open a task for running operation {ro}: {e}");
+            }
+        }
+        Ok(None) => log::warn!(
+            "BILLmanager has no task type for '{}'; no task opened for running operation {ro}",
+            site.command
+        ),
+        Err(e) => log::error!("task.gettype failed for running operation {ro}: {e}"),
     }
 }
 

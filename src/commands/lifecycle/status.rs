@@ -7,60 +7,29 @@
 //! (2 active, 5 processing; 1 ordered, 3 suspended, 4 deleted are the usual
 //! but unconfirmed codes) plus the presence of a certificate decide.
 
-/// The local sub-status values we set (module-protocol.md §12.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CertStatus {
-    /// 3: request sent to the CA.
-    Requested,
-    /// 4: validation pending, awaiting issuance.
-    AwaitingIssue,
-    /// 5: issued (crt saved, expiry set).
-    Issued,
-    /// 6: failed (`certificate.failed` called).
-    Failed,
+pub use crate::billing::ServiceStatus;
+
+/// Human name of a sub-status, for logs and summaries.
+pub fn status_name(s: ServiceStatus) -> &'static str {
+    match s {
+        ServiceStatus::Unknown => "unknown",
+        ServiceStatus::Ordered => "ordered",
+        ServiceStatus::Paid => "paid",
+        ServiceStatus::Requested => "requested",
+        ServiceStatus::Enrolled => "awaiting issue",
+        ServiceStatus::Issued => "issued",
+        ServiceStatus::Failed => "failed",
+    }
 }
 
-impl CertStatus {
-    /// The value written with `service.setstatus service_status=N`.
-    pub fn code(self) -> u8 {
-        match self {
-            CertStatus::Requested => 3,
-            CertStatus::AwaitingIssue => 4,
-            CertStatus::Issued => 5,
-            CertStatus::Failed => 6,
-        }
-    }
+/// Still moving upstream: a sync may change it.
+pub fn is_pending(s: ServiceStatus) -> bool {
+    !matches!(s, ServiceStatus::Issued | ServiceStatus::Failed)
+}
 
-    /// The local param value read back (`service_status`).
-    pub fn from_code(code: u8) -> Option<CertStatus> {
-        Some(match code {
-            3 => CertStatus::Requested,
-            4 => CertStatus::AwaitingIssue,
-            5 => CertStatus::Issued,
-            6 => CertStatus::Failed,
-            _ => return None,
-        })
-    }
-
-    pub fn from_param(value: Option<&str>) -> Option<CertStatus> {
-        value
-            .and_then(|v| v.trim().parse::<u8>().ok())
-            .and_then(CertStatus::from_code)
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            CertStatus::Requested => "requested",
-            CertStatus::AwaitingIssue => "awaiting issue",
-            CertStatus::Issued => "issued",
-            CertStatus::Failed => "failed",
-        }
-    }
-
-    /// Still moving: a sync may change it.
-    pub fn pending(self) -> bool {
-        matches!(self, CertStatus::Requested | CertStatus::AwaitingIssue)
-    }
+/// The local sub-status from the item param (`None`: not set or unreadable).
+pub fn local_status(param: Option<&str>) -> Option<ServiceStatus> {
+    param.and_then(ServiceStatus::from_param)
 }
 
 // A-U8, upstream-api.md §7.2: upstream item_status codes as we read them.
@@ -81,25 +50,27 @@ pub struct UpstreamState<'a> {
 /// The mapping (A-U8). `None`: the upstream state says nothing we can map
 /// (an unknown code, or a label instead of a number); callers then leave the
 /// local state as it is.
-pub fn map_upstream(s: UpstreamState<'_>) -> Option<CertStatus> {
+pub fn map_upstream(s: UpstreamState<'_>) -> Option<ServiceStatus> {
     if let Some(code) = s.service_status {
         match code {
-            0..=3 => return Some(CertStatus::Requested),
-            4 => return Some(CertStatus::AwaitingIssue),
-            5 if s.has_crt => return Some(CertStatus::Issued),
+            0..=3 => return Some(ServiceStatus::Requested),
+            4 => return Some(ServiceStatus::Enrolled),
+            5 if s.has_crt => return Some(ServiceStatus::Issued),
             // "issued" without a certificate to save: not issued for us yet.
-            5 => return Some(CertStatus::AwaitingIssue),
-            6 => return Some(CertStatus::Failed),
+            5 => return Some(ServiceStatus::Enrolled),
+            6 => return Some(ServiceStatus::Failed),
             _ => {}
         }
     }
     match s.item_status.map(str::trim) {
         Some(UPSTREAM_ITEM_ACTIVE) | Some(UPSTREAM_ITEM_SUSPENDED) if s.has_crt => {
-            Some(CertStatus::Issued)
+            Some(ServiceStatus::Issued)
         }
-        Some(UPSTREAM_ITEM_ACTIVE) => Some(CertStatus::AwaitingIssue),
-        Some(UPSTREAM_ITEM_ORDERED) | Some(UPSTREAM_ITEM_PROCESSING) => Some(CertStatus::Requested),
-        Some(UPSTREAM_ITEM_DELETED) => Some(CertStatus::Failed),
+        Some(UPSTREAM_ITEM_ACTIVE) => Some(ServiceStatus::Enrolled),
+        Some(UPSTREAM_ITEM_ORDERED) | Some(UPSTREAM_ITEM_PROCESSING) => {
+            Some(ServiceStatus::Requested)
+        }
+        Some(UPSTREAM_ITEM_DELETED) => Some(ServiceStatus::Failed),
         _ => None,
     }
 }
@@ -122,7 +93,7 @@ pub fn list_row_is_active(item_status: Option<&str>) -> Option<bool> {
 mod tests {
     use super::*;
 
-    fn st(ss: Option<u8>, is: Option<&str>, crt: bool) -> Option<CertStatus> {
+    fn st(ss: Option<u8>, is: Option<&str>, crt: bool) -> Option<ServiceStatus> {
         map_upstream(UpstreamState {
             service_status: ss,
             item_status: is,
@@ -132,42 +103,34 @@ mod tests {
 
     #[test]
     fn service_status_wins() {
-        assert_eq!(st(Some(3), Some("5"), false), Some(CertStatus::Requested));
         assert_eq!(
-            st(Some(4), Some("5"), false),
-            Some(CertStatus::AwaitingIssue)
+            st(Some(3), Some("5"), false),
+            Some(ServiceStatus::Requested)
         );
-        assert_eq!(st(Some(5), Some("2"), true), Some(CertStatus::Issued));
-        assert_eq!(
-            st(Some(5), Some("2"), false),
-            Some(CertStatus::AwaitingIssue)
-        );
-        assert_eq!(st(Some(6), Some("2"), false), Some(CertStatus::Failed));
+        assert_eq!(st(Some(4), Some("5"), false), Some(ServiceStatus::Enrolled));
+        assert_eq!(st(Some(5), Some("2"), true), Some(ServiceStatus::Issued));
+        assert_eq!(st(Some(5), Some("2"), false), Some(ServiceStatus::Enrolled));
+        assert_eq!(st(Some(6), Some("2"), false), Some(ServiceStatus::Failed));
     }
 
     #[test]
     fn item_status_fallback() {
-        assert_eq!(st(None, Some("2"), true), Some(CertStatus::Issued));
-        assert_eq!(st(None, Some("2"), false), Some(CertStatus::AwaitingIssue));
-        assert_eq!(st(None, Some("5"), false), Some(CertStatus::Requested));
-        assert_eq!(st(None, Some("4"), false), Some(CertStatus::Failed));
+        assert_eq!(st(None, Some("2"), true), Some(ServiceStatus::Issued));
+        assert_eq!(st(None, Some("2"), false), Some(ServiceStatus::Enrolled));
+        assert_eq!(st(None, Some("5"), false), Some(ServiceStatus::Requested));
+        assert_eq!(st(None, Some("4"), false), Some(ServiceStatus::Failed));
         assert_eq!(st(None, Some("Active"), true), None);
         assert_eq!(st(Some(9), None, false), None);
     }
 
     #[test]
-    fn codes_round_trip() {
-        for s in [
-            CertStatus::Requested,
-            CertStatus::AwaitingIssue,
-            CertStatus::Issued,
-            CertStatus::Failed,
-        ] {
-            assert_eq!(CertStatus::from_code(s.code()), Some(s));
-            assert_eq!(CertStatus::from_param(Some(&s.code().to_string())), Some(s));
-        }
-        assert_eq!(CertStatus::from_param(Some("x")), None);
-        assert!(CertStatus::Requested.pending() && !CertStatus::Issued.pending());
+    fn pending_and_local() {
+        assert!(is_pending(ServiceStatus::Requested) && is_pending(ServiceStatus::Enrolled));
+        assert!(!is_pending(ServiceStatus::Issued) && !is_pending(ServiceStatus::Failed));
+        assert_eq!(local_status(Some("5")), Some(ServiceStatus::Issued));
+        assert_eq!(local_status(Some("x")), None);
+        assert_eq!(local_status(None), None);
+        assert_eq!(status_name(ServiceStatus::Enrolled), "awaiting issue");
     }
 
     #[test]

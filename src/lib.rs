@@ -15,6 +15,7 @@ pub mod logging;
 pub mod paths;
 pub mod protocol;
 pub mod secret;
+pub mod upstream;
 
 use std::io::{IsTerminal, Write};
 

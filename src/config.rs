@@ -19,6 +19,16 @@ pub struct Config {
     pub log: LogConfig,
     pub upstream: UpstreamConfig,
     pub lifecycle: LifecycleConfig,
+    pub pricing: crate::pricing::PricingConfig,
+    pub catalog: CatalogConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CatalogConfig {
+    /// Advertise `import_pricelist` in `features`. Off by default: the format
+    /// BILLmanager expects is unconfirmed (P-U2, module-protocol.md §18).
+    pub advertise_import_pricelist: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -134,12 +144,14 @@ impl Config {
     }
 
     pub fn parse(text: &str) -> Result<Config> {
-        toml::from_str(text).map_err(|e| {
+        let config: Config = toml::from_str(text).map_err(|e| {
             ModuleError::new(
                 ErrorKind::Config,
                 format!("invalid configuration: {}", e.to_string().trim()),
             )
-        })
+        })?;
+        config.pricing.validate()?;
+        Ok(config)
     }
 }
 

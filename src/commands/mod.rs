@@ -21,7 +21,18 @@ pub struct Ctx {
 
 /// Commands this build really implements: the one source for `features` and
 /// for the `not_supported` answer. A name here is a promise.
-pub const IMPLEMENTED: &[&str] = &["features", "check_connection", "approver"];
+pub const IMPLEMENTED: &[&str] = &[
+    "features",
+    "check_connection",
+    "approver",
+    "open",
+    "sync_item",
+    "prolong",
+    "reopen",
+    "suspend",
+    "resume",
+    "close",
+];
 
 /// Names printed as `<feature>`: everything implemented but `features` itself.
 pub fn advertised_features() -> Vec<&'static str> {
@@ -47,6 +58,11 @@ pub fn execute(cmd: &Command, ctx: &Ctx) -> Result<Option<String>> {
         Command::Approver {
             domains, intname, ..
         } => lifecycle::approver::run(domains, intname.as_deref()).map(Some),
+        Command::Service {
+            op,
+            item,
+            runningoperation,
+        } => lifecycle::execute(*op, *item, *runningoperation, ctx),
         other => Err(ModuleError::not_supported(other.name())),
     }
 }

@@ -482,7 +482,10 @@ mod tests {
         assert_eq!(doc.text, "<x>");
         // Every prefix, also ones cutting a UTF-8 sequence: an error, never a panic.
         for cut in 0..ok.len() {
-            assert!(parse_answer("f", &ok.as_bytes()[..cut]).is_err(), "cut {cut}");
+            assert!(
+                parse_answer("f", &ok.as_bytes()[..cut]).is_err(),
+                "cut {cut}"
+            );
         }
         let _ = parse_answer("f", b"<doc x=\"unterminated></doc>");
         let _ = parse_answer("f", b"<doc x=1></doc>");

@@ -1,0 +1,457 @@
+//! What each mgrctl function does to the database (module-protocol.md §10.8).
+//!
+//! | function | effect |
+//! |---|---|
+//! | `paramlist` | answers the `DB*` settings of billmgr-sim.conf (no database access) |
+//! | `service.postopen`, `certificate.open` | `item.status` 2, `opendate` set if empty, running operations of the item deleted |
+//! | `service.postresume` | status 2, running operations deleted |
+//! | `service.postsuspend` | status 3, running operations deleted |
+//! | `service.postclose` | status 4 (P-U7: the value after close is a guess), running operations deleted |
+//! | `service.postprolong`, `postreopen`, `postsetparam` | running operations deleted |
+//! | `service.saveparam` | `name=N value=V` (C++) or `N=V crypted=on\|off` (Python): upsert `itemparam`, or `itemcryptedparam` encrypted with billmgr.pem; `name=N` without value deletes |
+//! | `service.dropparam` | deletes the param from both tables |
+//! | `service.setstatus` | item param `service_status` |
+//! | `service.setexpiredate` | `item.expiredate` |
+//! | `certificate.save` | `certificate.crt` (a `crt_type=zip` value is stored as given) |
+//! | `certificate.failed` | `certificate.failed` = on (our column) |
+//! | `runningoperation.edit` | `errorxml`, `manual` (our columns) |
+//! | `runningoperation.setmanual` | `manual` = on |
+//! | `task.gettype` | `<task_type>` from billmgr-sim.conf (default `<operation>_failed`) |
+//! | `task.edit` | new `task` row, status 0, linked from the running operation |
+//! | `processing.edit` | the module's settings, crypted ones decrypted (P-U10: a guess) |
+
+use std::path::Path;
+
+use mysql::prelude::Queryable;
+use mysql::{Conn, OptsBuilder};
+use quick_xml::escape::escape;
+
+use super::conf::{Conf, DB_KEYS};
+use super::crypt::Key;
+use super::{Call, SimError};
+
+/// Keys of `service.saveparam` that are not param names in the Python form;
+/// also what the journal leaves unmasked in a crypted call.
+pub const SAVEPARAM_STRUCTURAL: &[&str] = &["elid", "sok", "crypted", "name", "func"];
+
+const SOCKET_CANDIDATES: &[&str] = &[
+    "/var/run/mysqld/mysqld.sock",
+    "/run/mysqld/mysqld.sock",
+    "/var/lib/mysql/mysql.sock",
+    "/tmp/mysql.sock",
+];
+
+type R<T> = Result<T, SimError>;
+
+fn db_err(e: mysql::Error) -> SimError {
+    SimError::new("database", "mysql", e.to_string())
+}
+
+fn connect(conf: &Conf) -> R<Conn> {
+    let host = conf.db("DBHost").unwrap_or("localhost").to_string();
+    let mut opts = OptsBuilder::new()
+        .ip_or_hostname(Some(host.clone()))
+        .user(Some(conf.db("DBUser").unwrap_or("root")))
+        .db_name(Some(conf.db("DBName").unwrap_or("billmgr")))
+        .prefer_socket(false)
+        .init(vec!["SET NAMES utf8mb4"]);
+    if let Some(p) = conf.db("DBPassword") {
+        opts = opts.pass(Some(p));
+    }
+    if host == "localhost" {
+        let socket = conf
+            .db("DBSocket")
+            .map(str::to_string)
+            .or_else(|| {
+                SOCKET_CANDIDATES
+                    .iter()
+                    .find(|p| Path::new(p).exists())
+                    .map(|p| p.to_string())
+            })
+            .ok_or_else(|| SimError::new("database", "DBSocket", "no MySQL socket found"))?;
+        opts = opts.socket(Some(socket));
+    }
+    Conn::new(opts).map_err(db_err)
+}
+
+fn required<'a>(call: &'a Call, key: &str) -> R<&'a str> {
+    call.get(key).filter(|v| !v.is_empty()).ok_or_else(|| {
+        SimError::new(
+            "missed",
+            key,
+            format!("{}: parameter '{key}' is required", call.func),
+        )
+    })
+}
+
+fn id(call: &Call, key: &str) -> R<u64> {
+    let v = required(call, key)?;
+    v.parse::<u64>().map_err(|_| {
+        SimError::new(
+            "value",
+            key,
+            format!("{}: '{key}' must be a numeric id, got '{v}'", call.func),
+        )
+    })
+}
+
+/// Reject parameters the function does not take: a typo in the module must
+/// fail here, not pass silently.
+fn only(call: &Call, allowed: &[&str]) -> R<()> {
+    match call
+        .params
+        .iter()
+        .find(|(k, _)| !allowed.contains(&k.as_str()))
+    {
+        Some((k, _)) => Err(SimError::new(
+            "value",
+            k.clone(),
+            format!("{}: unknown parameter '{k}'", call.func),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn on_off(call: &Call, key: &str) -> R<Option<bool>> {
+    match call.get(key) {
+        None => Ok(None),
+        Some("on") => Ok(Some(true)),
+        Some("off") => Ok(Some(false)),
+        Some(v) => Err(SimError::new(
+            "value",
+            key,
+            format!("{}: '{key}' must be on or off, got '{v}'", call.func),
+        )),
+    }
+}
+
+fn exists(conn: &mut Conn, table: &str, id: u64) -> R<bool> {
+    let n: Option<u64> = conn
+        .exec_first(format!("SELECT COUNT(*) FROM {table} WHERE id = ?"), (id,))
+        .map_err(db_err)?;
+    Ok(n.unwrap_or(0) > 0)
+}
+
+fn existing(conn: &mut Conn, call: &Call, key: &str, table: &str) -> R<u64> {
+    let v = id(call, key)?;
+    if !exists(conn, table, v)? {
+        return Err(SimError::new(
+            "missed",
+            table,
+            format!("{}: {table} {v} does not exist", call.func),
+        ));
+    }
+    Ok(v)
+}
+
+fn leaf(name: &str, value: &str) -> String {
+    format!("<{name}>{}</{name}>", escape(value))
+}
+
+pub fn execute(root: &Path, call: &Call) -> R<String> {
+    let conf = Conf::load(root)?;
+    if call.func == "paramlist" {
+        only(call, &[])?;
+        return Ok(DB_KEYS
+            .iter()
+            .map(|k| {
+                let v = conf.db.get(*k).map(String::as_str).unwrap_or("");
+                format!("<elem>{}</elem>", leaf(k, v))
+            })
+            .collect());
+    }
+    if call.func == "task.gettype" {
+        only(call, &["operation", "item"])?;
+        let op = required(call, "operation")?;
+        if call.get("item").is_some() {
+            id(call, "item")?;
+        }
+        return Ok(conf
+            .task_type(op)
+            .map(|t| leaf("task_type", &t))
+            .unwrap_or_default());
+    }
+    let mut conn = connect(&conf)?;
+    let c = &mut conn;
+    match call.func.as_str() {
+        "service.postopen" | "certificate.open" => post(c, call, Some(2), true),
+        "service.postresume" => post(c, call, Some(2), false),
+        "service.postsuspend" => post(c, call, Some(3), false),
+        // P-U7: the item status after close is unconfirmed; 4 (deleted) assumed.
+        "service.postclose" => post(c, call, Some(4), false),
+        "service.postprolong" | "service.postreopen" | "service.postsetparam" => {
+            post(c, call, None, false)
+        }
+        "service.saveparam" => saveparam(c, root, call),
+        "service.dropparam" => {
+            only(call, &["elid", "name", "sok"])?;
+            let item = existing(c, call, "elid", "item")?;
+            let name = required(call, "name")?;
+            drop_param(c, item, name)?;
+            Ok("<ok/>".into())
+        }
+        "service.setstatus" => {
+            only(call, &["elid", "service_status", "sok"])?;
+            let item = existing(c, call, "elid", "item")?;
+            let st = required(call, "service_status")?;
+            if st.parse::<u8>().is_err() {
+                return Err(SimError::new(
+                    "value",
+                    "service_status",
+                    format!("service.setstatus: service_status must be a number, got '{st}'"),
+                ));
+            }
+            upsert_param(c, "itemparam", item, "service_status", st)?;
+            Ok("<ok/>".into())
+        }
+        "service.setexpiredate" => {
+            only(call, &["elid", "expiredate", "sok"])?;
+            let item = existing(c, call, "elid", "item")?;
+            let d = required(call, "expiredate")?;
+            let date = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+                SimError::new(
+                    "value",
+                    "expiredate",
+                    format!("service.setexpiredate: expiredate must be YYYY-MM-DD, got '{d}'"),
+                )
+            })?;
+            c.exec_drop(
+                "UPDATE item SET expiredate = ? WHERE id = ?",
+                (date.format("%Y-%m-%d").to_string(), item),
+            )
+            .map_err(db_err)?;
+            Ok("<ok/>".into())
+        }
+        "certificate.save" => {
+            only(call, &["elid", "crt", "crt_type", "sok"])?;
+            let item = existing(c, call, "elid", "item")?;
+            let crt = required(call, "crt")?;
+            match call.get("crt_type") {
+                None | Some("") | Some("zip") => {}
+                Some(t) => {
+                    return Err(SimError::new(
+                        "value",
+                        "crt_type",
+                        format!("certificate.save: crt_type '{t}' unknown (only zip)"),
+                    ))
+                }
+            }
+            c.exec_drop(
+                "INSERT INTO certificate (item, crt) VALUES (?, ?) \
+                 ON DUPLICATE KEY UPDATE crt = VALUES(crt)",
+                (item, crt),
+            )
+            .map_err(db_err)?;
+            Ok("<ok/>".into())
+        }
+        "certificate.failed" => {
+            only(call, &["elid", "sok"])?;
+            let item = existing(c, call, "elid", "item")?;
+            c.exec_drop(
+                "INSERT INTO certificate (item, failed) VALUES (?, 'on') \
+                 ON DUPLICATE KEY UPDATE failed = 'on'",
+                (item,),
+            )
+            .map_err(db_err)?;
+            Ok("<ok/>".into())
+        }
+        "runningoperation.edit" => {
+            only(call, &["elid", "errorxml", "manual", "sok"])?;
+            let ro = existing(c, call, "elid", "runningoperation")?;
+            if let Some(x) = call.get("errorxml") {
+                c.exec_drop(
+                    "UPDATE runningoperation SET errorxml = ? WHERE id = ?",
+                    (x, ro),
+                )
+                .map_err(db_err)?;
+            }
+            if let Some(m) = on_off(call, "manual")? {
+                set_manual(c, ro, m)?;
+            }
+            Ok("<ok/>".into())
+        }
+        "runningoperation.setmanual" => {
+            only(call, &["elid", "sok"])?;
+            let ro = existing(c, call, "elid", "runningoperation")?;
+            set_manual(c, ro, true)?;
+            Ok("<ok/>".into())
+        }
+        "task.edit" => task_edit(c, call),
+        "processing.edit" => processing_edit(c, root, call),
+        other => Err(SimError::new(
+            "unknown_function",
+            other,
+            format!("function '{other}' is not known to the mgrctl stand-in"),
+        )),
+    }
+}
+
+/// `service.post*`: set the status, delete the item's running operations
+/// ("set service status to 'suspended' and delete running operation", L-REG).
+fn post(c: &mut Conn, call: &Call, status: Option<i32>, opened: bool) -> R<String> {
+    only(call, &["elid", "sok"])?;
+    let item = existing(c, call, "elid", "item")?;
+    if let Some(st) = status {
+        c.exec_drop("UPDATE item SET status = ? WHERE id = ?", (st, item))
+            .map_err(db_err)?;
+    }
+    if opened {
+        c.exec_drop(
+            "UPDATE item SET opendate = CURDATE() WHERE id = ? AND opendate IS NULL",
+            (item,),
+        )
+        .map_err(db_err)?;
+    }
+    c.exec_drop("DELETE FROM runningoperation WHERE item = ?", (item,))
+        .map_err(db_err)?;
+    Ok("<ok/>".into())
+}
+
+fn upsert_param(c: &mut Conn, table: &str, item: u64, name: &str, value: &str) -> R<()> {
+    c.exec_drop(
+        format!(
+            "INSERT INTO {table} (item, intname, value) VALUES (?, ?, ?) \
+             ON DUPLICATE KEY UPDATE value = VALUES(value)"
+        ),
+        (item, name, value),
+    )
+    .map_err(db_err)
+}
+
+fn drop_param(c: &mut Conn, item: u64, name: &str) -> R<()> {
+    for table in ["itemparam", "itemcryptedparam"] {
+        c.exec_drop(
+            format!("DELETE FROM {table} WHERE item = ? AND intname = ?"),
+            (item, name),
+        )
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// Store one param in exactly one of the two tables.
+fn store_param(c: &mut Conn, key: Option<&Key>, item: u64, name: &str, value: &str) -> R<()> {
+    drop_param(c, item, name)?;
+    match key {
+        Some(k) => upsert_param(c, "itemcryptedparam", item, name, &k.encrypt(value)?),
+        None => upsert_param(c, "itemparam", item, name, value),
+    }
+}
+
+fn saveparam(c: &mut Conn, root: &Path, call: &Call) -> R<String> {
+    let item = existing(c, call, "elid", "item")?;
+    let crypted = on_off(call, "crypted")?.unwrap_or(false);
+    let key = if crypted {
+        Some(Key::load(root)?)
+    } else {
+        None
+    };
+    if let Some(name) = call.get("name") {
+        // C++ form (L-MOD SaveParam/DropParam): name=N [value=V].
+        only(call, &["elid", "sok", "name", "value", "crypted"])?;
+        if name.is_empty() {
+            return Err(SimError::new(
+                "missed",
+                "name",
+                "service.saveparam: empty name",
+            ));
+        }
+        match call.get("value") {
+            Some(v) => store_param(c, key.as_ref(), item, name, v)?,
+            None => drop_param(c, item, name)?,
+        }
+        return Ok("<ok/>".into());
+    }
+    // Python form (PYLIB save_param): N=V [crypted=on|off].
+    let pairs: Vec<&(String, String)> = call
+        .params
+        .iter()
+        .filter(|(k, _)| !SAVEPARAM_STRUCTURAL.contains(&k.as_str()))
+        .collect();
+    if pairs.is_empty() {
+        return Err(SimError::new(
+            "missed",
+            "name",
+            "service.saveparam: no parameter to save (name=N value=V or N=V)",
+        ));
+    }
+    for (k, v) in pairs {
+        store_param(c, key.as_ref(), item, k, v)?;
+    }
+    Ok("<ok/>".into())
+}
+
+fn set_manual(c: &mut Conn, ro: u64, manual: bool) -> R<()> {
+    c.exec_drop(
+        "UPDATE runningoperation SET manual = ? WHERE id = ?",
+        (if manual { "on" } else { "off" }, ro),
+    )
+    .map_err(db_err)
+}
+
+fn task_edit(c: &mut Conn, call: &Call) -> R<String> {
+    let item = existing(c, call, "item", "item")?;
+    let ro = existing(c, call, "runningoperation", "runningoperation")?;
+    let ty = required(call, "type")?;
+    let extra: serde_json::Map<String, serde_json::Value> = call
+        .params
+        .iter()
+        .filter(|(k, _)| !["item", "runningoperation", "type", "sok"].contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    c.exec_drop(
+        "INSERT INTO task (runningoperation, item, type, status, params) VALUES (?, ?, ?, 0, ?)",
+        (ro, item, ty, serde_json::Value::Object(extra).to_string()),
+    )
+    .map_err(db_err)?;
+    let task = c.last_insert_id();
+    c.exec_drop(
+        "UPDATE runningoperation SET task = ? WHERE id = ?",
+        (task, ro),
+    )
+    .map_err(db_err)?;
+    Ok(leaf("id", &task.to_string()))
+}
+
+/// P-U10: whether the real `processing.edit` returns crypted settings
+/// decrypted is unconfirmed; the stand-in does (as L-REG's use suggests).
+fn processing_edit(c: &mut Conn, root: &Path, call: &Call) -> R<String> {
+    only(call, &["elid"])?;
+    let module = existing(c, call, "elid", "processingmodule")?;
+    let row: Option<(String, String)> = c
+        .exec_first(
+            "SELECT module, name FROM processingmodule WHERE id = ?",
+            (module,),
+        )
+        .map_err(db_err)?;
+    let (module_name, name) = row.unwrap_or_default();
+    let mut out = leaf("elid", &module.to_string());
+    out.push_str(&leaf("module", &module_name));
+    out.push_str(&leaf("name", &name));
+    let plain: Vec<(String, String)> = c
+        .exec(
+            "SELECT intname, value FROM processingparam WHERE processingmodule = ?",
+            (module,),
+        )
+        .map_err(db_err)?;
+    let crypted: Vec<(String, String)> = c
+        .exec(
+            "SELECT intname, value FROM processingcryptedparam WHERE processingmodule = ?",
+            (module,),
+        )
+        .map_err(db_err)?;
+    let key = if crypted.is_empty() {
+        None
+    } else {
+        Some(Key::load(root)?)
+    };
+    for (k, v) in plain {
+        out.push_str(&leaf(&k, &v));
+    }
+    for (k, v) in crypted {
+        if let Some(key) = &key {
+            out.push_str(&leaf(&k, &key.decrypt(&v)?));
+        }
+    }
+    Ok(out)
+}

@@ -68,6 +68,23 @@ pub fn redact(text: &str) -> String {
     out
 }
 
+/// Secrets shorter than this are not searched for by [`contains_secret`]: a
+/// short one would match ordinary text (a 1-letter test password is in every
+/// PEM) and turn a safety check into random failures. Logs still redact them.
+pub const MIN_GUARDED_LEN: usize = 6;
+
+/// Whether `text` holds a known secret (of at least [`MIN_GUARDED_LEN`]
+/// characters) verbatim: for places a secret must never go at all, such as
+/// another process's argv.
+pub fn contains_secret(text: &str) -> bool {
+    match KNOWN.lock() {
+        Ok(known) => known
+            .iter()
+            .any(|s| s.chars().count() >= MIN_GUARDED_LEN && text.contains(s.as_str())),
+        Err(_) => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +104,14 @@ mod tests {
         assert!(!r.contains("p@ss word&x=1"), "{r}");
         assert!(!r.contains("p%40ss+word%26x%3D1"), "{r}");
         assert!(r.contains("func=whoami"));
+    }
+
+    #[test]
+    fn contains_secret_ignores_short_ones() {
+        let _long = Secret::new("guarded-secret-91");
+        let _short = Secret::new("zq");
+        assert!(contains_secret("x guarded-secret-91 y"));
+        assert!(!contains_secret("zqx, nothing secret here"));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 use chrono::NaiveDate;
 use mysql::prelude::Queryable;
@@ -29,6 +30,11 @@ pub const SOCKET_CANDIDATES: &[&str] = &[
     "/var/lib/mysql/mysql.sock",
     "/tmp/mysql.sock",
 ];
+
+/// Limits for the database: our queries are small lookups by key, so a
+/// longer wait means the server is in trouble.
+const DB_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const DB_IO_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Connection settings, from `paramlist` with the defaults of §9.1.
 #[derive(Debug, Clone)]
@@ -263,6 +269,9 @@ impl Db {
             .user(Some(s.user.clone()))
             .db_name(Some(s.name.clone()))
             .prefer_socket(false)
+            .tcp_connect_timeout(Some(DB_CONNECT_TIMEOUT))
+            .read_timeout(Some(DB_IO_TIMEOUT))
+            .write_timeout(Some(DB_IO_TIMEOUT))
             .init(vec!["SET NAMES utf8mb4"]);
         if !s.password.is_empty() {
             opts = opts.pass(Some(s.password.expose().to_string()));

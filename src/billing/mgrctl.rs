@@ -9,12 +9,15 @@
 //! answer is a `billing` error naming the function.
 //!
 //! Secrets: the upstream password never goes to mgrctl ([`Mgrctl::call`]
-//! refuses any value holding a registered [`crate::secret::Secret`]), and the
+//! refuses any value holding a registered [`crate::secret::Secret`], see
+//! [`crate::secret::contains_secret`]), and the
 //! values of crypted params are masked in the debug log.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use quick_xml::events::Event;
@@ -23,16 +26,22 @@ use quick_xml::Reader;
 use crate::paths::{MgrRoot, MODULE_NAME};
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::protocol::xml::{Elem, Node};
-use crate::secret::{redact, MASK};
+use crate::secret::{contains_secret, redact, MASK};
 
 /// Values longer than this are logged as their length only (PEMs, error XML).
 const LOG_VALUE_MAX: usize = 120;
+
+/// How long one mgrctl call may take. The real mgrctl waits for BILLmanager's
+/// core, which may be restarting; a hung call must not hold the running
+/// operation (and our item lock) forever.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The local `mgrctl`.
 #[derive(Debug, Clone)]
 pub struct Mgrctl {
     program: PathBuf,
     root: PathBuf,
+    timeout: Duration,
 }
 
 fn billing_error(func: &str, message: impl Into<String>) -> ModuleError {
@@ -44,14 +53,21 @@ impl Mgrctl {
         Mgrctl {
             program: root.mgrctl(),
             root: root.root().to_path_buf(),
+            timeout: DEFAULT_TIMEOUT,
         }
+    }
+
+    /// Another limit per call than [`DEFAULT_TIMEOUT`].
+    pub fn with_timeout(mut self, timeout: Duration) -> Mgrctl {
+        self.timeout = timeout;
+        self
     }
 
     /// Run one function and return the parsed answer (`<doc>`).
     pub fn call(&self, func: &str, params: &[(&str, &str)]) -> Result<Elem> {
         // A secret must never reach argv (visible in `ps`, BILLmanager's logs).
         for (k, v) in params {
-            if redact(v) != *v || redact(k) != *k {
+            if contains_secret(v) || contains_secret(k) {
                 debug_assert!(false, "a secret was about to be passed to mgrctl {func}");
                 return Err(ModuleError::internal(format!(
                     "refusing to pass a secret to mgrctl {func} (parameter '{}')",
@@ -60,13 +76,16 @@ impl Mgrctl {
             }
         }
         log::debug!("mgrctl {func} {}", describe_params(params));
-        let output = Command::new(&self.program)
+        let mut command = Command::new(&self.program);
+        command
             .args(["-m", "billmgr", "-o", "xml", func])
             .args(params.iter().map(|(k, v)| format!("{k}={v}")))
             .current_dir(&self.root)
             .env("SSH_CONNECTION", MODULE_NAME)
-            .stdin(Stdio::null())
-            .output()
+            // The real mgrctl ignores it; a stand-in finds its root by it.
+            .env("MGR5_ROOT", &self.root)
+            .stdin(Stdio::null());
+        let output = run_with_timeout(&mut command, self.timeout)
             .map_err(|e| {
                 billing_error(
                     func,
@@ -74,6 +93,16 @@ impl Mgrctl {
                         "cannot run {}: {e}; is BILLmanager installed under {}?",
                         self.program.display(),
                         self.root.display()
+                    ),
+                )
+            })?
+            .ok_or_else(|| {
+                billing_error(
+                    func,
+                    format!(
+                        "BILLmanager's mgrctl {func} did not finish within {} s and was stopped; \
+                         whether it was applied is unknown. Check that BILLmanager is running",
+                        self.timeout.as_secs()
                     ),
                 )
             })?;
@@ -302,6 +331,55 @@ impl Mgrctl {
     }
 }
 
+/// Run to completion, or kill after `timeout` (`Ok(None)`). Pipes are read
+/// by threads so a chatty child cannot block on a full pipe.
+fn run_with_timeout(command: &mut Command, timeout: Duration) -> std::io::Result<Option<Output>> {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let reader = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = reader(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = reader(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if started.elapsed() >= timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(5));
+    };
+    Ok(Some(Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    }))
+}
+
 /// `k=v …` for the debug log: crypted values masked, long values shortened,
 /// everything through `redact`.
 fn describe_params(params: &[(&str, &str)]) -> String {
@@ -499,6 +577,54 @@ mod tests {
             Err(_) => assert!(debug_build),
             Ok(res) => assert_eq!(res.unwrap_err().kind, ErrorKind::Internal),
         }
+    }
+
+    #[test]
+    fn a_hung_mgrctl_is_stopped() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("sbin")).unwrap();
+        let script = dir.path().join("sbin/mgrctl");
+        std::fs::write(&script, "#!/bin/sh\nexec sleep 30\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let m = Mgrctl::new(&MgrRoot::new(dir.path())).with_timeout(Duration::from_millis(200));
+        let e = m.postopen(1).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Billing);
+        assert!(e.message.contains("unknown"), "{}", e.message);
+    }
+
+    #[test]
+    fn exit_code_and_stderr_are_reported() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("sbin")).unwrap();
+        let script = dir.path().join("sbin/mgrctl");
+        std::fs::write(&script, "#!/bin/sh\necho 'core is down' >&2\nexit 3\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let e = Mgrctl::new(&MgrRoot::new(dir.path()))
+            .postopen(1)
+            .unwrap_err();
+        assert!(e.message.contains("exit code 3"), "{}", e.message);
+        assert!(e.message.contains("core is down"), "{}", e.message);
+        // Exit 0 with an error document is an error too; exit 0 with junk as well.
+        std::fs::write(
+            &script,
+            "#!/bin/sh\necho '<doc><error type=\"access\"/></doc>'\n",
+        )
+        .unwrap();
+        let e = Mgrctl::new(&MgrRoot::new(dir.path()))
+            .postopen(1)
+            .unwrap_err();
+        assert!(e.message.contains("access"), "{}", e.message);
+        std::fs::write(&script, "#!/bin/sh\necho 'Segmentation fault'\n").unwrap();
+        let e = Mgrctl::new(&MgrRoot::new(dir.path()))
+            .postopen(1)
+            .unwrap_err();
+        assert!(
+            e.message.contains("did not answer an XML document"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

@@ -174,6 +174,8 @@ pub fn execute(root: &Path, call: &Call) -> R<String> {
     let mut conn = connect(&conf)?;
     let c = &mut conn;
     match call.func.as_str() {
+        // certificate.open is the certificate-type post-open (§10.2, L-GS calls
+        // it instead of service.postopen): same effect, inferred.
         "service.postopen" | "certificate.open" => post(c, call, Some(2), true),
         "service.postresume" => post(c, call, Some(2), false),
         "service.postsuspend" => post(c, call, Some(3), false),

@@ -191,7 +191,13 @@ fn route(sim: &mut Sim, req: &Request) -> Response {
         },
         ("POST", "/_sim/clock") => match body_json::<ClockIn>(req) {
             Ok(c) => {
-                sim.world.clock_offset_secs += c.advance_secs;
+                // Keep the clock within a century of now: chrono panics far outside its range.
+                const LIMIT: i64 = 100 * 366 * 86_400;
+                let offset = sim.world.clock_offset_secs.saturating_add(c.advance_secs);
+                if offset.abs() > LIMIT {
+                    return bad("the simulator clock stays within 100 years of the real one");
+                }
+                sim.world.clock_offset_secs = offset;
                 sim.advance_auto();
                 ok(json!({ "now": sim.world.now().to_rfc3339() }))
             }

@@ -133,3 +133,53 @@ mod tests {
         assert!(parse("<doc>").is_err());
     }
 }
+
+/// `out=json` (SIM-3): the generic XML → JSON mapping BILLmanager uses — text under `"$"`, attributes
+/// under `"$name"`, repeated children as arrays, a single child as an object — wrapped as `{"doc": …}`.
+pub fn to_json(root: &El) -> serde_json::Value {
+    let mut top = serde_json::Map::new();
+    top.insert(root.name.clone(), element_json(root));
+    serde_json::Value::Object(top)
+}
+
+fn element_json(el: &El) -> serde_json::Value {
+    use serde_json::{Map, Value};
+    let mut obj = Map::new();
+    for (k, v) in &el.attrs {
+        obj.insert(format!("${k}"), Value::String(v.clone()));
+    }
+    if !el.text.trim().is_empty() {
+        obj.insert("$".to_string(), Value::String(el.text.clone()));
+    }
+    for child in &el.children {
+        let value = element_json(child);
+        match obj.get_mut(&child.name) {
+            Some(Value::Array(list)) => list.push(value),
+            Some(existing) => {
+                let first = existing.take();
+                *existing = Value::Array(vec![first, value]);
+            }
+            None => {
+                obj.insert(child.name.clone(), value);
+            }
+        }
+    }
+    Value::Object(obj)
+}
+
+#[cfg(test)]
+mod json_tests {
+    use super::*;
+
+    #[test]
+    fn generic_json_mapping() {
+        let root = parse(
+            "<doc><auth id=\"s1\">s1</auth><elem><id>1</id></elem><elem><id>2</id></elem></doc>",
+        )
+        .unwrap();
+        assert_eq!(
+            to_json(&root).to_string(),
+            r#"{"doc":{"auth":{"$":"s1","$id":"s1"},"elem":[{"id":{"$":"1"}},{"id":{"$":"2"}}]}}"#
+        );
+    }
+}

@@ -11,8 +11,19 @@ const MAX_HEAD_LINE: usize = 16 * 1024;
 const MAX_HEADERS: usize = 100;
 
 /// A plain TCP stream or a TLS stream over one.
-pub trait Stream: Read + Write + Send {}
-impl<T: Read + Write + Send> Stream for T {}
+pub trait Stream: Read + Write + Send {
+    /// Ends a complete answer politely (TLS: `close_notify`). Not called when a fault cuts the answer.
+    fn finish(&mut self) {}
+}
+
+impl Stream for std::net::TcpStream {}
+
+impl Stream for rustls::StreamOwned<rustls::ServerConnection, std::net::TcpStream> {
+    fn finish(&mut self) {
+        self.conn.send_close_notify();
+        let _ = self.flush();
+    }
+}
 
 #[derive(Debug)]
 pub struct Request {
@@ -175,7 +186,9 @@ impl Response {
     pub fn write_to(&self, stream: &mut dyn Stream) -> std::io::Result<()> {
         stream.write_all(self.head().as_bytes())?;
         stream.write_all(&self.body)?;
-        stream.flush()
+        stream.flush()?;
+        stream.finish();
+        Ok(())
     }
 
     /// Announces the full length but sends only the first half of the body (fault `truncated`).

@@ -112,7 +112,8 @@ fn render(sim: &Sim, mut doc: Node, func: &str) -> String {
 /// Runs the function and answers; `("ok" | "error:<type>" | "html")`.
 fn run_api(sim: &mut Sim, params: &BTreeMap<String, String>) -> (Response, String) {
     let func = params.get("func").cloned().unwrap_or_default();
-    if params.get("out").map(String::as_str) != Some("xml") {
+    let out = params.get("out").map(String::as_str).unwrap_or_default();
+    if out != "xml" && out != "json" {
         // SIM-3: the panel's UI page, so a client that forgets out=xml fails loudly; nothing is done.
         let html = page(
             "BILLmanager",
@@ -120,12 +121,20 @@ fn run_api(sim: &mut Sim, params: &BTreeMap<String, String>) -> (Response, Strin
         );
         return (Response::html(200, html), "html".to_string());
     }
-    match handlers::dispatch(sim, params) {
-        Ok(doc) => (Response::xml(render(sim, doc, &func)), "ok".to_string()),
-        Err(e) => {
-            let outcome = format!("error:{}", e.kind);
-            (Response::xml(render(sim, e.to_doc(), &func)), outcome)
-        }
+    let (xml, outcome) = match handlers::dispatch(sim, params) {
+        Ok(doc) => (render(sim, doc, &func), "ok".to_string()),
+        Err(e) => (render(sim, e.to_doc(), &func), format!("error:{}", e.kind)),
+    };
+    if out == "xml" {
+        return (Response::xml(xml), outcome);
+    }
+    // out=json: one generic conversion of the XML answer (SIM-3), so both formats always agree.
+    match super::dom::parse(&xml) {
+        Ok(root) => (Response::json(200, &super::dom::to_json(&root)), outcome),
+        Err(e) => (
+            Response::html(500, page("Internal error", &e)),
+            "error:internal".to_string(),
+        ),
     }
 }
 

@@ -297,12 +297,25 @@ impl Store {
             return Ok(());
         }
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, &text)
+        write_private(&tmp, &text)
             .and_then(|_| std::fs::rename(&tmp, path))
             .map_err(|e| format!("state file {}: {e}", path.display()))?;
         self.last = text;
         Ok(())
     }
+}
+
+/// The state file holds account passwords: owner-only permissions.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())
 }
 
 #[cfg(test)]

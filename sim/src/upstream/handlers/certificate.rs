@@ -79,7 +79,7 @@ pub fn edit(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
     let user = call.user(sim)?;
     let id = call.elid()?;
     if call.is_ok("sok") {
-        let remoteid = call.params.get("remoteid").map(|r| r.trim().to_string());
+        let remoteid = call.params.get("remoteid").cloned();
         if let Some(r) = &remoteid {
             let unique = sim.world.knobs.on("remoteid_unique");
             if unique

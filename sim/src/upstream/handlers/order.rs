@@ -269,7 +269,12 @@ pub fn order(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
         None => return Err(ApiError::missed("csr")),
     };
     let qty = san_quantity(call, &plan, &names)?;
-    let remoteid = call.get("remoteid").map(str::to_string);
+    // Stored verbatim (not trimmed): the reseller matches on it byte for byte.
+    let remoteid = call
+        .params
+        .get("remoteid")
+        .filter(|r| !r.is_empty())
+        .cloned();
     if let Some(r) = &remoteid {
         if sim.world.knobs.on("remoteid_unique")
             && sim

@@ -73,11 +73,18 @@ pub fn run(job: &mut Job) -> Result<()> {
         ));
     }
     let data = CertificateOrderData::load(job.db, &job.key, job.item_id)?;
+    // The SAN list before: BILLmanager's `old_altname` when it keeps one,
+    // else what the upstream certificate was issued for.
+    let before_names = if data.params.contains_key("old_altname") {
+        &data.old_altnames
+    } else {
+        &view.altnames
+    };
     let choice = choose(
         Some(data.csr.as_str()),
         view.csr.as_deref(),
         &data.altnames,
-        &data.old_altnames,
+        before_names,
     );
     let mut intent = Intent::new(IntentOp::Reopen, generation, attempt, job.ro, now_unix());
     intent.upstream_id = Some(upstream_id);

@@ -771,3 +771,57 @@ fn approver_lists_constructed_addresses_per_domain() {
     assert!(!out.contains("@co.uk<"), "never the public suffix: {out}");
     assert!(out.contains("<approver>postmaster@example.org</approver>"));
 }
+
+#[test]
+fn tariff_features_are_checked_before_paying() {
+    let w = World::new();
+    // The upstream catalog cached as `pmsslreseller catalog refresh` leaves it.
+    let export = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/sim/fixtures/catalog.xml"
+    ))
+    .unwrap();
+    let catalog =
+        pmsslreseller::catalog::parse_export(&export, w.module, "2026-01-01T00:00:00Z").unwrap();
+    pmsslreseller::catalog::cache::save(&w.mgr.root(), &catalog).unwrap();
+    // Single-name tariff, but the item asks for two SANs.
+    w.db
+        .conn()
+        .exec_drop(
+            "UPDATE pricelist SET intname = 'ssl_3033' WHERE id = (SELECT pricelist FROM item WHERE id = ?)",
+            (w.item,),
+        )
+        .unwrap();
+    let (ro, code, out) = w.operation("open");
+    assert_eq!(code, 1);
+    assert!(out.contains("object=\"altname\""), "{out}");
+    assert!(out.contains("multi-domain"), "{out}");
+    // A period the tariff is not sold for.
+    w.db
+        .conn()
+        .exec_drop(
+            "UPDATE pricelist SET intname = 'ssl_3040' WHERE id = (SELECT pricelist FROM item WHERE id = ?)",
+            (w.item,),
+        )
+        .unwrap();
+    w.db.conn()
+        .exec_drop("UPDATE item SET period = 7 WHERE id = ?", (w.item,))
+        .unwrap();
+    w.db.bump_trycount(ro);
+    let (code, out) = w.run("open", Some(ro));
+    assert_eq!(code, 1);
+    assert!(out.contains("object=\"period\""), "{out}");
+    assert!(
+        w.up.journal()
+            .iter()
+            .all(|e| e.func != "certificate.order.param"),
+        "nothing was sent upstream"
+    );
+    // Fixed: it orders.
+    w.db.conn()
+        .exec_drop("UPDATE item SET period = 12 WHERE id = ?", (w.item,))
+        .unwrap();
+    w.db.bump_trycount(ro);
+    assert_eq!(w.run("open", Some(ro)).0, 0);
+    assert_eq!(applied(&w.up, "certificate.order.param").len(), 1);
+}

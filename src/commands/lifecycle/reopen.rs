@@ -18,6 +18,7 @@ use super::open::record_send_failure;
 use super::reissue_kind::{choose, ReissueChoice};
 use super::status::{is_pending, map_upstream, status_name, ServiceStatus, UpstreamState};
 use super::sync_item::set_status;
+use super::tariff::{cached_terms, check_names};
 
 pub fn run(job: &mut Job) -> Result<()> {
     let upstream_id = job.require_upstream_id()?;
@@ -86,6 +87,11 @@ pub fn run(job: &mut Job) -> Result<()> {
         &data.altnames,
         before_names,
     );
+    if let ReissueChoice::AltName { altnames } = &choice {
+        if let Some(terms) = cached_terms(job, job.period_months()?)? {
+            check_names(&terms, &data.cn, altnames)?;
+        }
+    }
     let mut intent = Intent::new(IntentOp::Reopen, generation, attempt, job.ro, now_unix());
     intent.upstream_id = Some(upstream_id);
     intent.crt_type = Some(choice.crt_type().to_string());

@@ -359,6 +359,9 @@ fn whole_life_of_a_certificate() {
     assert!(certificates(&w.up)
         .iter()
         .any(|c| c["id"] == id && c["deleted"] == true));
+    // A closed certificate is not synced any more.
+    assert_eq!(w.run("sync_item", None).0, 0);
+    assert_eq!(w.db.item_status(w.item), 4);
 
     w.assert_password_not_logged();
 }

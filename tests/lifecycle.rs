@@ -92,6 +92,8 @@ impl World {
             );
         }
         std::fs::write(mgr.path().join("etc/pmsslreseller.toml"), CONFIG).unwrap();
+        // Most verbose logging: the password must stay out even of debug lines.
+        std::fs::write(mgr.path().join("etc/debug.conf"), "pmsslreseller 9\n").unwrap();
         let module = db.seed_module(&up.url(), USER, PASSWORD);
         let tariff = db.seed_certificate_tariff(&format!("ssl_{TARIFF}"));
         let item =
@@ -185,6 +187,9 @@ impl World {
 
     fn assert_password_not_logged(&self) {
         let log = self.mgr.module_log();
+        if std::env::var_os("PMSS_PRINT_LOG").is_some() {
+            eprintln!("{log}");
+        }
         assert!(!log.is_empty(), "the module wrote a log");
         assert!(
             !log.contains(PASSWORD),

@@ -943,3 +943,22 @@ fn crash_after_renewal_is_adopted_not_paid_again() {
     assert_eq!(w.expiry(), Some(add_months(&before, 12)));
     assert!(w.db.running_operation(ro).is_none());
 }
+
+#[test]
+fn renewal_already_applied_upstream_is_not_paid_again() {
+    // Renewed upstream by other means (or the intent was lost): the upstream
+    // expiry is past the local one, so prolong adopts it.
+    let w = World::new();
+    let id = w.issued();
+    let before = w.expiry().unwrap();
+    client(&w).service_prolong(id, 12).unwrap();
+    let (ro, code, out) = w.operation("prolong");
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        applied(&w.up, "service.prolong").len(),
+        1,
+        "no second renewal"
+    );
+    assert_eq!(w.expiry(), Some(add_months(&before, 12)));
+    assert!(w.db.running_operation(ro).is_none());
+}

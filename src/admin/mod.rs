@@ -2,6 +2,7 @@
 //! job), separate from BILLmanager's `--command` calls.
 
 pub mod catalog;
+pub mod sync;
 
 use clap::{Parser, Subcommand};
 
@@ -26,6 +27,14 @@ pub struct Cli {
 pub enum AdminCommand {
     /// Check etc/pmsslreseller.toml and print the effective settings.
     Config,
+    /// Bring every certificate of a processing module up to date with the
+    /// upstream (one list call, per-item reads only where something changed).
+    /// For cron, e.g. every 15 minutes.
+    Sync {
+        /// Processing module id (Integration → Processing modules, column Id).
+        #[arg(long)]
+        module: u64,
+    },
     /// The upstream's certificate tariffs: refresh the cache, show it.
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
@@ -60,6 +69,7 @@ pub fn run(argv: Vec<String>) -> i32 {
     };
     let root = MgrRoot::from_env();
     match cli.command {
+        AdminCommand::Sync { module } => sync::run(&root, module),
         AdminCommand::Catalog(c) => {
             with_config(&root, |config| catalog::run_catalog(&root, config, c))
         }

@@ -3,6 +3,7 @@
 
 pub mod check_connection;
 pub mod import_pricelist;
+pub mod lifecycle;
 
 use crate::config::Config;
 use crate::paths::MgrRoot;
@@ -21,7 +22,19 @@ pub struct Ctx {
 
 /// Commands this build really implements: the one source for `features` and
 /// for the `not_supported` answer. A name here is a promise.
-pub const IMPLEMENTED: &[&str] = &["features", "check_connection", "import_pricelist"];
+pub const IMPLEMENTED: &[&str] = &[
+    "features",
+    "check_connection",
+    "import_pricelist",
+    "approver",
+    "open",
+    "sync_item",
+    "prolong",
+    "reopen",
+    "suspend",
+    "resume",
+    "close",
+];
 
 /// Implemented, but advertised only when the config asks for it: their
 /// answer format is a guess (P-U2, module-protocol.md §18). They still answer
@@ -69,6 +82,14 @@ pub fn execute(cmd: &Command, ctx: &Ctx) -> Result<Option<String>> {
             id,
         } => import_pricelist::run(ctx, *module, subcommand, *id),
         Command::CheckConnection => check_connection::run(ctx),
+        Command::Approver {
+            domains, intname, ..
+        } => lifecycle::approver::run(domains, intname.as_deref()).map(Some),
+        Command::Service {
+            op,
+            item,
+            runningoperation,
+        } => lifecycle::execute(*op, *item, *runningoperation, ctx),
         other => Err(ModuleError::not_supported(other.name())),
     }
 }
@@ -109,5 +130,15 @@ mod tests {
             doc.contains("<feature name=\"check_connection\"/>"),
             "{doc}"
         );
+    }
+
+    #[test]
+    fn lifecycle_commands_are_advertised_setparam_is_not() {
+        let f = advertised_features();
+        for c in lifecycle::COMMANDS {
+            assert!(f.contains(c), "{c}");
+        }
+        assert!(f.contains(&"approver"));
+        assert!(!f.contains(&"setparam"));
     }
 }

@@ -177,13 +177,7 @@ pub struct RunningOperation {
     pub id: u64,
     pub item: Option<u64>,
     pub trycount: u32,
-    pub manual: bool,
 }
-
-/// The column that says a running operation is no longer rerun automatically.
-/// BILLmanager's real column name is unknown (module-protocol.md §10.8:
-/// "storage column unknown"); this is the one place that names it.
-pub const RUNNINGOPERATION_MANUAL_COLUMN: &str = "manual";
 
 /// Task statuses that count as "a task exists" (L-MOD common.h: 0 open,
 /// 1 in work, 2 closed).
@@ -488,20 +482,19 @@ impl Db {
         }))
     }
 
+    /// Only columns of BILLmanager's documented `runningoperation` API (D-RO:
+    /// id, item, trycount, …). Where BILLmanager keeps the "manual" flag is
+    /// unknown (§10.8), so it is not read: "already handled" is decided by
+    /// an open task, as ISPsystem's base class does (§11.3).
     pub fn running_operation(&mut self, id: u64) -> Result<Option<RunningOperation>> {
-        let q = format!(
-            "SELECT id, item, trycount, {RUNNINGOPERATION_MANUAL_COLUMN} FROM runningoperation WHERE id = ?"
-        );
-        let row: Option<(u64, Option<u64>, u32, Option<String>)> =
-            self.conn
-                .exec_first(q, (id,))
-                .map_err(|e| db_error("reading runningoperation", e))?;
-        Ok(row.map(|(id, item, trycount, manual)| RunningOperation {
-            id,
-            item,
-            trycount,
-            manual: settings::is_on(manual.as_deref()),
-        }))
+        let row: Option<(u64, Option<u64>, u32)> = self
+            .conn
+            .exec_first(
+                "SELECT id, item, trycount FROM runningoperation WHERE id = ?",
+                (id,),
+            )
+            .map_err(|e| db_error("reading runningoperation", e))?;
+        Ok(row.map(|(id, item, trycount)| RunningOperation { id, item, trycount }))
     }
 
     /// Whether an admin task (open or in work) exists for the operation.

@@ -40,12 +40,12 @@ pub fn plan(
     command: &str,
     error: &ModuleError,
     trycount: u32,
-    already_manual_or_tasked: bool,
+    already_tasked: bool,
     cfg: &LifecycleConfig,
 ) -> FailurePlan {
     let capped = trycount >= max_tries(command, cfg) || needs_admin_now(error);
     FailurePlan {
-        switch_to_manual: capped && !already_manual_or_tasked,
+        switch_to_manual: capped && !already_tasked,
     }
 }
 
@@ -76,15 +76,18 @@ pub fn report_failure(
         log::error!("could not write the error into running operation {ro}: {e}");
     }
     let Some(db) = db else { return };
-    let (trycount, manual) = match db.running_operation(ro) {
-        Ok(Some(op)) => (op.trycount, op.manual),
+    let trycount = match db.running_operation(ro) {
+        Ok(Some(op)) => op.trycount,
         Ok(None) => return,
         Err(e) => {
             log::error!("could not read running operation {ro}: {e}");
             return;
         }
     };
-    let tasked = manual || db.has_open_task(ro).unwrap_or(false);
+    // An open task means an admin already owns this operation (L-MOD: "no
+    // task exists yet"). A failed read counts as "no task": a second task is
+    // a nuisance, an operation that is never capped can pay again.
+    let tasked = db.has_open_task(ro).unwrap_or(false);
     if !plan(site.command, error, trycount, tasked, cfg).switch_to_manual {
         log::info!(
             "running operation {ro}: try {trycount} of {}; BILLmanager reruns it",

@@ -112,6 +112,20 @@ impl UpstreamError {
     }
 }
 
+/// Which setting a `Config` error is about, for the error's `object`. The
+/// texts are all written by this module (url.rs, transport.rs, mod.rs).
+fn config_object(message: &str) -> &'static str {
+    if message.contains("ca_file") {
+        "ca_file"
+    } else if message.contains("username") && !message.contains("URL") {
+        "username"
+    } else if message.contains("password") && !message.contains("URL") {
+        "password"
+    } else {
+        "url"
+    }
+}
+
 /// `host[:port]` at the head of a Connect/Tls detail (see the variants).
 fn detail_host(detail: &str) -> Option<&str> {
     detail
@@ -272,7 +286,7 @@ impl From<UpstreamError> for ModuleError {
         match &err {
             UpstreamError::Config(m) => {
                 ModuleError::new(ErrorKind::Config, format!("upstream connection settings: {m}"))
-                    .with_object("url")
+                    .with_object(config_object(m))
             }
             UpstreamError::Connect { detail } => ModuleError::new(
                 ErrorKind::UpstreamUnreachable,

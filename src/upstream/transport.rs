@@ -26,12 +26,17 @@ const MAX_DETAIL_CHARS: usize = 300;
 
 /// Build the HTTP client: timeouts from the config, TLS verification always on,
 /// extra roots from `ca_file`, no redirects (a redirect would turn the POST into
-/// a GET and hide a wrong URL), no proxy for a loopback upstream.
+/// a GET and hide a wrong URL), no proxy for a loopback upstream, and no idle
+/// connection reuse: a request written into a keep-alive connection the server
+/// has just closed fails as "closed before the answer", which we would have to
+/// report as "outcome unknown". A fresh connection per call (a handful per
+/// process) costs little and removes that false alarm.
 pub fn http_client(endpoint: &Endpoint, cfg: &UpstreamConfig) -> Result<HttpClient, UpstreamError> {
     let mut b = HttpClient::builder()
         .connect_timeout(cfg.connect_timeout())
         .timeout(cfg.timeout())
         .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
         .user_agent(concat!("pmsslreseller/", env!("CARGO_PKG_VERSION")))
         .tls_built_in_root_certs(true)
         .https_only(!endpoint.is_loopback());
@@ -87,24 +92,30 @@ pub fn error_chain(e: &(dyn StdError + 'static)) -> String {
 }
 
 /// Is there a rustls error (handshake, certificate verification) in the chain?
-/// rustls errors travel inside `std::io::Error`, whose `source()` skips the
-/// wrapped error, so each io::Error is opened with `get_ref()`.
+/// rustls errors travel inside `std::io::Error` (tokio-rustls), sometimes an
+/// io::Error inside another io::Error (the connector), and `io::Error::source()`
+/// skips the wrapped error, so every io::Error is opened with `get_ref()`.
 pub fn is_tls_error(e: &(dyn StdError + 'static)) -> bool {
-    let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if err.is::<rustls::Error>() {
+    fn walk(e: &(dyn StdError + 'static), depth: usize) -> bool {
+        if depth > 16 {
+            return false;
+        }
+        if e.is::<rustls::Error>() {
             return true;
         }
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
             if let Some(inner) = io.get_ref() {
-                if inner.is::<rustls::Error>() {
+                if walk(inner, depth + 1) {
                     return true;
                 }
             }
         }
-        cur = err.source();
+        match e.source() {
+            Some(next) => walk(next, depth + 1),
+            None => false,
+        }
     }
-    false
+    walk(e, 0)
 }
 
 /// Is there an `io::ErrorKind::TimedOut` in the chain?

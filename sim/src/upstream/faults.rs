@@ -10,8 +10,10 @@ pub enum FaultKind {
     /// Sleep `delay_ms`, then act normally.
     Delay,
     /// HTTP 502 with an HTML body; nothing done.
+    #[serde(rename = "http_502")]
     Http502,
     /// HTTP 503 with an HTML body; nothing done.
+    #[serde(rename = "http_503")]
     Http503,
     /// The action is applied, the answer is cut after half its body (Content-Length promises more).
     Truncated,

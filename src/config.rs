@@ -19,6 +19,16 @@ pub struct Config {
     pub log: LogConfig,
     pub upstream: UpstreamConfig,
     pub lifecycle: LifecycleConfig,
+    pub pricing: crate::pricing::PricingConfig,
+    pub catalog: CatalogConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CatalogConfig {
+    /// Advertise `import_pricelist` in `features`. Off by default: the format
+    /// BILLmanager expects is unconfirmed (P-U2, module-protocol.md §18).
+    pub advertise_import_pricelist: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -82,6 +92,29 @@ pub struct LifecycleConfig {
     pub prolong_max_tries: u32,
     /// Seconds to wait for another run holding the same item's lock.
     pub lock_wait_secs: u64,
+    /// Seconds after a send whose answer was lost during which a rerun that
+    /// cannot find the order upstream still does not order again (the
+    /// upstream may still be working on the lost request).
+    pub settle_secs: u64,
+    /// What tells BILLmanager that a certificate was ordered (P-U3,
+    /// module-protocol.md §12.5, §18).
+    pub open_convention: OpenConvention,
+}
+
+/// Post-open calls for certificates (P-U3): which of `service.postopen` and
+/// `certificate.open` are made, and when.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OpenConvention {
+    /// `service.postopen` at order time only (common to both styles).
+    #[default]
+    Postopen,
+    /// BILLmanager 5 C++ style: `service.postopen` at order, `certificate.open`
+    /// when the certificate is issued.
+    Bm5,
+    /// BILLmanager 6 Python style: `certificate.open` at order instead of
+    /// `service.postopen`.
+    Bm6,
 }
 
 impl Default for LifecycleConfig {
@@ -90,6 +123,8 @@ impl Default for LifecycleConfig {
             max_tries: 10,
             prolong_max_tries: 1,
             lock_wait_secs: 30,
+            settle_secs: 300,
+            open_convention: OpenConvention::Postopen,
         }
     }
 }
@@ -109,12 +144,14 @@ impl Config {
     }
 
     pub fn parse(text: &str) -> Result<Config> {
-        toml::from_str(text).map_err(|e| {
+        let config: Config = toml::from_str(text).map_err(|e| {
             ModuleError::new(
                 ErrorKind::Config,
                 format!("invalid configuration: {}", e.to_string().trim()),
             )
-        })
+        })?;
+        config.pricing.validate()?;
+        Ok(config)
     }
 }
 

@@ -9,12 +9,15 @@
 
 pub mod admin;
 pub mod billing;
+pub mod catalog;
 pub mod commands;
 pub mod config;
 pub mod logging;
 pub mod paths;
+pub mod pricing;
 pub mod protocol;
 pub mod secret;
+pub mod upstream;
 
 use std::io::{IsTerminal, Write};
 

@@ -1,6 +1,8 @@
 //! The admin command line: subcommands for a human at a terminal (or a cron
 //! job), separate from BILLmanager's `--command` calls.
 
+pub mod sync;
+
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
@@ -24,6 +26,14 @@ pub struct Cli {
 pub enum AdminCommand {
     /// Check etc/pmsslreseller.toml and print the effective settings.
     Config,
+    /// Bring every certificate of a processing module up to date with the
+    /// upstream (one list call, per-item reads only where something changed).
+    /// For cron, e.g. every 15 minutes.
+    Sync {
+        /// Processing module id (Integration → Processing modules, column Id).
+        #[arg(long)]
+        module: u64,
+    },
 }
 
 /// Run the admin CLI; returns the exit code.
@@ -37,6 +47,7 @@ pub fn run(argv: Vec<String>) -> i32 {
     };
     let root = MgrRoot::from_env();
     match cli.command {
+        AdminCommand::Sync { module } => sync::run(&root, module),
         AdminCommand::Config => {
             let path = root.config_file();
             match Config::load(&path) {

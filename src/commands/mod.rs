@@ -1,6 +1,9 @@
 //! The commands BILLmanager runs: each joins the protocol front, the local
 //! billing and the upstream client into one lifecycle step.
 
+pub mod check_connection;
+pub mod lifecycle;
+
 use crate::config::Config;
 use crate::paths::MgrRoot;
 use crate::protocol::args::{Args, Command};
@@ -18,7 +21,18 @@ pub struct Ctx {
 
 /// Commands this build really implements: the one source for `features` and
 /// for the `not_supported` answer. A name here is a promise.
-pub const IMPLEMENTED: &[&str] = &["features"];
+pub const IMPLEMENTED: &[&str] = &[
+    "features",
+    "check_connection",
+    "approver",
+    "open",
+    "sync_item",
+    "prolong",
+    "reopen",
+    "suspend",
+    "resume",
+    "close",
+];
 
 /// Names printed as `<feature>`: everything implemented but `features` itself.
 pub fn advertised_features() -> Vec<&'static str> {
@@ -34,12 +48,21 @@ pub fn is_implemented(cmd: &Command) -> bool {
 }
 
 /// Run one command. `Ok(Some(doc))` is printed on stdout.
-pub fn execute(cmd: &Command, _ctx: &Ctx) -> Result<Option<String>> {
+pub fn execute(cmd: &Command, ctx: &Ctx) -> Result<Option<String>> {
     if !is_implemented(cmd) {
         return Err(ModuleError::not_supported(cmd.name()));
     }
     match cmd {
         Command::Features => Ok(Some(features::document(&advertised_features(), Vec::new()))),
+        Command::CheckConnection => check_connection::run(ctx),
+        Command::Approver {
+            domains, intname, ..
+        } => lifecycle::approver::run(domains, intname.as_deref()).map(Some),
+        Command::Service {
+            op,
+            item,
+            runningoperation,
+        } => lifecycle::execute(*op, *item, *runningoperation, ctx),
         other => Err(ModuleError::not_supported(other.name())),
     }
 }
@@ -57,5 +80,15 @@ mod tests {
         };
         let e = execute(&Command::Other("reboot".into()), &ctx).unwrap_err();
         assert_eq!(e.kind.type_name(), "not_supported");
+    }
+
+    #[test]
+    fn check_connection_is_advertised() {
+        assert!(advertised_features().contains(&"check_connection"));
+        let doc = features::document(&advertised_features(), Vec::new());
+        assert!(
+            doc.contains("<feature name=\"check_connection\"/>"),
+            "{doc}"
+        );
     }
 }

@@ -1,15 +1,22 @@
-//! Shared helpers of the root crate's integration tests. Each test file that
-//! needs them declares `mod support;`.
+//! Shared helpers of the root crate's integration tests. Each test file that needs them says `mod support;`.
 #![allow(dead_code)]
 
+pub mod sim;
 pub mod billing;
 
 use std::path::PathBuf;
 
-/// A binary of the workspace: `<test exe dir>/../<name>` (target/debug/<name>).
-/// `make test` builds them all first (`cargo build --workspace --bins`).
+/// A binary of this workspace: `<test exe dir>/../<name>` (e.g. `target/debug/billmgr-sim`).
+/// `make test` builds the binaries before running the tests.
 pub fn bin_path(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let deps = exe.parent().expect("test executable directory");
-    deps.parent().unwrap_or(deps).join(name)
+    let exe = std::env::current_exe().expect("path of the test executable");
+    let deps = exe.parent().expect("test executable has a directory");
+    let dir = deps.parent().expect("target profile directory");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} not found: build the workspace binaries first (`make test` or `cargo build --workspace --bins`)",
+        path.display()
+    );
+    path
 }

@@ -1,0 +1,269 @@
+//! The control API under `/_sim/` (SIM-33; contract in BRIEF.md): JSON in, JSON out. Tests use it to
+//! set accounts, script faults, drive issuance and the clock, flip knobs, swap the catalogue and read
+//! the journal and all certificates. Never reachable through `/billmgr`.
+
+use super::catalog::Catalog;
+use super::faults::Fault;
+use super::http::{Request, Response};
+use super::server::{lock, Shared};
+use super::sim::{Sim, MSG_FAILED};
+use super::state::Account;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+fn bad(msg: impl Into<String>) -> Response {
+    Response::json(400, &json!({ "error": msg.into() }))
+}
+
+fn ok(v: Value) -> Response {
+    Response::json(200, &v)
+}
+
+fn body_json<T: for<'de> Deserialize<'de>>(req: &Request) -> Result<T, Response> {
+    let body: &[u8] = if req.body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        &req.body
+    };
+    serde_json::from_slice(body).map_err(|e| bad(format!("bad JSON body: {e}")))
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+struct AccountIn {
+    username: String,
+    password: String,
+    balance: Decimal,
+    currency: String,
+    #[serde(default)]
+    limit: Decimal,
+    #[serde(default)]
+    twofa: bool,
+    #[serde(default = "default_true")]
+    may_delete: bool,
+    #[serde(default)]
+    may_suspend: bool,
+}
+
+/// The account as the control API shows it; the password is never sent back.
+fn account_json(a: &Account) -> Value {
+    json!({
+        "username": a.username,
+        "balance": super::state::money(a.balance),
+        "currency": a.currency,
+        "limit": super::state::money(a.limit),
+        "twofa": a.twofa,
+        "may_delete": a.may_delete,
+        "may_suspend": a.may_suspend,
+    })
+}
+
+#[derive(Deserialize, Default)]
+struct IdIn {
+    #[serde(default)]
+    id: Option<u64>,
+    #[serde(default)]
+    msg: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ClockIn {
+    advance_secs: i64,
+}
+
+pub fn handle(shared: &Shared, req: &Request) -> Response {
+    let mut sim = lock(shared);
+    sim.advance_auto();
+    let resp = route(&mut sim, req);
+    sim.persist();
+    resp
+}
+
+fn route(sim: &mut Sim, req: &Request) -> Response {
+    let path = req.path.trim_end_matches('/');
+    let method = req.method.as_str();
+    if let Some(user) = path.strip_prefix("/_sim/account/") {
+        if method != "GET" {
+            return bad("use GET /_sim/account/<username>");
+        }
+        return match sim.world.accounts.get(&percent_decode(user)) {
+            Some(a) => ok(account_json(a)),
+            None => Response::json(404, &json!({ "error": "no such account" })),
+        };
+    }
+    match (method, path) {
+        ("POST", "/_sim/account") => match body_json::<AccountIn>(req) {
+            Ok(a) => {
+                if a.username.is_empty() || a.currency.is_empty() {
+                    return bad("username and currency are required");
+                }
+                sim.world.put_account(Account {
+                    id: 0,
+                    username: a.username,
+                    password: a.password,
+                    balance: a.balance,
+                    currency: a.currency,
+                    limit: a.limit,
+                    twofa: a.twofa,
+                    may_delete: a.may_delete,
+                    may_suspend: a.may_suspend,
+                });
+                ok(json!({ "ok": true }))
+            }
+            Err(r) => r,
+        },
+        ("POST", "/_sim/fault") => match body_json::<Fault>(req).map(Fault::checked) {
+            Ok(Ok(f)) => {
+                sim.faults.add(f);
+                ok(json!({ "ok": true }))
+            }
+            Ok(Err(e)) => bad(e),
+            Err(r) => r,
+        },
+        ("GET", "/_sim/faults") => ok(json!(sim.faults.list())),
+        ("DELETE", "/_sim/faults") => {
+            sim.faults.clear();
+            ok(json!({ "ok": true }))
+        }
+        ("POST", "/_sim/issue") => match body_json::<IdIn>(req) {
+            Ok(IdIn { id: Some(id), .. }) => {
+                if !sim.pending_ids().contains(&id) {
+                    return bad(format!("item {id} is not being processed"));
+                }
+                sim.complete(id);
+                ok(json!({ "issued": [id] }))
+            }
+            Ok(_) => {
+                let ids = sim.pending_ids();
+                for id in &ids {
+                    sim.complete(*id);
+                }
+                ok(json!({ "issued": ids }))
+            }
+            Err(r) => r,
+        },
+        ("POST", "/_sim/tick") => match body_json::<IdIn>(req) {
+            Ok(IdIn { id, .. }) => {
+                let ids: Vec<u64> = sim
+                    .pending_ids()
+                    .into_iter()
+                    .filter(|i| id.is_none_or(|want| *i == want))
+                    .collect();
+                for i in &ids {
+                    sim.step(*i);
+                }
+                ok(json!({ "advanced": ids }))
+            }
+            Err(r) => r,
+        },
+        ("POST", "/_sim/fail") => match body_json::<IdIn>(req) {
+            Ok(IdIn { id: Some(id), msg }) => {
+                if !sim.world.items.contains_key(&id) {
+                    return bad(format!("no item {id}"));
+                }
+                sim.fail(id, msg.as_deref().unwrap_or(MSG_FAILED));
+                ok(json!({ "ok": true }))
+            }
+            Ok(_) => bad("{\"id\": N} required"),
+            Err(r) => r,
+        },
+        ("POST", "/_sim/clock") => match body_json::<ClockIn>(req) {
+            Ok(c) => {
+                // Keep the clock within a century of now: chrono panics far outside its range.
+                const LIMIT: i64 = 100 * 366 * 86_400;
+                let offset = sim.world.clock_offset_secs.saturating_add(c.advance_secs);
+                if offset.abs() > LIMIT {
+                    return bad("the simulator clock stays within 100 years of the real one");
+                }
+                sim.world.clock_offset_secs = offset;
+                sim.advance_auto();
+                ok(json!({ "now": sim.world.now().to_rfc3339() }))
+            }
+            Err(r) => r,
+        },
+        ("GET", "/_sim/clock") => ok(json!({ "now": sim.world.now().to_rfc3339() })),
+        ("POST", "/_sim/knobs") => match body_json::<serde_json::Map<String, Value>>(req) {
+            Ok(map) => {
+                let mut knobs = sim.world.knobs.clone();
+                for (k, v) in &map {
+                    let value = match v {
+                        Value::String(s) => s.clone(),
+                        Value::Bool(true) => "on".to_string(),
+                        Value::Bool(false) => "off".to_string(),
+                        other => other.to_string(),
+                    };
+                    if let Err(e) = knobs.set(k, &value) {
+                        return bad(e);
+                    }
+                }
+                sim.world.knobs = knobs;
+                ok(json!(sim.world.knobs.effective()))
+            }
+            Err(r) => r,
+        },
+        ("GET", "/_sim/knobs") => ok(json!(sim.world.knobs.effective())),
+        ("GET", "/_sim/journal") => ok(json!(sim.journal.entries())),
+        ("DELETE", "/_sim/journal") => {
+            sim.journal.clear();
+            ok(json!({ "ok": true }))
+        }
+        ("GET", "/_sim/certificates") => {
+            let items: Vec<&super::state::Item> = sim.world.items.values().collect();
+            ok(json!(items))
+        }
+        ("POST", "/_sim/catalog") => {
+            let text = match String::from_utf8(req.body.clone()) {
+                Ok(t) => t,
+                Err(_) => return bad("catalogue is not UTF-8"),
+            };
+            match Catalog::parse(&text) {
+                Ok(c) if c.plans.is_empty() => bad(format!("no usable plans: {:?}", c.skipped)),
+                Ok(c) => {
+                    let answer = json!({ "plans": c.plans.len(), "skipped": c.skipped });
+                    sim.catalog = c;
+                    sim.world.catalog_xml = Some(text);
+                    ok(answer)
+                }
+                Err(e) => bad(format!("catalogue: {e}")),
+            }
+        }
+        ("GET", "/_sim/ca") => ok(json!({ "root_pem": sim.ca.root_pem() })),
+        ("GET", "/_sim/state") => {
+            let accounts: Vec<Value> = sim.world.accounts.values().map(account_json).collect();
+            ok(json!({
+                "now": sim.world.now().to_rfc3339(),
+                "accounts": accounts,
+                "items": sim.world.items.values().collect::<Vec<_>>(),
+                "knobs": sim.world.knobs.effective(),
+                "faults": sim.faults.list(),
+                "plans": sim.catalog.plans.iter().map(|p| p.id).collect::<Vec<_>>(),
+            }))
+        }
+        _ => Response::json(
+            404,
+            &json!({ "error": format!("no control endpoint {method} {path}") }),
+        ),
+    }
+}

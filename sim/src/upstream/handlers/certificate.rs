@@ -1,0 +1,323 @@
+//! Certificate functions of a client: list (SIM-23), view/edit (SIM-24), reissue (SIM-25), delete with
+//! refund (SIM-26, SIM-13), suspend/resume (SIM-28), CSR generation (SIM-30).
+
+use super::order::{altnames, approver_emails, check_csr, check_name};
+use super::{ok_doc, ApiError, Call};
+use crate::upstream::certs;
+use crate::upstream::knobs::RefundPolicy;
+use crate::upstream::sim::Sim;
+use crate::upstream::state::{money, Item, PendingKind};
+use crate::upstream::xml::Node;
+use rust_decimal::Decimal;
+
+/// Item status as a label (knob `item_status_label`, A-U8); numeric code otherwise.
+fn item_status(sim: &Sim, status: u8) -> String {
+    if !sim.world.knobs.on("item_status_label") {
+        return status.to_string();
+    }
+    match status {
+        1 => "Ordered",
+        2 => "Active",
+        3 => "Suspended",
+        4 => "Deleted",
+        5 => "In progress",
+        _ => "Unknown",
+    }
+    .to_string()
+}
+
+fn date(d: Option<chrono::NaiveDate>) -> String {
+    d.map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+pub fn list(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
+    let user = call.user(sim)?;
+    let with_remoteid = sim.world.knobs.on("list_remoteid");
+    let remoteid_filter = if with_remoteid {
+        call.get("remoteid")
+    } else {
+        None
+    };
+    let mut doc = Node::new("doc");
+    for item in sim.world.items.values() {
+        if item.account != user || item.deleted {
+            continue;
+        }
+        if remoteid_filter.is_some() && item.remoteid.as_deref() != remoteid_filter {
+            continue;
+        }
+        let plan_name = sim
+            .catalog
+            .plan(item.pricelist)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| item.pricelist.to_string());
+        let mut elem = Node::new("elem")
+            .field("id", item.id.to_string())
+            .field("CN", item.cn.clone())
+            .field("pricelist", plan_name)
+            .field("createdate", date(Some(item.createdate)))
+            .field("expiredate", date(item.expiredate))
+            .field("status_msg", item.status_msg.clone())
+            .field("item_status", item_status(sim, item.status))
+            .field("cost", format!("{} {}", money(item.cost), item.currency));
+        if with_remoteid {
+            elem = elem.field("remoteid", item.remoteid.clone().unwrap_or_default());
+        }
+        doc.push(elem);
+    }
+    Ok(doc)
+}
+
+fn own<'a>(sim: &'a mut Sim, user: &str, id: u64) -> Result<&'a mut Item, ApiError> {
+    sim.world
+        .own_item_mut(user, id)
+        .ok_or_else(|| ApiError::missed("elid"))
+}
+
+pub fn edit(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
+    let user = call.user(sim)?;
+    let id = call.elid()?;
+    if call.is_ok("sok") {
+        let remoteid = call.params.get("remoteid").cloned();
+        if let Some(r) = &remoteid {
+            let unique = sim.world.knobs.on("remoteid_unique");
+            if unique
+                && !r.is_empty()
+                && sim
+                    .world
+                    .items
+                    .values()
+                    .any(|i| i.id != id && !i.deleted && i.remoteid.as_deref() == Some(r))
+            {
+                let mut e = ApiError::new("exists", format!("remoteid '{r}' is already in use"));
+                e.object = Some("remoteid".into());
+                return Err(e);
+            }
+        }
+        let item = own(sim, &user, id)?;
+        if let Some(r) = remoteid {
+            item.remoteid = (!r.is_empty()).then_some(r);
+        }
+        return Ok(ok_doc(sim));
+    }
+    let show_remoteid = sim.world.knobs.on("edit_remoteid");
+    let status_text = {
+        let item = own(sim, &user, id)?;
+        item.status
+    };
+    let status_text = item_status(sim, status_text);
+    let item = own(sim, &user, id)?;
+    let mut doc = Node::new("doc")
+        .field("id", item.id.to_string())
+        .field("CN", item.cn.clone())
+        .field("altname", item.altnames.join(" "))
+        .field("pricelist", item.pricelist.to_string())
+        .field("period", item.period.to_string())
+        .field("createdate", date(Some(item.createdate)))
+        .field("expiredate", date(item.expiredate))
+        .field("item_status", status_text)
+        .field("service_status", item.service_status.to_string())
+        .field("status_msg", item.status_msg.clone())
+        .field(
+            "approver_method",
+            item.approver_method.clone().unwrap_or_default(),
+        )
+        .field("approver_email", item.approver_emails.join(","))
+        .field("csr", item.csr.clone().unwrap_or_default());
+    if item.service_status == 5 {
+        if let Some(crt) = &item.crt {
+            doc = doc.field("crt", crt.clone());
+        }
+    }
+    if !item.old_altnames.is_empty() {
+        doc = doc.field("old_altname", item.old_altnames.join(" "));
+    }
+    if show_remoteid {
+        doc = doc.field("remoteid", item.remoteid.clone().unwrap_or_default());
+    }
+    Ok(doc)
+}
+
+pub fn reissue(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
+    let user = call.user(sim)?;
+    let id = call.elid()?;
+    let plan_id = {
+        let item = own(sim, &user, id)?;
+        if item.service_status != 5 || item.pending.is_some() {
+            return Err(ApiError::value(
+                "elid",
+                &id.to_string(),
+                "only an issued certificate can be reissued",
+            ));
+        }
+        item.pricelist
+    };
+    let plan = sim.catalog.plan(plan_id).cloned();
+    let wildcard = plan
+        .as_ref()
+        .and_then(|p| p.site_flag("wildcard"))
+        .unwrap_or(false);
+    let crt_type = call
+        .get("crt_type")
+        .ok_or_else(|| ApiError::missed("crt_type"))?;
+    let mut new_csr = None;
+    let mut new_names = None;
+    match crt_type {
+        "oldrequest" => {}
+        "manual" => {
+            let csr = call.get("csr").ok_or_else(|| ApiError::missed("csr"))?;
+            check_csr(csr)?;
+            new_csr = Some(csr.to_string());
+        }
+        "altname" => {
+            let names = altnames(call);
+            if names.is_empty() {
+                return Err(ApiError::missed("altname"));
+            }
+            for n in &names {
+                check_name("altname", n, wildcard)?;
+            }
+            let item = own(sim, &user, id)?;
+            // Only as many names as were paid for (the addon quantity, itself within the plan limit).
+            if names.len() as u32 > item.altname_qty {
+                return Err(ApiError::value(
+                    "altname",
+                    &names.join(" "),
+                    &format!(
+                        "at most {} additional names were paid for",
+                        item.altname_qty
+                    ),
+                ));
+            }
+            new_names = Some(names);
+        }
+        other => {
+            return Err(ApiError::value(
+                "crt_type",
+                other,
+                "oldrequest, manual or altname",
+            ))
+        }
+    }
+    let method = call.get("approver_method").map(str::to_string);
+    let emails = approver_emails(call);
+    let item = own(sim, &user, id)?;
+    if let Some(csr) = new_csr {
+        item.csr = Some(csr);
+    }
+    if let Some(names) = new_names {
+        item.old_altnames = std::mem::replace(&mut item.altnames, names);
+    }
+    if method.is_some() {
+        item.approver_method = method;
+    }
+    if !emails.is_empty() {
+        item.approver_emails = emails;
+    }
+    sim.start_processing(id, PendingKind::Reissue);
+    Ok(ok_doc(sim))
+}
+
+/// SIM-13: how much of what was paid for `item` comes back on delete.
+fn refund(sim: &Sim, item: &Item) -> Decimal {
+    let now = sim.world.now_secs();
+    let unissued = item.issued_at.is_none() || item.service_status < 5;
+    let full = match sim.world.knobs.refund_policy() {
+        RefundPolicy::None => false,
+        RefundPolicy::Unissued => item.issued_at.is_none() && item.service_status < 5,
+        RefundPolicy::Window(days) => {
+            unissued
+                || item
+                    .issued_at
+                    .is_some_and(|t| now - t <= i64::from(days) * 86_400)
+        }
+    };
+    if full {
+        item.paid
+    } else {
+        Decimal::ZERO
+    }
+}
+
+pub fn delete(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
+    let user = call.user(sim)?;
+    let ids = call.elids()?;
+    if ids.is_empty() {
+        return Err(ApiError::missed("elid"));
+    }
+    let may_delete = sim
+        .world
+        .accounts
+        .get(&user)
+        .map(|a| a.may_delete)
+        .unwrap_or(false);
+    if !may_delete {
+        return Err(ApiError::access(sim));
+    }
+    // All ids are checked first: a group delete with one bad id changes nothing.
+    for id in &ids {
+        own(sim, &user, *id)?;
+    }
+    for id in ids {
+        let back = match sim.world.items.get(&id) {
+            Some(item) => refund(sim, item),
+            None => continue,
+        };
+        if let Some(item) = sim.world.items.get_mut(&id) {
+            item.deleted = true;
+            item.status = 4;
+            item.pending = None;
+            item.paid -= back;
+        }
+        if let Some(a) = sim.world.accounts.get_mut(&user) {
+            a.balance += back;
+        }
+    }
+    Ok(ok_doc(sim))
+}
+
+pub fn suspend_resume(sim: &mut Sim, call: &Call, suspend: bool) -> Result<Node, ApiError> {
+    let user = call.user(sim)?;
+    let may = sim
+        .world
+        .accounts
+        .get(&user)
+        .map(|a| a.may_suspend)
+        .unwrap_or(false);
+    if !may {
+        return Err(ApiError::access(sim));
+    }
+    let ids = call.elids()?;
+    for id in &ids {
+        let item = own(sim, &user, *id)?;
+        let expected = if suspend { 2 } else { 3 };
+        if item.status != expected {
+            return Err(ApiError::value(
+                "elid",
+                &id.to_string(),
+                if suspend {
+                    "the service is not active"
+                } else {
+                    "the service is not suspended"
+                },
+            ));
+        }
+    }
+    for id in ids {
+        if let Ok(item) = own(sim, &user, id) {
+            item.status = if suspend { 3 } else { 2 };
+        }
+    }
+    Ok(ok_doc(sim))
+}
+
+/// `certificate.order.csr` (SIM-30): a CSR and its private key for `CN` (+ `altname`).
+pub fn order_csr(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
+    call.user(sim)?;
+    let cn = call.get("CN").ok_or_else(|| ApiError::missed("CN"))?;
+    check_name("CN", cn, true)?;
+    let names = altnames(call);
+    let (csr, key) = certs::csr_and_key(cn, &names).map_err(|e| ApiError::new("value", e))?;
+    Ok(Node::new("doc").field("csr", csr).field("key", key))
+}

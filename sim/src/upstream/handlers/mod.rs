@@ -1,0 +1,277 @@
+//! The BILLmanager API functions (`/billmgr?func=…&out=xml`): credential check, dispatch by `func`, and
+//! the shared error type rendered as `<doc><error …>` (SIM-2).
+
+mod account;
+mod certificate;
+mod order;
+mod pricelist;
+mod prolong;
+
+use super::sim::Sim;
+use super::state::{money, SESSION_TTL_SECS};
+use super::xml::Node;
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+
+/// An application error: answered with HTTP 200 and `<doc><error>` (SIM-2).
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub kind: String,
+    pub object: Option<String>,
+    pub code: Option<String>,
+    pub params: Vec<(String, String)>,
+    pub msg: String,
+}
+
+impl ApiError {
+    pub fn new(kind: &str, msg: impl Into<String>) -> ApiError {
+        ApiError {
+            kind: kind.to_string(),
+            object: None,
+            code: None,
+            params: Vec::new(),
+            msg: msg.into(),
+        }
+    }
+
+    fn with_object(mut self, object: &str) -> ApiError {
+        self.object = Some(object.to_string());
+        self.params.push(("object".to_string(), object.to_string()));
+        self
+    }
+
+    /// A required parameter is missing, or the object it names does not exist.
+    pub fn missed(object: &str) -> ApiError {
+        ApiError::new("missed", format!("Missing or unknown value of '{object}'"))
+            .with_object(object)
+    }
+
+    /// A parameter has an invalid value.
+    pub fn value(object: &str, value: &str, why: &str) -> ApiError {
+        let mut e = ApiError::new("value", format!("Invalid value of '{object}': {why}"))
+            .with_object(object);
+        e.params.push(("value".to_string(), value.to_string()));
+        e
+    }
+
+    pub fn auth(sim: &Sim) -> ApiError {
+        ApiError::new(
+            sim.world.knobs.get("auth_error_type"),
+            "Invalid username or password, or the session has expired",
+        )
+    }
+
+    pub fn access(sim: &Sim) -> ApiError {
+        ApiError::new(
+            sim.world.knobs.get("access_error_type"),
+            "Access denied: the function is not available to your account",
+        )
+    }
+
+    /// SIM-11, S14: params in the documented order.
+    pub fn not_enough_money(
+        amount: Decimal,
+        have: Decimal,
+        limit: Decimal,
+        currency: &str,
+    ) -> ApiError {
+        let reserved = Decimal::ZERO;
+        let available = have + limit - reserved;
+        let deficit = amount - available;
+        let mut e = ApiError::new(
+            "not_enough_money",
+            format!(
+                "Insufficient funds to complete the operation. Required amount {} {currency}, available {} {currency}",
+                money(amount),
+                money(available)
+            ),
+        );
+        e.code = Some("1".to_string());
+        e.params = vec![
+            ("amount".into(), money(amount)),
+            ("have".into(), money(have)),
+            ("currency".into(), currency.to_string()),
+            ("deficit".into(), money(deficit)),
+            ("limit".into(), money(limit)),
+            ("reserved".into(), money(reserved)),
+            ("available".into(), money(available)),
+        ];
+        e
+    }
+
+    pub fn to_doc(&self) -> Node {
+        let mut err = Node::new("error").attr("type", self.kind.clone());
+        if let Some(o) = &self.object {
+            err = err.attr("object", o.clone());
+        }
+        if let Some(c) = &self.code {
+            err = err.attr("code", c.clone());
+        }
+        err = err.attr("lang", "en");
+        for (k, v) in &self.params {
+            err.push(Node::new("param").attr("name", k.clone()).text(v.clone()));
+        }
+        err.push(Node::new("msg").text(self.msg.clone()));
+        Node::new("doc").child(err)
+    }
+}
+
+/// One API call: merged parameters and the authenticated user (if any).
+pub struct Call<'a> {
+    pub params: &'a BTreeMap<String, String>,
+    pub user: Option<String>,
+}
+
+impl Call<'_> {
+    /// A parameter's value, `None` when absent or blank.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.params
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn is_ok(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    pub fn user(&self, sim: &Sim) -> Result<String, ApiError> {
+        self.user.clone().ok_or_else(|| ApiError::auth(sim))
+    }
+
+    /// One numeric id from `elid`.
+    pub fn elid(&self) -> Result<u64, ApiError> {
+        let ids = self.elids()?;
+        match ids.as_slice() {
+            [one] => Ok(*one),
+            _ => Err(ApiError::value(
+                "elid",
+                self.get("elid").unwrap_or_default(),
+                "exactly one id expected",
+            )),
+        }
+    }
+
+    /// `elid` list, "comma-delimited with space" (`A, B`).
+    pub fn elids(&self) -> Result<Vec<u64>, ApiError> {
+        let raw = self.get("elid").ok_or_else(|| ApiError::missed("elid"))?;
+        raw.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<u64>()
+                    .map_err(|_| ApiError::value("elid", s, "not an id"))
+            })
+            .collect()
+    }
+}
+
+/// `<doc><ok/></doc>`, or `<doc/>` with knob `ok_body=empty` (A-U5).
+pub fn ok_doc(sim: &Sim) -> Node {
+    if sim.world.knobs.get("ok_body") == "empty" {
+        Node::new("doc")
+    } else {
+        Node::new("doc").child(Node::new("ok"))
+    }
+}
+
+/// Functions of admin level only (SIM-9): a reseller is a client.
+const ADMIN_ONLY: &[&str] = &[
+    "certificate.retry",
+    "certificate.setfilter",
+    "certificate.open",
+    "certificate.save",
+    "certificate.failed",
+    "service.setstatus",
+    "service.saveparam",
+    "project",
+    "account",
+    "user",
+];
+
+/// Checks `authinfo` or `auth` (session). `Ok(None)` = no credentials given.
+fn authenticate(
+    sim: &mut Sim,
+    params: &BTreeMap<String, String>,
+) -> Result<Option<String>, ApiError> {
+    if let Some(info) = params.get("authinfo").filter(|v| !v.is_empty()) {
+        let (user, pass) = info.split_once(':').unwrap_or((info.as_str(), ""));
+        return match sim.world.accounts.get(user) {
+            Some(a) if a.password == pass && !a.twofa => Ok(Some(user.to_string())),
+            _ => Err(ApiError::auth(sim)),
+        };
+    }
+    if let Some(sid) = params.get("auth").filter(|v| !v.is_empty()) {
+        let now = sim.world.now_secs();
+        let user = match sim.world.sessions.get_mut(sid) {
+            Some(s) if now - s.last_used <= SESSION_TTL_SECS => {
+                s.last_used = now;
+                s.username.clone()
+            }
+            Some(_) => {
+                sim.world.sessions.remove(sid);
+                return Err(ApiError::auth(sim));
+            }
+            None => return Err(ApiError::auth(sim)),
+        };
+        return match sim.world.accounts.get(&user) {
+            Some(a) if !a.twofa => Ok(Some(user)),
+            _ => Err(ApiError::auth(sim)),
+        };
+    }
+    Ok(None)
+}
+
+/// Runs one API function. Public functions (`auth`, `pricelist.export`) work without credentials.
+pub fn dispatch(sim: &mut Sim, params: &BTreeMap<String, String>) -> Result<Node, ApiError> {
+    let func = params
+        .get("func")
+        .map(|f| f.trim())
+        .unwrap_or_default()
+        .to_string();
+    if func == "auth" {
+        return account::auth(sim, params);
+    }
+    let user = authenticate(sim, params)?;
+    let call = Call { params, user };
+    if func == "pricelist.export" {
+        return pricelist::export(sim, &call);
+    }
+    let known = matches!(
+        func.as_str(),
+        "whoami"
+            | "certificate"
+            | "certificate.edit"
+            | "certificate.order.param"
+            | "certificate.order.csr"
+            | "certificate.reissue.step2"
+            | "certificate.delete"
+            | "certificate.suspend"
+            | "certificate.resume"
+            | "service.prolong"
+    ) || ADMIN_ONLY.contains(&func.as_str());
+    if !known {
+        let mut e = ApiError::new(
+            sim.world.knobs.get("unknown_func_type"),
+            format!("Unknown function '{func}'"),
+        )
+        .with_object("func");
+        e.params.push(("value".into(), func.clone()));
+        return Err(e);
+    }
+    // Everything below needs a logged-in client.
+    call.user(sim)?;
+    match func.as_str() {
+        "whoami" => account::whoami(sim, &call),
+        "certificate" => certificate::list(sim, &call),
+        "certificate.edit" => certificate::edit(sim, &call),
+        "certificate.order.param" => order::order(sim, &call),
+        "certificate.order.csr" => certificate::order_csr(sim, &call),
+        "certificate.reissue.step2" => certificate::reissue(sim, &call),
+        "certificate.delete" => certificate::delete(sim, &call),
+        "certificate.suspend" => certificate::suspend_resume(sim, &call, true),
+        "certificate.resume" => certificate::suspend_resume(sim, &call, false),
+        "service.prolong" => prolong::prolong(sim, &call),
+        _ => Err(ApiError::access(sim)),
+    }
+}

@@ -1,0 +1,346 @@
+//! `certificate.order.param` (SIM-10, 11, 12, 20, 21, 29): validation, price, debit, new item.
+//! Also the price/debit helpers `service.prolong` shares.
+
+use super::{ApiError, Call};
+use crate::upstream::catalog::Plan;
+use crate::upstream::certs;
+use crate::upstream::sim::Sim;
+use crate::upstream::state::{Item, PendingKind};
+use crate::upstream::xml::Node;
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+
+/// Order parameters that are interpreted; everything else is kept on the item as sent (contacts …),
+/// except credentials and a private key, which are never stored.
+const CONSUMED: &[&str] = &[
+    "func",
+    "out",
+    "authinfo",
+    "auth",
+    "sok",
+    "skipbasket",
+    "clicked_button",
+    "pricelist",
+    "period",
+    "CN",
+    "csr",
+    "key",
+    "password",
+    "altname",
+    "altname_input",
+    "remoteid",
+    "approver_method",
+    "approver_email",
+    "lang",
+    "snext",
+];
+
+/// SANs: `altname` (or `altname_input`), space separated (commas tolerated).
+pub fn altnames(call: &Call) -> Vec<String> {
+    call.get("altname")
+        .or(call.get("altname_input"))
+        .unwrap_or_default()
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `approver_email_1`, `approver_email_2`, … in numeric order, or a comma-separated `approver_email`.
+pub fn approver_emails(call: &Call) -> Vec<String> {
+    let mut numbered: Vec<(u32, String)> = call
+        .params
+        .iter()
+        .filter_map(|(k, v)| {
+            let n = k.strip_prefix("approver_email_")?.parse().ok()?;
+            let v = v.trim();
+            (!v.is_empty()).then(|| (n, v.to_string()))
+        })
+        .collect();
+    numbered.sort();
+    let mut out: Vec<String> = numbered.into_iter().map(|(_, v)| v).collect();
+    if out.is_empty() {
+        out = call
+            .get("approver_email")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+    }
+    out
+}
+
+/// A plausible host name: letters (any script), digits, `-`, `.`, and a leading `*.` on wildcard plans.
+pub fn check_name(object: &str, name: &str, wildcard_ok: bool) -> Result<(), ApiError> {
+    let body = match name.strip_prefix("*.") {
+        Some(rest) if wildcard_ok => rest,
+        Some(_) => {
+            return Err(ApiError::value(
+                object,
+                name,
+                "wildcard names need a wildcard plan",
+            ))
+        }
+        None => name,
+    };
+    let ok = !body.is_empty()
+        && body.len() <= 253
+        && body.contains('.')
+        && !body.starts_with('.')
+        && !body.ends_with('.')
+        && body
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::value(object, name, "not a domain name"))
+    }
+}
+
+pub fn check_csr(csr: &str) -> Result<(), ApiError> {
+    if csr.contains("BEGIN CERTIFICATE REQUEST") || csr.contains("BEGIN NEW CERTIFICATE REQUEST") {
+        Ok(())
+    } else {
+        Err(ApiError::value("csr", "", "not a PEM certificate request"))
+    }
+}
+
+/// Months from `period`, required and sold for `plan`.
+pub fn sold_period(call: &Call, plan: &Plan) -> Result<i32, ApiError> {
+    let raw = call
+        .get("period")
+        .ok_or_else(|| ApiError::missed("period"))?;
+    let months: i32 = raw
+        .parse()
+        .map_err(|_| ApiError::value("period", raw, "not a number of months"))?;
+    if plan.period_cost(months).is_none() {
+        return Err(ApiError::value(
+            "period",
+            raw,
+            "this period is not sold for the plan",
+        ));
+    }
+    Ok(months)
+}
+
+/// SIM-10: plan period cost + SAN quantity × `altname` addon period cost.
+pub fn price(plan: &Plan, months: i32, san_qty: u32) -> Result<Decimal, ApiError> {
+    let base = plan
+        .period_cost(months)
+        .ok_or_else(|| ApiError::value("period", &months.to_string(), "not sold"))?;
+    if san_qty == 0 {
+        return Ok(base);
+    }
+    let addon = plan
+        .altname
+        .as_ref()
+        .ok_or_else(|| ApiError::value("altname", "", "the plan has no additional names"))?;
+    let each = addon.period_cost(months).unwrap_or(Decimal::ZERO);
+    Ok(base + each * Decimal::from(san_qty))
+}
+
+/// SIM-11/12: takes `amount` from `user`'s balance, or refuses without touching anything.
+pub fn debit(sim: &mut Sim, user: &str, amount: Decimal, currency: &str) -> Result<(), ApiError> {
+    let strict = sim.world.knobs.on("currency_strict");
+    let auth = ApiError::auth(sim);
+    let account = sim.world.accounts.get_mut(user).ok_or(auth)?;
+    if strict && account.currency != currency {
+        return Err(ApiError::value(
+            "pricelist",
+            currency,
+            &format!(
+                "the plan is priced in {currency}, the account in {}",
+                account.currency
+            ),
+        ));
+    }
+    if account.balance + account.limit < amount {
+        return Err(ApiError::not_enough_money(
+            amount,
+            account.balance,
+            account.limit,
+            &account.currency,
+        ));
+    }
+    account.balance -= amount;
+    Ok(())
+}
+
+/// SAN quantity: `addon_<id>` when given (A-U1), else the number of names in `altname`.
+fn san_quantity(call: &Call, plan: &Plan, names: &[String]) -> Result<u32, ApiError> {
+    let Some(addon) = &plan.altname else {
+        if names.is_empty() {
+            return Ok(0);
+        }
+        return Err(ApiError::value(
+            "altname",
+            &names.join(" "),
+            "the plan is not multi-domain",
+        ));
+    };
+    let key = format!("addon_{}", addon.id);
+    let qty = match call.get(&key) {
+        Some(v) => v
+            .parse::<u32>()
+            .map_err(|_| ApiError::value(&key, v, "not a number"))?,
+        None => names.len() as u32,
+    };
+    if qty < addon.min || qty > addon.limit || (names.len() as u32) > addon.limit {
+        return Err(ApiError::value(
+            "altname",
+            &names.join(" "),
+            &format!(
+                "between {} and {} additional names allowed",
+                addon.min, addon.limit
+            ),
+        ));
+    }
+    Ok(qty)
+}
+
+/// Order form without `sok` (SIM-21, low priority): select lists of plans and periods.
+fn form(sim: &Sim) -> Node {
+    let mut plans = Node::new("slist").attr("name", "pricelist");
+    for p in sim
+        .catalog
+        .plans
+        .iter()
+        .filter(|p| p.available() && p.itemtype == "certificate")
+    {
+        plans.push(
+            Node::new("val")
+                .attr("key", p.id.to_string())
+                .text(p.name.clone()),
+        );
+    }
+    let mut periods = Node::new("slist").attr("name", "period");
+    for m in [12, 24, 36] {
+        periods.push(
+            Node::new("val")
+                .attr("key", m.to_string())
+                .text(format!("{m} months")),
+        );
+    }
+    Node::new("doc").child(plans).child(periods)
+}
+
+pub fn order(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
+    let user = call.user(sim)?;
+    if !call.is_ok("sok") {
+        return Ok(form(sim));
+    }
+    let raw_plan = call
+        .get("pricelist")
+        .ok_or_else(|| ApiError::missed("pricelist"))?;
+    let plan = raw_plan
+        .parse::<u64>()
+        .ok()
+        .and_then(|id| sim.catalog.plan(id))
+        .filter(|p| p.orderable())
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::value("pricelist", raw_plan, "no such orderable certificate plan")
+        })?;
+    let months = sold_period(call, &plan)?;
+    let cn = call
+        .get("CN")
+        .ok_or_else(|| ApiError::missed("CN"))?
+        .to_string();
+    let wildcard = plan.site_flag("wildcard").unwrap_or(false);
+    check_name("CN", &cn, wildcard)?;
+    let generate = call.get("crt_type") == Some("generate");
+    let names = altnames(call);
+    for n in &names {
+        check_name("altname", n, wildcard)?;
+    }
+    let csr = match call.get("csr") {
+        Some(c) => {
+            check_csr(c)?;
+            c.to_string()
+        }
+        None if generate => {
+            certs::csr_and_key(&cn, &names)
+                .map_err(|e| ApiError::new("value", e))?
+                .0
+        }
+        None => return Err(ApiError::missed("csr")),
+    };
+    let qty = san_quantity(call, &plan, &names)?;
+    // Stored verbatim (not trimmed): the reseller matches on it byte for byte.
+    let remoteid = call
+        .params
+        .get("remoteid")
+        .filter(|r| !r.is_empty())
+        .cloned();
+    if let Some(r) = &remoteid {
+        if sim.world.knobs.on("remoteid_unique")
+            && sim
+                .world
+                .items
+                .values()
+                .any(|i| !i.deleted && i.remoteid.as_deref() == Some(r))
+        {
+            let mut e = ApiError::new("exists", format!("remoteid '{r}' is already in use"));
+            e.object = Some("remoteid".into());
+            e.params.push(("object".into(), "remoteid".into()));
+            e.params.push(("value".into(), r.clone()));
+            return Err(e);
+        }
+    }
+    let amount = price(&plan, months, qty)?;
+    let paid_now = call.get("skipbasket") == Some("on");
+    if paid_now {
+        debit(sim, &user, amount, &plan.currency)?;
+    }
+    let extra: BTreeMap<String, String> = call
+        .params
+        .iter()
+        .filter(|(k, _)| {
+            !CONSUMED.contains(&k.as_str())
+                && !k.starts_with("approver_email_")
+                && !k.starts_with("addon_")
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let id = sim.world.new_item_id();
+    let today = sim.world.today();
+    sim.world.items.insert(
+        id,
+        Item {
+            id,
+            account: user,
+            pricelist: plan.id,
+            period: months,
+            cn,
+            altnames: names,
+            old_altnames: Vec::new(),
+            altname_qty: qty,
+            csr: Some(csr),
+            remoteid,
+            approver_method: call.get("approver_method").map(str::to_string),
+            approver_emails: approver_emails(call),
+            params: extra,
+            createdate: today,
+            expiredate: None,
+            issued_at: None,
+            status: 1,
+            service_status: 0,
+            status_msg: String::new(),
+            crt: None,
+            deleted: false,
+            paid: if paid_now { amount } else { Decimal::ZERO },
+            cost: amount,
+            currency: plan.currency.clone(),
+            pending: None,
+        },
+    );
+    if !paid_now {
+        // SIM-21: the cart path leaves an unpaid item; the client must never use it.
+        return Ok(Node::new("doc").child(Node::new("ok")));
+    }
+    sim.start_processing(id, PendingKind::Order);
+    Ok(Node::new("doc").field("id", id.to_string()))
+}

@@ -1,0 +1,173 @@
+//! Behaviour switches for every guess the simulator has to make (upstream-api.md §9, §10 "sim knob"
+//! column). One table: name, default, and which values are accepted. Tests flip them at start
+//! (`--knob NAME=VALUE`) or at run time (`POST /_sim/knobs`) to prove the client works either way.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What a knob accepts.
+enum Accepts {
+    OnOff,
+    OneOf(&'static [&'static str]),
+    /// Any non-empty token (error type strings).
+    Word,
+    /// A positive integer (seconds).
+    Positive,
+    /// `none`, `unissued` or `window:<days>`.
+    RefundPolicy,
+    /// Comma-separated list, may be empty.
+    List,
+}
+
+/// name, default, accepted values, what it covers.
+const KNOBS: &[(&str, &str, Accepts)] = &[
+    ("noise", "off", Accepts::OnOff), // SIM-4: unknown elements in every answer
+    ("unknown_func_type", "missed", Accepts::Word), // SIM-5, A-U9
+    ("auth_shape", "bm6", Accepts::OneOf(&["bm6", "bm5"])), // SIM-7, A-U12
+    ("auth_error_type", "auth", Accepts::Word), // SIM-8, A-U9
+    ("access_error_type", "access", Accepts::Word), // SIM-9, A-U9
+    ("currency_strict", "on", Accepts::OnOff), // SIM-12
+    ("refund_policy", "unissued", Accepts::RefundPolicy), // SIM-13
+    ("balance_localized", "off", Accepts::OnOff), // SIM-14, A-U15
+    ("item_status_label", "off", Accepts::OnOff), // SIM-23, A-U8
+    ("list_remoteid", "off", Accepts::OnOff), // SIM-23, A-U10
+    ("edit_remoteid", "on", Accepts::OnOff), // SIM-24, A-U10
+    ("ok_body", "ok", Accepts::OneOf(&["ok", "empty"])), // SIM-26, A-U5
+    (
+        "prolong_shape",
+        "nested",
+        Accepts::OneOf(&["nested", "flat"]),
+    ), // SIM-27, A-U7
+    ("prolong_reissues", "on", Accepts::OnOff), // SIM-27
+    ("remoteid_unique", "off", Accepts::OnOff), // SIM-29, A-U10
+    (
+        "issue_mode",
+        "manual",
+        Accepts::OneOf(&["manual", "instant", "auto"]),
+    ), // SIM-22
+    ("issue_step_secs", "60", Accepts::Positive), // SIM-22: one 3→4→5 step per N sim seconds (auto)
+    ("fail_cn", "", Accepts::List),   // SIM-22: CNs whose issuance fails (service_status 6)
+];
+
+/// Current knob values; only non-default values are stored (and persisted).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Knobs {
+    #[serde(default)]
+    values: BTreeMap<String, String>,
+}
+
+impl Knobs {
+    /// Sets one knob after checking name and value.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let Some((_, default, accepts)) = KNOBS.iter().find(|(n, _, _)| *n == name) else {
+            let names: Vec<&str> = KNOBS.iter().map(|(n, _, _)| *n).collect();
+            return Err(format!(
+                "unknown knob {name:?}; known: {}",
+                names.join(", ")
+            ));
+        };
+        let ok = match accepts {
+            Accepts::OnOff => value == "on" || value == "off",
+            Accepts::OneOf(values) => values.contains(&value),
+            Accepts::Word => !value.is_empty() && !value.contains(char::is_whitespace),
+            Accepts::Positive => value.parse::<u64>().map(|n| n > 0).unwrap_or(false),
+            Accepts::RefundPolicy => parse_refund_policy(value).is_some(),
+            Accepts::List => true,
+        };
+        if !ok {
+            return Err(format!("bad value {value:?} for knob {name}"));
+        }
+        if value == *default {
+            self.values.remove(name);
+        } else {
+            self.values.insert(name.to_string(), value.to_string());
+        }
+        Ok(())
+    }
+
+    /// Parses `NAME=VALUE` (command line).
+    pub fn set_assignment(&mut self, assignment: &str) -> Result<(), String> {
+        let (name, value) = assignment
+            .split_once('=')
+            .ok_or_else(|| format!("--knob wants NAME=VALUE, got {assignment:?}"))?;
+        self.set(name.trim(), value.trim())
+    }
+
+    pub fn get(&self, name: &str) -> &str {
+        if let Some(v) = self.values.get(name) {
+            return v;
+        }
+        KNOBS
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|(_, d, _)| *d)
+            .unwrap_or("")
+    }
+
+    pub fn on(&self, name: &str) -> bool {
+        self.get(name) == "on"
+    }
+
+    /// All knobs with their effective values (for `GET /_sim/knobs`).
+    pub fn effective(&self) -> BTreeMap<String, String> {
+        KNOBS
+            .iter()
+            .map(|(n, _, _)| (n.to_string(), self.get(n).to_string()))
+            .collect()
+    }
+
+    pub fn refund_policy(&self) -> RefundPolicy {
+        parse_refund_policy(self.get("refund_policy")).unwrap_or(RefundPolicy::Unissued)
+    }
+
+    pub fn issue_step_secs(&self) -> i64 {
+        self.get("issue_step_secs").parse().unwrap_or(60)
+    }
+
+    pub fn fails_cn(&self, cn: &str) -> bool {
+        self.get("fail_cn")
+            .split(',')
+            .map(str::trim)
+            .any(|c| !c.is_empty() && c.eq_ignore_ascii_case(cn))
+    }
+}
+
+/// SIM-13: what a deleted certificate gives back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundPolicy {
+    None,
+    /// Everything paid, while the certificate is not issued (service_status < 5).
+    Unissued,
+    /// Everything paid, while not issued or within N days of the (last) issue.
+    Window(u32),
+}
+
+fn parse_refund_policy(value: &str) -> Option<RefundPolicy> {
+    match value {
+        "none" => Some(RefundPolicy::None),
+        "unissued" => Some(RefundPolicy::Unissued),
+        v => v
+            .strip_prefix("window:")
+            .and_then(|d| d.parse().ok())
+            .map(RefundPolicy::Window),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validation_and_reset() {
+        let mut k = Knobs::default();
+        assert_eq!(k.get("prolong_shape"), "nested");
+        assert!(k.set("prolong_shape", "weird").is_err());
+        assert!(k.set("nope", "on").is_err());
+        k.set("refund_policy", "window:14").unwrap();
+        assert_eq!(k.refund_policy(), RefundPolicy::Window(14));
+        k.set_assignment("fail_cn=a.example, b.example").unwrap();
+        assert!(k.fails_cn("B.example"));
+        k.set("refund_policy", "unissued").unwrap();
+        assert!(!k.values.contains_key("refund_policy"));
+    }
+}

@@ -1,0 +1,127 @@
+//! A tiny XML tree and writer for the simulator's answers: every response body is built as a `Node` and
+//! rendered here, so escaping lives in one place and the output is byte-stable (SIM-3).
+
+/// One child of an element.
+#[derive(Debug, Clone)]
+pub enum Content {
+    Elem(Node),
+    Text(String),
+    /// Already well-formed XML copied verbatim (catalogue plans are re-exported byte for byte).
+    Raw(String),
+}
+
+/// An element with attributes (kept in insertion order) and children.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub name: String,
+    pub attrs: Vec<(String, String)>,
+    pub children: Vec<Content>,
+}
+
+impl Node {
+    pub fn new(name: &str) -> Node {
+        Node {
+            name: name.to_string(),
+            attrs: Vec::new(),
+            children: Vec::new(),
+        }
+    }
+
+    pub fn attr(mut self, name: &str, value: impl Into<String>) -> Node {
+        self.attrs.push((name.to_string(), value.into()));
+        self
+    }
+
+    pub fn text(mut self, text: impl Into<String>) -> Node {
+        self.children.push(Content::Text(text.into()));
+        self
+    }
+
+    pub fn child(mut self, node: Node) -> Node {
+        self.children.push(Content::Elem(node));
+        self
+    }
+
+    pub fn push(&mut self, node: Node) {
+        self.children.push(Content::Elem(node));
+    }
+
+    pub fn push_raw(&mut self, raw: impl Into<String>) {
+        self.children.push(Content::Raw(raw.into()));
+    }
+
+    /// `<name>text</name>` appended to `self`.
+    pub fn field(mut self, name: &str, text: impl Into<String>) -> Node {
+        self.push(Node::new(name).text(text));
+        self
+    }
+
+    fn write(&self, out: &mut String) {
+        out.push('<');
+        out.push_str(&self.name);
+        for (k, v) in &self.attrs {
+            out.push(' ');
+            out.push_str(k);
+            out.push_str("=\"");
+            escape_into(v, true, out);
+            out.push('"');
+        }
+        if self.children.is_empty() {
+            out.push_str("/>");
+            return;
+        }
+        out.push('>');
+        for c in &self.children {
+            match c {
+                Content::Elem(n) => n.write(out),
+                Content::Text(t) => escape_into(t, false, out),
+                Content::Raw(r) => out.push_str(r),
+            }
+        }
+        out.push_str("</");
+        out.push_str(&self.name);
+        out.push('>');
+    }
+
+    /// The whole document with the XML declaration BILLmanager prints.
+    pub fn to_document(&self) -> String {
+        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        self.write(&mut out);
+        out.push('\n');
+        out
+    }
+}
+
+/// Escapes text or attribute values; characters XML 1.0 cannot carry at all are dropped rather than
+/// producing a document no parser accepts.
+fn escape_into(s: &str, attr: bool, out: &mut String) {
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' if attr => out.push_str("&quot;"),
+            '\'' if attr => out.push_str("&apos;"),
+            '\n' if attr => out.push_str("&#10;"),
+            '\t' | '\n' | '\r' => out.push(ch),
+            c if (c as u32) < 0x20 => {}
+            c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_text_and_attributes() {
+        let n = Node::new("doc")
+            .child(Node::new("a").attr("x", "1\"<&'").text("a<b&c>\u{1}"))
+            .child(Node::new("e"));
+        assert_eq!(
+            n.to_document(),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<doc><a x=\"1&quot;&lt;&amp;&apos;\">a&lt;b&amp;c&gt;</a><e/></doc>\n"
+        );
+    }
+}

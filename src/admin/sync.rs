@@ -1,0 +1,259 @@
+//! `pmsslreseller sync --module N`: the cron fallback of `sync_item`
+//! (module-protocol.md §13, P-U4) for every certificate of one processing
+//! module.
+//!
+//! ONE upstream list call, then a per-item read only where the list row or
+//! the local state says something may have changed: certificates not yet
+//! issued (or not yet synced at all), an upstream expiry that differs from
+//! the local one, a row whose status contradicts the local one, a row that
+//! vanished. Each such item goes through the same code as `sync_item`, under
+//! its lock (a busy item is skipped, the next run takes it). Progress on a
+//! terminal, a one-line summary always; exit 1 when any item failed.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use chrono::NaiveDate;
+
+use crate::billing::{CryptKey, Db, ItemStatus, Mgrctl};
+use crate::commands::lifecycle::job::{
+    connect, Job, JobSpec, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM,
+};
+use crate::commands::lifecycle::maintenance;
+use crate::commands::lifecycle::status::{list_row_is_active, local_status, ServiceStatus};
+use crate::commands::lifecycle::sync_item::sync_once;
+use crate::commands::Ctx;
+use crate::config::Config;
+use crate::paths::{MgrRoot, MODULE_NAME};
+use crate::protocol::args::Args;
+use crate::protocol::error::{ErrorKind, ModuleError, Result};
+use crate::upstream::CertSummary;
+
+/// Counters printed in the summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub certificates: usize,
+    pub not_ordered: usize,
+    pub read: usize,
+    pub updated: usize,
+    pub busy: usize,
+    pub errors: usize,
+}
+
+impl Summary {
+    pub fn line(&self, module: u64) -> String {
+        format!(
+            "sync module {module}: {} certificates, {} not ordered yet, {} read upstream, {} updated, {} busy, {} errors",
+            self.certificates, self.not_ordered, self.read, self.updated, self.busy, self.errors
+        )
+    }
+}
+
+/// Does this item need a per-item read? (The "something changed" rule.)
+pub fn needs_read(
+    local: Option<ServiceStatus>,
+    local_expiry: Option<NaiveDate>,
+    row: Option<&CertSummary>,
+) -> bool {
+    let Some(row) = row else {
+        // Not in the list: deleted upstream, or a list that hides it. Look.
+        return true;
+    };
+    match local {
+        None => true,
+        Some(ServiceStatus::Issued) => {
+            row.expiredate != local_expiry
+                || list_row_is_active(row.item_status.as_deref()) == Some(false)
+        }
+        Some(ServiceStatus::Failed) => list_row_is_active(row.item_status.as_deref()) == Some(true),
+        Some(_) => true,
+    }
+}
+
+/// Run the bulk sync; returns the exit code.
+pub fn run(root: &MgrRoot, module: u64) -> i32 {
+    let config = match Config::load(&root.config_file()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    crate::logging::init(root, &config.log.level);
+    crate::logging::set_context(format!("sync module={module}"));
+    if maintenance::active(root) {
+        println!(
+            "sync module {module}: maintenance mode ({} exists), nothing done",
+            root.do_nothing_flag().display()
+        );
+        return 0;
+    }
+    let ctx = Ctx {
+        root: root.clone(),
+        config,
+        args: Args::default(),
+    };
+    match sync_module(&ctx, module) {
+        Ok(summary) => {
+            println!("{}", summary.line(module));
+            log::info!("{}", summary.line(module));
+            i32::from(summary.errors > 0)
+        }
+        Err(e) => {
+            log::error!("sync module {module} failed: {e}");
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+pub fn sync_module(ctx: &Ctx, module: u64) -> Result<Summary> {
+    let mgrctl = Mgrctl::new(&ctx.root);
+    let mut db = Db::connect(&mgrctl)?;
+    let key = CryptKey::load(&ctx.root)?;
+    let settings = db.module_settings(module, &key)?;
+    if settings.module != MODULE_NAME {
+        return Err(ModuleError::new(
+            ErrorKind::WrongModule,
+            format!(
+                "processing module {module} is a '{}' module, not pmsslreseller; pass the id of a pmsslreseller module",
+                settings.module
+            ),
+        )
+        .with_object(module.to_string()));
+    }
+    let client = connect(&settings, ctx)?;
+    let rows: BTreeMap<u64, CertSummary> = client
+        .certificate_list()?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
+    let items: Vec<_> = db
+        .module_items(module)?
+        .into_iter()
+        .filter(|i| i.itemtype_intname == crate::commands::lifecycle::job::ITEMTYPE)
+        .filter(|i| ItemStatus::from_db(i.status) != ItemStatus::Deleted)
+        .collect();
+    let progress = std::io::stderr().is_terminal();
+    let mut summary = Summary {
+        certificates: items.len(),
+        ..Summary::default()
+    };
+    for (n, item) in items.iter().enumerate() {
+        if progress {
+            eprint!("\r[{}/{}] item {}        ", n + 1, items.len(), item.id);
+            let _ = std::io::stderr().flush();
+        }
+        let params = match db.item_params(item.id, &key) {
+            Ok(p) => p,
+            Err(e) => {
+                log::error!("item {}: cannot read params: {e}", item.id);
+                summary.errors += 1;
+                continue;
+            }
+        };
+        let Some(upstream_id) = params
+            .get(UPSTREAM_ID_PARAM)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+        else {
+            summary.not_ordered += 1;
+            continue;
+        };
+        let local = local_status(params.get(SERVICE_STATUS_PARAM).map(String::as_str));
+        if !needs_read(local, item.expiredate, rows.get(&upstream_id)) {
+            continue;
+        }
+        let spec = JobSpec {
+            command: "sync_item",
+            item_id: item.id,
+            ro: None,
+            lock_wait: Duration::ZERO,
+            shared_client: Some(&client),
+        };
+        let outcome = Job::start(ctx, spec, &mgrctl, &mut db).and_then(|mut job| {
+            summary.read += 1;
+            sync_once(&mut job, upstream_id)
+        });
+        match outcome {
+            Ok(o) if o.writes > 0 => summary.updated += 1,
+            Ok(_) => {}
+            Err(e) if e.kind == ErrorKind::Locked => summary.busy += 1,
+            Err(e) => {
+                log::error!("item {}: sync failed: {e}", item.id);
+                if progress {
+                    eprintln!("\ritem {}: {e}", item.id);
+                }
+                summary.errors += 1;
+            }
+        }
+    }
+    if progress {
+        eprint!("\r{:60}\r", "");
+    }
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(expiry: Option<&str>, status: &str) -> CertSummary {
+        CertSummary {
+            id: 1,
+            cn: "example.com".into(),
+            pricelist: "3033".into(),
+            createdate: None,
+            expiredate: expiry.and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()),
+            item_status: Some(status.into()),
+            status_msg: None,
+            remoteid: None,
+        }
+    }
+
+    fn d(s: &str) -> Option<NaiveDate> {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+    }
+
+    #[test]
+    fn unchanged_issued_certificate_is_not_read() {
+        let r = row(Some("2027-01-10"), "2");
+        assert!(!needs_read(
+            Some(ServiceStatus::Issued),
+            d("2027-01-10"),
+            Some(&r)
+        ));
+    }
+
+    #[test]
+    fn changes_are_read() {
+        let r = row(Some("2028-01-10"), "2");
+        assert!(needs_read(
+            Some(ServiceStatus::Issued),
+            d("2027-01-10"),
+            Some(&r)
+        ));
+        let r = row(Some("2027-01-10"), "5");
+        assert!(needs_read(
+            Some(ServiceStatus::Issued),
+            d("2027-01-10"),
+            Some(&r)
+        ));
+        assert!(needs_read(
+            Some(ServiceStatus::Issued),
+            d("2027-01-10"),
+            None
+        ));
+    }
+
+    #[test]
+    fn pending_and_unsynced_are_read_failed_only_when_active() {
+        let r = row(None, "5");
+        assert!(needs_read(Some(ServiceStatus::Requested), None, Some(&r)));
+        assert!(needs_read(Some(ServiceStatus::Enrolled), None, Some(&r)));
+        assert!(needs_read(None, None, Some(&r)));
+        assert!(!needs_read(Some(ServiceStatus::Failed), None, Some(&r)));
+        let r = row(Some("2027-01-10"), "2");
+        assert!(needs_read(Some(ServiceStatus::Failed), None, Some(&r)));
+    }
+}

@@ -1,0 +1,150 @@
+//! What a failed lifecycle run leaves behind (module-protocol.md §11.3).
+//!
+//! The error goes into the running operation (`runningoperation.edit
+//! errorxml=…`), so the admin sees it in the operation's error history. When
+//! the operation has been tried `max_tries` times (10; `prolong` 1, because a
+//! renewal moves money) and no task exists yet, it is switched to manual
+//! (`runningoperation.setmanual`) and an admin task is opened
+//! (`task.gettype` + `task.edit`), as ISPsystem's modules do. The caller then
+//! prints the error XML and exits 1.
+
+use crate::billing::{Db, Mgrctl};
+use crate::config::LifecycleConfig;
+use crate::protocol::error::{ErrorKind, ModuleError};
+
+/// Tries allowed for `command` before manual handling.
+pub fn max_tries(command: &str, cfg: &LifecycleConfig) -> u32 {
+    let n = if command == "prolong" {
+        cfg.prolong_max_tries
+    } else {
+        cfg.max_tries
+    };
+    n.max(1)
+}
+
+/// Errors no rerun can fix: the admin is asked at once instead of after
+/// `max_tries` pointless reruns.
+pub fn needs_admin_now(e: &ModuleError) -> bool {
+    matches!(e.kind, ErrorKind::ManualRequired | ErrorKind::WrongModule)
+}
+
+/// What to do about the running operation after a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailurePlan {
+    /// `runningoperation.setmanual` + open a task.
+    pub switch_to_manual: bool,
+}
+
+/// `trycount`: BILLmanager's count of runs of this operation, this one included.
+pub fn plan(
+    command: &str,
+    error: &ModuleError,
+    trycount: u32,
+    already_manual_or_tasked: bool,
+    cfg: &LifecycleConfig,
+) -> FailurePlan {
+    let capped = trycount >= max_tries(command, cfg) || needs_admin_now(error);
+    FailurePlan {
+        switch_to_manual: capped && !already_manual_or_tasked,
+    }
+}
+
+/// Where a failure happened.
+pub struct FailureSite<'a> {
+    pub command: &'a str,
+    pub item: u64,
+    pub ro: Option<u64>,
+    pub module: Option<u64>,
+}
+
+/// Record `error` in the running operation and apply the retry cap. Failures
+/// of the reporting itself are logged: the original error is what the caller
+/// prints and exits with.
+pub fn report_failure(
+    mgrctl: &Mgrctl,
+    db: Option<&mut Db>,
+    site: &FailureSite,
+    error: &ModuleError,
+    cfg: &LifecycleConfig,
+) {
+    log::error!("{} item {} failed: {error}", site.command, site.item);
+    let Some(ro) = site.ro else { return };
+    let now = chrono::Local::now().format("%Y-%m-%d %H:%M:%S").to_string();
+    if let Err(e) =
+        mgrctl.runningoperation_error(ro, &error.running_operation_xml(site.module, &now))
+    {
+        log::error!("could not write the error into running operation {ro}: {e}");
+    }
+    let Some(db) = db else { return };
+    let (trycount, manual) = match db.running_operation(ro) {
+        Ok(Some(op)) => (op.trycount, op.manual),
+        Ok(None) => return,
+        Err(e) => {
+            log::error!("could not read running operation {ro}: {e}");
+            return;
+        }
+    };
+    let tasked = manual || db.has_open_task(ro).unwrap_or(false);
+    if !plan(site.command, error, trycount, tasked, cfg).switch_to_manual {
+        log::info!(
+            "running operation {ro}: try {trycount} of {}; BILLmanager reruns it",
+            max_tries(site.command, cfg)
+        );
+        return;
+    }
+    log::warn!(
+        "running operation {ro}: switching to manual after try {trycount} and opening a task for an admin"
+    );
+    if let Err(e) = mgrctl.runningoperation_setmanual(ro) {
+        log::error!("could not switch running operation {ro} to manual: {e}");
+    }
+    match mgrctl.task_gettype(site.command, site.item) {
+        Ok(Some(task_type)) => {
+            if let Err(e) = mgrctl.task_edit(site.item, ro, &task_type) {
+                log::error!("could not open a task for running operation {ro}: {e}");
+            }
+        }
+        Ok(None) => log::warn!(
+            "BILLmanager has no task type for '{}'; no task opened for running operation {ro}",
+            site.command
+        ),
+        Err(e) => log::error!("task.gettype failed for running operation {ro}: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err() -> ModuleError {
+        ModuleError::new(ErrorKind::UpstreamTimeout, "slow")
+    }
+
+    #[test]
+    fn default_caps() {
+        let cfg = LifecycleConfig::default();
+        assert_eq!(max_tries("open", &cfg), 10);
+        assert_eq!(max_tries("prolong", &cfg), 1);
+        assert!(!plan("open", &err(), 9, false, &cfg).switch_to_manual);
+        assert!(plan("open", &err(), 10, false, &cfg).switch_to_manual);
+        assert!(plan("prolong", &err(), 1, false, &cfg).switch_to_manual);
+        // Never a second task.
+        assert!(!plan("prolong", &err(), 3, true, &cfg).switch_to_manual);
+    }
+
+    #[test]
+    fn manual_required_is_immediate() {
+        let cfg = LifecycleConfig::default();
+        let e = ModuleError::new(ErrorKind::ManualRequired, "two orders upstream");
+        assert!(plan("open", &e, 1, false, &cfg).switch_to_manual);
+    }
+
+    #[test]
+    fn zero_cap_means_one() {
+        let cfg = LifecycleConfig {
+            max_tries: 0,
+            ..LifecycleConfig::default()
+        };
+        assert_eq!(max_tries("close", &cfg), 1);
+    }
+}

@@ -1,0 +1,282 @@
+//! The intent record: what a money-moving upstream call is about to do, saved
+//! on the item (item param `pmss_intent`, JSON) BEFORE the call is sent.
+//!
+//! It makes a lost answer or a crash recoverable: a rerun that finds an intent
+//! in phase `Sent` knows that an order/renewal/reissue may exist upstream and
+//! looks it up (reconcile.rs) instead of paying again. The key of one money
+//! movement is (item, op, generation); `generation` grows by one each time a
+//! new movement starts after the previous one finished.
+//!
+//! State machine of one generation:
+//! ```text
+//!   (none|Done) --begin--> Sent --definite upstream "no"--> Refused --rerun--> Sent (attempt+1)
+//!                           |  \--answer lost / crash------> Sent (stays; rerun reconciles)
+//!                           \--upstream confirmed---------> Applied --local steps done--> Done
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+/// Item param holding the record.
+pub const INTENT_PARAM: &str = "pmss_intent";
+
+/// The money-moving (or certificate-changing) upstream operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntentOp {
+    Open,
+    Prolong,
+    Reopen,
+    Close,
+}
+
+impl IntentOp {
+    pub fn name(self) -> &'static str {
+        match self {
+            IntentOp::Open => "open",
+            IntentOp::Prolong => "prolong",
+            IntentOp::Reopen => "reopen",
+            IntentOp::Close => "close",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Written before sending; the outcome is unknown until proven.
+    Sent,
+    /// The upstream answered with a definite error: nothing was applied.
+    Refused,
+    /// The upstream applied it (answer read or found by reconciliation);
+    /// local steps may still be missing.
+    Applied,
+    /// Upstream and local state agree; the movement is over.
+    Done,
+}
+
+/// What was true upstream before sending, to recognise the effect later.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Before {
+    /// Upstream expiry before a renewal (YYYY-MM-DD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry: Option<String>,
+    /// Digest of the upstream certificate before a reissue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crt_digest: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Intent {
+    pub op: IntentOp,
+    pub generation: u32,
+    /// Sends of this generation so far (1 = first try).
+    pub attempt: u32,
+    pub phase: Phase,
+    /// Running operation that started it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ro: Option<u64>,
+    /// Unix seconds of the latest send.
+    pub sent_at: i64,
+    /// The same in UTC text, for an admin reading the param.
+    pub sent_at_text: String,
+    /// Upstream certificate concerned (known for everything but an order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_id: Option<u64>,
+    /// Order identity for reconciliation: the remoteid we sent, CN, tariff id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remoteid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pricelist: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<u32>,
+    /// Reissue kind sent (`crt_type`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crt_type: Option<String>,
+    #[serde(default)]
+    pub before: Before,
+}
+
+/// What a run must do, given the intent it found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Nothing pending: start a new generation and send.
+    Fresh { generation: u32 },
+    /// The previous send was refused: send again (same generation).
+    Resend { generation: u32, attempt: u32 },
+    /// The previous send may have been applied: look it up first.
+    Reconcile,
+    /// Upstream already applied it: only the local steps remain.
+    FinishLocal,
+}
+
+/// Decide from the stored intent (if any) what `op` must do now.
+/// An unfinished intent of another op is reconciled first too: its money may
+/// have moved, and the caller has to settle it before anything else.
+pub fn decide(stored: Option<&Intent>, op: IntentOp) -> Decision {
+    match stored {
+        None => Decision::Fresh { generation: 1 },
+        Some(i) => match i.phase {
+            Phase::Done => Decision::Fresh {
+                generation: i.generation + 1,
+            },
+            Phase::Refused if i.op == op => Decision::Resend {
+                generation: i.generation,
+                attempt: i.attempt + 1,
+            },
+            // A refused movement of another op moved no money: start ours.
+            Phase::Refused => Decision::Fresh {
+                generation: i.generation + 1,
+            },
+            Phase::Sent => Decision::Reconcile,
+            Phase::Applied if i.op == op => Decision::FinishLocal,
+            // Applied for another op: its local steps are that op's business;
+            // ours starts fresh.
+            Phase::Applied => Decision::Fresh {
+                generation: i.generation + 1,
+            },
+        },
+    }
+}
+
+impl Intent {
+    pub fn new(op: IntentOp, generation: u32, attempt: u32, ro: Option<u64>, now: i64) -> Intent {
+        Intent {
+            op,
+            generation,
+            attempt,
+            phase: Phase::Sent,
+            ro,
+            sent_at: now,
+            sent_at_text: unix_text(now),
+            upstream_id: None,
+            remoteid: None,
+            cn: None,
+            pricelist: None,
+            period: None,
+            crt_type: None,
+            before: Before::default(),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        // Serialising plain data cannot fail; fall back to an empty object
+        // rather than panic.
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
+
+    /// Read the stored param. A value that is not an intent (hand-edited,
+    /// older format) is reported, not ignored: it may hide a paid order.
+    pub fn from_param(value: Option<&str>) -> Result<Option<Intent>, String> {
+        match value.map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(v) => serde_json::from_str(v)
+                .map(Some)
+                .map_err(|e| format!("item param {INTENT_PARAM} is not readable ({e}): {v}")),
+        }
+    }
+
+    pub fn with_phase(mut self, phase: Phase) -> Intent {
+        self.phase = phase;
+        self
+    }
+
+    /// Seconds since the latest send.
+    pub fn age(&self, now: i64) -> i64 {
+        now - self.sent_at
+    }
+}
+
+/// Unix seconds → `YYYY-MM-DD HH:MM:SS` UTC.
+pub fn unix_text(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+pub fn now_unix() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// A short stable digest (FNV-1a 64) of a certificate, so the intent can tell
+/// "the certificate changed" without storing it.
+pub fn digest(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.trim().bytes().filter(|b| !b.is_ascii_whitespace()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn intent(op: IntentOp, phase: Phase) -> Intent {
+        Intent::new(op, 3, 1, Some(9), 1_700_000_000).with_phase(phase)
+    }
+
+    #[test]
+    fn decisions() {
+        use IntentOp::*;
+        assert_eq!(decide(None, Open), Decision::Fresh { generation: 1 });
+        assert_eq!(
+            decide(Some(&intent(Open, Phase::Done)), Prolong),
+            Decision::Fresh { generation: 4 }
+        );
+        assert_eq!(
+            decide(Some(&intent(Prolong, Phase::Refused)), Prolong),
+            Decision::Resend {
+                generation: 3,
+                attempt: 2
+            }
+        );
+        assert_eq!(
+            decide(Some(&intent(Open, Phase::Refused)), Close),
+            Decision::Fresh { generation: 4 }
+        );
+        assert_eq!(
+            decide(Some(&intent(Open, Phase::Sent)), Open),
+            Decision::Reconcile
+        );
+        assert_eq!(
+            decide(Some(&intent(Open, Phase::Sent)), Close),
+            Decision::Reconcile
+        );
+        assert_eq!(
+            decide(Some(&intent(Reopen, Phase::Applied)), Reopen),
+            Decision::FinishLocal
+        );
+        assert_eq!(
+            decide(Some(&intent(Reopen, Phase::Applied)), Close),
+            Decision::Fresh { generation: 4 }
+        );
+    }
+
+    #[test]
+    fn json_round_trip_and_shape() {
+        let mut i = intent(IntentOp::Open, Phase::Sent);
+        i.remoteid = Some("42".into());
+        i.cn = Some("example.com".into());
+        i.pricelist = Some(3033);
+        let j = i.to_json();
+        assert!(j.contains("\"op\":\"open\""), "{j}");
+        assert!(j.contains("\"phase\":\"sent\""), "{j}");
+        assert!(
+            j.contains("\"sent_at_text\":\"2023-11-14 22:13:20\""),
+            "{j}"
+        );
+        assert_eq!(Intent::from_param(Some(&j)).unwrap(), Some(i));
+        assert_eq!(Intent::from_param(Some("  ")).unwrap(), None);
+        assert!(Intent::from_param(Some("{bad")).is_err());
+    }
+
+    #[test]
+    fn digest_ignores_whitespace_only() {
+        assert_eq!(digest("AB\nCD\n"), digest("AB\r\nCD"));
+        assert_ne!(digest("ABCD"), digest("ABCE"));
+        assert_eq!(digest("x").len(), 16);
+    }
+}

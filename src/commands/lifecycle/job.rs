@@ -1,0 +1,282 @@
+//! One run of a lifecycle command on one item: the local BILLmanager
+//! (mgrctl + database), the item and its module, the upstream connection,
+//! the per-item lock, and the helpers every command shares (upstream id,
+//! intent record, "is the running operation still there").
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::billing::{CryptKey, Db, ItemRow, Mgrctl, ModuleSettings};
+use crate::commands::Ctx;
+use crate::paths::MODULE_NAME;
+use crate::protocol::error::{ErrorKind, ModuleError, Result};
+use crate::upstream::{Client, Connection};
+
+use super::intent::{now_unix, Intent, IntentOp, Phase, INTENT_PARAM};
+use super::lock::ItemLock;
+
+/// Item param holding the upstream certificate id.
+pub const UPSTREAM_ID_PARAM: &str = "pmss_upstream_id";
+/// Item param BILLmanager shows as the certificate sub-status.
+pub const SERVICE_STATUS_PARAM: &str = "service_status";
+/// Product type we serve.
+pub const ITEMTYPE: &str = "certificate";
+
+pub struct Job<'a> {
+    pub ctx: &'a Ctx,
+    pub command: &'static str,
+    pub item_id: u64,
+    pub ro: Option<u64>,
+    pub mgrctl: &'a Mgrctl,
+    pub db: &'a mut Db,
+    pub key: CryptKey,
+    pub item: ItemRow,
+    pub settings: ModuleSettings,
+    pub params: BTreeMap<String, String>,
+    client: ClientSlot<'a>,
+    _lock: ItemLock,
+}
+
+/// The upstream client: built on first use for one command, or shared by
+/// the bulk sync across all items of a module.
+enum ClientSlot<'a> {
+    Lazy(Option<Client>),
+    Shared(&'a Client),
+}
+
+/// Where a job comes from.
+pub struct JobSpec<'a> {
+    pub command: &'static str,
+    pub item_id: u64,
+    pub ro: Option<u64>,
+    pub lock_wait: Duration,
+    pub shared_client: Option<&'a Client>,
+}
+
+impl<'a> Job<'a> {
+    /// Lock the item, then read it (after the lock, so a run that waited sees
+    /// what the previous holder wrote) and check that it is ours.
+    pub fn start(
+        ctx: &'a Ctx,
+        spec: JobSpec<'a>,
+        mgrctl: &'a Mgrctl,
+        db: &'a mut Db,
+    ) -> Result<Job<'a>> {
+        let JobSpec {
+            command,
+            item_id,
+            ro,
+            lock_wait,
+            shared_client,
+        } = spec;
+        let lock = ItemLock::acquire(&ctx.root.lock_dir(), item_id, lock_wait)?;
+        let key = CryptKey::load(&ctx.root)?;
+        let item = db.item(item_id)?;
+        let settings = check_ours(db, &key, &item)?;
+        let params = db.item_params(item_id, &key)?;
+        Ok(Job {
+            ctx,
+            command,
+            item_id,
+            ro,
+            mgrctl,
+            db,
+            key,
+            item,
+            settings,
+            params,
+            client: match shared_client {
+                Some(c) => ClientSlot::Shared(c),
+                None => ClientSlot::Lazy(None),
+            },
+            _lock: lock,
+        })
+    }
+
+    /// The upstream client, built on first use.
+    pub fn client(&mut self) -> Result<&Client> {
+        if let ClientSlot::Lazy(None) = self.client {
+            let built = connect(&self.settings, self.ctx)?;
+            self.client = ClientSlot::Lazy(Some(built));
+        }
+        match &self.client {
+            ClientSlot::Shared(c) => Ok(c),
+            ClientSlot::Lazy(Some(c)) => Ok(c),
+            ClientSlot::Lazy(None) => Err(ModuleError::internal("upstream client missing")),
+        }
+    }
+
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
+    }
+
+    /// Write an item param and keep our copy in step.
+    pub fn save_param(&mut self, name: &str, value: &str) -> Result<()> {
+        self.mgrctl.saveparam(self.item_id, name, value)?;
+        self.params.insert(name.to_string(), value.to_string());
+        Ok(())
+    }
+
+    /// The upstream certificate id, once ordered.
+    pub fn upstream_id(&self) -> Result<Option<u64>> {
+        match self.param(UPSTREAM_ID_PARAM) {
+            None => Ok(None),
+            Some(v) => v.trim().parse().map(Some).map_err(|_| {
+                ModuleError::new(
+                    ErrorKind::ManualRequired,
+                    format!(
+                        "item {} has an unreadable upstream id '{v}' in param {UPSTREAM_ID_PARAM}; \
+                         set it to the upstream certificate id",
+                        self.item_id
+                    ),
+                )
+                .with_object(UPSTREAM_ID_PARAM)
+            }),
+        }
+    }
+
+    /// The upstream id, required by every command after `open`.
+    pub fn require_upstream_id(&self) -> Result<u64> {
+        self.upstream_id()?.ok_or_else(|| {
+            ModuleError::missed(
+                UPSTREAM_ID_PARAM,
+                format!(
+                    "item {} has no upstream certificate yet (it was never ordered upstream, \
+                     or its open operation has not finished); finish the open operation first",
+                    self.item_id
+                ),
+            )
+        })
+    }
+
+    pub fn save_upstream_id(&mut self, id: u64) -> Result<()> {
+        self.save_param(UPSTREAM_ID_PARAM, &id.to_string())
+    }
+
+    /// The stored intent. An order intent left `Sent` while the upstream id
+    /// is already saved (a crash between the two writes) is over: the id
+    /// proves the order.
+    pub fn intent(&self) -> Result<Option<Intent>> {
+        let stored = self.stored_intent()?;
+        let ordered = self.upstream_id()?.is_some();
+        Ok(stored.map(|i| {
+            if i.op == IntentOp::Open && ordered && i.phase != Phase::Done {
+                i.with_phase(Phase::Done)
+            } else {
+                i
+            }
+        }))
+    }
+
+    fn stored_intent(&self) -> Result<Option<Intent>> {
+        Intent::from_param(self.param(INTENT_PARAM)).map_err(|m| {
+            ModuleError::new(
+                ErrorKind::ManualRequired,
+                format!(
+                    "{m}. Check upstream whether an operation of this item was paid, then delete the param"
+                ),
+            )
+            .with_object(INTENT_PARAM)
+        })
+    }
+
+    pub fn save_intent(&mut self, intent: &Intent) -> Result<()> {
+        self.save_param(INTENT_PARAM, &intent.to_json())
+    }
+
+    /// False when another run already finished this running operation
+    /// (the `post*` call deletes it): then we must not finish it twice.
+    pub fn operation_still_open(&mut self) -> Result<bool> {
+        match self.ro {
+            None => Ok(true),
+            Some(ro) => Ok(self.db.running_operation(ro)?.is_some()),
+        }
+    }
+
+    /// Seconds since `intent` was sent, against the settle window.
+    pub fn still_settling(&self, intent: &Intent) -> bool {
+        intent.age(now_unix()) < self.ctx.config.lifecycle.settle_secs as i64
+    }
+
+    /// Another operation's money movement has an unknown outcome: it must be
+    /// settled first.
+    pub fn unfinished_other(&self, intent: &Intent) -> ModuleError {
+        ModuleError::new(
+            ErrorKind::ManualRequired,
+            format!(
+                "item {}: an upstream {} sent at {} UTC has an unknown outcome; finish that operation first \
+                 (rerun it, or check upstream and delete item param {INTENT_PARAM})",
+                self.item_id,
+                intent.op.name(),
+                intent.sent_at_text
+            ),
+        )
+        .with_object(format!("item {}", self.item_id))
+    }
+
+    /// The tariff's period in whole months.
+    pub fn period_months(&self) -> Result<u32> {
+        u32::try_from(self.item.period)
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| {
+                ModuleError::value(
+                    "period",
+                    format!(
+                        "item {} has period {} months; certificates are sold for whole months (12, 24, …). \
+                         Fix the item's period",
+                        self.item_id, self.item.period
+                    ),
+                )
+            })
+    }
+}
+
+/// The upstream client for a module's settings.
+pub fn connect(settings: &ModuleSettings, ctx: &Ctx) -> Result<Client> {
+    let conn = Connection {
+        url: settings.url.clone(),
+        username: settings.username.clone(),
+        password: settings.password.clone(),
+    };
+    Ok(Client::new(&conn, &ctx.config.upstream)?)
+}
+
+/// The item must be a certificate handled by a pmsslreseller module.
+fn check_ours(db: &mut Db, key: &CryptKey, item: &ItemRow) -> Result<ModuleSettings> {
+    if item.itemtype_intname != ITEMTYPE {
+        return Err(ModuleError::new(
+            ErrorKind::WrongModule,
+            format!(
+                "item {} is a '{}' service, not an SSL certificate; pmsslreseller handles certificates only",
+                item.id, item.itemtype_intname
+            ),
+        )
+        .with_object(item.id.to_string()));
+    }
+    let module = item.processingmodule.ok_or_else(|| {
+        ModuleError::new(
+            ErrorKind::WrongModule,
+            format!(
+                "item {} has no processing module; assign the pmsslreseller module to its tariff",
+                item.id
+            ),
+        )
+        .with_object(item.id.to_string())
+    })?;
+    let settings = db.module_settings(module, key)?;
+    if settings.module != MODULE_NAME {
+        return Err(ModuleError::new(
+            ErrorKind::WrongModule,
+            format!(
+                "item {} belongs to processing module {module} ({}), not to pmsslreseller",
+                item.id, settings.module
+            ),
+        )
+        .with_object(item.id.to_string()));
+    }
+    Ok(settings)
+}

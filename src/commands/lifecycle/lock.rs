@@ -1,0 +1,112 @@
+//! The per-item lock: one module process at a time works on one certificate.
+//!
+//! An exclusive `flock`-style lock (`std::fs::File::lock`) on
+//! `var/pmsslreseller/locks/item-<id>.lock`. The kernel drops it when the
+//! process dies, so a crash never leaves a stale lock. Two `open` runs started
+//! together for one item (BILLmanager rerunning an operation while the first
+//! run still works) serialise here; the second one then sees the first one's
+//! recorded order and does not order again.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::protocol::error::{ErrorKind, ModuleError, Result};
+
+/// Held while alive; dropping it releases the lock.
+#[derive(Debug)]
+pub struct ItemLock {
+    _file: File,
+    path: PathBuf,
+}
+
+impl ItemLock {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Take the lock of `item`, waiting up to `wait` for another holder.
+    pub fn acquire(lock_dir: &Path, item: u64, wait: Duration) -> Result<ItemLock> {
+        std::fs::create_dir_all(lock_dir).map_err(|e| {
+            ModuleError::new(
+                ErrorKind::Config,
+                format!(
+                    "cannot create the lock directory {}: {e}; check that it is writable by root",
+                    lock_dir.display()
+                ),
+            )
+            .with_object(lock_dir.display().to_string())
+        })?;
+        let path = lock_dir.join(format!("item-{item}.lock"));
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| {
+                ModuleError::new(
+                    ErrorKind::Config,
+                    format!("cannot open the lock file {}: {e}", path.display()),
+                )
+                .with_object(path.display().to_string())
+            })?;
+        let deadline = Instant::now() + wait;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(ItemLock { _file: file, path }),
+                Err(TryLockError::WouldBlock) => {
+                    if Instant::now() >= deadline {
+                        return Err(ModuleError::new(
+                            ErrorKind::Locked,
+                            format!(
+                                "another pmsslreseller process has been working on item {item} for more than {}s; \
+                                 the operation is retried later. If no such process exists (ps ax | grep pmsslreseller), \
+                                 check {}",
+                                wait.as_secs(),
+                                path.display()
+                            ),
+                        )
+                        .with_object(format!("item {item}")));
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(TryLockError::Error(e)) => {
+                    return Err(ModuleError::new(
+                        ErrorKind::Internal,
+                        format!("cannot lock {}: {e}", path.display()),
+                    ))
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_holder_waits_then_fails_and_release_frees() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = ItemLock::acquire(dir.path(), 7, Duration::ZERO).unwrap();
+        let e = ItemLock::acquire(dir.path(), 7, Duration::from_millis(100)).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Locked);
+        // Another item is independent.
+        let _other = ItemLock::acquire(dir.path(), 8, Duration::ZERO).unwrap();
+        drop(first);
+        let again = ItemLock::acquire(dir.path(), 7, Duration::ZERO).unwrap();
+        assert!(again.path().ends_with("item-7.lock"));
+    }
+
+    #[test]
+    fn waiter_gets_the_lock_when_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = ItemLock::acquire(dir.path(), 1, Duration::ZERO).unwrap();
+        let d = dir.path().to_path_buf();
+        let waiter =
+            std::thread::spawn(move || ItemLock::acquire(&d, 1, Duration::from_secs(30)).is_ok());
+        std::thread::sleep(Duration::from_millis(100));
+        drop(first);
+        assert!(waiter.join().unwrap());
+    }
+}

@@ -1,0 +1,112 @@
+//! The certificate lifecycle: open, sync_item, prolong, reopen, suspend,
+//! resume, close, and the approver list — safe under retries and crashes.
+//!
+//! One file per command, each reading like the step it implements. Shared
+//! pieces: the intent record and its state machine (`intent`), the per-item
+//! lock (`lock`), the reconciliation strategy for lost answers (`reconcile`),
+//! the upstream → local status table (`status`), the reissue-kind choice
+//! (`reissue_kind`), failure reporting and retry caps (`failure`),
+//! maintenance mode (`maintenance`).
+
+pub mod approver;
+pub mod close;
+pub mod failure;
+pub mod intent;
+pub mod job;
+pub mod lock;
+pub mod maintenance;
+pub mod open;
+pub mod prolong;
+pub mod reconcile;
+pub mod reissue_kind;
+pub mod reopen;
+pub mod report;
+pub mod status;
+pub mod suspend;
+pub mod sync_item;
+
+use crate::billing::{Db, Mgrctl};
+use crate::commands::Ctx;
+use crate::protocol::args::ServiceOp;
+use crate::protocol::error::{ModuleError, Result};
+
+use failure::{report_failure, FailureSite};
+use std::time::Duration;
+
+use job::{Job, JobSpec};
+
+/// The lifecycle commands this build implements (`setparam` is not one).
+pub const COMMANDS: &[&str] = &[
+    "open",
+    "sync_item",
+    "prolong",
+    "reopen",
+    "suspend",
+    "resume",
+    "close",
+];
+
+/// Run one lifecycle command on one item: maintenance check, lock, the
+/// command, and on failure the running-operation report (failure.rs).
+pub fn execute(op: ServiceOp, item: u64, ro: Option<u64>, ctx: &Ctx) -> Result<Option<String>> {
+    if !COMMANDS.contains(&op.name()) {
+        return Err(ModuleError::not_supported(op.name()));
+    }
+    if op.paused_by_maintenance() && maintenance::active(&ctx.root) {
+        log::info!(
+            "maintenance mode ({} exists): {} item {item} does nothing now; BILLmanager reruns it later",
+            ctx.root.do_nothing_flag().display(),
+            op.name()
+        );
+        return Ok(None);
+    }
+    let mgrctl = Mgrctl::new(&ctx.root);
+    let mut site = FailureSite {
+        command: op.name(),
+        item,
+        ro,
+        module: None,
+    };
+    let mut db = match Db::connect(&mgrctl) {
+        Ok(db) => db,
+        Err(e) => {
+            report_failure(&mgrctl, None, &site, &e, &ctx.config.lifecycle);
+            return Err(e);
+        }
+    };
+    let spec = JobSpec {
+        command: op.name(),
+        item_id: item,
+        ro,
+        lock_wait: Duration::from_secs(ctx.config.lifecycle.lock_wait_secs),
+        shared_client: None,
+    };
+    let result = match Job::start(ctx, spec, &mgrctl, &mut db) {
+        Ok(mut job) => {
+            site.module = job.item.processingmodule;
+            run_op(&mut job, op)
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => Ok(None),
+        Err(e) => {
+            report_failure(&mgrctl, Some(&mut db), &site, &e, &ctx.config.lifecycle);
+            Err(e)
+        }
+    }
+}
+
+/// The command itself, on a started job.
+pub fn run_op(job: &mut Job, op: ServiceOp) -> Result<()> {
+    match op {
+        ServiceOp::Open => open::run(job),
+        ServiceOp::SyncItem => sync_item::run(job),
+        ServiceOp::Prolong => prolong::run(job),
+        ServiceOp::Reopen => reopen::run(job),
+        ServiceOp::Suspend => suspend::run(job, suspend::Direction::Suspend),
+        ServiceOp::Resume => suspend::run(job, suspend::Direction::Resume),
+        ServiceOp::Close => close::run(job),
+        ServiceOp::SetParam => Err(ModuleError::not_supported(op.name())),
+    }
+}

@@ -1,0 +1,148 @@
+//! `reopen --item N --runningoperation R`: reissue the certificate upstream.
+//!
+//! The kind follows what changed (reissue_kind.rs): a new CSR → `manual`, a
+//! changed SAN list → `altname`, else `oldrequest`; the approver method and
+//! e-mails go along. Then `service.postreopen` and sub-status "requested".
+//!
+//! A reissue whose answer was lost is recognised upstream by its effect: the
+//! certificate is back in work (requested / awaiting issue) or differs from
+//! the one recorded in the intent. Then it is adopted, not sent again.
+
+use crate::billing::CertificateOrderData;
+use crate::protocol::error::{ErrorKind, ModuleError, Result};
+use crate::upstream::{CertView, Reissue, ReissueKind};
+
+use super::intent::{decide, digest, now_unix, Decision, Intent, IntentOp, Phase};
+use super::job::Job;
+use super::open::record_send_failure;
+use super::reissue_kind::{choose, ReissueChoice};
+use super::status::{is_pending, map_upstream, status_name, ServiceStatus, UpstreamState};
+use super::sync_item::set_status;
+
+pub fn run(job: &mut Job) -> Result<()> {
+    let upstream_id = job.require_upstream_id()?;
+    let stored = job.intent()?;
+    let (generation, attempt) = match decide(stored.as_ref(), IntentOp::Reopen) {
+        Decision::Fresh { generation } => (generation, 1),
+        Decision::Resend {
+            generation,
+            attempt,
+        } => (generation, attempt),
+        Decision::FinishLocal => {
+            let intent = stored.ok_or_else(|| ModuleError::internal("no intent"))?;
+            return finish(job, intent);
+        }
+        Decision::Reconcile => {
+            let intent = stored.ok_or_else(|| ModuleError::internal("no intent"))?;
+            if intent.op != IntentOp::Reopen {
+                return Err(job.unfinished_other(&intent));
+            }
+            let view = job.client()?.certificate_view(upstream_id)?;
+            if reissue_visible(&view, &intent) {
+                log::warn!(
+                    "item {}: the reissue sent at {} UTC was applied upstream; adopting it",
+                    job.item_id,
+                    intent.sent_at_text
+                );
+                return finish(job, intent);
+            }
+            if job.still_settling(&intent) {
+                return Err(ModuleError::new(
+                    ErrorKind::UpstreamOutcomeUnknown,
+                    format!(
+                        "item {}: the answer to the reissue sent at {} UTC was lost and no reissue is visible upstream yet; \
+                         the next run looks again and sends it only after {}s without a trace",
+                        job.item_id, intent.sent_at_text, job.ctx.config.lifecycle.settle_secs
+                    ),
+                )
+                .with_object("certificate.reissue.step2"));
+            }
+            (intent.generation, intent.attempt + 1)
+        }
+    };
+    let view = job.client()?.certificate_view(upstream_id)?;
+    if state_of(&view) != Some(ServiceStatus::Issued) {
+        return Err(ModuleError::value(
+            "service_status",
+            format!(
+                "item {}: the upstream certificate {upstream_id} is not issued (it is {}); \
+                 a certificate can be reissued only after issuance. Run sync_item, wait for issuance, then reissue",
+                job.item_id,
+                state_of(&view).map(status_name).unwrap_or("in an unknown state")
+            ),
+        ));
+    }
+    let data = CertificateOrderData::load(job.db, &job.key, job.item_id)?;
+    let choice = choose(
+        Some(data.csr.as_str()),
+        view.csr.as_deref(),
+        &data.altnames,
+        &data.old_altnames,
+    );
+    let mut intent = Intent::new(IntentOp::Reopen, generation, attempt, job.ro, now_unix());
+    intent.upstream_id = Some(upstream_id);
+    intent.crt_type = Some(choice.crt_type().to_string());
+    intent.before.crt_digest = view.crt.as_deref().map(digest);
+    job.save_intent(&intent)?;
+    log::info!(
+        "item {}: reissuing upstream {upstream_id} with crt_type={} (generation {generation}, try {attempt})",
+        job.item_id,
+        choice.crt_type()
+    );
+    let request = Reissue {
+        id: upstream_id,
+        kind: match choice {
+            ReissueChoice::OldRequest => ReissueKind::OldRequest,
+            ReissueChoice::Manual { csr } => ReissueKind::Manual { csr },
+            ReissueChoice::AltName { altnames } => ReissueKind::AltName { altnames },
+        },
+        approver_method: data
+            .approver_method
+            .as_ref()
+            .map(|m| m.as_str().to_string()),
+        approver_emails: data.approver_emails.clone(),
+    };
+    let sent = job.client()?.certificate_reissue(&request);
+    match sent {
+        Ok(()) => {
+            let applied = intent.with_phase(Phase::Applied);
+            job.save_intent(&applied)?;
+            finish(job, applied)
+        }
+        Err(e) => Err(record_send_failure(job, intent, e)),
+    }
+}
+
+fn state_of(view: &CertView) -> Option<ServiceStatus> {
+    map_upstream(UpstreamState {
+        service_status: view.service_status,
+        item_status: view.item_status.as_deref(),
+        has_crt: view.crt.as_deref().is_some_and(|c| !c.trim().is_empty()),
+    })
+}
+
+/// The effect of a reissue: back in work, or another certificate.
+fn reissue_visible(view: &CertView, intent: &Intent) -> bool {
+    if state_of(view).is_some_and(is_pending) {
+        return true;
+    }
+    match (&intent.before.crt_digest, view.crt.as_deref()) {
+        (Some(before), Some(now)) => digest(now) != *before,
+        _ => false,
+    }
+}
+
+/// Sub-status "requested", `service.postreopen`, intent done.
+fn finish(job: &mut Job, intent: Intent) -> Result<()> {
+    set_status(job, ServiceStatus::Requested)?;
+    if job.operation_still_open()? {
+        job.mgrctl.postreopen(job.item_id)?;
+    }
+    let crt_type = intent.crt_type.clone().unwrap_or_default();
+    job.save_intent(&intent.with_phase(Phase::Done))?;
+    log::info!(
+        "item {}: reissue requested upstream (crt_type={crt_type})",
+        job.item_id
+    );
+    Ok(())
+}

@@ -1,0 +1,432 @@
+//! The typed client of the upstream BILLmanager we buy certificates from
+//! (upstream-api.md §1–§8).
+//!
+//! Every call is one HTTPS POST (`application/x-www-form-urlencoded`) to the
+//! normalised `…/billmgr` URL with `out=xml`, `func=…` and
+//! `authinfo=user:password` in the body — never in the URL. Answers are read
+//! as XML; `/doc/error` becomes [`UpstreamError::Api`], everything else that is
+//! not a usable answer gets its own class so callers can tell "nothing was
+//! sent" from "sent, outcome unknown" ([`UpstreamError::maybe_applied`]).
+//!
+//! The client never retries and never de-duplicates: idempotency of the
+//! money-moving calls (order, prolong, reissue, delete) is the caller's job
+//! (remoteid + reconciliation, upstream-api.md §4).
+//!
+//! Wire names that are guesses live in [`wire`] only; XML reading in [`parse`];
+//! URL rules in [`url`]; HTTP and failure classes in [`transport`].
+
+// `UpstreamError::Api(ApiError)` is part of the frozen API other modules match
+// on; boxing it to please this lint would change that shape. An error happens
+// once per process at most, so its size costs nothing.
+#![allow(clippy::result_large_err)]
+
+pub mod error;
+pub mod parse;
+pub mod transport;
+pub mod url;
+pub mod wire;
+
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+pub use error::{ApiError, ApiErrorClass, UpstreamError};
+pub use url::Endpoint;
+
+use crate::config::UpstreamConfig;
+use crate::secret::{redact, Secret, MASK};
+use parse::Node;
+
+/// Connection settings of one processing module (module-protocol.md §7.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    pub url: String,
+    pub username: String,
+    pub password: Secret,
+}
+
+/// The upstream account, from `whoami`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub name: String,
+    pub balance: Decimal,
+    pub currency: Option<String>,
+}
+
+/// One row of the `certificate` list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertSummary {
+    pub id: u64,
+    pub cn: String,
+    /// Plan id or name, as the upstream shows it (A-U8).
+    pub pricelist: String,
+    pub createdate: Option<String>,
+    pub expiredate: Option<NaiveDate>,
+    pub item_status: Option<String>,
+    pub status_msg: Option<String>,
+    /// Only where the upstream lists it (A-U10).
+    pub remoteid: Option<String>,
+}
+
+/// One certificate as its edit form shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertView {
+    pub id: u64,
+    pub cn: String,
+    pub altnames: Vec<String>,
+    pub pricelist: String,
+    pub period: Option<u32>,
+    pub createdate: Option<String>,
+    pub expiredate: Option<NaiveDate>,
+    pub item_status: Option<String>,
+    /// Issuance status 3 requested, 4 enrolled, 5 issued, 6 failed (§7.3).
+    pub service_status: Option<u8>,
+    pub status_msg: Option<String>,
+    pub approver_method: Option<String>,
+    pub approver_emails: Vec<String>,
+    pub csr: Option<String>,
+    /// The issued certificate (PEM, or whatever the upstream CA module stored; A-U3).
+    pub crt: Option<String>,
+    pub remoteid: Option<String>,
+}
+
+/// A new certificate order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CertOrder {
+    /// Upstream tariff id.
+    pub pricelist: u64,
+    /// Months.
+    pub period: u32,
+    /// Our reference stored on the upstream item (local item id), for reconciliation.
+    pub remoteid: String,
+    pub cn: String,
+    pub csr: String,
+    pub altnames: Vec<String>,
+    pub approver_method: Option<String>,
+    pub approver_emails: Vec<String>,
+    /// Passed through as given (`adm_*`, `tech_*`, `org_*`, `addon_<id>`, …);
+    /// names the client sets itself are ignored with a warning.
+    pub extra: Vec<(String, String)>,
+}
+
+/// A reissue request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reissue {
+    pub id: u64,
+    pub kind: ReissueKind,
+    pub approver_method: Option<String>,
+    pub approver_emails: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReissueKind {
+    /// Same CSR as on file.
+    OldRequest,
+    /// A new CSR.
+    Manual { csr: String },
+    /// A changed SAN list.
+    AltName { altnames: Vec<String> },
+}
+
+/// The upstream client: one per process, built only by commands that need it.
+pub struct Client {
+    http: reqwest::blocking::Client,
+    endpoint: Endpoint,
+    username: String,
+    password: Secret,
+    cfg: UpstreamConfig,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("url", &self.endpoint.to_string())
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .finish()
+    }
+}
+
+/// Values longer than this are shortened in the trace log (CSRs, certificates).
+const TRACE_VALUE_CHARS: usize = 80;
+
+impl Client {
+    /// Check the settings and prepare HTTPS. No network access.
+    pub fn new(conn: &Connection, cfg: &UpstreamConfig) -> Result<Client, UpstreamError> {
+        let endpoint = Endpoint::parse(&conn.url)?;
+        let username = conn.username.trim().to_string();
+        if username.is_empty() {
+            return Err(UpstreamError::Config(
+                "the upstream username is empty".into(),
+            ));
+        }
+        if conn.password.is_empty() {
+            return Err(UpstreamError::Config(
+                "the upstream password is empty".into(),
+            ));
+        }
+        let http = transport::http_client(&endpoint, cfg)?;
+        Ok(Client {
+            http,
+            endpoint,
+            username,
+            password: conn.password.clone(),
+            cfg: cfg.clone(),
+        })
+    }
+
+    /// The normalised endpoint URL (no secrets).
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The request body. The only place the password is exposed.
+    fn form(&self, func: &str, fields: &[(String, String)]) -> String {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        s.append_pair(wire::OUT.0, wire::OUT.1);
+        s.append_pair(wire::FIELD_FUNC, func);
+        s.append_pair(
+            wire::FIELD_AUTHINFO,
+            &format!("{}:{}", self.username, self.password.expose()),
+        );
+        for (k, v) in fields {
+            s.append_pair(k, v);
+        }
+        s.finish()
+    }
+
+    /// What the trace log shows of a request: authinfo masked by name,
+    /// long values cut, and the whole line through `redact`.
+    fn loggable(&self, func: &str, fields: &[(String, String)]) -> String {
+        let mut parts = vec![
+            format!("func={func}"),
+            format!("{}={}:{MASK}", wire::FIELD_AUTHINFO, self.username),
+        ];
+        for (k, v) in fields {
+            let shown: String = v.chars().take(TRACE_VALUE_CHARS).collect();
+            let cut = if v.chars().count() > TRACE_VALUE_CHARS {
+                "…"
+            } else {
+                ""
+            };
+            parts.push(format!("{k}={shown}{cut}"));
+        }
+        redact(&parts.join(" "))
+    }
+
+    /// One call: POST, read, parse, and turn `/doc/error` into `Api`.
+    /// Logs one debug line with the function, elapsed time and outcome class.
+    fn call(&self, func: &str, fields: &[(String, String)]) -> Result<Node, UpstreamError> {
+        log::trace!("upstream request {}", self.loggable(func, fields));
+        let started = Instant::now();
+        let result = transport::post(
+            &self.http,
+            &self.endpoint,
+            &self.cfg,
+            func,
+            self.form(func, fields),
+        )
+        .and_then(|body| parse::parse_answer(func, &body));
+        let ms = started.elapsed().as_millis();
+        match &result {
+            Ok(_) => log::debug!("upstream {func}: ok in {ms} ms"),
+            Err(UpstreamError::Api(a)) => {
+                log::debug!("upstream {func}: api-error {} in {ms} ms", a.kind)
+            }
+            Err(e) => log::debug!("upstream {func}: {} in {ms} ms: {e}", e.class_name()),
+        }
+        result
+    }
+
+    /// Like [`Client::call`], returning the raw body of a successful answer.
+    fn call_raw(&self, func: &str, fields: &[(String, String)]) -> Result<String, UpstreamError> {
+        log::trace!("upstream request {}", self.loggable(func, fields));
+        let started = Instant::now();
+        let result = transport::post(
+            &self.http,
+            &self.endpoint,
+            &self.cfg,
+            func,
+            self.form(func, fields),
+        )
+        .and_then(|body| {
+            parse::parse_answer(func, &body)?;
+            String::from_utf8(body).map_err(|_| UpstreamError::malformed(func, "not UTF-8"))
+        });
+        let ms = started.elapsed().as_millis();
+        match &result {
+            Ok(b) => log::debug!("upstream {func}: ok ({} bytes) in {ms} ms", b.len()),
+            Err(e) => log::debug!("upstream {func}: {} in {ms} ms: {e}", e.class_name()),
+        }
+        result
+    }
+
+    /// Login check and balance (A-U15).
+    pub fn whoami(&self) -> Result<Account, UpstreamError> {
+        let func = wire::FUNC_WHOAMI;
+        let doc = self.call(func, &[])?;
+        wire::account_from_whoami(func, &doc)
+    }
+
+    /// The certificate catalog as raw XML (`itemtype=certificate`), for the
+    /// catalog parser. Checked to be a `<doc>` without `<error>`.
+    pub fn pricelist_export(&self) -> Result<String, UpstreamError> {
+        self.call_raw(
+            wire::FUNC_PRICELIST_EXPORT,
+            &wire::pricelist_export_fields(),
+        )
+    }
+
+    /// All certificates of the account (no pagination, A-U11).
+    pub fn certificate_list(&self) -> Result<Vec<CertSummary>, UpstreamError> {
+        let doc = self.call(wire::FUNC_CERT_LIST, &[])?;
+        Ok(wire::cert_list(&doc))
+    }
+
+    /// One certificate's fields from its edit form.
+    pub fn certificate_view(&self, id: u64) -> Result<CertView, UpstreamError> {
+        let func = wire::FUNC_CERT_EDIT;
+        let doc = self.call(func, &wire::view_fields(id))?;
+        wire::cert_view(func, id, &doc)
+    }
+
+    /// Order and pay. `Ok(id)` = the new upstream item id. An error with
+    /// `maybe_applied()` means the order may exist: reconcile, never re-order.
+    pub fn certificate_order(&self, o: &CertOrder) -> Result<u64, UpstreamError> {
+        let func = wire::FUNC_CERT_ORDER;
+        let doc = self.call(func, &wire::order_fields(o))?;
+        wire::order_id(func, &doc)
+    }
+
+    /// Start a reissue. Success = no error (A-U5).
+    pub fn certificate_reissue(&self, r: &Reissue) -> Result<(), UpstreamError> {
+        self.call(wire::FUNC_CERT_REISSUE, &wire::reissue_fields(r))
+            .map(drop)
+    }
+
+    /// Delete. Success = no error; `<ok/>` is not required (A-U5).
+    pub fn certificate_delete(&self, id: u64) -> Result<(), UpstreamError> {
+        self.call(wire::FUNC_CERT_DELETE, &wire::action_fields(id))
+            .map(drop)
+    }
+
+    /// Renew for `period_months`. `Ok(Some(date))` when the answer names the
+    /// new expiry (A-U7); re-read the view to be sure either way.
+    pub fn service_prolong(
+        &self,
+        id: u64,
+        period_months: u32,
+    ) -> Result<Option<NaiveDate>, UpstreamError> {
+        let doc = self.call(
+            wire::FUNC_SERVICE_PROLONG,
+            &wire::prolong_fields(id, period_months),
+        )?;
+        Ok(wire::prolong_expiry(&doc))
+    }
+
+    /// Suspend upstream (A-U2). Often `access`-denied for client accounts.
+    pub fn certificate_suspend(&self, id: u64) -> Result<(), UpstreamError> {
+        self.call(wire::FUNC_CERT_SUSPEND, &wire::action_fields(id))
+            .map(drop)
+    }
+
+    /// Resume upstream (A-U2). Documented admin-only; `access` errors expected.
+    pub fn certificate_resume(&self, id: u64) -> Result<(), UpstreamError> {
+        self.call(wire::FUNC_CERT_RESUME, &wire::action_fields(id))
+            .map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn(url: &str, pw: &str) -> Connection {
+        Connection {
+            url: url.into(),
+            username: "reseller@example.com".into(),
+            password: Secret::new(pw),
+        }
+    }
+
+    #[test]
+    fn form_has_credentials_only_in_body_and_debug_hides_them() {
+        let c = Client::new(
+            &conn("http://127.0.0.1:9/billmgr", "Pa55:w&rd=x"),
+            &UpstreamConfig::default(),
+        )
+        .unwrap();
+        let body = c.form("whoami", &[("elid".into(), "5".into())]);
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect();
+        assert_eq!(pairs[0], ("out".into(), "xml".into()));
+        assert_eq!(pairs[1], ("func".into(), "whoami".into()));
+        assert_eq!(
+            pairs[2],
+            ("authinfo".into(), "reseller@example.com:Pa55:w&rd=x".into())
+        );
+        assert_eq!(pairs[3], ("elid".into(), "5".into()));
+        assert!(c.endpoint().url().query().is_none());
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("Pa55"), "{dbg}");
+        let cn = format!("{:?}", conn("h", "Pa55:w&rd=x"));
+        assert!(!cn.contains("Pa55"), "{cn}");
+        let logged = c.loggable("whoami", &[("csr".into(), "C".repeat(500))]);
+        assert!(!logged.contains("Pa55"), "{logged}");
+        assert!(logged.contains("authinfo=reseller@example.com:***"));
+        assert!(logged.len() < 300);
+    }
+
+    #[test]
+    fn new_refuses_bad_settings_without_network() {
+        let cfg = UpstreamConfig::default();
+        let e =
+            Client::new(&conn("http://billing.example.com/billmgr", "pw-x1"), &cfg).unwrap_err();
+        assert!(matches!(e, UpstreamError::Config(_)), "{e:?}");
+        assert!(!e.maybe_applied());
+        let mut c = conn("https://billing.example.com", "pw-x1");
+        c.username = " ".into();
+        assert!(matches!(
+            Client::new(&c, &cfg),
+            Err(UpstreamError::Config(_))
+        ));
+        assert!(matches!(
+            Client::new(&conn("https://billing.example.com", ""), &cfg),
+            Err(UpstreamError::Config(_))
+        ));
+    }
+
+    #[test]
+    fn ca_file_must_be_readable_pem() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = UpstreamConfig {
+            ca_file: Some(dir.path().join("missing.pem")),
+            ..UpstreamConfig::default()
+        };
+        let c = conn("https://billing.example.com", "pw-x2");
+        let e = Client::new(&c, &cfg).unwrap_err();
+        assert!(
+            matches!(&e, UpstreamError::Config(m) if m.contains("missing.pem")),
+            "{e:?}"
+        );
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a certificate\n").unwrap();
+        cfg.ca_file = Some(junk);
+        let e = Client::new(&c, &cfg).unwrap_err();
+        assert!(
+            matches!(&e, UpstreamError::Config(m) if m.contains("no PEM")),
+            "{e:?}"
+        );
+        let bad = dir.path().join("bad.pem");
+        std::fs::write(
+            &bad,
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        cfg.ca_file = Some(bad);
+        let e = Client::new(&c, &cfg).unwrap_err();
+        assert!(matches!(&e, UpstreamError::Config(_)), "{e:?}");
+    }
+}

@@ -1,0 +1,538 @@
+//! Reading upstream answers: bytes → a small element tree → "answer or error".
+//!
+//! Tolerant where BILLmanager varies (upstream-api.md §2.1): unknown elements
+//! and attributes are kept but ignored by callers, `<doc>` presentation
+//! attributes (`lang`, `func`, `theme`, …) and `<tparams>`/`<saved_filters>`
+//! echoes are just more children. Strict where it matters: the root must be
+//! `<doc>`, the document must be complete (a truncated answer is never taken
+//! for a short one), and a `/doc/error` always wins. No panics on any input;
+//! custom entities are never expanded.
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+use rust_decimal::Decimal;
+
+use super::error::{ApiError, UpstreamError};
+use crate::secret::redact;
+
+/// Deeper nesting than this is not a BILLmanager answer (and would cost stack).
+const MAX_DEPTH: usize = 64;
+/// Longest summary line of a bad body shown to the admin.
+const MAX_LINE_CHARS: usize = 160;
+
+/// One XML element: attributes, concatenated direct text, children in order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Node {
+    pub name: String,
+    pub attrs: Vec<(String, String)>,
+    pub text: String,
+    pub children: Vec<Node>,
+}
+
+impl Node {
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn child(&self, name: &str) -> Option<&Node> {
+        self.children.iter().find(|c| c.name == name)
+    }
+
+    pub fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Node> + 'a {
+        self.children.iter().filter(move |c| c.name == name)
+    }
+
+    /// Trimmed text of the first child `name`; `None` when absent or blank.
+    pub fn child_text(&self, name: &str) -> Option<&str> {
+        self.child(name)
+            .map(|c| c.text.trim())
+            .filter(|t| !t.is_empty())
+    }
+
+    /// Follow a path of child names, e.g. `["doc", "newexpiredate"]` from here.
+    pub fn path(&self, names: &[&str]) -> Option<&Node> {
+        let mut cur = self;
+        for n in names {
+            cur = cur.child(n)?;
+        }
+        Some(cur)
+    }
+}
+
+/// One line describing a body that is not a usable answer: the `<title>` of an
+/// HTML page if there is one, else the first non-blank line; shortened and
+/// redacted. Never the whole page.
+pub fn first_line(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let lower = text.to_ascii_lowercase();
+    let title = lower.find("<title>").and_then(|start| {
+        let from = start + "<title>".len();
+        lower[from..]
+            .find("</title>")
+            .and_then(|len| text.get(from..from + len))
+    });
+    let line = match title.map(str::trim).filter(|t| !t.is_empty()) {
+        Some(t) => t.to_string(),
+        None => text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("(empty body)")
+            .to_string(),
+    };
+    let one: String = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut short: String = one.chars().take(MAX_LINE_CHARS).collect();
+    if one.chars().count() > MAX_LINE_CHARS {
+        short.push('…');
+    }
+    redact(&short)
+}
+
+fn element(e: &BytesStart<'_>) -> Result<Node, String> {
+    let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+    let mut attrs = Vec::new();
+    for a in e.attributes() {
+        let a = a.map_err(|err| format!("bad attribute in <{name}>: {err}"))?;
+        let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
+        let value = a
+            .unescape_value()
+            .map_err(|err| format!("bad attribute value {key} in <{name}>: {err}"))?;
+        attrs.push((key, value.into_owned()));
+    }
+    Ok(Node {
+        name,
+        attrs,
+        ..Node::default()
+    })
+}
+
+/// Parse a complete XML document into its root element.
+pub fn parse_tree(text: &str) -> Result<Node, String> {
+    let mut reader = Reader::from_str(text);
+    reader.config_mut().check_end_names = true;
+    let mut stack: Vec<Node> = Vec::new();
+    let mut root: Option<Node> = None;
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|e| format!("at byte {}: {e}", reader.buffer_position()))?;
+        match event {
+            Event::Start(e) => {
+                if root.is_some() {
+                    return Err("content after the root element".into());
+                }
+                if stack.len() >= MAX_DEPTH {
+                    return Err(format!("nesting deeper than {MAX_DEPTH} levels"));
+                }
+                stack.push(element(&e)?);
+            }
+            Event::Empty(e) => {
+                let node = element(&e)?;
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(node),
+                    None if root.is_none() => root = Some(node),
+                    None => return Err("content after the root element".into()),
+                }
+            }
+            Event::End(_) => {
+                let node = stack
+                    .pop()
+                    .ok_or_else(|| "closing tag without an opening tag".to_string())?;
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(node),
+                    None => root = Some(node),
+                }
+            }
+            Event::Text(t) => {
+                let s = t.unescape().map_err(|e| format!("bad text: {e}"))?;
+                match stack.last_mut() {
+                    Some(parent) => parent.text.push_str(&s),
+                    None if s.trim().is_empty() => {}
+                    None => return Err("text outside the root element".into()),
+                }
+            }
+            Event::CData(c) => {
+                let s = std::str::from_utf8(c.as_ref())
+                    .map_err(|_| "CDATA is not UTF-8".to_string())?
+                    .to_string();
+                match stack.last_mut() {
+                    Some(parent) => parent.text.push_str(&s),
+                    None => return Err("CDATA outside the root element".into()),
+                }
+            }
+            Event::Decl(_) | Event::Comment(_) | Event::PI(_) | Event::DocType(_) => {}
+            Event::Eof => break,
+        }
+    }
+    if let Some(open) = stack.last() {
+        return Err(format!("document ends inside <{}> (truncated)", open.name));
+    }
+    root.ok_or_else(|| "no root element".to_string())
+}
+
+/// Does the body look like an HTML page or non-markup text rather than XML?
+fn looks_like_xml(text: &str) -> bool {
+    let t = text.trim_start_matches('\u{feff}').trim_start();
+    if !t.starts_with('<') {
+        return false;
+    }
+    let head: String = t.chars().take(64).collect::<String>().to_ascii_lowercase();
+    !(head.starts_with("<!doctype html") || head.starts_with("<html"))
+}
+
+/// Body → the `<doc>` root, without looking for errors.
+pub fn parse_doc(func: &str, body: &[u8]) -> Result<Node, UpstreamError> {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return Err(UpstreamError::NotXml {
+            func: func.to_string(),
+            first_line: first_line(body),
+        });
+    };
+    if !looks_like_xml(text) {
+        return Err(UpstreamError::NotXml {
+            func: func.to_string(),
+            first_line: first_line(body),
+        });
+    }
+    let root = parse_tree(text.trim_start_matches('\u{feff}'))
+        .map_err(|detail| UpstreamError::malformed(func, format!("invalid XML: {detail}")))?;
+    if root.name != "doc" {
+        return Err(UpstreamError::malformed(
+            func,
+            format!("root element is <{}>, expected <doc>", root.name),
+        ));
+    }
+    Ok(root)
+}
+
+/// The `/doc/error` of an answer, if any.
+pub fn api_error(func: &str, doc: &Node) -> Option<ApiError> {
+    let e = doc.child("error")?;
+    let kind = e
+        .attr("type")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .unwrap_or("unknown");
+    let params = e
+        .children_named("param")
+        .filter_map(|p| p.attr("name").map(|n| (redact(n), redact(p.text.trim()))))
+        .collect();
+    Some(ApiError {
+        func: func.to_string(),
+        kind: redact(kind),
+        object: e.attr("object").map(redact).filter(|o| !o.is_empty()),
+        code: e.attr("code").map(str::to_string),
+        params,
+        msg: e.child_text("msg").map(redact),
+    })
+}
+
+/// Body → `<doc>` of a successful answer; `/doc/error` → [`UpstreamError::Api`].
+/// Success is the absence of an error, never the presence of `<ok/>` (A-U5).
+pub fn parse_answer(func: &str, body: &[u8]) -> Result<Node, UpstreamError> {
+    let doc = parse_doc(func, body)?;
+    match api_error(func, &doc) {
+        Some(e) => Err(UpstreamError::Api(e)),
+        None => Ok(doc),
+    }
+}
+
+/// A money amount as BILLmanager may print it: `123.45`, `12221243.00`,
+/// `1 234,56`, `1 234,56 руб.` (non-breaking spaces), `-5.00 EUR`, `1,234.56`.
+/// Returns the amount and any trailing currency text. One function for every
+/// balance we read (A-U15, upstream-api.md §6, §10).
+pub fn parse_money(text: &str) -> Option<(Decimal, Option<String>)> {
+    let t = text.trim();
+    // The number starts at the first digit, or at a minus sign right before one.
+    let chars: Vec<char> = t.chars().collect();
+    let first_digit = chars.iter().position(|c| c.is_ascii_digit())?;
+    let negative = chars[..first_digit]
+        .iter()
+        .rev()
+        .find(|c| !c.is_whitespace())
+        .is_some_and(|c| *c == '-' || *c == '\u{2212}');
+    let is_group_space = |c: char| c == ' ' || c == '\u{a0}' || c == '\u{202f}' || c == '\u{2009}';
+    let mut end = first_digit;
+    while end < chars.len()
+        && (chars[end].is_ascii_digit()
+            || chars[end] == '.'
+            || chars[end] == ','
+            || chars[end] == '\''
+            || (is_group_space(chars[end])
+                && chars.get(end + 1).is_some_and(|c| c.is_ascii_digit())))
+    {
+        end += 1;
+    }
+    let number: String = chars[first_digit..end]
+        .iter()
+        .filter(|c| !is_group_space(**c) && **c != '\'')
+        .collect();
+    let number = number.trim_end_matches(['.', ',']);
+    let dots = number.matches('.').count();
+    let commas = number.matches(',').count();
+    let normal = match (dots, commas) {
+        (0, 0) => number.to_string(),
+        // One separator kind: a single one is the decimal point, several are grouping.
+        (1, 0) => number.to_string(),
+        (0, 1) => number.replace(',', "."),
+        (_, 0) => number.replace('.', ""),
+        (0, _) => number.replace(',', ""),
+        // Both: the last one is the decimal point.
+        _ => {
+            let last_dot = number.rfind('.')?;
+            let last_comma = number.rfind(',')?;
+            if last_dot > last_comma {
+                if dots > 1 {
+                    return None;
+                }
+                number.replace(',', "")
+            } else {
+                if commas > 1 {
+                    return None;
+                }
+                number.replace('.', "").replace(',', ".")
+            }
+        }
+    };
+    let mut value: Decimal = normal.parse().ok()?;
+    if negative {
+        value = -value;
+    }
+    let rest: String = chars[end..].iter().collect();
+    let currency = rest.trim().trim_end_matches('.').trim().to_string();
+    let currency =
+        (!currency.is_empty() && currency.chars().any(char::is_alphabetic)).then_some(currency);
+    Some((value, currency))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    const REF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/reference/upstream");
+
+    fn reference(name: &str) -> Vec<u8> {
+        // The reference directory sits next to the worktree in this project;
+        // fall back to the absolute shared path.
+        let local = std::path::Path::new(REF).join(name);
+        let shared = std::path::Path::new("/work/shared/reference/upstream").join(name);
+        std::fs::read(&local)
+            .or_else(|_| std::fs::read(&shared))
+            .unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+    }
+
+    fn dec(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn whoami_fixture_parses_with_presentation_attrs_and_tparams() {
+        let doc = parse_answer("whoami", &reference("whoami.bm6-log.xml")).unwrap();
+        assert_eq!(doc.attr("func"), Some("whoami"));
+        let user = doc.child("user").unwrap();
+        assert_eq!(user.attr("balance"), Some("12221243.00"));
+        assert_eq!(user.attr("realname"), Some("Иван Иванович Иванов"));
+        assert_eq!(doc.path(&["tparams", "func"]).unwrap().text, "whoami");
+    }
+
+    #[test]
+    fn ok_fixture_is_success_with_multiline_tparams() {
+        let doc = parse_answer(
+            "payment.setinpay",
+            &reference("ok-payment.setinpay.bm6-log.xml"),
+        )
+        .unwrap();
+        assert!(doc.child("ok").is_some());
+        assert!(doc
+            .path(&["tparams", "info"])
+            .unwrap()
+            .text
+            .contains("\"Amount\" : 1000"));
+    }
+
+    #[test]
+    fn not_enough_money_fixture() {
+        let e = parse_answer(
+            "certificate.order.param",
+            &reference("error-not_enough_money.xml"),
+        )
+        .unwrap_err();
+        let UpstreamError::Api(a) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(a.kind, "not_enough_money");
+        assert_eq!(a.code.as_deref(), Some("1"));
+        assert_eq!(a.param("amount"), Some("0.1048"));
+        assert_eq!(a.param("have"), Some("0.00"));
+        assert_eq!(a.param("currency"), Some("EUR"));
+        assert_eq!(a.param("available"), Some("0.00"));
+        assert_eq!(a.params.len(), 7);
+        assert_eq!(a.msg, None);
+        assert_eq!(a.class(), super::super::error::ApiErrorClass::Money);
+    }
+
+    #[test]
+    fn coremanager_error_fixture() {
+        let e = parse_answer("x", &reference("error-coremanager-xpath.xml")).unwrap_err();
+        let UpstreamError::Api(a) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(a.kind, "xml");
+        assert_eq!(a.object.as_deref(), Some("xpath"));
+        assert_eq!(a.param("object"), Some("xpath"));
+        assert_eq!(a.param("value"), Some("bad XPath"));
+        assert_eq!(a.class(), super::super::error::ApiErrorClass::Other);
+        assert!(!e_maybe(&UpstreamError::Api(a)));
+    }
+
+    fn e_maybe(e: &UpstreamError) -> bool {
+        e.maybe_applied()
+    }
+
+    #[test]
+    fn auth_fixtures() {
+        let doc = parse_answer("auth", &reference("auth-response.guide.xml")).unwrap();
+        assert_eq!(doc.child("auth").unwrap().attr("id"), Some("session id"));
+        let doc = parse_answer("auth", &reference("auth-response.bm6-general-view.xml")).unwrap();
+        let auth = doc.child("auth").unwrap();
+        assert_eq!(auth.attr("level"), Some("access level"));
+        assert_eq!(auth.text, "session number");
+    }
+
+    #[test]
+    fn pricelist_fragment_is_a_plain_doc() {
+        let doc = parse_answer(
+            "pricelist.export",
+            &reference("pricelist-export.doc-fragment.wrapped.xml"),
+        )
+        .unwrap();
+        let period = doc.path(&["pricelist", "price", "period"]).unwrap();
+        assert_eq!(period.attr("cost"), Some("913.9286"));
+    }
+
+    #[test]
+    fn truncated_is_malformed() {
+        for body in [
+            "<?xml version=\"1.0\"?>\n<doc><id>12",
+            "<doc><elem><id>1</id></elem>",
+            "<doc><error type=\"auth\"",
+            "<doc",
+            "<",
+            "<doc><a></b></doc>",
+            "<doc>&unknown;</doc>",
+            "<doc></doc><doc></doc>",
+            "<doc/>trailing",
+        ] {
+            match parse_answer("f", body.as_bytes()) {
+                Err(UpstreamError::Malformed { func, .. }) => assert_eq!(func, "f"),
+                other => panic!("{body:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn not_xml_bodies() {
+        let html = "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n<body>\n<center><h1>502 Bad Gateway</h1></center>\n<hr><center>nginx</center>\n</body>\n</html>\n";
+        match parse_answer("whoami", html.as_bytes()) {
+            Err(UpstreamError::NotXml { first_line, .. }) => {
+                assert_eq!(first_line, "502 Bad Gateway")
+            }
+            other => panic!("{other:?}"),
+        }
+        for body in ["", "   \n", "OK", "{\"doc\":{}}", "\u{fffd}"] {
+            assert!(
+                matches!(
+                    parse_answer("f", body.as_bytes()),
+                    Err(UpstreamError::NotXml { .. })
+                ),
+                "{body:?}"
+            );
+        }
+        assert!(matches!(
+            parse_answer("f", &[0xff, 0xfe, b'<']),
+            Err(UpstreamError::NotXml { .. })
+        ));
+    }
+
+    #[test]
+    fn wrong_root_is_malformed() {
+        assert!(matches!(
+            parse_answer("f", b"<result><id>1</id></result>"),
+            Err(UpstreamError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn hostile_inputs_do_not_panic() {
+        let deep = "<doc>".to_string() + &"<a>".repeat(500) + &"</a>".repeat(500) + "</doc>";
+        assert!(matches!(
+            parse_answer("f", deep.as_bytes()),
+            Err(UpstreamError::Malformed { .. })
+        ));
+        let laughs = r#"<?xml version="1.0"?><!DOCTYPE doc [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]><doc>&b;</doc>"#;
+        assert!(parse_answer("f", laughs.as_bytes()).is_err());
+        let ok =
+            "\u{feff}<?xml version=\"1.0\"?><!-- c --><doc a=\"&amp;&#65;\"><![CDATA[<x>]]></doc>";
+        let doc = parse_answer("f", ok.as_bytes()).unwrap();
+        assert_eq!(doc.attr("a"), Some("&A"));
+        assert_eq!(doc.text, "<x>");
+        // Every prefix, also ones cutting a UTF-8 sequence: an error, never a panic.
+        for cut in 0..ok.len() {
+            assert!(
+                parse_answer("f", &ok.as_bytes()[..cut]).is_err(),
+                "cut {cut}"
+            );
+        }
+        let _ = parse_answer("f", b"<doc x=\"unterminated></doc>");
+        let _ = parse_answer("f", b"<doc x=1></doc>");
+    }
+
+    #[test]
+    fn error_without_type_still_an_error() {
+        let e = parse_answer("f", b"<doc><error><msg>boom</msg></error></doc>").unwrap_err();
+        let a = e.api().unwrap();
+        assert_eq!(a.kind, "unknown");
+        assert_eq!(a.msg.as_deref(), Some("boom"));
+    }
+
+    #[test]
+    fn first_line_is_short_and_single() {
+        let long = "x".repeat(1000) + "\nsecond line";
+        let l = first_line(long.as_bytes());
+        assert!(l.chars().count() <= MAX_LINE_CHARS + 1);
+        assert!(!l.contains('\n'));
+        assert_eq!(first_line(b"\n\n  Bad Gateway  \n<p>x</p>"), "Bad Gateway");
+        assert_eq!(first_line(b""), "(empty body)");
+    }
+
+    #[test]
+    fn money_formats() {
+        let m = parse_money;
+        assert_eq!(m("123.45"), Some((dec("123.45"), None)));
+        assert_eq!(m("12221243.00"), Some((dec("12221243.00"), None)));
+        assert_eq!(m("1 234,56"), Some((dec("1234.56"), None)));
+        assert_eq!(
+            m("1\u{a0}234,56\u{a0}руб."),
+            Some((dec("1234.56"), Some("руб".into())))
+        );
+        assert_eq!(
+            m("12\u{202f}345\u{202f}678,9 руб."),
+            Some((dec("12345678.9"), Some("руб".into())))
+        );
+        assert_eq!(m("123.45 RUB"), Some((dec("123.45"), Some("RUB".into()))));
+        assert_eq!(m("-5.00"), Some((dec("-5.00"), None)));
+        assert_eq!(m("−5,00 EUR"), Some((dec("-5.00"), Some("EUR".into()))));
+        assert_eq!(m("1,234.56"), Some((dec("1234.56"), None)));
+        assert_eq!(m("1.234,56"), Some((dec("1234.56"), None)));
+        assert_eq!(m("1,234,567"), Some((dec("1234567"), None)));
+        assert_eq!(m("0"), Some((dec("0"), None)));
+        assert_eq!(m("$ 10"), Some((dec("10"), None)));
+        assert_eq!(m(""), None);
+        assert_eq!(m("abc"), None);
+        assert_eq!(m("1.2.3,4,5"), None);
+    }
+}

@@ -1,0 +1,593 @@
+//! THE table of upstream wire names: function names, request field names and
+//! response paths, and the one error classifier.
+//!
+//! Most of these are not confirmed by a primary source (upstream-api.md §0.1,
+//! §10). Each guess carries its `A-Un` id, so when a real upstream disagrees
+//! this is the only file to change. Nothing outside this file spells an
+//! upstream function or field name.
+
+use chrono::NaiveDate;
+
+use super::error::{ApiErrorClass, UpstreamError};
+use super::parse::{parse_money, Node};
+use super::{Account, CertOrder, CertSummary, CertView, Reissue, ReissueKind};
+
+// ---- common request fields (upstream-api.md §1.3) -------------------------
+
+/// Output format: the only one with primary examples for orders and errors [INFER §2.3, A-U13].
+pub const OUT: (&str, &str) = ("out", "xml");
+pub const FIELD_FUNC: &str = "func";
+/// `user:password` on every call, in the POST body [DOC S1, S2].
+pub const FIELD_AUTHINFO: &str = "authinfo";
+pub const FIELD_ELID: &str = "elid";
+/// Marks a form submit [DOC S3, S6].
+pub const SOK: (&str, &str) = ("sok", "ok");
+
+// ---- function names --------------------------------------------------------
+
+/// A-U15 (§6, 3P-CODE S24): account and balance.
+pub const FUNC_WHOAMI: &str = "whoami";
+/// DOC S7: the tariff catalog.
+pub const FUNC_PRICELIST_EXPORT: &str = "pricelist.export";
+/// DOC S6: the certificate list (user-level columns: A-U2).
+pub const FUNC_CERT_LIST: &str = "certificate";
+/// A-U2, A-U3 (§3.3): the edit form as the view of one certificate.
+pub const FUNC_CERT_EDIT: &str = "certificate.edit";
+/// ARTICLE, A-U1 (§3.2): the order wizard's last step.
+pub const FUNC_CERT_ORDER: &str = "certificate.order.param";
+/// ARTICLE, A-U1 (§3.4).
+pub const FUNC_CERT_REISSUE: &str = "certificate.reissue.step2";
+/// ARTICLE, A-U1/A-U2 (§3.5).
+pub const FUNC_CERT_DELETE: &str = "certificate.delete";
+/// ISP-CODE S17, 3P-CODE S30 (§3.8): renewal of any service.
+pub const FUNC_SERVICE_PROLONG: &str = "service.prolong";
+/// A-U2 (§3.8): client-level certificate suspend, by analogy with other item types.
+pub const FUNC_CERT_SUSPEND: &str = "certificate.suspend";
+/// A-U2 (§3.8): `certificate.resume` is documented admin-only; kept for accounts allowed to.
+pub const FUNC_CERT_RESUME: &str = "certificate.resume";
+
+/// Fields that the client itself sets on an order; `CertOrder::extra` cannot
+/// override them.
+const RESERVED_ORDER_FIELDS: &[&str] = &[
+    "func",
+    "out",
+    "authinfo",
+    "auth",
+    "sok",
+    "skipbasket",
+    "clicked_button",
+    "pricelist",
+    "period",
+    "remoteid",
+    "CN",
+    "csr",
+    "altname",
+    "approver_method",
+    "elid",
+    "lang",
+    "su",
+];
+
+/// Request fields are owned strings so builders can number `approver_email_N`.
+pub type Fields = Vec<(String, String)>;
+
+fn f(k: &str, v: impl Into<String>) -> (String, String) {
+    (k.to_string(), v.into())
+}
+
+/// `approver_email_1..N` [ARTICLE, DOC S5; A-U1].
+fn approver_fields(out: &mut Fields, method: Option<&str>, emails: &[String]) {
+    if let Some(m) = method.filter(|m| !m.is_empty()) {
+        out.push(f("approver_method", m));
+    }
+    for (i, e) in emails.iter().enumerate() {
+        out.push(f(&format!("approver_email_{}", i + 1), e.as_str()));
+    }
+}
+
+// ---- requests --------------------------------------------------------------
+
+/// `pricelist.export`: certificate plans only [DOC S7; `itemtype` intname in the request, A-U14].
+pub fn pricelist_export_fields() -> Fields {
+    vec![f("itemtype", "certificate")]
+}
+
+/// The order: paid from the balance at once, no basket
+/// [ARTICLE §3.2(a), DOC S8/S9 `skipbasket`, ISP-CODE S17 `clicked_button=finish`; A-U1, A-U6].
+/// SANs go only in `altname` (space-separated, DOC S5); whether the upstream
+/// also wants `addon_<id>` is A-U1 — a caller that knows the addon id passes it in `extra`.
+pub fn order_fields(o: &CertOrder) -> Fields {
+    let mut out = vec![SOK, ("skipbasket", "on"), ("clicked_button", "finish")]
+        .into_iter()
+        .map(|(k, v)| f(k, v))
+        .collect::<Fields>();
+    out.push(f("pricelist", o.pricelist.to_string()));
+    out.push(f("period", o.period.to_string()));
+    out.push(f("remoteid", o.remoteid.as_str()));
+    out.push(f("CN", o.cn.as_str()));
+    out.push(f("csr", o.csr.as_str()));
+    if !o.altnames.is_empty() {
+        out.push(f("altname", o.altnames.join(" ")));
+    }
+    approver_fields(&mut out, o.approver_method.as_deref(), &o.approver_emails);
+    for (k, v) in &o.extra {
+        if RESERVED_ORDER_FIELDS.contains(&k.as_str()) || k.starts_with("approver_email") {
+            log::warn!("order field '{k}' from extra ignored: the client sets it itself");
+            continue;
+        }
+        out.push((k.clone(), v.clone()));
+    }
+    out
+}
+
+/// Reissue `crt_type=oldrequest|manual|altname` [ARTICLE §3.4; A-U1].
+pub fn reissue_fields(r: &Reissue) -> Fields {
+    let mut out = vec![f(FIELD_ELID, r.id.to_string()), f(SOK.0, SOK.1)];
+    match &r.kind {
+        ReissueKind::OldRequest => out.push(f("crt_type", "oldrequest")),
+        ReissueKind::Manual { csr } => {
+            out.push(f("crt_type", "manual"));
+            out.push(f("csr", csr.as_str()));
+        }
+        ReissueKind::AltName { altnames } => {
+            out.push(f("crt_type", "altname"));
+            out.push(f("altname", altnames.join(" ")));
+        }
+    }
+    approver_fields(&mut out, r.approver_method.as_deref(), &r.approver_emails);
+    out
+}
+
+/// View form: `elid` without `sok` returns the fields [ISP-CODE S17 pattern; A-U2].
+pub fn view_fields(id: u64) -> Fields {
+    vec![f(FIELD_ELID, id.to_string())]
+}
+
+/// Delete, suspend, resume: `elid` (+ `sok=ok`, harmless for group actions, §3.5) [A-U1, A-U2].
+pub fn action_fields(id: u64) -> Fields {
+    vec![f(FIELD_ELID, id.to_string()), f(SOK.0, SOK.1)]
+}
+
+/// `service.prolong&elid&period&sok=ok` [ISP-CODE S17, 3P-CODE S30; other params A-U7].
+pub fn prolong_fields(id: u64, period_months: u32) -> Fields {
+    vec![
+        f(FIELD_ELID, id.to_string()),
+        f("period", period_months.to_string()),
+        f(SOK.0, SOK.1),
+    ]
+}
+
+// ---- responses -------------------------------------------------------------
+
+/// `whoami` → `/doc/user/@name`, `@balance`, `@currency` (A-U15, §6; the
+/// `currency` attribute is seen in the BILLmanager 6.94 fixture). A `<balance>`
+/// child element is accepted too.
+pub fn account_from_whoami(func: &str, doc: &Node) -> Result<Account, UpstreamError> {
+    let user = doc
+        .child("user")
+        .ok_or_else(|| UpstreamError::malformed(func, "no <user> element in the whoami answer"))?;
+    let raw = user
+        .attr("balance")
+        .map(str::to_string)
+        .or_else(|| user.child_text("balance").map(str::to_string))
+        .ok_or_else(|| UpstreamError::malformed(func, "no balance in the whoami answer"))?;
+    let (balance, currency_hint) = parse_money(&raw).ok_or_else(|| {
+        UpstreamError::malformed(func, format!("balance '{raw}' is not a number"))
+    })?;
+    let name = user
+        .attr("name")
+        .or_else(|| user.child_text("name"))
+        .unwrap_or_default()
+        .to_string();
+    let currency = user
+        .attr("currency")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .or(currency_hint);
+    Ok(Account {
+        name,
+        balance,
+        currency,
+    })
+}
+
+/// Order answer `/doc/id` (A-U6, ISP-CODE S17 for `soft.order.param`). Neither
+/// id nor error: the order may exist — outcome unknown, never re-order.
+pub fn order_id(func: &str, doc: &Node) -> Result<u64, UpstreamError> {
+    match doc.child_text("id") {
+        Some(t) => t.parse::<u64>().map_err(|_| {
+            UpstreamError::malformed(
+                func,
+                format!("order answer id '{t}' is not a number: outcome unknown"),
+            )
+        }),
+        None => Err(UpstreamError::malformed(
+            func,
+            "order answer has neither <id> nor <error>: outcome unknown, the order may exist",
+        )),
+    }
+}
+
+/// New expiry of `service.prolong`: `/doc/doc/newexpiredate` (ISP-CODE S17)
+/// or `/doc/newexpiredate` (A-U7). Absent → `None`: the caller re-reads the
+/// expiry from the view anyway (§3.8 client rule).
+pub fn prolong_expiry(doc: &Node) -> Option<NaiveDate> {
+    let raw = doc
+        .path(&["doc", "newexpiredate"])
+        .or_else(|| doc.child("newexpiredate"))
+        .map(|n| n.text.trim())?;
+    let d = parse_date(raw);
+    if d.is_none() && !raw.is_empty() {
+        log::warn!("service.prolong: cannot read newexpiredate '{raw}'");
+    }
+    d
+}
+
+/// A BILLmanager date: `YYYY-MM-DD`, possibly followed by a time. Empty and
+/// `0000-00-00` mean "none".
+pub fn parse_date(raw: &str) -> Option<NaiveDate> {
+    let t = raw.trim();
+    let day = t.get(..10)?;
+    NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()
+}
+
+fn owned(n: &Node, name: &str) -> Option<String> {
+    n.child_text(name).map(str::to_string)
+}
+
+/// SAN list: space-separated in BILLmanager (§3.2 item params); commas tolerated.
+fn split_names(raw: Option<&str>) -> Vec<String> {
+    raw.unwrap_or_default()
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// One `<elem>` of the `certificate` list: columns `id, CN, pricelist,
+/// createdate, expiredate, status_msg, item_status` [DOC S6], `remoteid` only
+/// where the upstream shows it (A-U10); whether `pricelist`/`item_status` hold
+/// ids, codes or labels is A-U8, so they stay strings. A row without a numeric
+/// id is skipped.
+pub fn cert_summary(elem: &Node) -> Option<CertSummary> {
+    let id = elem.child_text("id")?.parse::<u64>().ok()?;
+    Some(CertSummary {
+        id,
+        cn: owned(elem, "CN").unwrap_or_default(),
+        pricelist: owned(elem, "pricelist").unwrap_or_default(),
+        createdate: owned(elem, "createdate"),
+        expiredate: elem.child_text("expiredate").and_then(parse_date),
+        item_status: owned(elem, "item_status"),
+        status_msg: owned(elem, "status_msg"),
+        remoteid: owned(elem, "remoteid"),
+    })
+}
+
+/// The list rows `/doc/elem` [DOC S6]; no pagination parameters are sent (A-U11).
+pub fn cert_list(doc: &Node) -> Vec<CertSummary> {
+    doc.children_named("elem")
+        .filter_map(|e| {
+            let row = cert_summary(e);
+            if row.is_none() {
+                log::warn!("certificate list: skipping a row without a numeric id");
+            }
+            row
+        })
+        .collect()
+}
+
+/// `certificate.edit elid=N`: fields as direct `<doc>` children (A-U2, A-U3,
+/// A-U10; §3.3). `approver_email` is comma-separated (item params, §3.2);
+/// numbered `approver_email_N` fields are read too.
+pub fn cert_view(func: &str, requested: u64, doc: &Node) -> Result<CertView, UpstreamError> {
+    let cn = owned(doc, "CN").ok_or_else(|| {
+        UpstreamError::malformed(func, format!("view of certificate {requested} has no CN"))
+    })?;
+    let id = match doc.child_text("id").or_else(|| doc.child_text("elid")) {
+        Some(t) => t.parse::<u64>().map_err(|_| {
+            UpstreamError::malformed(func, format!("certificate id '{t}' is not a number"))
+        })?,
+        None => requested,
+    };
+    if id != requested {
+        return Err(UpstreamError::malformed(
+            func,
+            format!("asked for certificate {requested}, the answer is about {id}"),
+        ));
+    }
+    let mut approver_emails: Vec<String> = doc
+        .child_text("approver_email")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    for c in &doc.children {
+        if c.name.starts_with("approver_email_") {
+            let v = c.text.trim();
+            if !v.is_empty() && !approver_emails.iter().any(|e| e == v) {
+                approver_emails.push(v.to_string());
+            }
+        }
+    }
+    Ok(CertView {
+        id,
+        cn,
+        altnames: split_names(doc.child_text("altname")),
+        pricelist: owned(doc, "pricelist").unwrap_or_default(),
+        period: doc.child_text("period").and_then(|p| p.parse().ok()),
+        createdate: owned(doc, "createdate"),
+        expiredate: doc.child_text("expiredate").and_then(parse_date),
+        item_status: owned(doc, "item_status"),
+        service_status: doc
+            .child_text("service_status")
+            .and_then(|s| s.parse().ok()),
+        status_msg: owned(doc, "status_msg"),
+        approver_method: owned(doc, "approver_method"),
+        approver_emails,
+        csr: owned(doc, "csr"),
+        crt: owned(doc, "crt"),
+        remoteid: owned(doc, "remoteid"),
+    })
+}
+
+// ---- errors ----------------------------------------------------------------
+
+/// Objects of a `missed` error that mean "no such service" (SIM-24; ISP-CODE
+/// S16 `mgr_err::Missed("item", id)`).
+const NOT_FOUND_OBJECTS: &[&str] = &["elid", "item", "id"];
+
+/// THE error classifier (A-U9, upstream-api.md §2.5): `not_enough_money` →
+/// money; a type containing `access` → permission, containing `auth` (also
+/// `badauth`, `noauth`) or `session` → credentials; `missed` of the object
+/// id → not found; other `missed`/`value` → bad request; `exists` → exists.
+/// Module-defined types such as `invalid_login_or_passwd` come from the
+/// upstream's own CA modules, not from our login, and stay `Other`.
+pub fn classify_error(kind: &str, object: Option<&str>) -> ApiErrorClass {
+    let k = kind.trim().to_ascii_lowercase();
+    match k.as_str() {
+        "not_enough_money" => ApiErrorClass::Money,
+        "exists" => ApiErrorClass::Exists,
+        "missed" if object.is_some_and(|o| NOT_FOUND_OBJECTS.contains(&o)) => {
+            ApiErrorClass::NotFound
+        }
+        "missed" | "value" => ApiErrorClass::BadRequest,
+        _ if k.contains("access") => ApiErrorClass::Access,
+        _ if k == "session" || k.contains("auth") => ApiErrorClass::Auth,
+        _ => ApiErrorClass::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::upstream::parse::parse_answer;
+    use rust_decimal::Decimal;
+    use std::str::FromStr;
+
+    fn doc(xml: &str) -> Node {
+        parse_answer("t", xml.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn whoami_from_real_fixture() {
+        let body = std::fs::read("/work/shared/reference/upstream/whoami.bm6-log.xml")
+            .or_else(|_| {
+                std::fs::read(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../shared/reference/upstream/whoami.bm6-log.xml"
+                ))
+            })
+            .unwrap();
+        let d = parse_answer("whoami", &body).unwrap();
+        let a = account_from_whoami("whoami", &d).unwrap();
+        assert_eq!(a.name, "admin2");
+        assert_eq!(a.balance, Decimal::from_str("12221243.00").unwrap());
+        assert_eq!(a.currency.as_deref(), Some("RUB"));
+    }
+
+    #[test]
+    fn whoami_localized_and_missing() {
+        let a = account_from_whoami(
+            "whoami",
+            &doc("<doc><user name=\"r\" balance=\"1\u{a0}234,56\u{a0}руб.\"/></doc>"),
+        )
+        .unwrap();
+        assert_eq!(a.balance, Decimal::from_str("1234.56").unwrap());
+        assert_eq!(a.currency.as_deref(), Some("руб"));
+        assert!(matches!(
+            account_from_whoami("whoami", &doc("<doc><user name=\"r\"/></doc>")),
+            Err(UpstreamError::Malformed { .. })
+        ));
+        assert!(matches!(
+            account_from_whoami("whoami", &doc("<doc><user balance=\"lots\"/></doc>")),
+            Err(UpstreamError::Malformed { .. })
+        ));
+        // The published auth answer with its literal "..." line is not a whoami answer.
+        let body =
+            std::fs::read("/work/shared/reference/upstream/auth-response.bm6-general-view.txt")
+                .unwrap();
+        let r = parse_answer("whoami", &body).and_then(|d| account_from_whoami("whoami", &d));
+        assert!(matches!(r, Err(UpstreamError::Malformed { .. })), "{r:?}");
+    }
+
+    #[test]
+    fn order_fields_table() {
+        let o = CertOrder {
+            pricelist: 3033,
+            period: 12,
+            remoteid: "item-42".into(),
+            cn: "example.com".into(),
+            csr: "-----BEGIN CERTIFICATE REQUEST-----\nX\n-----END CERTIFICATE REQUEST-----".into(),
+            altnames: vec!["a.example.com".into(), "b.example.com".into()],
+            approver_method: Some("auth_email".into()),
+            approver_emails: vec!["admin@example.com".into(), "hostmaster@example.com".into()],
+            extra: vec![
+                ("adm_fname".into(), "Ivan".into()),
+                ("sok".into(), "no".into()),
+                ("authinfo".into(), "x:y".into()),
+                ("approver_email_9".into(), "z".into()),
+            ],
+        };
+        let fields = order_fields(&o);
+        let get = |k: &str| {
+            fields
+                .iter()
+                .filter(|(n, _)| n == k)
+                .map(|(_, v)| v.as_str())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(get("sok"), ["ok"]);
+        assert_eq!(get("skipbasket"), ["on"]);
+        assert_eq!(get("clicked_button"), ["finish"]);
+        assert_eq!(get("pricelist"), ["3033"]);
+        assert_eq!(get("period"), ["12"]);
+        assert_eq!(get("remoteid"), ["item-42"]);
+        assert_eq!(get("CN"), ["example.com"]);
+        assert_eq!(get("altname"), ["a.example.com b.example.com"]);
+        assert_eq!(get("approver_method"), ["auth_email"]);
+        assert_eq!(get("approver_email_1"), ["admin@example.com"]);
+        assert_eq!(get("approver_email_2"), ["hostmaster@example.com"]);
+        assert!(get("approver_email_9").is_empty());
+        assert_eq!(get("adm_fname"), ["Ivan"]);
+        assert!(get("authinfo").is_empty());
+    }
+
+    #[test]
+    fn reissue_fields_per_kind() {
+        let r = |kind| Reissue {
+            id: 7,
+            kind,
+            approver_method: None,
+            approver_emails: vec![],
+        };
+        let fl = reissue_fields(&r(ReissueKind::OldRequest));
+        assert!(fl.contains(&f("crt_type", "oldrequest")));
+        assert!(fl.contains(&f("elid", "7")));
+        assert!(fl.contains(&f("sok", "ok")));
+        let fl = reissue_fields(&r(ReissueKind::Manual { csr: "CSR".into() }));
+        assert!(fl.contains(&f("crt_type", "manual")) && fl.contains(&f("csr", "CSR")));
+        let fl = reissue_fields(&r(ReissueKind::AltName {
+            altnames: vec!["a.x".into(), "b.x".into()],
+        }));
+        assert!(fl.contains(&f("crt_type", "altname")) && fl.contains(&f("altname", "a.x b.x")));
+    }
+
+    #[test]
+    fn order_id_shapes() {
+        assert_eq!(
+            order_id("o", &doc("<doc><id>123456</id></doc>")).unwrap(),
+            123456
+        );
+        assert_eq!(
+            order_id("o", &doc("<doc lang=\"en\"><tparams/><id> 9 </id></doc>")).unwrap(),
+            9
+        );
+        for xml in ["<doc/>", "<doc><ok/></doc>", "<doc><id>abc</id></doc>"] {
+            let e = order_id("o", &doc(xml)).unwrap_err();
+            assert!(matches!(e, UpstreamError::Malformed { .. }));
+            assert!(e.maybe_applied(), "{xml}");
+        }
+    }
+
+    #[test]
+    fn prolong_shapes() {
+        let want = NaiveDate::from_ymd_opt(2027, 1, 10);
+        assert_eq!(
+            prolong_expiry(&doc(
+                "<doc><doc><newexpiredate>2027-01-10</newexpiredate></doc></doc>"
+            )),
+            want
+        );
+        assert_eq!(
+            prolong_expiry(&doc("<doc><newexpiredate>2027-01-10</newexpiredate></doc>")),
+            want
+        );
+        assert_eq!(prolong_expiry(&doc("<doc><ok/></doc>")), None);
+        assert_eq!(
+            prolong_expiry(&doc("<doc><newexpiredate>soon</newexpiredate></doc>")),
+            None
+        );
+    }
+
+    #[test]
+    fn list_rows() {
+        let d = doc(
+            "<doc><elem><id>123456</id><CN>example.com</CN><pricelist>Comodo Positive SSL</pricelist>\
+             <createdate>2025-01-10</createdate><expiredate>2026-01-10</expiredate>\
+             <status_msg>ok</status_msg><item_status color=\"green\">2</item_status><cost>21.00 EUR</cost></elem>\
+             <elem><CN>no-id</CN></elem><elem><id>5</id><CN>b.example</CN><remoteid>r5</remoteid>\
+             <expiredate/></elem><tparams><func>certificate</func></tparams></doc>",
+        );
+        let rows = cert_list(&d);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].id, 123456);
+        assert_eq!(rows[0].cn, "example.com");
+        assert_eq!(rows[0].pricelist, "Comodo Positive SSL");
+        assert_eq!(rows[0].expiredate, NaiveDate::from_ymd_opt(2026, 1, 10));
+        assert_eq!(rows[0].item_status.as_deref(), Some("2"));
+        assert_eq!(rows[0].remoteid, None);
+        assert_eq!(rows[1].remoteid.as_deref(), Some("r5"));
+        assert_eq!(rows[1].expiredate, None);
+        assert!(cert_list(&doc("<doc/>")).is_empty());
+    }
+
+    #[test]
+    fn view_fields_parse() {
+        let d = doc(
+            "<doc func=\"certificate.edit\"><id>7</id><CN>example.com</CN><altname>a.example.com b.example.com</altname>\
+             <pricelist>3033</pricelist><period>12</period><expiredate>2027-01-01</expiredate>\
+             <item_status>2</item_status><service_status>5</service_status>\
+             <approver_method>auth_email</approver_method><approver_email>admin@example.com, x@example.com</approver_email>\
+             <csr>CSR</csr><crt>CRT</crt><remoteid>item-7</remoteid><unknown>z</unknown></doc>",
+        );
+        let v = cert_view("certificate.edit", 7, &d).unwrap();
+        assert_eq!(v.altnames, ["a.example.com", "b.example.com"]);
+        assert_eq!(v.period, Some(12));
+        assert_eq!(v.service_status, Some(5));
+        assert_eq!(v.approver_emails, ["admin@example.com", "x@example.com"]);
+        assert_eq!(v.crt.as_deref(), Some("CRT"));
+        assert_eq!(v.remoteid.as_deref(), Some("item-7"));
+        assert!(cert_view("e", 8, &d).is_err());
+        assert!(cert_view("e", 7, &doc("<doc><id>7</id></doc>")).is_err());
+        let v = cert_view(
+            "e",
+            9,
+            &doc("<doc><CN>x</CN><approver_email_1>a@x</approver_email_1></doc>"),
+        )
+        .unwrap();
+        assert_eq!(v.id, 9);
+        assert_eq!(v.approver_emails, ["a@x"]);
+        assert!(v.altnames.is_empty() && v.crt.is_none());
+    }
+
+    #[test]
+    fn classifier() {
+        use ApiErrorClass::*;
+        assert_eq!(classify_error("not_enough_money", None), Money);
+        assert_eq!(classify_error("auth", None), Auth);
+        assert_eq!(classify_error("badauth", None), Auth);
+        assert_eq!(classify_error("session", None), Auth);
+        assert_eq!(classify_error("access", None), Access);
+        assert_eq!(classify_error("missed", Some("elid")), NotFound);
+        assert_eq!(classify_error("missed", Some("csr")), BadRequest);
+        assert_eq!(classify_error("value", Some("pricelist")), BadRequest);
+        assert_eq!(classify_error("exists", Some("remoteid")), Exists);
+        assert_eq!(classify_error("invalid_login_or_passwd", None), Other);
+        assert_eq!(classify_error("xml", Some("xpath")), Other);
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(
+            parse_date("2026-01-10 12:00:00"),
+            NaiveDate::from_ymd_opt(2026, 1, 10)
+        );
+        assert_eq!(parse_date("0000-00-00"), None);
+        assert_eq!(parse_date(""), None);
+        assert_eq!(parse_date("2026-1-1"), None);
+        assert_eq!(parse_date("ы"), None);
+    }
+}

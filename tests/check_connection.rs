@@ -1,0 +1,254 @@
+//! `pmsslreseller --command check_connection` as BILLmanager runs it: settings
+//! XML on stdin, MGR5_ROOT pointing at a temp root, the real simulator upstream.
+
+mod support;
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde_json::json;
+use support::sim::SimUpstream;
+
+const USER: &str = "reseller@example.com";
+const PASSWORD: &str = "Ch3ck-Conn&Pw=x";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    log: String,
+}
+
+/// A temp BILLmanager root with trace logging (so the leak check sees everything).
+fn root() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+    std::fs::write(dir.path().join("etc/debug.conf"), "pmsslreseller 9\n").unwrap();
+    dir
+}
+
+fn settings_xml(url: &str, username: &str, password: &str) -> String {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<doc><processingmodule><id>1</id><url>{}</url>\
+         <username>{}</username><password>{}</password><mirror_suspend>off</mirror_suspend>\
+         </processingmodule></doc>\n",
+        esc(url),
+        esc(username),
+        esc(password)
+    )
+}
+
+fn run(root: &Path, stdin: &str) -> Run {
+    let mut child = Command::new(support::bin_path("pmsslreseller"))
+        .args(["--command", "check_connection"])
+        .env("MGR5_ROOT", root)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let log = std::fs::read_to_string(root.join("var/pmsslreseller.log")).unwrap_or_default();
+    let r = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        log,
+    };
+    assert!(
+        !r.stdout.contains(PASSWORD),
+        "password on stdout: {}",
+        r.stdout
+    );
+    assert!(!r.log.contains(PASSWORD), "password in the log:\n{}", r.log);
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains(PASSWORD),
+        "password on stderr"
+    );
+    r
+}
+
+fn error_type(stdout: &str) -> Option<String> {
+    let start = stdout.find("<error type=\"")? + "<error type=\"".len();
+    let len = stdout[start..].find('"')?;
+    Some(stdout[start..start + len].to_string())
+}
+
+fn sim() -> SimUpstream {
+    let s = SimUpstream::start();
+    s.put_account(json!({
+        "username": USER, "password": PASSWORD, "balance": "321.50", "currency": "EUR"
+    }));
+    s
+}
+
+#[test]
+fn success_prints_empty_doc_and_logs_balance() {
+    let s = sim();
+    let r = root();
+    let out = run(r.path(), &settings_xml(&s.api_url(), USER, PASSWORD));
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert_eq!(
+        out.stdout,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<doc/>\n"
+    );
+    assert!(out.log.contains("balance 321.50 EUR"), "{}", out.log);
+    assert!(out.log.contains("upstream whoami: ok"), "{}", out.log);
+}
+
+#[test]
+fn wrong_password_is_invalid_login() {
+    let s = sim();
+    let r = root();
+    let out = run(r.path(), &settings_xml(&s.api_url(), USER, "Wrong-Pw-123"));
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        error_type(&out.stdout).as_deref(),
+        Some("invalid_login_or_passwd"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.log.contains("Wrong-Pw-123"), "{}", out.log);
+    assert!(!out.stdout.contains("Wrong-Pw-123"));
+}
+
+#[test]
+fn unreachable_upstream() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let r = root();
+    let out = run(
+        r.path(),
+        &settings_xml(&format!("http://127.0.0.1:{port}/billmgr"), USER, PASSWORD),
+    );
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        error_type(&out.stdout).as_deref(),
+        Some("upstream_unreachable"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&format!("object=\"127.0.0.1:{port}\"")),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn tls_failure_then_ca_file_fixes_it() {
+    let tls = tempfile::tempdir().unwrap();
+    let s = SimUpstream::start_with(&["--tls-dir", tls.path().to_str().unwrap()]);
+    s.put_account(json!({
+        "username": USER, "password": PASSWORD, "balance": "10.00", "currency": "EUR"
+    }));
+    let r = root();
+    let input = settings_xml(&s.api_url(), USER, PASSWORD);
+    let out = run(r.path(), &input);
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        error_type(&out.stdout).as_deref(),
+        Some("upstream_tls"),
+        "{}",
+        out.stdout
+    );
+
+    std::fs::write(
+        r.path().join("etc/pmsslreseller.toml"),
+        format!(
+            "[upstream]\nca_file = \"{}\"\n",
+            tls.path().join("ca.pem").display()
+        ),
+    )
+    .unwrap();
+    let out = run(r.path(), &input);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+}
+
+#[test]
+fn http_to_remote_host_is_config_error() {
+    let r = root();
+    let out = run(
+        r.path(),
+        &settings_xml("http://billing.example.com/billmgr", USER, PASSWORD),
+    );
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        error_type(&out.stdout).as_deref(),
+        Some("config"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("object=\"url\""), "{}", out.stdout);
+}
+
+#[test]
+fn unreadable_ca_file_is_config_error() {
+    let r = root();
+    std::fs::write(
+        r.path().join("etc/pmsslreseller.toml"),
+        "[upstream]\nca_file = \"/nonexistent/upstream-ca.pem\"\n",
+    )
+    .unwrap();
+    let out = run(
+        r.path(),
+        &settings_xml("https://billing.example.com", USER, PASSWORD),
+    );
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        error_type(&out.stdout).as_deref(),
+        Some("config"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("object=\"ca_file\""), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("/nonexistent/upstream-ca.pem"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn missing_setting_is_missed_with_object() {
+    let r = root();
+    let out = run(
+        r.path(),
+        &settings_xml("https://billing.example.com", USER, ""),
+    );
+    assert_eq!(out.code, 1);
+    assert_eq!(error_type(&out.stdout).as_deref(), Some("missed"));
+    assert!(out.stdout.contains("object=\"password\""), "{}", out.stdout);
+    let out = run(r.path(), &settings_xml("", USER, PASSWORD));
+    assert!(out.stdout.contains("object=\"url\""), "{}", out.stdout);
+}
+
+#[test]
+fn features_advertises_check_connection() {
+    let r = root();
+    let out = Command::new(support::bin_path("pmsslreseller"))
+        .args(["--command", "features"])
+        .env("MGR5_ROOT", r.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("<feature name=\"check_connection\"/>"),
+        "{text}"
+    );
+}

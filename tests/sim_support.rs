@@ -1,0 +1,129 @@
+//! The test helper `support::sim::SimUpstream` against the real simulator binary: every control wrapper
+//! does what it says (the module's tests rely on them).
+
+mod support;
+
+use support::sim::{SimAccount, SimFault, SimUpstream, CURRENCY, PASS, USER};
+
+fn call(
+    sim: &SimUpstream,
+    client: &reqwest::blocking::Client,
+    params: &[(&str, &str)],
+) -> Result<String, reqwest::Error> {
+    let auth = format!("{USER}:{PASS}");
+    let mut form = vec![("out", "xml"), ("authinfo", auth.as_str())];
+    form.extend_from_slice(params);
+    client.post(sim.url()).form(&form).send()?.text()
+}
+
+const CSR: &str = "-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----";
+
+fn order(sim: &SimUpstream, client: &reqwest::blocking::Client) -> Result<String, reqwest::Error> {
+    call(
+        sim,
+        client,
+        &[
+            ("func", "certificate.order.param"),
+            ("sok", "ok"),
+            ("skipbasket", "on"),
+            ("clicked_button", "finish"),
+            ("pricelist", "3033"),
+            ("period", "12"),
+            ("CN", "example.com"),
+            ("remoteid", "svc-1"),
+            ("csr", CSR),
+        ],
+    )
+}
+
+#[test]
+fn control_wrappers_drive_the_simulator() {
+    let sim = SimUpstream::start();
+    let client = reqwest::blocking::Client::new();
+    assert!(sim.url().starts_with("http://127.0.0.1:") && sim.url().ends_with("/billmgr"));
+    assert_eq!(sim.account(USER).balance.to_string(), "100.00");
+    assert_eq!(sim.account(USER).currency, CURRENCY);
+
+    let xml = order(&sim, &client).unwrap();
+    assert!(xml.contains("<id>"), "{xml}");
+    assert_eq!(sim.account(USER).balance.to_string(), "79.00");
+    let id = sim.certificates()[0]["id"].as_u64().unwrap();
+    assert_eq!(sim.tick(), vec![id]);
+    assert_eq!(sim.certificate(id).unwrap()["service_status"], 4);
+    assert_eq!(sim.issue(None), vec![id]);
+    assert_eq!(sim.certificate(id).unwrap()["service_status"], 5);
+
+    let second = {
+        order(&sim, &client).unwrap();
+        sim.certificates()[1]["id"].as_u64().unwrap()
+    };
+    sim.fail(second, Some("CA said no"));
+    assert_eq!(sim.certificate(second).unwrap()["status_msg"], "CA said no");
+
+    sim.fault(&SimFault::new(
+        "certificate.order.param",
+        "drop_after_commit",
+    ));
+    assert!(
+        order(&sim, &client).is_err(),
+        "connection dropped without an answer"
+    );
+    assert_eq!(
+        sim.certificates().as_array().unwrap().len(),
+        3,
+        "but the order was committed"
+    );
+    sim.fault(&SimFault::error("whoami", "maintenance", &[("k", "v")]).count(2));
+    sim.clear_faults();
+    assert!(call(&sim, &client, &[("func", "whoami")])
+        .unwrap()
+        .contains("balance="));
+
+    let knobs = sim.knobs(&[("prolong_shape", "flat")]);
+    assert_eq!(knobs["prolong_shape"], "flat");
+    let journal = sim.journal();
+    let last = journal.last().unwrap();
+    assert_eq!(last.func, "whoami");
+    assert_eq!(last.outcome, "ok");
+    assert_eq!(last.params["authinfo"], format!("{USER}:***"));
+    assert!(journal
+        .iter()
+        .any(|e| e.outcome == "fault:drop_after_commit" && e.result.as_deref() == Some("ok")));
+    sim.clear_journal();
+    assert!(sim.journal().is_empty());
+
+    let mut poor = SimAccount::new("poor", "pw", "1.00", "EUR");
+    poor.may_suspend = true;
+    sim.set_account(&poor);
+    let info = sim.account("poor");
+    assert!(info.may_suspend && info.may_delete);
+    assert_eq!(info.balance.to_string(), "1.00");
+
+    sim.advance_clock(3600);
+    sim.set_catalog(
+        r#"<doc><pricelist><id>7</id><name>Only</name><itemtype_info><intname>certificate</intname></itemtype_info><price currency="EUR"><period cost="1.0000" type="month" length="12"/></price></pricelist></doc>"#,
+    );
+    let export = call(&sim, &client, &[("func", "pricelist.export")]).unwrap();
+    assert!(export.contains("<id>7</id>") && !export.contains("<id>3033</id>"));
+}
+
+#[test]
+fn https_simulator_and_its_ca() {
+    let sim = SimUpstream::start_https();
+    assert!(sim.url().starts_with("https://127.0.0.1:"));
+    let ca = std::fs::read(sim.ca_file().unwrap()).unwrap();
+    let client = reqwest::blocking::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .build()
+        .unwrap();
+    let xml = call(&sim, &client, &[("func", "whoami")]).unwrap();
+    assert!(xml.contains("balance=\"100.00\""), "{xml}");
+    // Without the CA the certificate is not trusted.
+    assert!(call(
+        &sim,
+        &reqwest::blocking::Client::new(),
+        &[("func", "whoami")]
+    )
+    .is_err());
+    assert_eq!(sim.account(USER).balance.to_string(), "100.00");
+}

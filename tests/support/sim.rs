@@ -1,0 +1,342 @@
+//! `SimUpstream`: the real `billmgr-sim upstream` HTTP server as the upstream BILLmanager of a test, with
+//! typed wrappers for its control API (contract in BRIEF.md, details in sim/README.md). The process is
+//! killed when the value is dropped.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The account `SimUpstream::start()` creates.
+pub const USER: &str = "reseller@example.com";
+pub const PASS: &str = "upstream-secret";
+pub const START_BALANCE: &str = "100.00";
+pub const CURRENCY: &str = "EUR";
+
+/// An account as `POST /_sim/account` takes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SimAccount {
+    pub username: String,
+    pub password: String,
+    pub balance: String,
+    pub currency: String,
+    pub limit: String,
+    pub twofa: bool,
+    pub may_delete: bool,
+    pub may_suspend: bool,
+}
+
+impl SimAccount {
+    /// No credit limit, no 2FA, may delete, may not suspend (the simulator's defaults).
+    pub fn new(username: &str, password: &str, balance: &str, currency: &str) -> SimAccount {
+        SimAccount {
+            username: username.to_string(),
+            password: password.to_string(),
+            balance: balance.to_string(),
+            currency: currency.to_string(),
+            limit: "0.00".to_string(),
+            twofa: false,
+            may_delete: true,
+            may_suspend: false,
+        }
+    }
+}
+
+/// An account as `GET /_sim/account/<username>` shows it (no password).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AccountInfo {
+    pub username: String,
+    pub balance: Decimal,
+    pub currency: String,
+    pub limit: Decimal,
+    pub twofa: bool,
+    pub may_delete: bool,
+    pub may_suspend: bool,
+}
+
+/// A scripted fault (`POST /_sim/fault`). Kinds: `delay`, `http_502`, `http_503`, `truncated`, `not_xml`,
+/// `drop_after_commit`, `refuse`, `error`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SimFault {
+    pub func: String,
+    pub kind: String,
+    pub count: u32,
+    pub delay_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<String>,
+    pub error_params: BTreeMap<String, String>,
+}
+
+impl SimFault {
+    /// One use of `kind` on `func` (`*` = any function).
+    pub fn new(func: &str, kind: &str) -> SimFault {
+        SimFault {
+            func: func.to_string(),
+            kind: kind.to_string(),
+            count: 1,
+            delay_ms: 0,
+            error_type: None,
+            error_params: BTreeMap::new(),
+        }
+    }
+
+    pub fn count(mut self, count: u32) -> SimFault {
+        self.count = count;
+        self
+    }
+
+    pub fn delay_ms(mut self, ms: u64) -> SimFault {
+        self.delay_ms = ms;
+        self
+    }
+
+    /// Kind `error`: `<doc><error type=error_type>` with these params.
+    pub fn error(func: &str, error_type: &str, params: &[(&str, &str)]) -> SimFault {
+        let mut f = SimFault::new(func, "error");
+        f.error_type = Some(error_type.to_string());
+        f.error_params = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        f
+    }
+}
+
+/// One journal entry (`GET /_sim/journal`); secrets in `params` are masked by the simulator.
+#[derive(Debug, Clone, Deserialize)]
+pub struct JournalEntry {
+    pub seq: u64,
+    pub time: String,
+    pub func: String,
+    pub params: BTreeMap<String, String>,
+    /// `ok`, `error:<type>`, `fault:<kind>` or `html` (request without `out=xml`).
+    pub outcome: String,
+    /// Under a fault that still carried the request out (delay, truncated, drop_after_commit): its result.
+    #[serde(default)]
+    pub result: Option<String>,
+}
+
+pub struct SimUpstream {
+    child: Child,
+    /// `http://127.0.0.1:PORT` or `https://…`.
+    pub base_url: String,
+    client: reqwest::blocking::Client,
+    tls_dir: Option<tempfile::TempDir>,
+}
+
+impl Drop for SimUpstream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl SimUpstream {
+    /// A simulator with the account `USER`/`PASS` holding `START_BALANCE` `CURRENCY`.
+    pub fn start() -> SimUpstream {
+        let account = format!("{USER}:{PASS}:{START_BALANCE}:{CURRENCY}");
+        SimUpstream::start_with(&["--account", &account])
+    }
+
+    /// A simulator with exactly these extra options (`--state`, `--account`, `--knob`, `--fault`, …).
+    pub fn start_with(args: &[&str]) -> SimUpstream {
+        SimUpstream::spawn(args, None)
+    }
+
+    /// `start()` over HTTPS with a generated CA (`ca_file()`); the control API is reached over HTTPS too.
+    pub fn start_https() -> SimUpstream {
+        let dir = tempfile::tempdir().expect("temp dir for the TLS material");
+        let account = format!("{USER}:{PASS}:{START_BALANCE}:{CURRENCY}");
+        let dir_arg = dir.path().to_str().expect("UTF-8 temp path").to_string();
+        SimUpstream::spawn(&["--account", &account, "--tls-dir", &dir_arg], Some(dir))
+    }
+
+    fn spawn(args: &[&str], tls_dir: Option<tempfile::TempDir>) -> SimUpstream {
+        let mut child = Command::new(super::bin_path("billmgr-sim"))
+            .arg("upstream")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start billmgr-sim upstream");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("simulator stdout");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("simulator's first stdout line");
+        let base_url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line from billmgr-sim: {line:?}"))
+            .to_string();
+        let mut builder = reqwest::blocking::Client::builder().timeout(Duration::from_secs(30));
+        if let Some(dir) = &tls_dir {
+            let pem = std::fs::read(dir.path().join("ca.pem")).expect("ca.pem");
+            builder = builder.add_root_certificate(
+                reqwest::Certificate::from_pem(&pem).expect("CA certificate"),
+            );
+        }
+        SimUpstream {
+            child,
+            base_url,
+            client: builder.build().expect("HTTP client"),
+            tls_dir,
+        }
+    }
+
+    /// The API URL to configure in the module (`…/billmgr`).
+    pub fn url(&self) -> String {
+        format!("{}/billmgr", self.base_url)
+    }
+
+    /// CA file of an HTTPS simulator (`start_https`).
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        self.tls_dir.as_ref().map(|d| d.path().join("ca.pem"))
+    }
+
+    fn control(&self, method: reqwest::Method, path: &str, body: Option<String>) -> Value {
+        let url = format!("{}{}", self.base_url, path);
+        let mut req = self.client.request(method.clone(), &url);
+        if let Some(b) = body {
+            req = req.header("Content-Type", "application/json").body(b);
+        }
+        let resp = req
+            .send()
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = resp.status();
+        let text = resp.text().unwrap_or_default();
+        assert!(
+            status.is_success(),
+            "{method} {path}: HTTP {status}: {text}"
+        );
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"))
+    }
+
+    fn post(&self, path: &str, body: Value) -> Value {
+        self.control(reqwest::Method::POST, path, Some(body.to_string()))
+    }
+
+    fn get(&self, path: &str) -> Value {
+        self.control(reqwest::Method::GET, path, None)
+    }
+
+    fn delete(&self, path: &str) -> Value {
+        self.control(reqwest::Method::DELETE, path, None)
+    }
+
+    /// Creates or replaces an account.
+    pub fn set_account(&self, account: &SimAccount) {
+        self.post(
+            "/_sim/account",
+            serde_json::to_value(account).expect("account JSON"),
+        );
+    }
+
+    /// Current state of an account (panics if it does not exist).
+    pub fn account(&self, username: &str) -> AccountInfo {
+        let v = self.get(&format!("/_sim/account/{username}"));
+        serde_json::from_value(v).expect("account JSON")
+    }
+
+    pub fn fault(&self, fault: &SimFault) {
+        self.post(
+            "/_sim/fault",
+            serde_json::to_value(fault).expect("fault JSON"),
+        );
+    }
+
+    pub fn clear_faults(&self) {
+        self.delete("/_sim/faults");
+    }
+
+    /// Issues one pending item now, or every pending item with `None`; the ids issued.
+    pub fn issue(&self, id: Option<u64>) -> Vec<u64> {
+        let body = match id {
+            Some(id) => json!({ "id": id }),
+            None => json!({}),
+        };
+        ids(&self.post("/_sim/issue", body)["issued"])
+    }
+
+    /// Advances every pending item one step (3 → 4 → 5); the ids advanced.
+    pub fn tick(&self) -> Vec<u64> {
+        ids(&self.post("/_sim/tick", json!({}))["advanced"])
+    }
+
+    /// Fails an item's issuance (`service_status` 6) with `msg` or a default message.
+    pub fn fail(&self, id: u64, msg: Option<&str>) {
+        let body = match msg {
+            Some(m) => json!({ "id": id, "msg": m }),
+            None => json!({ "id": id }),
+        };
+        self.post("/_sim/fail", body);
+    }
+
+    pub fn advance_clock(&self, secs: i64) {
+        self.post("/_sim/clock", json!({ "advance_secs": secs }));
+    }
+
+    /// Sets knobs; returns all effective knob values.
+    pub fn knobs(&self, knobs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        let map: serde_json::Map<String, Value> = knobs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+            .collect();
+        serde_json::from_value(self.post("/_sim/knobs", Value::Object(map))).expect("knobs JSON")
+    }
+
+    pub fn journal(&self) -> Vec<JournalEntry> {
+        serde_json::from_value(self.get("/_sim/journal")).expect("journal JSON")
+    }
+
+    pub fn clear_journal(&self) {
+        self.delete("/_sim/journal");
+    }
+
+    /// Every item with its full state (including deleted ones).
+    pub fn certificates(&self) -> Value {
+        self.get("/_sim/certificates")
+    }
+
+    /// One item's full state, if it exists.
+    pub fn certificate(&self, id: u64) -> Option<Value> {
+        self.certificates()
+            .as_array()
+            .and_then(|a| a.iter().find(|i| i["id"] == id).cloned())
+    }
+
+    /// Swaps the catalogue (a `pricelist.export` XML document).
+    pub fn set_catalog(&self, xml: &str) {
+        let url = format!("{}/_sim/catalog", self.base_url);
+        let resp = self
+            .client
+            .post(&url)
+            .header("Content-Type", "application/xml")
+            .body(xml.to_string())
+            .send()
+            .expect("POST /_sim/catalog");
+        let status = resp.status();
+        assert!(
+            status.is_success(),
+            "POST /_sim/catalog: HTTP {status}: {}",
+            resp.text().unwrap_or_default()
+        );
+    }
+
+    /// Swaps the catalogue from a file.
+    pub fn set_catalog_file(&self, path: &Path) {
+        let xml = std::fs::read_to_string(path).expect("catalogue file");
+        self.set_catalog(&xml);
+    }
+}
+
+fn ids(v: &Value) -> Vec<u64> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default()
+}

@@ -16,3 +16,13 @@ lint:
 
 fmt:
 	$(CARGO) fmt --all
+
+# The module end to end on this machine (README "Demo"): simulated upstream,
+# scratch MGR5_ROOT, a fresh MariaDB database (MariaDB started or installed
+# when missing, as root). DEMO_ARGS=--keep keeps the scratch root and database.
+TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+DEMO_ARGS ?=
+.PHONY: demo
+demo:
+	$(CARGO) build --workspace --bins
+	$(TARGET_DIR)/debug/billmgr-sim demo $(DEMO_ARGS)

@@ -8,8 +8,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use serde_json::json;
-use support::sim::SimUpstream;
+use support::sim::{SimAccount, SimUpstream};
 
 const USER: &str = "reseller@example.com";
 const PASSWORD: &str = "Ch3ck-Conn&Pw=x";
@@ -87,9 +86,7 @@ fn error_type(stdout: &str) -> Option<String> {
 
 fn sim() -> SimUpstream {
     let s = SimUpstream::start();
-    s.put_account(json!({
-        "username": USER, "password": PASSWORD, "balance": "321.50", "currency": "EUR"
-    }));
+    s.set_account(&SimAccount::new(USER, PASSWORD, "321.50", "EUR"));
     s
 }
 
@@ -97,7 +94,7 @@ fn sim() -> SimUpstream {
 fn success_prints_empty_doc_and_logs_balance() {
     let s = sim();
     let r = root();
-    let out = run(r.path(), &settings_xml(&s.api_url(), USER, PASSWORD));
+    let out = run(r.path(), &settings_xml(&s.url(), USER, PASSWORD));
     assert_eq!(out.code, 0, "{}", out.stdout);
     assert_eq!(
         out.stdout,
@@ -111,7 +108,7 @@ fn success_prints_empty_doc_and_logs_balance() {
 fn wrong_password_is_invalid_login() {
     let s = sim();
     let r = root();
-    let out = run(r.path(), &settings_xml(&s.api_url(), USER, "Wrong-Pw-123"));
+    let out = run(r.path(), &settings_xml(&s.url(), USER, "Wrong-Pw-123"));
     assert_eq!(out.code, 1);
     assert_eq!(
         error_type(&out.stdout).as_deref(),
@@ -151,13 +148,10 @@ fn unreachable_upstream() {
 
 #[test]
 fn tls_failure_then_ca_file_fixes_it() {
-    let tls = tempfile::tempdir().unwrap();
-    let s = SimUpstream::start_with(&["--tls-dir", tls.path().to_str().unwrap()]);
-    s.put_account(json!({
-        "username": USER, "password": PASSWORD, "balance": "10.00", "currency": "EUR"
-    }));
+    let s = SimUpstream::start_https();
+    s.set_account(&SimAccount::new(USER, PASSWORD, "10.00", "EUR"));
     let r = root();
-    let input = settings_xml(&s.api_url(), USER, PASSWORD);
+    let input = settings_xml(&s.url(), USER, PASSWORD);
     let out = run(r.path(), &input);
     assert_eq!(out.code, 1);
     assert_eq!(
@@ -171,7 +165,7 @@ fn tls_failure_then_ca_file_fixes_it() {
         r.path().join("etc/pmsslreseller.toml"),
         format!(
             "[upstream]\nca_file = \"{}\"\n",
-            tls.path().join("ca.pem").display()
+            s.ca_file().unwrap().display()
         ),
     )
     .unwrap();

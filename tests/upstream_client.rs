@@ -16,8 +16,7 @@ use pmsslreseller::upstream::{
     ApiErrorClass, CertOrder, Client, Connection, Reissue, ReissueKind, UpstreamError,
 };
 use rust_decimal::Decimal;
-use serde_json::json;
-use support::sim::SimUpstream;
+use support::sim::{SimAccount, SimFault, SimUpstream};
 
 const USER: &str = "reseller@example.com";
 /// Distinctive, with characters that need url-encoding.
@@ -42,10 +41,7 @@ fn log_file() -> std::path::PathBuf {
 fn sim() -> SimUpstream {
     log_file();
     let s = SimUpstream::start();
-    s.put_account(json!({
-        "username": USER, "password": PASSWORD, "balance": "100.00", "currency": "EUR",
-        "may_delete": true, "may_suspend": false
-    }));
+    s.set_account(&SimAccount::new(USER, PASSWORD, "100.00", "EUR"));
     s
 }
 
@@ -62,7 +58,7 @@ fn client(s: &SimUpstream) -> Client {
 }
 
 fn client_cfg(s: &SimUpstream, cfg: UpstreamConfig) -> Client {
-    Client::new(&conn(&s.api_url(), PASSWORD), &cfg).unwrap()
+    Client::new(&conn(&s.url(), PASSWORD), &cfg).unwrap()
 }
 
 fn order(cn: &str, remoteid: &str) -> CertOrder {
@@ -84,8 +80,7 @@ fn dec(s: &str) -> Decimal {
 }
 
 fn balance(s: &SimUpstream) -> Decimal {
-    let a = s.account(USER);
-    dec(a["balance"].as_str().unwrap())
+    s.account(USER).balance
 }
 
 /// Nothing secret in any rendering of an error.
@@ -113,10 +108,8 @@ fn whoami_reports_account_and_balance() {
 #[test]
 fn whoami_localized_balance_and_noise() {
     let s = sim();
-    s.knobs(json!({"balance_localized": "on", "noise": "on"}));
-    s.put_account(json!({
-        "username": USER, "password": PASSWORD, "balance": "1234567.89", "currency": "RUB"
-    }));
+    s.knobs(&[("balance_localized", "on"), ("noise", "on")]);
+    s.set_account(&SimAccount::new(USER, PASSWORD, "1234567.89", "RUB"));
     let a = client(&s).whoami().unwrap();
     assert_eq!(a.balance, dec("1234567.89"));
 }
@@ -124,7 +117,7 @@ fn whoami_localized_balance_and_noise() {
 #[test]
 fn both_api_paths_work() {
     let s = sim();
-    let base = s.api_url();
+    let base = s.url();
     let manager = base.replace("/billmgr", "/manager/billmgr");
     let c = Client::new(&conn(&manager, PASSWORD), &UpstreamConfig::default()).unwrap();
     assert_eq!(c.whoami().unwrap().balance, dec("100.00"));
@@ -139,7 +132,7 @@ fn both_api_paths_work() {
 fn wrong_password_is_auth_error() {
     let s = sim();
     let c = Client::new(
-        &conn(&s.api_url(), "not-the-password"),
+        &conn(&s.url(), "not-the-password"),
         &UpstreamConfig::default(),
     )
     .unwrap();
@@ -197,7 +190,7 @@ fn order_list_view_issue_prolong_reissue_delete() {
         .expect("new expiry in the answer");
     assert!(new_expiry > expiry);
     assert_eq!(balance(&s), dec("58.00"));
-    s.knobs(json!({"prolong_shape": "flat"}));
+    s.knobs(&[("prolong_shape", "flat")]);
     s.issue(Some(id));
     let flat = c
         .service_prolong(id, 12)
@@ -270,7 +263,7 @@ fn delete_with_empty_ok_body_is_success() {
     let id = c
         .certificate_order(&order("empty-ok.example.com", "item-103"))
         .unwrap();
-    s.knobs(json!({"ok_body": "empty"}));
+    s.knobs(&[("ok_body", "empty")]);
     c.certificate_delete(id).unwrap();
     assert!(c.certificate_list().unwrap().iter().all(|r| r.id != id));
 }
@@ -278,9 +271,7 @@ fn delete_with_empty_ok_body_is_success() {
 #[test]
 fn not_enough_money_is_definite_and_explained() {
     let s = sim();
-    s.put_account(json!({
-        "username": USER, "password": PASSWORD, "balance": "5.00", "currency": "EUR"
-    }));
+    s.set_account(&SimAccount::new(USER, PASSWORD, "5.00", "EUR"));
     let c = client(&s);
     let e = c
         .certificate_order(&order("poor.example.com", "item-104"))
@@ -341,10 +332,10 @@ fn suspend_and_resume_access_denied_by_default() {
         "{e:?}"
     );
     assert_eq!(ModuleError::from(e).kind, ErrorKind::UpstreamAccess);
-    s.put_account(json!({
-        "username": USER, "password": PASSWORD, "balance": "100.00", "currency": "EUR",
-        "may_suspend": true
-    }));
+    s.set_account(&SimAccount {
+        may_suspend: true,
+        ..SimAccount::new(USER, PASSWORD, "100.00", "EUR")
+    });
     c.certificate_suspend(id).unwrap();
     c.certificate_resume(id).unwrap();
 }
@@ -353,7 +344,10 @@ fn suspend_and_resume_access_denied_by_default() {
 fn dropped_after_commit_order_is_outcome_unknown() {
     let s = sim();
     let c = client(&s);
-    s.fault(json!({"func": "certificate.order.param", "kind": "drop_after_commit"}));
+    s.fault(&SimFault::new(
+        "certificate.order.param",
+        "drop_after_commit",
+    ));
     let e = c
         .certificate_order(&order("lost.example.com", "item-107"))
         .unwrap_err();
@@ -374,7 +368,7 @@ fn dropped_after_commit_order_is_outcome_unknown() {
 fn refused_request_is_not_a_definite_failure() {
     let s = sim();
     let c = client(&s);
-    s.fault(json!({"func": "certificate.delete", "kind": "refuse"}));
+    s.fault(&SimFault::new("certificate.delete", "refuse"));
     let e = c.certificate_delete(42).unwrap_err();
     // The connection closed after we wrote the request: we cannot know.
     assert!(matches!(e, UpstreamError::Dropped { .. }), "{e:?}");
@@ -385,7 +379,7 @@ fn refused_request_is_not_a_definite_failure() {
 fn http_502_reports_status_and_one_line() {
     let s = sim();
     let c = client(&s);
-    s.fault(json!({"func": "whoami", "kind": "http_502"}));
+    s.fault(&SimFault::new("whoami", "http_502"));
     let e = c.whoami().unwrap_err();
     match &e {
         UpstreamError::HttpStatus {
@@ -410,7 +404,7 @@ fn http_502_reports_status_and_one_line() {
 fn html_page_is_not_xml() {
     let s = sim();
     let c = client(&s);
-    s.fault(json!({"func": "certificate", "kind": "not_xml"}));
+    s.fault(&SimFault::new("certificate", "not_xml"));
     let e = c.certificate_list().unwrap_err();
     assert!(
         matches!(&e, UpstreamError::NotXml { first_line, .. } if !first_line.contains('<')),
@@ -423,7 +417,7 @@ fn html_page_is_not_xml() {
 fn truncated_answer_is_malformed_and_maybe_applied() {
     let s = sim();
     let c = client(&s);
-    s.fault(json!({"func": "certificate.order.param", "kind": "truncated"}));
+    s.fault(&SimFault::new("certificate.order.param", "truncated"));
     let e = c
         .certificate_order(&order("cut.example.com", "item-108"))
         .unwrap_err();
@@ -436,10 +430,11 @@ fn truncated_answer_is_malformed_and_maybe_applied() {
 fn scripted_api_error_keeps_type_and_params() {
     let s = sim();
     let c = client(&s);
-    s.fault(json!({
-        "func": "service.prolong", "kind": "error", "error_type": "stat_addon_over_limit",
-        "error_params": {"limit": "3"}
-    }));
+    s.fault(&SimFault::error(
+        "service.prolong",
+        "stat_addon_over_limit",
+        &[("limit", "3")],
+    ));
     let e = c.service_prolong(1, 12).unwrap_err();
     let a = e.api().expect("API error");
     assert_eq!(a.kind, "stat_addon_over_limit");
@@ -461,7 +456,7 @@ fn delay_past_timeout_is_sent_timeout() {
         ..UpstreamConfig::default()
     };
     let c = client_cfg(&s, cfg);
-    s.fault(json!({"func": "certificate.order.param", "kind": "delay", "delay_ms": 2500}));
+    s.fault(&SimFault::new("certificate.order.param", "delay").delay_ms(2500));
     let e = c
         .certificate_order(&order("slow.example.com", "item-109"))
         .unwrap_err();
@@ -575,12 +570,9 @@ fn http_to_remote_host_refused_before_any_network_access() {
 #[test]
 fn tls_needs_the_ca_and_works_with_ca_file() {
     log_file();
-    let dir = tempfile::tempdir().unwrap();
-    let s = SimUpstream::start_with(&["--tls-dir", dir.path().to_str().unwrap()]);
-    s.put_account(json!({
-        "username": USER, "password": PASSWORD, "balance": "100.00", "currency": "EUR"
-    }));
-    assert!(s.api_url().starts_with("https://"), "{}", s.api_url());
+    let s = SimUpstream::start_https();
+    s.set_account(&SimAccount::new(USER, PASSWORD, "100.00", "EUR"));
+    assert!(s.url().starts_with("https://"), "{}", s.url());
     let e = client(&s).whoami().unwrap_err();
     assert!(matches!(e, UpstreamError::Tls { .. }), "{e:?}");
     assert!(!e.maybe_applied());
@@ -588,7 +580,7 @@ fn tls_needs_the_ca_and_works_with_ca_file() {
     assert_no_password(&e);
 
     let cfg = UpstreamConfig {
-        ca_file: Some(dir.path().join("ca.pem")),
+        ca_file: s.ca_file(),
         ..UpstreamConfig::default()
     };
     let a = client_cfg(&s, cfg).whoami().unwrap();
@@ -598,7 +590,7 @@ fn tls_needs_the_ca_and_works_with_ca_file() {
 #[test]
 fn https_to_a_plain_http_server_is_tls_failure() {
     let s = sim();
-    let url = s.api_url().replace("http://", "https://");
+    let url = s.url().replace("http://", "https://");
     let e = Client::new(&conn(&url, PASSWORD), &UpstreamConfig::default())
         .unwrap()
         .whoami()
@@ -683,21 +675,17 @@ fn password_not_in_journal_debug_or_log() {
     let id = c
         .certificate_order(&order("leak.example.com", "item-110"))
         .unwrap();
-    s.fault(json!({"func": "certificate.edit", "kind": "http_502"}));
+    s.fault(&SimFault::new("certificate.edit", "http_502"));
     let e = c.certificate_view(id).unwrap_err();
     assert_no_password(&e);
-    let bad = Client::new(
-        &conn(&s.api_url(), "Wr0ng-Pa55"),
-        &UpstreamConfig::default(),
-    )
-    .unwrap();
+    let bad = Client::new(&conn(&s.url(), "Wr0ng-Pa55"), &UpstreamConfig::default()).unwrap();
     let e = bad.whoami().unwrap_err();
     assert_no_password(&e);
 
-    let dbg = format!("{c:?} {:?}", conn(&s.api_url(), PASSWORD));
+    let dbg = format!("{c:?} {:?}", conn(&s.url(), PASSWORD));
     assert!(!dbg.contains(PASSWORD) && !dbg.contains("Pa55"), "{dbg}");
 
-    let journal = serde_json::to_string(&s.journal()).unwrap();
+    let journal = format!("{:?}", s.journal());
     assert!(
         journal.contains("whoami"),
         "journal records calls: {journal}"
@@ -721,4 +709,74 @@ fn password_not_in_journal_debug_or_log() {
     assert!(!text.contains(PASSWORD), "password in the log");
     assert!(!text.contains(&encoded), "encoded password in the log");
     assert!(!text.contains("Pa55"), "password part in the log");
+}
+
+/// The client does not depend on the unconfirmed guesses: each knob flips one
+/// and the client still reads what exists (A-U8, A-U9, A-U10, A-U12).
+#[test]
+fn tolerant_of_the_unconfirmed_shapes() {
+    let s = sim();
+    let c = client(&s);
+    let id = c
+        .certificate_order(&order("knobs.example.com", "item-111"))
+        .unwrap();
+
+    // A-U10: remoteid as a list column, or absent from the view.
+    assert_eq!(c.certificate_list().unwrap()[0].remoteid, None);
+    s.knobs(&[("list_remoteid", "on"), ("edit_remoteid", "off")]);
+    assert_eq!(
+        c.certificate_list().unwrap()[0].remoteid.as_deref(),
+        Some("item-111")
+    );
+    assert_eq!(c.certificate_view(id).unwrap().remoteid, None);
+
+    // A-U8: item_status as a label instead of a code: kept as text.
+    s.knobs(&[("item_status_label", "on")]);
+    let row = &c.certificate_list().unwrap()[0];
+    let status = row.item_status.as_deref().expect("a status");
+    assert!(status.parse::<u32>().is_err(), "a label: {status}");
+
+    // A-U9: other spellings of the credentials / permission error types.
+    s.knobs(&[
+        ("auth_error_type", "badauth"),
+        ("access_error_type", "noaccess"),
+    ]);
+    let bad = Client::new(&conn(&s.url(), "wrong"), &UpstreamConfig::default()).unwrap();
+    let e = bad.whoami().unwrap_err();
+    assert_eq!(
+        e.api().map(|a| a.class()),
+        Some(ApiErrorClass::Auth),
+        "{e:?}"
+    );
+    s.issue(Some(id));
+    let e = c.certificate_suspend(id).unwrap_err();
+    assert_eq!(
+        e.api().map(|a| a.class()),
+        Some(ApiErrorClass::Access),
+        "{e:?}"
+    );
+
+    // A-U5 / SIM-21 noise: unknown elements everywhere change nothing.
+    s.knobs(&[("noise", "on")]);
+    assert_eq!(c.certificate_view(id).unwrap().cn, "knobs.example.com");
+    assert_eq!(c.certificate_list().unwrap().len(), 1);
+}
+
+#[test]
+fn duplicate_remoteid_is_exists_when_the_upstream_enforces_it() {
+    let s = sim();
+    let c = client(&s);
+    s.knobs(&[("remoteid_unique", "on")]);
+    c.certificate_order(&order("dup.example.com", "item-112"))
+        .unwrap();
+    let e = c
+        .certificate_order(&order("dup.example.com", "item-112"))
+        .unwrap_err();
+    assert_eq!(
+        e.api().map(|a| a.class()),
+        Some(ApiErrorClass::Exists),
+        "{e:?}"
+    );
+    assert!(!e.maybe_applied());
+    assert_eq!(c.certificate_list().unwrap().len(), 1);
 }

@@ -215,32 +215,14 @@ impl Client {
         redact(&parts.join(" "))
     }
 
-    /// One call: POST, read, parse, and turn `/doc/error` into `Api`.
-    /// Logs one debug line with the function, elapsed time and outcome class.
-    fn call(&self, func: &str, fields: &[(String, String)]) -> Result<Node, UpstreamError> {
-        log::trace!("upstream request {}", self.loggable(func, fields));
-        let started = Instant::now();
-        let result = transport::post(
-            &self.http,
-            &self.endpoint,
-            &self.cfg,
-            func,
-            self.form(func, fields),
-        )
-        .and_then(|body| parse::parse_answer(func, &body));
-        let ms = started.elapsed().as_millis();
-        match &result {
-            Ok(_) => log::debug!("upstream {func}: ok in {ms} ms"),
-            Err(UpstreamError::Api(a)) => {
-                log::debug!("upstream {func}: api-error {} in {ms} ms", a.kind)
-            }
-            Err(e) => log::debug!("upstream {func}: {} in {ms} ms: {e}", e.class_name()),
-        }
-        result
-    }
-
-    /// Like [`Client::call`], returning the raw body of a successful answer.
-    fn call_raw(&self, func: &str, fields: &[(String, String)]) -> Result<String, UpstreamError> {
+    /// One call: POST, read, parse, and turn `/doc/error` into `Api`; the raw
+    /// body and its `<doc>`. Logs one debug line with the function, elapsed
+    /// time and outcome class.
+    fn exchange(
+        &self,
+        func: &str,
+        fields: &[(String, String)],
+    ) -> Result<(Vec<u8>, Node), UpstreamError> {
         log::trace!("upstream request {}", self.loggable(func, fields));
         let started = Instant::now();
         let result = transport::post(
@@ -251,15 +233,22 @@ impl Client {
             self.form(func, fields),
         )
         .and_then(|body| {
-            parse::parse_answer(func, &body)?;
-            String::from_utf8(body).map_err(|_| UpstreamError::malformed(func, "not UTF-8"))
+            let doc = parse::parse_answer(func, &body)?;
+            Ok((body, doc))
         });
         let ms = started.elapsed().as_millis();
         match &result {
-            Ok(b) => log::debug!("upstream {func}: ok ({} bytes) in {ms} ms", b.len()),
+            Ok((body, _)) => log::debug!("upstream {func}: ok ({} bytes) in {ms} ms", body.len()),
+            Err(UpstreamError::Api(a)) => {
+                log::debug!("upstream {func}: api-error {} in {ms} ms", a.kind)
+            }
             Err(e) => log::debug!("upstream {func}: {} in {ms} ms: {e}", e.class_name()),
         }
         result
+    }
+
+    fn call(&self, func: &str, fields: &[(String, String)]) -> Result<Node, UpstreamError> {
+        self.exchange(func, fields).map(|(_, doc)| doc)
     }
 
     /// Login check and balance (A-U15).
@@ -272,10 +261,10 @@ impl Client {
     /// The certificate catalog as raw XML (`itemtype=certificate`), for the
     /// catalog parser. Checked to be a `<doc>` without `<error>`.
     pub fn pricelist_export(&self) -> Result<String, UpstreamError> {
-        self.call_raw(
-            wire::FUNC_PRICELIST_EXPORT,
-            &wire::pricelist_export_fields(),
-        )
+        let func = wire::FUNC_PRICELIST_EXPORT;
+        let (body, _) = self.exchange(func, &wire::pricelist_export_fields())?;
+        // parse_answer accepted it, so it is UTF-8 already.
+        String::from_utf8(body).map_err(|_| UpstreamError::malformed(func, "not UTF-8"))
     }
 
     /// All certificates of the account (no pagination, A-U11).

@@ -1,8 +1,8 @@
 //! Shared helpers of the root crate's integration tests. Each test file that needs them says `mod support;`.
 #![allow(dead_code)]
 
-pub mod sim;
 pub mod billing;
+pub mod sim;
 
 use std::path::PathBuf;
 

@@ -257,6 +257,18 @@ fn check_ours(db: &mut Db, key: &CryptKey, item: &ItemRow) -> Result<ModuleSetti
         )
         .with_object(item.id.to_string()));
     }
+    if let Some(name) = item.module.as_deref() {
+        if name != MODULE_NAME {
+            return Err(ModuleError::new(
+                ErrorKind::WrongModule,
+                format!(
+                    "item {} belongs to a '{name}' processing module, not to pmsslreseller",
+                    item.id
+                ),
+            )
+            .with_object(item.id.to_string()));
+        }
+    }
     let module = item.processingmodule.ok_or_else(|| {
         ModuleError::new(
             ErrorKind::WrongModule,

@@ -24,6 +24,7 @@ pub mod report;
 pub mod status;
 pub mod suspend;
 pub mod sync_item;
+pub mod tariff;
 
 use crate::billing::{Db, Mgrctl};
 use crate::commands::Ctx;

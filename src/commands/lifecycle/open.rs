@@ -21,6 +21,7 @@ use super::reconcile::{find_order, Found, ListRow, ViewIdentity};
 use super::report::report_ordered;
 use super::status::{local_status, ServiceStatus};
 use super::sync_item::{set_status, sync_once};
+use super::tariff::{cached_terms, check_names};
 
 pub fn run(job: &mut Job) -> Result<()> {
     if let Some(upstream_id) = job.upstream_id()? {
@@ -165,6 +166,9 @@ fn place_order(job: &mut Job, generation: u32, attempt: u32) -> Result<u64> {
     let data = CertificateOrderData::load(job.db, &job.key, job.item_id)?;
     let pricelist = crate::catalog::upstream_tariff_id(&job.item.pricelist_intname)?;
     let period = job.period_months()?;
+    if let Some(terms) = cached_terms(job, period)? {
+        check_names(&terms, &data.cn, &data.altnames)?;
+    }
     let order = CertOrder {
         pricelist,
         period,

@@ -18,6 +18,7 @@ use super::open::record_send_failure;
 use super::reissue_kind::{choose, ReissueChoice};
 use super::status::{is_pending, map_upstream, status_name, ServiceStatus, UpstreamState};
 use super::sync_item::set_status;
+use super::tariff::{cached_terms, check_names};
 
 pub fn run(job: &mut Job) -> Result<()> {
     let upstream_id = job.require_upstream_id()?;
@@ -73,12 +74,24 @@ pub fn run(job: &mut Job) -> Result<()> {
         ));
     }
     let data = CertificateOrderData::load(job.db, &job.key, job.item_id)?;
+    // The SAN list before: BILLmanager's `old_altname` when it keeps one,
+    // else what the upstream certificate was issued for.
+    let before_names = if data.params.contains_key("old_altname") {
+        &data.old_altnames
+    } else {
+        &view.altnames
+    };
     let choice = choose(
         Some(data.csr.as_str()),
         view.csr.as_deref(),
         &data.altnames,
-        &data.old_altnames,
+        before_names,
     );
+    if let ReissueChoice::AltName { altnames } = &choice {
+        if let Some(terms) = cached_terms(job, job.period_months()?)? {
+            check_names(&terms, &data.cn, altnames)?;
+        }
+    }
     let mut intent = Intent::new(IntentOp::Reopen, generation, attempt, job.ro, now_unix());
     intent.upstream_id = Some(upstream_id);
     intent.crt_type = Some(choice.crt_type().to_string());

@@ -95,3 +95,52 @@ fn catalog_swap_changes_prices_and_orders() {
     assert_eq!(a.status, 400);
     assert_eq!(ids(&export(&sim, &[])), vec![3033]);
 }
+
+#[test]
+fn account_prices_with_credentials() {
+    let sim = Sim::start(&[]);
+    sim.control(
+        "POST",
+        "/_sim/account",
+        serde_json::json!({"username": USER, "password": PASS, "balance": "100", "currency": "EUR", "discount_percent": "10"}),
+    );
+    let public = export(&sim, &[("pricelist", "3040")]);
+    assert!(public.contains("cost=\"45.0000\""));
+    let own = export(
+        &sim,
+        &[
+            ("pricelist", "3040"),
+            ("authinfo", &format!("{USER}:{PASS}")),
+        ],
+    );
+    assert!(
+        own.contains("cost=\"40.5000\" type=\"month\" length=\"12\""),
+        "{own}"
+    );
+    assert!(
+        own.contains("cost=\"11.2500\""),
+        "addon price discounted too: {own}"
+    );
+    let unsold = export(
+        &sim,
+        &[
+            ("pricelist", "1013"),
+            ("authinfo", &format!("{USER}:{PASS}")),
+        ],
+    );
+    assert!(unsold.contains("cost=\"\" type=\"month\" length=\"36\""));
+    sim.order(
+        "example.com",
+        &[("pricelist", "3040"), ("altname", "a.example.com")],
+    );
+    assert_eq!(sim.balance(), "48.25");
+    let bad = sim
+        .request(
+            "POST",
+            "/_sim/account",
+            "application/json",
+            &serde_json::json!({"username": USER, "password": PASS, "balance": "1", "currency": "EUR", "discount_percent": "120"}).to_string(),
+        )
+        .unwrap();
+    assert_eq!(bad.status, 400);
+}

@@ -1,6 +1,7 @@
 //! The admin command line: subcommands for a human at a terminal (or a cron
 //! job), separate from BILLmanager's `--command` calls.
 
+pub mod catalog;
 pub mod sync;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +35,27 @@ pub enum AdminCommand {
         #[arg(long)]
         module: u64,
     },
+    /// The upstream's certificate tariffs: refresh the cache, show it.
+    #[command(subcommand)]
+    Catalog(catalog::CatalogCommand),
+    /// Local prices derived from upstream costs by `[pricing]`.
+    #[command(subcommand)]
+    Pricing(catalog::PricingCommand),
+}
+
+/// Run a catalog or pricing command with the config loaded and the module
+/// log open (a refresh is worth a line in `var/pmsslreseller.log`).
+fn with_config(root: &MgrRoot, run: impl FnOnce(&Config) -> i32) -> i32 {
+    match Config::load(&root.config_file()) {
+        Ok(config) => {
+            crate::logging::init(root, &config.log.level);
+            run(&config)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
 }
 
 /// Run the admin CLI; returns the exit code.
@@ -48,6 +70,12 @@ pub fn run(argv: Vec<String>) -> i32 {
     let root = MgrRoot::from_env();
     match cli.command {
         AdminCommand::Sync { module } => sync::run(&root, module),
+        AdminCommand::Catalog(c) => {
+            with_config(&root, |config| catalog::run_catalog(&root, config, c))
+        }
+        AdminCommand::Pricing(p) => {
+            with_config(&root, |config| catalog::run_pricing(&root, config, p))
+        }
         AdminCommand::Config => {
             let path = root.config_file();
             match Config::load(&path) {

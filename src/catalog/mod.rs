@@ -10,6 +10,7 @@
 
 pub mod cache;
 pub mod diff;
+pub mod fetch;
 pub mod flags;
 pub mod parse;
 pub mod templates;

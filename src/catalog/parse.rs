@@ -61,13 +61,13 @@ pub fn parse_export(xml: &str, module_id: u64, fetched_at: &str) -> Result<Catal
         .with_param("upstream_msg", msg.to_string()));
     }
 
-    let mut tariffs: Vec<Tariff> = Vec::new();
+    let mut tariffs: Vec<(usize, Tariff)> = Vec::new();
     let mut skipped = Vec::new();
     let mut warnings = Vec::new();
     for (index, node) in root.children_named("pricelist").enumerate() {
         let position = index + 1;
         match tariff_from(node, &mut warnings) {
-            Ok(t) => tariffs.push(t),
+            Ok(t) => tariffs.push((position, t)),
             Err(reason) => skipped.push(Skipped {
                 position,
                 id: node.child_text("id").map(str::to_string),
@@ -76,12 +76,13 @@ pub fn parse_export(xml: &str, module_id: u64, fetched_at: &str) -> Result<Catal
         }
     }
     // Sorted and unique: deterministic templates, binary search in lookups.
-    tariffs.sort_by_key(|t| t.id);
+    // The sort is stable, so the first occurrence of an id is kept.
+    tariffs.sort_by_key(|(_, t)| t.id);
     let mut unique: Vec<Tariff> = Vec::with_capacity(tariffs.len());
-    for t in tariffs {
+    for (position, t) in tariffs {
         if unique.last().is_some_and(|u| u.id == t.id) {
             skipped.push(Skipped {
-                position: 0,
+                position,
                 id: Some(t.id.to_string()),
                 reason: "duplicate id; the first occurrence was kept".into(),
             });
@@ -89,6 +90,7 @@ pub fn parse_export(xml: &str, module_id: u64, fetched_at: &str) -> Result<Catal
             unique.push(t);
         }
     }
+    skipped.sort_by_key(|s| s.position);
     Ok(Catalog {
         format: CACHE_FORMAT,
         module_id,

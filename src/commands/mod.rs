@@ -2,6 +2,7 @@
 //! billing and the upstream client into one lifecycle step.
 
 pub mod check_connection;
+pub mod import_pricelist;
 pub mod lifecycle;
 
 use crate::config::Config;
@@ -24,6 +25,7 @@ pub struct Ctx {
 pub const IMPLEMENTED: &[&str] = &[
     "features",
     "check_connection",
+    "import_pricelist",
     "approver",
     "open",
     "sync_item",
@@ -43,6 +45,16 @@ pub fn advertised_features() -> Vec<&'static str> {
         .collect()
 }
 
+/// Features to print for this configuration: `import_pricelist` only when
+/// `[catalog] advertise_import_pricelist` is on (its format is a guess, P-U2).
+/// Not advertised, it still answers when called.
+pub fn advertised_features_for(config: &Config) -> Vec<&'static str> {
+    advertised_features()
+        .into_iter()
+        .filter(|n| *n != "import_pricelist" || config.catalog.advertise_import_pricelist)
+        .collect()
+}
+
 pub fn is_implemented(cmd: &Command) -> bool {
     IMPLEMENTED.contains(&cmd.name())
 }
@@ -53,7 +65,16 @@ pub fn execute(cmd: &Command, ctx: &Ctx) -> Result<Option<String>> {
         return Err(ModuleError::not_supported(cmd.name()));
     }
     match cmd {
-        Command::Features => Ok(Some(features::document(&advertised_features(), Vec::new()))),
+        // Templates come from the catalog caches only: no network, no DB.
+        Command::Features => Ok(Some(features::document(
+            &advertised_features_for(&ctx.config),
+            crate::catalog::templates::feature_templates(&ctx.root),
+        ))),
+        Command::ImportPricelist {
+            module,
+            subcommand,
+            id,
+        } => import_pricelist::run(ctx, *module, subcommand, *id),
         Command::CheckConnection => check_connection::run(ctx),
         Command::Approver {
             domains, intname, ..
@@ -80,6 +101,19 @@ mod tests {
         };
         let e = execute(&Command::Other("reboot".into()), &ctx).unwrap_err();
         assert_eq!(e.kind.type_name(), "not_supported");
+    }
+
+    #[test]
+    fn import_pricelist_advertised_only_when_configured() {
+        let mut config = Config::default();
+        assert!(!advertised_features_for(&config).contains(&"import_pricelist"));
+        assert!(is_implemented(&Command::ImportPricelist {
+            module: 1,
+            subcommand: "available".into(),
+            id: None
+        }));
+        config.catalog.advertise_import_pricelist = true;
+        assert!(advertised_features_for(&config).contains(&"import_pricelist"));
     }
 
     #[test]

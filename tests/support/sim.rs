@@ -28,6 +28,8 @@ pub struct SimAccount {
     pub twofa: bool,
     pub may_delete: bool,
     pub may_suspend: bool,
+    /// This account's prices = catalogue prices less this percentage (export with credentials, debits).
+    pub discount_percent: String,
 }
 
 impl SimAccount {
@@ -42,6 +44,7 @@ impl SimAccount {
             twofa: false,
             may_delete: true,
             may_suspend: false,
+            discount_percent: "0".to_string(),
         }
     }
 }
@@ -56,6 +59,7 @@ pub struct AccountInfo {
     pub twofa: bool,
     pub may_delete: bool,
     pub may_suspend: bool,
+    pub discount_percent: Decimal,
 }
 
 /// A scripted fault (`POST /_sim/fault`). Kinds: `delay`, `http_502`, `http_503`, `truncated`, `not_xml`,

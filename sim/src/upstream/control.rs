@@ -65,6 +65,8 @@ struct AccountIn {
     may_delete: bool,
     #[serde(default)]
     may_suspend: bool,
+    #[serde(default)]
+    discount_percent: Decimal,
 }
 
 /// The account as the control API shows it; the password is never sent back.
@@ -77,6 +79,7 @@ fn account_json(a: &Account) -> Value {
         "twofa": a.twofa,
         "may_delete": a.may_delete,
         "may_suspend": a.may_suspend,
+        "discount_percent": a.discount_percent.to_string(),
     })
 }
 
@@ -119,6 +122,9 @@ fn route(sim: &mut Sim, req: &Request) -> Response {
                 if a.username.is_empty() || a.currency.is_empty() {
                     return bad("username and currency are required");
                 }
+                if a.discount_percent < Decimal::ZERO || a.discount_percent > Decimal::ONE_HUNDRED {
+                    return bad("discount_percent must be between 0 and 100");
+                }
                 sim.world.put_account(Account {
                     id: 0,
                     username: a.username,
@@ -129,6 +135,7 @@ fn route(sim: &mut Sim, req: &Request) -> Response {
                     twofa: a.twofa,
                     may_delete: a.may_delete,
                     may_suspend: a.may_suspend,
+                    discount_percent: a.discount_percent,
                 });
                 ok(json!({ "ok": true }))
             }

@@ -25,6 +25,21 @@ pub struct Account {
     pub may_delete: bool,
     #[serde(default)]
     pub may_suspend: bool,
+    /// This account's prices = catalogue prices less this percentage (SIM-16: with credentials,
+    /// `pricelist.export` shows the account's own prices, and orders/prolongations charge them).
+    #[serde(default)]
+    pub discount_percent: Decimal,
+}
+
+impl Account {
+    /// A catalogue price as this account pays it (4 decimals, like the export).
+    pub fn own_price(&self, catalogue: Decimal) -> Decimal {
+        if self.discount_percent.is_zero() {
+            return catalogue;
+        }
+        (catalogue * (Decimal::ONE_HUNDRED - self.discount_percent) / Decimal::ONE_HUNDRED)
+            .round_dp(4)
+    }
 }
 
 fn yes() -> bool {
@@ -222,6 +237,7 @@ pub fn parse_account_spec(spec: &str) -> Result<Account, String> {
         twofa: false,
         may_delete: true,
         may_suspend: false,
+        discount_percent: Decimal::ZERO,
     })
 }
 

@@ -142,6 +142,15 @@ pub fn price(plan: &Plan, months: i32, san_qty: u32) -> Result<Decimal, ApiError
     Ok(base + each * Decimal::from(san_qty))
 }
 
+/// `amount` as `user` pays it (account discount, SIM-16).
+pub fn account_price(sim: &Sim, user: &str, amount: Decimal) -> Decimal {
+    sim.world
+        .accounts
+        .get(user)
+        .map(|a| a.own_price(amount))
+        .unwrap_or(amount)
+}
+
 /// SIM-11/12: takes `amount` from `user`'s balance, or refuses without touching anything.
 pub fn debit(sim: &mut Sim, user: &str, amount: Decimal, currency: &str) -> Result<(), ApiError> {
     let strict = sim.world.knobs.on("currency_strict");
@@ -290,7 +299,7 @@ pub fn order(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
             return Err(e);
         }
     }
-    let amount = price(&plan, months, qty)?;
+    let amount = account_price(sim, &user, price(&plan, months, qty)?);
     let paid_now = call.get("skipbasket") == Some("on");
     if paid_now {
         debit(sim, &user, amount, &plan.currency)?;

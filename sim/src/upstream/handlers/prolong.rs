@@ -1,6 +1,6 @@
 //! `service.prolong` (SIM-27): debit one more period, move the expiry, optionally re-run issuance.
 
-use super::order::{debit, price, sold_period};
+use super::order::{account_price, debit, price, sold_period};
 use super::{ApiError, Call};
 use crate::upstream::sim::Sim;
 use crate::upstream::state::{add_months, PendingKind};
@@ -26,7 +26,7 @@ pub fn prolong(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
             ApiError::value("elid", &id.to_string(), "the plan is no longer sold")
         })?;
     let months = sold_period(call, &plan)?;
-    let amount = price(&plan, months, item.altname_qty)?;
+    let amount = account_price(sim, &user, price(&plan, months, item.altname_qty)?);
     debit(sim, &user, amount, &plan.currency)?;
     let new_expiry = add_months(expiry, months);
     if let Some(it) = sim.world.items.get_mut(&id) {

@@ -1,0 +1,58 @@
+//! Benchmarks: parsing a 5,000-tariff `pricelist.export`, and building the
+//! `features` document with their templates from the cache (what BILLmanager
+//! waits for at start). Plain `harness = false` main: `cargo bench --bench
+//! catalog` prints the median of several runs.
+
+#[path = "../tests/gen/catalog_export.rs"]
+mod gen;
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use pmsslreseller::catalog::{cache, parse_export, templates};
+use pmsslreseller::paths::MgrRoot;
+use pmsslreseller::protocol::features;
+
+fn median_of(runs: usize, mut f: impl FnMut()) -> Duration {
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[runs / 2]
+}
+
+fn main() {
+    const N: usize = 5_000;
+    let (xml, _) = gen::export(N);
+    println!("export: {N} tariffs, {} KiB", xml.len() / 1024);
+
+    let t = median_of(11, || {
+        black_box(parse_export(black_box(&xml), 1, "2026-11-26T12:00:00Z").unwrap());
+    });
+    println!("parse pricelist.export ({N} tariffs): {t:?}");
+
+    let dir = std::env::temp_dir().join(format!("pmsslreseller-bench-{}", std::process::id()));
+    let root = MgrRoot::new(&dir);
+    let catalog = parse_export(&xml, 1, "2026-11-26T12:00:00Z").unwrap();
+    cache::save(&root, &catalog).unwrap();
+
+    let t = median_of(11, || {
+        let templates = templates::feature_templates(black_box(&root));
+        black_box(features::document(
+            &["check_connection", "prolong", "sync_item"],
+            templates,
+        ));
+    });
+    println!("features document from the cache ({N} templates, cache read included): {t:?}");
+
+    let t = median_of(11, || {
+        black_box(templates::messages_document(std::slice::from_ref(&catalog)));
+    });
+    println!("pricelist.certificate messages ({N} names): {t:?}");
+
+    let _ = std::fs::remove_dir_all(&dir);
+}

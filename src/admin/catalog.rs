@@ -1,0 +1,497 @@
+//! Admin commands for the upstream catalog and pricing:
+//! `catalog refresh`, `catalog show`, `pricing preview`.
+//!
+//! Readable tables on a terminal, JSON with `--json`. `refresh` never
+//! replaces a good cache with a broken export, and tells the admin when
+//! BILLmanager must be restarted to see new or changed templates.
+
+use std::path::PathBuf;
+
+use clap::{Args as ClapArgs, Subcommand};
+use serde_json::json;
+
+use crate::catalog::diff::{diff, CatalogDiff};
+use crate::catalog::{cache, parse_export, templates, Catalog, Tariff};
+use crate::config::Config;
+use crate::paths::MgrRoot;
+use crate::pricing::{Pricer, Quote, QuoteStatus};
+use crate::protocol::error::{ErrorKind, ModuleError, Result};
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Fetch the upstream's certificate tariffs, show them and what changed,
+    /// and update the cache the templates are built from.
+    Refresh(RefreshArgs),
+    /// Show the cached catalog(s).
+    Show(ShowArgs),
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct RefreshArgs {
+    /// Processing module id (Integration → Processing modules, column Id).
+    #[arg(long)]
+    pub module: u64,
+    /// Read a saved pricelist.export answer instead of asking the upstream.
+    #[arg(long, value_name = "FILE")]
+    pub from_file: Option<PathBuf>,
+    /// Accept an export with no certificate tariff (normally refused as broken).
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct ShowArgs {
+    /// Only this processing module (default: every cached module).
+    #[arg(long)]
+    pub module: Option<u64>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PricingCommand {
+    /// Cost, sell price and margin per tariff and period, from the cached
+    /// catalog and `[pricing]`; flags prices under the minimum margin.
+    Preview(PreviewArgs),
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct PreviewArgs {
+    #[arg(long)]
+    pub module: u64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run_catalog(root: &MgrRoot, config: &Config, command: CatalogCommand) -> i32 {
+    match command {
+        CatalogCommand::Refresh(a) => refresh(root, config, &a),
+        CatalogCommand::Show(a) => show(root, &a),
+    }
+}
+
+pub fn run_pricing(root: &MgrRoot, config: &Config, command: PricingCommand) -> i32 {
+    match command {
+        PricingCommand::Preview(a) => preview(root, config, &a),
+    }
+}
+
+/// Print an error for the admin; exit code 1.
+fn report(e: &ModuleError) -> i32 {
+    eprintln!("error: {}", e.message);
+    1
+}
+
+fn print_json(v: &serde_json::Value) {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: cannot print JSON: {e}"),
+    }
+}
+
+/// Columns aligned by width; the last column is not padded.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if i < widths.len() {
+                widths[i] = widths[i].max(c.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(c);
+                s.push_str(&" ".repeat(widths[i] - c.chars().count() + 2));
+            }
+        }
+        s.trim_end().to_string()
+    };
+    let mut out = line(headers.to_vec());
+    out.push('\n');
+    out.push_str(&line(
+        widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str)
+            .collect(),
+    ));
+    out.push('\n');
+    for r in rows {
+        out.push_str(&line(r.iter().map(String::as_str).collect()));
+        out.push('\n');
+    }
+    out
+}
+
+fn periods_text(t: &Tariff) -> String {
+    let parts: Vec<String> = t
+        .periods
+        .iter()
+        .map(|p| match p.cost {
+            Some(c) => format!("{} {} {}", p.label(), c.normalize(), p.currency),
+            None => format!("{} not sold", p.label()),
+        })
+        .collect();
+    if parts.is_empty() {
+        "no prices".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+fn tariff_rows(c: &Catalog) -> Vec<Vec<String>> {
+    c.tariffs
+        .iter()
+        .map(|t| {
+            vec![
+                t.id.to_string(),
+                t.template_id(),
+                t.validation.label().to_string(),
+                t.flags.summary(),
+                if t.available { "yes" } else { "no" }.to_string(),
+                t.name.clone(),
+                periods_text(t),
+            ]
+        })
+        .collect()
+}
+
+fn print_catalog(c: &Catalog) {
+    println!(
+        "Processing module {}: {} certificate tariffs, fetched {}",
+        c.module_id,
+        c.tariffs.len(),
+        c.fetched_at
+    );
+    print!(
+        "{}",
+        table(
+            &[
+                "id",
+                "template",
+                "valid.",
+                "flags",
+                "orderable",
+                "name",
+                "periods"
+            ],
+            &tariff_rows(c)
+        )
+    );
+    for s in &c.skipped {
+        println!(
+            "skipped: <pricelist> #{}{}: {}",
+            s.position,
+            s.id.as_deref()
+                .map(|i| format!(" (id {i})"))
+                .unwrap_or_default(),
+            s.reason
+        );
+    }
+    for w in &c.warnings {
+        println!("warning: {w}");
+    }
+}
+
+fn restart_hint(root: &MgrRoot) -> String {
+    format!("{} -m billmgr -R", root.mgrctl().display())
+}
+
+/// The raw export for `module`: from a file, or from the upstream.
+fn fetch_export(root: &MgrRoot, config: &Config, args: &RefreshArgs) -> Result<String> {
+    if let Some(path) = &args.from_file {
+        return std::fs::read_to_string(path).map_err(|e| {
+            ModuleError::new(
+                ErrorKind::Config,
+                format!("cannot read {}: {e}", path.display()),
+            )
+        });
+    }
+    crate::catalog::fetch::export_for_module(root, config, args.module)
+}
+
+fn diff_text(d: &CatalogDiff) -> String {
+    if d.is_empty() {
+        return "No changes against the cached catalog.\n".into();
+    }
+    let ids = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+    let mut out = String::new();
+    if !d.added.is_empty() {
+        out.push_str(&format!("New tariffs: {}\n", ids(&d.added)));
+    }
+    if !d.removed.is_empty() {
+        out.push_str(&format!(
+            "Removed upstream: {} (local tariffs using these templates can no longer be ordered)\n",
+            ids(&d.removed)
+        ));
+    }
+    if !d.template_changed.is_empty() {
+        out.push_str(&format!(
+            "Name or flags changed: {}\n",
+            ids(&d.template_changed)
+        ));
+    }
+    if !d.availability_changed.is_empty() {
+        out.push_str(&format!(
+            "Orderable status changed: {}\n",
+            ids(&d.availability_changed)
+        ));
+    }
+    if !d.price_changed.is_empty() {
+        let money = |m: Option<rust_decimal::Decimal>| {
+            m.map(|v| v.normalize().to_string())
+                .unwrap_or_else(|| "-".into())
+        };
+        let rows: Vec<Vec<String>> = d
+            .price_changed
+            .iter()
+            .map(|p| {
+                vec![
+                    p.tariff.to_string(),
+                    p.period.clone(),
+                    p.currency.clone(),
+                    money(p.old),
+                    money(p.new),
+                ]
+            })
+            .collect();
+        out.push_str("Price changes:\n");
+        out.push_str(&table(&["id", "period", "currency", "old", "new"], &rows));
+    }
+    out
+}
+
+pub fn refresh(root: &MgrRoot, config: &Config, args: &RefreshArgs) -> i32 {
+    crate::logging::set_context(format!("admin catalog refresh module={}", args.module));
+    let old = match cache::load(root, args.module) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("warning: {} (it will be replaced)", e.message);
+            None
+        }
+    };
+    let kept = || match &old {
+        Some(c) => format!("the cached catalog (fetched {}) is kept", c.fetched_at),
+        None => "no catalog was cached".to_string(),
+    };
+    let xml = match fetch_export(root, config, args) {
+        Ok(x) => x,
+        Err(e) => {
+            log::error!("catalog refresh: {e}");
+            eprintln!("{}", kept());
+            return report(&e);
+        }
+    };
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let new = match parse_export(&xml, args.module, &now) {
+        Ok(c) => c,
+        Err(e) => {
+            log::error!("catalog refresh: {e}");
+            eprintln!("{}", kept());
+            return report(&e);
+        }
+    };
+    if new.tariffs.is_empty() && !args.allow_empty {
+        let reasons: Vec<String> = new
+            .skipped
+            .iter()
+            .take(5)
+            .map(|s| s.reason.clone())
+            .collect();
+        let e = ModuleError::new(
+            ErrorKind::UpstreamBadResponse,
+            format!(
+                "the upstream export has no usable certificate tariff ({} skipped{}); {}. If that is right, rerun with --allow-empty",
+                new.skipped.len(),
+                if reasons.is_empty() { String::new() } else { format!(": {}", reasons.join("; ")) },
+                kept()
+            ),
+        );
+        log::error!("catalog refresh: {e}");
+        return report(&e);
+    }
+    let changes = diff(old.as_ref(), &new);
+    let cache_path = match cache::save(root, &new) {
+        Ok(p) => p,
+        Err(e) => return report(&e),
+    };
+    let messages = templates::write_messages_file(root);
+    let restart = old.is_none() || changes.needs_restart();
+    log::info!(
+        "catalog refresh: {} tariffs, {} skipped, {} new, {} removed, {} price changes",
+        new.tariffs.len(),
+        new.skipped.len(),
+        changes.added.len(),
+        changes.removed.len(),
+        changes.price_changed.len()
+    );
+    if args.json {
+        print_json(&json!({
+            "module": args.module,
+            "fetched_at": new.fetched_at,
+            "cache": cache_path,
+            "messages_file": messages.as_ref().ok(),
+            "tariffs": new.tariffs,
+            "skipped": new.skipped,
+            "warnings": new.warnings,
+            "diff": changes,
+            "restart_required": restart,
+            "restart_command": restart_hint(root),
+        }));
+    } else {
+        print_catalog(&new);
+        println!();
+        if old.is_some() {
+            print!("{}", diff_text(&changes));
+        }
+        println!("Cache written: {}", cache_path.display());
+        match &messages {
+            Ok(p) => println!("Template names written: {}", p.display()),
+            Err(e) => eprintln!(
+                "warning: cannot write {}: {e}",
+                templates::messages_file(root).display()
+            ),
+        }
+        if restart {
+            println!(
+                "BILLmanager reads the templates at start: restart it to see the changes: {}",
+                restart_hint(root)
+            );
+        }
+    }
+    if messages.is_err() {
+        return 1;
+    }
+    0
+}
+
+pub fn show(root: &MgrRoot, args: &ShowArgs) -> i32 {
+    let ids = match args.module {
+        Some(m) => vec![m],
+        None => cache::cached_modules(root),
+    };
+    let mut catalogs = Vec::new();
+    for id in ids {
+        match cache::load_required(root, id) {
+            Ok(c) => catalogs.push(c),
+            Err(e) => return report(&e),
+        }
+    }
+    if args.json {
+        print_json(&json!({ "catalogs": catalogs }));
+        return 0;
+    }
+    if catalogs.is_empty() {
+        println!(
+            "No catalog cached under {} yet: run `pmsslreseller catalog refresh --module <id>`.",
+            root.state_dir().display()
+        );
+    }
+    for c in &catalogs {
+        print_catalog(c);
+        println!();
+    }
+    0
+}
+
+fn status_text(q: &Quote) -> &'static str {
+    match q.status {
+        QuoteStatus::Ok => "ok",
+        QuoteStatus::BelowMargin => "BELOW MARGIN",
+        QuoteStatus::NoRate => "NO RATE",
+        QuoteStatus::Overflow => "OVERFLOW",
+    }
+}
+
+pub fn preview(root: &MgrRoot, config: &Config, args: &PreviewArgs) -> i32 {
+    let catalog = match cache::load_required(root, args.module) {
+        Ok(c) => c,
+        Err(e) => return report(&e),
+    };
+    let pricer = Pricer::new(&config.pricing);
+    let mut quotes: Vec<(&Tariff, Quote)> = Vec::new();
+    for t in &catalog.tariffs {
+        for q in pricer.quote_all(t) {
+            quotes.push((t, q));
+        }
+    }
+    let flagged = quotes.iter().filter(|(_, q)| !q.is_offered()).count();
+    if args.json {
+        let rows: Vec<serde_json::Value> = quotes
+            .iter()
+            .map(|(t, q)| json!({ "template": t.template_id(), "name": t.name, "quote": q }))
+            .collect();
+        print_json(&json!({
+            "module": args.module,
+            "fetched_at": catalog.fetched_at,
+            "quotes": rows,
+            "flagged": flagged,
+        }));
+        return 0;
+    }
+    println!(
+        "Processing module {}: catalog fetched {}; rules from {}",
+        args.module,
+        catalog.fetched_at,
+        root.config_file().display()
+    );
+    let rows: Vec<Vec<String>> = quotes
+        .iter()
+        .map(|(t, q)| {
+            vec![
+                t.template_id(),
+                format!("{} mo", q.months),
+                format!("{} {}", q.cost.normalize(), q.cost_currency),
+                if q.rate == rust_decimal::Decimal::ONE {
+                    String::new()
+                } else {
+                    q.rate.to_string()
+                },
+                format!("{} {}", q.sell, q.currency),
+                q.margin.to_string(),
+                q.floor.to_string(),
+                status_text(q).to_string(),
+                t.name.clone(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            &["template", "period", "cost", "rate", "sell", "margin", "lowest", "status", "name"],
+            &rows
+        )
+    );
+    if flagged > 0 {
+        println!(
+            "{flagged} price(s) flagged: they are never offered. Raise the markup in [pricing] or add the missing rates."
+        );
+    } else {
+        println!(
+            "All {} prices are at or above cost + minimum margin.",
+            quotes.len()
+        );
+    }
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_columns() {
+        let t = table(&["a", "bb"], &[vec!["xyz".into(), "1".into()]]);
+        assert_eq!(t, "a    bb\n---  --\nxyz  1\n");
+    }
+}

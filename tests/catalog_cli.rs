@@ -1,0 +1,400 @@
+//! The catalog end to end through the real binary: `catalog refresh` from a
+//! saved export, `catalog show`, `pricing preview`, `features` with templates
+//! (golden), `import_pricelist`, and a broken export that must keep the cache.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const FIXTURE: &str = "tests/fixtures/catalog/export.xml";
+
+struct Root {
+    dir: tempfile::TempDir,
+}
+
+impl Root {
+    fn new() -> Root {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+        Root { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_pmsslreseller"))
+            .args(args)
+            .env("MGR5_ROOT", self.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn cache(&self, module: u64) -> PathBuf {
+        self.path()
+            .join(format!("var/pmsslreseller/catalog-{module}.json"))
+    }
+
+    fn write_export(&self, name: &str, text: &str) -> String {
+        let p = self.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    }
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn fixture() -> String {
+    std::fs::read_to_string(FIXTURE).unwrap()
+}
+
+fn refresh(root: &Root, module: &str, file: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "catalog",
+        "refresh",
+        "--module",
+        module,
+        "--from-file",
+        file,
+    ];
+    args.extend_from_slice(extra);
+    root.run(&args)
+}
+
+#[test]
+fn refresh_then_features_has_templates_identical_between_runs() {
+    let root = Root::new();
+    let file = root.write_export("export.xml", &fixture());
+    let o = refresh(&root, "3", &file, &[]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("ssl_3033"), "{out}");
+    assert!(out.contains("Comodo Positive SSL"), "{out}");
+    assert!(
+        out.contains("mgrctl -m billmgr -R"),
+        "first refresh must ask for a restart: {out}"
+    );
+    assert!(root.cache(3).exists());
+
+    let messages = std::fs::read_to_string(
+        root.path()
+            .join("etc/xml/billmgr_mod_pmsslreseller_catalog.xml"),
+    )
+    .unwrap();
+    assert!(
+        messages.contains("<messages name=\"pricelist.certificate\">"),
+        "{messages}"
+    );
+    assert!(
+        messages.contains("<msg name=\"ssl_55346\">AlphaSSL мультидомен</msg>"),
+        "{messages}"
+    );
+
+    let a = root.run(&["--command", "features"]);
+    let b = root.run(&["--command", "features"]);
+    assert!(a.status.success(), "{}", stdout(&a));
+    assert_eq!(
+        a.stdout, b.stdout,
+        "features must be identical between runs"
+    );
+    let features = stdout(&a);
+    // Golden: the <templates> block only, so the feature list (which grows
+    // as commands are implemented) does not break this test.
+    let start = features.find("  <templates>").expect("templates present");
+    let end = features.find("</templates>").unwrap() + "</templates>\n".len();
+    let templates = &features[start..end];
+    let golden_path = "tests/golden/features-templates.xml";
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(golden_path, templates).unwrap();
+    }
+    let golden = std::fs::read_to_string(golden_path).unwrap();
+    assert_eq!(
+        templates, golden,
+        "templates differ from {golden_path} (UPDATE_GOLDEN=1 rewrites it)"
+    );
+    // import_pricelist is not advertised by default (P-U2).
+    assert!(!features.contains("import_pricelist"));
+}
+
+#[test]
+fn features_merge_modules_deterministically() {
+    let root = Root::new();
+    let first = root.write_export("a.xml", &fixture());
+    let second = root.write_export(
+        "b.xml",
+        r#"<doc><pricelist><id>3033</id><name>Other upstream's 3033</name></pricelist><pricelist><id>1</id><name>Extra Wildcard</name></pricelist></doc>"#,
+    );
+    assert!(refresh(&root, "7", &second, &[]).status.success());
+    assert!(refresh(&root, "2", &first, &[]).status.success());
+    let f = stdout(&root.run(&["--command", "features"]));
+    let ids: Vec<&str> = f
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("<template name=\""))
+        .map(|l| &l[..l.find('"').unwrap()])
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            "ssl_1",
+            "ssl_1011",
+            "ssl_2900",
+            "ssl_3033",
+            "ssl_4100",
+            "ssl_4200",
+            "ssl_55324",
+            "ssl_55346"
+        ]
+    );
+    // Module 2 (lowest id) wins the shared template.
+    assert!(f.contains("display_name=\"Comodo Positive SSL\""), "{f}");
+    assert!(!f.contains("Other upstream"), "{f}");
+}
+
+#[test]
+fn features_without_cache_or_with_damaged_cache_still_answers() {
+    let root = Root::new();
+    let o = root.run(&["--command", "features"]);
+    assert!(o.status.success());
+    assert!(!stdout(&o).contains("<templates>"));
+    std::fs::create_dir_all(root.path().join("var/pmsslreseller")).unwrap();
+    std::fs::write(root.cache(5), "{broken").unwrap();
+    let o = root.run(&["--command", "features"]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert!(stdout(&o).contains("<itemtype name=\"certificate\"/>"));
+}
+
+#[test]
+fn broken_export_keeps_the_old_cache() {
+    let root = Root::new();
+    let good = root.write_export("good.xml", &fixture());
+    assert!(refresh(&root, "3", &good, &[]).status.success());
+    let before = std::fs::read(root.cache(3)).unwrap();
+    let text = fixture();
+    for (name, body) in [
+        ("truncated.xml", text[..text.len() / 2].to_string()),
+        (
+            "html.xml",
+            "<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>".to_string(),
+        ),
+        ("empty.xml", "<doc></doc>".to_string()),
+        (
+            "error.xml",
+            "<doc><error type=\"auth\"><msg>bad</msg></error></doc>".to_string(),
+        ),
+    ] {
+        let file = root.write_export(name, &body);
+        let o = refresh(&root, "3", &file, &[]);
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", stdout(&o));
+        let err = stderr(&o);
+        assert!(err.contains("is kept"), "{name}: {err}");
+        assert_eq!(
+            std::fs::read(root.cache(3)).unwrap(),
+            before,
+            "{name} replaced the cache"
+        );
+    }
+    // An empty catalog is accepted only on request.
+    let empty = root.write_export("empty.xml", "<doc></doc>");
+    assert!(refresh(&root, "3", &empty, &["--allow-empty"])
+        .status
+        .success());
+}
+
+#[test]
+fn refresh_shows_diff_and_json() {
+    let root = Root::new();
+    let old = root.write_export("old.xml", &fixture());
+    assert!(refresh(&root, "3", &old, &[]).status.success());
+    let changed = fixture()
+        .replace(
+            "<period cost=\"7.5000\" type=\"month\" length=\"12\">",
+            "<period cost=\"8.2500\" type=\"month\" length=\"12\">",
+        )
+        .replace("<id>1011</id>", "<id>1012</id>");
+    let new = root.write_export("new.xml", &changed);
+    let o = refresh(&root, "3", &new, &[]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("New tariffs: 1012"), "{out}");
+    assert!(out.contains("Removed upstream: 1011"), "{out}");
+    assert!(out.contains("Price changes:"), "{out}");
+    assert!(out.contains("7.5") && out.contains("8.25"), "{out}");
+    assert!(out.contains("-R"), "{out}");
+
+    // Same export again: no changes, no restart.
+    let o = refresh(&root, "3", &new, &["--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["restart_required"], false);
+    assert_eq!(v["diff"]["added"].as_array().unwrap().len(), 0);
+    assert_eq!(v["tariffs"].as_array().unwrap().len(), 7);
+
+    let o = root.run(&["catalog", "show", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["catalogs"][0]["module_id"], 3);
+    assert_eq!(v["catalogs"][0]["tariffs"][0]["id"], 1012);
+    let o = root.run(&["catalog", "show", "--module", "3"]);
+    assert!(stdout(&o).contains("GeoTrust True Business ID OV"));
+    let o = root.run(&["catalog", "show", "--module", "99"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("catalog refresh --module 99"));
+}
+
+#[test]
+fn pricing_preview_flags_prices_under_the_guard() {
+    let root = Root::new();
+    let file = root.write_export("export.xml", &fixture());
+    assert!(refresh(&root, "3", &file, &[]).status.success());
+    std::fs::write(
+        root.path().join("etc/pmsslreseller.toml"),
+        "[pricing]\nmarkup_percent = \"10\"\nmin_margin = \"2\"\ncurrency = \"EUR\"\nrounding = \"ends_90\"\n\
+         [pricing.rates]\nRUB = \"0.0105\"\n[[pricing.tariff]]\nid = 4200\nmarkup_percent = \"-5\"\n",
+    )
+    .unwrap();
+    let o = root.run(&["pricing", "preview", "--module", "3", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let quotes = v["quotes"].as_array().unwrap();
+    let find = |t: &str, months: u64| {
+        quotes
+            .iter()
+            .find(|q| q["template"] == t && q["quote"]["months"] == months)
+            .unwrap_or_else(|| panic!("{t} {months}"))["quote"]
+            .clone()
+    };
+    // 7.50 + 10 % = 8.25 → 8.90; margin 1.40 < 2 → flagged.
+    let q = find("ssl_3033", 12);
+    assert_eq!(
+        (q["sell"].as_str(), q["status"].as_str()),
+        (Some("8.90"), Some("below_margin"))
+    );
+    // 39 + 3.9 = 42.9 → 42.90, margin 3.90 → ok.
+    let q = find("ssl_55324", 12);
+    assert_eq!(
+        (q["sell"].as_str(), q["status"].as_str()),
+        (Some("42.90"), Some("ok"))
+    );
+    // RUB converted: 12900 × 0.0105 = 135.45; +10 % = 148.995 → 148.995 → 149.90.
+    let q = find("ssl_4100", 12);
+    let dec = |v: &serde_json::Value| {
+        v.as_str()
+            .unwrap()
+            .parse::<rust_decimal::Decimal>()
+            .unwrap()
+    };
+    assert_eq!(dec(&q["converted_cost"]), "135.45".parse().unwrap());
+    assert_eq!(q["sell"].as_str(), Some("149.90"));
+    // Negative per-tariff markup: flagged, never offered.
+    assert_eq!(find("ssl_4200", 12)["status"], "below_margin");
+    assert!(v["flagged"].as_u64().unwrap() >= 2);
+
+    let o = root.run(&["pricing", "preview", "--module", "3"]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("BELOW MARGIN") && out.contains("flagged"),
+        "{out}"
+    );
+}
+
+#[test]
+fn import_pricelist_answers_list_and_detail_and_logs_the_call() {
+    let root = Root::new();
+    let file = root.write_export("export.xml", &fixture());
+    assert!(refresh(&root, "3", &file, &[]).status.success());
+    std::fs::write(
+        root.path().join("etc/pmsslreseller.toml"),
+        "[pricing]\nmarkup_percent = \"20\"\n",
+    )
+    .unwrap();
+
+    let o = root.run(&[
+        "--command",
+        "import_pricelist",
+        "--module",
+        "3",
+        "--subcommand",
+        "available",
+    ]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    let list = stdout(&o);
+    assert!(
+        list.contains("<elem>") && list.contains("<id>3033</id>"),
+        "{list}"
+    );
+    assert!(
+        !list.contains("<id>2900</id>"),
+        "archived must not be offered: {list}"
+    );
+
+    let o = root.run(&[
+        "--command",
+        "import_pricelist",
+        "--module",
+        "3",
+        "--subcommand",
+        "pricelist",
+        "--id",
+        "3033",
+    ]);
+    let detail = stdout(&o);
+    assert!(o.status.success(), "{detail}");
+    assert!(
+        detail.contains("<period cost=\"9.00\" type=\"month\" length=\"12\"/>"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("<period cost=\"16.68\" type=\"month\" length=\"24\"/>"),
+        "{detail}"
+    );
+
+    let o = root.run(&[
+        "--command",
+        "import_pricelist",
+        "--module",
+        "3",
+        "--subcommand",
+        "pricelist",
+        "--id",
+        "424242",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("<error type=\"value\""),
+        "{}",
+        stdout(&o)
+    );
+
+    let o = root.run(&[
+        "--command",
+        "import_pricelist",
+        "--module",
+        "8",
+        "--subcommand",
+        "available",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("catalog refresh --module 8"));
+
+    let log = std::fs::read_to_string(root.path().join("var/pmsslreseller.log")).unwrap();
+    assert!(log.contains("P-U2 capture): argv"), "{log}");
+    assert!(
+        log.contains("\"--subcommand\", \"pricelist\", \"--id\", \"3033\""),
+        "{log}"
+    );
+    assert!(log.contains("stdin 0 bytes"), "{log}");
+
+    // Advertised only when configured.
+    std::fs::write(
+        root.path().join("etc/pmsslreseller.toml"),
+        "[catalog]\nadvertise_import_pricelist = true\n",
+    )
+    .unwrap();
+    assert!(stdout(&root.run(&["--command", "features"]))
+        .contains("<feature name=\"import_pricelist\"/>"));
+}

@@ -26,3 +26,10 @@ DEMO_ARGS ?=
 demo:
 	$(CARGO) build --workspace --bins
 	$(TARGET_DIR)/debug/billmgr-sim demo $(DEMO_ARGS)
+
+# Benchmarks (never part of `make test`): release binaries first, since the
+# process benchmarks run target/release/pmsslreseller and billmgr-sim.
+.PHONY: bench
+bench:
+	$(CARGO) build --release --workspace --bins
+	$(CARGO) bench -p pmsslreseller

@@ -32,4 +32,4 @@ demo:
 .PHONY: bench
 bench:
 	$(CARGO) build --release --workspace --bins
-	$(CARGO) bench -p pmsslreseller
+	$(CARGO) bench -p pmsslreseller --bench '*'

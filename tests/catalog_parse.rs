@@ -129,3 +129,21 @@ fn reordered_attributes_and_whitespace_do_not_matter() {
     let b = parse_export("<doc>\n  <pricelist>\n    <name> A </name>\n    <id> 1 </id>\n    <price currency=\"EUR\">\n      <period cost=\"1.00\" length=\"12\" type=\"month\">\n      </period>\n    </price>\n  </pricelist>\n</doc>", 1, AT).unwrap();
     assert_eq!(a, b);
 }
+
+#[test]
+fn simulator_fixture() {
+    let c = parse_export(include_str!("../sim/fixtures/catalog.xml"), 1, AT).unwrap();
+    assert!(
+        c.skipped.is_empty() && c.warnings.is_empty(),
+        "{:?} {:?}",
+        c.skipped,
+        c.warnings
+    );
+    let t = |id| c.tariff(id).unwrap_or_else(|| panic!("tariff {id}"));
+    assert!(t(3035).flags.wildcard && !t(3035).flags.multidomain);
+    assert!(t(3040).flags.multidomain && !t(3040).altnames.is_empty());
+    assert_eq!(t(1020).validation, Validation::Ov);
+    assert_eq!(t(55352).validation, Validation::Ev);
+    assert!(!t(2018).available);
+    assert_eq!(t(55324).periods[0].currency, "RUB");
+}

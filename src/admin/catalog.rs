@@ -10,8 +10,9 @@ use std::path::PathBuf;
 use clap::{Args as ClapArgs, Subcommand};
 use serde_json::json;
 
-use crate::catalog::diff::{diff, CatalogDiff};
-use crate::catalog::{cache, parse_export, templates, Catalog, Tariff};
+use crate::catalog::diff::CatalogDiff;
+use crate::catalog::fetch::{self, Refreshed};
+use crate::catalog::{cache, Catalog, Tariff};
 use crate::config::Config;
 use crate::paths::MgrRoot;
 use crate::pricing::{Pricer, Quote, QuoteStatus};
@@ -62,6 +63,9 @@ pub enum PricingCommand {
 pub struct PreviewArgs {
     #[arg(long)]
     pub module: u64,
+    /// Fetch the upstream's current tariffs first (updates the cache).
+    #[arg(long)]
+    pub refresh: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -207,19 +211,6 @@ fn restart_hint(root: &MgrRoot) -> String {
     format!("{} -m billmgr -R", root.mgrctl().display())
 }
 
-/// The raw export for `module`: from a file, or from the upstream.
-fn fetch_export(root: &MgrRoot, config: &Config, args: &RefreshArgs) -> Result<String> {
-    if let Some(path) = &args.from_file {
-        return std::fs::read_to_string(path).map_err(|e| {
-            ModuleError::new(
-                ErrorKind::Config,
-                format!("cannot read {}: {e}", path.display()),
-            )
-        });
-    }
-    crate::catalog::fetch::export_for_module(root, config, args.module)
-}
-
 fn diff_text(d: &CatalogDiff) -> String {
     if d.is_empty() {
         return "No changes against the cached catalog.\n".into();
@@ -271,96 +262,67 @@ fn diff_text(d: &CatalogDiff) -> String {
     out
 }
 
+/// Fetch (or read `--from-file`) and store; the old cache stays on failure.
+fn do_refresh(
+    root: &MgrRoot,
+    config: &Config,
+    module: u64,
+    from_file: Option<&PathBuf>,
+    allow_empty: bool,
+) -> Result<Refreshed> {
+    match from_file {
+        Some(path) => {
+            let xml = std::fs::read_to_string(path).map_err(|e| {
+                ModuleError::new(
+                    ErrorKind::Config,
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            fetch::store_export(root, module, &xml, allow_empty)
+        }
+        None => fetch::refresh(root, config, module, allow_empty),
+    }
+}
+
 pub fn refresh(root: &MgrRoot, config: &Config, args: &RefreshArgs) -> i32 {
     crate::logging::set_context(format!("admin catalog refresh module={}", args.module));
-    let old = match cache::load(root, args.module) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("warning: {} (it will be replaced)", e.message);
-            None
-        }
-    };
-    let kept = || match &old {
-        Some(c) => format!("the cached catalog (fetched {}) is kept", c.fetched_at),
-        None => "no catalog was cached".to_string(),
-    };
-    let xml = match fetch_export(root, config, args) {
-        Ok(x) => x,
+    let r = match do_refresh(
+        root,
+        config,
+        args.module,
+        args.from_file.as_ref(),
+        args.allow_empty,
+    ) {
+        Ok(r) => r,
         Err(e) => {
             log::error!("catalog refresh: {e}");
-            eprintln!("{}", kept());
             return report(&e);
         }
     };
-    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let new = match parse_export(&xml, args.module, &now) {
-        Ok(c) => c,
-        Err(e) => {
-            log::error!("catalog refresh: {e}");
-            eprintln!("{}", kept());
-            return report(&e);
-        }
-    };
-    if new.tariffs.is_empty() && !args.allow_empty {
-        let reasons: Vec<String> = new
-            .skipped
-            .iter()
-            .take(5)
-            .map(|s| s.reason.clone())
-            .collect();
-        let e = ModuleError::new(
-            ErrorKind::UpstreamBadResponse,
-            format!(
-                "the upstream export has no usable certificate tariff ({} skipped{}); {}. If that is right, rerun with --allow-empty",
-                new.skipped.len(),
-                if reasons.is_empty() { String::new() } else { format!(": {}", reasons.join("; ")) },
-                kept()
-            ),
-        );
-        log::error!("catalog refresh: {e}");
-        return report(&e);
-    }
-    let changes = diff(old.as_ref(), &new);
-    let cache_path = match cache::save(root, &new) {
-        Ok(p) => p,
-        Err(e) => return report(&e),
-    };
-    let messages = templates::write_messages_file(root);
-    let restart = old.is_none() || changes.needs_restart();
-    log::info!(
-        "catalog refresh: {} tariffs, {} skipped, {} new, {} removed, {} price changes",
-        new.tariffs.len(),
-        new.skipped.len(),
-        changes.added.len(),
-        changes.removed.len(),
-        changes.price_changed.len()
-    );
+    let restart = r.restart_required();
     if args.json {
         print_json(&json!({
             "module": args.module,
-            "fetched_at": new.fetched_at,
-            "cache": cache_path,
-            "messages_file": messages.as_ref().ok(),
-            "tariffs": new.tariffs,
-            "skipped": new.skipped,
-            "warnings": new.warnings,
-            "diff": changes,
+            "fetched_at": r.catalog.fetched_at,
+            "cache": r.cache_path,
+            "messages_file": r.messages.as_ref().ok(),
+            "tariffs": r.catalog.tariffs,
+            "skipped": r.catalog.skipped,
+            "warnings": r.catalog.warnings,
+            "diff": r.diff,
             "restart_required": restart,
             "restart_command": restart_hint(root),
         }));
     } else {
-        print_catalog(&new);
+        print_catalog(&r.catalog);
         println!();
-        if old.is_some() {
-            print!("{}", diff_text(&changes));
+        if r.old.is_some() {
+            print!("{}", diff_text(&r.diff));
         }
-        println!("Cache written: {}", cache_path.display());
-        match &messages {
+        println!("Cache written: {}", r.cache_path.display());
+        match &r.messages {
             Ok(p) => println!("Template names written: {}", p.display()),
-            Err(e) => eprintln!(
-                "warning: cannot write {}: {e}",
-                templates::messages_file(root).display()
-            ),
+            Err(e) => eprintln!("warning: {e}"),
         }
         if restart {
             println!(
@@ -369,7 +331,7 @@ pub fn refresh(root: &MgrRoot, config: &Config, args: &RefreshArgs) -> i32 {
             );
         }
     }
-    if messages.is_err() {
+    if r.messages.is_err() {
         return 1;
     }
     0
@@ -414,7 +376,21 @@ fn status_text(q: &Quote) -> &'static str {
 }
 
 pub fn preview(root: &MgrRoot, config: &Config, args: &PreviewArgs) -> i32 {
-    let catalog = match cache::load_required(root, args.module) {
+    crate::logging::set_context(format!("admin pricing preview module={}", args.module));
+    let loaded = if args.refresh {
+        fetch::refresh(root, config, args.module, false).map(|r| {
+            if r.restart_required() {
+                eprintln!(
+                    "note: the templates changed; restart BILLmanager to see them: {}",
+                    restart_hint(root)
+                );
+            }
+            r.catalog
+        })
+    } else {
+        cache::load_required(root, args.module)
+    };
+    let catalog = match loaded {
         Ok(c) => c,
         Err(e) => return report(&e),
     };

@@ -14,7 +14,6 @@ pub mod fetch;
 pub mod flags;
 pub mod parse;
 pub mod templates;
-pub mod xmltree;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -361,9 +360,106 @@ pub fn lookup_order_terms(
     catalog.order_terms(intname, period_months)
 }
 
+/// For `open`/`prolong`: the upstream tariff and period of a local service,
+/// from its tariff intname, processing module and period (months). Reads only
+/// the cache file. Errors: the item has no processing module or a period that
+/// is not a positive number of months (`value`); the intname is not
+/// `ssl_<id>` (`value`); no cache (`config`, says to run `catalog refresh`);
+/// the tariff is not in the cache (`config`) or not sold for that period
+/// (`value`).
+pub fn order_terms_for_item(root: &MgrRoot, item: &crate::billing::ItemRow) -> Result<OrderTerms> {
+    let module = item.processingmodule.ok_or_else(|| {
+        ModuleError::value(
+            "processingmodule",
+            format!("service {} has no processing module", item.id),
+        )
+    })?;
+    let months = u32::try_from(item.period)
+        .ok()
+        .filter(|m| *m > 0)
+        .ok_or_else(|| {
+            ModuleError::value(
+                "period",
+                format!(
+                "service {} has period {}; certificates are ordered for a whole number of months",
+                item.id, item.period
+            ),
+            )
+            .with_param("value", item.period.to_string())
+        })?;
+    lookup_order_terms(root, module, &item.pricelist_intname, months)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn order_terms_from_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = MgrRoot::new(dir.path());
+        let xml = r#"<doc><pricelist><id>3033</id><name>Positive</name>
+            <price currency="EUR"><period cost="7.50" type="month" length="12"/><period cost="" type="month" length="24"/></price>
+            <addon><intname>altname</intname><addonlimit>10</addonlimit></addon></pricelist></doc>"#;
+        let e = lookup_order_terms(&root, 4, "ssl_3033", 12).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Config);
+        assert!(
+            e.message.contains("catalog refresh --module 4"),
+            "{}",
+            e.message
+        );
+        cache::save(
+            &root,
+            &parse_export(xml, 4, "2026-11-26T12:00:00Z").unwrap(),
+        )
+        .unwrap();
+        let t = lookup_order_terms(&root, 4, "ssl_3033", 12).unwrap();
+        assert_eq!(
+            (t.upstream_tariff, t.period_months, t.currency.as_str()),
+            (3033, 12, "EUR")
+        );
+        assert_eq!(t.cost, "7.5".parse().unwrap());
+        assert_eq!(t.altname_limit, Some(10));
+        assert!(t.flags.multidomain);
+        let e = lookup_order_terms(&root, 4, "ssl_3033", 24).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Value);
+        assert!(e.message.contains("sold: 12 months"), "{}", e.message);
+        let e = lookup_order_terms(&root, 4, "ssl_1", 12).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Config);
+        let e = lookup_order_terms(&root, 4, "op_31", 12).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Value);
+
+        let mut item = crate::billing::ItemRow {
+            id: 9,
+            remoteid: None,
+            processingmodule: Some(4),
+            module: Some("pmsslreseller".into()),
+            pricelist: 1,
+            pricelist_intname: "ssl_3033".into(),
+            itemtype_intname: "certificate".into(),
+            period: 12,
+            status: 1,
+            expiredate: None,
+            opendate: None,
+            account: 1,
+            name: "example.com".into(),
+        };
+        assert_eq!(
+            order_terms_for_item(&root, &item).unwrap().upstream_tariff,
+            3033
+        );
+        item.period = -100;
+        assert_eq!(
+            order_terms_for_item(&root, &item)
+                .unwrap_err()
+                .object
+                .as_deref(),
+            Some("period")
+        );
+        item.period = 12;
+        item.processingmodule = None;
+        assert!(order_terms_for_item(&root, &item).is_err());
+    }
 
     #[test]
     fn template_id_round_trip() {

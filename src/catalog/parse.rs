@@ -8,9 +8,9 @@
 use rust_decimal::Decimal;
 
 use super::flags::{derive, FlagEvidence};
-use super::xmltree::{self, first_chars, Node};
 use super::{AltnameAddon, Catalog, Period, Skipped, Tariff, CACHE_FORMAT};
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
+use crate::upstream::parse::{parse_tree, Node};
 
 /// The product type we take from the export.
 const CERTIFICATE: &str = "certificate";
@@ -18,6 +18,15 @@ const CERTIFICATE: &str = "certificate";
 /// Add-on intname of SANs ("alternative names", `CERTIFICATE_ALTNAME`,
 /// upstream-api.md §5). Wildcard SAN add-ons carry "wildcard" in it.
 const ALTNAME_PREFIX: &str = "altname";
+
+/// The first `n` characters on one line, for messages about a bad body.
+fn first_chars(s: &str, n: usize) -> String {
+    s.trim()
+        .chars()
+        .take(n)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
 
 fn bad_export(detail: impl Into<String>) -> ModuleError {
     ModuleError::new(
@@ -42,7 +51,7 @@ pub fn parse_export(xml: &str, module_id: u64, fetched_at: &str) -> Result<Catal
             first_chars(trimmed, 80)
         )));
     }
-    let root = xmltree::parse(trimmed).map_err(bad_export)?;
+    let root = parse_tree(trimmed).map_err(bad_export)?;
     if root.name != "doc" {
         return Err(bad_export(format!(
             "not a BILLmanager answer: the root element is <{}> instead of <doc> (an HTML page? check the URL)",

@@ -12,7 +12,9 @@
 //!   `<doc><elem><id/><name/><name_en/><name_ru/><itemtype/></elem>…</doc>`
 //!   ([`list_document`]).
 //!
-//! Every call's full argv and stdin are logged verbatim at info level, so the
+//! The catalog is fetched from the upstream on every call (prices must be
+//! current) and refreshes the cache. Every call's full argv and stdin are
+//! logged verbatim at info level, so the
 //! real format can be read off a real installation and fixed here. The feature
 //! is advertised only with `[catalog] advertise_import_pricelist = true`.
 //! Prices under the minimum-margin guard are never offered: they are left out
@@ -23,7 +25,7 @@ use std::io::Read;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::catalog::{cache, template_id, Catalog, Tariff};
+use crate::catalog::{template_id, Catalog, Tariff};
 use crate::pricing::{Pricer, PricingConfig, Quote};
 use crate::protocol::error::{ModuleError, Result};
 use crate::protocol::features::ITEMTYPE;
@@ -79,15 +81,14 @@ pub fn run(ctx: &Ctx, module: u64, subcommand: &str, id: Option<u64>) -> Result<
     Ok(Some(doc))
 }
 
-/// The module's catalog for an import: the cache `catalog refresh` wrote.
+/// The module's catalog for an import, fetched now: import sets local
+/// prices, so they are computed from the upstream's current costs, never from
+/// a stale cache. A good export also refreshes the cache and the template
+/// names (as `catalog refresh` would); a failed fetch is an error, not an
+/// answer from old data.
 fn current_catalog(ctx: &Ctx, module: u64) -> Result<Catalog> {
-    let catalog = cache::load_required(&ctx.root, module)?;
-    log::info!(
-        "import_pricelist: catalog of module {module} fetched {} ({} tariffs)",
-        catalog.fetched_at,
-        catalog.tariffs.len()
-    );
-    Ok(catalog)
+    let refreshed = crate::catalog::fetch::refresh(&ctx.root, &ctx.config, module, false)?;
+    Ok(refreshed.catalog)
 }
 
 /// The answer for one call (pure: catalog + pricing rules in, XML out).

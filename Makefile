@@ -1,12 +1,17 @@
 # pmsslreseller — developer entry points. `make test` is the CI test command.
 CARGO ?= cargo
 
-.PHONY: test build lint fmt
+.PHONY: test check build lint fmt package package-test
 build:
 	$(CARGO) build --workspace --bins
 
-# Builds both binaries first: module tests run billmgr-sim as the upstream and as mgrctl.
-test:
+# The CI test command: every cargo test, then the packages built and checked
+# (the package test catches a dependency that raises the glibc floor).
+test: check package-test
+
+# Cargo tests only, for quick iteration. Builds both binaries first: module
+# tests run billmgr-sim as the upstream and as mgrctl.
+check:
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace
 
@@ -33,3 +38,13 @@ demo:
 bench:
 	$(CARGO) build --release --workspace --bins
 	$(CARGO) bench -p pmsslreseller --bench '*'
+
+# DEB and RPM into target/package/ (release binary via cargo-zigbuild, glibc 2.28
+# floor); installs its own tools when missing. See README "Packaging".
+package:
+	bash packaging/build.sh
+
+# Builds the packages, then installs the DEB into a scratch root and checks it
+# and the RPM (layout, modes, conffiles, scripts, glibc floor, features).
+package-test: package
+	bash packaging/test.sh

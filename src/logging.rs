@@ -33,9 +33,18 @@ pub fn set_context(tag: impl Into<String>) {
     }
 }
 
+/// Other crates (reqwest, hyper, rustls, mysql) log their internals at debug
+/// and trace; at `pmsslreseller 9` they would drown our lines. They get
+/// warnings and errors only.
+const OTHER_CRATES_MAX: Level = Level::Warn;
+
+fn is_ours(target: &str) -> bool {
+    target == MODULE_NAME || target.starts_with("pmsslreseller::")
+}
+
 impl log::Log for FileLogger {
     fn enabled(&self, m: &Metadata) -> bool {
-        m.level() <= self.level
+        m.level() <= self.level && (m.level() <= OTHER_CRATES_MAX || is_ours(m.target()))
     }
 
     fn log(&self, record: &Record) {
@@ -140,6 +149,22 @@ mod tests {
         assert_eq!(level_from_debug_conf(&p), Some(LevelFilter::Trace));
         std::fs::write(&p, "pmsslreseller_other 9\n").unwrap();
         assert_eq!(level_from_debug_conf(&p), None);
+    }
+
+    #[test]
+    fn other_crates_only_warn_and_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let logger = FileLogger {
+            file: Mutex::new(std::fs::File::create(dir.path().join("l")).unwrap()),
+            level: LevelFilter::Trace,
+        };
+        use log::Log;
+        let meta = |level, target| Metadata::builder().level(level).target(target).build();
+        assert!(logger.enabled(&meta(Level::Trace, "pmsslreseller::upstream")));
+        assert!(logger.enabled(&meta(Level::Debug, "pmsslreseller")));
+        assert!(!logger.enabled(&meta(Level::Debug, "hyper_util::client")));
+        assert!(!logger.enabled(&meta(Level::Info, "reqwest::connect")));
+        assert!(logger.enabled(&meta(Level::Warn, "rustls::conn")));
     }
 
     #[test]

@@ -35,7 +35,20 @@ pub fn merged(catalogs: &[Catalog]) -> Vec<(u64, &Tariff)> {
     let mut by_id: BTreeMap<u64, (u64, &Tariff)> = BTreeMap::new();
     for c in sorted {
         for t in &c.tariffs {
-            by_id.entry(t.id).or_insert((c.module_id, t));
+            match by_id.get(&t.id) {
+                None => {
+                    by_id.insert(t.id, (c.module_id, t));
+                }
+                Some((first, kept)) if *first != c.module_id && kept.flags != t.flags => log::warn!(
+                    "template {} comes from module {first} ('{}'); module {} has a different tariff '{}' \
+                     with the same upstream id, which cannot have its own template",
+                    t.template_id(),
+                    kept.name,
+                    c.module_id,
+                    t.name
+                ),
+                Some(_) => {}
+            }
         }
     }
     by_id.into_values().collect()

@@ -36,23 +36,29 @@ pub const IMPLEMENTED: &[&str] = &[
     "close",
 ];
 
-/// Names printed as `<feature>`: everything implemented but `features` itself.
+/// Implemented, but advertised only when the config asks for it: their
+/// answer format is a guess (P-U2, module-protocol.md §18). They still answer
+/// when called.
+pub const OPT_IN: &[&str] = &["import_pricelist"];
+
+/// Names printed as `<feature>` by default: everything implemented but
+/// `features` itself and the opt-in commands.
 pub fn advertised_features() -> Vec<&'static str> {
     IMPLEMENTED
         .iter()
         .copied()
-        .filter(|n| *n != "features")
+        .filter(|n| *n != "features" && !OPT_IN.contains(n))
         .collect()
 }
 
-/// Features to print for this configuration: `import_pricelist` only when
-/// `[catalog] advertise_import_pricelist` is on (its format is a guess, P-U2).
-/// Not advertised, it still answers when called.
+/// Features to print for this configuration: the default ones, plus
+/// `import_pricelist` when `[catalog] advertise_import_pricelist` is on.
 pub fn advertised_features_for(config: &Config) -> Vec<&'static str> {
-    advertised_features()
-        .into_iter()
-        .filter(|n| *n != "import_pricelist" || config.catalog.advertise_import_pricelist)
-        .collect()
+    let mut names = advertised_features();
+    if config.catalog.advertise_import_pricelist {
+        names.push("import_pricelist");
+    }
+    names
 }
 
 pub fn is_implemented(cmd: &Command) -> bool {

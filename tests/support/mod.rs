@@ -1,4 +1,5 @@
-//! Shared helpers of the root crate's integration tests. Each test file that needs them says `mod support;`.
+//! Shared helpers of the root crate's integration tests. Each test file that
+//! needs them declares `mod support;`.
 #![allow(dead_code)]
 
 pub mod billing;
@@ -11,7 +12,7 @@ use std::path::PathBuf;
 pub fn bin_path(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("path of the test executable");
     let deps = exe.parent().expect("test executable has a directory");
-    let dir = deps.parent().expect("target profile directory");
+    let dir = deps.parent().unwrap_or(deps);
     let path = dir.join(name);
     assert!(
         path.exists(),

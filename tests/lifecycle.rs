@@ -19,6 +19,7 @@ use std::time::Duration;
 use mysql::prelude::Queryable;
 use serde_json::Value;
 
+use pmsslreseller::commands::lifecycle::intent::{Intent, IntentOp, Phase};
 use support::billing::{certificate_params, run_module, TestDb, TestMgr, EXAMPLE_CSR};
 use support::bin_path;
 use support::sim::{JournalEntry, SimAccount, SimFault, SimUpstream};
@@ -92,6 +93,8 @@ impl World {
             );
         }
         std::fs::write(mgr.path().join("etc/pmsslreseller.toml"), CONFIG).unwrap();
+        // Most verbose logging: the password must stay out even of debug lines.
+        std::fs::write(mgr.path().join("etc/debug.conf"), "pmsslreseller 9\n").unwrap();
         let module = db.seed_module(&up.url(), USER, PASSWORD);
         let tariff = db.seed_certificate_tariff(&format!("ssl_{TARIFF}"));
         let item =
@@ -185,6 +188,9 @@ impl World {
 
     fn assert_password_not_logged(&self) {
         let log = self.mgr.module_log();
+        if std::env::var_os("PMSS_PRINT_LOG").is_some() {
+            eprintln!("{log}");
+        }
         assert!(!log.is_empty(), "the module wrote a log");
         assert!(
             !log.contains(PASSWORD),
@@ -359,6 +365,9 @@ fn whole_life_of_a_certificate() {
     assert!(certificates(&w.up)
         .iter()
         .any(|c| c["id"] == id && c["deleted"] == true));
+    // A closed certificate is not synced any more.
+    assert_eq!(w.run("sync_item", None).0, 0);
+    assert_eq!(w.db.item_status(w.item), 4);
 
     w.assert_password_not_logged();
 }
@@ -824,4 +833,132 @@ fn tariff_features_are_checked_before_paying() {
     w.db.bump_trycount(ro);
     assert_eq!(w.run("open", Some(ro)).0, 0);
     assert_eq!(applied(&w.up, "certificate.order.param").len(), 1);
+}
+
+// ---------------------------------------------------------------------------
+// Crashes: the process died after the upstream committed, before the local
+// save. Reproduced by doing the upstream half with the real client and
+// leaving the intent the crashed run would have left.
+
+fn client(w: &World) -> pmsslreseller::upstream::Client {
+    let conn = pmsslreseller::upstream::Connection {
+        url: w.up.url(),
+        username: USER.into(),
+        password: pmsslreseller::secret::Secret::new(PASSWORD),
+    };
+    pmsslreseller::upstream::Client::new(&conn, &Default::default()).unwrap()
+}
+
+fn leave_intent(w: &World, intent: &Intent) {
+    w.set_param("pmss_intent", &intent.to_json());
+}
+
+/// Under each way the upstream may (not) show `remoteid` (A-U10): in the
+/// list, only in the view (default), nowhere.
+#[test]
+fn crash_after_order_is_adopted_not_ordered_again() {
+    for knobs in [
+        vec![],
+        vec![("list_remoteid", "on")],
+        vec![("edit_remoteid", "off")],
+    ] {
+        crash_after_order(&knobs);
+    }
+}
+
+fn crash_after_order(knobs: &[(&str, &str)]) {
+    let w = World::new();
+    w.up.knobs(knobs);
+    let ro = w.db.create_running_operation(w.item, "open");
+    // The crashed run: intent written, order placed, then death.
+    let mut intent = Intent::new(
+        IntentOp::Open,
+        1,
+        1,
+        Some(ro),
+        chrono::Utc::now().timestamp(),
+    );
+    intent.remoteid = Some(w.item.to_string());
+    intent.cn = Some("example.com".into());
+    intent.pricelist = Some(TARIFF);
+    intent.period = Some(12);
+    leave_intent(&w, &intent);
+    let id = client(&w)
+        .certificate_order(&pmsslreseller::upstream::CertOrder {
+            pricelist: TARIFF,
+            period: 12,
+            remoteid: w.item.to_string(),
+            cn: "example.com".into(),
+            csr: EXAMPLE_CSR.into(),
+            altnames: vec!["www.example.com".into(), "mail.example.com".into()],
+            approver_method: None,
+            approver_emails: vec![],
+            extra: vec![],
+        })
+        .unwrap();
+    // BILLmanager reruns the operation.
+    w.db.bump_trycount(ro);
+    let (code, out) = w.run("open", Some(ro));
+    assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
+    assert_eq!(
+        applied(&w.up, "certificate.order.param").len(),
+        1,
+        "no second order"
+    );
+    assert_eq!(w.upstream_id(), id);
+    assert!(w.db.running_operation(ro).is_none());
+    let stored = Intent::from_param(w.param("pmss_intent").as_deref())
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.phase, Phase::Done);
+    assert!(w.mgr.module_log().contains("adopting it"));
+}
+
+#[test]
+fn crash_after_renewal_is_adopted_not_paid_again() {
+    let w = World::new();
+    let id = w.issued();
+    let before = w.expiry().unwrap();
+    let ro = w.db.create_running_operation(w.item, "prolong");
+    let mut intent = Intent::new(
+        IntentOp::Prolong,
+        2,
+        1,
+        Some(ro),
+        chrono::Utc::now().timestamp(),
+    );
+    intent.upstream_id = Some(id);
+    intent.period = Some(12);
+    intent.before.expiry = Some(before.clone());
+    leave_intent(&w, &intent);
+    client(&w).service_prolong(id, 12).unwrap();
+    w.db.bump_trycount(ro);
+    let (code, out) = w.run("prolong", Some(ro));
+    assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
+    assert_eq!(
+        applied(&w.up, "service.prolong").len(),
+        1,
+        "no second renewal"
+    );
+    assert_eq!(w.expiry(), Some(add_months(&before, 12)));
+    assert!(w.db.running_operation(ro).is_none());
+}
+
+#[test]
+fn renewal_already_applied_upstream_is_not_paid_again() {
+    // Renewed upstream by other means (or the intent was lost): the upstream
+    // expiry is past the local one, so prolong adopts it.
+    let w = World::new();
+    let id = w.issued();
+    let before = w.expiry().unwrap();
+    client(&w).service_prolong(id, 12).unwrap();
+    let (ro, code, out) = w.operation("prolong");
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        applied(&w.up, "service.prolong").len(),
+        1,
+        "no second renewal"
+    );
+    assert_eq!(w.expiry(), Some(add_months(&before, 12)));
+    assert!(w.db.running_operation(ro).is_none());
 }

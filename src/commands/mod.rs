@@ -131,4 +131,14 @@ mod tests {
             "{doc}"
         );
     }
+
+    #[test]
+    fn lifecycle_commands_are_advertised_setparam_is_not() {
+        let f = advertised_features();
+        for c in lifecycle::COMMANDS {
+            assert!(f.contains(c), "{c}");
+        }
+        assert!(f.contains(&"approver"));
+        assert!(!f.contains(&"setparam"));
+    }
 }

@@ -171,7 +171,8 @@ impl<'a> Job<'a> {
         }))
     }
 
-    fn stored_intent(&self) -> Result<Option<Intent>> {
+    /// The intent exactly as stored.
+    pub fn stored_intent(&self) -> Result<Option<Intent>> {
         Intent::from_param(self.param(INTENT_PARAM)).map_err(|m| {
             ModuleError::new(
                 ErrorKind::ManualRequired,

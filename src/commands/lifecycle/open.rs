@@ -25,6 +25,14 @@ use super::tariff::{cached_terms, check_names};
 
 pub fn run(job: &mut Job) -> Result<()> {
     if let Some(upstream_id) = job.upstream_id()? {
+        // A crash between saving the id and closing the intent: close it now.
+        if let Some(stored) = job.stored_intent()? {
+            if stored.op == IntentOp::Open && stored.phase != Phase::Done {
+                let mut done = stored.with_phase(Phase::Done);
+                done.upstream_id = Some(upstream_id);
+                job.save_intent(&done)?;
+            }
+        }
         log::info!(
             "item {} is already ordered upstream as {upstream_id}; finishing the operation",
             job.item_id

@@ -47,11 +47,11 @@ pub fn run(job: &mut Job) -> Result<()> {
             let now = upstream_expiry(job, upstream_id)?;
             if renewed(before, now) {
                 log::warn!(
-                    "item {}: the renewal sent at {} UTC was applied upstream (expiry {:?} → {:?}); adopting it",
+                    "item {}: the renewal sent at {} UTC was applied upstream (expiry {} → {}); adopting it",
                     job.item_id,
                     intent.sent_at_text,
-                    before,
-                    now
+                    show(before),
+                    show(now)
                 );
                 return finish(job, intent, now);
             }
@@ -89,8 +89,9 @@ pub fn run(job: &mut Job) -> Result<()> {
     intent.before.expiry = before.map(|d| d.format("%Y-%m-%d").to_string());
     job.save_intent(&intent)?;
     log::info!(
-        "item {}: renewing upstream {upstream_id} for {period} months (expiry now {before:?}, generation {generation}, try {attempt})",
-        job.item_id
+        "item {}: renewing upstream {upstream_id} for {period} months (expiry now {}, generation {generation}, try {attempt})",
+        job.item_id,
+        show(before)
     );
     let sent = job.client()?.service_prolong(upstream_id, period);
     match sent {
@@ -103,6 +104,11 @@ pub fn run(job: &mut Job) -> Result<()> {
         }
         Err(e) => Err(record_send_failure(job, intent, e)),
     }
+}
+
+/// A date for the log.
+fn show(d: Option<NaiveDate>) -> String {
+    d.map(|d| d.to_string()).unwrap_or_else(|| "not set".into())
 }
 
 fn renewed(before: Option<NaiveDate>, now: Option<NaiveDate>) -> bool {
@@ -135,7 +141,7 @@ fn finish(job: &mut Job, intent: Intent, expiry: Option<NaiveDate>) -> Result<()
             log::warn!("item {}: renewed, but the sync failed: {e}", job.item_id);
         }
     }
-    log::info!("item {}: renewed, expiry {expiry:?}", job.item_id);
+    log::info!("item {}: renewed, expiry {}", job.item_id, show(expiry));
     Ok(())
 }
 

@@ -8,7 +8,7 @@
 //! value is already right, so a sync of an unchanged certificate writes
 //! nothing.
 
-use crate::billing::Mgrctl;
+use crate::billing::{ItemStatus, Mgrctl};
 use crate::config::OpenConvention;
 use crate::protocol::error::Result;
 use crate::upstream::CertView;
@@ -27,6 +27,10 @@ pub struct SyncOutcome {
 }
 
 pub fn run(job: &mut Job) -> Result<()> {
+    if ItemStatus::from_db(job.item.status) == ItemStatus::Deleted {
+        log::info!("item {} is closed; nothing to sync", job.item_id);
+        return Ok(());
+    }
     let Some(upstream_id) = job.upstream_id()? else {
         log::info!(
             "item {} is not ordered upstream yet; nothing to sync",

@@ -22,6 +22,23 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
+# The module end to end on this machine (README "Demo"): simulated upstream,
+# scratch MGR5_ROOT, a fresh MariaDB database (MariaDB started or installed
+# when missing, as root). DEMO_ARGS=--keep keeps the scratch root and database.
+TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+DEMO_ARGS ?=
+.PHONY: demo
+demo:
+	$(CARGO) build --workspace --bins
+	$(TARGET_DIR)/debug/billmgr-sim demo $(DEMO_ARGS)
+
+# Benchmarks (never part of `make test`): release binaries first, since the
+# process benchmarks run target/release/pmsslreseller and billmgr-sim.
+.PHONY: bench
+bench:
+	$(CARGO) build --release --workspace --bins
+	$(CARGO) bench -p pmsslreseller --bench '*'
+
 # DEB and RPM into target/package/ (release binary via cargo-zigbuild, glibc 2.28
 # floor); installs its own tools when missing. See README "Packaging".
 package:

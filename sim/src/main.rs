@@ -4,7 +4,10 @@
 //! - `billmgr-sim mgrctl …`, or this binary called as `mgrctl` (a symlink at
 //!   `$MGR5_ROOT/sbin/mgrctl`): the local BILLmanager's `mgrctl`, applying each
 //!   call to the test database (module-protocol.md §10.8).
+//! - `billmgr-sim demo`: the module's lifecycle end to end against both
+//!   stand-ins (README "Demo").
 
+mod demo;
 mod mgrctl;
 mod upstream;
 
@@ -23,10 +26,12 @@ fn main() {
         match argv.get(1).map(String::as_str) {
             Some("upstream") => upstream::main(argv[2..].to_vec()),
             Some("mgrctl") => mgrctl::main(&argv[0], argv[2..].to_vec()),
+            Some("demo") => demo::main(argv[2..].to_vec()),
             _ => {
                 eprintln!(
                     "usage:\n  billmgr-sim upstream --listen 127.0.0.1:PORT [--state FILE] [--catalog FILE] …\n  \
-                     billmgr-sim mgrctl -m billmgr [-o xml] FUNC key=value …   (or symlink this binary as mgrctl)\n\
+                     billmgr-sim mgrctl -m billmgr [-o xml] FUNC key=value …   (or symlink this binary as mgrctl)\n  \
+                     billmgr-sim demo [--keep]   (the module end to end on this machine)\n\
                      run a subcommand with --help for its options"
                 );
                 2

@@ -15,7 +15,7 @@
 //! `$MGR5_ROOT/etc/billmgr-sim.conf` ([`conf`]).
 
 mod conf;
-mod crypt;
+pub(crate) mod crypt;
 mod funcs;
 
 use std::io::Write;

@@ -1,0 +1,197 @@
+//! Shared by the process benchmarks (`startup`, `lifecycle`, `sync`): timing
+//! statistics, the result table, running the module binary as BILLmanager
+//! does, and counting calls in the two journals (the simulator's upstream
+//! journal and the mgrctl stand-in's `var/mgrctl-journal.jsonl`).
+//!
+//! Included with `#[path]` next to the integration-test support code, so the
+//! benchmarks build their worlds exactly like the tests (real MariaDB, real
+//! `billmgr-sim`), from the release binaries (`make bench` builds them).
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::bin_path;
+
+/// Timings of repeated runs of one thing.
+#[derive(Debug, Clone, Default)]
+pub struct Samples(pub Vec<Duration>);
+
+impl Samples {
+    pub fn push(&mut self, d: Duration) {
+        self.0.push(d);
+    }
+    pub fn median(&self) -> Duration {
+        let mut v = self.0.clone();
+        v.sort();
+        v.get(v.len() / 2).copied().unwrap_or_default()
+    }
+    pub fn mean(&self) -> Duration {
+        if self.0.is_empty() {
+            return Duration::ZERO;
+        }
+        self.0.iter().sum::<Duration>() / self.0.len() as u32
+    }
+    pub fn min(&self) -> Duration {
+        self.0.iter().min().copied().unwrap_or_default()
+    }
+    pub fn total(&self) -> Duration {
+        self.0.iter().sum()
+    }
+}
+
+pub fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// One row of the result table.
+pub struct Row {
+    pub what: String,
+    pub samples: Samples,
+    /// Free text: calls per run and the like.
+    pub note: String,
+}
+
+pub fn print_table(title: &str, rows: &[Row]) {
+    println!();
+    println!("{title}");
+    let w = rows.iter().map(|r| r.what.len()).max().unwrap_or(4).max(4);
+    println!(
+        "  {:<w$}  {:>5}  {:>10}  {:>10}  {:>10}  notes",
+        "what", "runs", "median", "mean", "min"
+    );
+    for r in rows {
+        println!(
+            "  {:<w$}  {:>5}  {:>10}  {:>10}  {:>10}  {}",
+            r.what,
+            r.samples.0.len(),
+            ms(r.samples.median()),
+            ms(r.samples.mean()),
+            ms(r.samples.min()),
+            r.note
+        );
+    }
+}
+
+/// Run `pmsslreseller` with `MGR5_ROOT` = `root` (also the working
+/// directory, as BILLmanager does); returns the wall time, asserting exit 0.
+pub fn run_module(root: &Path, args: &[&str], stdin: Option<&str>) -> Duration {
+    let started = Instant::now();
+    let mut child = Command::new(bin_path("pmsslreseller"))
+        .args(args)
+        .env("MGR5_ROOT", root)
+        .current_dir(root)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run pmsslreseller");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin pipe")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+    }
+    let out = child.wait_with_output().expect("wait for pmsslreseller");
+    let took = started.elapsed();
+    assert!(
+        out.status.success(),
+        "pmsslreseller {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
+}
+
+/// Calls per function name.
+pub type Counts = BTreeMap<String, usize>;
+
+pub fn count<'a>(funcs: impl IntoIterator<Item = &'a str>) -> Counts {
+    let mut c = Counts::new();
+    for f in funcs {
+        *c.entry(f.to_string()).or_default() += 1;
+    }
+    c
+}
+
+pub fn total(c: &Counts) -> usize {
+    c.values().sum()
+}
+
+/// `func×n, …` (`per` > 1: counts divided by it, for "per run").
+pub fn describe(c: &Counts, per: usize) -> String {
+    if c.is_empty() {
+        return "none".into();
+    }
+    c.iter()
+        .map(|(f, n)| {
+            if per > 1 {
+                format!("{f} {:.2}", *n as f64 / per as f64)
+            } else {
+                format!("{f} {n}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// mgrctl stand-in calls in `root`'s journal, by function; the journal is
+/// emptied so the next count starts from zero.
+pub fn take_mgrctl_counts(root: &Path) -> Counts {
+    let path = root.join("var/mgrctl-journal.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let _ = std::fs::remove_file(&path);
+    let funcs: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("journal line is JSON");
+            v["func"].as_str().unwrap_or("?").to_string()
+        })
+        .collect();
+    count(funcs.iter().map(String::as_str))
+}
+
+/// The machine, for the README's figures.
+pub fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    format!("{cpu}, {cores} cores available")
+}
+
+/// "release build" or "debug build": figures from a debug build are not
+/// comparable (`cargo test --bench X` runs a bench unoptimised).
+pub fn build() -> &'static str {
+    if cfg!(debug_assertions) {
+        "debug build"
+    } else {
+        "release build"
+    }
+}
+
+/// `PMSS_BENCH_ITEMS` overrides a benchmark's item count (quick checks).
+pub fn items(default: usize) -> usize {
+    std::env::var("PMSS_BENCH_ITEMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n: &usize| *n >= 4)
+        .unwrap_or(default)
+}

@@ -94,6 +94,50 @@ fn main() {
         ),
     });
 
+    // The mgrctl stand-in alone: part of every lifecycle figure, and not what
+    // a real BILLmanager costs (its mgrctl talks to the running core).
+    let item = db.seed_certificate_item(
+        module,
+        db.seed_certificate_tariff("ssl_3033"),
+        12,
+        &[],
+        None,
+    );
+    let item_arg = format!("elid={item}");
+    for (label, args) in [
+        (
+            "mgrctl stand-in: paramlist",
+            vec!["-m", "billmgr", "-o", "xml", "paramlist"],
+        ),
+        (
+            "mgrctl stand-in: service.setstatus",
+            vec![
+                "-m",
+                "billmgr",
+                "-o",
+                "xml",
+                "service.setstatus",
+                item_arg.as_str(),
+                "service_status=4",
+            ],
+        ),
+    ] {
+        let mut s = Samples::default();
+        for _ in 0..=RUNS {
+            let started = std::time::Instant::now();
+            let (code, out, err) = mgr.run_mgrctl(&args);
+            assert_eq!(code, 0, "{out}{err}");
+            s.push(started.elapsed());
+        }
+        s.0.remove(0); // warm-up
+        rows.push(Row {
+            what: label.into(),
+            samples: s,
+            note: "process + (for service.*) one MariaDB connection and update".into(),
+        });
+    }
+    take_mgrctl_counts(&root);
+
     print_table(
         &format!(
             "module start-up, whole processes ({RUNS} runs each after one warm-up), {}",

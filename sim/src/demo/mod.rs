@@ -284,7 +284,7 @@ impl Demo {
                     "balance": START_BALANCE, "currency": "EUR"}),
         )?;
         println!(
-            "  {:<11} billmgr-sim upstream at {}  (account {UPSTREAM_USER}, {START_BALANCE} EUR, issuance by hand)",
+            "  {:<11} {}  (billmgr-sim upstream; account {UPSTREAM_USER}, {START_BALANCE} EUR)",
             "upstream", self.upstream_url
         );
 
@@ -298,9 +298,12 @@ impl Demo {
             "seeded", seed.module
         );
         println!(
-            "  {:<11} tariff {} ssl_{UPSTREAM_TARIFF} -> upstream tariff {UPSTREAM_TARIFF}; customer {}; \
-             certificate order item {} for {CN}, 12 months, with CSR",
-            "", seed.tariff, seed.account, seed.item
+            "  {:<11} tariff {} ssl_{UPSTREAM_TARIFF} (sells upstream tariff {UPSTREAM_TARIFF}); customer {}",
+            "", seed.tariff, seed.account
+        );
+        println!(
+            "  {:<11} certificate order: item {} for {CN}, 12 months, CSR attached, not yet opened",
+            "", seed.item
         );
         println!("  {:<11} {}", "module", self.module_bin.display());
         self.seed = Some(seed);
@@ -451,8 +454,33 @@ impl Demo {
         Ok(st)
     }
 
+    /// The step's passed checks, wrapped to the line width.
     fn passed(&self, checks: Checks) {
-        println!("  {:<9} {}", self.style.good("ok"), checks.0.join("; "));
+        let mut lines: Vec<String> = vec![String::new()];
+        for (i, c) in checks.0.iter().enumerate() {
+            let piece = if i + 1 < checks.0.len() {
+                format!("{c};")
+            } else {
+                c.clone()
+            };
+            let last = lines.last_mut().expect("one line at least");
+            if !last.is_empty() && last.chars().count() + piece.chars().count() + 1 > 106 {
+                lines.push(piece);
+            } else {
+                if !last.is_empty() {
+                    last.push(' ');
+                }
+                last.push_str(&piece);
+            }
+        }
+        for (i, l) in lines.iter().enumerate() {
+            let label = if i == 0 { "ok" } else { "" };
+            println!(
+                "  {}{} {l}",
+                self.style.good(label),
+                " ".repeat(9 - label.len())
+            );
+        }
     }
 
     /// Exit 0 or a failure that shows what the module said.
@@ -648,7 +676,7 @@ impl Demo {
             println!(
                 "  {:<9} {}",
                 "",
-                cut(&row.collect::<Vec<_>>().join(" | "), 112)
+                cut(&row.collect::<Vec<_>>().join(" | "), 106)
             );
         }
         println!(
@@ -669,7 +697,7 @@ impl Demo {
             "  {:<9} {} templates: {}",
             "answer",
             templates.len(),
-            cut(&templates.join(" "), 100)
+            cut(&templates.join(" "), 90)
         );
         c.check(
             templates.contains(&wanted),

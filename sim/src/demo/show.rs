@@ -183,7 +183,7 @@ pub fn service_status_name(s: &str) -> &'static str {
     }
 }
 
-/// The local state in two short lines.
+/// The local state in three short lines.
 pub fn state(item: u64, s: &ItemState) -> Vec<String> {
     let dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
     let sub = s
@@ -201,17 +201,17 @@ pub fn state(item: u64, s: &ItemState) -> Vec<String> {
     };
     vec![
         format!(
-            "  {:<9} item {item}: status {} {} | service_status {sub} | upstream id {} | opened {} | expires {}",
+            "  {:<9} item {item}: status {} {} | service_status {sub} | upstream id {}",
             "local",
             s.status,
             item_status_name(s.status),
             dash(&s.upstream_id),
-            dash(&s.opendate),
-            dash(&s.expiredate),
         ),
         format!(
-            "  {:<9} crt {crt} | running operations {}{} | tasks {}",
+            "  {:<9} opened {} | expires {} | running operations {}{} | tasks {}",
             "",
+            dash(&s.opendate),
+            dash(&s.expiredate),
             s.running_ops,
             if s.ops_in_error > 0 {
                 format!(" ({} with error)", s.ops_in_error)
@@ -220,6 +220,7 @@ pub fn state(item: u64, s: &ItemState) -> Vec<String> {
             },
             s.tasks
         ),
+        format!("  {:<9} crt {crt}", ""),
     ]
 }
 

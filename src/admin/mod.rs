@@ -15,7 +15,7 @@ use crate::paths::MgrRoot;
     version,
     about = "BILLmanager processing module reselling SSL certificates from an upstream BILLmanager",
     after_help = "BILLmanager itself runs this binary as `pmsslreseller --command <name> [--item N …]`.\n\
-                  The subcommands below are for administrators. MGR5_ROOT selects the BILLmanager root \
+                  The commands above are for administrators. MGR5_ROOT selects the BILLmanager root \
                   (default /usr/local/mgr5)."
 )]
 pub struct Cli {

@@ -37,14 +37,17 @@ fn connect(socket: &str, db: Option<&str>) -> Result<Conn, mysql::Error> {
     Conn::new(opts)
 }
 
+/// `PMSS_TEST_MYSQL_SOCKET` (as in the tests), else the usual places.
+fn socket_candidates() -> Vec<String> {
+    match std::env::var("PMSS_TEST_MYSQL_SOCKET") {
+        Ok(s) => vec![s],
+        Err(_) => SOCKETS.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
 /// The socket of a MariaDB that lets root in without a password.
 fn find_server() -> Option<String> {
-    let wanted = std::env::var("PMSS_TEST_MYSQL_SOCKET").ok();
-    let candidates: Vec<String> = match wanted {
-        Some(s) => vec![s],
-        None => SOCKETS.iter().map(|s| s.to_string()).collect(),
-    };
-    candidates
+    socket_candidates()
         .into_iter()
         .find(|s| Path::new(s).exists() && connect(s, None).is_ok())
 }
@@ -152,7 +155,10 @@ pub fn ensure_mariadb(say: &dyn Fn(&str)) -> Result<String, String> {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    Err(format!("{server} did not accept connections within 60 s"))
+    Err(format!(
+        "{server} did not accept root connections within 60 s on {}",
+        socket_candidates().join(", ")
+    ))
 }
 
 /// The scratch BILLmanager root and its database.

@@ -640,20 +640,6 @@ impl Demo {
             "upstream tariffs become certificate templates (ssl_<upstream id>)",
         );
         let module = self.seed().module.to_string();
-        let help = Command::new(&self.module_bin)
-            .arg("--help")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        if !help.lines().any(|l| l.trim_start().starts_with("catalog")) {
-            println!(
-                "  {:<9} {}",
-                "skipped",
-                self.style
-                    .bad("this pmsslreseller build has no `catalog` admin command yet")
-            );
-            return Ok(());
-        }
         let run = self.module(&["catalog", "refresh", "--module", &module], None, "")?;
         self.expect_success(&run, None)?;
         let wanted = format!("ssl_{UPSTREAM_TARIFF}");

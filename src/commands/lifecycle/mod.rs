@@ -36,21 +36,12 @@ use std::time::Duration;
 
 use job::{Job, JobSpec};
 
-/// The lifecycle commands this build implements (`setparam` is not one).
-pub const COMMANDS: &[&str] = &[
-    "open",
-    "sync_item",
-    "prolong",
-    "reopen",
-    "suspend",
-    "resume",
-    "close",
-];
-
 /// Run one lifecycle command on one item: maintenance check, lock, the
 /// command, and on failure the running-operation report (failure.rs).
 pub fn execute(op: ServiceOp, item: u64, ro: Option<u64>, ctx: &Ctx) -> Result<Option<String>> {
-    if !COMMANDS.contains(&op.name()) {
+    // `setparam` is not implemented: the dispatcher never lets it through
+    // (commands::IMPLEMENTED), and run_op refuses it too.
+    if op == ServiceOp::SetParam {
         return Err(ModuleError::not_supported(op.name()));
     }
     if op.paused_by_maintenance() && maintenance::active(&ctx.root) {

@@ -253,7 +253,10 @@ fn whole_life_of_a_certificate() {
     let orders = applied(&w.up, "certificate.order.param");
     assert_eq!(orders.len(), 1);
     assert_eq!(orders[0].params["remoteid"], w.item.to_string());
+    // The local tariff's intname ssl_<id> names the upstream tariff; the
+    // item's period (12 months, seeded) is the period ordered.
     assert_eq!(orders[0].params["pricelist"], TARIFF.to_string());
+    assert_eq!(orders[0].params["period"], "12");
     assert_eq!(w.param("service_status").as_deref(), Some("3"));
     assert_eq!(
         w.db.item_status(w.item),

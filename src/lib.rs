@@ -18,6 +18,7 @@ pub mod pricing;
 pub mod protocol;
 pub mod secret;
 pub mod upstream;
+pub mod xmltree;
 
 use std::io::{IsTerminal, Write};
 

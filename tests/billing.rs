@@ -734,11 +734,7 @@ fn saveparam_without_value_deletes_and_processing_edit_reads_settings() {
     let doc = m
         .call("processing.edit", &[("elid", &f.module.to_string())])
         .unwrap();
-    let text = |name: &str| {
-        pmsslreseller::billing::mgrctl::elems(&doc)
-            .find(|e| e.name == name)
-            .map(pmsslreseller::billing::mgrctl::text_of)
-    };
+    let text = |name: &str| doc.child(name).map(|e| e.text.clone());
     assert_eq!(text("module").as_deref(), Some("pmsslreseller"));
     assert_eq!(
         text("url").as_deref(),

@@ -20,13 +20,11 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use quick_xml::events::Event;
-use quick_xml::Reader;
 
 use crate::paths::{MgrRoot, MODULE_NAME};
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
-use crate::protocol::xml::{Elem, Node};
 use crate::secret::{contains_secret, redact, MASK};
+use crate::xmltree::{parse_tree, Node};
 
 /// Values longer than this are logged as their length only (PEMs, error XML).
 const LOG_VALUE_MAX: usize = 120;
@@ -64,7 +62,7 @@ impl Mgrctl {
     }
 
     /// Run one function and return the parsed answer (`<doc>`).
-    pub fn call(&self, func: &str, params: &[(&str, &str)]) -> Result<Elem> {
+    pub fn call(&self, func: &str, params: &[(&str, &str)]) -> Result<Node> {
         // A secret must never reach argv (visible in `ps`, BILLmanager's logs).
         for (k, v) in params {
             if contains_secret(v) || contains_secret(k) {
@@ -108,7 +106,7 @@ impl Mgrctl {
             })?;
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let parsed = parse_document(&stdout);
+        let parsed = parse_tree(&stdout);
         let error_text = parsed.as_ref().ok().and_then(error_of);
         if !output.status.success() {
             let code = output
@@ -145,14 +143,14 @@ impl Mgrctl {
     pub fn paramlist(&self) -> Result<BTreeMap<String, String>> {
         let doc = self.call("paramlist", &[])?;
         let mut out = BTreeMap::new();
-        for child in elems(&doc) {
+        for child in &doc.children {
             if child.name == "elem" {
-                for kv in elems(child) {
-                    out.insert(kv.name.clone(), text_of(kv));
+                for kv in &child.children {
+                    out.insert(kv.name.clone(), value_of(kv));
                 }
             } else {
                 // Tolerate a flat `<doc><DBHost>…</DBHost>…</doc>` too.
-                out.insert(child.name.clone(), text_of(child));
+                out.insert(child.name.clone(), value_of(child));
             }
         }
         Ok(out)
@@ -306,11 +304,7 @@ impl Mgrctl {
     pub fn task_gettype(&self, operation: &str, item: u64) -> Result<Option<String>> {
         let id = item.to_string();
         let doc = self.call("task.gettype", &[("operation", operation), ("item", &id)])?;
-        let task_type = elems(&doc)
-            .find(|e| e.name == "task_type")
-            .map(text_of)
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty());
+        let task_type = doc.child_text("task_type").map(str::to_string);
         Ok(task_type)
     }
 
@@ -405,114 +399,28 @@ fn first_line(s: &str) -> Option<String> {
     s.lines().map(str::trim).find(|l| !l.is_empty()).map(redact)
 }
 
-/// Child elements of `e`.
-pub fn elems(e: &Elem) -> impl Iterator<Item = &Elem> {
-    e.children.iter().filter_map(|c| match c {
-        Node::Elem(x) => Some(x),
-        Node::Text(_) => None,
-    })
-}
-
-/// All text directly inside `e`.
-pub fn text_of(e: &Elem) -> String {
-    e.children
-        .iter()
-        .filter_map(|c| match c {
-            Node::Text(t) => Some(t.as_str()),
-            Node::Elem(_) => None,
-        })
-        .collect()
+/// A value element's text as BILLmanager wrote it; blank means empty.
+fn value_of(e: &Node) -> String {
+    if e.text.trim().is_empty() {
+        String::new()
+    } else {
+        e.text.clone()
+    }
 }
 
 /// `type (object): msg` of a `/doc/error`, if the answer is an error.
-fn error_of(doc: &Elem) -> Option<String> {
-    let err = elems(doc).find(|e| e.name == "error")?;
-    let attr = |n: &str| {
-        err.attrs
-            .iter()
-            .find(|(k, _)| k == n)
-            .map(|(_, v)| v.clone())
-    };
-    let mut text = attr("type").unwrap_or_else(|| "error".into());
-    if let Some(o) = attr("object") {
+fn error_of(doc: &Node) -> Option<String> {
+    let err = doc.child("error")?;
+    let mut text = err.attr("type").unwrap_or("error").to_string();
+    if let Some(o) = err.attr("object") {
         text.push_str(&format!(" ({o})"));
     }
-    let msg = elems(err)
-        .find(|e| e.name == "msg")
-        .map(text_of)
-        .unwrap_or_else(|| text_of(err));
-    if !msg.trim().is_empty() {
+    let msg = err.child_text("msg").unwrap_or_else(|| err.text.trim());
+    if !msg.is_empty() {
         text.push_str(": ");
-        text.push_str(msg.trim());
+        text.push_str(msg);
     }
     Some(redact(&text))
-}
-
-/// Parse an answer into an element tree (root `<doc>`). Whitespace-only text
-/// between elements is dropped.
-pub fn parse_document(xml: &str) -> std::result::Result<Elem, String> {
-    let mut reader = Reader::from_str(xml);
-    let mut stack: Vec<Elem> = Vec::new();
-    let mut root: Option<Elem> = None;
-    loop {
-        let event = reader.read_event().map_err(|e| e.to_string())?;
-        match event {
-            Event::Start(_) | Event::Empty(_) if root.is_some() => {
-                return Err("content after the root element".into());
-            }
-            Event::Start(s) => stack.push(start_elem(&s)?),
-            Event::Empty(s) => {
-                let e = start_elem(&s)?;
-                close(&mut stack, &mut root, e);
-            }
-            Event::End(_) => {
-                let e = stack.pop().ok_or("unbalanced end tag")?;
-                close(&mut stack, &mut root, e);
-            }
-            Event::Text(t) => {
-                let text = t.unescape().map_err(|e| e.to_string())?;
-                if let Some(top) = stack.last_mut() {
-                    if !text.trim().is_empty() {
-                        top.children.push(Node::Text(text.into_owned()));
-                    }
-                } else if !text.trim().is_empty() {
-                    return Err("text outside the root element".into());
-                }
-            }
-            Event::CData(c) => {
-                let text = String::from_utf8_lossy(&c).into_owned();
-                if let Some(top) = stack.last_mut() {
-                    top.children.push(Node::Text(text));
-                }
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    if !stack.is_empty() {
-        return Err("document ends inside an element".into());
-    }
-    root.ok_or_else(|| "empty answer".to_string())
-}
-
-fn start_elem(s: &quick_xml::events::BytesStart) -> std::result::Result<Elem, String> {
-    let mut e = Elem::new(String::from_utf8_lossy(s.name().as_ref()).into_owned());
-    for a in s.attributes() {
-        let a = a.map_err(|e| e.to_string())?;
-        let v = a.unescape_value().map_err(|e| e.to_string())?;
-        e.attrs.push((
-            String::from_utf8_lossy(a.key.as_ref()).into_owned(),
-            v.into_owned(),
-        ));
-    }
-    Ok(e)
-}
-
-fn close(stack: &mut [Elem], root: &mut Option<Elem>, e: Elem) {
-    match stack.last_mut() {
-        Some(parent) => parent.children.push(Node::Elem(e)),
-        None => *root = Some(e),
-    }
 }
 
 #[cfg(test)]
@@ -521,33 +429,32 @@ mod tests {
 
     #[test]
     fn parses_paramlist_shape() {
-        let d = parse_document(
+        let d = parse_tree(
             "<?xml version=\"1.0\"?>\n<doc><elem><DBHost>localhost</DBHost></elem><elem><DBPassword/></elem></doc>",
         )
         .unwrap();
         assert_eq!(d.name, "doc");
-        let e: Vec<_> = elems(&d).collect();
-        assert_eq!(e.len(), 2);
-        assert_eq!(text_of(elems(e[0]).next().unwrap()), "localhost");
+        assert_eq!(d.children.len(), 2);
+        assert_eq!(d.children[0].child_text("DBHost"), Some("localhost"));
     }
 
     #[test]
     fn error_text_from_answer() {
-        let d = parse_document(
+        let d = parse_tree(
             "<doc><error type=\"missed\" object=\"elid\"><msg>no &amp; elid</msg></error></doc>",
         )
         .unwrap();
         assert_eq!(error_of(&d).unwrap(), "missed (elid): no & elid");
-        assert!(error_of(&parse_document("<doc><ok/></doc>").unwrap()).is_none());
+        assert!(error_of(&parse_tree("<doc><ok/></doc>").unwrap()).is_none());
     }
 
     #[test]
     fn malformed_answers_are_errors() {
-        assert!(parse_document("").is_err());
-        assert!(parse_document("<doc><a></doc>").is_err());
-        assert!(parse_document("<doc>").is_err());
-        assert!(parse_document("not xml").is_err());
-        assert!(parse_document("<doc/><doc/>").is_err());
+        assert!(parse_tree("").is_err());
+        assert!(parse_tree("<doc><a></doc>").is_err());
+        assert!(parse_tree("<doc>").is_err());
+        assert!(parse_tree("not xml").is_err());
+        assert!(parse_tree("<doc/><doc/>").is_err());
     }
 
     #[test]

@@ -14,11 +14,12 @@
 use chrono::NaiveDate;
 
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
+use crate::upstream::CertView;
 
 use super::intent::{decide, now_unix, Decision, Intent, IntentOp, Phase};
 use super::job::Job;
 use super::open::record_send_failure;
-use super::sync_item::sync_once;
+use super::sync_item::{apply_view, sync_once};
 
 pub fn run(job: &mut Job) -> Result<()> {
     let upstream_id = job.require_upstream_id()?;
@@ -31,8 +32,8 @@ pub fn run(job: &mut Job) -> Result<()> {
         } => (generation, attempt),
         Decision::FinishLocal => {
             let intent = stored.ok_or_else(|| ModuleError::internal("no intent"))?;
-            let expiry = upstream_expiry(job, upstream_id)?;
-            return finish(job, intent, expiry);
+            let view = upstream_view(job, upstream_id)?;
+            return finish(job, intent, Some(view), None);
         }
         Decision::Reconcile => {
             let intent = stored.ok_or_else(|| ModuleError::internal("no intent"))?;
@@ -44,7 +45,8 @@ pub fn run(job: &mut Job) -> Result<()> {
                 .expiry
                 .as_deref()
                 .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
-            let now = upstream_expiry(job, upstream_id)?;
+            let view = upstream_view(job, upstream_id)?;
+            let now = view.expiredate;
             if renewed(before, now) {
                 log::warn!(
                     "item {}: the renewal sent at {} UTC was applied upstream (expiry {} → {}); adopting it",
@@ -53,7 +55,7 @@ pub fn run(job: &mut Job) -> Result<()> {
                     show(before),
                     show(now)
                 );
-                return finish(job, intent, now);
+                return finish(job, intent, Some(view), None);
             }
             if job.still_settling(&intent) {
                 return Err(ModuleError::new(
@@ -69,7 +71,8 @@ pub fn run(job: &mut Job) -> Result<()> {
             (intent.generation, intent.attempt + 1)
         }
     };
-    let before = upstream_expiry(job, upstream_id)?;
+    let current = upstream_view(job, upstream_id)?;
+    let before = current.expiredate;
     // Already renewed upstream (a lost intent, or renewed by hand): adopt.
     if let (Some(up), Some(local)) = (before, job.item.expiredate) {
         if up > local {
@@ -79,7 +82,7 @@ pub fn run(job: &mut Job) -> Result<()> {
             );
             let intent = Intent::new(IntentOp::Prolong, generation, attempt, job.ro, now_unix())
                 .with_phase(Phase::Applied);
-            return finish(job, intent, before);
+            return finish(job, intent, Some(current), None);
         }
     }
     let period = job.period_months()?;
@@ -99,8 +102,8 @@ pub fn run(job: &mut Job) -> Result<()> {
             let applied = intent.with_phase(Phase::Applied);
             job.save_intent(&applied)?;
             // Client rule (upstream-api.md §3.8): re-read rather than trust the answer.
-            let reread = upstream_expiry(job, upstream_id).unwrap_or(None);
-            finish(job, applied, reread.or(answered))
+            let reread = upstream_view(job, upstream_id).ok();
+            finish(job, applied, reread, answered)
         }
         Err(e) => Err(record_send_failure(job, intent, e)),
     }
@@ -119,13 +122,21 @@ fn renewed(before: Option<NaiveDate>, now: Option<NaiveDate>) -> bool {
     }
 }
 
-fn upstream_expiry(job: &mut Job, upstream_id: u64) -> Result<Option<NaiveDate>> {
-    Ok(job.client()?.certificate_view(upstream_id)?.expiredate)
+fn upstream_view(job: &mut Job, upstream_id: u64) -> Result<CertView> {
+    Ok(job.client()?.certificate_view(upstream_id)?)
 }
 
 /// New expiry locally, `service.postprolong`, intent done, a sync pass (a
-/// renewal may restart issuance upstream).
-fn finish(job: &mut Job, intent: Intent, expiry: Option<NaiveDate>) -> Result<()> {
+/// renewal may restart issuance upstream). `view` is the upstream state
+/// already read after the renewal: its expiry wins over `answered` (the
+/// prolong answer), and the sync applies it instead of reading it again.
+fn finish(
+    job: &mut Job,
+    intent: Intent,
+    view: Option<CertView>,
+    answered: Option<NaiveDate>,
+) -> Result<()> {
+    let expiry = view.as_ref().and_then(|v| v.expiredate).or(answered);
     if let Some(d) = expiry {
         if job.item.expiredate != Some(d) {
             job.mgrctl.setexpiredate(job.item_id, d)?;
@@ -136,10 +147,15 @@ fn finish(job: &mut Job, intent: Intent, expiry: Option<NaiveDate>) -> Result<()
         job.mgrctl.postprolong(job.item_id)?;
     }
     job.save_intent(&intent.with_phase(Phase::Done))?;
-    if let Some(upstream_id) = job.upstream_id()? {
-        if let Err(e) = sync_once(job, upstream_id) {
-            log::warn!("item {}: renewed, but the sync failed: {e}", job.item_id);
-        }
+    let synced = match &view {
+        Some(v) => apply_view(job, v).map(drop),
+        None => match job.upstream_id()? {
+            Some(upstream_id) => sync_once(job, upstream_id).map(drop),
+            None => Ok(()),
+        },
+    };
+    if let Err(e) = synced {
+        log::warn!("item {}: renewed, but the sync failed: {e}", job.item_id);
     }
     log::info!("item {}: renewed, expiry {}", job.item_id, show(expiry));
     Ok(())

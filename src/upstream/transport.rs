@@ -24,7 +24,8 @@ const ERROR_BODY_PEEK: u64 = 16 * 1024;
 /// Longest error-chain detail kept in an error.
 const MAX_DETAIL_CHARS: usize = 300;
 
-/// Build the HTTP client: timeouts from the config, TLS verification always on,
+/// Build the HTTP client: timeouts from the config (the total deadline is set
+/// per request in [`post`]), TLS verification always on,
 /// extra roots from `ca_file`, no redirects (a redirect would turn the POST into
 /// a GET and hide a wrong URL), no proxy for a loopback upstream, and no idle
 /// connection reuse: a request written into a keep-alive connection the server
@@ -246,8 +247,13 @@ pub fn post(
     form: String,
 ) -> Result<Vec<u8>, UpstreamError> {
     let started = Instant::now();
+    // The per-request timeout is reqwest's *total* deadline (connect, headers
+    // and body together). The client-wide `.timeout()` of the blocking client
+    // restarts at every body read, so an upstream trickling one byte a second
+    // would hold us (and the item lock) for ever; this one does not.
     let sent = http
         .post(endpoint.url().clone())
+        .timeout(cfg.timeout())
         .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(form)
         .send();

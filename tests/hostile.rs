@@ -1,0 +1,121 @@
+//! Hostile peers (issue 9, points 3–7): an upstream that trickles its answer,
+//! answers built to exhaust the XML reader, an `mgrctl` that hangs or leaves a
+//! process holding its stdout, unsafe settings, forged log lines, a
+//! self-signed `ca_file`, core dumps and secrets left in memory.
+//!
+//! Time and CPU bounds here are generous hang guards, never performance
+//! assertions: the point of each test is the kind of the result.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use pmsslreseller::config::UpstreamConfig;
+use pmsslreseller::secret::Secret;
+use pmsslreseller::upstream::{Client, Connection, UpstreamError};
+
+const USER: &str = "reseller@example.com";
+const PASSWORD: &str = "hostile-peer-Pa55";
+
+fn conn(url: &str) -> Connection {
+    Connection {
+        url: url.to_string(),
+        username: USER.to_string(),
+        password: Secret::new(PASSWORD),
+    }
+}
+
+/// A loopback HTTP server answering each of the first `max_conns`
+/// connections with `answer` (run in its own thread, bounded by the
+/// connection count and by write errors once the client is gone).
+fn raw_server(
+    max_conns: usize,
+    answer: impl Fn(&mut TcpStream) + Send + Sync + 'static,
+) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let answer = std::sync::Arc::new(answer);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(max_conns) {
+            let Ok(mut stream) = stream else { continue };
+            let answer = answer.clone();
+            std::thread::spawn(move || {
+                read_request(&mut stream);
+                answer(&mut stream);
+            });
+        }
+    });
+    format!("http://{addr}/billmgr")
+}
+
+/// Read the request head and its Content-Length body, so the client sees
+/// its request taken before the answer starts.
+fn read_request(stream: &mut TcpStream) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let Ok(n) = stream.read(&mut buf) else { return };
+        if n == 0 {
+            return;
+        }
+        got.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&got).to_string();
+        if let Some(head_end) = text.find("\r\n\r\n") {
+            let length = text[..head_end]
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if got.len() >= head_end + 4 + length {
+                return;
+            }
+        }
+    }
+}
+
+/// Valid headers at once, then one byte of a plausible body per second (at
+/// most a minute: the server thread ends by itself).
+fn slowloris(stream: &mut TcpStream) {
+    let head = "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 100000\r\n\r\n";
+    if stream.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    for byte in "<doc><elem>".bytes().cycle().take(60) {
+        if stream.write_all(&[byte]).is_err() || stream.flush().is_err() {
+            return;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+#[test]
+fn slowloris_upstream_ends_at_the_total_deadline() {
+    let url = raw_server(2, slowloris);
+    let cfg = UpstreamConfig {
+        timeout_secs: 2,
+        connect_timeout_secs: 1,
+        ..UpstreamConfig::default()
+    };
+    let client = Client::new(&conn(&url), &cfg).unwrap();
+    let started = Instant::now();
+    let e = client.whoami().unwrap_err();
+    let elapsed = started.elapsed();
+    assert_eq!(
+        e,
+        UpstreamError::Timeout {
+            func: "whoami".into(),
+            sent: true
+        },
+        "{e}"
+    );
+    // The answer may have been applied: a money call would be "outcome unknown".
+    assert!(e.maybe_applied());
+    assert!(
+        elapsed < Duration::from_secs(2 + 5),
+        "a trickling answer held the call for {elapsed:?} with timeout_secs = 2"
+    );
+}

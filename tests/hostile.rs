@@ -28,10 +28,7 @@ fn conn(url: &str) -> Connection {
 /// A loopback HTTP server answering each of the first `max_conns`
 /// connections with `answer` (run in its own thread, bounded by the
 /// connection count and by write errors once the client is gone).
-fn raw_server(
-    max_conns: usize,
-    answer: impl Fn(&mut TcpStream) + Send + Sync + 'static,
-) -> String {
+fn raw_server(max_conns: usize, answer: impl Fn(&mut TcpStream) + Send + Sync + 'static) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let answer = std::sync::Arc::new(answer);
@@ -118,4 +115,64 @@ fn slowloris_upstream_ends_at_the_total_deadline() {
         elapsed < Duration::from_secs(2 + 5),
         "a trickling answer held the call for {elapsed:?} with timeout_secs = 2"
     );
+}
+
+static LOG_FILE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// This test process's module log, at trace level (set up once).
+fn log_file() -> std::path::PathBuf {
+    LOG_FILE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap().keep();
+            let root = pmsslreseller::paths::MgrRoot::new(&dir);
+            pmsslreseller::logging::init(&root, "trace");
+            root.log_file()
+        })
+        .clone()
+}
+
+/// A complete answer with `body`, then close.
+fn answer_with(body: String) -> impl Fn(&mut TcpStream) + Send + Sync + 'static {
+    move |stream: &mut TcpStream| {
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = stream.write_all(head.as_bytes());
+        let _ = stream.write_all(body.as_bytes());
+        let _ = stream.flush();
+    }
+}
+
+#[test]
+fn a_30_mb_attribute_never_becomes_a_30_mb_log_line() {
+    let log = log_file();
+    let huge = "A".repeat(30_000_000);
+    let url = raw_server(
+        1,
+        answer_with(format!(
+            "<doc><error type=\"{huge}\" object=\"x\"><msg>{huge}</msg></error></doc>"
+        )),
+    );
+    let cfg = UpstreamConfig {
+        max_response_bytes: 128 * 1024 * 1024,
+        ..UpstreamConfig::default()
+    };
+    let client = Client::new(&conn(&url), &cfg).unwrap();
+    let e = client.whoami().unwrap_err();
+    let api = e.api().expect("an API error");
+    assert!(api.kind.len() < 1000, "kind kept {} bytes", api.kind.len());
+    assert!(api.kind.contains("30000000 bytes"), "{}", api.kind);
+    let module_error = pmsslreseller::protocol::error::ModuleError::from(e.clone());
+    let xml = module_error.to_document();
+    assert!(xml.len() < 16 * 1024, "error XML of {} bytes", xml.len());
+    log::error!("as the module would log it: {module_error}");
+    log::logger().flush();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let longest = text.lines().map(str::len).max().unwrap_or(0);
+    assert!(
+        longest <= pmsslreseller::logging::MAX_LINE_BYTES + 200,
+        "a log line of {longest} bytes"
+    );
+    assert!(text.contains("30000000 bytes"), "the length is said");
 }

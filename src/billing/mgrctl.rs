@@ -28,6 +28,8 @@ use crate::xmltree::{parse_tree, Node};
 
 /// Values longer than this are logged as their length only (PEMs, error XML).
 const LOG_VALUE_MAX: usize = 120;
+/// Longest error text taken from an mgrctl answer into our messages.
+const ERROR_TEXT_MAX: usize = 500;
 
 /// How long one mgrctl call may take. The real mgrctl waits for BILLmanager's
 /// core, which may be restarting; a hung call must not hold the running
@@ -396,7 +398,10 @@ fn describe_params(params: &[(&str, &str)]) -> String {
 }
 
 fn first_line(s: &str) -> Option<String> {
-    s.lines().map(str::trim).find(|l| !l.is_empty()).map(redact)
+    s.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(|l| crate::logging::shorten(&redact(l), ERROR_TEXT_MAX))
 }
 
 /// A value element's text as BILLmanager wrote it; blank means empty.
@@ -420,7 +425,7 @@ fn error_of(doc: &Node) -> Option<String> {
         text.push_str(": ");
         text.push_str(msg);
     }
-    Some(redact(&text))
+    Some(crate::logging::shorten(&redact(&text), ERROR_TEXT_MAX))
 }
 
 #[cfg(test)]

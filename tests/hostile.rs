@@ -176,3 +176,67 @@ fn a_30_mb_attribute_never_becomes_a_30_mb_log_line() {
     );
     assert!(text.contains("30000000 bytes"), "the length is said");
 }
+
+/// A BILLmanager root holding only `etc/pmsslreseller.toml` with `config`.
+fn root_with_config(config: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+    std::fs::write(dir.path().join("etc/pmsslreseller.toml"), config).unwrap();
+    dir
+}
+
+fn module(root: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_pmsslreseller"))
+        .args(args)
+        .env("MGR5_ROOT", root)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn config_command_refuses_unsafe_settings_and_says_why() {
+    let root = root_with_config(
+        "[upstream]\ntimeout_secs = 1\n[lifecycle]\nsettle_secs = 2\nlock_wait_secs = 10\n\
+         [mgrctl]\ntimeout_secs = 10\n",
+    );
+    let out = module(root.path(), &["config"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("lifecycle.settle_secs"), "{stderr}");
+    assert!(stderr.contains("set at least 6"), "{stderr}");
+    assert!(stderr.contains("mgrctl.timeout_secs"), "{stderr}");
+    assert!(stderr.contains("lock_wait_secs (10)"), "{stderr}");
+
+    // BILLmanager's calls refuse to run under them too: no money moves.
+    let out = module(root.path(), &["--command", "open", "--item", "5"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("type=\"config\""), "{stdout}");
+
+    // Safe ones pass and are shown.
+    let root = root_with_config("[lifecycle]\nsettle_secs = 120\n[mgrctl]\ntimeout_secs = 20\n");
+    let out = module(root.path(), &["config"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("timeout_secs: 20"), "{stdout}");
+}
+
+#[test]
+fn a_newline_in_the_command_cannot_forge_a_log_line() {
+    let root = root_with_config("[log]\nlevel = \"debug\"\n");
+    let forged = "2026-01-01 00:00:00.000 [1] INFO  [open item=1] upstream certificate.order: ok";
+    let out = module(
+        root.path(),
+        &["--command", &format!("nosuch\n{forged}"), "--item", "1"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let log = std::fs::read_to_string(root.path().join("var/pmsslreseller.log")).unwrap();
+    assert!(!log.is_empty());
+    for line in log.lines() {
+        assert!(
+            !line.starts_with("2026-01-01"),
+            "a forged line in the log:\n{log}"
+        );
+    }
+}

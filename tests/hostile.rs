@@ -240,3 +240,147 @@ fn a_newline_in_the_command_cannot_forge_a_log_line() {
         );
     }
 }
+
+/// A loopback HTTPS server with a fixture certificate, answering every
+/// request (at most `max_conns`) with an upstream auth error.
+fn tls_server(fixture: &str, max_conns: usize) -> String {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(dir.join(format!("{fixture}.pem")))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+    let key = PrivateKeyDer::from_pem_file(dir.join(format!("{fixture}.key"))).unwrap();
+    let config = std::sync::Arc::new(
+        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().take(max_conns) {
+            let Ok(tcp) = tcp else { continue };
+            let config = config.clone();
+            std::thread::spawn(move || {
+                let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
+                let Ok(conn) = rustls::ServerConnection::new(config) else {
+                    return;
+                };
+                let mut tls = rustls::StreamOwned::new(conn, tcp);
+                let mut buf = [0u8; 8192];
+                // The handshake happens here; a client refusing it ends it.
+                if !matches!(tls.read(&mut buf), Ok(n) if n > 0) {
+                    return;
+                }
+                let body = "<doc><error type=\"auth\"><msg>test server</msg></error></doc>";
+                let _ = write!(
+                    tls,
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.flush();
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            });
+        }
+    });
+    format!("https://127.0.0.1:{port}/billmgr")
+}
+
+fn with_ca_file(fixture: &str) -> UpstreamConfig {
+    UpstreamConfig {
+        ca_file: Some(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("tests/fixtures/tls/{fixture}.pem")),
+        ),
+        timeout_secs: 10,
+        ..UpstreamConfig::default()
+    }
+}
+
+#[test]
+fn a_self_signed_ca_true_ca_file_gets_an_error_saying_what_to_do() {
+    let url = tls_server("selfsigned-ca-true", 2);
+    let client = Client::new(&conn(&url), &with_ca_file("selfsigned-ca-true")).unwrap();
+    let e = client.whoami().unwrap_err();
+    assert!(matches!(e, UpstreamError::Tls { .. }), "{e:?}");
+    assert!(!e.maybe_applied());
+    let m = pmsslreseller::protocol::error::ModuleError::from(e);
+    assert_eq!(
+        m.kind,
+        pmsslreseller::protocol::error::ErrorKind::UpstreamTls
+    );
+    assert!(m.message.contains("CA:TRUE"), "{}", m.message);
+    assert!(m.message.contains("CA:FALSE"), "{}", m.message);
+    assert!(m.message.contains("ca_file"), "{}", m.message);
+}
+
+#[test]
+fn a_self_signed_ca_false_ca_file_works() {
+    let url = tls_server("selfsigned-ca-false", 2);
+    let client = Client::new(&conn(&url), &with_ca_file("selfsigned-ca-false")).unwrap();
+    let e = client.whoami().unwrap_err();
+    // Past TLS: the test server's own answer.
+    let api = e.api().unwrap_or_else(|| panic!("not an API error: {e:?}"));
+    assert_eq!(api.kind, "auth");
+}
+
+#[test]
+fn the_module_runs_without_core_dumps() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = root_with_config("");
+    std::fs::create_dir_all(root.path().join("sbin")).unwrap();
+    let seen = root.path().join("core-limit");
+    // The stand-in reports the core limit it inherited from the module.
+    let script = format!(
+        "#!/bin/sh\n(ulimit -c; ulimit -Hc) > {}\necho 'core is down' >&2\nexit 3\n",
+        seen.display()
+    );
+    let mgrctl = root.path().join("sbin/mgrctl");
+    std::fs::write(&mgrctl, script).unwrap();
+    std::fs::set_permissions(&mgrctl, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Started with core dumps allowed, as a shell with `ulimit -c unlimited`.
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_pmsslreseller"));
+    command
+        .args([
+            "--command",
+            "open",
+            "--item",
+            "5",
+            "--runningoperation",
+            "7",
+        ])
+        .env("MGR5_ROOT", root.path())
+        .stdin(std::process::Stdio::null());
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs here.
+        command.pre_exec(|| {
+            let allowed = libc::rlimit {
+                rlim_cur: libc::RLIM_INFINITY,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            if libc::setrlimit(libc::RLIMIT_CORE, &allowed) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = command.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let limit = std::fs::read_to_string(&seen).expect("the module called mgrctl");
+    assert_eq!(limit.split_whitespace().collect::<Vec<_>>(), ["0", "0"]);
+}

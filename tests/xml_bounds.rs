@@ -5,6 +5,8 @@
 //! run one at a time (a lock): the peak it reports is the parse's own. CPU
 //! and memory bounds are generous ceilings against a regression to the
 //! quadratic or unbounded behaviour, not performance measurements.
+// The closures return the crate's own `Result<_, UpstreamError>`.
+#![allow(clippy::result_large_err)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -92,6 +92,24 @@ pub fn error_chain(e: &(dyn StdError + 'static)) -> String {
     redact(&short)
 }
 
+/// What an admin should do about a TLS failure with this detail. webpki
+/// refuses a certificate marked CA:TRUE as a server certificate even when it is
+/// the trust anchor from `ca_file`, and that is what the usual self-signed
+/// recipe (`openssl req -x509`) makes; the bare "CaUsedAsEndEntity" says
+/// nothing to an admin.
+pub fn tls_advice(detail: &str) -> &'static str {
+    if detail.contains("CaUsedAsEndEntity") {
+        "the upstream presents a CA certificate (basicConstraints CA:TRUE, what `openssl req -x509` \
+         makes by default) as its server certificate, which TLS verification refuses even when it \
+         is in ca_file. Give the upstream a server certificate: re-make the self-signed one with \
+         `-addext basicConstraints=critical,CA:FALSE` (and a subjectAltName with its host name) and \
+         put that in ca_file, or sign a server certificate with a private CA and put the CA in ca_file"
+    } else {
+        "the upstream certificate must be valid for its host name; for a private CA set ca_file in \
+         [upstream] of etc/pmsslreseller.toml"
+    }
+}
+
 /// Is there a rustls error (handshake, certificate verification) in the chain?
 /// rustls errors travel inside `std::io::Error` (tokio-rustls), sometimes an
 /// io::Error inside another io::Error (the connector), and `io::Error::source()`

@@ -76,10 +76,10 @@ impl std::fmt::Debug for Secret {
 pub fn redact(text: &str) -> String {
     // The lock is held while redacting rather than cloning the list: a
     // clone would leave unwiped copies of every secret in freed memory.
-    let known = match KNOWN.lock() {
-        Ok(k) => k,
-        Err(_) => return text.to_string(),
-    };
+    // A poisoned lock still holds the list: redact with it, never skip.
+    let known = KNOWN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let mut out = text.to_string();
     for s in known.iter() {
         if out.contains(s.as_str()) {

@@ -92,7 +92,7 @@ impl Mgrctl {
             // The real mgrctl ignores it; a stand-in finds its root by it.
             .env("MGR5_ROOT", &self.root)
             .stdin(Stdio::null());
-        let output = run_with_timeout(&mut command, self.timeout)
+        let finished = run_with_timeout(&mut command, self.timeout)
             .map_err(|e| {
                 billing_error(
                     func,
@@ -113,6 +113,16 @@ impl Mgrctl {
                     ),
                 )
             })?;
+        if finished.overflow {
+            return Err(billing_error(
+                func,
+                format!(
+                    "BILLmanager's mgrctl {func} wrote more than {MAX_OUTPUT_BYTES} bytes, which is \
+                     not an answer; whether it was applied is unknown"
+                ),
+            ));
+        }
+        let output = finished.output;
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
         let parsed = parse_tree(&stdout);
@@ -414,7 +424,7 @@ fn wait_readable(fds: &[i32], pause: Duration) {
 /// exits: whatever it wrote is in the pipes by then and is drained, and a
 /// process it left behind holding the pipes open cannot hold us. Output is
 /// capped at [`MAX_OUTPUT_BYTES`] per pipe.
-fn run_with_timeout(command: &mut Command, timeout: Duration) -> std::io::Result<Option<Output>> {
+fn run_with_timeout(command: &mut Command, timeout: Duration) -> std::io::Result<Option<Finished>> {
     use std::os::fd::AsRawFd;
     use std::os::unix::process::CommandExt;
     let mut child = command
@@ -453,7 +463,14 @@ fn run_with_timeout(command: &mut Command, timeout: Duration) -> std::io::Result
     let status = loop {
         out.drain();
         err.drain();
-        if let Some(status) = child.try_wait()? {
+        let exited = match child.try_wait() {
+            Ok(exited) => exited,
+            Err(e) => {
+                kill_group(&mut child);
+                return Err(e);
+            }
+        };
+        if let Some(status) = exited {
             // Everything the child wrote is in the pipes now.
             out.drain();
             err.drain();
@@ -481,16 +498,21 @@ fn run_with_timeout(command: &mut Command, timeout: Duration) -> std::io::Result
             pause = (pause * 2).min(MAX_POLL_PAUSE);
         }
     };
-    if out.overflow || err.overflow {
-        return Err(std::io::Error::other(format!(
-            "mgrctl wrote more than {MAX_OUTPUT_BYTES} bytes"
-        )));
-    }
-    Ok(Some(Output {
-        status,
-        stdout: out.data,
-        stderr: err.data,
+    Ok(Some(Finished {
+        output: Output {
+            status,
+            stdout: out.data,
+            stderr: err.data,
+        },
+        overflow: out.overflow || err.overflow,
     }))
+}
+
+/// A child that exited by itself.
+struct Finished {
+    output: Output,
+    /// It wrote more than [`MAX_OUTPUT_BYTES`] to a pipe; the rest was dropped.
+    overflow: bool,
 }
 
 /// `k=v …` for the debug log: crypted values masked, long values shortened,
@@ -727,6 +749,25 @@ mod tests {
             !running(pid)
         });
         assert!(gone, "the background process {pid} outlived the timeout");
+    }
+
+    #[test]
+    fn endless_output_is_an_error_not_a_hang() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("sbin")).unwrap();
+        let script = dir.path().join("sbin/mgrctl");
+        // 20 MiB of output, then a normal exit.
+        std::fs::write(
+            &script,
+            "#!/bin/sh\nhead -c 20971520 /dev/zero | tr '\\0' x\nexit 0\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let m = Mgrctl::new(&MgrRoot::new(dir.path())).with_timeout(Duration::from_secs(20));
+        let e = m.postopen(1).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Billing);
+        assert!(e.message.contains("wrote more than"), "{}", e.message);
     }
 
     #[test]

@@ -21,6 +21,29 @@ pub struct Config {
     pub lifecycle: LifecycleConfig,
     pub pricing: crate::pricing::PricingConfig,
     pub catalog: CatalogConfig,
+    pub mgrctl: MgrctlConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MgrctlConfig {
+    /// Seconds one `mgrctl` call may take before it (its whole process group)
+    /// is killed. Well under `lock_wait_secs`, so a hung BILLmanager core
+    /// fails the run instead of holding the item lock past a parallel run's
+    /// patience.
+    pub timeout_secs: u64,
+}
+
+impl Default for MgrctlConfig {
+    fn default() -> Self {
+        MgrctlConfig { timeout_secs: 15 }
+    }
+}
+
+impl MgrctlConfig {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs.max(1))
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -151,9 +174,83 @@ impl Config {
             )
         })?;
         config.pricing.validate()?;
+        config.check_safe()?;
         Ok(config)
     }
+
+    /// Refuse settings under which money could move twice or a run could hold
+    /// the item lock past a parallel run's patience (issue 9). Every problem
+    /// is named with the reason, all in one message.
+    pub fn check_safe(&self) -> Result<()> {
+        let up = &self.upstream;
+        let lc = &self.lifecycle;
+        let mut problems: Vec<(String, String)> = Vec::new();
+        let mut refuse = |key: &str, why: String| problems.push((key.to_string(), why));
+        if up.timeout_secs == 0 {
+            refuse("upstream.timeout_secs", "must be at least 1".into());
+        }
+        if up.connect_timeout_secs == 0 {
+            refuse("upstream.connect_timeout_secs", "must be at least 1".into());
+        }
+        if self.mgrctl.timeout_secs == 0 {
+            refuse("mgrctl.timeout_secs", "must be at least 1".into());
+        }
+        let min_settle = min_settle_secs(up.timeout_secs);
+        if lc.settle_secs == 0 {
+            refuse(
+                "lifecycle.settle_secs",
+                "0 would order again at once after a lost answer, while the upstream may still \
+                 be processing the first request: a double payment"
+                    .into(),
+            );
+        } else if lc.settle_secs < min_settle {
+            refuse(
+                "lifecycle.settle_secs",
+                format!(
+                    "{} is less than upstream.timeout_secs ({}) plus a margin of {} s: a request \
+                     whose answer was lost may still be applied upstream after a rerun gave up \
+                     looking for it and paid again; set at least {min_settle}",
+                    lc.settle_secs,
+                    up.timeout_secs,
+                    min_settle - up.timeout_secs
+                ),
+            );
+        }
+        if self.mgrctl.timeout_secs >= lc.lock_wait_secs {
+            refuse(
+                "mgrctl.timeout_secs",
+                format!(
+                    "{} is not below lifecycle.lock_wait_secs ({}): one hung mgrctl call would \
+                     hold the certificate's lock longer than a parallel run waits for it",
+                    self.mgrctl.timeout_secs, lc.lock_wait_secs
+                ),
+            );
+        }
+        let Some((first_key, _)) = problems.first() else {
+            return Ok(());
+        };
+        let object = first_key.clone();
+        let text = problems
+            .iter()
+            .map(|(k, why)| format!("{k}: {why}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Err(
+            ModuleError::new(ErrorKind::Config, format!("unsafe settings: {text}"))
+                .with_object(object),
+        )
+    }
 }
+
+/// Smallest `settle_secs` accepted: the upstream timeout plus a margin of as
+/// much again (an upstream as slow as our patience may commit that much
+/// later), at least [`SETTLE_MARGIN_MIN_SECS`].
+pub fn min_settle_secs(timeout_secs: u64) -> u64 {
+    timeout_secs.saturating_add(timeout_secs.max(SETTLE_MARGIN_MIN_SECS))
+}
+
+/// Least margin between the upstream timeout and `settle_secs`.
+pub const SETTLE_MARGIN_MIN_SECS: u64 = 5;
 
 #[cfg(test)]
 mod tests {
@@ -170,6 +267,62 @@ mod tests {
         let e = Config::parse("[upstream]\ntimeout_sec = 5\n").unwrap_err();
         assert_eq!(e.kind, ErrorKind::Config);
         assert!(e.message.contains("timeout_sec"), "{}", e.message);
+    }
+
+    #[test]
+    fn defaults_are_safe() {
+        Config::default().check_safe().unwrap();
+    }
+
+    #[test]
+    fn unsafe_combinations_are_refused_with_the_reason() {
+        let refused = |text: &str, key: &str, why: &str| {
+            let e = Config::parse(text).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Config, "{text}");
+            assert!(e.message.contains(key), "{text}: {}", e.message);
+            assert!(e.message.contains(why), "{text}: {}", e.message);
+        };
+        refused(
+            "[lifecycle]\nsettle_secs = 0\n",
+            "lifecycle.settle_secs",
+            "double payment",
+        );
+        refused(
+            "[upstream]\ntimeout_secs = 1\n[lifecycle]\nsettle_secs = 2\n",
+            "lifecycle.settle_secs",
+            "set at least 6",
+        );
+        refused(
+            "[lifecycle]\nsettle_secs = 100\n",
+            "lifecycle.settle_secs",
+            "set at least 120",
+        );
+        refused(
+            "[mgrctl]\ntimeout_secs = 30\n",
+            "mgrctl.timeout_secs",
+            "lock_wait_secs (30)",
+        );
+        refused(
+            "[lifecycle]\nlock_wait_secs = 10\n",
+            "mgrctl.timeout_secs",
+            "longer than a parallel run waits",
+        );
+        refused(
+            "[upstream]\ntimeout_secs = 0\n",
+            "upstream.timeout_secs",
+            "at least 1",
+        );
+        // Both problems in one message.
+        let e = Config::parse("[lifecycle]\nsettle_secs = 0\nlock_wait_secs = 5\n").unwrap_err();
+        assert!(e.message.contains("settle_secs") && e.message.contains("mgrctl.timeout_secs"));
+    }
+
+    #[test]
+    fn the_edges_are_accepted() {
+        // The integration tests' settings: timeout 1 s, settle 6 s.
+        Config::parse("[upstream]\ntimeout_secs = 1\n[lifecycle]\nsettle_secs = 6\n").unwrap();
+        Config::parse("[lifecycle]\nsettle_secs = 120\n").unwrap();
+        Config::parse("[mgrctl]\ntimeout_secs = 29\n").unwrap();
     }
 
     #[test]

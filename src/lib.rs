@@ -5,13 +5,14 @@
 //! - [`protocol`]: what BILLmanager sees: argv, `features`, error XML.
 //! - [`commands`]: one lifecycle step per BILLmanager command.
 //! - [`admin`]: the command line for administrators.
-//! - [`config`], [`paths`], [`logging`], [`secret`]: shared plumbing.
+//! - [`config`], [`paths`], [`logging`], [`secret`], [`hardening`]: shared plumbing.
 
 pub mod admin;
 pub mod billing;
 pub mod catalog;
 pub mod commands;
 pub mod config;
+pub mod hardening;
 pub mod logging;
 pub mod paths;
 pub mod pricing;

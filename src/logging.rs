@@ -6,6 +6,11 @@
 //! be followed through the file. Every line passes through
 //! [`crate::secret::redact`] before it is written.
 //!
+//! No input can forge or flood a line: control characters in the context and
+//! the message are escaped (a newline in the message becomes an indented
+//! continuation line, never a line of its own), values from peers are cut by
+//! [`shorten`], and any line is cut at [`MAX_LINE_BYTES`] with its length.
+//!
 //! A tiny `log::Log` of our own rather than simplelog: simplelog has no
 //! per-process context tag, and we need the redaction hook on every line.
 
@@ -27,10 +32,60 @@ struct FileLogger {
 static CONTEXT: Mutex<String> = Mutex::new(String::new());
 
 /// Set the tag printed on every following line, e.g. `open item=42 ro=7`.
+/// It comes from argv (`--command`), so it is cut and its control
+/// characters escaped: it can never start a line of its own.
 pub fn set_context(tag: impl Into<String>) {
     if let Ok(mut c) = CONTEXT.lock() {
-        *c = tag.into();
+        *c = shorten(&tag.into(), MAX_CONTEXT_CHARS);
     }
+}
+
+/// Longest context tag kept.
+const MAX_CONTEXT_CHARS: usize = 120;
+
+/// Longest log line written; the rest is replaced by its length.
+pub const MAX_LINE_BYTES: usize = 16 * 1024;
+
+/// A control character as a visible escape (`\n`, `\u{1b}`).
+fn push_escaped(out: &mut String, c: char) {
+    if c.is_control() {
+        out.extend(c.escape_default());
+    } else {
+        out.push(c);
+    }
+}
+
+/// A value from a peer (upstream, mgrctl, argv) fit for one log line or
+/// message: at most `max_chars` characters, control characters escaped, and
+/// when cut, the original length, e.g. `AAAA…(31457280 bytes)`.
+pub fn shorten(value: &str, max_chars: usize) -> String {
+    let mut out = String::new();
+    let mut chars = value.chars();
+    for c in chars.by_ref().take(max_chars) {
+        push_escaped(&mut out, c);
+    }
+    if chars.next().is_some() {
+        out.push_str(&format!("…({} bytes)", value.len()));
+    }
+    out
+}
+
+/// The message part of a line: control characters escaped except newlines
+/// (continuation lines, indented) and tabs; cut at [`MAX_LINE_BYTES`].
+fn message_text(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(MAX_LINE_BYTES) + 64);
+    for c in message.chars() {
+        if out.len() >= MAX_LINE_BYTES {
+            out.push_str(&format!("… [line cut: {} bytes]", message.len()));
+            break;
+        }
+        match c {
+            '\n' => out.push_str("\n    "),
+            '\t' => out.push(c),
+            _ => push_escaped(&mut out, c),
+        }
+    }
+    out
 }
 
 /// Other crates (reqwest, hyper, rustls, mysql) log their internals at debug
@@ -65,7 +120,7 @@ impl log::Log for FileLogger {
             std::process::id(),
             level,
             ctx,
-            redact(&record.args().to_string()).replace('\n', "\n    "),
+            message_text(&redact(&record.args().to_string())),
         );
         if let Ok(mut f) = self.file.lock() {
             let _ = f.write_all(line.as_bytes());
@@ -165,6 +220,38 @@ mod tests {
         assert!(!logger.enabled(&meta(Level::Debug, "hyper_util::client")));
         assert!(!logger.enabled(&meta(Level::Info, "reqwest::connect")));
         assert!(logger.enabled(&meta(Level::Warn, "rustls::conn")));
+    }
+
+    #[test]
+    fn shorten_cuts_and_escapes() {
+        assert_eq!(shorten("abc", 10), "abc");
+        assert_eq!(shorten("a\nb\r\u{1b}", 10), "a\\nb\\r\\u{1b}");
+        let big = "A".repeat(1000);
+        assert_eq!(shorten(&big, 4), "AAAA…(1000 bytes)");
+    }
+
+    #[test]
+    fn message_lines_cannot_be_forged_or_flooded() {
+        let m = message_text("one\n2026-01-01 00:00:00.000 [1] ERROR [x] forged\rback");
+        assert_eq!(m.lines().count(), 2);
+        assert!(m.lines().nth(1).unwrap().starts_with("    2026"), "{m}");
+        assert!(m.contains("\\r"), "{m}");
+        let big = "B".repeat(MAX_LINE_BYTES * 4);
+        let m = message_text(&big);
+        assert!(m.len() < MAX_LINE_BYTES + 100, "{}", m.len());
+        assert!(
+            m.ends_with(&format!("[line cut: {} bytes]", big.len())),
+            "{}",
+            &m[m.len() - 60..]
+        );
+    }
+
+    #[test]
+    fn context_tag_is_one_line() {
+        set_context("open\n2026-01-01 ERROR forged");
+        let c = CONTEXT.lock().unwrap().clone();
+        assert!(!c.contains('\n'), "{c}");
+        assert!(c.contains("\\n"), "{c}");
     }
 
     #[test]

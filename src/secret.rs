@@ -6,8 +6,16 @@
 //! registered, so [`redact`] can scrub it from any text that is about to be
 //! logged or shown, even text that was built by code that forgot about it
 //! (an echoed request body, an upstream error that quotes our input).
+//!
+//! Memory: a `Secret` zeroes its bytes when dropped (`zeroize`), and so do the
+//! temporary copies made here. The registry keeps one copy for the life of the
+//! process (it must, to redact); core dumps are off ([`crate::hardening`]).
+//! Copies inside crates we hand the value to (the HTTP request body) are not
+//! ours to wipe.
 
 use std::sync::Mutex;
+
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 static KNOWN: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
@@ -42,6 +50,21 @@ impl Secret {
     }
 }
 
+impl Secret {
+    /// Zero the bytes (the whole allocation) and leave the value empty.
+    fn wipe(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        self.wipe();
+    }
+}
+
+impl ZeroizeOnDrop for Secret {}
+
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret(***)")
@@ -51,17 +74,20 @@ impl std::fmt::Debug for Secret {
 /// Replace every known secret in `text`, also in the url-encoded forms that a
 /// logged request body would carry.
 pub fn redact(text: &str) -> String {
-    let known = match KNOWN.lock() {
-        Ok(k) => k.clone(),
-        Err(_) => return text.to_string(),
-    };
+    // The lock is held while redacting rather than cloning the list: a
+    // clone would leave unwiped copies of every secret in freed memory.
+    // A poisoned lock still holds the list: redact with it, never skip.
+    let known = KNOWN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let mut out = text.to_string();
-    for s in &known {
+    for s in known.iter() {
         if out.contains(s.as_str()) {
             out = out.replace(s.as_str(), MASK);
         }
-        let encoded: String = form_urlencoded::byte_serialize(s.as_bytes()).collect();
-        if encoded != *s && out.contains(encoded.as_str()) {
+        let encoded: Zeroizing<String> =
+            Zeroizing::new(form_urlencoded::byte_serialize(s.as_bytes()).collect());
+        if *encoded != *s && out.contains(encoded.as_str()) {
             out = out.replace(encoded.as_str(), MASK);
         }
     }
@@ -112,6 +138,21 @@ mod tests {
         let _short = Secret::new("zq");
         assert!(contains_secret("x guarded-secret-91 y"));
         assert!(!contains_secret("zqx, nothing secret here"));
+    }
+
+    #[test]
+    fn the_value_is_wiped_on_drop() {
+        fn zeroed_on_drop<T: ZeroizeOnDrop>(_: &T) {}
+        let mut s = Secret::new(String::from("wipe-me-please-77"));
+        zeroed_on_drop(&s);
+        let (ptr, cap) = (s.0.as_ptr(), s.0.capacity());
+        // What `drop` does, called directly so the buffer is still ours to read.
+        s.wipe();
+        // SAFETY: the String still owns its allocation of `cap` bytes (zeroize
+        // clears it, it does not free it); it is freed when `s` goes out of scope.
+        let bytes = unsafe { std::slice::from_raw_parts(ptr, cap) };
+        assert!(bytes.iter().all(|b| *b == 0), "{bytes:?}");
+        assert!(s.0.is_empty());
     }
 
     #[test]

@@ -109,7 +109,7 @@ pub fn run(root: &MgrRoot, module: u64) -> i32 {
 }
 
 pub fn sync_module(ctx: &Ctx, module: u64) -> Result<Summary> {
-    let mgrctl = Mgrctl::new(&ctx.root);
+    let mgrctl = Mgrctl::configured(&ctx.root, &ctx.config);
     let mut db = Db::connect(&mgrctl)?;
     let key = CryptKey::load(&ctx.root)?;
     let settings = db.module_settings(module, &key)?;

@@ -28,11 +28,15 @@ use crate::xmltree::{parse_tree, Node};
 
 /// Values longer than this are logged as their length only (PEMs, error XML).
 const LOG_VALUE_MAX: usize = 120;
+/// Longest error text taken from an mgrctl answer into our messages.
+const ERROR_TEXT_MAX: usize = 500;
 
-/// How long one mgrctl call may take. The real mgrctl waits for BILLmanager's
+/// How long one mgrctl call may take unless `[mgrctl] timeout_secs` says
+/// otherwise (the same default). The real mgrctl waits for BILLmanager's
 /// core, which may be restarting; a hung call must not hold the running
-/// operation (and our item lock) forever.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+/// operation (and our item lock) longer than a parallel run waits for it
+/// (`lock_wait_secs`, 30 s by default).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The local `mgrctl`.
 #[derive(Debug, Clone)]
@@ -53,6 +57,11 @@ impl Mgrctl {
             root: root.root().to_path_buf(),
             timeout: DEFAULT_TIMEOUT,
         }
+    }
+
+    /// With the limit per call from `[mgrctl] timeout_secs`.
+    pub fn configured(root: &MgrRoot, config: &crate::config::Config) -> Mgrctl {
+        Mgrctl::new(root).with_timeout(config.mgrctl.timeout())
     }
 
     /// Another limit per call than [`DEFAULT_TIMEOUT`].
@@ -83,7 +92,7 @@ impl Mgrctl {
             // The real mgrctl ignores it; a stand-in finds its root by it.
             .env("MGR5_ROOT", &self.root)
             .stdin(Stdio::null());
-        let output = run_with_timeout(&mut command, self.timeout)
+        let finished = run_with_timeout(&mut command, self.timeout)
             .map_err(|e| {
                 billing_error(
                     func,
@@ -104,6 +113,16 @@ impl Mgrctl {
                     ),
                 )
             })?;
+        if finished.overflow {
+            return Err(billing_error(
+                func,
+                format!(
+                    "BILLmanager's mgrctl {func} wrote more than {MAX_OUTPUT_BYTES} bytes, which is \
+                     not an answer; whether it was applied is unknown"
+                ),
+            ));
+        }
+        let output = finished.output;
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
         let parsed = parse_tree(&stdout);
@@ -325,53 +344,175 @@ impl Mgrctl {
     }
 }
 
-/// Run to completion, or kill after `timeout` (`Ok(None)`). Pipes are read
-/// by threads so a chatty child cannot block on a full pipe.
-fn run_with_timeout(command: &mut Command, timeout: Duration) -> std::io::Result<Option<Output>> {
+/// Most output read from one mgrctl call; real answers are a few KiB. More is
+/// drained and dropped (so the child never blocks on a full pipe) and the call
+/// fails.
+const MAX_OUTPUT_BYTES: usize = 16 * 1024 * 1024;
+
+/// Longest pause between checks whether the child has exited while a pipe is
+/// still open (a grandchild may hold it open after the child is gone).
+const MAX_POLL_PAUSE: Duration = Duration::from_millis(20);
+
+/// One pipe of the child: what was read, and whether it can still give more.
+struct Pipe<R> {
+    reader: R,
+    data: Vec<u8>,
+    open: bool,
+    overflow: bool,
+}
+
+impl<R: Read + std::os::fd::AsRawFd> Pipe<R> {
+    fn new(reader: R) -> std::io::Result<Pipe<R>> {
+        let fd = reader.as_raw_fd();
+        // SAFETY: fcntl on a pipe fd we own; flags read, then O_NONBLOCK added.
+        let ok = unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            flags >= 0 && libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) >= 0
+        };
+        if !ok {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Pipe {
+            reader,
+            data: Vec::new(),
+            open: true,
+            overflow: false,
+        })
+    }
+
+    /// Read all that is there now, without blocking.
+    fn drain(&mut self) {
+        let mut buf = [0u8; 64 * 1024];
+        while self.open {
+            match self.reader.read(&mut buf) {
+                Ok(0) => self.open = false,
+                Ok(n) => {
+                    let room = MAX_OUTPUT_BYTES.saturating_sub(self.data.len());
+                    self.data.extend_from_slice(&buf[..n.min(room)]);
+                    self.overflow |= n > room;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(_) => self.open = false,
+            }
+        }
+    }
+}
+
+/// Wait until one of the open pipes has data or is closed, or `pause` passes.
+fn wait_readable(fds: &[i32], pause: Duration) {
+    let mut polled: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let ms = pause.as_millis().clamp(1, i32::MAX as u128) as i32;
+    // SAFETY: a valid array of pollfd of the given length. EINTR or an error
+    // just means one more round of the caller's loop.
+    unsafe {
+        libc::poll(polled.as_mut_ptr(), polled.len() as libc::nfds_t, ms);
+    }
+}
+
+/// Run to completion, or kill after `timeout` (`Ok(None)`).
+///
+/// The child gets a process group of its own, and on timeout the whole group
+/// is killed (a shell wrapper's children too). Reading ends when the child
+/// exits: whatever it wrote is in the pipes by then and is drained, and a
+/// process it left behind holding the pipes open cannot hold us. Output is
+/// capped at [`MAX_OUTPUT_BYTES`] per pipe.
+fn run_with_timeout(command: &mut Command, timeout: Duration) -> std::io::Result<Option<Finished>> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
     let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()?;
-    let reader = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_end(&mut buf);
-            }
-            buf
-        })
+    let group = child.id() as libc::pid_t;
+    let kill_group = |child: &mut std::process::Child| {
+        // SAFETY: plain syscall. The group id is the child's pid, which stays
+        // ours until the child is reaped below, so no other group is hit.
+        unsafe {
+            libc::killpg(group, libc::SIGKILL);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
     };
-    let out = reader(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let err = reader(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let started = Instant::now();
+    let (stdout, stderr) = match (child.stdout.take(), child.stderr.take()) {
+        (Some(o), Some(e)) => (o, e),
+        _ => {
+            kill_group(&mut child);
+            return Err(std::io::Error::other("mgrctl pipes missing"));
+        }
+    };
+    let pipes = Pipe::new(stdout).and_then(|o| Ok((o, Pipe::new(stderr)?)));
+    let (mut out, mut err) = match pipes {
+        Ok(p) => p,
+        Err(e) => {
+            kill_group(&mut child);
+            return Err(e);
+        }
+    };
+    let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(1);
+    let mut exit_pause = Duration::from_millis(1);
     let status = loop {
-        if let Some(status) = child.try_wait()? {
+        out.drain();
+        err.drain();
+        let exited = match child.try_wait() {
+            Ok(exited) => exited,
+            Err(e) => {
+                kill_group(&mut child);
+                return Err(e);
+            }
+        };
+        if let Some(status) = exited {
+            // Everything the child wrote is in the pipes now.
+            out.drain();
+            err.drain();
             break status;
         }
-        if started.elapsed() >= timeout {
-            let _ = child.kill();
-            let _ = child.wait();
+        let now = Instant::now();
+        if now >= deadline {
+            kill_group(&mut child);
             return Ok(None);
         }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(5));
+        let mut open = Vec::with_capacity(2);
+        if out.open {
+            open.push(out.reader.as_raw_fd());
+        }
+        if err.open {
+            open.push(err.reader.as_raw_fd());
+        }
+        if open.is_empty() {
+            // Both pipes closed: the child is exiting; look again soon.
+            std::thread::sleep(exit_pause.min(deadline - now));
+            exit_pause = (exit_pause * 2).min(Duration::from_millis(5));
+        } else {
+            // Woken at once by output or by the pipes closing.
+            wait_readable(&open, pause.min(deadline - now));
+            pause = (pause * 2).min(MAX_POLL_PAUSE);
+        }
     };
-    Ok(Some(Output {
-        status,
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
+    Ok(Some(Finished {
+        output: Output {
+            status,
+            stdout: out.data,
+            stderr: err.data,
+        },
+        overflow: out.overflow || err.overflow,
     }))
+}
+
+/// A child that exited by itself.
+struct Finished {
+    output: Output,
+    /// It wrote more than [`MAX_OUTPUT_BYTES`] to a pipe; the rest was dropped.
+    overflow: bool,
 }
 
 /// `k=v …` for the debug log: crypted values masked, long values shortened,
@@ -396,7 +537,10 @@ fn describe_params(params: &[(&str, &str)]) -> String {
 }
 
 fn first_line(s: &str) -> Option<String> {
-    s.lines().map(str::trim).find(|l| !l.is_empty()).map(redact)
+    s.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(|l| crate::logging::shorten(&redact(l), ERROR_TEXT_MAX))
 }
 
 /// A value element's text as BILLmanager wrote it; blank means empty.
@@ -420,7 +564,7 @@ fn error_of(doc: &Node) -> Option<String> {
         text.push_str(": ");
         text.push_str(msg);
     }
-    Some(redact(&text))
+    Some(crate::logging::shorten(&redact(&text), ERROR_TEXT_MAX))
 }
 
 #[cfg(test)]
@@ -532,6 +676,98 @@ mod tests {
             "{}",
             e.message
         );
+    }
+
+    #[test]
+    fn a_background_process_holding_stdout_does_not_block() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("sbin")).unwrap();
+        let script = dir.path().join("sbin/mgrctl");
+        // The background sleep inherits stdout and keeps it open for 30 s.
+        std::fs::write(
+            &script,
+            "#!/bin/sh\nsleep 30 &\necho '<doc><ok/></doc>'\nexit 0\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let m = Mgrctl::new(&MgrRoot::new(dir.path())).with_timeout(Duration::from_secs(20));
+        let started = Instant::now();
+        m.postopen(1).expect("the answer of the exited child");
+        // A hang guard: the background process lives 30 s.
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    /// Alive and not a zombie.
+    fn running(pid: u32) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X')),
+            Err(_) => false,
+        }
+    }
+
+    #[test]
+    fn a_hung_mgrctl_is_killed_with_its_process_group() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("sbin")).unwrap();
+        let script = dir.path().join("sbin/mgrctl");
+        let pid_file = dir.path().join("background.pid");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nsleep 30 >/dev/null 2>&1 &\necho $! > {}\nsleep 30\n",
+                pid_file.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let m = Mgrctl::new(&MgrRoot::new(dir.path())).with_timeout(Duration::from_millis(500));
+        let started = Instant::now();
+        let e = m.postopen(1).unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(e.kind, ErrorKind::Billing);
+        assert!(e.message.contains("did not finish within"), "{}", e.message);
+        let pid: u32 = std::fs::read_to_string(&pid_file)
+            .expect("the script started its background process")
+            .trim()
+            .parse()
+            .unwrap();
+        // SIGKILL is delivered at once, reaping by init may take a moment.
+        let gone = (0..100).any(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            !running(pid)
+        });
+        assert!(gone, "the background process {pid} outlived the timeout");
+    }
+
+    #[test]
+    fn endless_output_is_an_error_not_a_hang() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("sbin")).unwrap();
+        let script = dir.path().join("sbin/mgrctl");
+        // 20 MiB of output, then a normal exit.
+        std::fs::write(
+            &script,
+            "#!/bin/sh\nhead -c 20971520 /dev/zero | tr '\\0' x\nexit 0\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let m = Mgrctl::new(&MgrRoot::new(dir.path())).with_timeout(Duration::from_secs(20));
+        let e = m.postopen(1).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Billing);
+        assert!(e.message.contains("wrote more than"), "{}", e.message);
     }
 
     #[test]

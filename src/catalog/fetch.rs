@@ -16,8 +16,8 @@ use crate::upstream::{Client, Connection};
 
 /// The connection of processing module `module`, refusing a module that is
 /// not ours (its settings would mean something else).
-pub fn connection_for_module(root: &MgrRoot, module: u64) -> Result<Connection> {
-    let mgrctl = Mgrctl::new(root);
+pub fn connection_for_module(root: &MgrRoot, config: &Config, module: u64) -> Result<Connection> {
+    let mgrctl = Mgrctl::configured(root, config);
     let mut db = Db::connect(&mgrctl)?;
     let key = CryptKey::load(root)?;
     let settings = db.module_settings(module, &key)?;
@@ -41,7 +41,7 @@ pub fn connection_for_module(root: &MgrRoot, module: u64) -> Result<Connection> 
 /// The raw `pricelist.export` (certificate tariffs) of the upstream of
 /// processing module `module`.
 pub fn export_for_module(root: &MgrRoot, config: &Config, module: u64) -> Result<String> {
-    let conn = connection_for_module(root, module)?;
+    let conn = connection_for_module(root, config, module)?;
     let client = Client::new(&conn, &config.upstream)?;
     log::info!(
         "fetching pricelist.export of module {module} from {}",

@@ -295,7 +295,7 @@ impl From<UpstreamError> for ModuleError {
             .with_object(detail_host(detail).unwrap_or("upstream")),
             UpstreamError::Tls { detail } => ModuleError::new(
                 ErrorKind::UpstreamTls,
-                format!("{text}: the upstream certificate must be valid for its host name; for a private CA set ca_file in [upstream] of etc/pmsslreseller.toml"),
+                format!("{text}: {}", super::transport::tls_advice(detail)),
             )
             .with_object(detail_host(detail).unwrap_or("upstream")),
             UpstreamError::Timeout { func, sent } => {

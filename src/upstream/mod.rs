@@ -186,10 +186,11 @@ impl Client {
         let mut s = form_urlencoded::Serializer::new(String::new());
         s.append_pair(wire::OUT.0, wire::OUT.1);
         s.append_pair(wire::FIELD_FUNC, func);
-        s.append_pair(
-            wire::FIELD_AUTHINFO,
-            &format!("{}:{}", self.username, self.password.expose()),
-        );
+        // A temporary copy of the password: wiped when dropped. The body
+        // itself goes to reqwest, whose copies are not ours to wipe.
+        let authinfo =
+            zeroize::Zeroizing::new(format!("{}:{}", self.username, self.password.expose()));
+        s.append_pair(wire::FIELD_AUTHINFO, &authinfo);
         for (k, v) in fields {
             s.append_pair(k, v);
         }

@@ -83,6 +83,15 @@ pub fn parse_doc(func: &str, body: &[u8]) -> Result<Node, UpstreamError> {
     Ok(root)
 }
 
+/// `<param>`s of an upstream error kept; a real one has one or two.
+const MAX_ERROR_PARAMS: usize = 16;
+
+/// A value from the upstream for a message or log line: redacted, control
+/// characters escaped, cut at `max_chars` with its length.
+fn peer_text(value: &str, max_chars: usize) -> String {
+    crate::logging::shorten(&redact(value), max_chars)
+}
+
 /// The `/doc/error` of an answer, if any.
 pub fn api_error(func: &str, doc: &Node) -> Option<ApiError> {
     let e = doc.child("error")?;
@@ -91,17 +100,26 @@ pub fn api_error(func: &str, doc: &Node) -> Option<ApiError> {
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .unwrap_or("unknown");
+    // Every field comes from the peer and ends up in our log and in the error
+    // XML BILLmanager shows: each is cut (with its length), and so is the list.
     let params = e
         .children_named("param")
-        .filter_map(|p| p.attr("name").map(|n| (redact(n), redact(p.text.trim()))))
+        .take(MAX_ERROR_PARAMS)
+        .filter_map(|p| {
+            p.attr("name")
+                .map(|n| (peer_text(n, 100), peer_text(p.text.trim(), 300)))
+        })
         .collect();
     Some(ApiError {
         func: func.to_string(),
-        kind: redact(kind),
-        object: e.attr("object").map(redact).filter(|o| !o.is_empty()),
-        code: e.attr("code").map(str::to_string),
+        kind: peer_text(kind, 100),
+        object: e
+            .attr("object")
+            .map(|o| peer_text(o, 200))
+            .filter(|o| !o.is_empty()),
+        code: e.attr("code").map(|c| peer_text(c, 40)),
         params,
-        msg: e.child_text("msg").map(redact),
+        msg: e.child_text("msg").map(|m| peer_text(m, 1000)),
     })
 }
 

@@ -24,7 +24,8 @@ const ERROR_BODY_PEEK: u64 = 16 * 1024;
 /// Longest error-chain detail kept in an error.
 const MAX_DETAIL_CHARS: usize = 300;
 
-/// Build the HTTP client: timeouts from the config, TLS verification always on,
+/// Build the HTTP client: timeouts from the config (the total deadline is set
+/// per request in [`post`]), TLS verification always on,
 /// extra roots from `ca_file`, no redirects (a redirect would turn the POST into
 /// a GET and hide a wrong URL), no proxy for a loopback upstream, and no idle
 /// connection reuse: a request written into a keep-alive connection the server
@@ -89,6 +90,24 @@ pub fn error_chain(e: &(dyn StdError + 'static)) -> String {
         short.push('…');
     }
     redact(&short)
+}
+
+/// What an admin should do about a TLS failure with this detail. webpki
+/// refuses a certificate marked CA:TRUE as a server certificate even when it is
+/// the trust anchor from `ca_file`, and that is what the usual self-signed
+/// recipe (`openssl req -x509`) makes; the bare "CaUsedAsEndEntity" says
+/// nothing to an admin.
+pub fn tls_advice(detail: &str) -> &'static str {
+    if detail.contains("CaUsedAsEndEntity") {
+        "the upstream presents a CA certificate (basicConstraints CA:TRUE, what `openssl req -x509` \
+         makes by default) as its server certificate, which TLS verification refuses even when it \
+         is in ca_file. Give the upstream a server certificate: re-make the self-signed one with \
+         `-addext basicConstraints=critical,CA:FALSE` (and a subjectAltName with its host name) and \
+         put that in ca_file, or sign a server certificate with a private CA and put the CA in ca_file"
+    } else {
+        "the upstream certificate must be valid for its host name; for a private CA set ca_file in \
+         [upstream] of etc/pmsslreseller.toml"
+    }
 }
 
 /// Is there a rustls error (handshake, certificate verification) in the chain?
@@ -246,8 +265,13 @@ pub fn post(
     form: String,
 ) -> Result<Vec<u8>, UpstreamError> {
     let started = Instant::now();
+    // The per-request timeout is reqwest's *total* deadline (connect, headers
+    // and body together). The client-wide `.timeout()` of the blocking client
+    // restarts at every body read, so an upstream trickling one byte a second
+    // would hold us (and the item lock) for ever; this one does not.
     let sent = http
         .post(endpoint.url().clone())
+        .timeout(cfg.timeout())
         .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(form)
         .send();

@@ -52,7 +52,7 @@ pub fn execute(op: ServiceOp, item: u64, ro: Option<u64>, ctx: &Ctx) -> Result<O
         );
         return Ok(None);
     }
-    let mgrctl = Mgrctl::new(&ctx.root);
+    let mgrctl = Mgrctl::configured(&ctx.root, &ctx.config);
     let mut site = FailureSite {
         command: op.name(),
         item,

@@ -26,7 +26,7 @@ use crate::commands::lifecycle::sync_item::sync_once;
 use crate::commands::Ctx;
 use crate::config::Config;
 use crate::paths::{MgrRoot, MODULE_NAME};
-use crate::protocol::args::Args;
+use crate::protocol::args::{Args, ServiceOp};
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::CertSummary;
 
@@ -93,6 +93,7 @@ pub fn run(root: &MgrRoot, module: u64) -> i32 {
         root: root.clone(),
         config,
         args: Args::default(),
+        argv: Vec::new(),
     };
     match sync_module(&ctx, module) {
         Ok(summary) => {
@@ -165,7 +166,7 @@ pub fn sync_module(ctx: &Ctx, module: u64) -> Result<Summary> {
             continue;
         }
         let spec = JobSpec {
-            command: "sync_item",
+            op: ServiceOp::SyncItem,
             item_id: item.id,
             ro: None,
             lock_wait: Duration::ZERO,

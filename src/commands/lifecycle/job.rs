@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::billing::{CryptKey, Db, ItemRow, Mgrctl, ModuleSettings};
 use crate::commands::Ctx;
 use crate::paths::MODULE_NAME;
+use crate::protocol::args::ServiceOp;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::{Client, Connection};
 
@@ -24,7 +25,7 @@ pub const ITEMTYPE: &str = "certificate";
 
 pub struct Job<'a> {
     pub ctx: &'a Ctx,
-    pub command: &'static str,
+    pub op: ServiceOp,
     pub item_id: u64,
     pub ro: Option<u64>,
     pub mgrctl: &'a Mgrctl,
@@ -46,7 +47,7 @@ enum ClientSlot<'a> {
 
 /// Where a job comes from.
 pub struct JobSpec<'a> {
-    pub command: &'static str,
+    pub op: ServiceOp,
     pub item_id: u64,
     pub ro: Option<u64>,
     pub lock_wait: Duration,
@@ -63,7 +64,7 @@ impl<'a> Job<'a> {
         db: &'a mut Db,
     ) -> Result<Job<'a>> {
         let JobSpec {
-            command,
+            op,
             item_id,
             ro,
             lock_wait,
@@ -76,7 +77,7 @@ impl<'a> Job<'a> {
         let params = db.item_params(item_id, &key)?;
         Ok(Job {
             ctx,
-            command,
+            op,
             item_id,
             ro,
             mgrctl,

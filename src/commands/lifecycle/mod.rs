@@ -29,7 +29,7 @@ pub mod tariff;
 use crate::billing::{Db, Mgrctl};
 use crate::commands::Ctx;
 use crate::protocol::args::ServiceOp;
-use crate::protocol::error::{ModuleError, Result};
+use crate::protocol::error::Result;
 
 use failure::{report_failure, FailureSite};
 use std::time::Duration;
@@ -39,11 +39,6 @@ use job::{Job, JobSpec};
 /// Run one lifecycle command on one item: maintenance check, lock, the
 /// command, and on failure the running-operation report (failure.rs).
 pub fn execute(op: ServiceOp, item: u64, ro: Option<u64>, ctx: &Ctx) -> Result<Option<String>> {
-    // `setparam` is not implemented: the dispatcher never lets it through
-    // (commands::IMPLEMENTED), and run_op refuses it too.
-    if op == ServiceOp::SetParam {
-        return Err(ModuleError::not_supported(op.name()));
-    }
     if op.paused_by_maintenance() && maintenance::active(&ctx.root) {
         log::info!(
             "maintenance mode ({} exists): {} item {item} does nothing now; BILLmanager reruns it later",
@@ -54,7 +49,7 @@ pub fn execute(op: ServiceOp, item: u64, ro: Option<u64>, ctx: &Ctx) -> Result<O
     }
     let mgrctl = Mgrctl::new(&ctx.root);
     let mut site = FailureSite {
-        command: op.name(),
+        op,
         item,
         ro,
         module: None,
@@ -67,7 +62,7 @@ pub fn execute(op: ServiceOp, item: u64, ro: Option<u64>, ctx: &Ctx) -> Result<O
         }
     };
     let spec = JobSpec {
-        command: op.name(),
+        op,
         item_id: item,
         ro,
         lock_wait: Duration::from_secs(ctx.config.lifecycle.lock_wait_secs),
@@ -99,6 +94,5 @@ pub fn run_op(job: &mut Job, op: ServiceOp) -> Result<()> {
         ServiceOp::Suspend => suspend::run(job, suspend::Direction::Suspend),
         ServiceOp::Resume => suspend::run(job, suspend::Direction::Resume),
         ServiceOp::Close => close::run(job),
-        ServiceOp::SetParam => Err(ModuleError::not_supported(op.name())),
     }
 }

@@ -16,18 +16,17 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 
-use crate::billing::{CryptKey, Db, ItemStatus, Mgrctl};
-use crate::commands::lifecycle::job::{
-    connect, Job, JobSpec, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM,
-};
+use crate::billing::ItemStatus;
+use crate::commands::lifecycle::job::{Job, JobSpec, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM};
 use crate::commands::lifecycle::maintenance;
 use crate::commands::lifecycle::status::{list_row_is_active, local_status, ServiceStatus};
 use crate::commands::lifecycle::sync_item::sync_once;
+use crate::commands::module::{connect, open_module, OpenModule};
 use crate::commands::Ctx;
 use crate::config::Config;
-use crate::paths::{MgrRoot, MODULE_NAME};
+use crate::paths::MgrRoot;
 use crate::protocol::args::{Args, ServiceOp};
-use crate::protocol::error::{ErrorKind, ModuleError, Result};
+use crate::protocol::error::{ErrorKind, Result};
 use crate::upstream::CertSummary;
 
 /// Counters printed in the summary.
@@ -110,21 +109,13 @@ pub fn run(root: &MgrRoot, module: u64) -> i32 {
 }
 
 pub fn sync_module(ctx: &Ctx, module: u64) -> Result<Summary> {
-    let mgrctl = Mgrctl::new(&ctx.root);
-    let mut db = Db::connect(&mgrctl)?;
-    let key = CryptKey::load(&ctx.root)?;
-    let settings = db.module_settings(module, &key)?;
-    if settings.module != MODULE_NAME {
-        return Err(ModuleError::new(
-            ErrorKind::WrongModule,
-            format!(
-                "processing module {module} is a '{}' module, not pmsslreseller; pass the id of a pmsslreseller module",
-                settings.module
-            ),
-        )
-        .with_object(module.to_string()));
-    }
-    let client = connect(&settings, ctx)?;
+    let OpenModule {
+        mgrctl,
+        mut db,
+        key,
+        settings,
+    } = open_module(&ctx.root, module)?;
+    let client = connect(&settings, &ctx.config.upstream)?;
     let rows: BTreeMap<u64, CertSummary> = client
         .certificate_list()?
         .into_iter()

@@ -287,8 +287,10 @@ impl Db {
         Ok(Db { conn })
     }
 
-    /// Module settings with the password decrypted into a `Secret`.
-    pub fn module_settings(&mut self, module_id: u64, key: &CryptKey) -> Result<ModuleSettings> {
+    /// `(processingmodule.module, processingmodule.name)`: the module type
+    /// and the admin's label, read before any setting (whose meaning
+    /// depends on the type).
+    pub fn processing_module(&mut self, module_id: u64) -> Result<(String, String)> {
         let row: Option<(String, String)> = self
             .conn
             .exec_first(
@@ -296,13 +298,28 @@ impl Db {
                 (module_id,),
             )
             .map_err(|e| db_error("reading processingmodule", e))?;
-        let (module, name) = row.ok_or_else(|| {
+        row.ok_or_else(|| {
             ModuleError::new(
                 ErrorKind::Billing,
                 format!("processing module {module_id} does not exist in BILLmanager"),
             )
             .with_object("processingmodule")
-        })?;
+        })
+    }
+
+    /// Ids of the active processing modules of type `module` (`active = 'on'`).
+    pub fn active_modules(&mut self, module: &str) -> Result<Vec<u64>> {
+        self.conn
+            .exec(
+                "SELECT id FROM processingmodule WHERE module = ? AND active = 'on' ORDER BY id",
+                (module,),
+            )
+            .map_err(|e| db_error("reading processingmodule", e))
+    }
+
+    /// Module settings with the password decrypted into a `Secret`.
+    pub fn module_settings(&mut self, module_id: u64, key: &CryptKey) -> Result<ModuleSettings> {
+        let (module, name) = self.processing_module(module_id)?;
         let plain: Vec<(String, String)> = self
             .conn
             .exec(

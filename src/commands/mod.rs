@@ -4,6 +4,7 @@
 pub mod check_connection;
 pub mod import_pricelist;
 pub mod lifecycle;
+pub mod module;
 
 use crate::config::Config;
 use crate::paths::MgrRoot;

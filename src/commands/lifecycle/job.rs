@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::billing::{CryptKey, Db, ItemRow, Mgrctl, ModuleSettings};
+use crate::commands::module::{connect, our_module_settings};
 use crate::commands::Ctx;
-use crate::paths::MODULE_NAME;
 use crate::protocol::args::ServiceOp;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
-use crate::upstream::{Client, Connection};
+use crate::upstream::Client;
 
 use super::intent::{now_unix, Intent, IntentOp, Phase, INTENT_PARAM};
 use super::lock::ItemLock;
@@ -97,7 +97,7 @@ impl<'a> Job<'a> {
     /// The upstream client, built on first use.
     pub fn client(&mut self) -> Result<&Client> {
         if let ClientSlot::Lazy(None) = self.client {
-            let built = connect(&self.settings, self.ctx)?;
+            let built = connect(&self.settings, &self.ctx.config.upstream)?;
             self.client = ClientSlot::Lazy(Some(built));
         }
         match &self.client {
@@ -237,16 +237,6 @@ impl<'a> Job<'a> {
     }
 }
 
-/// The upstream client for a module's settings.
-pub fn connect(settings: &ModuleSettings, ctx: &Ctx) -> Result<Client> {
-    let conn = Connection {
-        url: settings.url.clone(),
-        username: settings.username.clone(),
-        password: settings.password.clone(),
-    };
-    Ok(Client::new(&conn, &ctx.config.upstream)?)
-}
-
 /// The item must be a certificate handled by a pmsslreseller module.
 fn check_ours(db: &mut Db, key: &CryptKey, item: &ItemRow) -> Result<ModuleSettings> {
     if item.itemtype_intname != ITEMTYPE {
@@ -259,18 +249,6 @@ fn check_ours(db: &mut Db, key: &CryptKey, item: &ItemRow) -> Result<ModuleSetti
         )
         .with_object(item.id.to_string()));
     }
-    if let Some(name) = item.module.as_deref() {
-        if name != MODULE_NAME {
-            return Err(ModuleError::new(
-                ErrorKind::WrongModule,
-                format!(
-                    "item {} belongs to a '{name}' processing module, not to pmsslreseller",
-                    item.id
-                ),
-            )
-            .with_object(item.id.to_string()));
-        }
-    }
     let module = item.processingmodule.ok_or_else(|| {
         ModuleError::new(
             ErrorKind::WrongModule,
@@ -281,16 +259,11 @@ fn check_ours(db: &mut Db, key: &CryptKey, item: &ItemRow) -> Result<ModuleSetti
         )
         .with_object(item.id.to_string())
     })?;
-    let settings = db.module_settings(module, key)?;
-    if settings.module != MODULE_NAME {
-        return Err(ModuleError::new(
-            ErrorKind::WrongModule,
-            format!(
-                "item {} belongs to processing module {module} ({}), not to pmsslreseller",
-                item.id, settings.module
-            ),
-        )
-        .with_object(item.id.to_string()));
-    }
-    Ok(settings)
+    our_module_settings(db, key, module).map_err(|mut e| {
+        if e.kind == ErrorKind::WrongModule {
+            e.message = format!("item {}: {}", item.id, e.message);
+            e.object = Some(item.id.to_string());
+        }
+        e
+    })
 }

@@ -133,6 +133,9 @@ pub struct ItemRow {
     /// `processingmodule.module` of that module, e.g. `pmsslreseller`.
     pub module: Option<String>,
     pub pricelist: u64,
+    /// `item.lastpricelist`: set while a change of tariff is pending (the
+    /// tariff before it, module-protocol.md §6.3 `setparam`).
+    pub lastpricelist: Option<u64>,
     pub pricelist_intname: String,
     pub itemtype_intname: String,
     /// Months.
@@ -212,7 +215,7 @@ fn parse_date(v: Option<String>) -> Option<NaiveDate> {
 
 const ITEM_SELECT: &str = "SELECT i.id, i.remoteid, i.processingmodule, pm.module, i.pricelist, \
      p.intname, it.intname, i.period, i.status, \
-     CAST(i.expiredate AS CHAR), CAST(i.opendate AS CHAR), i.account, i.name \
+     CAST(i.expiredate AS CHAR), CAST(i.opendate AS CHAR), i.account, i.name, i.lastpricelist \
      FROM item i JOIN pricelist p ON p.id = i.pricelist \
      JOIN itemtype it ON it.id = p.itemtype \
      LEFT JOIN processingmodule pm ON pm.id = i.processingmodule";
@@ -245,6 +248,8 @@ fn item_from(row: &mysql::Row) -> Result<ItemRow> {
         opendate: parse_date(col(row, 10, "item.opendate")?),
         account: col(row, 11, "item.account")?,
         name: col::<Option<String>>(row, 12, "item.name")?.unwrap_or_default(),
+        // 0 is how an unset tariff reference may be stored, as NULL is.
+        lastpricelist: col::<Option<u64>>(row, 13, "item.lastpricelist")?.filter(|p| *p != 0),
     })
 }
 

@@ -199,6 +199,8 @@ pub enum ServiceOp {
     Suspend,
     Resume,
     Close,
+    /// The service's parameters changed (module-protocol.md §6.3).
+    SetParam,
 }
 
 impl ServiceOp {
@@ -210,6 +212,7 @@ impl ServiceOp {
         ServiceOp::Suspend,
         ServiceOp::Resume,
         ServiceOp::Close,
+        ServiceOp::SetParam,
     ];
 
     /// The `--command` value and feature name.
@@ -222,13 +225,14 @@ impl ServiceOp {
             ServiceOp::Suspend => "suspend",
             ServiceOp::Resume => "resume",
             ServiceOp::Close => "close",
+            ServiceOp::SetParam => "setparam",
         }
     }
 
     /// Commands ISPsystem's base class skips in maintenance mode
-    /// (module-protocol.md §4).
+    /// (module-protocol.md §4); `setparam` is not among them.
     pub fn paused_by_maintenance(self) -> bool {
-        true
+        !matches!(self, ServiceOp::SetParam)
     }
 }
 
@@ -256,6 +260,7 @@ pub enum Verb {
     CheckConnection,
     Approver,
     ImportPricelist,
+    GetBalance,
     Service(ServiceOp),
 }
 
@@ -265,6 +270,7 @@ impl Verb {
         Verb::Features,
         Verb::CheckConnection,
         Verb::Approver,
+        Verb::GetBalance,
         Verb::Service(ServiceOp::Open),
         Verb::Service(ServiceOp::SyncItem),
         Verb::Service(ServiceOp::Prolong),
@@ -272,6 +278,7 @@ impl Verb {
         Verb::Service(ServiceOp::Suspend),
         Verb::Service(ServiceOp::Resume),
         Verb::Service(ServiceOp::Close),
+        Verb::Service(ServiceOp::SetParam),
         Verb::ImportPricelist,
     ];
 
@@ -282,6 +289,7 @@ impl Verb {
             Verb::CheckConnection => "check_connection",
             Verb::Approver => "approver",
             Verb::ImportPricelist => "import_pricelist",
+            Verb::GetBalance => "getbalance",
             Verb::Service(op) => op.name(),
         }
     }
@@ -294,7 +302,9 @@ impl Verb {
         match self {
             Verb::Features => Advertised::Never,
             Verb::ImportPricelist => Advertised::WhenConfigured,
-            Verb::CheckConnection | Verb::Approver | Verb::Service(_) => Advertised::Always,
+            Verb::CheckConnection | Verb::Approver | Verb::GetBalance | Verb::Service(_) => {
+                Advertised::Always
+            }
         }
     }
 }
@@ -315,6 +325,11 @@ pub enum Command {
         module: u64,
         subcommand: String,
         id: Option<u64>,
+    },
+    /// Report the upstream balance of one module, or of every active one
+    /// (evidence-2026-12 "getbalance").
+    GetBalance {
+        module: Option<u64>,
     },
     Service {
         op: ServiceOp,
@@ -356,6 +371,7 @@ impl Command {
                 })?,
                 id: a.id,
             },
+            Verb::GetBalance => Command::GetBalance { module: a.module },
             Verb::Service(op) => Command::Service {
                 op,
                 item: a.require_item(name)?,
@@ -370,6 +386,7 @@ impl Command {
             Command::CheckConnection => Verb::CheckConnection,
             Command::Approver { .. } => Verb::Approver,
             Command::ImportPricelist { .. } => Verb::ImportPricelist,
+            Command::GetBalance { .. } => Verb::GetBalance,
             Command::Service { op, .. } => Verb::Service(*op),
         }
     }

@@ -1,5 +1,5 @@
 //! The certificate lifecycle: open, sync_item, prolong, reopen, suspend,
-//! resume, close, and the approver list — safe under retries and crashes.
+//! resume, close, setparam, and the approver list — safe under retries and crashes.
 //!
 //! One file per command, each reading like the step it implements. Shared
 //! pieces: the intent record and its state machine (`intent`), the per-item
@@ -21,6 +21,7 @@ pub mod reconcile;
 pub mod reissue_kind;
 pub mod reopen;
 pub mod report;
+pub mod setparam;
 pub mod status;
 pub mod suspend;
 pub mod sync_item;
@@ -94,5 +95,6 @@ pub fn run_op(job: &mut Job, op: ServiceOp) -> Result<()> {
         ServiceOp::Suspend => suspend::run(job, suspend::Direction::Suspend),
         ServiceOp::Resume => suspend::run(job, suspend::Direction::Resume),
         ServiceOp::Close => close::run(job),
+        ServiceOp::SetParam => setparam::run(job),
     }
 }

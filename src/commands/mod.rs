@@ -2,6 +2,7 @@
 //! billing and the upstream client into one lifecycle step.
 
 pub mod check_connection;
+pub mod getbalance;
 pub mod import_pricelist;
 pub mod lifecycle;
 pub mod module;
@@ -61,6 +62,7 @@ pub fn execute(cmd: &Command, ctx: &Ctx) -> Result<Option<String>> {
             id,
         } => import_pricelist::run(ctx, *module, subcommand, *id),
         Command::CheckConnection => check_connection::run(ctx),
+        Command::GetBalance { module } => getbalance::run(ctx, *module),
         Command::Approver {
             domains, intname, ..
         } => lifecycle::approver::run(domains, intname.as_deref()).map(Some),

@@ -62,10 +62,9 @@ pub fn needs_read(
     match local {
         None => true,
         Some(ServiceStatus::Issued) => {
-            row.expiredate != local_expiry
-                || list_row_is_active(row.item_status.as_deref()) == Some(false)
+            row.expiredate != local_expiry || list_row_is_active(row.status) == Some(false)
         }
-        Some(ServiceStatus::Failed) => list_row_is_active(row.item_status.as_deref()) == Some(true),
+        Some(ServiceStatus::Failed) => list_row_is_active(row.status) == Some(true),
         Some(_) => true,
     }
 }
@@ -115,7 +114,7 @@ pub fn sync_module(ctx: &Ctx, module: u64) -> Result<Summary> {
         key,
         settings,
     } = open_module(&ctx.root, module)?;
-    let client = connect(&settings, &ctx.config.upstream)?;
+    let client = connect(&settings, &ctx.config)?;
     let rows: BTreeMap<u64, CertSummary> = client
         .certificate_list()?
         .into_iter()
@@ -198,7 +197,9 @@ mod tests {
             createdate: None,
             expiredate: expiry.and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()),
             item_status: Some(status.into()),
+            status: status.parse().ok().map(ItemStatus::from_db),
             status_msg: None,
+            cost: None,
             remoteid: None,
         }
     }

@@ -16,7 +16,7 @@ use crate::protocol::error::{ErrorKind, ModuleError, Result};
 /// The raw `pricelist.export` (certificate tariffs) of the upstream of
 /// processing module `module`.
 pub fn export_for_module(root: &MgrRoot, config: &Config, module: u64) -> Result<String> {
-    let client = open_module(root, module)?.client(&config.upstream)?;
+    let client = open_module(root, module)?.client(config)?;
     log::info!(
         "fetching pricelist.export of module {module} from {}",
         client.endpoint()
@@ -95,7 +95,7 @@ pub fn store_export(
                 kept_note(old.as_ref())
             ),
         )
-        .with_object("pricelist.export"));
+        .with_object(crate::upstream::wire::FUNC_PRICELIST_EXPORT));
     }
     let changes = diff(old.as_ref(), &catalog);
     let cache_path = cache::save(root, &catalog)?;

@@ -60,7 +60,7 @@ pub fn read_balance(
     module: u64,
 ) -> Result<ModuleBalance> {
     let settings: ModuleSettings = our_module_settings(db, key, module)?;
-    let account = connect(&settings, &config.upstream)?.whoami()?;
+    let account = connect(&settings, config)?.whoami()?;
     Ok(ModuleBalance {
         module,
         name: settings.name,

@@ -5,7 +5,7 @@
 //! the catalog refresh, `getbalance` and `pmsslreseller balance`.
 
 use crate::billing::{CryptKey, Db, Mgrctl, ModuleSettings};
-use crate::config::UpstreamConfig;
+use crate::config::Config;
 use crate::paths::{MgrRoot, MODULE_NAME};
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::{Client, Connection};
@@ -24,8 +24,8 @@ impl OpenModule {
     }
 
     /// The upstream client (no network access yet).
-    pub fn client(&self, cfg: &UpstreamConfig) -> Result<Client> {
-        connect(&self.settings, cfg)
+    pub fn client(&self, config: &Config) -> Result<Client> {
+        connect(&self.settings, config)
     }
 }
 
@@ -66,12 +66,12 @@ pub fn not_our_module(id: u64, name: &str, module: &str) -> ModuleError {
     .with_object(format!("processing module {id}"))
 }
 
-/// The upstream client for a module's settings.
-pub fn connect(settings: &ModuleSettings, cfg: &UpstreamConfig) -> Result<Client> {
+/// The upstream client for a module's settings, ordering as `[order]` says.
+pub fn connect(settings: &ModuleSettings, config: &Config) -> Result<Client> {
     let conn = Connection {
         url: settings.url.clone(),
         username: settings.username.clone(),
         password: settings.password.clone(),
     };
-    Ok(Client::new(&conn, cfg)?)
+    Ok(Client::new(&conn, &config.upstream)?.with_order_config(&config.order))
 }

@@ -97,7 +97,7 @@ impl<'a> Job<'a> {
     /// The upstream client, built on first use.
     pub fn client(&mut self) -> Result<&Client> {
         if let ClientSlot::Lazy(None) = self.client {
-            let built = connect(&self.settings, &self.ctx.config.upstream)?;
+            let built = connect(&self.settings, &self.ctx.config)?;
             self.client = ClientSlot::Lazy(Some(built));
         }
         match &self.client {

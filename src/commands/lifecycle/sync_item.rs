@@ -58,7 +58,7 @@ pub fn sync_once(job: &mut Job, upstream_id: u64) -> Result<SyncOutcome> {
 pub fn apply_view(job: &mut Job, view: &CertView) -> Result<SyncOutcome> {
     let target = map_upstream(UpstreamState {
         service_status: view.service_status,
-        item_status: view.item_status.as_deref(),
+        item_status: view.status,
         has_crt: view.crt.as_deref().is_some_and(|c| !c.trim().is_empty()),
     });
     let current = local_status(job.param(SERVICE_STATUS_PARAM));

@@ -373,3 +373,209 @@ fn a_module_of_another_type_is_named_as_such_by_sync() {
     assert_eq!(code, 1);
     assert!(out.contains("not a pmsslreseller module"), "{out}");
 }
+
+// ---------------------------------------------------------------------------
+// Order answers, status codes, order function, auto-renewal (issue 10 §4–§8)
+
+fn upstream_client(w: &World) -> pmsslreseller::upstream::Client {
+    let conn = pmsslreseller::upstream::Connection {
+        url: w.up.url(),
+        username: USER.into(),
+        password: pmsslreseller::secret::Secret::new(PASSWORD),
+    };
+    pmsslreseller::upstream::Client::new(&conn, &Default::default()).unwrap()
+}
+
+impl World {
+    fn rerun(&self, command: &str, ro: u64) -> (i32, String) {
+        self.db.bump_trycount(ro);
+        let (item, ro_text) = (self.item.to_string(), ro.to_string());
+        let (code, out, _) = self.run(&[
+            "--command",
+            command,
+            "--item",
+            &item,
+            "--runningoperation",
+            &ro_text,
+        ]);
+        (code, out)
+    }
+
+    fn upstream_id(&self) -> u64 {
+        self.param("pmss_upstream_id")
+            .expect("upstream id saved")
+            .parse()
+            .expect("numeric upstream id")
+    }
+
+    /// Successful order requests the simulator carried out.
+    fn orders(&self, func: &str) -> Vec<JournalEntry> {
+        self.upstream_calls(func)
+            .into_iter()
+            .filter(|e| e.outcome == "ok")
+            .collect()
+    }
+
+    /// Open, issue upstream, sync: an issued certificate; its upstream id.
+    fn issued(&self) -> u64 {
+        let (_, code, out) = self.operation("open");
+        assert_eq!(code, 0, "open: {out}\n{}", self.mgr.module_log());
+        let id = self.upstream_id();
+        self.up.issue(Some(id));
+        let item = self.item.to_string();
+        let (code, out, _) = self.run(&["--command", "sync_item", "--item", &item]);
+        assert_eq!(code, 0, "sync_item: {out}");
+        assert_eq!(self.param("service_status").as_deref(), Some("5"));
+        id
+    }
+}
+
+#[test]
+fn an_order_answered_with_item_id_is_taken() {
+    let w = World::with(&["--knob", "order_answer=item.id"], "");
+    let (ro, code, out) = w.operation("open");
+    assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
+    let orders = w.orders("certificate.order.param");
+    assert_eq!(orders.len(), 1);
+    let up = w.up.certificates();
+    let ids: Vec<u64> = up
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["id"].as_u64())
+        .collect();
+    assert_eq!(ids, vec![w.upstream_id()]);
+    assert!(w.db.running_operation(ro).is_none());
+}
+
+#[test]
+fn an_order_answered_with_id_0_is_looked_up_not_ordered_again() {
+    let w = World::with(
+        &["--knob", "order_answer=zero"],
+        "[lifecycle]\nsettle_secs = 1\n",
+    );
+    let (ro, code, out) = w.operation("open");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("upstream_outcome_unknown"), "{out}");
+    assert_eq!(
+        w.param("pmss_upstream_id"),
+        None,
+        "0 is never saved as the id"
+    );
+    let (code, out) = w.rerun("open", ro);
+    assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
+    assert_eq!(
+        w.orders("certificate.order.param").len(),
+        1,
+        "one order, adopted"
+    );
+    let up = w.up.certificates();
+    let real = up.as_array().unwrap()[0]["id"].as_u64().unwrap();
+    assert!(real > 0);
+    assert_eq!(w.upstream_id(), real);
+}
+
+#[test]
+fn a_numeric_status_column_is_read_when_item_status_is_a_label() {
+    // An issued certificate goes back into work upstream (a reissue made
+    // there). The list shows it only as status 5 with the label "In
+    // progress": the bulk sync must read it.
+    let w = World::with(
+        &[
+            "--knob",
+            "status_column=on",
+            "--knob",
+            "item_status_label=on",
+        ],
+        "",
+    );
+    let id = w.issued();
+    upstream_client(&w)
+        .certificate_reissue(&pmsslreseller::upstream::Reissue {
+            id,
+            kind: pmsslreseller::upstream::ReissueKind::OldRequest,
+            approver_method: None,
+            approver_emails: vec![],
+        })
+        .unwrap();
+    let rows = upstream_client(&w).certificate_list().unwrap();
+    assert_eq!(rows[0].item_status.as_deref(), Some("In progress"));
+    assert_eq!(
+        rows[0].status,
+        Some(pmsslreseller::billing::ItemStatus::Processing)
+    );
+    let (code, out, err) = w.run(&["sync", "--module", &w.module.to_string()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("1 read upstream, 1 updated"), "{out}");
+    assert_eq!(w.param("service_status").as_deref(), Some("3"));
+}
+
+#[test]
+fn the_v2_order_function_is_a_setting_and_unknown_function_names_it() {
+    let w = World::with(&["--knob", "order_func=v2"], "");
+    let (ro, code, out) = w.operation("open");
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("function = &quot;v2&quot;") || out.contains("function = \"v2\""),
+        "{out}"
+    );
+    assert!(out.contains("[order]"), "{out}");
+    assert_eq!(w.up.account(USER).balance.to_string(), "1000.00");
+    std::fs::write(
+        w.mgr.path().join("etc/pmsslreseller.toml"),
+        format!("{CONFIG}[order]\nfunction = \"v2\"\n"),
+    )
+    .unwrap();
+    let (code, out) = w.rerun("open", ro);
+    assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
+    let orders = w.orders("v2.certificate.order.param");
+    assert_eq!(orders.len(), 1);
+    assert_eq!(
+        orders[0]
+            .params
+            .get("force_use_new_cart")
+            .map(String::as_str),
+        Some("on")
+    );
+    assert!(w.upstream_id() > 0);
+}
+
+#[test]
+fn orders_carry_autoprolong_off_so_the_upstream_never_renews_on_its_own() {
+    let w = World::new();
+    let id = w.issued();
+    let order = &w.orders("certificate.order.param")[0];
+    assert_eq!(
+        order.params.get("autoprolong").map(String::as_str),
+        Some("off")
+    );
+    let balance = w.up.account(USER).balance;
+    // Past the expiry: an upstream with auto-renewal on would renew now.
+    w.up.advance_clock(400 * 86400);
+    let _ = upstream_client(&w).whoami().unwrap();
+    assert_eq!(w.up.account(USER).balance, balance);
+    assert_eq!(w.up.certificate(id).unwrap()["auto_renewals"], 0);
+}
+
+#[test]
+fn a_renewal_no_local_prolong_asked_for_is_logged_with_its_amount() {
+    let w = World::with(&[], "[order]\nautoprolong_off = false\n");
+    let id = w.issued();
+    let order = &w.orders("certificate.order.param")[0];
+    assert_eq!(order.params.get("autoprolong"), None);
+    let before = w.db.item_dates(w.item).0.unwrap();
+    w.up.advance_clock(400 * 86400);
+    let item = w.up.certificate(id).unwrap();
+    assert!(item["auto_renewals"].as_u64().unwrap() >= 1, "{item}");
+    let (code, out, _) = w.run(&["--command", "sync_item", "--item", &w.item.to_string()]);
+    assert_eq!(code, 0, "{out}");
+    let after = w.db.item_dates(w.item).0.unwrap();
+    assert!(after > before, "{before} -> {after}");
+    let log = w.mgr.module_log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("renewed certificate") && l.contains("on its own"))
+        .unwrap_or_else(|| panic!("no warning in:\n{log}"));
+    assert!(line.contains("WARN") || line.contains("warn"), "{line}");
+    assert!(line.contains("EUR"), "the amount: {line}");
+}

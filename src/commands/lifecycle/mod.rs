@@ -19,6 +19,7 @@ pub mod open;
 pub mod prolong;
 pub mod reconcile;
 pub mod reissue_kind;
+pub mod renewal_watch;
 pub mod reopen;
 pub mod report;
 pub mod setparam;

@@ -579,3 +579,24 @@ fn a_renewal_no_local_prolong_asked_for_is_logged_with_its_amount() {
     assert!(line.contains("WARN") || line.contains("warn"), "{line}");
     assert!(line.contains("EUR"), "the amount: {line}");
 }
+
+#[test]
+fn a_stored_upstream_id_0_is_refused_not_used() {
+    let w = World::new();
+    w.db.conn()
+        .exec_drop(
+            "INSERT INTO itemparam (item, intname, value) VALUES (?, 'pmss_upstream_id', '0')",
+            (w.item,),
+        )
+        .unwrap();
+    let (_, code, out) = w.operation("sync_item");
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("unreadable upstream id &apos;0&apos;"),
+        "{out}"
+    );
+    assert!(w.upstream_funcs().is_empty(), "{:?}", w.upstream_funcs());
+    let (code, out, _) = w.run(&["sync", "--module", &w.module.to_string()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 not ordered yet"), "{out}");
+}

@@ -27,7 +27,7 @@ use crate::config::Config;
 use crate::paths::MgrRoot;
 use crate::protocol::args::{Args, ServiceOp};
 use crate::protocol::error::{ErrorKind, Result};
-use crate::upstream::CertSummary;
+use crate::upstream::{is_possible_id, CertSummary};
 
 /// Counters printed in the summary.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -147,6 +147,7 @@ pub fn sync_module(ctx: &Ctx, module: u64) -> Result<Summary> {
         let Some(upstream_id) = params
             .get(UPSTREAM_ID_PARAM)
             .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|id| is_possible_id(*id))
         else {
             summary.not_ordered += 1;
             continue;

@@ -68,12 +68,15 @@ pub fn read_balance(
     })
 }
 
+/// Each module asked, with its balance or its error.
+pub type Balances = Vec<(u64, Result<ModuleBalance>)>;
+
 /// Every balance asked for, each `Ok` or the error of that module.
 pub fn read_balances(
     root: &MgrRoot,
     config: &Config,
     module: Option<u64>,
-) -> Result<(Mgrctl, Vec<(u64, Result<ModuleBalance>)>)> {
+) -> Result<(Mgrctl, Balances)> {
     let mgrctl = Mgrctl::new(root);
     let mut db = Db::connect(&mgrctl)?;
     let key = CryptKey::load(root)?;

@@ -11,7 +11,7 @@ use crate::commands::module::{connect, our_module_settings};
 use crate::commands::Ctx;
 use crate::protocol::args::ServiceOp;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
-use crate::upstream::Client;
+use crate::upstream::{is_possible_id, Client};
 
 use super::intent::{now_unix, Intent, IntentOp, Phase, INTENT_PARAM};
 use super::lock::ItemLock;
@@ -41,7 +41,7 @@ pub struct Job<'a> {
 /// The upstream client: built on first use for one command, or shared by
 /// the bulk sync across all items of a module.
 enum ClientSlot<'a> {
-    Lazy(Option<Client>),
+    Lazy(Option<Box<Client>>),
     Shared(&'a Client),
 }
 
@@ -98,7 +98,7 @@ impl<'a> Job<'a> {
     pub fn client(&mut self) -> Result<&Client> {
         if let ClientSlot::Lazy(None) = self.client {
             let built = connect(&self.settings, &self.ctx.config)?;
-            self.client = ClientSlot::Lazy(Some(built));
+            self.client = ClientSlot::Lazy(Some(Box::new(built)));
         }
         match &self.client {
             ClientSlot::Shared(c) => Ok(c),
@@ -125,17 +125,23 @@ impl<'a> Job<'a> {
     pub fn upstream_id(&self) -> Result<Option<u64>> {
         match self.param(UPSTREAM_ID_PARAM) {
             None => Ok(None),
-            Some(v) => v.trim().parse().map(Some).map_err(|_| {
-                ModuleError::new(
-                    ErrorKind::ManualRequired,
-                    format!(
+            Some(v) => v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|id| is_possible_id(*id))
+                .map(Some)
+                .ok_or_else(|| {
+                    ModuleError::new(
+                        ErrorKind::ManualRequired,
+                        format!(
                         "item {} has an unreadable upstream id '{v}' in param {UPSTREAM_ID_PARAM}; \
                          set it to the upstream certificate id",
                         self.item_id
                     ),
-                )
-                .with_object(UPSTREAM_ID_PARAM)
-            }),
+                    )
+                    .with_object(UPSTREAM_ID_PARAM)
+                }),
         }
     }
 

@@ -22,6 +22,7 @@ pub struct Config {
     pub pricing: crate::pricing::PricingConfig,
     pub catalog: CatalogConfig,
     pub mgrctl: MgrctlConfig,
+    pub order: OrderConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -43,6 +44,50 @@ impl Default for MgrctlConfig {
 impl MgrctlConfig {
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_secs.max(1))
+    }
+}
+
+/// How orders are sent upstream: the shapes real upstreams differ in
+/// (evidence-2026-12 "Orders", "Order function"; README "Unconfirmed wire
+/// details"). The wire names themselves are in `upstream::wire`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct OrderConfig {
+    /// Which order function the upstream takes.
+    pub function: OrderFunction,
+    /// Send `autoprolong=off` with every order, so the upstream never renews
+    /// (and charges) on its own with no local prolong behind it.
+    pub autoprolong_off: bool,
+}
+
+impl Default for OrderConfig {
+    fn default() -> Self {
+        OrderConfig {
+            function: OrderFunction::Classic,
+            autoprolong_off: true,
+        }
+    }
+}
+
+/// The upstream's order function (A-U1; evidence-2026-12 N7).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderFunction {
+    /// `certificate.order.param` (ARTICLE, DOC S5).
+    #[default]
+    Classic,
+    /// `v2.certificate.order.param` with `force_use_new_cart=on`, used by
+    /// some BILLmanager 6 builds (3P-CODE N7).
+    V2,
+}
+
+impl OrderFunction {
+    /// The value as written in the config.
+    pub fn key(self) -> &'static str {
+        match self {
+            OrderFunction::Classic => "classic",
+            OrderFunction::V2 => "v2",
+        }
     }
 }
 

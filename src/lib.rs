@@ -76,7 +76,10 @@ pub fn run_billmanager(argv: Vec<String>) -> i32 {
     let command = match Command::from_args(&args) {
         Ok(c) => c,
         Err(e) => {
-            log::error!("bad command line {argv:?}");
+            // A command we do not answer is not a malformed command line.
+            if e.kind != protocol::error::ErrorKind::NotSupported {
+                log::error!("bad command line {argv:?}");
+            }
             return fail(&e);
         }
     };
@@ -88,7 +91,12 @@ pub fn run_billmanager(argv: Vec<String>) -> i32 {
     if let Some(e) = config_error {
         return fail(&e);
     }
-    let ctx = commands::Ctx { root, config, args };
+    let ctx = commands::Ctx {
+        root,
+        config,
+        args,
+        argv,
+    };
     match commands::execute(&command, &ctx) {
         Ok(Some(doc)) => {
             print_stdout(&doc);

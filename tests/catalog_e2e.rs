@@ -154,7 +154,7 @@ fn a_module_of_another_type_is_refused() {
         .unwrap();
     let (code, _, err) = s.refresh();
     assert_eq!(code, 1);
-    assert!(err.contains("not pmsslreseller"), "{err}");
+    assert!(err.contains("not a pmsslreseller module"), "{err}");
     assert!(!s.cache().exists());
 }
 

@@ -43,6 +43,8 @@ fn demo_runs_the_whole_lifecycle_and_cleans_up() {
         "prolong",
         "suspend",
         "resume",
+        "setparam",
+        "getbalance",
         "close",
     ] {
         assert!(

@@ -1,6 +1,7 @@
 //! The admin command line: subcommands for a human at a terminal (or a cron
 //! job), separate from BILLmanager's `--command` calls.
 
+pub mod balance;
 pub mod catalog;
 pub mod sync;
 
@@ -34,6 +35,13 @@ pub enum AdminCommand {
         /// Processing module id (Integration → Processing modules, column Id).
         #[arg(long)]
         module: u64,
+    },
+    /// The upstream account balance of a processing module (default: every
+    /// active pmsslreseller module), as `--command getbalance` reports it.
+    Balance {
+        /// Processing module id (Integration → Processing modules, column Id).
+        #[arg(long)]
+        module: Option<u64>,
     },
     /// The upstream's certificate tariffs: refresh the cache, show it.
     #[command(subcommand)]
@@ -70,6 +78,9 @@ pub fn run(argv: Vec<String>) -> i32 {
     let root = MgrRoot::from_env();
     match cli.command {
         AdminCommand::Sync { module } => sync::run(&root, module),
+        AdminCommand::Balance { module } => {
+            with_config(&root, |config| balance::run(&root, config, module))
+        }
         AdminCommand::Catalog(c) => {
             with_config(&root, |config| catalog::run_catalog(&root, config, c))
         }

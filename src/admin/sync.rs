@@ -16,19 +16,18 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 
-use crate::billing::{CryptKey, Db, ItemStatus, Mgrctl};
-use crate::commands::lifecycle::job::{
-    connect, Job, JobSpec, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM,
-};
+use crate::billing::ItemStatus;
+use crate::commands::lifecycle::job::{Job, JobSpec, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM};
 use crate::commands::lifecycle::maintenance;
 use crate::commands::lifecycle::status::{list_row_is_active, local_status, ServiceStatus};
 use crate::commands::lifecycle::sync_item::sync_once;
+use crate::commands::module::{connect, open_module, OpenModule};
 use crate::commands::Ctx;
 use crate::config::Config;
-use crate::paths::{MgrRoot, MODULE_NAME};
-use crate::protocol::args::Args;
-use crate::protocol::error::{ErrorKind, ModuleError, Result};
-use crate::upstream::CertSummary;
+use crate::paths::MgrRoot;
+use crate::protocol::args::{Args, ServiceOp};
+use crate::protocol::error::{ErrorKind, Result};
+use crate::upstream::{is_possible_id, CertSummary};
 
 /// Counters printed in the summary.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,10 +62,9 @@ pub fn needs_read(
     match local {
         None => true,
         Some(ServiceStatus::Issued) => {
-            row.expiredate != local_expiry
-                || list_row_is_active(row.item_status.as_deref()) == Some(false)
+            row.expiredate != local_expiry || list_row_is_active(row.status) == Some(false)
         }
-        Some(ServiceStatus::Failed) => list_row_is_active(row.item_status.as_deref()) == Some(true),
+        Some(ServiceStatus::Failed) => list_row_is_active(row.status) == Some(true),
         Some(_) => true,
     }
 }
@@ -93,6 +91,7 @@ pub fn run(root: &MgrRoot, module: u64) -> i32 {
         root: root.clone(),
         config,
         args: Args::default(),
+        argv: Vec::new(),
     };
     match sync_module(&ctx, module) {
         Ok(summary) => {
@@ -109,21 +108,13 @@ pub fn run(root: &MgrRoot, module: u64) -> i32 {
 }
 
 pub fn sync_module(ctx: &Ctx, module: u64) -> Result<Summary> {
-    let mgrctl = Mgrctl::configured(&ctx.root, &ctx.config);
-    let mut db = Db::connect(&mgrctl)?;
-    let key = CryptKey::load(&ctx.root)?;
-    let settings = db.module_settings(module, &key)?;
-    if settings.module != MODULE_NAME {
-        return Err(ModuleError::new(
-            ErrorKind::WrongModule,
-            format!(
-                "processing module {module} is a '{}' module, not pmsslreseller; pass the id of a pmsslreseller module",
-                settings.module
-            ),
-        )
-        .with_object(module.to_string()));
-    }
-    let client = connect(&settings, ctx)?;
+    let OpenModule {
+        mgrctl,
+        mut db,
+        key,
+        settings,
+    } = open_module(&ctx.root, &ctx.config, module)?;
+    let client = connect(&settings, &ctx.config)?;
     let rows: BTreeMap<u64, CertSummary> = client
         .certificate_list()?
         .into_iter()
@@ -156,6 +147,7 @@ pub fn sync_module(ctx: &Ctx, module: u64) -> Result<Summary> {
         let Some(upstream_id) = params
             .get(UPSTREAM_ID_PARAM)
             .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|id| is_possible_id(*id))
         else {
             summary.not_ordered += 1;
             continue;
@@ -165,7 +157,7 @@ pub fn sync_module(ctx: &Ctx, module: u64) -> Result<Summary> {
             continue;
         }
         let spec = JobSpec {
-            command: "sync_item",
+            op: ServiceOp::SyncItem,
             item_id: item.id,
             ro: None,
             lock_wait: Duration::ZERO,
@@ -206,7 +198,9 @@ mod tests {
             createdate: None,
             expiredate: expiry.and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()),
             item_status: Some(status.into()),
+            status: status.parse().ok().map(ItemStatus::from_db),
             status_msg: None,
+            cost: None,
             remoteid: None,
         }
     }

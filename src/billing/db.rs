@@ -133,6 +133,9 @@ pub struct ItemRow {
     /// `processingmodule.module` of that module, e.g. `pmsslreseller`.
     pub module: Option<String>,
     pub pricelist: u64,
+    /// `item.lastpricelist`: set while a change of tariff is pending (the
+    /// tariff before it, module-protocol.md §6.3 `setparam`).
+    pub lastpricelist: Option<u64>,
     pub pricelist_intname: String,
     pub itemtype_intname: String,
     /// Months.
@@ -212,7 +215,7 @@ fn parse_date(v: Option<String>) -> Option<NaiveDate> {
 
 const ITEM_SELECT: &str = "SELECT i.id, i.remoteid, i.processingmodule, pm.module, i.pricelist, \
      p.intname, it.intname, i.period, i.status, \
-     CAST(i.expiredate AS CHAR), CAST(i.opendate AS CHAR), i.account, i.name \
+     CAST(i.expiredate AS CHAR), CAST(i.opendate AS CHAR), i.account, i.name, i.lastpricelist \
      FROM item i JOIN pricelist p ON p.id = i.pricelist \
      JOIN itemtype it ON it.id = p.itemtype \
      LEFT JOIN processingmodule pm ON pm.id = i.processingmodule";
@@ -245,6 +248,8 @@ fn item_from(row: &mysql::Row) -> Result<ItemRow> {
         opendate: parse_date(col(row, 10, "item.opendate")?),
         account: col(row, 11, "item.account")?,
         name: col::<Option<String>>(row, 12, "item.name")?.unwrap_or_default(),
+        // 0 is how an unset tariff reference may be stored, as NULL is.
+        lastpricelist: col::<Option<u64>>(row, 13, "item.lastpricelist")?.filter(|p| *p != 0),
     })
 }
 
@@ -287,8 +292,10 @@ impl Db {
         Ok(Db { conn })
     }
 
-    /// Module settings with the password decrypted into a `Secret`.
-    pub fn module_settings(&mut self, module_id: u64, key: &CryptKey) -> Result<ModuleSettings> {
+    /// `(processingmodule.module, processingmodule.name)`: the module type
+    /// and the admin's label, read before any setting (whose meaning
+    /// depends on the type).
+    pub fn processing_module(&mut self, module_id: u64) -> Result<(String, String)> {
         let row: Option<(String, String)> = self
             .conn
             .exec_first(
@@ -296,13 +303,28 @@ impl Db {
                 (module_id,),
             )
             .map_err(|e| db_error("reading processingmodule", e))?;
-        let (module, name) = row.ok_or_else(|| {
+        row.ok_or_else(|| {
             ModuleError::new(
                 ErrorKind::Billing,
                 format!("processing module {module_id} does not exist in BILLmanager"),
             )
             .with_object("processingmodule")
-        })?;
+        })
+    }
+
+    /// Ids of the active processing modules of type `module` (`active = 'on'`).
+    pub fn active_modules(&mut self, module: &str) -> Result<Vec<u64>> {
+        self.conn
+            .exec(
+                "SELECT id FROM processingmodule WHERE module = ? AND active = 'on' ORDER BY id",
+                (module,),
+            )
+            .map_err(|e| db_error("reading processingmodule", e))
+    }
+
+    /// Module settings with the password decrypted into a `Secret`.
+    pub fn module_settings(&mut self, module_id: u64, key: &CryptKey) -> Result<ModuleSettings> {
+        let (module, name) = self.processing_module(module_id)?;
         let plain: Vec<(String, String)> = self
             .conn
             .exec(

@@ -20,6 +20,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
+use rust_decimal::Decimal;
 
 use crate::paths::{MgrRoot, MODULE_NAME};
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
@@ -37,6 +38,12 @@ const ERROR_TEXT_MAX: usize = 500;
 /// operation (and our item lock) longer than a parallel run waits for it
 /// (`lock_wait_secs`, 30 s by default).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// `processing.savebalance` parameters: module id, amount, currency code.
+/// INFER (evidence-2026-12 "getbalance", 3P-CODE N4; module-protocol.md
+/// §10.3 OPDOM): seen in third-party modules, never in ISPsystem's own code;
+/// `notify_time` of OPDOM is not sent (its meaning is unknown).
+pub const SAVEBALANCE_PARAMS: (&str, &str, &str) = ("processingmodule", "balance", "currency");
 
 /// The local `mgrctl`.
 #[derive(Debug, Clone)]
@@ -201,6 +208,27 @@ impl Mgrctl {
     }
     pub fn postsetparam(&self, item: u64) -> Result<()> {
         self.post("service.postsetparam", item)
+    }
+
+    /// Undo a pending change of tariff (`item.lastpricelist`) after a
+    /// refused `setparam` (module-protocol.md §6.3, §10.3; L-MOD Run()).
+    pub fn changepricelist_rollback(&self, item: u64) -> Result<()> {
+        self.post("service.changepricelist.rollback", item)
+    }
+
+    /// Report the upstream balance of processing module `module`, for the
+    /// dashboard's "Reselling services balance" and the low-balance notice.
+    /// The parameter names are inferred ([`SAVEBALANCE_PARAMS`]).
+    pub fn savebalance(&self, module: u64, balance: Decimal, currency: Option<&str>) -> Result<()> {
+        let (p_module, p_balance, p_currency) = SAVEBALANCE_PARAMS;
+        let id = module.to_string();
+        let amount = balance.to_string();
+        let mut params = vec![(p_module, id.as_str()), (p_balance, amount.as_str())];
+        if let Some(c) = currency.map(str::trim).filter(|c| !c.is_empty()) {
+            params.push((p_currency, c));
+        }
+        params.push(("sok", "ok"));
+        self.call("processing.savebalance", &params).map(drop)
     }
 
     /// Set a plain item param (C++ form `name=… value=…`, L-MOD SaveParam).

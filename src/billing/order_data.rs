@@ -192,6 +192,7 @@ mod tests {
             processingmodule: Some(1),
             module: Some("pmsslreseller".into()),
             pricelist: 7,
+            lastpricelist: None,
             pricelist_intname: "ssl_3033".into(),
             itemtype_intname: "certificate".into(),
             period: 12,

@@ -1,6 +1,6 @@
-//! Fetching a module's catalog from its upstream and storing it: the module's
-//! connection settings from the local BILLmanager (mgrctl paramlist → DB →
-//! decrypted password), `pricelist.export` through the upstream client, then
+//! Fetching a module's catalog from its upstream and storing it: the module
+//! opened by `commands::module::open_module`, `pricelist.export` through the
+//! upstream client, then
 //! parse → check → diff → cache → template names. One path for
 //! `catalog refresh`, `pricing preview --refresh` and `import_pricelist`.
 
@@ -8,44 +8,18 @@ use std::path::PathBuf;
 
 use super::diff::{diff, CatalogDiff};
 use super::{cache, parse_export, templates, Catalog};
-use crate::billing::{CryptKey, Db, Mgrctl};
+use crate::commands::module::open_module;
 use crate::config::Config;
-use crate::paths::{MgrRoot, MODULE_NAME};
+use crate::paths::MgrRoot;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
-use crate::upstream::{Client, Connection};
-
-/// The connection of processing module `module`, refusing a module that is
-/// not ours (its settings would mean something else).
-pub fn connection_for_module(root: &MgrRoot, config: &Config, module: u64) -> Result<Connection> {
-    let mgrctl = Mgrctl::configured(root, config);
-    let mut db = Db::connect(&mgrctl)?;
-    let key = CryptKey::load(root)?;
-    let settings = db.module_settings(module, &key)?;
-    if settings.module != MODULE_NAME {
-        return Err(ModuleError::new(
-            ErrorKind::WrongModule,
-            format!(
-                "processing module {module} ('{}') is a '{}' module, not {MODULE_NAME}",
-                settings.name, settings.module
-            ),
-        )
-        .with_object(format!("processing module {module}")));
-    }
-    Ok(Connection {
-        url: settings.url,
-        username: settings.username,
-        password: settings.password,
-    })
-}
 
 /// The raw `pricelist.export` (certificate tariffs) of the upstream of
 /// processing module `module`.
 pub fn export_for_module(root: &MgrRoot, config: &Config, module: u64) -> Result<String> {
-    let conn = connection_for_module(root, config, module)?;
-    let client = Client::new(&conn, &config.upstream)?;
+    let client = open_module(root, config, module)?.client(config)?;
     log::info!(
         "fetching pricelist.export of module {module} from {}",
-        conn.url
+        client.endpoint()
     );
     Ok(client.pricelist_export()?)
 }
@@ -121,7 +95,7 @@ pub fn store_export(
                 kept_note(old.as_ref())
             ),
         )
-        .with_object("pricelist.export"));
+        .with_object(crate::upstream::wire::FUNC_PRICELIST_EXPORT));
     }
     let changes = diff(old.as_ref(), &catalog);
     let cache_path = cache::save(root, &catalog)?;

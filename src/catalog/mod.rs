@@ -435,6 +435,7 @@ mod tests {
             processingmodule: Some(4),
             module: Some("pmsslreseller".into()),
             pricelist: 1,
+            lastpricelist: None,
             pricelist_intname: "ssl_3033".into(),
             itemtype_intname: "certificate".into(),
             period: 12,

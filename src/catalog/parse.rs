@@ -11,6 +11,7 @@ use super::flags::{derive, FlagEvidence};
 use super::{AltnameAddon, Catalog, Period, Skipped, Tariff, CACHE_FORMAT};
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::parse::{parse_tree, Node};
+use crate::upstream::wire::FUNC_PRICELIST_EXPORT;
 
 /// The product type we take from the export.
 const CERTIFICATE: &str = "certificate";
@@ -36,7 +37,7 @@ fn bad_export(detail: impl Into<String>) -> ModuleError {
             detail.into()
         ),
     )
-    .with_object("pricelist.export")
+    .with_object(FUNC_PRICELIST_EXPORT)
 }
 
 /// Parse an export fetched at `fetched_at` for processing module `module_id`.
@@ -65,7 +66,7 @@ pub fn parse_export(xml: &str, module_id: u64, fetched_at: &str) -> Result<Catal
             ErrorKind::UpstreamError,
             format!("the upstream refused pricelist.export: {kind} {msg}"),
         )
-        .with_object("pricelist.export")
+        .with_object(FUNC_PRICELIST_EXPORT)
         .with_param("upstream_type", kind.to_string())
         .with_param("upstream_msg", msg.to_string()));
     }

@@ -61,10 +61,7 @@ fn stdin_snapshot() -> Option<String> {
 
 /// The command: log the call, take the module's catalog, answer.
 pub fn run(ctx: &Ctx, module: u64, subcommand: &str, id: Option<u64>) -> Result<Option<String>> {
-    let argv: Vec<String> = std::env::args_os()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    log::info!("import_pricelist call (P-U2 capture): argv {argv:?}");
+    log::info!("import_pricelist call (P-U2 capture): argv {:?}", ctx.argv);
     match stdin_snapshot() {
         Some(s) => log::info!(
             "import_pricelist call (P-U2 capture): stdin {} bytes: {s:?}",

@@ -2,13 +2,15 @@
 //! billing and the upstream client into one lifecycle step.
 
 pub mod check_connection;
+pub mod getbalance;
 pub mod import_pricelist;
 pub mod lifecycle;
+pub mod module;
 
 use crate::config::Config;
 use crate::paths::MgrRoot;
-use crate::protocol::args::{Args, Command};
-use crate::protocol::error::{ModuleError, Result};
+use crate::protocol::args::{Advertised, Args, Command, Verb};
+use crate::protocol::error::Result;
 use crate::protocol::features;
 
 /// Everything a command may need, prepared once per process. Nothing here
@@ -18,58 +20,36 @@ pub struct Ctx {
     pub root: MgrRoot,
     pub config: Config,
     pub args: Args,
+    /// The command line as BILLmanager passed it (without the program
+    /// name), parsed once into `args`; kept for commands that log it.
+    pub argv: Vec<String>,
 }
 
-/// Commands this build really implements: the one source for `features` and
-/// for the `not_supported` answer. A name here is a promise.
-pub const IMPLEMENTED: &[&str] = &[
-    "features",
-    "check_connection",
-    "import_pricelist",
-    "approver",
-    "open",
-    "sync_item",
-    "prolong",
-    "reopen",
-    "suspend",
-    "resume",
-    "close",
-];
-
-/// Implemented, but advertised only when the config asks for it: their
-/// answer format is a guess (P-U2, module-protocol.md §18). They still answer
-/// when called.
-pub const OPT_IN: &[&str] = &["import_pricelist"];
-
-/// Names printed as `<feature>` by default: everything implemented but
-/// `features` itself and the opt-in commands.
+/// Names printed as `<feature>` by default: every command of the one
+/// vocabulary ([`Verb::ALL`]) marked [`Advertised::Always`].
 pub fn advertised_features() -> Vec<&'static str> {
-    IMPLEMENTED
+    features_where(|a| a == Advertised::Always)
+}
+
+/// Features to print for this configuration: the default ones, plus the
+/// opt-in ones (`import_pricelist`) when `[catalog] advertise_import_pricelist` is on.
+pub fn advertised_features_for(config: &Config) -> Vec<&'static str> {
+    let opt_in = config.catalog.advertise_import_pricelist;
+    features_where(|a| a == Advertised::Always || (opt_in && a == Advertised::WhenConfigured))
+}
+
+fn features_where(listed: impl Fn(Advertised) -> bool) -> Vec<&'static str> {
+    Verb::ALL
         .iter()
-        .copied()
-        .filter(|n| *n != "features" && !OPT_IN.contains(n))
+        .filter(|v| listed(v.advertised()))
+        .map(|v| v.name())
         .collect()
 }
 
-/// Features to print for this configuration: the default ones, plus
-/// `import_pricelist` when `[catalog] advertise_import_pricelist` is on.
-pub fn advertised_features_for(config: &Config) -> Vec<&'static str> {
-    let mut names = advertised_features();
-    if config.catalog.advertise_import_pricelist {
-        names.push("import_pricelist");
-    }
-    names
-}
-
-pub fn is_implemented(cmd: &Command) -> bool {
-    IMPLEMENTED.contains(&cmd.name())
-}
-
-/// Run one command. `Ok(Some(doc))` is printed on stdout.
+/// Run one command. `Ok(Some(doc))` is printed on stdout. Every [`Command`]
+/// is answered here: one that is not implemented never parses (its name
+/// answers `not_supported` in [`Command::from_args`]).
 pub fn execute(cmd: &Command, ctx: &Ctx) -> Result<Option<String>> {
-    if !is_implemented(cmd) {
-        return Err(ModuleError::not_supported(cmd.name()));
-    }
     match cmd {
         // Templates come from the catalog caches only: no network, no DB.
         Command::Features => Ok(Some(features::document(
@@ -82,6 +62,7 @@ pub fn execute(cmd: &Command, ctx: &Ctx) -> Result<Option<String>> {
             id,
         } => import_pricelist::run(ctx, *module, subcommand, *id),
         Command::CheckConnection => check_connection::run(ctx),
+        Command::GetBalance { module } => getbalance::run(ctx, *module),
         Command::Approver {
             domains, intname, ..
         } => lifecycle::approver::run(domains, intname.as_deref()).map(Some),
@@ -90,34 +71,22 @@ pub fn execute(cmd: &Command, ctx: &Ctx) -> Result<Option<String>> {
             item,
             runningoperation,
         } => lifecycle::execute(*op, *item, *runningoperation, ctx),
-        other => Err(ModuleError::not_supported(other.name())),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn unimplemented_is_not_supported() {
-        let ctx = Ctx {
-            root: MgrRoot::new("/nonexistent"),
-            config: Config::default(),
-            args: Args::default(),
-        };
-        let e = execute(&Command::Other("reboot".into()), &ctx).unwrap_err();
-        assert_eq!(e.kind.type_name(), "not_supported");
-    }
+    use crate::protocol::args::ServiceOp;
 
     #[test]
     fn import_pricelist_advertised_only_when_configured() {
         let mut config = Config::default();
         assert!(!advertised_features_for(&config).contains(&"import_pricelist"));
-        assert!(is_implemented(&Command::ImportPricelist {
-            module: 1,
-            subcommand: "available".into(),
-            id: None
-        }));
+        assert_eq!(
+            Verb::from_name("import_pricelist"),
+            Some(Verb::ImportPricelist)
+        );
         config.catalog.advertise_import_pricelist = true;
         assert!(advertised_features_for(&config).contains(&"import_pricelist"));
     }
@@ -133,14 +102,12 @@ mod tests {
     }
 
     #[test]
-    fn lifecycle_commands_are_advertised_setparam_is_not() {
+    fn every_lifecycle_command_is_advertised_features_itself_is_not() {
         let f = advertised_features();
-        for op in crate::protocol::args::ServiceOp::ALL {
-            if *op != crate::protocol::args::ServiceOp::SetParam {
-                assert!(f.contains(&op.name()), "{}", op.name());
-            }
+        for op in ServiceOp::ALL {
+            assert!(f.contains(&op.name()), "{}", op.name());
         }
         assert!(f.contains(&"approver"));
-        assert!(!f.contains(&"setparam"));
+        assert!(!f.contains(&"features"));
     }
 }

@@ -199,6 +199,7 @@ pub enum ServiceOp {
     Suspend,
     Resume,
     Close,
+    /// The service's parameters changed (module-protocol.md §6.3).
     SetParam,
 }
 
@@ -228,10 +229,6 @@ impl ServiceOp {
         }
     }
 
-    fn from_name(name: &str) -> Option<ServiceOp> {
-        ServiceOp::ALL.iter().copied().find(|op| op.name() == name)
-    }
-
     /// Commands ISPsystem's base class skips in maintenance mode
     /// (module-protocol.md §4); `setparam` is not among them.
     pub fn paused_by_maintenance(self) -> bool {
@@ -239,7 +236,80 @@ impl ServiceOp {
     }
 }
 
-/// What BILLmanager asks us to do.
+/// Whether `features` lists a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Advertised {
+    /// Listed in every `features` answer.
+    Always,
+    /// Listed only when the config asks for it: the answer format is a guess
+    /// (`import_pricelist`, P-U2, module-protocol.md §18). It still answers
+    /// when called.
+    WhenConfigured,
+    /// Not a feature (`features` itself).
+    Never,
+}
+
+/// Every command this build answers: the one vocabulary that parsing
+/// ([`Command::from_args`]), dispatch (`commands::execute`), `features` and
+/// the `not_supported` answer derive from. A name here is a promise: a
+/// command not listed answers `not_supported`, and no variant exists only
+/// to be refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Features,
+    CheckConnection,
+    Approver,
+    ImportPricelist,
+    GetBalance,
+    Service(ServiceOp),
+}
+
+impl Verb {
+    /// In the order `features` lists them.
+    pub const ALL: &'static [Verb] = &[
+        Verb::Features,
+        Verb::CheckConnection,
+        Verb::Approver,
+        Verb::GetBalance,
+        Verb::Service(ServiceOp::Open),
+        Verb::Service(ServiceOp::SyncItem),
+        Verb::Service(ServiceOp::Prolong),
+        Verb::Service(ServiceOp::Reopen),
+        Verb::Service(ServiceOp::Suspend),
+        Verb::Service(ServiceOp::Resume),
+        Verb::Service(ServiceOp::Close),
+        Verb::Service(ServiceOp::SetParam),
+        Verb::ImportPricelist,
+    ];
+
+    /// The `--command` value and feature name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verb::Features => "features",
+            Verb::CheckConnection => "check_connection",
+            Verb::Approver => "approver",
+            Verb::ImportPricelist => "import_pricelist",
+            Verb::GetBalance => "getbalance",
+            Verb::Service(op) => op.name(),
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Verb> {
+        Verb::ALL.iter().copied().find(|v| v.name() == name)
+    }
+
+    pub fn advertised(self) -> Advertised {
+        match self {
+            Verb::Features => Advertised::Never,
+            Verb::ImportPricelist => Advertised::WhenConfigured,
+            Verb::CheckConnection | Verb::Approver | Verb::GetBalance | Verb::Service(_) => {
+                Advertised::Always
+            }
+        }
+    }
+}
+
+/// What BILLmanager asks us to do, with the arguments each command needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Features,
@@ -256,16 +326,21 @@ pub enum Command {
         subcommand: String,
         id: Option<u64>,
     },
+    /// Report the upstream balance of one module, or of every active one
+    /// (evidence-2026-12 "getbalance").
+    GetBalance {
+        module: Option<u64>,
+    },
     Service {
         op: ServiceOp,
         item: u64,
         runningoperation: Option<u64>,
     },
-    /// A command we do not know or do not implement.
-    Other(String),
 }
 
 impl Command {
+    /// The command and its arguments; a command we do not answer is
+    /// `not_supported` (module-protocol.md §6.3 [design]).
     pub fn from_args(a: &Args) -> Result<Command> {
         let name = a.command.as_deref().ok_or_else(|| {
             ModuleError::missed(
@@ -273,17 +348,11 @@ impl Command {
                 "no --command given; BILLmanager always passes one",
             )
         })?;
-        if let Some(op) = ServiceOp::from_name(name) {
-            return Ok(Command::Service {
-                op,
-                item: a.require_item(name)?,
-                runningoperation: a.runningoperation,
-            });
-        }
-        Ok(match name {
-            "features" => Command::Features,
-            "check_connection" => Command::CheckConnection,
-            "approver" => Command::Approver {
+        let verb = Verb::from_name(name).ok_or_else(|| ModuleError::not_supported(name))?;
+        Ok(match verb {
+            Verb::Features => Command::Features,
+            Verb::CheckConnection => Command::CheckConnection,
+            Verb::Approver => Command::Approver {
                 module: a.module,
                 domains: a
                     .domain
@@ -295,27 +364,36 @@ impl Command {
                     .collect(),
                 intname: a.intname.clone(),
             },
-            "import_pricelist" => Command::ImportPricelist {
+            Verb::ImportPricelist => Command::ImportPricelist {
                 module: a.require_module(name)?,
                 subcommand: a.subcommand.clone().ok_or_else(|| {
                     ModuleError::missed("subcommand", "import_pricelist needs --subcommand")
                 })?,
                 id: a.id,
             },
-            other => Command::Other(other.to_string()),
+            Verb::GetBalance => Command::GetBalance { module: a.module },
+            Verb::Service(op) => Command::Service {
+                op,
+                item: a.require_item(name)?,
+                runningoperation: a.runningoperation,
+            },
         })
     }
 
-    /// The command name, for logs.
-    pub fn name(&self) -> &str {
+    pub fn verb(&self) -> Verb {
         match self {
-            Command::Features => "features",
-            Command::CheckConnection => "check_connection",
-            Command::Approver { .. } => "approver",
-            Command::ImportPricelist { .. } => "import_pricelist",
-            Command::Service { op, .. } => op.name(),
-            Command::Other(n) => n,
+            Command::Features => Verb::Features,
+            Command::CheckConnection => Verb::CheckConnection,
+            Command::Approver { .. } => Verb::Approver,
+            Command::ImportPricelist { .. } => Verb::ImportPricelist,
+            Command::GetBalance { .. } => Verb::GetBalance,
+            Command::Service { op, .. } => Verb::Service(*op),
         }
+    }
+
+    /// The command name, for logs.
+    pub fn name(&self) -> &'static str {
+        self.verb().name()
     }
 }
 
@@ -427,12 +505,21 @@ mod tests {
     }
 
     #[test]
-    fn unknown_command_is_other() {
+    fn unknown_command_is_not_supported() {
         let a = parse(&["--command", "reboot", "--item", "1"]).unwrap();
-        assert_eq!(
-            Command::from_args(&a).unwrap(),
-            Command::Other("reboot".into())
-        );
+        let e = Command::from_args(&a).unwrap_err();
+        assert_eq!(e.kind.type_name(), "not_supported");
+        assert_eq!(e.object.as_deref(), Some("reboot"));
+    }
+
+    #[test]
+    fn every_verb_parses_back_from_its_name() {
+        for v in Verb::ALL {
+            assert_eq!(Verb::from_name(v.name()), Some(*v));
+        }
+        for op in ServiceOp::ALL {
+            assert!(Verb::ALL.contains(&Verb::Service(*op)), "{op:?}");
+        }
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The answer to `--command features` (module-protocol.md §7).
 //!
 //! BILLmanager caches it at start-up, so it must be cheap and identical between
-//! runs: no network, no database. Features are derived from the dispatcher's
-//! table of implemented commands, so we never advertise what we cannot do.
+//! runs: no network, no database. Features are derived from the one command
+//! vocabulary (`args::Verb`) that dispatch uses too, so we never advertise
+//! what we cannot do.
 
 use super::settings::MODULE_PARAMS;
 use super::xml::Elem;

@@ -206,6 +206,8 @@ pub enum ApiErrorClass {
     BadRequest,
     /// The object already exists.
     Exists,
+    /// The upstream does not know the function (an error about `func`).
+    UnknownFunction,
     /// Any other upstream error.
     Other,
 }
@@ -246,7 +248,7 @@ impl std::fmt::Display for ApiError {
 
 /// What the money-moving call is, in the admin's words.
 fn operation_words(func: &str) -> &'static str {
-    if func == wire::FUNC_CERT_ORDER {
+    if wire::is_order_func(func) {
         "order"
     } else if func == wire::FUNC_SERVICE_PROLONG {
         "renewal"
@@ -327,6 +329,14 @@ impl From<UpstreamError> for ModuleError {
                 )
                 .with_object(a.func.clone()),
                 ApiErrorClass::Money => money_error(a),
+                ApiErrorClass::UnknownFunction => {
+                    let hint = wire::order_func_hint(&a.func).unwrap_or_else(|| {
+                        "the upstream does not offer this function: check that the URL points at a BILLmanager that sells certificates (…/billmgr)".to_string()
+                    });
+                    ModuleError::new(ErrorKind::UpstreamError, format!("{text}: {hint}"))
+                        .with_object(a.func.clone())
+                        .with_param("upstream_type", a.kind.clone())
+                }
                 ApiErrorClass::Access => ModuleError::new(
                     ErrorKind::UpstreamAccess,
                     format!("{text}: allow the upstream account to do this (e.g. delete or suspend services), or do it by hand upstream"),

@@ -34,7 +34,8 @@ use rust_decimal::Decimal;
 pub use error::{ApiError, ApiErrorClass, UpstreamError};
 pub use url::Endpoint;
 
-use crate::config::UpstreamConfig;
+use crate::billing::ItemStatus;
+use crate::config::{OrderConfig, UpstreamConfig};
 use crate::secret::{redact, Secret, MASK};
 use parse::Node;
 
@@ -44,6 +45,13 @@ pub struct Connection {
     pub url: String,
     pub username: String,
     pub password: Secret,
+}
+
+/// Can `id` name an upstream service? BILLmanager ids start at 1, and no SQL
+/// key column holds more than `i64::MAX`; `0` is what a broken answer or an
+/// empty field parses to (issue 9: "upstream id 0 refused").
+pub fn is_possible_id(id: u64) -> bool {
+    id > 0 && i64::try_from(id).is_ok()
 }
 
 /// The upstream account, from `whoami`.
@@ -63,8 +71,13 @@ pub struct CertSummary {
     pub pricelist: String,
     pub createdate: Option<String>,
     pub expiredate: Option<NaiveDate>,
+    /// The `item_status` column as shown (a code or a label), for logs.
     pub item_status: Option<String>,
+    /// The status code ([`wire::item_status_code`]): what decisions use.
+    pub status: Option<ItemStatus>,
     pub status_msg: Option<String>,
+    /// The price of one period as shown (`21.00 EUR`), where listed.
+    pub cost: Option<String>,
     /// Only where the upstream lists it (A-U10).
     pub remoteid: Option<String>,
 }
@@ -79,7 +92,10 @@ pub struct CertView {
     pub period: Option<u32>,
     pub createdate: Option<String>,
     pub expiredate: Option<NaiveDate>,
+    /// The `item_status` field as shown (a code or a label), for logs.
     pub item_status: Option<String>,
+    /// The status code ([`wire::item_status_code`]): what decisions use.
+    pub status: Option<ItemStatus>,
     /// Issuance status 3 requested, 4 enrolled, 5 issued, 6 failed (§7.3).
     pub service_status: Option<u8>,
     pub status_msg: Option<String>,
@@ -119,6 +135,8 @@ pub struct Reissue {
     pub approver_emails: Vec<String>,
 }
 
+/// Which reissue to ask for (`crt_type`, [`wire::crt_type`]); chosen by
+/// `commands::lifecycle::reissue_kind::choose`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReissueKind {
     /// Same CSR as on file.
@@ -136,6 +154,7 @@ pub struct Client {
     username: String,
     password: Secret,
     cfg: UpstreamConfig,
+    order: OrderConfig,
 }
 
 impl std::fmt::Debug for Client {
@@ -173,7 +192,19 @@ impl Client {
             username,
             password: conn.password.clone(),
             cfg: cfg.clone(),
+            order: OrderConfig::default(),
         })
+    }
+
+    /// Order the way `[order]` says (function, `autoprolong=off`).
+    pub fn with_order_config(mut self, order: &OrderConfig) -> Client {
+        self.order = order.clone();
+        self
+    }
+
+    /// The order function this client sends.
+    pub fn order_func(&self) -> &'static str {
+        wire::order_func(self.order.function)
     }
 
     /// The normalised endpoint URL (no secrets).
@@ -284,8 +315,8 @@ impl Client {
     /// Order and pay. `Ok(id)` = the new upstream item id. An error with
     /// `maybe_applied()` means the order may exist: reconcile, never re-order.
     pub fn certificate_order(&self, o: &CertOrder) -> Result<u64, UpstreamError> {
-        let func = wire::FUNC_CERT_ORDER;
-        let doc = self.call(func, &wire::order_fields(o))?;
+        let func = self.order_func();
+        let doc = self.call(func, &wire::order_fields(o, &self.order))?;
         wire::order_id(func, &doc)
     }
 

@@ -10,7 +10,9 @@ use chrono::NaiveDate;
 
 use super::error::{ApiErrorClass, UpstreamError};
 use super::parse::{parse_money, Node};
-use super::{Account, CertOrder, CertSummary, CertView, Reissue, ReissueKind};
+use super::{is_possible_id, Account, CertOrder, CertSummary, CertView, Reissue, ReissueKind};
+use crate::billing::ItemStatus;
+use crate::config::{OrderConfig, OrderFunction};
 
 // ---- common request fields (upstream-api.md §1.3) -------------------------
 
@@ -35,6 +37,9 @@ pub const FUNC_CERT_LIST: &str = "certificate";
 pub const FUNC_CERT_EDIT: &str = "certificate.edit";
 /// ARTICLE, A-U1 (§3.2): the order wizard's last step.
 pub const FUNC_CERT_ORDER: &str = "certificate.order.param";
+/// 3P-CODE N7 (evidence-2026-12 "Order function"): the v2 order API of some
+/// BILLmanager 6 builds, sent with `force_use_new_cart=on`.
+pub const FUNC_CERT_ORDER_V2: &str = "v2.certificate.order.param";
 /// ARTICLE, A-U1 (§3.4).
 pub const FUNC_CERT_REISSUE: &str = "certificate.reissue.step2";
 /// ARTICLE, A-U1/A-U2 (§3.5).
@@ -66,7 +71,40 @@ const RESERVED_ORDER_FIELDS: &[&str] = &[
     "elid",
     "lang",
     "su",
+    "autoprolong",
+    "force_use_new_cart",
 ];
+
+/// The order function for the `[order] function` setting.
+pub fn order_func(function: OrderFunction) -> &'static str {
+    match function {
+        OrderFunction::Classic => FUNC_CERT_ORDER,
+        OrderFunction::V2 => FUNC_CERT_ORDER_V2,
+    }
+}
+
+/// Is `func` one of the order functions?
+pub fn is_order_func(func: &str) -> bool {
+    func == FUNC_CERT_ORDER || func == FUNC_CERT_ORDER_V2
+}
+
+/// What to tell the admin when the upstream does not know the order
+/// function `func`: the other value of `[order] function`.
+pub fn order_func_hint(func: &str) -> Option<String> {
+    let other = if func == FUNC_CERT_ORDER {
+        OrderFunction::V2
+    } else if func == FUNC_CERT_ORDER_V2 {
+        OrderFunction::Classic
+    } else {
+        return None;
+    };
+    Some(format!(
+        "this upstream does not take {func}; set function = \"{}\" in [order] of etc/pmsslreseller.toml \
+         (it then orders with {}), then restart the operation",
+        other.key(),
+        order_func(other)
+    ))
+}
 
 /// Request fields are owned strings so builders can number `approver_email_N`.
 pub type Fields = Vec<(String, String)>;
@@ -94,13 +132,22 @@ pub fn pricelist_export_fields() -> Fields {
 
 /// The order: paid from the balance at once, no basket
 /// [ARTICLE §3.2(a), DOC S8/S9 `skipbasket`, ISP-CODE S17 `clicked_button=finish`; A-U1, A-U6].
+/// `autoprolong=off` unless configured otherwise (3P-CODE N6: the upstream
+/// must not renew, and charge, on its own); `force_use_new_cart=on` with the
+/// v2 function (3P-CODE N7).
 /// SANs go only in `altname` (space-separated, DOC S5); whether the upstream
 /// also wants `addon_<id>` is A-U1 — a caller that knows the addon id passes it in `extra`.
-pub fn order_fields(o: &CertOrder) -> Fields {
+pub fn order_fields(o: &CertOrder, cfg: &OrderConfig) -> Fields {
     let mut out = vec![SOK, ("skipbasket", "on"), ("clicked_button", "finish")]
         .into_iter()
         .map(|(k, v)| f(k, v))
         .collect::<Fields>();
+    if cfg.function == OrderFunction::V2 {
+        out.push(f("force_use_new_cart", "on"));
+    }
+    if cfg.autoprolong_off {
+        out.push(f("autoprolong", "off"));
+    }
     out.push(f("pricelist", o.pricelist.to_string()));
     out.push(f("period", o.period.to_string()));
     out.push(f("remoteid", o.remoteid.as_str()));
@@ -120,19 +167,26 @@ pub fn order_fields(o: &CertOrder) -> Fields {
     out
 }
 
+/// The reissue `crt_type` of a kind [ARTICLE §3.4; A-U1].
+pub fn crt_type(kind: &ReissueKind) -> &'static str {
+    match kind {
+        ReissueKind::OldRequest => "oldrequest",
+        ReissueKind::Manual { .. } => "manual",
+        ReissueKind::AltName { .. } => "altname",
+    }
+}
+
 /// Reissue `crt_type=oldrequest|manual|altname` [ARTICLE §3.4; A-U1].
 pub fn reissue_fields(r: &Reissue) -> Fields {
-    let mut out = vec![f(FIELD_ELID, r.id.to_string()), f(SOK.0, SOK.1)];
+    let mut out = vec![
+        f(FIELD_ELID, r.id.to_string()),
+        f(SOK.0, SOK.1),
+        f("crt_type", crt_type(&r.kind)),
+    ];
     match &r.kind {
-        ReissueKind::OldRequest => out.push(f("crt_type", "oldrequest")),
-        ReissueKind::Manual { csr } => {
-            out.push(f("crt_type", "manual"));
-            out.push(f("csr", csr.as_str()));
-        }
-        ReissueKind::AltName { altnames } => {
-            out.push(f("crt_type", "altname"));
-            out.push(f("altname", altnames.join(" ")));
-        }
+        ReissueKind::OldRequest => {}
+        ReissueKind::Manual { csr } => out.push(f("csr", csr.as_str())),
+        ReissueKind::AltName { altnames } => out.push(f("altname", altnames.join(" "))),
     }
     approver_fields(&mut out, r.approver_method.as_deref(), &r.approver_emails);
     out
@@ -192,21 +246,48 @@ pub fn account_from_whoami(func: &str, doc: &Node) -> Result<Account, UpstreamEr
     })
 }
 
-/// Order answer `/doc/id` (A-U6, ISP-CODE S17 for `soft.order.param`). Neither
-/// id nor error: the order may exist — outcome unknown, never re-order.
+/// Where an order answer names the new service: `/doc/id` (A-U6, ISP-CODE
+/// S17 for `soft.order.param`) or `/doc/item.id` (v2 order API, BILLmanager
+/// 4: 3P-CODE N6, BM4 S29; evidence-2026-12 "Order answer").
+const ORDER_ID_ELEMENTS: &[&str] = &["id", "item.id"];
+
+/// The new service id of an order answer. Neither id nor error, an id that
+/// is not a possible service id (`0`, not a number), or two that differ:
+/// malformed — the order may exist, outcome unknown, never re-order.
 pub fn order_id(func: &str, doc: &Node) -> Result<u64, UpstreamError> {
-    match doc.child_text("id") {
-        Some(t) => t.parse::<u64>().map_err(|_| {
-            UpstreamError::malformed(
-                func,
-                format!("order answer id '{t}' is not a number: outcome unknown"),
-            )
-        }),
-        None => Err(UpstreamError::malformed(
-            func,
-            "order answer has neither <id> nor <error>: outcome unknown, the order may exist",
-        )),
+    let mut found: Option<u64> = None;
+    for name in ORDER_ID_ELEMENTS {
+        let Some(t) = doc.child_text(name) else {
+            continue;
+        };
+        let id = t
+            .parse::<u64>()
+            .ok()
+            .filter(|id| is_possible_id(*id))
+            .ok_or_else(|| {
+                UpstreamError::malformed(
+                    func,
+                    format!(
+                        "order answer <{name}> '{t}' is not a service id: outcome unknown, the order may exist"
+                    ),
+                )
+            })?;
+        match found {
+            Some(other) if other != id => {
+                return Err(UpstreamError::malformed(
+                    func,
+                    format!("order answer names two services ({other} and {id}): outcome unknown"),
+                ))
+            }
+            _ => found = Some(id),
+        }
     }
+    found.ok_or_else(|| {
+        UpstreamError::malformed(
+            func,
+            "order answer has neither <id> nor <item.id> nor <error>: outcome unknown, the order may exist",
+        )
+    })
 }
 
 /// New expiry of `service.prolong`: `/doc/doc/newexpiredate` (ISP-CODE S17)
@@ -245,13 +326,29 @@ fn split_names(raw: Option<&str>) -> Vec<String> {
         .collect()
 }
 
+/// The service status code of a list row or view (A-U8; evidence-2026-12
+/// "Status column", 3P-CODE N6/N5): the numeric column `status` first;
+/// `item_status` only when it is numeric too, since it may be a label
+/// ("Active"). Codes as [`ItemStatus`]: 0 unknown, 1 ordered, 2 active,
+/// 3 stopped, 4 deleted, 5 processing. `None`: no numeric code shown.
+pub fn item_status_code(n: &Node) -> Option<ItemStatus> {
+    ["status", "item_status"]
+        .iter()
+        .find_map(|name| n.child_text(name)?.parse::<i32>().ok())
+        .map(ItemStatus::from_db)
+}
+
 /// One `<elem>` of the `certificate` list: columns `id, CN, pricelist,
-/// createdate, expiredate, status_msg, item_status` [DOC S6], `remoteid` only
-/// where the upstream shows it (A-U10); whether `pricelist`/`item_status` hold
-/// ids, codes or labels is A-U8, so they stay strings. A row without a numeric
-/// id is skipped.
+/// createdate, expiredate, status_msg, item_status` [DOC S6], `status`
+/// ([`item_status_code`]), `cost` and `remoteid` where the upstream shows
+/// them (A-U10); whether `pricelist` holds an id or a name is A-U8, so it
+/// stays a string. A row without a possible service id is skipped.
 pub fn cert_summary(elem: &Node) -> Option<CertSummary> {
-    let id = elem.child_text("id")?.parse::<u64>().ok()?;
+    let id = elem
+        .child_text("id")?
+        .parse::<u64>()
+        .ok()
+        .filter(|id| is_possible_id(*id))?;
     Some(CertSummary {
         id,
         cn: owned(elem, "CN").unwrap_or_default(),
@@ -259,7 +356,9 @@ pub fn cert_summary(elem: &Node) -> Option<CertSummary> {
         createdate: owned(elem, "createdate"),
         expiredate: elem.child_text("expiredate").and_then(parse_date),
         item_status: owned(elem, "item_status"),
+        status: item_status_code(elem),
         status_msg: owned(elem, "status_msg"),
+        cost: owned(elem, "cost"),
         remoteid: owned(elem, "remoteid"),
     })
 }
@@ -321,6 +420,7 @@ pub fn cert_view(func: &str, requested: u64, doc: &Node) -> Result<CertView, Ups
         createdate: owned(doc, "createdate"),
         expiredate: doc.child_text("expiredate").and_then(parse_date),
         item_status: owned(doc, "item_status"),
+        status: item_status_code(doc),
         service_status: doc
             .child_text("service_status")
             .and_then(|s| s.parse().ok()),
@@ -340,7 +440,9 @@ pub fn cert_view(func: &str, requested: u64, doc: &Node) -> Result<CertView, Ups
 const NOT_FOUND_OBJECTS: &[&str] = &["elid", "item", "id"];
 
 /// THE error classifier (A-U9, upstream-api.md §2.5): `not_enough_money` →
-/// money; a type containing `access` → permission, containing `auth` (also
+/// money; any error about the object `func` → unknown function (SIM-5: an
+/// unknown function is answered with an error about `func`, its type varies);
+/// a type containing `access` → permission, containing `auth` (also
 /// `badauth`, `noauth`) or `session` → credentials; `missed` of the object
 /// id → not found; other `missed`/`value` → bad request; `exists` → exists.
 /// Module-defined types such as `invalid_login_or_passwd` come from the
@@ -349,6 +451,7 @@ pub fn classify_error(kind: &str, object: Option<&str>) -> ApiErrorClass {
     let k = kind.trim().to_ascii_lowercase();
     match k.as_str() {
         "not_enough_money" => ApiErrorClass::Money,
+        _ if object.is_some_and(|o| o.trim() == FIELD_FUNC) => ApiErrorClass::UnknownFunction,
         "exists" => ApiErrorClass::Exists,
         "missed" if object.is_some_and(|o| NOT_FOUND_OBJECTS.contains(&o)) => {
             ApiErrorClass::NotFound
@@ -431,7 +534,7 @@ mod tests {
                 ("approver_email_9".into(), "z".into()),
             ],
         };
-        let fields = order_fields(&o);
+        let fields = order_fields(&o, &OrderConfig::default());
         let get = |k: &str| {
             fields
                 .iter()
@@ -453,6 +556,41 @@ mod tests {
         assert!(get("approver_email_9").is_empty());
         assert_eq!(get("adm_fname"), ["Ivan"]);
         assert!(get("authinfo").is_empty());
+        assert_eq!(get("autoprolong"), ["off"]);
+        assert!(get("force_use_new_cart").is_empty());
+    }
+
+    #[test]
+    fn order_settings_change_the_fields_and_function() {
+        let o = CertOrder {
+            extra: vec![
+                ("autoprolong".into(), "on".into()),
+                ("force_use_new_cart".into(), "off".into()),
+            ],
+            ..CertOrder::default()
+        };
+        let v2 = OrderConfig {
+            function: OrderFunction::V2,
+            autoprolong_off: false,
+        };
+        let fields = order_fields(&o, &v2);
+        let get = |k: &str| {
+            fields
+                .iter()
+                .filter(|(n, _)| n == k)
+                .map(|(_, v)| v.as_str())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(get("force_use_new_cart"), ["on"]);
+        assert!(get("autoprolong").is_empty(), "{fields:?}");
+        assert_eq!(order_func(OrderFunction::V2), "v2.certificate.order.param");
+        assert_eq!(order_func(OrderFunction::Classic), FUNC_CERT_ORDER);
+        let hint = order_func_hint(FUNC_CERT_ORDER).unwrap();
+        assert!(hint.contains("function = \"v2\""), "{hint}");
+        assert!(order_func_hint(FUNC_CERT_ORDER_V2)
+            .unwrap()
+            .contains("function = \"classic\""));
+        assert!(order_func_hint(FUNC_WHOAMI).is_none());
     }
 
     #[test]
@@ -485,7 +623,26 @@ mod tests {
             order_id("o", &doc("<doc lang=\"en\"><tparams/><id> 9 </id></doc>")).unwrap(),
             9
         );
-        for xml in ["<doc/>", "<doc><ok/></doc>", "<doc><id>abc</id></doc>"] {
+        // The v2 order API (BILLmanager 4, 3P-CODE N6).
+        assert_eq!(
+            order_id("o", &doc("<doc><item.id>77</item.id></doc>")).unwrap(),
+            77
+        );
+        assert_eq!(
+            order_id("o", &doc("<doc><id>77</id><item.id>77</item.id></doc>")).unwrap(),
+            77
+        );
+        for xml in [
+            "<doc/>",
+            "<doc><ok/></doc>",
+            "<doc><id>abc</id></doc>",
+            "<doc><id>0</id></doc>",
+            "<doc><item.id>0</item.id></doc>",
+            "<doc><id>-3</id></doc>",
+            "<doc><id>1.5</id></doc>",
+            "<doc><id>18446744073709551615</id></doc>",
+            "<doc><id>7</id><item.id>8</item.id></doc>",
+        ] {
             let e = order_id("o", &doc(xml)).unwrap_err();
             assert!(matches!(e, UpstreamError::Malformed { .. }));
             assert!(e.maybe_applied(), "{xml}");
@@ -528,6 +685,9 @@ mod tests {
         assert_eq!(rows[0].pricelist, "Comodo Positive SSL");
         assert_eq!(rows[0].expiredate, NaiveDate::from_ymd_opt(2026, 1, 10));
         assert_eq!(rows[0].item_status.as_deref(), Some("2"));
+        assert_eq!(rows[0].status, Some(ItemStatus::Active));
+        assert_eq!(rows[0].cost.as_deref(), Some("21.00 EUR"));
+        assert_eq!(rows[1].status, None);
         assert_eq!(rows[0].remoteid, None);
         assert_eq!(rows[1].remoteid.as_deref(), Some("r5"));
         assert_eq!(rows[1].expiredate, None);
@@ -577,6 +737,39 @@ mod tests {
         assert_eq!(classify_error("exists", Some("remoteid")), Exists);
         assert_eq!(classify_error("invalid_login_or_passwd", None), Other);
         assert_eq!(classify_error("xml", Some("xpath")), Other);
+        assert_eq!(classify_error("missed", Some("func")), UnknownFunction);
+        assert_eq!(
+            classify_error("unknown_function", Some("func")),
+            UnknownFunction
+        );
+    }
+
+    #[test]
+    fn status_column_first_item_status_only_when_numeric() {
+        let code = |xml: &str| item_status_code(&doc(xml));
+        assert_eq!(
+            code("<doc><status>2</status><item_status>Active</item_status></doc>"),
+            Some(ItemStatus::Active)
+        );
+        assert_eq!(
+            code("<doc><status>5</status><item_status>2</item_status></doc>"),
+            Some(ItemStatus::Processing)
+        );
+        assert_eq!(
+            code("<doc><item_status>3</item_status></doc>"),
+            Some(ItemStatus::Suspended)
+        );
+        assert_eq!(code("<doc><item_status>Active</item_status></doc>"), None);
+        assert_eq!(
+            code("<doc><status>0</status></doc>"),
+            Some(ItemStatus::Other(0))
+        );
+        let rows = cert_list(&doc(
+            "<doc><elem><id>0</id><CN>zero.example</CN></elem><elem><id>4</id><CN>a.example</CN>\
+             <status>4</status><item_status>Deleted</item_status></elem></doc>",
+        ));
+        assert_eq!(rows.len(), 1, "id 0 is not a service: {rows:?}");
+        assert_eq!(rows[0].status, Some(ItemStatus::Deleted));
     }
 
     #[test]

@@ -390,6 +390,18 @@ impl Local {
         })
     }
 
+    /// What `processing.savebalance` stored for a module (`amount currency`).
+    pub fn module_balance(&mut self, module: u64) -> Result<Option<String>, String> {
+        let row: Option<(Option<String>, Option<String>)> = self
+            .conn
+            .exec_first(
+                "SELECT CAST(balance AS CHAR), balance_currency FROM processingmodule WHERE id = ?",
+                (module,),
+            )
+            .map_err(|e| format!("reading processing module {module}: {e}"))?;
+        Ok(row.and_then(|(b, c)| b.map(|b| format!("{b} {}", c.unwrap_or_default()))))
+    }
+
     /// The error recorded in a running operation, if any.
     pub fn operation_error(&mut self, ro: u64) -> Option<String> {
         self.conn

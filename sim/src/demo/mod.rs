@@ -14,6 +14,7 @@
 //! the demo with exit code 1 and says what was expected. It cleans up (the
 //! simulator, the database, the scratch root) unless `--keep`.
 
+mod fidelity;
 mod http;
 mod local;
 mod show;
@@ -541,6 +542,8 @@ impl Demo {
         self.step_prolong()?;
         self.step_suspend_resume("8", "suspend", 3)?;
         self.step_suspend_resume("9", "resume", 2)?;
+        self.step_setparam("9b")?;
+        self.step_getbalance("9c")?;
         self.step_close()?;
         Ok(())
     }
@@ -565,6 +568,8 @@ impl Demo {
             "suspend",
             "resume",
             "close",
+            "setparam",
+            "getbalance",
         ] {
             c.check(
                 names.iter().any(|n| n == wanted),

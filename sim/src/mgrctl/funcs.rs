@@ -8,6 +8,7 @@
 //! | `service.postsuspend` | status 3, running operations deleted |
 //! | `service.postclose` | status 4 (P-U7: the value after close is a guess), running operations deleted |
 //! | `service.postprolong`, `postreopen`, `postsetparam` | running operations deleted |
+//! | `service.changepricelist.rollback` | a pending change of tariff undone: `pricelist` = `lastpricelist`, `lastpricelist` cleared; an error when none is pending; the running operation stays (L-MOD reports the setparam error after it) |
 //! | `service.saveparam` | `name=N value=V` (C++) or `N=V crypted=on\|off` (Python): upsert `itemparam`, or `itemcryptedparam` encrypted with billmgr.pem; `name=N` without value deletes |
 //! | `service.dropparam` | deletes the param from both tables |
 //! | `service.setstatus` | item param `service_status` |
@@ -19,6 +20,7 @@
 //! | `task.gettype` | `<task_type>` from billmgr-sim.conf (default `<operation>_failed`) |
 //! | `task.edit` | new `task` row, status 0, linked from the running operation |
 //! | `processing.edit` | the module's settings, crypted ones decrypted (P-U10: a guess) |
+//! | `processing.savebalance` | `processingmodule=<id> balance=<amount> [currency=<code>]`: the module's `balance`, `balance_currency`, `balance_date` (our columns; parameter names inferred, evidence-2026-12 "getbalance") |
 
 use std::path::Path;
 
@@ -184,6 +186,7 @@ pub fn execute(root: &Path, call: &Call) -> R<String> {
         "service.postprolong" | "service.postreopen" | "service.postsetparam" => {
             post(c, call, None, false)
         }
+        "service.changepricelist.rollback" => changepricelist_rollback(c, call),
         "service.saveparam" => saveparam(c, root, call),
         "service.dropparam" => {
             only(call, &["elid", "name", "sok"])?;
@@ -280,6 +283,7 @@ pub fn execute(root: &Path, call: &Call) -> R<String> {
         }
         "task.edit" => task_edit(c, call),
         "processing.edit" => processing_edit(c, root, call),
+        "processing.savebalance" => savebalance(c, call),
         other => Err(SimError::new(
             "unknown_function",
             other,
@@ -306,6 +310,33 @@ fn post(c: &mut Conn, call: &Call, status: Option<i32>, opened: bool) -> R<Strin
     }
     c.exec_drop("DELETE FROM runningoperation WHERE item = ?", (item,))
         .map_err(db_err)?;
+    Ok("<ok/>".into())
+}
+
+/// Undo a pending change of tariff (module-protocol.md §10.3: after a failed
+/// `setparam`, when `item.lastpricelist` is set). What BILLmanager does
+/// without a pending change is unknown; the stand-in refuses, so a module that
+/// rolls back for nothing fails here.
+fn changepricelist_rollback(c: &mut Conn, call: &Call) -> R<String> {
+    only(call, &["elid", "sok", "userid"])?;
+    let item = existing(c, call, "elid", "item")?;
+    let last: Option<Option<u64>> = c
+        .exec_first("SELECT lastpricelist FROM item WHERE id = ?", (item,))
+        .map_err(db_err)?;
+    let Some(previous) = last.flatten().filter(|p| *p != 0) else {
+        return Err(SimError::new(
+            "value",
+            "lastpricelist",
+            format!(
+                "service.changepricelist.rollback: item {item} has no pending change of tariff"
+            ),
+        ));
+    };
+    c.exec_drop(
+        "UPDATE item SET pricelist = ?, lastpricelist = NULL WHERE id = ?",
+        (previous, item),
+    )
+    .map_err(db_err)?;
     Ok("<ok/>".into())
 }
 
@@ -413,6 +444,38 @@ fn task_edit(c: &mut Conn, call: &Call) -> R<String> {
     )
     .map_err(db_err)?;
     Ok(leaf("id", &task.to_string()))
+}
+
+/// The upstream balance a module reports (evidence-2026-12 "getbalance":
+/// `processingmodule`, `balance`, `currency`, `sok=ok` as seen in third-party
+/// modules; `notify_time` is accepted and ignored). A balance that is not a
+/// number is refused: BILLmanager would show nonsense on the dashboard.
+fn savebalance(c: &mut Conn, call: &Call) -> R<String> {
+    only(
+        call,
+        &[
+            "processingmodule",
+            "balance",
+            "currency",
+            "notify_time",
+            "sok",
+        ],
+    )?;
+    let module = existing(c, call, "processingmodule", "processingmodule")?;
+    let raw = required(call, "balance")?;
+    let balance: rust_decimal::Decimal = raw.parse().map_err(|_| {
+        SimError::new(
+            "value",
+            "balance",
+            format!("processing.savebalance: balance must be a number like 1234.56, got '{raw}'"),
+        )
+    })?;
+    c.exec_drop(
+        "UPDATE processingmodule SET balance = ?, balance_currency = ?, balance_date = NOW() WHERE id = ?",
+        (balance.to_string(), call.get("currency"), module),
+    )
+    .map_err(db_err)?;
+    Ok("<ok/>".into())
 }
 
 /// P-U10: whether the real `processing.edit` returns crypted settings

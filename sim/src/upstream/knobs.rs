@@ -30,8 +30,21 @@ const KNOBS: &[(&str, &str, Accepts)] = &[
     ("refund_policy", "unissued", Accepts::RefundPolicy), // SIM-13
     ("balance_localized", "off", Accepts::OnOff), // SIM-14, A-U15
     ("item_status_label", "off", Accepts::OnOff), // SIM-23, A-U8
+    // evidence-2026-12 "Status column" (3P-CODE N6, N5): lists and views carry the numeric `status`.
+    ("status_column", "off", Accepts::OnOff),
+    // evidence-2026-12 "Order answer": the new id as <id> (S17) or <item.id> (v2 API, BM4 S29).
+    // `zero`: a broken upstream that orders but answers <id>0</id>.
+    (
+        "order_answer",
+        "id",
+        Accepts::OneOf(&["id", "item.id", "zero"]),
+    ),
+    // evidence-2026-12 "Order function" (3P-CODE N7): which order function exists.
+    ("order_func", "classic", Accepts::OneOf(&["classic", "v2"])),
+    // evidence-2026-12 "Orders" (3P-CODE N6): renew at expiry unless ordered with autoprolong=off.
+    ("upstream_autoprolong", "on", Accepts::OnOff),
     ("list_remoteid", "off", Accepts::OnOff), // SIM-23, A-U10
-    ("edit_remoteid", "on", Accepts::OnOff), // SIM-24, A-U10
+    ("edit_remoteid", "on", Accepts::OnOff),  // SIM-24, A-U10
     ("ok_body", "ok", Accepts::OneOf(&["ok", "empty"])), // SIM-26, A-U5
     (
         "prolong_shape",
@@ -46,7 +59,7 @@ const KNOBS: &[(&str, &str, Accepts)] = &[
         Accepts::OneOf(&["manual", "instant", "auto"]),
     ), // SIM-22
     ("issue_step_secs", "60", Accepts::Positive), // SIM-22: one 3→4→5 step per N sim seconds (auto)
-    ("fail_cn", "", Accepts::List),   // SIM-22: CNs whose issuance fails (service_status 6)
+    ("fail_cn", "", Accepts::List),           // SIM-22: CNs whose issuance fails (service_status 6)
 ];
 
 /// Current knob values; only non-default values are stored (and persisted).

@@ -124,6 +124,9 @@ impl Sim {
 
     /// `issue_mode=auto`: one step per `issue_step_secs` of simulator clock since the last step.
     pub fn advance_auto(&mut self) {
+        if self.world.knobs.on("upstream_autoprolong") {
+            super::handlers::auto_renew(self);
+        }
         if self.world.knobs.get("issue_mode") != "auto" {
             return;
         }

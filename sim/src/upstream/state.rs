@@ -93,6 +93,13 @@ pub struct Item {
     pub currency: String,
     /// Set while the item moves 3 → 4 → 5; `since` = sim seconds of the last step.
     pub pending: Option<(PendingKind, i64)>,
+    /// The upstream renews (and charges) on its own at expiry: ordered without
+    /// `autoprolong=off` while knob `upstream_autoprolong` is on.
+    #[serde(default)]
+    pub autoprolong: bool,
+    /// Renewals the upstream made on its own (no `service.prolong`).
+    #[serde(default)]
+    pub auto_renewals: u32,
 }
 
 /// Dates as `YYYY-MM-DD` in the state file (chrono's serde feature is not enabled in the workspace).

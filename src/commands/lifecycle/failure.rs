@@ -10,14 +10,14 @@
 
 use crate::billing::{Db, Mgrctl};
 use crate::config::LifecycleConfig;
+use crate::protocol::args::ServiceOp;
 use crate::protocol::error::{ErrorKind, ModuleError};
 
 /// Tries allowed for `command` before manual handling.
-pub fn max_tries(command: &str, cfg: &LifecycleConfig) -> u32 {
-    let n = if command == "prolong" {
-        cfg.prolong_max_tries
-    } else {
-        cfg.max_tries
+pub fn max_tries(op: ServiceOp, cfg: &LifecycleConfig) -> u32 {
+    let n = match op {
+        ServiceOp::Prolong => cfg.prolong_max_tries,
+        _ => cfg.max_tries,
     };
     n.max(1)
 }
@@ -37,21 +37,21 @@ pub struct FailurePlan {
 
 /// `trycount`: BILLmanager's count of runs of this operation, this one included.
 pub fn plan(
-    command: &str,
+    op: ServiceOp,
     error: &ModuleError,
     trycount: u32,
     already_tasked: bool,
     cfg: &LifecycleConfig,
 ) -> FailurePlan {
-    let capped = trycount >= max_tries(command, cfg) || needs_admin_now(error);
+    let capped = trycount >= max_tries(op, cfg) || needs_admin_now(error);
     FailurePlan {
         switch_to_manual: capped && !already_tasked,
     }
 }
 
 /// Where a failure happened.
-pub struct FailureSite<'a> {
-    pub command: &'a str,
+pub struct FailureSite {
+    pub op: ServiceOp,
     pub item: u64,
     pub ro: Option<u64>,
     pub module: Option<u64>,
@@ -67,7 +67,7 @@ pub fn report_failure(
     error: &ModuleError,
     cfg: &LifecycleConfig,
 ) {
-    log::error!("{} item {} failed: {error}", site.command, site.item);
+    log::error!("{} item {} failed: {error}", site.op.name(), site.item);
     let Some(ro) = site.ro else { return };
     let now = chrono::Local::now().format("%Y-%m-%d %H:%M:%S").to_string();
     if let Err(e) =
@@ -88,10 +88,10 @@ pub fn report_failure(
     // task exists yet"). A failed read counts as "no task": a second task is
     // a nuisance, an operation that is never capped can pay again.
     let tasked = db.has_open_task(ro).unwrap_or(false);
-    if !plan(site.command, error, trycount, tasked, cfg).switch_to_manual {
+    if !plan(site.op, error, trycount, tasked, cfg).switch_to_manual {
         log::info!(
             "running operation {ro}: try {trycount} of {}; BILLmanager reruns it",
-            max_tries(site.command, cfg)
+            max_tries(site.op, cfg)
         );
         return;
     }
@@ -101,7 +101,7 @@ pub fn report_failure(
     if let Err(e) = mgrctl.runningoperation_setmanual(ro) {
         log::error!("could not switch running operation {ro} to manual: {e}");
     }
-    match mgrctl.task_gettype(site.command, site.item) {
+    match mgrctl.task_gettype(site.op.name(), site.item) {
         Ok(Some(task_type)) => {
             if let Err(e) = mgrctl.task_edit(site.item, ro, &task_type) {
                 log::error!("could not open a task for running operation {ro}: {e}");
@@ -109,7 +109,7 @@ pub fn report_failure(
         }
         Ok(None) => log::warn!(
             "BILLmanager has no task type for '{}'; no task opened for running operation {ro}",
-            site.command
+            site.op.name()
         ),
         Err(e) => log::error!("task.gettype failed for running operation {ro}: {e}"),
     }
@@ -126,20 +126,20 @@ mod tests {
     #[test]
     fn default_caps() {
         let cfg = LifecycleConfig::default();
-        assert_eq!(max_tries("open", &cfg), 10);
-        assert_eq!(max_tries("prolong", &cfg), 1);
-        assert!(!plan("open", &err(), 9, false, &cfg).switch_to_manual);
-        assert!(plan("open", &err(), 10, false, &cfg).switch_to_manual);
-        assert!(plan("prolong", &err(), 1, false, &cfg).switch_to_manual);
+        assert_eq!(max_tries(ServiceOp::Open, &cfg), 10);
+        assert_eq!(max_tries(ServiceOp::Prolong, &cfg), 1);
+        assert!(!plan(ServiceOp::Open, &err(), 9, false, &cfg).switch_to_manual);
+        assert!(plan(ServiceOp::Open, &err(), 10, false, &cfg).switch_to_manual);
+        assert!(plan(ServiceOp::Prolong, &err(), 1, false, &cfg).switch_to_manual);
         // Never a second task.
-        assert!(!plan("prolong", &err(), 3, true, &cfg).switch_to_manual);
+        assert!(!plan(ServiceOp::Prolong, &err(), 3, true, &cfg).switch_to_manual);
     }
 
     #[test]
     fn manual_required_is_immediate() {
         let cfg = LifecycleConfig::default();
         let e = ModuleError::new(ErrorKind::ManualRequired, "two orders upstream");
-        assert!(plan("open", &e, 1, false, &cfg).switch_to_manual);
+        assert!(plan(ServiceOp::Open, &e, 1, false, &cfg).switch_to_manual);
     }
 
     #[test]
@@ -148,6 +148,6 @@ mod tests {
             max_tries: 0,
             ..LifecycleConfig::default()
         };
-        assert_eq!(max_tries("close", &cfg), 1);
+        assert_eq!(max_tries(ServiceOp::Close, &cfg), 1);
     }
 }

@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::billing::{CryptKey, Db, ItemRow, Mgrctl, ModuleSettings};
+use crate::commands::module::{connect, our_module_settings};
 use crate::commands::Ctx;
-use crate::paths::MODULE_NAME;
+use crate::protocol::args::ServiceOp;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
-use crate::upstream::{Client, Connection};
+use crate::upstream::{is_possible_id, Client};
 
 use super::intent::{now_unix, Intent, IntentOp, Phase, INTENT_PARAM};
 use super::lock::ItemLock;
@@ -24,7 +25,7 @@ pub const ITEMTYPE: &str = "certificate";
 
 pub struct Job<'a> {
     pub ctx: &'a Ctx,
-    pub command: &'static str,
+    pub op: ServiceOp,
     pub item_id: u64,
     pub ro: Option<u64>,
     pub mgrctl: &'a Mgrctl,
@@ -40,13 +41,13 @@ pub struct Job<'a> {
 /// The upstream client: built on first use for one command, or shared by
 /// the bulk sync across all items of a module.
 enum ClientSlot<'a> {
-    Lazy(Option<Client>),
+    Lazy(Option<Box<Client>>),
     Shared(&'a Client),
 }
 
 /// Where a job comes from.
 pub struct JobSpec<'a> {
-    pub command: &'static str,
+    pub op: ServiceOp,
     pub item_id: u64,
     pub ro: Option<u64>,
     pub lock_wait: Duration,
@@ -63,7 +64,7 @@ impl<'a> Job<'a> {
         db: &'a mut Db,
     ) -> Result<Job<'a>> {
         let JobSpec {
-            command,
+            op,
             item_id,
             ro,
             lock_wait,
@@ -76,7 +77,7 @@ impl<'a> Job<'a> {
         let params = db.item_params(item_id, &key)?;
         Ok(Job {
             ctx,
-            command,
+            op,
             item_id,
             ro,
             mgrctl,
@@ -96,8 +97,8 @@ impl<'a> Job<'a> {
     /// The upstream client, built on first use.
     pub fn client(&mut self) -> Result<&Client> {
         if let ClientSlot::Lazy(None) = self.client {
-            let built = connect(&self.settings, self.ctx)?;
-            self.client = ClientSlot::Lazy(Some(built));
+            let built = connect(&self.settings, &self.ctx.config)?;
+            self.client = ClientSlot::Lazy(Some(Box::new(built)));
         }
         match &self.client {
             ClientSlot::Shared(c) => Ok(c),
@@ -124,17 +125,23 @@ impl<'a> Job<'a> {
     pub fn upstream_id(&self) -> Result<Option<u64>> {
         match self.param(UPSTREAM_ID_PARAM) {
             None => Ok(None),
-            Some(v) => v.trim().parse().map(Some).map_err(|_| {
-                ModuleError::new(
-                    ErrorKind::ManualRequired,
-                    format!(
+            Some(v) => v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|id| is_possible_id(*id))
+                .map(Some)
+                .ok_or_else(|| {
+                    ModuleError::new(
+                        ErrorKind::ManualRequired,
+                        format!(
                         "item {} has an unreadable upstream id '{v}' in param {UPSTREAM_ID_PARAM}; \
                          set it to the upstream certificate id",
                         self.item_id
                     ),
-                )
-                .with_object(UPSTREAM_ID_PARAM)
-            }),
+                    )
+                    .with_object(UPSTREAM_ID_PARAM)
+                }),
         }
     }
 
@@ -236,16 +243,6 @@ impl<'a> Job<'a> {
     }
 }
 
-/// The upstream client for a module's settings.
-pub fn connect(settings: &ModuleSettings, ctx: &Ctx) -> Result<Client> {
-    let conn = Connection {
-        url: settings.url.clone(),
-        username: settings.username.clone(),
-        password: settings.password.clone(),
-    };
-    Ok(Client::new(&conn, &ctx.config.upstream)?)
-}
-
 /// The item must be a certificate handled by a pmsslreseller module.
 fn check_ours(db: &mut Db, key: &CryptKey, item: &ItemRow) -> Result<ModuleSettings> {
     if item.itemtype_intname != ITEMTYPE {
@@ -258,18 +255,6 @@ fn check_ours(db: &mut Db, key: &CryptKey, item: &ItemRow) -> Result<ModuleSetti
         )
         .with_object(item.id.to_string()));
     }
-    if let Some(name) = item.module.as_deref() {
-        if name != MODULE_NAME {
-            return Err(ModuleError::new(
-                ErrorKind::WrongModule,
-                format!(
-                    "item {} belongs to a '{name}' processing module, not to pmsslreseller",
-                    item.id
-                ),
-            )
-            .with_object(item.id.to_string()));
-        }
-    }
     let module = item.processingmodule.ok_or_else(|| {
         ModuleError::new(
             ErrorKind::WrongModule,
@@ -280,16 +265,11 @@ fn check_ours(db: &mut Db, key: &CryptKey, item: &ItemRow) -> Result<ModuleSetti
         )
         .with_object(item.id.to_string())
     })?;
-    let settings = db.module_settings(module, key)?;
-    if settings.module != MODULE_NAME {
-        return Err(ModuleError::new(
-            ErrorKind::WrongModule,
-            format!(
-                "item {} belongs to processing module {module} ({}), not to pmsslreseller",
-                item.id, settings.module
-            ),
-        )
-        .with_object(item.id.to_string()));
-    }
-    Ok(settings)
+    our_module_settings(db, key, module).map_err(|mut e| {
+        if e.kind == ErrorKind::WrongModule {
+            e.message = format!("item {}: {}", item.id, e.message);
+            e.object = Some(item.id.to_string());
+        }
+        e
+    })
 }

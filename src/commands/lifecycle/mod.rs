@@ -1,5 +1,5 @@
 //! The certificate lifecycle: open, sync_item, prolong, reopen, suspend,
-//! resume, close, and the approver list — safe under retries and crashes.
+//! resume, close, setparam, and the approver list — safe under retries and crashes.
 //!
 //! One file per command, each reading like the step it implements. Shared
 //! pieces: the intent record and its state machine (`intent`), the per-item
@@ -19,8 +19,10 @@ pub mod open;
 pub mod prolong;
 pub mod reconcile;
 pub mod reissue_kind;
+pub mod renewal_watch;
 pub mod reopen;
 pub mod report;
+pub mod setparam;
 pub mod status;
 pub mod suspend;
 pub mod sync_item;
@@ -29,7 +31,7 @@ pub mod tariff;
 use crate::billing::{Db, Mgrctl};
 use crate::commands::Ctx;
 use crate::protocol::args::ServiceOp;
-use crate::protocol::error::{ModuleError, Result};
+use crate::protocol::error::Result;
 
 use failure::{report_failure, FailureSite};
 use std::time::Duration;
@@ -39,11 +41,6 @@ use job::{Job, JobSpec};
 /// Run one lifecycle command on one item: maintenance check, lock, the
 /// command, and on failure the running-operation report (failure.rs).
 pub fn execute(op: ServiceOp, item: u64, ro: Option<u64>, ctx: &Ctx) -> Result<Option<String>> {
-    // `setparam` is not implemented: the dispatcher never lets it through
-    // (commands::IMPLEMENTED), and run_op refuses it too.
-    if op == ServiceOp::SetParam {
-        return Err(ModuleError::not_supported(op.name()));
-    }
     if op.paused_by_maintenance() && maintenance::active(&ctx.root) {
         log::info!(
             "maintenance mode ({} exists): {} item {item} does nothing now; BILLmanager reruns it later",
@@ -54,7 +51,7 @@ pub fn execute(op: ServiceOp, item: u64, ro: Option<u64>, ctx: &Ctx) -> Result<O
     }
     let mgrctl = Mgrctl::configured(&ctx.root, &ctx.config);
     let mut site = FailureSite {
-        command: op.name(),
+        op,
         item,
         ro,
         module: None,
@@ -67,7 +64,7 @@ pub fn execute(op: ServiceOp, item: u64, ro: Option<u64>, ctx: &Ctx) -> Result<O
         }
     };
     let spec = JobSpec {
-        command: op.name(),
+        op,
         item_id: item,
         ro,
         lock_wait: Duration::from_secs(ctx.config.lifecycle.lock_wait_secs),
@@ -99,6 +96,6 @@ pub fn run_op(job: &mut Job, op: ServiceOp) -> Result<()> {
         ServiceOp::Suspend => suspend::run(job, suspend::Direction::Suspend),
         ServiceOp::Resume => suspend::run(job, suspend::Direction::Resume),
         ServiceOp::Close => close::run(job),
-        ServiceOp::SetParam => Err(ModuleError::not_supported(op.name())),
+        ServiceOp::SetParam => setparam::run(job),
     }
 }

@@ -107,7 +107,9 @@ pub fn settle_lost_order(job: &mut Job, intent: &Intent) -> Result<Option<u64>> 
                 job.item_id, intent.sent_at_text, job.ctx.config.lifecycle.settle_secs
             ),
         )
-        .with_object("certificate.order.param")),
+        .with_object(crate::upstream::wire::order_func(
+            job.ctx.config.order.function,
+        ))),
         Found::Nothing => {
             log::warn!(
                 "item {}: the order sent at {} UTC is not upstream after the settle window; ordering again",

@@ -66,7 +66,7 @@ pub fn run(job: &mut Job) -> Result<()> {
                         job.item_id, intent.sent_at_text, job.ctx.config.lifecycle.settle_secs
                     ),
                 )
-                .with_object("service.prolong"));
+                .with_object(crate::upstream::wire::FUNC_SERVICE_PROLONG));
             }
             (intent.generation, intent.attempt + 1)
         }

@@ -9,23 +9,7 @@
 
 use std::collections::BTreeSet;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReissueChoice {
-    OldRequest,
-    Manual { csr: String },
-    AltName { altnames: Vec<String> },
-}
-
-impl ReissueChoice {
-    /// The `crt_type` value, for logs and the intent record.
-    pub fn crt_type(&self) -> &'static str {
-        match self {
-            ReissueChoice::OldRequest => "oldrequest",
-            ReissueChoice::Manual { .. } => "manual",
-            ReissueChoice::AltName { .. } => "altname",
-        }
-    }
-}
+use crate::upstream::ReissueKind;
 
 /// A CSR with line endings and surrounding blanks ignored.
 pub fn normalise_csr(csr: &str) -> String {
@@ -54,21 +38,21 @@ pub fn choose(
     upstream_csr: Option<&str>,
     altnames: &[String],
     old_altnames: &[String],
-) -> ReissueChoice {
+) -> ReissueKind {
     if let (Some(local), Some(up)) = (local_csr, upstream_csr) {
         let local_n = normalise_csr(local);
         if !local_n.is_empty() && local_n != normalise_csr(up) {
-            return ReissueChoice::Manual {
+            return ReissueKind::Manual {
                 csr: local.trim().to_string(),
             };
         }
     }
     if name_set(altnames) != name_set(old_altnames) {
-        return ReissueChoice::AltName {
+        return ReissueKind::AltName {
             altnames: name_set(altnames).into_iter().collect(),
         };
     }
-    ReissueChoice::OldRequest
+    ReissueKind::OldRequest
 }
 
 #[cfg(test)]
@@ -87,10 +71,10 @@ mod tests {
     #[test]
     fn new_csr_is_manual_even_with_san_change() {
         let c = choose(Some(CSR_B), Some(CSR_A), &v(&["a.example.com"]), &v(&[]));
-        assert_eq!(c.crt_type(), "manual");
+        assert_eq!(crate::upstream::wire::crt_type(&c), "manual");
         assert_eq!(
             c,
-            ReissueChoice::Manual {
+            ReissueKind::Manual {
                 csr: CSR_B.trim().to_string()
             }
         );
@@ -101,7 +85,7 @@ mod tests {
         let crlf = CSR_A.replace('\n', "\r\n");
         assert_eq!(
             choose(Some(&crlf), Some(CSR_A), &v(&[]), &v(&[])),
-            ReissueChoice::OldRequest
+            ReissueKind::OldRequest
         );
     }
 
@@ -115,7 +99,7 @@ mod tests {
         );
         assert_eq!(
             c,
-            ReissueChoice::AltName {
+            ReissueKind::AltName {
                 altnames: v(&["a.example.com", "b.example.com"])
             }
         );
@@ -130,7 +114,7 @@ mod tests {
                 &v(&["B.example.com", "a.example.com"]),
                 &v(&["a.example.com", "b.example.com."]),
             ),
-            ReissueChoice::OldRequest
+            ReissueKind::OldRequest
         );
     }
 }

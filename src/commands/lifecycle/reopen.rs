@@ -8,14 +8,15 @@
 //! certificate is back in work (requested / awaiting issue) or differs from
 //! the one recorded in the intent. Then it is adopted, not sent again.
 
+use crate::billing::order_data::PARAM_OLD_ALTNAME;
 use crate::billing::CertificateOrderData;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
-use crate::upstream::{CertView, Reissue, ReissueKind};
+use crate::upstream::{wire, CertView, Reissue, ReissueKind};
 
 use super::intent::{decide, digest, now_unix, Decision, Intent, IntentOp, Phase};
 use super::job::Job;
 use super::open::record_send_failure;
-use super::reissue_kind::{choose, ReissueChoice};
+use super::reissue_kind::choose;
 use super::status::{is_pending, map_upstream, status_name, ServiceStatus, UpstreamState};
 use super::sync_item::set_status;
 use super::tariff::{cached_terms, check_names};
@@ -56,7 +57,7 @@ pub fn run(job: &mut Job) -> Result<()> {
                         job.item_id, intent.sent_at_text, job.ctx.config.lifecycle.settle_secs
                     ),
                 )
-                .with_object("certificate.reissue.step2"));
+                .with_object(wire::FUNC_CERT_REISSUE));
             }
             (intent.generation, intent.attempt + 1)
         }
@@ -76,7 +77,7 @@ pub fn run(job: &mut Job) -> Result<()> {
     let data = CertificateOrderData::load(job.db, &job.key, job.item_id)?;
     // The SAN list before: BILLmanager's `old_altname` when it keeps one,
     // else what the upstream certificate was issued for.
-    let before_names = if data.params.contains_key("old_altname") {
+    let before_names = if data.params.contains_key(PARAM_OLD_ALTNAME) {
         &data.old_altnames
     } else {
         &view.altnames
@@ -87,28 +88,24 @@ pub fn run(job: &mut Job) -> Result<()> {
         &data.altnames,
         before_names,
     );
-    if let ReissueChoice::AltName { altnames } = &choice {
+    if let ReissueKind::AltName { altnames } = &choice {
         if let Some(terms) = cached_terms(job, job.period_months()?)? {
             check_names(&terms, &data.cn, altnames)?;
         }
     }
     let mut intent = Intent::new(IntentOp::Reopen, generation, attempt, job.ro, now_unix());
     intent.upstream_id = Some(upstream_id);
-    intent.crt_type = Some(choice.crt_type().to_string());
+    intent.crt_type = Some(wire::crt_type(&choice).to_string());
     intent.before.crt_digest = view.crt.as_deref().map(digest);
     job.save_intent(&intent)?;
     log::info!(
         "item {}: reissuing upstream {upstream_id} with crt_type={} (generation {generation}, try {attempt})",
         job.item_id,
-        choice.crt_type()
+        wire::crt_type(&choice)
     );
     let request = Reissue {
         id: upstream_id,
-        kind: match choice {
-            ReissueChoice::OldRequest => ReissueKind::OldRequest,
-            ReissueChoice::Manual { csr } => ReissueKind::Manual { csr },
-            ReissueChoice::AltName { altnames } => ReissueKind::AltName { altnames },
-        },
+        kind: choice,
         approver_method: data
             .approver_method
             .as_ref()
@@ -129,7 +126,7 @@ pub fn run(job: &mut Job) -> Result<()> {
 fn state_of(view: &CertView) -> Option<ServiceStatus> {
     map_upstream(UpstreamState {
         service_status: view.service_status,
-        item_status: view.item_status.as_deref(),
+        item_status: view.status,
         has_crt: view.crt.as_deref().is_some_and(|c| !c.trim().is_empty()),
     })
 }

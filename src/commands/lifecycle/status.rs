@@ -3,11 +3,12 @@
 //!
 //! The one status-mapping table (A-U8, upstream-api.md §7.2/§10): the upstream's
 //! `service_status` (3 requested, 4 enrolled, 5 issued, 6 failed, §7.3) wins when
-//! the view shows it; otherwise the numeric `item_status` of the list/view
-//! (2 active, 5 processing; 1 ordered, 3 suspended, 4 deleted are the usual
-//! but unconfirmed codes) plus the presence of a certificate decide.
+//! the view shows it; otherwise the service status code of the list/view, read
+//! into the local vocabulary [`ItemStatus`] by `upstream::wire::item_status_code`
+//! (0 unknown, 1 ordered, 2 active, 3 stopped, 4 deleted, 5 processing), plus
+//! the presence of a certificate decide.
 
-pub use crate::billing::ServiceStatus;
+pub use crate::billing::{ItemStatus, ServiceStatus};
 
 /// Human name of a sub-status, for logs and summaries.
 pub fn status_name(s: ServiceStatus) -> &'static str {
@@ -32,25 +33,21 @@ pub fn local_status(param: Option<&str>) -> Option<ServiceStatus> {
     param.and_then(ServiceStatus::from_param)
 }
 
-// A-U8, upstream-api.md §7.2: upstream item_status codes as we read them.
-const UPSTREAM_ITEM_ORDERED: &str = "1";
-const UPSTREAM_ITEM_ACTIVE: &str = "2";
-const UPSTREAM_ITEM_SUSPENDED: &str = "3";
-const UPSTREAM_ITEM_DELETED: &str = "4";
-const UPSTREAM_ITEM_PROCESSING: &str = "5";
-
 /// What the upstream shows about one certificate, from a view or a list row.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct UpstreamState<'a> {
+pub struct UpstreamState {
     pub service_status: Option<u8>,
-    pub item_status: Option<&'a str>,
+    /// The service status code (`upstream::wire::item_status_code`), in the
+    /// same vocabulary as the local `item.status` (evidence-2026-12 "Item
+    /// status numbers").
+    pub item_status: Option<ItemStatus>,
     pub has_crt: bool,
 }
 
 /// The mapping (A-U8). `None`: the upstream state says nothing we can map
-/// (an unknown code, or a label instead of a number); callers then leave the
-/// local state as it is.
-pub fn map_upstream(s: UpstreamState<'_>) -> Option<ServiceStatus> {
+/// (an unknown code, or only a label); callers then leave the local state
+/// as it is.
+pub fn map_upstream(s: UpstreamState) -> Option<ServiceStatus> {
     if let Some(code) = s.service_status {
         match code {
             0..=3 => return Some(ServiceStatus::Requested),
@@ -62,16 +59,13 @@ pub fn map_upstream(s: UpstreamState<'_>) -> Option<ServiceStatus> {
             _ => {}
         }
     }
-    match s.item_status.map(str::trim) {
-        Some(UPSTREAM_ITEM_ACTIVE) | Some(UPSTREAM_ITEM_SUSPENDED) if s.has_crt => {
-            Some(ServiceStatus::Issued)
-        }
-        Some(UPSTREAM_ITEM_ACTIVE) => Some(ServiceStatus::Enrolled),
-        Some(UPSTREAM_ITEM_ORDERED) | Some(UPSTREAM_ITEM_PROCESSING) => {
-            Some(ServiceStatus::Requested)
-        }
-        Some(UPSTREAM_ITEM_DELETED) => Some(ServiceStatus::Failed),
-        _ => None,
+    match s.item_status? {
+        ItemStatus::Active | ItemStatus::Suspended if s.has_crt => Some(ServiceStatus::Issued),
+        ItemStatus::Active => Some(ServiceStatus::Enrolled),
+        ItemStatus::Ordered | ItemStatus::Processing => Some(ServiceStatus::Requested),
+        ItemStatus::Deleted => Some(ServiceStatus::Failed),
+        // Stopped without a certificate, or a code we do not know.
+        ItemStatus::Suspended | ItemStatus::Other(_) => None,
     }
 }
 
@@ -79,13 +73,11 @@ pub fn map_upstream(s: UpstreamState<'_>) -> Option<ServiceStatus> {
 /// decide whether a row may have changed: `Some(true)` = the row says the
 /// certificate is live and usable, `Some(false)` = still in work or gone,
 /// `None` = cannot tell (A-U8).
-pub fn list_row_is_active(item_status: Option<&str>) -> Option<bool> {
-    match item_status.map(str::trim) {
-        Some(UPSTREAM_ITEM_ACTIVE) | Some(UPSTREAM_ITEM_SUSPENDED) => Some(true),
-        Some(UPSTREAM_ITEM_ORDERED)
-        | Some(UPSTREAM_ITEM_PROCESSING)
-        | Some(UPSTREAM_ITEM_DELETED) => Some(false),
-        _ => None,
+pub fn list_row_is_active(item_status: Option<ItemStatus>) -> Option<bool> {
+    match item_status? {
+        ItemStatus::Active | ItemStatus::Suspended => Some(true),
+        ItemStatus::Ordered | ItemStatus::Processing | ItemStatus::Deleted => Some(false),
+        ItemStatus::Other(_) => None,
     }
 }
 
@@ -96,9 +88,14 @@ mod tests {
     fn st(ss: Option<u8>, is: Option<&str>, crt: bool) -> Option<ServiceStatus> {
         map_upstream(UpstreamState {
             service_status: ss,
-            item_status: is,
+            item_status: code(is),
             has_crt: crt,
         })
+    }
+
+    /// As `wire::item_status_code` reads a numeric field.
+    fn code(is: Option<&str>) -> Option<ItemStatus> {
+        is.and_then(|v| v.parse().ok()).map(ItemStatus::from_db)
     }
 
     #[test]
@@ -135,8 +132,9 @@ mod tests {
 
     #[test]
     fn list_rows() {
-        assert_eq!(list_row_is_active(Some("2")), Some(true));
-        assert_eq!(list_row_is_active(Some("5")), Some(false));
-        assert_eq!(list_row_is_active(Some("green")), None);
+        assert_eq!(list_row_is_active(code(Some("2"))), Some(true));
+        assert_eq!(list_row_is_active(code(Some("5"))), Some(false));
+        assert_eq!(list_row_is_active(code(Some("green"))), None);
+        assert_eq!(list_row_is_active(code(Some("0"))), None);
     }
 }

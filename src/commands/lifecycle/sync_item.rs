@@ -14,6 +14,7 @@ use crate::protocol::error::Result;
 use crate::upstream::CertView;
 
 use super::job::{Job, SERVICE_STATUS_PARAM};
+use super::renewal_watch;
 use super::report::report_first_issue;
 use super::status::{local_status, map_upstream, status_name, ServiceStatus, UpstreamState};
 
@@ -58,7 +59,7 @@ pub fn sync_once(job: &mut Job, upstream_id: u64) -> Result<SyncOutcome> {
 pub fn apply_view(job: &mut Job, view: &CertView) -> Result<SyncOutcome> {
     let target = map_upstream(UpstreamState {
         service_status: view.service_status,
-        item_status: view.item_status.as_deref(),
+        item_status: view.status,
         has_crt: view.crt.as_deref().is_some_and(|c| !c.trim().is_empty()),
     });
     let current = local_status(job.param(SERVICE_STATUS_PARAM));
@@ -86,6 +87,7 @@ pub fn apply_view(job: &mut Job, view: &CertView) -> Result<SyncOutcome> {
             }
             if let Some(expiry) = view.expiredate {
                 if job.item.expiredate != Some(expiry) {
+                    renewal_watch::warn_if_unasked(job, view.id, expiry);
                     mgrctl.setexpiredate(job.item_id, expiry)?;
                     job.item.expiredate = Some(expiry);
                     writes += 1;

@@ -61,6 +61,9 @@ pub fn list(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
             .field("status_msg", item.status_msg.clone())
             .field("item_status", item_status(sim, item.status))
             .field("cost", format!("{} {}", money(item.cost), item.currency));
+        if sim.world.knobs.on("status_column") {
+            elem = elem.field("status", item.status.to_string());
+        }
         if with_remoteid {
             elem = elem.field("remoteid", item.remoteid.clone().unwrap_or_default());
         }
@@ -102,6 +105,7 @@ pub fn edit(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
         return Ok(ok_doc(sim));
     }
     let show_remoteid = sim.world.knobs.on("edit_remoteid");
+    let status_column = sim.world.knobs.on("status_column");
     let status_text = {
         let item = own(sim, &user, id)?;
         item.status
@@ -135,6 +139,9 @@ pub fn edit(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
     }
     if show_remoteid {
         doc = doc.field("remoteid", item.remoteid.clone().unwrap_or_default());
+    }
+    if status_column {
+        doc = doc.field("status", item.status.to_string());
     }
     Ok(doc)
 }

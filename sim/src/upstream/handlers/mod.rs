@@ -7,6 +7,8 @@ mod order;
 mod pricelist;
 mod prolong;
 
+pub use prolong::auto_renew;
+
 use super::sim::Sim;
 use super::state::{money, SESSION_TTL_SECS};
 use super::xml::Node;
@@ -242,14 +244,14 @@ pub fn dispatch(sim: &mut Sim, params: &BTreeMap<String, String>) -> Result<Node
         "whoami"
             | "certificate"
             | "certificate.edit"
-            | "certificate.order.param"
             | "certificate.order.csr"
             | "certificate.reissue.step2"
             | "certificate.delete"
             | "certificate.suspend"
             | "certificate.resume"
             | "service.prolong"
-    ) || ADMIN_ONLY.contains(&func.as_str());
+    ) || func == order::order_func(sim)
+        || ADMIN_ONLY.contains(&func.as_str());
     if !known {
         let mut e = ApiError::new(
             sim.world.knobs.get("unknown_func_type"),
@@ -265,7 +267,7 @@ pub fn dispatch(sim: &mut Sim, params: &BTreeMap<String, String>) -> Result<Node
         "whoami" => account::whoami(sim, &call),
         "certificate" => certificate::list(sim, &call),
         "certificate.edit" => certificate::edit(sim, &call),
-        "certificate.order.param" => order::order(sim, &call),
+        f if f == order::order_func(sim) => order::order(sim, &call),
         "certificate.order.csr" => certificate::order_csr(sim, &call),
         "certificate.reissue.step2" => certificate::reissue(sim, &call),
         "certificate.delete" => certificate::delete(sim, &call),

@@ -33,7 +33,22 @@ const CONSUMED: &[&str] = &[
     "approver_email",
     "lang",
     "snext",
+    "autoprolong",
+    "force_use_new_cart",
 ];
+
+/// The order function the upstream offers (knob `order_func`, 3P-CODE N7).
+pub const FUNC_ORDER: &str = "certificate.order.param";
+pub const FUNC_ORDER_V2: &str = "v2.certificate.order.param";
+
+/// The order function this upstream knows.
+pub fn order_func(sim: &Sim) -> &'static str {
+    if sim.world.knobs.get("order_func") == "v2" {
+        FUNC_ORDER_V2
+    } else {
+        FUNC_ORDER
+    }
+}
 
 /// SANs: `altname` (or `altname_input`), space separated (commas tolerated).
 pub fn altnames(call: &Call) -> Vec<String> {
@@ -241,6 +256,11 @@ pub fn order(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
     if !call.is_ok("sok") {
         return Ok(form(sim));
     }
+    // 3P-CODE N7: the v2 function goes with the new cart; without the flag
+    // the guess is a refusal (nothing ordered).
+    if order_func(sim) == FUNC_ORDER_V2 && call.get("force_use_new_cart") != Some("on") {
+        return Err(ApiError::missed("force_use_new_cart"));
+    }
     let raw_plan = call
         .get("pricelist")
         .ok_or_else(|| ApiError::missed("pricelist"))?;
@@ -344,6 +364,9 @@ pub fn order(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
             cost: amount,
             currency: plan.currency.clone(),
             pending: None,
+            autoprolong: sim.world.knobs.on("upstream_autoprolong")
+                && call.get("autoprolong") != Some("off"),
+            auto_renewals: 0,
         },
     );
     if !paid_now {
@@ -351,5 +374,10 @@ pub fn order(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
         return Ok(Node::new("doc").child(Node::new("ok")));
     }
     sim.start_processing(id, PendingKind::Order);
-    Ok(Node::new("doc").field("id", id.to_string()))
+    // Knob order_answer: <id> (S17) or <item.id> (v2 order API).
+    Ok(match sim.world.knobs.get("order_answer") {
+        "item.id" => Node::new("doc").field("item.id", id.to_string()),
+        "zero" => Node::new("doc").field("id", "0"),
+        _ => Node::new("doc").field("id", id.to_string()),
+    })
 }

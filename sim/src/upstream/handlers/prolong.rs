@@ -6,6 +6,50 @@ use crate::upstream::sim::Sim;
 use crate::upstream::state::{add_months, PendingKind};
 use crate::upstream::xml::Node;
 
+/// Upstream auto-renewal (knob `upstream_autoprolong`, evidence-2026-12
+/// "Orders"): an issued item ordered without `autoprolong=off` is renewed by
+/// the upstream itself once its expiry is reached, one more period debited
+/// from the account, with no `service.prolong` from the reseller. Without
+/// the money it stays expired. Run before every request and clock move.
+pub fn auto_renew(sim: &mut Sim) {
+    let today = sim.world.today();
+    let due: Vec<u64> = sim
+        .world
+        .items
+        .values()
+        .filter(|i| i.autoprolong && !i.deleted && i.service_status == 5)
+        .filter(|i| i.expiredate.is_some_and(|e| e <= today))
+        .map(|i| i.id)
+        .collect();
+    for id in due {
+        // A big clock jump may be due several periods; ten at most per call.
+        for _ in 0..10 {
+            let Some(item) = sim.world.items.get(&id).cloned() else {
+                break;
+            };
+            let Some(expiry) = item.expiredate.filter(|e| *e <= today) else {
+                break;
+            };
+            let Some(plan) = sim.catalog.plan(item.pricelist).cloned() else {
+                break;
+            };
+            let Ok(list_price) = price(&plan, item.period, item.altname_qty) else {
+                break;
+            };
+            let amount = account_price(sim, &item.account, list_price);
+            if debit(sim, &item.account, amount, &plan.currency).is_err() {
+                break;
+            }
+            if let Some(it) = sim.world.items.get_mut(&id) {
+                it.expiredate = Some(add_months(expiry, item.period));
+                it.paid += amount;
+                it.cost = amount;
+                it.auto_renewals += 1;
+            }
+        }
+    }
+}
+
 pub fn prolong(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
     let user = call.user(sim)?;
     let id = call.elid()?;

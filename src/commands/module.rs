@@ -1,0 +1,77 @@
+//! One processing module of ours, opened: the local BILLmanager (mgrctl,
+//! database, crypt key), the module's settings, the one "is this a
+//! pmsslreseller module" check, and its upstream connection. Every command
+//! that works on a module goes through here: lifecycle jobs, the bulk sync,
+//! the catalog refresh, `getbalance` and `pmsslreseller balance`.
+
+use crate::billing::{CryptKey, Db, Mgrctl, ModuleSettings};
+use crate::config::Config;
+use crate::paths::{MgrRoot, MODULE_NAME};
+use crate::protocol::error::{ErrorKind, ModuleError, Result};
+use crate::upstream::{Client, Connection};
+
+/// A pmsslreseller processing module with the local BILLmanager it lives in.
+pub struct OpenModule {
+    pub mgrctl: Mgrctl,
+    pub db: Db,
+    pub key: CryptKey,
+    pub settings: ModuleSettings,
+}
+
+impl OpenModule {
+    pub fn id(&self) -> u64 {
+        self.settings.id
+    }
+
+    /// The upstream client (no network access yet).
+    pub fn client(&self, config: &Config) -> Result<Client> {
+        connect(&self.settings, config)
+    }
+}
+
+/// Open processing module `id`: mgrctl, database, key, settings, refusing a
+/// module of another type before reading any of its settings (they would
+/// mean something else).
+pub fn open_module(root: &MgrRoot, config: &Config, id: u64) -> Result<OpenModule> {
+    let mgrctl = Mgrctl::configured(root, config);
+    let mut db = Db::connect(&mgrctl)?;
+    let key = CryptKey::load(root)?;
+    let settings = our_module_settings(&mut db, &key, id)?;
+    Ok(OpenModule {
+        mgrctl,
+        db,
+        key,
+        settings,
+    })
+}
+
+/// The settings of module `id`, which must be a pmsslreseller module.
+pub fn our_module_settings(db: &mut Db, key: &CryptKey, id: u64) -> Result<ModuleSettings> {
+    let (module, name) = db.processing_module(id)?;
+    if module != MODULE_NAME {
+        return Err(not_our_module(id, &name, &module));
+    }
+    db.module_settings(id, key)
+}
+
+/// The one wording of "that module is not ours".
+pub fn not_our_module(id: u64, name: &str, module: &str) -> ModuleError {
+    ModuleError::new(
+        ErrorKind::WrongModule,
+        format!(
+            "processing module {id} ('{name}') is a '{module}' module, not a {MODULE_NAME} module; \
+             use the id of a {MODULE_NAME} module (Integration → Processing modules, column Id)"
+        ),
+    )
+    .with_object(format!("processing module {id}"))
+}
+
+/// The upstream client for a module's settings, ordering as `[order]` says.
+pub fn connect(settings: &ModuleSettings, config: &Config) -> Result<Client> {
+    let conn = Connection {
+        url: settings.url.clone(),
+        username: settings.username.clone(),
+        password: settings.password.clone(),
+    };
+    Ok(Client::new(&conn, &config.upstream)?.with_order_config(&config.order))
+}

@@ -452,7 +452,7 @@ fn an_order_answered_with_item_id_is_taken() {
 fn an_order_answered_with_id_0_is_looked_up_not_ordered_again() {
     let w = World::with(
         &["--knob", "order_answer=zero"],
-        "[lifecycle]\nsettle_secs = 1\n",
+        "[lifecycle]\nsettle_secs = 10\n",
     );
     let (ro, code, out) = w.operation("open");
     assert_eq!(code, 1, "{out}");

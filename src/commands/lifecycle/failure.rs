@@ -2,8 +2,8 @@
 //!
 //! The error goes into the running operation (`runningoperation.edit
 //! errorxml=…`), so the admin sees it in the operation's error history. When
-//! the operation has been tried `max_tries` times (10; `prolong` 1, because a
-//! renewal moves money) and no task exists yet, it is switched to manual
+//! the operation has been tried `max_tries` times (10; `prolong` refused by
+//! the upstream 1, because a renewal moves money) and no task exists yet, it is switched to manual
 //! (`runningoperation.setmanual`) and an admin task is opened
 //! (`task.gettype` + `task.edit`), as ISPsystem's modules do. The caller then
 //! prints the error XML and exits 1.
@@ -12,9 +12,28 @@ use crate::billing::{Db, Mgrctl};
 use crate::config::LifecycleConfig;
 use crate::protocol::error::{ErrorKind, ModuleError};
 
-/// Tries allowed for `command` before manual handling.
-pub fn max_tries(command: &str, cfg: &LifecycleConfig) -> u32 {
-    let n = if command == "prolong" {
+/// Errors after which a rerun cannot pay twice and can find out itself what
+/// happened: nothing was sent (unreachable, local failure, lock), or the
+/// intent stays `Sent` and the next run decides from the upstream (a lost or
+/// unreadable answer, an `ok` without effect). Issue 9 §8: a lost renewal
+/// answer is settled by the next run, not by an admin.
+pub fn rerun_settles(error: &ModuleError) -> bool {
+    matches!(
+        error.kind,
+        ErrorKind::UpstreamOutcomeUnknown
+            | ErrorKind::UpstreamTimeout
+            | ErrorKind::UpstreamBadResponse
+            | ErrorKind::UpstreamUnreachable
+            | ErrorKind::Billing
+            | ErrorKind::Locked
+    )
+}
+
+/// Tries allowed for `command` failing with `error` before manual handling.
+/// `prolong`'s own cap (1) applies to definite refusals (no money, access,
+/// login): a renewal the upstream refused waits for an admin.
+pub fn max_tries(command: &str, error: &ModuleError, cfg: &LifecycleConfig) -> u32 {
+    let n = if command == "prolong" && !rerun_settles(error) {
         cfg.prolong_max_tries
     } else {
         cfg.max_tries
@@ -43,7 +62,7 @@ pub fn plan(
     already_tasked: bool,
     cfg: &LifecycleConfig,
 ) -> FailurePlan {
-    let capped = trycount >= max_tries(command, cfg) || needs_admin_now(error);
+    let capped = trycount >= max_tries(command, error, cfg) || needs_admin_now(error);
     FailurePlan {
         switch_to_manual: capped && !already_tasked,
     }
@@ -91,7 +110,7 @@ pub fn report_failure(
     if !plan(site.command, error, trycount, tasked, cfg).switch_to_manual {
         log::info!(
             "running operation {ro}: try {trycount} of {}; BILLmanager reruns it",
-            max_tries(site.command, cfg)
+            max_tries(site.command, error, cfg)
         );
         return;
     }
@@ -126,13 +145,28 @@ mod tests {
     #[test]
     fn default_caps() {
         let cfg = LifecycleConfig::default();
-        assert_eq!(max_tries("open", &cfg), 10);
-        assert_eq!(max_tries("prolong", &cfg), 1);
+        let refused = ModuleError::new(ErrorKind::NotEnoughMoney, "no money");
+        assert_eq!(max_tries("open", &err(), &cfg), 10);
+        assert_eq!(max_tries("prolong", &refused, &cfg), 1);
         assert!(!plan("open", &err(), 9, false, &cfg).switch_to_manual);
         assert!(plan("open", &err(), 10, false, &cfg).switch_to_manual);
-        assert!(plan("prolong", &err(), 1, false, &cfg).switch_to_manual);
+        assert!(plan("prolong", &refused, 1, false, &cfg).switch_to_manual);
         // Never a second task.
-        assert!(!plan("prolong", &err(), 3, true, &cfg).switch_to_manual);
+        assert!(!plan("prolong", &refused, 3, true, &cfg).switch_to_manual);
+    }
+
+    #[test]
+    fn a_lost_renewal_answer_is_rerun_not_sent_to_an_admin() {
+        let cfg = LifecycleConfig::default();
+        for kind in [
+            ErrorKind::UpstreamOutcomeUnknown,
+            ErrorKind::UpstreamTimeout,
+        ] {
+            let lost = ModuleError::new(kind, "answer lost");
+            assert_eq!(max_tries("prolong", &lost, &cfg), 10);
+            assert!(!plan("prolong", &lost, 1, false, &cfg).switch_to_manual);
+            assert!(plan("prolong", &lost, 10, false, &cfg).switch_to_manual);
+        }
     }
 
     #[test]
@@ -148,6 +182,6 @@ mod tests {
             max_tries: 0,
             ..LifecycleConfig::default()
         };
-        assert_eq!(max_tries("close", &cfg), 1);
+        assert_eq!(max_tries("close", &err(), &cfg), 1);
     }
 }

@@ -186,6 +186,28 @@ impl<'a> Job<'a> {
         .with_object(format!("service.saveparam {name}")))
     }
 
+    /// Set the item's expiry and read it back: a renewal is never reported
+    /// while the local paid term has not moved with the upstream one.
+    pub fn set_expiry_confirmed(&mut self, date: chrono::NaiveDate) -> Result<()> {
+        self.mgrctl.setexpiredate(self.item_id, date)?;
+        let stored = self.db.item(self.item_id)?.expiredate;
+        if stored != Some(date) {
+            return Err(ModuleError::new(
+                ErrorKind::Billing,
+                format!(
+                    "mgrctl service.setexpiredate elid={} expiredate={date} answered ok, but the database \
+                     holds {}; the renewal is not reported. Check `mgrctl -m billmgr service.setexpiredate` \
+                     on this BILLmanager, then rerun the operation (nothing is paid again)",
+                    self.item_id,
+                    stored.map(|d| d.to_string()).unwrap_or_else(|| "no expiry".into())
+                ),
+            )
+            .with_object("service.setexpiredate"));
+        }
+        self.item.expiredate = Some(date);
+        Ok(())
+    }
+
     /// Save the upstream id and read it back.
     pub fn save_upstream_id(&mut self, id: u64) -> Result<()> {
         self.save_param_confirmed(UPSTREAM_ID_PARAM, &id.to_string())

@@ -242,8 +242,7 @@ fn finish(
     let expiry = view.as_ref().and_then(|v| v.expiredate).or(answered);
     if let Some(d) = expiry {
         if job.item.expiredate != Some(d) {
-            job.mgrctl.setexpiredate(job.item_id, d)?;
-            job.item.expiredate = Some(d);
+            job.set_expiry_confirmed(d)?;
         }
     }
     // Done (read back) before the report: a rerun of this operation after a

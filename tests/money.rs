@@ -818,7 +818,28 @@ fn trial(w: &World, command: &str, rng: &mut Rng, with_fault: bool) -> Tally {
         }
     }
     if t.doubles + t.lost + t.stuck + t.manual > 0 && std::env::var_os("PMSS_TRIAL_LOG").is_some() {
-        eprintln!("trial {command} item {item}: {t:?}\n{}", w.mgr.module_log());
+        let id = w.upstream_id(item).map(|i| i.to_string());
+        let calls: Vec<String> = journal
+            .iter()
+            .filter(|e| {
+                e.params.get("remoteid") == Some(&item.to_string())
+                    || (id.is_some() && e.params.get("elid") == id.as_ref())
+            })
+            .map(|e| format!("{} {} {} {:?}", e.time, e.func, e.outcome, e.result))
+            .collect();
+        let tag = format!("item={item} ");
+        let log: Vec<String> = w
+            .mgr
+            .module_log()
+            .lines()
+            .filter(|l| l.contains(&tag) && !l.contains("DEBUG"))
+            .map(str::to_string)
+            .collect();
+        eprintln!(
+            "trial {command} item {item}: {t:?}\nupstream:\n{}\nlog:\n{}",
+            calls.join("\n"),
+            log.join("\n")
+        );
     }
     t
 }

@@ -12,6 +12,18 @@ use crate::billing::{Db, Mgrctl};
 use crate::config::LifecycleConfig;
 use crate::protocol::error::{ErrorKind, ModuleError};
 
+use super::intent::{now_unix, Intent, Phase, INTENT_PARAM};
+
+/// Tries allowed for `command` before manual handling.
+pub fn max_tries(command: &str, cfg: &LifecycleConfig) -> u32 {
+    let n = if command == "prolong" {
+        cfg.prolong_max_tries
+    } else {
+        cfg.max_tries
+    };
+    n.max(1)
+}
+
 /// Errors after which a rerun cannot pay twice and can find out itself what
 /// happened: nothing was sent (unreachable, local failure, lock), or the
 /// intent stays `Sent` and the next run decides from the upstream (a lost or
@@ -29,16 +41,34 @@ pub fn rerun_settles(error: &ModuleError) -> bool {
     )
 }
 
-/// Tries allowed for `command` failing with `error` before manual handling.
-/// `prolong`'s own cap (1) applies to definite refusals (no money, access,
-/// login): a renewal the upstream refused waits for an admin.
-pub fn max_tries(command: &str, error: &ModuleError, cfg: &LifecycleConfig) -> u32 {
-    let n = if command == "prolong" && !rerun_settles(error) {
-        cfg.prolong_max_tries
+/// Tries allowed for `command` failing with `error`: `prolong`'s own cap
+/// (1) applies to definite refusals (no money, access, login) only.
+pub fn tries_allowed(command: &str, error: &ModuleError, cfg: &LifecycleConfig) -> u32 {
+    if rerun_settles(error) {
+        cfg.max_tries.max(1)
     } else {
-        cfg.max_tries
+        max_tries(command, cfg)
+    }
+}
+
+/// A send whose outcome is unknown is still inside its settle window: only
+/// a run after the window can tell from the upstream whether it was applied,
+/// so the retry cap waits for it (whatever BILLmanager's rerun pace).
+const SETTLE_GRACE_SECS: i64 = 2;
+
+fn settling(db: &mut Db, item: u64, cfg: &LifecycleConfig) -> bool {
+    let Ok(Some(raw)) = db.item_param(item, INTENT_PARAM) else {
+        return false;
     };
-    n.max(1)
+    match Intent::from_param(Some(&raw)) {
+        // The grace covers the time between the run's own "still settling"
+        // decision and this report (both in whole seconds).
+        Ok(Some(i)) => {
+            i.phase == Phase::Sent
+                && i.age(now_unix()) <= cfg.settle_secs as i64 + SETTLE_GRACE_SECS
+        }
+        _ => false,
+    }
 }
 
 /// Errors no rerun can fix: the admin is asked at once instead of after
@@ -62,7 +92,7 @@ pub fn plan(
     already_tasked: bool,
     cfg: &LifecycleConfig,
 ) -> FailurePlan {
-    let capped = trycount >= max_tries(command, error, cfg) || needs_admin_now(error);
+    let capped = trycount >= tries_allowed(command, error, cfg) || needs_admin_now(error);
     FailurePlan {
         switch_to_manual: capped && !already_tasked,
     }
@@ -107,10 +137,18 @@ pub fn report_failure(
     // task exists yet"). A failed read counts as "no task": a second task is
     // a nuisance, an operation that is never capped can pay again.
     let tasked = db.has_open_task(ro).unwrap_or(false);
+    if !needs_admin_now(error) && settling(db, site.item, cfg) {
+        log::info!(
+            "running operation {ro}: try {trycount}; a send of item {} is inside its settle window, \
+             so the retry cap waits: the next run after it tells from the upstream what happened",
+            site.item
+        );
+        return;
+    }
     if !plan(site.command, error, trycount, tasked, cfg).switch_to_manual {
         log::info!(
             "running operation {ro}: try {trycount} of {}; BILLmanager reruns it",
-            max_tries(site.command, error, cfg)
+            tries_allowed(site.command, error, cfg)
         );
         return;
     }
@@ -146,8 +184,8 @@ mod tests {
     fn default_caps() {
         let cfg = LifecycleConfig::default();
         let refused = ModuleError::new(ErrorKind::NotEnoughMoney, "no money");
-        assert_eq!(max_tries("open", &err(), &cfg), 10);
-        assert_eq!(max_tries("prolong", &refused, &cfg), 1);
+        assert_eq!(max_tries("open", &cfg), 10);
+        assert_eq!(max_tries("prolong", &cfg), 1);
         assert!(!plan("open", &err(), 9, false, &cfg).switch_to_manual);
         assert!(plan("open", &err(), 10, false, &cfg).switch_to_manual);
         assert!(plan("prolong", &refused, 1, false, &cfg).switch_to_manual);
@@ -163,7 +201,7 @@ mod tests {
             ErrorKind::UpstreamTimeout,
         ] {
             let lost = ModuleError::new(kind, "answer lost");
-            assert_eq!(max_tries("prolong", &lost, &cfg), 10);
+            assert_eq!(tries_allowed("prolong", &lost, &cfg), 10);
             assert!(!plan("prolong", &lost, 1, false, &cfg).switch_to_manual);
             assert!(plan("prolong", &lost, 10, false, &cfg).switch_to_manual);
         }
@@ -182,6 +220,6 @@ mod tests {
             max_tries: 0,
             ..LifecycleConfig::default()
         };
-        assert_eq!(max_tries("close", &err(), &cfg), 1);
+        assert_eq!(max_tries("close", &cfg), 1);
     }
 }

@@ -131,9 +131,9 @@ fn reconcile(job: &mut Job, upstream_id: u64, intent: Intent) -> Result<Settled>
     }
     if job.still_settling(&intent) {
         let what = if intent.answered_ok {
-            "the upstream accepted the renewal"
+            "the upstream answered ok to the renewal"
         } else {
-            "the answer to the renewal was lost"
+            "the answer was lost to the renewal"
         };
         return Err(ModuleError::new(
             ErrorKind::UpstreamOutcomeUnknown,

@@ -222,8 +222,14 @@ pub fn main(argv0: &str, args: Vec<String>) -> i32 {
             return fail(&e);
         }
     };
-    let fault = match conf::Conf::load(&root).and_then(|c| faults::hit(&root, &c.faults, &call)) {
-        Ok(f) => f,
+    let fault = match conf::Conf::load(&root) {
+        Ok(conf) => match faults::hit(&root, &conf.faults, &call) {
+            Ok(f) => f,
+            Err(e) => {
+                journal(&root, &call, &format!("error:{}", e.kind));
+                return fail(&e);
+            }
+        },
         // No readable config: execute() reports it as it always did.
         Err(_) => None,
     };

@@ -40,7 +40,7 @@ pub fn run(job: &mut Job) -> Result<()> {
             return Err(job.unfinished_other(&intent));
         }
         Decision::Reconcile(intent) => match reconcile(job, upstream_id, intent)? {
-            Settled::Renewed(intent, view) => return finish(job, intent, Some(view), None),
+            Settled::Renewed(intent, view) => return finish(job, intent, Some(*view), None),
             Settled::NotRenewed(intent) => (intent.generation, intent.attempt + 1),
         },
     };
@@ -100,7 +100,7 @@ pub fn run(job: &mut Job) -> Result<()> {
 /// What the upstream says about a renewal whose answer was lost.
 enum Settled {
     /// The paid term moved: adopt it.
-    Renewed(Intent, CertView),
+    Renewed(Intent, Box<CertView>),
     /// Certainly not applied (the settle window passed, nothing moved): the
     /// caller may send again.
     NotRenewed(Intent),
@@ -127,7 +127,7 @@ fn reconcile(job: &mut Job, upstream_id: u64, intent: Intent) -> Result<Settled>
             show(before),
             show(now)
         );
-        return Ok(Settled::Renewed(intent, view));
+        return Ok(Settled::Renewed(intent, Box::new(view)));
     }
     if job.still_settling(&intent) {
         let what = if intent.answered_ok {

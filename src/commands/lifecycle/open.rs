@@ -1,11 +1,12 @@
 //! `open --item N --runningoperation R`: order the certificate upstream.
 //!
+//! 0. The running operation is gone (intent.rs `decide`)? Nothing at all.
 //! 1. Already ordered (upstream id on the item)? Then only finish.
 //! 2. A previous send whose answer was lost? Look the order up (reconcile.rs)
 //!    and adopt it; order again only when it is certainly not there.
-//! 3. Otherwise: read the order data, record the intent, order with
-//!    `remoteid` = our item id (paid from the upstream balance), save the
-//!    upstream id.
+//! 3. Otherwise: read the order data, record the intent (read back), order
+//!    with `remoteid` = our item id (paid from the upstream balance), record
+//!    the upstream id in the intent, then on the item (read back).
 //! 4. Finish: sub-status "requested", the post-open call (report.rs, P-U3),
 //!    then one sync pass so an instantly issued certificate lands at once.
 

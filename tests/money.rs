@@ -9,7 +9,8 @@
 //!   none;
 //! - every mgrctl write of open and prolong answered `<ok/>` without being
 //!   stored, or failing after being stored → at most one payment, nothing
-//!   orphaned;
+//!   orphaned (also when the order's id never reached the item and the
+//!   customer closes);
 //! - renewals: paid at once (`skipbasket=on`), reported only when the paid
 //!   term moved, a lost answer settled by the next run without an admin;
 //! - kill-and-rerun trials: SIGKILL at seeded random points, reruns as
@@ -59,6 +60,9 @@ struct World {
     mgr: TestMgr,
     module: u64,
     tariff: u64,
+    /// Running average of a whole run (ms), so kills land all over a run
+    /// whatever the machine's load.
+    run_ms: std::cell::Cell<u64>,
 }
 
 impl World {
@@ -86,6 +90,7 @@ impl World {
             mgr,
             module,
             tariff,
+            run_ms: std::cell::Cell::new(400),
         }
     }
 
@@ -562,6 +567,30 @@ fn open_never_succeeds_without_the_stored_upstream_id() {
     assert!(w.upstream_deleted(id), "not orphaned");
 }
 
+#[test]
+fn close_deletes_an_order_whose_id_never_reached_the_item() {
+    // The order is paid, its id is in the intent, but every write of the id
+    // onto the item is lost; the customer then cancels: close must delete it
+    // upstream, not "close locally only" and leave it paid and forgotten.
+    let w = World::new();
+    let item = w.new_item();
+    w.mgrctl_faults(&["Fault drop service.saveparam:pmss_upstream_id *"]);
+    let open = w.operation(item, "open");
+    let (code, out) = w.run(item, "open", Some(open));
+    assert_eq!(code, 1, "{out}");
+    let orders = w.orders_of(item);
+    assert_eq!(orders.len(), 1);
+    assert_eq!(w.upstream_id(item), None, "the id write was lost");
+    let close = w.operation(item, "close");
+    let (code, out) = w.run(item, "close", Some(close));
+    assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
+    assert!(
+        w.upstream_deleted(orders[0]),
+        "deleted upstream, not orphaned"
+    );
+    assert_eq!(w.db.item_status(item), 4);
+}
+
 // ---------------------------------------------------------------------------
 // Renewals that really pay.
 
@@ -732,7 +761,7 @@ fn trial(w: &World, command: &str, rng: &mut Rng, with_fault: bool) -> Tally {
         w.up.fault(&trial_fault(money_func(command), rng));
     }
     let ro = w.db.create_running_operation(item, command);
-    // A run takes a few hundred ms here; kills land all over it.
+    // Kills land anywhere in a run: uniform over 1.2 × its average length.
     let mut finished = false;
     for round in 0..40 {
         match w.db.running_operation(ro) {
@@ -744,8 +773,10 @@ fn trial(w: &World, command: &str, rng: &mut Rng, with_fault: bool) -> Tally {
             Some(_) => {}
         }
         w.db.bump_trycount(ro);
+        let started = Instant::now();
         let mut child = w.spawn(item, command, Some(ro));
-        let kill_at = (round < 4 && rng.below(3) != 0).then(|| rng.below(900));
+        let window = w.run_ms.get() * 6 / 5 + 1;
+        let kill_at = (round < 4 && rng.below(3) != 0).then(|| rng.below(window));
         match kill_at {
             Some(ms) => {
                 let end = Instant::now() + Duration::from_millis(ms);
@@ -763,6 +794,8 @@ fn trial(w: &World, command: &str, rng: &mut Rng, with_fault: bool) -> Tally {
             }
             None => {
                 let out = child.wait_with_output().unwrap();
+                let ms = started.elapsed().as_millis() as u64;
+                w.run_ms.set((w.run_ms.get() * 3 + ms) / 4);
                 if !out.status.success() {
                     std::thread::sleep(Duration::from_millis(500));
                 }

@@ -17,14 +17,19 @@ use super::open::settle_lost_order;
 
 pub fn run(job: &mut Job) -> Result<()> {
     let mut upstream_id = job.upstream_id()?;
+    if upstream_id.is_none() {
+        // An order whose id reached the intent but not the item (a lost
+        // write): the intent names the certificate to delete.
+        upstream_id = job
+            .stored_intent()?
+            .filter(|i| i.op == IntentOp::Open)
+            .and_then(|i| i.upstream_id);
+    }
     match job.decide(IntentOp::Close)? {
         Decision::OperationGone => return Ok(()),
         Decision::FinishLocal(_) => return report(job),
         Decision::Reconcile(intent) if intent.op == IntentOp::Open && upstream_id.is_none() => {
-            upstream_id = match intent.upstream_id {
-                Some(id) => Some(id),
-                None => settle_lost_order(job, &intent)?,
-            };
+            upstream_id = settle_lost_order(job, &intent)?;
         }
         // A lost delete is repeated (deleting is idempotent); any other
         // op's unknown outcome does not stop the customer's close.

@@ -39,6 +39,15 @@ bench:
 	$(CARGO) build --release --workspace --bins
 	$(CARGO) bench -p pmsslreseller --bench '*'
 
+# Kill-and-rerun money trials (never part of `make test`): MONEY_TRIALS per
+# operation (default 1000) against the simulator and MariaDB; prints doubles,
+# lost, stuck and manual counts (README "Never twice, never lost").
+MONEY_TRIALS ?= 1000
+.PHONY: money-trials
+money-trials:
+	$(CARGO) build --workspace --bins
+	PMSS_MONEY_TRIALS=$(MONEY_TRIALS) $(CARGO) test --test money money_trials_report -- --ignored --nocapture
+
 # DEB and RPM into target/package/ (release binary via cargo-zigbuild, glibc 2.28
 # floor); installs its own tools when missing. See README "Packaging".
 package:

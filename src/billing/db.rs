@@ -530,6 +530,17 @@ impl Db {
         Ok(n.unwrap_or(0) > 0)
     }
 
+    /// One plain item param as stored now (`itemparam`), for reading back a
+    /// write made through `mgrctl` before money moves.
+    pub fn item_param(&mut self, item_id: u64, name: &str) -> Result<Option<String>> {
+        self.conn
+            .exec_first(
+                "SELECT value FROM itemparam WHERE item = ? AND intname = ?",
+                (item_id, name),
+            )
+            .map_err(|e| db_error("reading itemparam", e))
+    }
+
     /// `country.iso2` of BILLmanager's numeric country id (OP-SSL stores
     /// `org_country` as that id).
     pub fn country_iso2(&mut self, country_id: u64) -> Result<Option<String>> {

@@ -202,11 +202,15 @@ pub fn action_fields(id: u64) -> Fields {
     vec![f(FIELD_ELID, id.to_string()), f(SOK.0, SOK.1)]
 }
 
-/// `service.prolong&elid&period&sok=ok` [ISP-CODE S17, 3P-CODE S30; other params A-U7].
+/// `service.prolong&elid&period&sok=ok` [ISP-CODE S17, 3P-CODE S30; other params A-U7],
+/// plus `skipbasket=on` so the renewal is paid from the balance at once instead of
+/// landing unpaid in the cart [DOC S9 `skipbasket`, documented for orders; that
+/// `service.prolong` honours it too is A-U7, inferred from the order wizard].
 pub fn prolong_fields(id: u64, period_months: u32) -> Fields {
     vec![
         f(FIELD_ELID, id.to_string()),
         f("period", period_months.to_string()),
+        f("skipbasket", "on"),
         f(SOK.0, SOK.1),
     ]
 }
@@ -591,6 +595,14 @@ mod tests {
             .unwrap()
             .contains("function = \"classic\""));
         assert!(order_func_hint(FUNC_WHOAMI).is_none());
+    }
+
+    #[test]
+    fn renewal_is_paid_at_once_not_put_in_the_cart() {
+        let fields = prolong_fields(77, 24);
+        let has = |k: &str, v: &str| fields.iter().any(|(n, x)| n == k && x == v);
+        assert!(has("elid", "77") && has("period", "24") && has("sok", "ok"));
+        assert!(has("skipbasket", "on"), "{fields:?}");
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //! # task.gettype: type per operation; "-" = no task type
 //! TaskType open ssl_open_failed
 //! TaskType close -
+//! # faulty writes (faults.rs): drop = <ok/> without storing; fail_after = stored, then an error
+//! Fault drop service.saveparam:pmss_intent 1
 //! ```
 //!
 //! Empty values are allowed (`DBPassword` with nothing after it). Unknown
@@ -19,6 +21,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::faults::Rule;
 use super::SimError;
 
 /// Keys answered by `paramlist`, in this order.
@@ -30,6 +33,8 @@ pub struct Conf {
     pub db: BTreeMap<String, String>,
     /// operation → task type (`None`: BILLmanager answers no type).
     pub task_types: BTreeMap<String, Option<String>>,
+    /// Faulty writes, in file order.
+    pub faults: Vec<Rule>,
 }
 
 impl Conf {
@@ -69,6 +74,11 @@ impl Conf {
                 let ty = ty.trim();
                 conf.task_types
                     .insert(op.to_string(), (ty != "-").then(|| ty.to_string()));
+            } else if name == "Fault" {
+                let rule = Rule::parse(value).map_err(|m| {
+                    SimError::new("config", "Fault", format!("line {}: {m}", n + 1))
+                })?;
+                conf.faults.push(rule);
             } else {
                 return Err(SimError::new(
                     "config",
@@ -115,5 +125,8 @@ mod tests {
         assert_eq!(c.task_type("prolong").as_deref(), Some("prolong_failed"));
         assert!(Conf::parse("DBHots x\n").is_err());
         assert!(Conf::parse("TaskType open\n").is_err());
+        let f = Conf::parse("Fault drop service.saveparam:pmss_intent *\n").unwrap();
+        assert_eq!(f.faults.len(), 1);
+        assert!(Conf::parse("Fault sometimes x\n").is_err());
     }
 }

@@ -25,7 +25,7 @@
 use std::path::Path;
 
 use mysql::prelude::Queryable;
-use mysql::{Conn, OptsBuilder};
+use mysql::{Conn, OptsBuilder, TxOpts};
 use quick_xml::escape::escape;
 
 use super::conf::{Conf, DB_KEYS};
@@ -340,7 +340,7 @@ fn changepricelist_rollback(c: &mut Conn, call: &Call) -> R<String> {
     Ok("<ok/>".into())
 }
 
-fn upsert_param(c: &mut Conn, table: &str, item: u64, name: &str, value: &str) -> R<()> {
+fn upsert_param(c: &mut impl Queryable, table: &str, item: u64, name: &str, value: &str) -> R<()> {
     c.exec_drop(
         format!(
             "INSERT INTO {table} (item, intname, value) VALUES (?, ?, ?) \
@@ -351,7 +351,7 @@ fn upsert_param(c: &mut Conn, table: &str, item: u64, name: &str, value: &str) -
     .map_err(db_err)
 }
 
-fn drop_param(c: &mut Conn, item: u64, name: &str) -> R<()> {
+fn drop_param(c: &mut impl Queryable, item: u64, name: &str) -> R<()> {
     for table in ["itemparam", "itemcryptedparam"] {
         c.exec_drop(
             format!("DELETE FROM {table} WHERE item = ? AND intname = ?"),
@@ -362,13 +362,17 @@ fn drop_param(c: &mut Conn, item: u64, name: &str) -> R<()> {
     Ok(())
 }
 
-/// Store one param in exactly one of the two tables.
+/// Store one param in exactly one of the two tables, in one transaction: a
+/// reader (another module run, e.g. after the writer's module was killed)
+/// sees the old value or the new one, never the param missing in between.
 fn store_param(c: &mut Conn, key: Option<&Key>, item: u64, name: &str, value: &str) -> R<()> {
-    drop_param(c, item, name)?;
+    let mut tx = c.start_transaction(TxOpts::default()).map_err(db_err)?;
+    drop_param(&mut tx, item, name)?;
     match key {
-        Some(k) => upsert_param(c, "itemcryptedparam", item, name, &k.encrypt(value)?),
-        None => upsert_param(c, "itemparam", item, name, value),
+        Some(k) => upsert_param(&mut tx, "itemcryptedparam", item, name, &k.encrypt(value)?)?,
+        None => upsert_param(&mut tx, "itemparam", item, name, value)?,
     }
+    tx.commit().map_err(db_err)
 }
 
 fn saveparam(c: &mut Conn, root: &Path, call: &Call) -> R<String> {

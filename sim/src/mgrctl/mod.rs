@@ -5,7 +5,9 @@
 //! Each call is applied to the test database the way BILLmanager would
 //! ([`funcs`]), answered with a `<doc>` on stdout, and appended to
 //! `$MGR5_ROOT/var/mgrctl-journal.jsonl` (values of crypted params masked) so
-//! tests and benchmarks can see and count the calls. Anything it does not
+//! tests and benchmarks can see and count the calls. `Fault` lines in the
+//! config make chosen writes lie (answer `<ok/>`, store nothing) or fail
+//! after applying ([`faults`]). Anything it does not
 //! understand — unknown function, missing or non-numeric id, unknown item,
 //! unknown parameter — is an `<error>` on stdout AND exit code 1: a stand-in
 //! that silently accepted a wrong call would hide bugs in the module.
@@ -16,6 +18,7 @@
 
 mod conf;
 pub(crate) mod crypt;
+mod faults;
 mod funcs;
 
 use std::io::Write;
@@ -219,7 +222,36 @@ pub fn main(argv0: &str, args: Vec<String>) -> i32 {
             return fail(&e);
         }
     };
+    let fault = match conf::Conf::load(&root) {
+        Ok(conf) => match faults::hit(&root, &conf.faults, &call) {
+            Ok(f) => f,
+            Err(e) => {
+                journal(&root, &call, &format!("error:{}", e.kind));
+                return fail(&e);
+            }
+        },
+        // No readable config: execute() reports it as it always did.
+        Err(_) => None,
+    };
+    if fault == Some(faults::Mode::Drop) {
+        journal(&root, &call, "fault:drop");
+        let mut out = std::io::stdout().lock();
+        let _ = write!(
+            out,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<doc><ok/></doc>\n"
+        );
+        let _ = out.flush();
+        return 0;
+    }
     match funcs::execute(&root, &call) {
+        Ok(_) if fault == Some(faults::Mode::FailAfter) => {
+            journal(&root, &call, "fault:fail_after");
+            fail(&SimError::new(
+                "fault",
+                call.func.clone(),
+                "applied, then failed (Fault fail_after in billmgr-sim.conf)",
+            ))
+        }
         Ok(body) => {
             journal(&root, &call, "ok");
             let mut out = std::io::stdout().lock();

@@ -52,6 +52,10 @@ const KNOBS: &[(&str, &str, Accepts)] = &[
         Accepts::OneOf(&["nested", "flat"]),
     ), // SIM-27, A-U7
     ("prolong_reissues", "on", Accepts::OnOff), // SIM-27
+    // DOC S9 cart semantics: a renewal without skipbasket=on lands in the cart unpaid, expiry unchanged.
+    ("prolong_cart", "off", Accepts::OnOff),
+    // A hostile upstream: service.prolong answers ok (with a newexpiredate) but never applies.
+    ("prolong_applies", "on", Accepts::OnOff),
     ("remoteid_unique", "off", Accepts::OnOff), // SIM-29, A-U10
     (
         "issue_mode",
@@ -59,7 +63,7 @@ const KNOBS: &[(&str, &str, Accepts)] = &[
         Accepts::OneOf(&["manual", "instant", "auto"]),
     ), // SIM-22
     ("issue_step_secs", "60", Accepts::Positive), // SIM-22: one 3→4→5 step per N sim seconds (auto)
-    ("fail_cn", "", Accepts::List),           // SIM-22: CNs whose issuance fails (service_status 6)
+    ("fail_cn", "", Accepts::List), // SIM-22: CNs whose issuance fails (service_status 6)
 ];
 
 /// Current knob values; only non-default values are stored (and persisted).

@@ -4,31 +4,61 @@
 //! Deleting is idempotent by nature: an upstream "not found" means an earlier
 //! run (whose answer was lost) already deleted it, and counts as success.
 //! An item whose order answer was lost is looked up first, so its upstream
-//! certificate is deleted rather than left paid and forgotten.
+//! certificate is deleted rather than left paid and forgotten. The delete is
+//! recorded as an intent like every other call (intent.rs): a rerun of a
+//! finished close, or a run whose operation is gone, sends nothing.
 
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::{ApiErrorClass, UpstreamError};
 
-use super::intent::{IntentOp, Phase};
+use super::intent::{now_unix, Decision, Intent, IntentOp, Phase};
 use super::job::Job;
 use super::open::settle_lost_order;
 
 pub fn run(job: &mut Job) -> Result<()> {
     let mut upstream_id = job.upstream_id()?;
     if upstream_id.is_none() {
-        if let Some(intent) = job.intent()? {
-            if intent.op == IntentOp::Open && intent.phase == Phase::Sent {
-                upstream_id = settle_lost_order(job, &intent)?;
-            }
+        // An order whose id reached the intent but not the item (a lost
+        // write): the intent names the certificate to delete.
+        upstream_id = job
+            .stored_intent()?
+            .filter(|i| i.op == IntentOp::Open)
+            .and_then(|i| i.upstream_id);
+    }
+    match job.decide(IntentOp::Close)? {
+        Decision::OperationGone => return Ok(()),
+        Decision::FinishLocal(_) => return report(job),
+        Decision::Reconcile(intent) if intent.op == IntentOp::Open && upstream_id.is_none() => {
+            upstream_id = settle_lost_order(job, &intent)?;
         }
+        // A lost delete is repeated (deleting is idempotent); any other
+        // op's unknown outcome does not stop the customer's close.
+        Decision::Reconcile(_) | Decision::Fresh { .. } | Decision::Resend(_) => {}
     }
     match upstream_id {
-        Some(id) => delete_upstream(job, id)?,
+        Some(id) => {
+            let stored = job.intent()?;
+            let generation = match stored {
+                Some(i) if i.op == IntentOp::Close && i.phase != Phase::Done => i.generation,
+                Some(i) => i.generation + 1,
+                None => 1,
+            };
+            let mut intent = Intent::new(IntentOp::Close, generation, 1, job.ro, now_unix());
+            intent.upstream_id = Some(id);
+            job.save_intent(&intent)?;
+            delete_upstream(job, id)?;
+            job.save_intent(&intent.with_phase(Phase::Done))?;
+        }
         None => log::info!(
             "item {}: never ordered upstream; closing locally only",
             job.item_id
         ),
     }
+    report(job)
+}
+
+/// `service.postclose`, once the upstream side is settled.
+fn report(job: &mut Job) -> Result<()> {
     if job.operation_still_open()? {
         job.mgrctl.postclose(job.item_id)?;
     }

@@ -2,8 +2,8 @@
 //!
 //! The error goes into the running operation (`runningoperation.edit
 //! errorxml=…`), so the admin sees it in the operation's error history. When
-//! the operation has been tried `max_tries` times (10; `prolong` 1, because a
-//! renewal moves money) and no task exists yet, it is switched to manual
+//! the operation has been tried `max_tries` times (10; `prolong` refused by
+//! the upstream 1, because a renewal moves money) and no task exists yet, it is switched to manual
 //! (`runningoperation.setmanual`) and an admin task is opened
 //! (`task.gettype` + `task.edit`), as ISPsystem's modules do. The caller then
 //! prints the error XML and exits 1.
@@ -13,6 +13,8 @@ use crate::config::LifecycleConfig;
 use crate::protocol::args::ServiceOp;
 use crate::protocol::error::{ErrorKind, ModuleError};
 
+use super::intent::{now_unix, Intent, Phase, INTENT_PARAM};
+
 /// Tries allowed for `command` before manual handling.
 pub fn max_tries(op: ServiceOp, cfg: &LifecycleConfig) -> u32 {
     let n = match op {
@@ -20,6 +22,53 @@ pub fn max_tries(op: ServiceOp, cfg: &LifecycleConfig) -> u32 {
         _ => cfg.max_tries,
     };
     n.max(1)
+}
+
+/// Errors after which a rerun cannot pay twice and can find out itself what
+/// happened: nothing was sent (unreachable, local failure, lock), or the
+/// intent stays `Sent` and the next run decides from the upstream (a lost or
+/// unreadable answer, an `ok` without effect). Issue 9 §8: a lost renewal
+/// answer is settled by the next run, not by an admin.
+pub fn rerun_settles(error: &ModuleError) -> bool {
+    matches!(
+        error.kind,
+        ErrorKind::UpstreamOutcomeUnknown
+            | ErrorKind::UpstreamTimeout
+            | ErrorKind::UpstreamBadResponse
+            | ErrorKind::UpstreamUnreachable
+            | ErrorKind::Billing
+            | ErrorKind::Locked
+    )
+}
+
+/// Tries allowed for `command` failing with `error`: `prolong`'s own cap
+/// (1) applies to definite refusals (no money, access, login) only.
+pub fn tries_allowed(op: ServiceOp, error: &ModuleError, cfg: &LifecycleConfig) -> u32 {
+    if rerun_settles(error) {
+        cfg.max_tries.max(1)
+    } else {
+        max_tries(op, cfg)
+    }
+}
+
+/// A send whose outcome is unknown is still inside its settle window: only
+/// a run after the window can tell from the upstream whether it was applied,
+/// so the retry cap waits for it (whatever BILLmanager's rerun pace).
+const SETTLE_GRACE_SECS: i64 = 2;
+
+fn settling(db: &mut Db, item: u64, cfg: &LifecycleConfig) -> bool {
+    let Ok(Some(raw)) = db.item_param(item, INTENT_PARAM) else {
+        return false;
+    };
+    match Intent::from_param(Some(&raw)) {
+        // The grace covers the time between the run's own "still settling"
+        // decision and this report (both in whole seconds).
+        Ok(Some(i)) => {
+            i.phase == Phase::Sent
+                && i.age(now_unix()) <= cfg.settle_secs as i64 + SETTLE_GRACE_SECS
+        }
+        _ => false,
+    }
 }
 
 /// Errors no rerun can fix: the admin is asked at once instead of after
@@ -43,7 +92,7 @@ pub fn plan(
     already_tasked: bool,
     cfg: &LifecycleConfig,
 ) -> FailurePlan {
-    let capped = trycount >= max_tries(op, cfg) || needs_admin_now(error);
+    let capped = trycount >= tries_allowed(op, error, cfg) || needs_admin_now(error);
     FailurePlan {
         switch_to_manual: capped && !already_tasked,
     }
@@ -88,10 +137,18 @@ pub fn report_failure(
     // task exists yet"). A failed read counts as "no task": a second task is
     // a nuisance, an operation that is never capped can pay again.
     let tasked = db.has_open_task(ro).unwrap_or(false);
+    if !needs_admin_now(error) && settling(db, site.item, cfg) {
+        log::info!(
+            "running operation {ro}: try {trycount}; a send of item {} is inside its settle window, \
+             so the retry cap waits: the next run after it tells from the upstream what happened",
+            site.item
+        );
+        return;
+    }
     if !plan(site.op, error, trycount, tasked, cfg).switch_to_manual {
         log::info!(
             "running operation {ro}: try {trycount} of {}; BILLmanager reruns it",
-            max_tries(site.op, cfg)
+            tries_allowed(site.op, error, cfg)
         );
         return;
     }
@@ -126,13 +183,28 @@ mod tests {
     #[test]
     fn default_caps() {
         let cfg = LifecycleConfig::default();
+        let refused = ModuleError::new(ErrorKind::NotEnoughMoney, "no money");
         assert_eq!(max_tries(ServiceOp::Open, &cfg), 10);
         assert_eq!(max_tries(ServiceOp::Prolong, &cfg), 1);
         assert!(!plan(ServiceOp::Open, &err(), 9, false, &cfg).switch_to_manual);
         assert!(plan(ServiceOp::Open, &err(), 10, false, &cfg).switch_to_manual);
-        assert!(plan(ServiceOp::Prolong, &err(), 1, false, &cfg).switch_to_manual);
+        assert!(plan(ServiceOp::Prolong, &refused, 1, false, &cfg).switch_to_manual);
         // Never a second task.
-        assert!(!plan(ServiceOp::Prolong, &err(), 3, true, &cfg).switch_to_manual);
+        assert!(!plan(ServiceOp::Prolong, &refused, 3, true, &cfg).switch_to_manual);
+    }
+
+    #[test]
+    fn a_lost_renewal_answer_is_rerun_not_sent_to_an_admin() {
+        let cfg = LifecycleConfig::default();
+        for kind in [
+            ErrorKind::UpstreamOutcomeUnknown,
+            ErrorKind::UpstreamTimeout,
+        ] {
+            let lost = ModuleError::new(kind, "answer lost");
+            assert_eq!(tries_allowed(ServiceOp::Prolong, &lost, &cfg), 10);
+            assert!(!plan(ServiceOp::Prolong, &lost, 1, false, &cfg).switch_to_manual);
+            assert!(plan(ServiceOp::Prolong, &lost, 10, false, &cfg).switch_to_manual);
+        }
     }
 
     #[test]

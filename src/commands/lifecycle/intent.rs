@@ -13,6 +13,10 @@
 //!                           |  \--answer lost / crash------> Sent (stays; rerun reconciles)
 //!                           \--upstream confirmed---------> Applied --local steps done--> Done
 //! ```
+//!
+//! Which transition a run takes is decided in ONE place, [`decide`]; every
+//! write of the record is read back from the database before money moves
+//! (job.rs).
 
 use serde::{Deserialize, Serialize};
 
@@ -96,47 +100,79 @@ pub struct Intent {
     pub crt_type: Option<String>,
     #[serde(default)]
     pub before: Before,
+    /// The upstream answered `ok` but showed no effect (a renewal whose paid
+    /// term did not move): the outcome is unknown, and it is never sent
+    /// again blindly.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub answered_ok: bool,
 }
 
-/// What a run must do, given the intent it found.
+/// What a run must do, given the intent it found. Every variant that needs
+/// the stored intent carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// Nothing pending: start a new generation and send.
     Fresh { generation: u32 },
-    /// The previous send was refused: send again (same generation).
-    Resend { generation: u32, attempt: u32 },
+    /// The previous send was refused (nothing moved): send again, same
+    /// generation, next attempt.
+    Resend(Intent),
     /// The previous send may have been applied: look it up first.
-    Reconcile,
-    /// Upstream already applied it: only the local steps remain.
-    FinishLocal,
+    Reconcile(Intent),
+    /// The upstream already applied it for this operation: only the local
+    /// steps remain; nothing is sent.
+    FinishLocal(Intent),
+    /// The running operation of this run no longer exists (another run
+    /// finished it, or it was deleted): nothing is sent, nothing reported.
+    OperationGone,
 }
 
-/// Decide from the stored intent (if any) what `op` must do now.
-/// An unfinished intent of another op is reconciled first too: its money may
-/// have moved, and the caller has to settle it before anything else.
-pub fn decide(stored: Option<&Intent>, op: IntentOp) -> Decision {
-    match stored {
-        None => Decision::Fresh { generation: 1 },
-        Some(i) => match i.phase {
-            Phase::Done => Decision::Fresh {
-                generation: i.generation + 1,
-            },
-            Phase::Refused if i.op == op => Decision::Resend {
-                generation: i.generation,
-                attempt: i.attempt + 1,
-            },
-            // A refused movement of another op moved no money: start ours.
-            Phase::Refused => Decision::Fresh {
-                generation: i.generation + 1,
-            },
-            Phase::Sent => Decision::Reconcile,
-            Phase::Applied if i.op == op => Decision::FinishLocal,
-            // Applied for another op: its local steps are that op's business;
-            // ours starts fresh.
-            Phase::Applied => Decision::Fresh {
-                generation: i.generation + 1,
-            },
-        },
+/// The run asking: which op, for which running operation, and whether that
+/// running operation still exists (read under the item lock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Run {
+    pub op: IntentOp,
+    pub ro: Option<u64>,
+    pub ro_open: bool,
+}
+
+/// THE rule for every call that moves money or changes a certificate (open,
+/// prolong, reopen, close): a running operation pays at most once.
+///
+/// - the running operation is gone → move nothing (a duplicate or a rerun
+///   of a finished operation);
+/// - an intent `Done` or `Applied` by THIS running operation → finish
+///   locally, send nothing;
+/// - `Sent` (of any op) → its money may have moved: reconcile first;
+/// - `Refused` of the same op → send again (nothing moved);
+/// - otherwise (nothing, or another operation's finished movement) → a new
+///   generation.
+///
+/// Runs without a running operation (the admin CLI) cannot be told apart
+/// from a new operation, so for them a `Done` intent starts a new movement.
+pub fn decide(stored: Option<&Intent>, run: Run) -> Decision {
+    if !run.ro_open {
+        return Decision::OperationGone;
+    }
+    let Some(i) = stored else {
+        return Decision::Fresh { generation: 1 };
+    };
+    let next = Decision::Fresh {
+        generation: i.generation + 1,
+    };
+    let same_op = i.op == run.op;
+    let same_ro = run.ro.is_some() && i.ro == run.ro;
+    match i.phase {
+        Phase::Sent => Decision::Reconcile(i.clone()),
+        Phase::Done if same_op && same_ro => Decision::FinishLocal(i.clone()),
+        Phase::Done => next,
+        Phase::Refused if same_op => Decision::Resend(i.clone()),
+        // A refused movement of another op moved no money: start ours.
+        Phase::Refused => next,
+        // Applied upstream, local steps missing: whoever started it, the
+        // money moved once and must not move again for the same op.
+        Phase::Applied if same_op => Decision::FinishLocal(i.clone()),
+        // Applied for another op: its local steps are that op's business.
+        Phase::Applied => next,
     }
 }
 
@@ -157,6 +193,7 @@ impl Intent {
             period: None,
             crt_type: None,
             before: Before::default(),
+            answered_ok: false,
         }
     }
 
@@ -218,41 +255,79 @@ mod tests {
         Intent::new(op, 3, 1, Some(9), 1_700_000_000).with_phase(phase)
     }
 
+    fn run(op: IntentOp, ro: Option<u64>) -> Run {
+        Run {
+            op,
+            ro,
+            ro_open: true,
+        }
+    }
+
     #[test]
     fn decisions() {
         use IntentOp::*;
-        assert_eq!(decide(None, Open), Decision::Fresh { generation: 1 });
+        let mine = Some(9);
+        let other = Some(10);
         assert_eq!(
-            decide(Some(&intent(Open, Phase::Done)), Prolong),
+            decide(None, run(Open, mine)),
+            Decision::Fresh { generation: 1 }
+        );
+        let refused = intent(Prolong, Phase::Refused);
+        assert_eq!(
+            decide(Some(&refused), run(Prolong, mine)),
+            Decision::Resend(refused.clone())
+        );
+        assert_eq!(
+            decide(Some(&intent(Open, Phase::Refused)), run(Close, mine)),
             Decision::Fresh { generation: 4 }
         );
+        let sent = intent(Open, Phase::Sent);
         assert_eq!(
-            decide(Some(&intent(Prolong, Phase::Refused)), Prolong),
-            Decision::Resend {
-                generation: 3,
-                attempt: 2
-            }
+            decide(Some(&sent), run(Open, other)),
+            Decision::Reconcile(sent.clone())
         );
         assert_eq!(
-            decide(Some(&intent(Open, Phase::Refused)), Close),
+            decide(Some(&sent), run(Close, mine)),
+            Decision::Reconcile(sent.clone())
+        );
+        let applied = intent(Reopen, Phase::Applied);
+        assert_eq!(
+            decide(Some(&applied), run(Reopen, other)),
+            Decision::FinishLocal(applied.clone())
+        );
+        assert_eq!(
+            decide(Some(&applied), run(Close, mine)),
             Decision::Fresh { generation: 4 }
         );
+    }
+
+    #[test]
+    fn a_finished_operation_never_pays_again() {
+        use IntentOp::*;
+        let done = intent(Prolong, Phase::Done);
+        // Done by this very running operation: finish locally only.
         assert_eq!(
-            decide(Some(&intent(Open, Phase::Sent)), Open),
-            Decision::Reconcile
+            decide(Some(&done), run(Prolong, Some(9))),
+            Decision::FinishLocal(done.clone())
         );
+        // Done by an earlier operation: this one is a new renewal.
         assert_eq!(
-            decide(Some(&intent(Open, Phase::Sent)), Close),
-            Decision::Reconcile
-        );
-        assert_eq!(
-            decide(Some(&intent(Reopen, Phase::Applied)), Reopen),
-            Decision::FinishLocal
-        );
-        assert_eq!(
-            decide(Some(&intent(Reopen, Phase::Applied)), Close),
+            decide(Some(&done), run(Prolong, Some(10))),
             Decision::Fresh { generation: 4 }
         );
+        // Without a running operation there is nothing to tell it apart.
+        assert_eq!(
+            decide(Some(&done), run(Prolong, None)),
+            Decision::Fresh { generation: 4 }
+        );
+        // The running operation is gone: nothing at all, whatever is stored.
+        for stored in [None, Some(&done), Some(&intent(Prolong, Phase::Sent))] {
+            let gone = Run {
+                ro_open: false,
+                ..run(Prolong, Some(9))
+            };
+            assert_eq!(decide(stored, gone), Decision::OperationGone);
+        }
     }
 
     #[test]

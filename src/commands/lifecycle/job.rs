@@ -13,7 +13,7 @@ use crate::protocol::args::ServiceOp;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::{is_possible_id, Client};
 
-use super::intent::{now_unix, Intent, IntentOp, Phase, INTENT_PARAM};
+use super::intent::{decide, now_unix, Decision, Intent, IntentOp, Phase, Run, INTENT_PARAM};
 use super::lock::ItemLock;
 
 /// Item param holding the upstream certificate id.
@@ -159,8 +159,71 @@ impl<'a> Job<'a> {
         })
     }
 
+    /// Write a param that money depends on and read it back from the
+    /// database over our own connection: a `service.saveparam` that answers
+    /// `<ok/>` but stores nothing (its form differs between BILLmanager's C++
+    /// and Python modules, module-protocol.md §10.3) must stop the run before
+    /// anything is sent or reported.
+    pub fn save_param_confirmed(&mut self, name: &str, value: &str) -> Result<()> {
+        self.save_param(name, value)?;
+        self.confirm_stored(name, value)
+    }
+
+    /// The database holds `value` in item param `name`, else a `billing`
+    /// error naming the mgrctl call that should have stored it.
+    pub fn confirm_stored(&mut self, name: &str, value: &str) -> Result<()> {
+        let stored = self.db.item_param(self.item_id, name)?;
+        if stored.as_deref().map(str::trim) == Some(value.trim()) {
+            return Ok(());
+        }
+        let found = match &stored {
+            None => "nothing".to_string(),
+            Some(v) => format!("'{}'", shorten(v)),
+        };
+        Err(ModuleError::new(
+            ErrorKind::Billing,
+            format!(
+                "mgrctl service.saveparam elid={} name={name} answered ok, but the database holds {found} \
+                 instead of '{}'; nothing was sent upstream. Check that `mgrctl -m billmgr service.saveparam` \
+                 stores item params on this BILLmanager, then rerun the operation",
+                self.item_id,
+                shorten(value)
+            ),
+        )
+        .with_object(format!("service.saveparam {name}")))
+    }
+
+    /// Set the item's expiry and read it back: a renewal is never reported
+    /// while the local paid term has not moved with the upstream one.
+    pub fn set_expiry_confirmed(&mut self, date: chrono::NaiveDate) -> Result<()> {
+        self.mgrctl.setexpiredate(self.item_id, date)?;
+        let stored = self.db.item(self.item_id)?.expiredate;
+        if stored != Some(date) {
+            return Err(ModuleError::new(
+                ErrorKind::Billing,
+                format!(
+                    "mgrctl service.setexpiredate elid={} expiredate={date} answered ok, but the database \
+                     holds {}; the renewal is not reported. Check `mgrctl -m billmgr service.setexpiredate` \
+                     on this BILLmanager, then rerun the operation (nothing is paid again)",
+                    self.item_id,
+                    stored.map(|d| d.to_string()).unwrap_or_else(|| "no expiry".into())
+                ),
+            )
+            .with_object("service.setexpiredate"));
+        }
+        self.item.expiredate = Some(date);
+        Ok(())
+    }
+
+    /// Save the upstream id and read it back.
     pub fn save_upstream_id(&mut self, id: u64) -> Result<()> {
-        self.save_param(UPSTREAM_ID_PARAM, &id.to_string())
+        self.save_param_confirmed(UPSTREAM_ID_PARAM, &id.to_string())
+    }
+
+    /// Before a `post*` report: the upstream id is stored in the database,
+    /// so a later `close` finds the certificate to delete.
+    pub fn confirm_upstream_id(&mut self, id: u64) -> Result<()> {
+        self.confirm_stored(UPSTREAM_ID_PARAM, &id.to_string())
     }
 
     /// The stored intent. An order intent left `Sent` while the upstream id
@@ -191,8 +254,45 @@ impl<'a> Job<'a> {
         })
     }
 
+    /// Save the intent and read it back: no money moves on an intent the
+    /// database does not hold.
     pub fn save_intent(&mut self, intent: &Intent) -> Result<()> {
-        self.save_param(INTENT_PARAM, &intent.to_json())
+        self.save_param_confirmed(INTENT_PARAM, &intent.to_json())
+    }
+
+    /// The decision of the one rule (intent.rs [`decide`]) for `op`: the
+    /// stored intent and whether our running operation still exists, both
+    /// read under the item lock.
+    pub fn decide(&mut self, op: IntentOp) -> Result<Decision> {
+        let stored = self.intent()?;
+        let ro_open = self.operation_still_open()?;
+        let decision = decide(
+            stored.as_ref(),
+            Run {
+                op,
+                ro: self.ro,
+                ro_open,
+            },
+        );
+        match &decision {
+            Decision::OperationGone => log::info!(
+                "item {}: running operation {} no longer exists (finished by another run, or deleted); \
+                 {} does nothing",
+                self.item_id,
+                self.ro.map(|r| r.to_string()).unwrap_or_default(),
+                op.name()
+            ),
+            Decision::FinishLocal(i) => log::info!(
+                "item {}: the upstream {} of generation {} (running operation {}) is already applied; \
+                 finishing locally without sending anything",
+                self.item_id,
+                i.op.name(),
+                i.generation,
+                i.ro.map(|r| r.to_string()).unwrap_or_else(|| "none".into())
+            ),
+            _ => {}
+        }
+        Ok(decision)
     }
 
     /// False when another run already finished this running operation
@@ -272,4 +372,15 @@ fn check_ours(db: &mut Db, key: &CryptKey, item: &ItemRow) -> Result<ModuleSetti
         }
         e
     })
+}
+
+/// A value for an error message: at most 80 characters.
+fn shorten(v: &str) -> String {
+    let n = v.chars().count();
+    if n <= 80 {
+        v.to_string()
+    } else {
+        let head: String = v.chars().take(80).collect();
+        format!("{head}… ({n} characters)")
+    }
 }

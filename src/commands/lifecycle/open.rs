@@ -1,11 +1,12 @@
 //! `open --item N --runningoperation R`: order the certificate upstream.
 //!
+//! 0. The running operation is gone (intent.rs `decide`)? Nothing at all.
 //! 1. Already ordered (upstream id on the item)? Then only finish.
 //! 2. A previous send whose answer was lost? Look the order up (reconcile.rs)
 //!    and adopt it; order again only when it is certainly not there.
-//! 3. Otherwise: read the order data, record the intent, order with
-//!    `remoteid` = our item id (paid from the upstream balance), save the
-//!    upstream id.
+//! 3. Otherwise: read the order data, record the intent (read back), order
+//!    with `remoteid` = our item id (paid from the upstream balance), record
+//!    the upstream id in the intent, then on the item (read back).
 //! 4. Finish: sub-status "requested", the post-open call (report.rs, P-U3),
 //!    then one sync pass so an instantly issued certificate lands at once.
 
@@ -15,7 +16,7 @@ use crate::billing::CertificateOrderData;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::{CertOrder, UpstreamError};
 
-use super::intent::{decide, now_unix, Decision, Intent, IntentOp, Phase};
+use super::intent::{now_unix, Decision, Intent, IntentOp, Phase};
 use super::job::{Job, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM};
 use super::reconcile::{find_order, Found, ListRow, ViewIdentity};
 use super::report::report_ordered;
@@ -24,6 +25,10 @@ use super::sync_item::{set_status, sync_once};
 use super::tariff::{cached_terms, check_names};
 
 pub fn run(job: &mut Job) -> Result<()> {
+    let decision = job.decide(IntentOp::Open)?;
+    if decision == Decision::OperationGone {
+        return Ok(());
+    }
     if let Some(upstream_id) = job.upstream_id()? {
         // A crash between saving the id and closing the intent: close it now.
         if let Some(stored) = job.stored_intent()? {
@@ -39,15 +44,26 @@ pub fn run(job: &mut Job) -> Result<()> {
         );
         return finish(job, upstream_id);
     }
-    let stored = job.intent()?;
-    let (generation, attempt) = match decide(stored.as_ref(), IntentOp::Open) {
+    let (generation, attempt) = match decision {
+        Decision::OperationGone => return Ok(()),
         Decision::Fresh { generation } => (generation, 1),
-        Decision::Resend {
-            generation,
-            attempt,
-        } => (generation, attempt),
-        Decision::Reconcile | Decision::FinishLocal => {
-            let intent = stored.ok_or_else(|| ModuleError::internal("no intent to reconcile"))?;
+        Decision::Resend(intent) => (intent.generation, intent.attempt + 1),
+        // Applied (or done by this operation) with the id in the intent but
+        // not on the item: the id write was lost; store it from the intent.
+        Decision::FinishLocal(intent) | Decision::Reconcile(intent)
+            if intent.op == IntentOp::Open && intent.upstream_id.is_some() =>
+        {
+            let upstream_id = intent.upstream_id.unwrap_or_default();
+            log::warn!(
+                "item {}: the order sent at {} UTC is upstream {upstream_id} (recorded in the intent); \
+                 storing the id instead of ordering again",
+                job.item_id,
+                intent.sent_at_text
+            );
+            adopt(job, intent, upstream_id)?;
+            return finish(job, upstream_id);
+        }
+        Decision::Reconcile(intent) | Decision::FinishLocal(intent) => {
             match settle_lost_order(job, &intent)? {
                 Some(upstream_id) => return finish(job, upstream_id),
                 None => (intent.generation, intent.attempt + 1),
@@ -56,6 +72,14 @@ pub fn run(job: &mut Job) -> Result<()> {
     };
     let upstream_id = place_order(job, generation, attempt)?;
     finish(job, upstream_id)
+}
+
+/// Store the upstream id of an order (read back), then close its intent.
+fn adopt(job: &mut Job, intent: Intent, upstream_id: u64) -> Result<()> {
+    job.save_upstream_id(upstream_id)?;
+    let mut done = intent.with_phase(Phase::Done);
+    done.upstream_id = Some(upstream_id);
+    job.save_intent(&done)
 }
 
 /// Look up the order of an intent whose answer was lost. `Some(id)`: found
@@ -83,10 +107,7 @@ pub fn settle_lost_order(job: &mut Job, intent: &Intent) -> Result<Option<u64>> 
                 job.item_id,
                 intent.sent_at_text
             );
-            job.save_upstream_id(upstream_id)?;
-            let mut done = intent.clone().with_phase(Phase::Done);
-            done.upstream_id = Some(upstream_id);
-            job.save_intent(&done)?;
+            adopt(job, intent.clone(), upstream_id)?;
             Ok(Some(upstream_id))
         }
         Found::Ambiguous(ids) => Err(ModuleError::new(
@@ -207,11 +228,18 @@ fn place_order(job: &mut Job, generation: u32, attempt: u32) -> Result<u64> {
     let sent = job.client()?.certificate_order(&order);
     match sent {
         Ok(upstream_id) => {
-            job.save_upstream_id(upstream_id)?;
-            let mut done = intent.with_phase(Phase::Done);
-            done.upstream_id = Some(upstream_id);
-            job.save_intent(&done)?;
             log::info!("item {}: ordered upstream as {upstream_id}", job.item_id);
+            // The id goes into the intent first, then onto the item: if one
+            // of the two writes is lost, the other one finds the order again.
+            let mut applied = intent.with_phase(Phase::Applied);
+            applied.upstream_id = Some(upstream_id);
+            if let Err(e) = job.save_intent(&applied) {
+                log::error!(
+                    "item {}: ordered upstream as {upstream_id}, but recording it in the intent failed: {e}",
+                    job.item_id
+                );
+            }
+            adopt(job, applied, upstream_id)?;
             Ok(upstream_id)
         }
         Err(e) => Err(record_send_failure(job, intent, e)),
@@ -253,6 +281,9 @@ fn finish(job: &mut Job, upstream_id: u64) -> Result<()> {
         );
         return Ok(());
     }
+    // Never report an order whose id the database does not hold: a later
+    // close would not know what to delete upstream.
+    job.confirm_upstream_id(upstream_id)?;
     if local_status(job.param(SERVICE_STATUS_PARAM)).is_none() {
         set_status(job, ServiceStatus::Requested)?;
     }

@@ -8,68 +8,41 @@
 //!   lost answer compares it with the upstream expiry now: later = applied,
 //!   adopt; unchanged = not applied (ordered again only after the settle
 //!   window);
-//! - the retry cap is 1 (`prolong_max_tries`): a failed renewal goes to an
-//!   admin at once (failure.rs).
+//! - a renewal is reported (new expiry, `service.postprolong`) only when the
+//!   upstream shows it: the re-read expiry (or, without a view, the answer's
+//!   `newexpiredate`) is past the one before. An `ok` that moved nothing is
+//!   "outcome unknown": recorded (`answered_ok`), reconciled by the next run;
+//! - a lost answer is decided by the next run from the upstream expiry
+//!   (reconcile below), not by an admin; the cap of 1 (`prolong_max_tries`)
+//!   applies only to definite refusals (failure.rs).
 
 use chrono::NaiveDate;
 
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::CertView;
 
-use super::intent::{decide, now_unix, Decision, Intent, IntentOp, Phase};
+use super::intent::{now_unix, Decision, Intent, IntentOp, Phase, INTENT_PARAM};
 use super::job::Job;
 use super::open::record_send_failure;
 use super::sync_item::{apply_view, sync_once};
 
 pub fn run(job: &mut Job) -> Result<()> {
     let upstream_id = job.require_upstream_id()?;
-    let stored = job.intent()?;
-    let (generation, attempt) = match decide(stored.as_ref(), IntentOp::Prolong) {
+    let (generation, attempt) = match job.decide(IntentOp::Prolong)? {
+        Decision::OperationGone => return Ok(()),
         Decision::Fresh { generation } => (generation, 1),
-        Decision::Resend {
-            generation,
-            attempt,
-        } => (generation, attempt),
-        Decision::FinishLocal => {
-            let intent = stored.ok_or_else(|| ModuleError::internal("no intent"))?;
+        Decision::Resend(intent) => (intent.generation, intent.attempt + 1),
+        Decision::FinishLocal(intent) => {
             let view = upstream_view(job, upstream_id)?;
             return finish(job, intent, Some(view), None);
         }
-        Decision::Reconcile => {
-            let intent = stored.ok_or_else(|| ModuleError::internal("no intent"))?;
-            if intent.op != IntentOp::Prolong {
-                return Err(job.unfinished_other(&intent));
-            }
-            let before = intent
-                .before
-                .expiry
-                .as_deref()
-                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
-            let view = upstream_view(job, upstream_id)?;
-            let now = view.expiredate;
-            if renewed(before, now) {
-                log::warn!(
-                    "item {}: the renewal sent at {} UTC was applied upstream (expiry {} → {}); adopting it",
-                    job.item_id,
-                    intent.sent_at_text,
-                    show(before),
-                    show(now)
-                );
-                return finish(job, intent, Some(view), None);
-            }
-            if job.still_settling(&intent) {
-                return Err(ModuleError::new(
-                    ErrorKind::UpstreamOutcomeUnknown,
-                    format!(
-                        "item {}: the answer to the renewal sent at {} UTC was lost and the upstream expiry has not moved yet; \
-                         the next run looks again and renews only after {}s without a change",
-                        job.item_id, intent.sent_at_text, job.ctx.config.lifecycle.settle_secs
-                    ),
-                )
-                .with_object(crate::upstream::wire::FUNC_SERVICE_PROLONG));
-            }
-            (intent.generation, intent.attempt + 1)
+        Decision::Reconcile(intent) if intent.op != IntentOp::Prolong => {
+            return Err(job.unfinished_other(&intent));
         }
+        Decision::Reconcile(intent) => match reconcile(job, upstream_id, intent)? {
+            Settled::Renewed(intent, view) => return finish(job, intent, Some(*view), None),
+            Settled::NotRenewed(intent) => (intent.generation, intent.attempt + 1),
+        },
     };
     let current = upstream_view(job, upstream_id)?;
     let before = current.expiredate;
@@ -99,14 +72,144 @@ pub fn run(job: &mut Job) -> Result<()> {
     let sent = job.client()?.service_prolong(upstream_id, period);
     match sent {
         Ok(answered) => {
+            // Client rule (upstream-api.md §3.8): re-read rather than trust
+            // the answer. A renewal counts only when the paid term moved.
+            let reread = upstream_view(job, upstream_id);
+            let shown = match &reread {
+                Ok(view) => renewed(before, view.expiredate),
+                // No view: the answer's new expiry is the only evidence.
+                Err(_) => renewed(before, answered),
+            };
+            if !shown {
+                return Err(ok_without_effect(
+                    job,
+                    intent,
+                    before,
+                    answered,
+                    reread.ok(),
+                ));
+            }
             let applied = intent.with_phase(Phase::Applied);
             job.save_intent(&applied)?;
-            // Client rule (upstream-api.md §3.8): re-read rather than trust the answer.
-            let reread = upstream_view(job, upstream_id).ok();
-            finish(job, applied, reread, answered)
+            finish(job, applied, reread.ok(), answered)
         }
         Err(e) => Err(record_send_failure(job, intent, e)),
     }
+}
+
+/// What the upstream says about a renewal whose answer was lost.
+enum Settled {
+    /// The paid term moved: adopt it.
+    Renewed(Intent, Box<CertView>),
+    /// Certainly not applied (the settle window passed, nothing moved): the
+    /// caller may send again.
+    NotRenewed(Intent),
+}
+
+/// Decide a lost renewal from the upstream: did the paid term move since
+/// the intent was written? Moved → renewed. Not moved while the upstream may
+/// still be working (settle window) → outcome unknown, the next run looks
+/// again. Not moved after the window → not applied, send again; except when
+/// the upstream had answered `ok`: then it cannot tell, and an admin decides.
+fn reconcile(job: &mut Job, upstream_id: u64, intent: Intent) -> Result<Settled> {
+    let before = intent
+        .before
+        .expiry
+        .as_deref()
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    let view = upstream_view(job, upstream_id)?;
+    let now = view.expiredate;
+    if renewed(before, now) {
+        log::warn!(
+            "item {}: the renewal sent at {} UTC was applied upstream (expiry {} → {}); adopting it",
+            job.item_id,
+            intent.sent_at_text,
+            show(before),
+            show(now)
+        );
+        return Ok(Settled::Renewed(intent, Box::new(view)));
+    }
+    if job.still_settling(&intent) {
+        let what = if intent.answered_ok {
+            "the upstream answered ok to the renewal"
+        } else {
+            "the answer was lost to the renewal"
+        };
+        return Err(ModuleError::new(
+            ErrorKind::UpstreamOutcomeUnknown,
+            format!(
+                "item {}: {what} sent at {} UTC, and the upstream expiry ({}) has not moved yet; \
+                 the next run looks again; nothing is reported renewed until the paid term moves",
+                job.item_id,
+                intent.sent_at_text,
+                show(now)
+            ),
+        )
+        .with_object(crate::upstream::wire::FUNC_SERVICE_PROLONG));
+    }
+    if intent.answered_ok {
+        return Err(ModuleError::new(
+            ErrorKind::ManualRequired,
+            format!(
+                "item {}: the upstream answered ok to the renewal of certificate {upstream_id} sent at {} UTC, \
+                 but its expiry is still {} after {}s. It may sit unpaid in the upstream cart or be applied later. \
+                 Check the upstream account (cart, expiry, payments); then set the expiry here and finish the \
+                 operation, or delete item param {INTENT_PARAM} to renew again",
+                job.item_id,
+                intent.sent_at_text,
+                show(now),
+                job.ctx.config.lifecycle.settle_secs
+            ),
+        )
+        .with_object(crate::upstream::wire::FUNC_SERVICE_PROLONG));
+    }
+    log::warn!(
+        "item {}: the renewal sent at {} UTC did not reach the upstream (expiry still {} after the settle window); \
+         renewing again",
+        job.item_id,
+        intent.sent_at_text,
+        show(now)
+    );
+    Ok(Settled::NotRenewed(intent))
+}
+
+/// The upstream answered `ok` but shows no new paid term (a renewal left in
+/// the cart, or one that is never applied): outcome unknown. Recorded, never
+/// reported as renewed; the next run reconciles.
+fn ok_without_effect(
+    job: &mut Job,
+    intent: Intent,
+    before: Option<NaiveDate>,
+    answered: Option<NaiveDate>,
+    view: Option<CertView>,
+) -> ModuleError {
+    let mut unknown = intent;
+    unknown.answered_ok = true;
+    if let Err(e) = job.save_intent(&unknown) {
+        log::error!(
+            "item {}: could not record the unconfirmed renewal: {e}",
+            job.item_id
+        );
+    }
+    let seen = view.and_then(|v| v.expiredate);
+    log::warn!(
+        "item {}: service.prolong answered ok (newexpiredate {}), but the upstream expiry is {} (was {}); \
+         not reported as renewed",
+        job.item_id,
+        show(answered),
+        show(seen),
+        show(before)
+    );
+    ModuleError::new(
+        ErrorKind::UpstreamOutcomeUnknown,
+        format!(
+            "item {}: the upstream answered ok to the renewal, but the paid term did not move (expiry {}); \
+             it is not reported as renewed. The next run checks the upstream again",
+            job.item_id,
+            show(seen.or(before))
+        ),
+    )
+    .with_object(crate::upstream::wire::FUNC_SERVICE_PROLONG)
 }
 
 /// A date for the log.
@@ -139,14 +242,15 @@ fn finish(
     let expiry = view.as_ref().and_then(|v| v.expiredate).or(answered);
     if let Some(d) = expiry {
         if job.item.expiredate != Some(d) {
-            job.mgrctl.setexpiredate(job.item_id, d)?;
-            job.item.expiredate = Some(d);
+            job.set_expiry_confirmed(d)?;
         }
     }
+    // Done (read back) before the report: a rerun of this operation after a
+    // failed report finishes locally instead of renewing again.
+    job.save_intent(&intent.with_phase(Phase::Done))?;
     if job.operation_still_open()? {
         job.mgrctl.postprolong(job.item_id)?;
     }
-    job.save_intent(&intent.with_phase(Phase::Done))?;
     let synced = match &view {
         Some(v) => apply_view(job, v).map(drop),
         None => match job.upstream_id()? {

@@ -13,7 +13,7 @@ use crate::billing::CertificateOrderData;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::{wire, CertView, Reissue, ReissueKind};
 
-use super::intent::{decide, digest, now_unix, Decision, Intent, IntentOp, Phase};
+use super::intent::{digest, now_unix, Decision, Intent, IntentOp, Phase};
 use super::job::Job;
 use super::open::record_send_failure;
 use super::reissue_kind::choose;
@@ -23,19 +23,12 @@ use super::tariff::{cached_terms, check_names};
 
 pub fn run(job: &mut Job) -> Result<()> {
     let upstream_id = job.require_upstream_id()?;
-    let stored = job.intent()?;
-    let (generation, attempt) = match decide(stored.as_ref(), IntentOp::Reopen) {
+    let (generation, attempt) = match job.decide(IntentOp::Reopen)? {
+        Decision::OperationGone => return Ok(()),
         Decision::Fresh { generation } => (generation, 1),
-        Decision::Resend {
-            generation,
-            attempt,
-        } => (generation, attempt),
-        Decision::FinishLocal => {
-            let intent = stored.ok_or_else(|| ModuleError::internal("no intent"))?;
-            return finish(job, intent);
-        }
-        Decision::Reconcile => {
-            let intent = stored.ok_or_else(|| ModuleError::internal("no intent"))?;
+        Decision::Resend(intent) => (intent.generation, intent.attempt + 1),
+        Decision::FinishLocal(intent) => return finish(job, intent),
+        Decision::Reconcile(intent) => {
             if intent.op != IntentOp::Reopen {
                 return Err(job.unfinished_other(&intent));
             }
@@ -145,11 +138,13 @@ fn reissue_visible(view: &CertView, intent: &Intent) -> bool {
 /// Sub-status "requested", `service.postreopen`, intent done.
 fn finish(job: &mut Job, intent: Intent) -> Result<()> {
     set_status(job, ServiceStatus::Requested)?;
+    let crt_type = intent.crt_type.clone().unwrap_or_default();
+    // Done (read back) before the report: a rerun of this operation after a
+    // failed report finishes locally instead of reissuing again.
+    job.save_intent(&intent.with_phase(Phase::Done))?;
     if job.operation_still_open()? {
         job.mgrctl.postreopen(job.item_id)?;
     }
-    let crt_type = intent.crt_type.clone().unwrap_or_default();
-    job.save_intent(&intent.with_phase(Phase::Done))?;
     log::info!(
         "item {}: reissue requested upstream (crt_type={crt_type})",
         job.item_id

@@ -1,4 +1,5 @@
 //! `service.prolong` (SIM-27): debit one more period, move the expiry, optionally re-run issuance.
+//! Knobs `prolong_cart` (no `skipbasket=on` → cart, unpaid) and `prolong_applies=off` (ok, never applied).
 
 use super::order::{account_price, debit, price, sold_period};
 use super::{ApiError, Call};
@@ -70,6 +71,24 @@ pub fn prolong(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
             ApiError::value("elid", &id.to_string(), "the plan is no longer sold")
         })?;
     let months = sold_period(call, &plan)?;
+    // A-U7: ISPsystem's code reads /doc/doc/newexpiredate; knob prolong_shape=flat answers /doc/newexpiredate.
+    let flat = sim.world.knobs.get("prolong_shape") == "flat";
+    let answer = move |date: chrono::NaiveDate| {
+        let date = Node::new("newexpiredate").text(date.format("%Y-%m-%d").to_string());
+        if flat {
+            Node::new("doc").child(date)
+        } else {
+            Node::new("doc").child(Node::new("doc").child(date))
+        }
+    };
+    if sim.world.knobs.on("prolong_cart") && call.get("skipbasket") != Some("on") {
+        // Into the cart (DOC S9): nothing paid, nothing renewed, a plain ok.
+        return Ok(Node::new("doc").child(Node::new("ok")));
+    }
+    if !sim.world.knobs.on("prolong_applies") {
+        // Says ok and even names a new expiry, but nothing is paid or moved.
+        return Ok(answer(add_months(expiry, months)));
+    }
     let amount = account_price(sim, &user, price(&plan, months, item.altname_qty)?);
     debit(sim, &user, amount, &plan.currency)?;
     let new_expiry = add_months(expiry, months);
@@ -82,11 +101,5 @@ pub fn prolong(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
     if sim.world.knobs.on("prolong_reissues") {
         sim.start_processing(id, PendingKind::Prolong);
     }
-    let date = Node::new("newexpiredate").text(new_expiry.format("%Y-%m-%d").to_string());
-    // A-U7: ISPsystem's code reads /doc/doc/newexpiredate; knob prolong_shape=flat answers /doc/newexpiredate.
-    Ok(if sim.world.knobs.get("prolong_shape") == "flat" {
-        Node::new("doc").child(date)
-    } else {
-        Node::new("doc").child(Node::new("doc").child(date))
-    })
+    Ok(answer(new_expiry))
 }

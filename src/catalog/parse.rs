@@ -323,9 +323,8 @@ mod tests {
 
     #[test]
     fn reference_fragment_is_skipped_with_reason() {
-        let xml = include_str!(
-            "../../../shared/reference/upstream/pricelist-export.doc-fragment.wrapped.xml"
-        );
+        let xml =
+            include_str!("../../tests/fixtures/upstream/pricelist-export.doc-fragment.wrapped.xml");
         let c = parse_export(xml, 1, AT).unwrap();
         assert!(c.tariffs.is_empty());
         assert_eq!(c.skipped.len(), 1);

@@ -17,7 +17,7 @@ const CRYPTED_VALUE: &str = "Crypted-L0g-Value";
 fn secrets_never_reach_the_log() {
     let db = TestDb::create();
     let mgr = TestMgr::new(&db);
-    pmsslreseller::logging::init(&mgr.root(), "debug");
+    pmsslreseller::logging::init(&mgr.root(), "debug").expect("the module log opens");
     let module = db.seed_module("https://up.example.net", "reseller", UPSTREAM_PASSWORD);
     let tariff = db.seed_certificate_tariff("ssl_3033");
     let item =

@@ -31,8 +31,9 @@ impl ItemLock {
             ModuleError::new(
                 ErrorKind::Config,
                 format!(
-                    "cannot create the lock directory {}: {e}; check that it is writable by root",
-                    lock_dir.display()
+                    "cannot create the lock directory {}: {e}{}",
+                    lock_dir.display(),
+                    crate::paths::write_hint(&e)
                 ),
             )
             .with_object(lock_dir.display().to_string())
@@ -46,7 +47,11 @@ impl ItemLock {
             .map_err(|e| {
                 ModuleError::new(
                     ErrorKind::Config,
-                    format!("cannot open the lock file {}: {e}", path.display()),
+                    format!(
+                        "cannot open the lock file {}: {e}{}",
+                        path.display(),
+                        crate::paths::write_hint(&e)
+                    ),
                 )
                 .with_object(path.display().to_string())
             })?;

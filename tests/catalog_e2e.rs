@@ -154,7 +154,7 @@ fn a_module_of_another_type_is_refused() {
         .unwrap();
     let (code, _, err) = s.refresh();
     assert_eq!(code, 1);
-    assert!(err.contains("not pmsslreseller"), "{err}");
+    assert!(err.contains("not a pmsslreseller module"), "{err}");
     assert!(!s.cache().exists());
 }
 
@@ -264,7 +264,10 @@ fn pricing_preview_can_fetch_first() {
     assert!(err.contains("catalog refresh"), "{err}");
     let (code, out, err) = s.run(&["pricing", "preview", "--module", &s.module, "--refresh"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("ssl_3033") && out.contains("21 EUR"), "{out}");
+    assert!(
+        out.contains("ssl_3033") && out.contains("21.00 EUR"),
+        "{out}"
+    );
     assert!(err.contains("restart BILLmanager"), "{err}");
     assert!(s.cache().exists());
 }

@@ -46,7 +46,17 @@ fn secrets_never_reach_the_log() {
         let mut conn = Db::connect(&m)?;
         let settings = conn.module_settings(module, &key)?;
         log::debug!("settings {settings:?}");
-        m.saveparam_crypted(item, "remote_secret", CRYPTED_VALUE)?;
+        // A crypted param, in PYLIB's form (`crypted=on`): masked in our log.
+        let id = item.to_string();
+        m.call(
+            "service.saveparam",
+            &[
+                ("elid", id.as_str()),
+                ("sok", "ok"),
+                ("remote_secret", CRYPTED_VALUE),
+                ("crypted", "on"),
+            ],
+        )?;
         m.setstatus(item, 3)?;
         let params = conn.item_params(item, &key)?;
         assert_eq!(

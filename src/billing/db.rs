@@ -501,18 +501,6 @@ impl Db {
         Ok(out)
     }
 
-    /// The tariff's own params (`pricelistparam`).
-    pub fn pricelist_params(&mut self, pricelist: u64) -> Result<BTreeMap<String, String>> {
-        let rows: Vec<(String, String)> = self
-            .conn
-            .exec(
-                "SELECT intname, value FROM pricelistparam WHERE pricelist = ?",
-                (pricelist,),
-            )
-            .map_err(|e| db_error("reading pricelistparam", e))?;
-        Ok(rows.into_iter().collect())
-    }
-
     /// The item's `certificate` row (CSR, private key, issued certificate).
     pub fn certificate(&mut self, item_id: u64) -> Result<Option<CertificateRow>> {
         let row: Option<(Option<String>, Option<String>, Option<String>)> = self

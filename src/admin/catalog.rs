@@ -11,8 +11,8 @@ use clap::{Args as ClapArgs, Subcommand};
 use serde_json::json;
 
 use crate::catalog::diff::CatalogDiff;
-use crate::catalog::fetch::{self, Refreshed};
 use crate::catalog::{cache, Catalog, Tariff};
+use crate::commands::catalog_refresh::{self, Refreshed};
 use crate::config::Config;
 use crate::paths::MgrRoot;
 use crate::pricing::{Pricer, Quote, QuoteStatus};
@@ -281,9 +281,9 @@ fn do_refresh(
                     format!("cannot read {}: {e}", path.display()),
                 )
             })?;
-            fetch::store_export(root, module, &xml, allow_empty)
+            catalog_refresh::store_export(root, module, &xml, allow_empty)
         }
-        None => fetch::refresh(root, config, module, allow_empty),
+        None => catalog_refresh::refresh(root, config, module, allow_empty),
     }
 }
 
@@ -403,7 +403,7 @@ fn status_text(q: &Quote) -> &'static str {
 pub fn preview(root: &MgrRoot, config: &Config, args: &PreviewArgs) -> i32 {
     crate::logging::set_context(format!("admin pricing preview module={}", args.module));
     let loaded = if args.refresh {
-        fetch::refresh(root, config, args.module, false).map(|r| {
+        catalog_refresh::refresh(root, config, args.module, false).map(|r| {
             if r.restart_required() {
                 eprintln!(
                     "note: the templates changed; restart BILLmanager to see them: {}",

@@ -7,10 +7,12 @@
 //! The link local tariff → upstream tariff is the tariff's internal name:
 //! template id = `pricelist.intname` = `ssl_<upstream tariff id>`
 //! ([`template_id`], [`upstream_tariff_id`]).
+//!
+//! A model only: files under the BILLmanager root, no mgrctl, database or
+//! network. Fetching it from the upstream is `commands::catalog_refresh`.
 
 pub mod cache;
 pub mod diff;
-pub mod fetch;
 pub mod flags;
 pub mod parse;
 pub mod templates;

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use super::flags::{derive, FlagEvidence};
 use super::{AltnameAddon, Catalog, Period, Skipped, Tariff, CACHE_FORMAT};
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
-use crate::upstream::parse::{parse_tree, Node};
+use crate::xmltree::{parse_tree, Node};
 
 /// The product type we take from the export.
 const CERTIFICATE: &str = "certificate";

@@ -6,9 +6,9 @@
 
 use std::path::PathBuf;
 
-use super::diff::{diff, CatalogDiff};
-use super::{cache, parse_export, templates, Catalog};
 use crate::billing::{CryptKey, Db, Mgrctl};
+use crate::catalog::diff::{diff, CatalogDiff};
+use crate::catalog::{cache, parse_export, templates, Catalog};
 use crate::config::Config;
 use crate::paths::{MgrRoot, MODULE_NAME};
 use crate::protocol::error::{ErrorKind, ModuleError, Result};

@@ -84,7 +84,7 @@ pub fn run(ctx: &Ctx, module: u64, subcommand: &str, id: Option<u64>) -> Result<
 /// names (as `catalog refresh` would); a failed fetch is an error, not an
 /// answer from old data.
 fn current_catalog(ctx: &Ctx, module: u64) -> Result<Catalog> {
-    let refreshed = crate::catalog::fetch::refresh(&ctx.root, &ctx.config, module, false)?;
+    let refreshed = super::catalog_refresh::refresh(&ctx.root, &ctx.config, module, false)?;
     Ok(refreshed.catalog)
 }
 

@@ -93,12 +93,22 @@ impl OrderFunction {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct CatalogConfig {
-    /// Advertise `import_pricelist` in `features`. Off by default: the format
-    /// BILLmanager expects is unconfirmed (P-U2, module-protocol.md §18).
+    /// Advertise `import_pricelist` in `features`. On by default (issue 13):
+    /// without it the Import wizard never offers the module. The answer
+    /// shapes are unconfirmed (P-U2, module-protocol.md §14.2, §18); `false`
+    /// switches it off and leaves the templates route.
     pub advertise_import_pricelist: bool,
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        CatalogConfig {
+            advertise_import_pricelist: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

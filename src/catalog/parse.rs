@@ -10,8 +10,8 @@ use rust_decimal::Decimal;
 use super::flags::{derive, FlagEvidence};
 use super::{AltnameAddon, Catalog, Period, Skipped, Tariff, CACHE_FORMAT};
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
-use crate::xmltree::{parse_tree, Node};
 use crate::upstream::wire::FUNC_PRICELIST_EXPORT;
+use crate::xmltree::{parse_tree, Node};
 
 /// The product type we take from the export.
 const CERTIFICATE: &str = "certificate";

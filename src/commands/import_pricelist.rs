@@ -16,7 +16,7 @@
 //! current) and refreshes the cache. Every call's full argv and stdin are
 //! logged verbatim at info level, so the
 //! real format can be read off a real installation and fixed here. The feature
-//! is advertised only with `[catalog] advertise_import_pricelist = true`.
+//! is advertised by default; `[catalog] advertise_import_pricelist = false` hides it.
 //! Prices under the minimum-margin guard are never offered: they are left out
 //! and logged; a tariff with no offerable price is left out of the list, and
 //! asking for it is an error.

@@ -24,7 +24,8 @@ fmt:
 
 # The module end to end on this machine (README "Demo"): simulated upstream,
 # scratch MGR5_ROOT, a fresh MariaDB database (MariaDB started or installed
-# when missing, as root). DEMO_ARGS=--keep keeps the scratch root and database.
+# when missing, as root). DEMO_ARGS=--keep keeps the simulator, scratch root and
+# database until Ctrl-C and prints commands to try against them.
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 DEMO_ARGS ?=
 .PHONY: demo

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the pmsslreseller packages into target/package/:
+# Builds the pmsslreseller packages into target/package/ ($CARGO_TARGET_DIR/package/ when set):
 #   pmsslreseller_<version>-<release>_amd64.deb   Debian 11/12, Ubuntu 20.04/22.04/24.04
 #   pmsslreseller-<version>-<release>.x86_64.rpm  AlmaLinux/Rocky 8 and 9
 # The binary is built once with cargo-zigbuild against glibc 2.28 (the oldest
@@ -15,7 +15,9 @@ glibc_floor=2.28
 zig_target="x86_64-unknown-linux-gnu.${glibc_floor}"
 # Pinned: a new zig release can change what cargo-zigbuild expects.
 pip_pkgs=(ziglang==0.17.1 cargo-zigbuild==0.24.1)
-out="$repo/target/package"
+# Cargo's target directory: CARGO_TARGET_DIR when set (as cargo itself reads it).
+target=${CARGO_TARGET_DIR:-$repo/target}
+out="$target/package"
 release=${PKG_RELEASE:-1}
 maintainer=${PKG_MAINTAINER:-"pmsslreseller maintainers <root@localhost>"}
 CARGO=${CARGO:-cargo}
@@ -68,7 +70,7 @@ pkg_version=$(printf '%s' "$version" | sed 's/-/~/; s/+/./g')
 
 log "building pmsslreseller $version for $zig_target"
 "$CARGO" zigbuild --release --locked -p pmsslreseller --bin pmsslreseller --target "$zig_target"
-bin="$repo/target/x86_64-unknown-linux-gnu/release/pmsslreseller"
+bin="$target/x86_64-unknown-linux-gnu/release/pmsslreseller"
 [ -x "$bin" ] || die "cargo zigbuild did not produce $bin"
 bash "$repo/packaging/check-glibc.sh" "$bin" "$glibc_floor"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks the packages that packaging/build.sh left in target/package/:
+# Checks the packages that packaging/build.sh left in target/package/ ($CARGO_TARGET_DIR/package/ when set):
 # - DEB: metadata, exact file list with modes and owners, conffiles,
 #   maintainer scripts with and without BILLmanager, a full
 #   install/upgrade/remove/purge cycle with dpkg --root in a scratch root;
@@ -11,7 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
-out="$repo/target/package"
+# Cargo's target directory: CARGO_TARGET_DIR when set (as cargo itself reads it).
+target=${CARGO_TARGET_DIR:-$repo/target}
+out="$target/package"
 release=${PKG_RELEASE:-1}
 MGR5=/usr/local/mgr5
 

@@ -9,23 +9,25 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+pub mod pricing;
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub log: LogConfig,
     pub upstream: UpstreamConfig,
     pub lifecycle: LifecycleConfig,
-    pub pricing: crate::pricing::PricingConfig,
+    pub pricing: pricing::PricingConfig,
     pub catalog: CatalogConfig,
     pub mgrctl: MgrctlConfig,
     pub order: OrderConfig,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct MgrctlConfig {
     /// Seconds one `mgrctl` call may take before it (its whole process group)
@@ -50,7 +52,7 @@ impl MgrctlConfig {
 /// How orders are sent upstream: the shapes real upstreams differ in
 /// (evidence-2026-12 "Orders", "Order function"; README "Unconfirmed wire
 /// details"). The wire names themselves are in `upstream::wire`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct OrderConfig {
     /// Which order function the upstream takes.
@@ -70,7 +72,7 @@ impl Default for OrderConfig {
 }
 
 /// The upstream's order function (A-U1; evidence-2026-12 N7).
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderFunction {
     /// `certificate.order.param` (ARTICLE, DOC S5).
@@ -91,15 +93,25 @@ impl OrderFunction {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct CatalogConfig {
-    /// Advertise `import_pricelist` in `features`. Off by default: the format
-    /// BILLmanager expects is unconfirmed (P-U2, module-protocol.md §18).
+    /// Advertise `import_pricelist` in `features`. On by default (issue 13):
+    /// without it the Import wizard never offers the module. The answer
+    /// shapes are unconfirmed (P-U2, module-protocol.md §14.2, §18); `false`
+    /// switches it off and leaves the templates route.
     pub advertise_import_pricelist: bool,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        CatalogConfig {
+            advertise_import_pricelist: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
     /// `error`, `warn`, `info`, `debug` or `trace`. A line `pmsslreseller N` in
@@ -115,7 +127,7 @@ impl Default for LogConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct UpstreamConfig {
     /// Seconds to wait for the TCP+TLS connection.
@@ -126,6 +138,7 @@ pub struct UpstreamConfig {
     pub max_response_bytes: u64,
     /// PEM file with extra CA certificates, for an upstream with a private CA.
     /// Verification itself can never be switched off.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
 }
 
@@ -150,7 +163,7 @@ impl UpstreamConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct LifecycleConfig {
     /// Failed tries of an operation before it is switched to manual and an
@@ -171,7 +184,7 @@ pub struct LifecycleConfig {
 
 /// Post-open calls for certificates (P-U3): which of `service.postopen` and
 /// `certificate.open` are made, and when.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum OpenConvention {
     /// `service.postopen` at order time only (common to both styles).
@@ -197,32 +210,158 @@ impl Default for LifecycleConfig {
     }
 }
 
+/// One value the file's syntax allows but the module cannot use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueProblem {
+    /// Where it is, as the admin writes it: `[upstream] ca_file`.
+    pub key: String,
+    pub problem: String,
+}
+
+impl std::fmt::Display for ValueProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key, self.problem)
+    }
+}
+
 impl Config {
-    /// Read the config file; a missing file means all defaults.
+    /// Read the config file; a missing file means all defaults. Every value
+    /// is checked ([`Config::value_problems`]).
     pub fn load(path: &Path) -> Result<Config> {
+        let config = Config::load_unchecked(path)?;
+        config.check_values()?;
+        Ok(config)
+    }
+
+    /// Read the file with its syntax and key names checked, but not its
+    /// values: for `pmsslreseller config`, which lists every value problem.
+    pub fn load_unchecked(path: &Path) -> Result<Config> {
         match std::fs::read_to_string(path) {
-            Ok(text) => Config::parse(&text).map_err(|e| e.with_object(path.display().to_string())),
+            Ok(text) => Config::parse_unchecked(&text)
+                .map_err(|e| e.with_object(path.display().to_string())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
             Err(e) => Err(ModuleError::new(
                 ErrorKind::Config,
-                format!("cannot read {}: {e}", path.display()),
+                format!(
+                    "cannot read {}: {e}{}",
+                    path.display(),
+                    crate::paths::write_hint(&e)
+                ),
             )
             .with_object(path.display().to_string())),
         }
     }
 
     pub fn parse(text: &str) -> Result<Config> {
-        let config: Config = toml::from_str(text).map_err(|e| {
-            ModuleError::new(
-                ErrorKind::Config,
-                format!("invalid configuration: {}", e.to_string().trim()),
-            )
-        })?;
-        config.pricing.validate()?;
+        let config = Config::parse_unchecked(text)?;
+        config.check_values()?;
         config.check_safe()?;
         Ok(config)
     }
 
+    fn parse_unchecked(text: &str) -> Result<Config> {
+        toml::from_str(text).map_err(|e| {
+            ModuleError::new(
+                ErrorKind::Config,
+                format!("invalid configuration: {}", e.to_string().trim()),
+            )
+        })
+    }
+
+    /// All [`Config::value_problems`] as one error, or `Ok`.
+    pub fn check_values(&self) -> Result<()> {
+        let problems = self.value_problems();
+        if problems.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        // The object is the first wrong key's own name (`ca_file`), as the
+        // descriptor's messages name it.
+        let key = problems[0].key.rsplit(' ').next().unwrap_or_default();
+        Err(ModuleError::new(
+            ErrorKind::Config,
+            format!("invalid configuration: {}", list.join("; ")),
+        )
+        .with_object(key))
+    }
+
+    /// Every value that parses but cannot work: a level that is no level, a
+    /// CA file that is not there, a zero timeout, the pricing rules' own
+    /// checks. All of them, so the admin fixes the file in one go.
+    pub fn value_problems(&self) -> Vec<ValueProblem> {
+        let mut out = Vec::new();
+        let mut add = |key: &str, problem: String| {
+            out.push(ValueProblem {
+                key: key.to_string(),
+                problem,
+            })
+        };
+        if crate::logging::level_from_name(&self.log.level).is_none() {
+            add(
+                "[log] level",
+                format!(
+                    "'{}' is not a level; write one of error, warn, info, debug, trace (or off)",
+                    self.log.level
+                ),
+            );
+        }
+        if let Some(path) = &self.upstream.ca_file {
+            if let Some(problem) = pem_file_problem(path) {
+                add("[upstream] ca_file", problem);
+            }
+        }
+        for (key, value) in [
+            ("connect_timeout_secs", self.upstream.connect_timeout_secs),
+            ("timeout_secs", self.upstream.timeout_secs),
+            ("max_response_bytes", self.upstream.max_response_bytes),
+        ] {
+            if value == 0 {
+                add(&format!("[upstream] {key}"), "must be at least 1".into());
+            }
+        }
+        for (key, problem) in self.pricing.problems() {
+            add(&format!("[pricing] {key}"), problem);
+        }
+        out
+    }
+
+    /// The settings in effect, as TOML in the spelling of the file.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("# cannot show the settings: {e}\n"))
+    }
+}
+
+/// Why `path` cannot serve as `ca_file`, if it cannot: it must be a readable
+/// file holding at least one PEM certificate (the client parses it fully).
+fn pem_file_problem(path: &Path) -> Option<String> {
+    let shown = path.display();
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Some(format!(
+                "{shown} does not exist; name the PEM file with the upstream's CA certificate(s), \
+                 or remove the line to trust the public CAs"
+            ))
+        }
+        Ok(m) if m.is_dir() => {
+            return Some(format!("{shown} is a directory, not a PEM file"));
+        }
+        _ => {}
+    }
+    match std::fs::read(path) {
+        Err(e) => Some(format!(
+            "{shown} cannot be read: {e}{}",
+            crate::paths::write_hint(&e)
+        )),
+        Ok(bytes) if !String::from_utf8_lossy(&bytes).contains("-----BEGIN CERTIFICATE-----") => {
+            Some(format!(
+                "{shown} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+            ))
+        }
+        Ok(_) => None,
+    }
+}
+
+impl Config {
     /// Refuse settings under which money could move twice or a run could hold
     /// the item lock past a parallel run's patience (issue 9). Every problem
     /// is named with the reason, all in one message.
@@ -354,7 +493,7 @@ mod tests {
         );
         refused(
             "[upstream]\ntimeout_secs = 0\n",
-            "upstream.timeout_secs",
+            "timeout_secs",
             "at least 1",
         );
         // Both problems in one message.
@@ -368,6 +507,71 @@ mod tests {
         Config::parse("[upstream]\ntimeout_secs = 1\n[lifecycle]\nsettle_secs = 6\n").unwrap();
         Config::parse("[lifecycle]\nsettle_secs = 120\n").unwrap();
         Config::parse("[mgrctl]\ntimeout_secs = 29\n").unwrap();
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_with_its_key() {
+        let text = "[log]\nlevel = \"verbose\"\n[upstream]\nca_file = \"/nonexistent/ca.pem\"\n\
+                    timeout_secs = 0\n[pricing]\nmin_margin = \"-1\"\n";
+        let c = Config::parse_unchecked(text).unwrap();
+        let keys: Vec<String> = c.value_problems().into_iter().map(|p| p.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "[log] level",
+                "[upstream] ca_file",
+                "[upstream] timeout_secs",
+                "[pricing] min_margin"
+            ]
+        );
+        let e = Config::parse(text).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Config);
+        for needle in [
+            "'verbose' is not a level",
+            "/nonexistent/ca.pem does not exist",
+            "min_margin",
+        ] {
+            assert!(e.message.contains(needle), "{needle}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn ca_file_must_be_a_pem_file() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(pem_file_problem(dir.path())
+            .unwrap()
+            .contains("is a directory"));
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a certificate").unwrap();
+        assert!(pem_file_problem(&junk)
+            .unwrap()
+            .contains("holds no PEM certificate"));
+        let good = dir.path().join("ca.pem");
+        std::fs::write(
+            &good,
+            "-----BEGIN CERTIFICATE-----\nMII\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        assert_eq!(pem_file_problem(&good), None);
+    }
+
+    #[test]
+    fn effective_settings_print_as_toml_that_reads_back() {
+        let text = "[upstream]\ntimeout_secs = 30\n[pricing]\nmarkup_percent = \"12.5\"\n\
+                    currency = \"RUB\"\nrates = { EUR = \"101.25\" }\n\
+                    [[pricing.tariff]]\nid = 3033\nmarkup_fixed = \"1.00\"\n";
+        let c = Config::parse(text).unwrap();
+        let shown = c.to_toml();
+        assert!(shown.contains("[upstream]\n"), "{shown}");
+        assert!(shown.contains("timeout_secs = 30"), "{shown}");
+        assert!(shown.contains("markup_percent = \"12.5\""), "{shown}");
+        assert!(shown.contains("[[pricing.tariff]]"), "{shown}");
+        assert!(!shown.contains("Config {"), "{shown}");
+        assert_eq!(Config::parse(&shown).unwrap(), c);
+        assert_eq!(
+            Config::parse(&Config::default().to_toml()).unwrap(),
+            Config::default()
+        );
     }
 
     #[test]

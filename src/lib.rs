@@ -33,10 +33,18 @@ use protocol::error::ModuleError;
 pub fn run(argv: Vec<String>) -> i32 {
     let rest: Vec<String> = argv.iter().skip(1).cloned().collect();
     let first = rest.first().map(String::as_str);
+    // BILLmanager always passes `--command`; an admin who puts an option
+    // before the subcommand (`--module 1 sync`) still means the admin CLI.
+    let names_command = rest
+        .iter()
+        .any(|a| a == "--command" || a == "-c" || a.starts_with("--command="));
     let billmanager_style = match first {
         None => !std::io::stdout().is_terminal(),
         Some("-h" | "--help" | "-V" | "--version") => false,
-        Some(a) => a.starts_with('-'),
+        Some(a) => {
+            a.starts_with('-')
+                && (names_command || !rest.iter().any(|w| admin::is_subcommand_name(w)))
+        }
     };
     if billmanager_style {
         run_billmanager(rest)
@@ -59,13 +67,19 @@ fn fail(e: &ModuleError) -> i32 {
 
 /// One BILLmanager call: parse, set up logging, run the command, answer.
 pub fn run_billmanager(argv: Vec<String>) -> i32 {
-    let root = MgrRoot::from_env();
+    // A root that does not exist gets an error answer and nothing else: no
+    // directory, no log file.
+    let root = match MgrRoot::from_env_checked() {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
     let parsed = Args::parse(argv.clone());
     let (config, config_error) = match Config::load(&root.config_file()) {
         Ok(c) => (c, None),
         Err(e) => (Config::default(), Some(e)),
     };
-    logging::init(&root, &config.log.level);
+    // No log is not fatal: BILLmanager reads the answer on stdout.
+    let _ = logging::init(&root, &config.log.level);
     let args = match parsed {
         Ok(a) => a,
         Err(e) => {

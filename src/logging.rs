@@ -11,7 +11,7 @@
 //! continuation line, never a line of its own), values from peers are cut by
 //! [`shorten`], and any line is cut at [`MAX_LINE_BYTES`] with its length.
 //!
-//! A tiny `log::Log` of our own rather than simplelog: simplelog has no
+//! A tiny `log::Log` of our own rather than a logging crate: none has the
 //! per-process context tag, and we need the redaction hook on every line.
 
 use std::fs::OpenOptions;
@@ -170,19 +170,31 @@ pub fn level_from_debug_conf(path: &Path) -> Option<LevelFilter> {
     })
 }
 
-/// Start logging to the module log. A log that cannot be opened is not fatal:
-/// BILLmanager must still get its answer.
-pub fn init(root: &MgrRoot, configured_level: &str) {
+/// Start logging to the module log. A log that cannot be opened is not fatal
+/// (BILLmanager must still get its answer); the error says why, for an admin
+/// at a terminal. Only `var/` itself may be created: the root must exist
+/// ([`MgrRoot::from_env_checked`]), so a wrong root gets nothing of ours.
+pub fn init(root: &MgrRoot, configured_level: &str) -> Result<(), String> {
     let level = level_from_debug_conf(&root.debug_conf())
         .or_else(|| level_from_name(configured_level))
         .unwrap_or(LevelFilter::Info);
     let path = root.log_file();
     if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
+        if root.root().is_dir() && !dir.exists() {
+            let _ = std::fs::create_dir(dir);
+        }
     }
-    let Ok(file) = OpenOptions::new().create(true).append(true).open(&path) else {
-        return;
-    };
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| {
+            format!(
+                "cannot write the module log {}: {e}{}",
+                path.display(),
+                crate::paths::write_hint(&e)
+            )
+        })?;
     let logger = FileLogger {
         file: Mutex::new(file),
         level,
@@ -190,6 +202,7 @@ pub fn init(root: &MgrRoot, configured_level: &str) {
     if log::set_boxed_logger(Box::new(logger)).is_ok() {
         log::set_max_level(level);
     }
+    Ok(())
 }
 
 #[cfg(test)]

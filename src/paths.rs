@@ -6,10 +6,27 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::protocol::error::{ErrorKind, ModuleError, Result};
+
 /// Module name: file name of the binary, `<plugin name>`, `processingmodule.module`.
 pub const MODULE_NAME: &str = "pmsslreseller";
 
 pub const DEFAULT_ROOT: &str = "/usr/local/mgr5";
+
+/// The environment variable naming the BILLmanager root.
+pub const ROOT_VAR: &str = "MGR5_ROOT";
+
+/// What to add to a failed write under the root: BILLmanager runs us as its
+/// own user (root), so "permission denied" almost always means the admin ran
+/// us as someone else.
+pub fn write_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+            "; run pmsslreseller as BILLmanager's user (root, as BILLmanager itself does), e.g. with sudo"
+        }
+        _ => "",
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct MgrRoot {
@@ -19,10 +36,47 @@ pub struct MgrRoot {
 impl MgrRoot {
     /// The root named by `MGR5_ROOT`, or the default install root.
     pub fn from_env() -> MgrRoot {
-        match std::env::var_os("MGR5_ROOT") {
+        match std::env::var_os(ROOT_VAR) {
             Some(v) if !v.is_empty() => MgrRoot::new(PathBuf::from(v)),
             _ => MgrRoot::new(PathBuf::from(DEFAULT_ROOT)),
         }
+    }
+
+    /// [`MgrRoot::from_env`], refused unless the directory exists: a wrong
+    /// `MGR5_ROOT` (or no BILLmanager at the default root) must not make us
+    /// create a root of our own with a log in it. Checks only; creates nothing.
+    pub fn from_env_checked() -> Result<MgrRoot> {
+        let set = std::env::var_os(ROOT_VAR).filter(|v| !v.is_empty());
+        let root = MgrRoot::from_env();
+        root.check_exists(set.is_some())?;
+        Ok(root)
+    }
+
+    /// `Ok` when the root is a directory; else an error naming the variable
+    /// and what it should point at. `from_variable`: the path came from
+    /// `MGR5_ROOT` (else it is the default).
+    pub fn check_exists(&self, from_variable: bool) -> Result<()> {
+        let problem = match std::fs::metadata(&self.root) {
+            Ok(m) if m.is_dir() => return Ok(()),
+            Ok(_) => "is not a directory",
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "does not exist",
+            Err(_) => "cannot be read",
+        };
+        let shown = self.root.display();
+        let message = if from_variable {
+            format!(
+                "{ROOT_VAR}={shown} {problem}; {ROOT_VAR} must point at the BILLmanager \
+                 root, the directory holding etc/, sbin/mgrctl and var/ ({DEFAULT_ROOT} on a standard \
+                 install). Nothing was created"
+            )
+        } else {
+            format!(
+                "{ROOT_VAR} is not set and the default BILLmanager root {shown} {problem}; run \
+                 pmsslreseller on the BILLmanager host, or set {ROOT_VAR} to the BILLmanager root \
+                 (the directory holding etc/, sbin/mgrctl and var/). Nothing was created"
+            )
+        };
+        Err(ModuleError::new(ErrorKind::Config, message).with_object(ROOT_VAR))
     }
 
     pub fn new(root: impl Into<PathBuf>) -> MgrRoot {
@@ -76,5 +130,37 @@ impl MgrRoot {
     /// Directory holding per-item lock files.
     pub fn lock_dir(&self) -> PathBuf {
         self.state_dir().join("locks")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_root_names_the_variable_and_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("mgr5");
+        let e = MgrRoot::new(&missing).check_exists(true).unwrap_err();
+        assert!(e.message.starts_with("MGR5_ROOT=/"), "{}", e.message);
+        assert!(e.message.contains("does not exist"), "{}", e.message);
+        assert!(e.message.contains("BILLmanager root"), "{}", e.message);
+        assert!(!missing.exists());
+        let e = MgrRoot::new(&missing).check_exists(false).unwrap_err();
+        assert!(e
+            .message
+            .starts_with("MGR5_ROOT is not set and the default BILLmanager root"));
+        std::fs::write(&missing, "").unwrap();
+        let e = MgrRoot::new(&missing).check_exists(true).unwrap_err();
+        assert!(e.message.contains("is not a directory"), "{}", e.message);
+        assert!(MgrRoot::new(dir.path()).check_exists(true).is_ok());
+    }
+
+    #[test]
+    fn permission_denied_says_whose_user_to_run_as() {
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert!(write_hint(&denied).contains("BILLmanager's user (root"));
+        let other = std::io::Error::from(std::io::ErrorKind::NotFound);
+        assert_eq!(write_hint(&other), "");
     }
 }

@@ -357,11 +357,10 @@ fn service_data_callbacks_are_applied() {
         f.db.item_param(f.item, "remote_order").as_deref(),
         Some("A-2")
     );
-    m.dropparam(f.item, "remote_order").unwrap();
+    dropparam(&m, f.item, "remote_order").unwrap();
     assert_eq!(f.db.item_param(f.item, "remote_order"), None);
 
-    m.saveparam_crypted(f.item, "remote_secret", "s3 cr=t")
-        .unwrap();
+    saveparam_crypted(&m, f.item, "remote_secret", "s3 cr=t").unwrap();
     assert_eq!(f.db.item_param(f.item, "remote_secret"), None);
     let raw =
         f.db.item_crypted_param_raw(f.item, "remote_secret")
@@ -375,7 +374,7 @@ fn service_data_callbacks_are_applied() {
         Some("s3 cr=t")
     );
     assert!(!f.mgr.journal_text().contains("s3 cr=t"));
-    m.dropparam(f.item, "remote_secret").unwrap();
+    dropparam(&m, f.item, "remote_secret").unwrap();
     assert_eq!(f.db.item_crypted_param_raw(f.item, "remote_secret"), None);
 
     m.setstatus(f.item, ServiceStatus::Enrolled.code()).unwrap();
@@ -402,7 +401,7 @@ fn certificate_callbacks_are_applied() {
         f.db.certificate_crt(f.item).as_deref(),
         Some(chain.as_str())
     );
-    m.certificate_save_zip(f.item, "UEsDBBQAAAAIAA==").unwrap();
+    certificate_save_zip(&m, f.item, "UEsDBBQAAAAIAA==").unwrap();
     assert_eq!(
         f.db.certificate_crt(f.item).as_deref(),
         Some("UEsDBBQAAAAIAA==")
@@ -726,7 +725,7 @@ fn saveparam_without_value_deletes_and_processing_edit_reads_settings() {
     assert_eq!(f.db.item_param(f.item, "a").as_deref(), Some("1"));
     assert_eq!(f.db.item_param(f.item, "b").as_deref(), Some("2"));
     // Switching a param to crypted moves it out of itemparam.
-    m.saveparam_crypted(f.item, "a", "one").unwrap();
+    saveparam_crypted(&m, f.item, "a", "one").unwrap();
     assert_eq!(f.db.item_param(f.item, "a"), None);
     assert!(f.db.item_crypted_param_raw(f.item, "a").is_some());
 
@@ -742,4 +741,56 @@ fn saveparam_without_value_deletes_and_processing_edit_reads_settings() {
     );
     assert_eq!(text("password").as_deref(), Some(PASSWORD));
     assert!(m.call("processing.edit", &[("elid", "999")]).is_err());
+}
+
+// Callbacks the module does not make (so `Mgrctl` has no method for them),
+// kept here to prove the mgrctl stand-in applies them as BILLmanager does
+// (module-protocol.md §10.3).
+
+fn dropparam(m: &pmsslreseller::billing::Mgrctl, item: u64, name: &str) -> Result<(), ModuleError> {
+    let id = item.to_string();
+    m.call(
+        "service.dropparam",
+        &[("elid", id.as_str()), ("name", name), ("sok", "ok")],
+    )
+    .map(drop)
+}
+
+/// PYLIB's form: `<name>=<value> crypted=on`.
+fn saveparam_crypted(
+    m: &pmsslreseller::billing::Mgrctl,
+    item: u64,
+    name: &str,
+    value: &str,
+) -> Result<(), ModuleError> {
+    let id = item.to_string();
+    m.call(
+        "service.saveparam",
+        &[
+            ("elid", id.as_str()),
+            ("sok", "ok"),
+            (name, value),
+            ("crypted", "on"),
+        ],
+    )
+    .map(drop)
+}
+
+/// A base64 zip of certificate files (`crt_type=zip`).
+fn certificate_save_zip(
+    m: &pmsslreseller::billing::Mgrctl,
+    item: u64,
+    zip: &str,
+) -> Result<(), ModuleError> {
+    let id = item.to_string();
+    m.call(
+        "certificate.save",
+        &[
+            ("elid", id.as_str()),
+            ("crt_type", "zip"),
+            ("crt", zip),
+            ("sok", "ok"),
+        ],
+    )
+    .map(drop)
 }

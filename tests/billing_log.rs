@@ -17,7 +17,7 @@ const CRYPTED_VALUE: &str = "Crypted-L0g-Value";
 fn secrets_never_reach_the_log() {
     let db = TestDb::create();
     let mgr = TestMgr::new(&db);
-    pmsslreseller::logging::init(&mgr.root(), "debug");
+    pmsslreseller::logging::init(&mgr.root(), "debug").expect("the module log opens");
     let module = db.seed_module("https://up.example.net", "reseller", UPSTREAM_PASSWORD);
     let tariff = db.seed_certificate_tariff("ssl_3033");
     let item =
@@ -46,7 +46,17 @@ fn secrets_never_reach_the_log() {
         let mut conn = Db::connect(&m)?;
         let settings = conn.module_settings(module, &key)?;
         log::debug!("settings {settings:?}");
-        m.saveparam_crypted(item, "remote_secret", CRYPTED_VALUE)?;
+        // A crypted param, in PYLIB's form (`crypted=on`): masked in our log.
+        let id = item.to_string();
+        m.call(
+            "service.saveparam",
+            &[
+                ("elid", id.as_str()),
+                ("sok", "ok"),
+                ("remote_secret", CRYPTED_VALUE),
+                ("crypted", "on"),
+            ],
+        )?;
         m.setstatus(item, 3)?;
         let params = conn.item_params(item, &key)?;
         assert_eq!(

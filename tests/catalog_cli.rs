@@ -119,8 +119,8 @@ fn refresh_then_features_has_templates_identical_between_runs() {
         templates, golden,
         "templates differ from {golden_path} (UPDATE_GOLDEN=1 rewrites it)"
     );
-    // import_pricelist is not advertised by default (P-U2).
-    assert!(!features.contains("import_pricelist"));
+    // import_pricelist is advertised by default (issue 13), so the wizard offers the module.
+    assert!(features.contains("<feature name=\"import_pricelist\"/>"));
 }
 
 #[test]
@@ -331,13 +331,13 @@ fn import_pricelist_logs_the_call_even_when_it_cannot_answer() {
     );
     assert!(log.contains("stdin 0 bytes"), "{log}");
 
-    // Advertised only when configured.
-    assert!(!stdout(&root.run(&["--command", "features"])).contains("import_pricelist"));
-    std::fs::write(
-        root.path().join("etc/pmsslreseller.toml"),
-        "[catalog]\nadvertise_import_pricelist = true\n",
-    )
-    .unwrap();
+    // Advertised by default; the setting switches it off.
     assert!(stdout(&root.run(&["--command", "features"]))
         .contains("<feature name=\"import_pricelist\"/>"));
+    std::fs::write(
+        root.path().join("etc/pmsslreseller.toml"),
+        "[catalog]\nadvertise_import_pricelist = false\n",
+    )
+    .unwrap();
+    assert!(!stdout(&root.run(&["--command", "features"])).contains("import_pricelist"));
 }

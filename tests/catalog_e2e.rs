@@ -264,7 +264,10 @@ fn pricing_preview_can_fetch_first() {
     assert!(err.contains("catalog refresh"), "{err}");
     let (code, out, err) = s.run(&["pricing", "preview", "--module", &s.module, "--refresh"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("ssl_3033") && out.contains("21 EUR"), "{out}");
+    assert!(
+        out.contains("ssl_3033") && out.contains("21.00 EUR"),
+        "{out}"
+    );
     assert!(err.contains("restart BILLmanager"), "{err}");
     assert!(s.cache().exists());
 }

@@ -93,8 +93,7 @@ fn realistic_fixture() {
 
 #[test]
 fn reference_fragment_is_skipped_not_fatal() {
-    let xml =
-        include_str!("../../shared/reference/upstream/pricelist-export.doc-fragment.wrapped.xml");
+    let xml = include_str!("fixtures/upstream/pricelist-export.doc-fragment.wrapped.xml");
     let c = parse_export(xml, 1, AT).unwrap();
     assert!(c.tariffs.is_empty());
     assert_eq!(c.skipped.len(), 1);

@@ -32,7 +32,7 @@ fn log_file() -> std::path::PathBuf {
         .get_or_init(|| {
             let dir = tempfile::tempdir().unwrap().keep();
             let root = pmsslreseller::paths::MgrRoot::new(&dir);
-            pmsslreseller::logging::init(&root, "trace");
+            pmsslreseller::logging::init(&root, "trace").expect("the module log opens");
             root.log_file()
         })
         .clone()

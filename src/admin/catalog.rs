@@ -11,8 +11,8 @@ use clap::{Args as ClapArgs, Subcommand};
 use serde_json::json;
 
 use crate::catalog::diff::CatalogDiff;
-use crate::catalog::fetch::{self, Refreshed};
 use crate::catalog::{cache, Catalog, Tariff};
+use crate::commands::catalog_refresh::{self, Refreshed};
 use crate::config::Config;
 use crate::paths::MgrRoot;
 use crate::pricing::{Pricer, Quote, QuoteStatus};
@@ -48,6 +48,7 @@ pub struct ShowArgs {
     /// Only this processing module (default: every cached module).
     #[arg(long)]
     pub module: Option<u64>,
+    /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
 }
@@ -61,11 +62,13 @@ pub enum PricingCommand {
 
 #[derive(Debug, ClapArgs)]
 pub struct PreviewArgs {
+    /// Processing module id (Integration → Processing modules, column Id).
     #[arg(long)]
     pub module: u64,
     /// Fetch the upstream's current tariffs first (updates the cache).
     #[arg(long)]
     pub refresh: bool,
+    /// Machine-readable output (exact amounts, as strings).
     #[arg(long)]
     pub json: bool,
 }
@@ -278,9 +281,9 @@ fn do_refresh(
                     format!("cannot read {}: {e}", path.display()),
                 )
             })?;
-            fetch::store_export(root, module, &xml, allow_empty)
+            catalog_refresh::store_export(root, module, &xml, allow_empty)
         }
-        None => fetch::refresh(root, config, module, allow_empty),
+        None => catalog_refresh::refresh(root, config, module, allow_empty),
     }
 }
 
@@ -366,6 +369,28 @@ pub fn show(root: &MgrRoot, args: &ShowArgs) -> i32 {
     0
 }
 
+/// An amount for the admin's eye: two decimals and the currency
+/// ("24.68 EUR"). `--json` keeps the exact values.
+pub fn money(amount: rust_decimal::Decimal, currency: &str) -> String {
+    let shown =
+        amount.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    format!("{shown:.2} {currency}").trim_end().to_string()
+}
+
+/// Where the pricing rules come from: the file when there is one, else the
+/// defaults (and which file would hold them).
+fn rules_source(root: &MgrRoot) -> String {
+    let file = root.config_file();
+    if file.exists() {
+        format!("rules from {}", file.display())
+    } else {
+        format!(
+            "default rules (no markup; {} does not exist)",
+            file.display()
+        )
+    }
+}
+
 fn status_text(q: &Quote) -> &'static str {
     match q.status {
         QuoteStatus::Ok => "ok",
@@ -378,7 +403,7 @@ fn status_text(q: &Quote) -> &'static str {
 pub fn preview(root: &MgrRoot, config: &Config, args: &PreviewArgs) -> i32 {
     crate::logging::set_context(format!("admin pricing preview module={}", args.module));
     let loaded = if args.refresh {
-        fetch::refresh(root, config, args.module, false).map(|r| {
+        catalog_refresh::refresh(root, config, args.module, false).map(|r| {
             if r.restart_required() {
                 eprintln!(
                     "note: the templates changed; restart BILLmanager to see them: {}",
@@ -416,10 +441,10 @@ pub fn preview(root: &MgrRoot, config: &Config, args: &PreviewArgs) -> i32 {
         return 0;
     }
     println!(
-        "Processing module {}: catalog fetched {}; rules from {}",
+        "Processing module {}: catalog fetched {}; {}",
         args.module,
         catalog.fetched_at,
-        root.config_file().display()
+        rules_source(root)
     );
     let rows: Vec<Vec<String>> = quotes
         .iter()
@@ -427,15 +452,15 @@ pub fn preview(root: &MgrRoot, config: &Config, args: &PreviewArgs) -> i32 {
             vec![
                 t.template_id(),
                 format!("{} mo", q.months),
-                format!("{} {}", q.cost.normalize(), q.cost_currency),
+                money(q.cost, &q.cost_currency),
                 if q.rate == rust_decimal::Decimal::ONE {
                     String::new()
                 } else {
-                    q.rate.to_string()
+                    q.rate.normalize().to_string()
                 },
-                format!("{} {}", q.sell, q.currency),
-                q.margin.to_string(),
-                q.floor.to_string(),
+                money(q.sell, &q.currency),
+                money(q.margin, &q.currency),
+                money(q.floor, &q.currency),
                 status_text(q).to_string(),
                 t.name.clone(),
             ]
@@ -464,6 +489,26 @@ pub fn preview(root: &MgrRoot, config: &Config, args: &PreviewArgs) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn money_has_two_decimals_and_the_currency() {
+        let d = |s: &str| s.parse::<rust_decimal::Decimal>().unwrap();
+        assert_eq!(money(d("0.1048"), "EUR"), "0.10 EUR");
+        assert_eq!(money(d("1.175"), "RUB"), "1.18 RUB");
+        assert_eq!(money(d("24"), "EUR"), "24.00 EUR");
+        assert_eq!(money(d("-0.005"), "EUR"), "-0.01 EUR");
+        assert_eq!(money(d("7.5"), ""), "7.50");
+    }
+
+    #[test]
+    fn rules_source_names_only_a_file_that_exists() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = MgrRoot::new(dir.path());
+        assert!(rules_source(&root).starts_with("default rules"));
+        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+        std::fs::write(root.config_file(), "").unwrap();
+        assert!(rules_source(&root).starts_with("rules from "));
+    }
 
     #[test]
     fn table_aligns_columns() {

@@ -26,7 +26,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
-    /// Check etc/pmsslreseller.toml and print the effective settings.
+    /// Check etc/pmsslreseller.toml (keys and values), print the effective
+    /// settings as TOML; exit 1 on any problem.
     Config,
     /// Bring every certificate of a processing module up to date with the
     /// upstream (one list call, per-item reads only where something changed).
@@ -51,12 +52,20 @@ pub enum AdminCommand {
     Pricing(catalog::PricingCommand),
 }
 
+/// Open the module log for an admin command; a log that cannot be written is
+/// worth a warning on the terminal (the command itself still runs).
+pub(crate) fn open_log(root: &MgrRoot, config: &Config) {
+    if let Err(why) = crate::logging::init(root, &config.log.level) {
+        eprintln!("warning: {why}");
+    }
+}
+
 /// Run a catalog or pricing command with the config loaded and the module
 /// log open (a refresh is worth a line in `var/pmsslreseller.log`).
 fn with_config(root: &MgrRoot, run: impl FnOnce(&Config) -> i32) -> i32 {
     match Config::load(&root.config_file()) {
         Ok(config) => {
-            crate::logging::init(root, &config.log.level);
+            open_log(root, &config);
             run(&config)
         }
         Err(e) => {
@@ -64,6 +73,17 @@ fn with_config(root: &MgrRoot, run: impl FnOnce(&Config) -> i32) -> i32 {
             1
         }
     }
+}
+
+/// The names of the admin subcommands (`config`, `sync`, …, `help`): an
+/// argv naming one of them and no `--command` is an admin's, whatever
+/// option comes first.
+pub fn is_subcommand_name(word: &str) -> bool {
+    use clap::CommandFactory;
+    word == "help"
+        || Cli::command()
+            .get_subcommands()
+            .any(|c| c.get_name() == word)
 }
 
 /// Run the admin CLI; returns the exit code.
@@ -75,7 +95,14 @@ pub fn run(argv: Vec<String>) -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
-    let root = MgrRoot::from_env();
+    // Nothing is read or written under a root that is not there.
+    let root = match MgrRoot::from_env_checked() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            return 1;
+        }
+    };
     match cli.command {
         AdminCommand::Sync { module } => sync::run(&root, module),
         AdminCommand::Balance { module } => {
@@ -87,29 +114,97 @@ pub fn run(argv: Vec<String>) -> i32 {
         AdminCommand::Pricing(p) => {
             with_config(&root, |config| catalog::run_pricing(&root, config, p))
         }
-        AdminCommand::Config => {
-            let path = root.config_file();
-            match Config::load(&path) {
-                Ok(c) => {
-                    println!("BILLmanager root: {}", root.root().display());
-                    println!(
-                        "config file:      {} ({})",
-                        path.display(),
-                        if path.exists() {
-                            "found"
-                        } else {
-                            "absent, defaults used"
-                        }
-                    );
-                    println!("log file:         {}", root.log_file().display());
-                    println!("{c:#?}");
-                    0
+        AdminCommand::Config => show_config(&root),
+    }
+}
+
+/// `pmsslreseller config`: where things are, the effective settings as TOML,
+/// and every value problem (exit 1 when there is one).
+fn show_config(root: &MgrRoot) -> i32 {
+    let path = root.config_file();
+    let config = match Config::load_unchecked(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    println!("BILLmanager root: {}", root.root().display());
+    println!(
+        "config file:      {} ({})",
+        path.display(),
+        if path.exists() {
+            "found"
+        } else {
+            "absent, defaults used"
+        }
+    );
+    println!("log file:         {}", root.log_file().display());
+    if let Some(level) = crate::logging::level_from_debug_conf(&root.debug_conf()) {
+        println!(
+            "log level:        {} (from {}, which wins over [log] level)",
+            level.as_str().to_ascii_lowercase(),
+            root.debug_conf().display()
+        );
+    }
+    println!();
+    println!("# Effective settings (defaults included), as written in the file:");
+    print!("{}", config.to_toml());
+    let problems = config.value_problems();
+    for p in &problems {
+        eprintln!("error: {p}");
+    }
+    if problems.is_empty() {
+        0
+    } else {
+        eprintln!(
+            "{} problem(s) in {}: BILLmanager's calls fail until they are fixed",
+            problems.len(),
+            path.display()
+        );
+        1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// `--help` of every subcommand describes every option.
+    #[test]
+    fn every_option_has_a_description() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
                 }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    1
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} --{id}"));
                 }
             }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() {
+                    missing.push(format!("{path} {} (no about)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
         }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "pmsslreseller", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "options without a description: {missing:?}"
+        );
+    }
+
+    #[test]
+    fn subcommand_names_are_known() {
+        for w in ["config", "sync", "catalog", "pricing", "help"] {
+            assert!(is_subcommand_name(w), "{w}");
+        }
+        assert!(!is_subcommand_name("open"));
+        assert!(!is_subcommand_name("--module"));
     }
 }

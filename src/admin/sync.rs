@@ -78,7 +78,7 @@ pub fn run(root: &MgrRoot, module: u64) -> i32 {
             return 1;
         }
     };
-    crate::logging::init(root, &config.log.level);
+    super::open_log(root, &config);
     crate::logging::set_context(format!("sync module={module}"));
     if maintenance::active(root) {
         println!(

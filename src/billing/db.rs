@@ -205,6 +205,45 @@ fn db_error(what: &str, e: impl std::fmt::Display) -> ModuleError {
     .with_object("database")
 }
 
+/// A failed connection in plain words: what is wrong and what to check,
+/// instead of the driver's `MySqlError { ERROR 1049 … }` dump. The database
+/// name, user and password come from BILLmanager (`mgrctl paramlist`,
+/// module-protocol.md §9.1), so that is where the admin looks.
+fn connect_error(s: &DbSettings, via: &str, e: &mysql::Error) -> ModuleError {
+    let (name, user) = (&s.name, &s.user);
+    let check = "check DBName, DBUser, DBPassword and DBHost in BILLmanager's configuration \
+                 (`mgrctl -m billmgr paramlist` shows them)";
+    let text = match e {
+        mysql::Error::MySqlError(me) => match me.code {
+            1049 => format!(
+                "BILLmanager's database '{name}' does not exist on the server at {via}; {check}"
+            ),
+            1044 | 1045 | 1698 => format!(
+                "the database server at {via} refused user '{user}' (wrong password, or no access \
+                 to '{name}'); {check}"
+            ),
+            code => format!(
+                "the database server at {via} refused the connection to '{name}' as '{user}': {} \
+                 (MySQL error {code}); {check}",
+                me.message
+            ),
+        },
+        mysql::Error::IoError(io) => format!(
+            "cannot reach BILLmanager's database server at {via} ({}): is MariaDB/MySQL running \
+             there? {check}",
+            io.kind()
+        ),
+        mysql::Error::DriverError(d) => format!(
+            "cannot connect to BILLmanager's database '{name}' at {via}: {d}; is MariaDB/MySQL \
+             running there? {check}"
+        ),
+        other => format!(
+            "cannot connect to BILLmanager's database '{name}' as '{user}' via {via}: {other}"
+        ),
+    };
+    ModuleError::new(ErrorKind::Billing, redact(&text)).with_object("database")
+}
+
 fn non_empty(v: Option<String>) -> Option<String> {
     v.filter(|s| !s.trim().is_empty())
 }
@@ -283,12 +322,7 @@ impl Db {
             |p| format!("socket {p}"),
         );
         log::debug!("connecting to database {} as {} via {via}", s.name, s.user);
-        let conn = Conn::new(opts).map_err(|e| {
-            db_error(
-                &format!("cannot connect to '{}' as '{}' via {via}", s.name, s.user),
-                e,
-            )
-        })?;
+        let conn = Conn::new(opts).map_err(|e| connect_error(s, &via, &e))?;
         Ok(Db { conn })
     }
 
@@ -325,6 +359,19 @@ impl Db {
     /// Module settings with the password decrypted into a `Secret`.
     pub fn module_settings(&mut self, module_id: u64, key: &CryptKey) -> Result<ModuleSettings> {
         let (module, name) = self.processing_module(module_id)?;
+        // Another module type's settings mean something else: say so before
+        // complaining about a setting it was never meant to have.
+        if module != crate::paths::MODULE_NAME {
+            return Err(ModuleError::new(
+                ErrorKind::WrongModule,
+                format!(
+                    "processing module {module_id} ('{name}') is a '{module}' module, not a \
+                     pmsslreseller module; pass the id of a pmsslreseller module \
+                     (Integration → Processing modules, column Id)"
+                ),
+            )
+            .with_object(format!("processing module {module_id}")));
+        }
         let plain: Vec<(String, String)> = self
             .conn
             .exec(
@@ -474,18 +521,6 @@ impl Db {
             out.insert(name, clear);
         }
         Ok(out)
-    }
-
-    /// The tariff's own params (`pricelistparam`).
-    pub fn pricelist_params(&mut self, pricelist: u64) -> Result<BTreeMap<String, String>> {
-        let rows: Vec<(String, String)> = self
-            .conn
-            .exec(
-                "SELECT intname, value FROM pricelistparam WHERE pricelist = ?",
-                (pricelist,),
-            )
-            .map_err(|e| db_error("reading pricelistparam", e))?;
-        Ok(rows.into_iter().collect())
     }
 
     /// The item's `certificate` row (CSR, private key, issued certificate).

@@ -246,32 +246,6 @@ impl Mgrctl {
         .map(drop)
     }
 
-    /// Set a crypted item param (PYLIB form `<name>=<value> crypted=on`);
-    /// BILLmanager encrypts it into `itemcryptedparam`. The value is masked
-    /// in our log. Never use it for the upstream password (refused anyway).
-    pub fn saveparam_crypted(&self, item: u64, name: &str, value: &str) -> Result<()> {
-        let id = item.to_string();
-        self.call(
-            "service.saveparam",
-            &[
-                ("elid", &id),
-                ("sok", "ok"),
-                (name, value),
-                ("crypted", "on"),
-            ],
-        )
-        .map(drop)
-    }
-
-    pub fn dropparam(&self, item: u64, name: &str) -> Result<()> {
-        let id = item.to_string();
-        self.call(
-            "service.dropparam",
-            &[("elid", &id), ("name", name), ("sok", "ok")],
-        )
-        .map(drop)
-    }
-
     /// Certificate sub-status (see [`super::ServiceStatus`] for the values).
     pub fn setstatus(&self, item: u64, service_status: u8) -> Result<()> {
         let id = item.to_string();
@@ -299,21 +273,6 @@ impl Mgrctl {
         self.call(
             "certificate.save",
             &[("elid", &id), ("crt", crt_pem), ("sok", "ok")],
-        )
-        .map(drop)
-    }
-
-    /// Store a base64 zip of certificate files (`crt_type=zip`, §10.3).
-    pub fn certificate_save_zip(&self, item: u64, zip_base64: &str) -> Result<()> {
-        let id = item.to_string();
-        self.call(
-            "certificate.save",
-            &[
-                ("elid", &id),
-                ("crt_type", "zip"),
-                ("crt", zip_base64),
-                ("sok", "ok"),
-            ],
         )
         .map(drop)
     }

@@ -33,8 +33,10 @@ fn cache_error(path: &Path, what: String) -> ModuleError {
 pub fn save(root: &MgrRoot, catalog: &Catalog) -> Result<PathBuf> {
     let target = path(root, catalog.module_id);
     let dir = root.state_dir();
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| cache_error(&dir, format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        let hint = crate::paths::write_hint(&e);
+        cache_error(&dir, format!("cannot create {}: {e}{hint}", dir.display()))
+    })?;
     let json = serde_json::to_string_pretty(catalog)
         .map_err(|e| ModuleError::internal(format!("cannot serialise the catalog: {e}")))?;
     let tmp = dir.join(format!(
@@ -46,7 +48,11 @@ pub fn save(root: &MgrRoot, catalog: &Catalog) -> Result<PathBuf> {
         .and_then(|_| std::fs::rename(&tmp, &target))
         .map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
-            cache_error(&target, format!("cannot write {}: {e}", target.display()))
+            let hint = crate::paths::write_hint(&e);
+            cache_error(
+                &target,
+                format!("cannot write {}: {e}{hint}", target.display()),
+            )
         })?;
     Ok(target)
 }

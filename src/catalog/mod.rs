@@ -7,10 +7,12 @@
 //! The link local tariff → upstream tariff is the tariff's internal name:
 //! template id = `pricelist.intname` = `ssl_<upstream tariff id>`
 //! ([`template_id`], [`upstream_tariff_id`]).
+//!
+//! A model only: files under the BILLmanager root, no mgrctl, database or
+//! network. Fetching it from the upstream is `commands::catalog_refresh`.
 
 pub mod cache;
 pub mod diff;
-pub mod fetch;
 pub mod flags;
 pub mod parse;
 pub mod templates;
@@ -360,36 +362,6 @@ pub fn lookup_order_terms(
     catalog.order_terms(intname, period_months)
 }
 
-/// For `open`/`prolong`: the upstream tariff and period of a local service,
-/// from its tariff intname, processing module and period (months). Reads only
-/// the cache file. Errors: the item has no processing module or a period that
-/// is not a positive number of months (`value`); the intname is not
-/// `ssl_<id>` (`value`); no cache (`config`, says to run `catalog refresh`);
-/// the tariff is not in the cache (`config`) or not sold for that period
-/// (`value`).
-pub fn order_terms_for_item(root: &MgrRoot, item: &crate::billing::ItemRow) -> Result<OrderTerms> {
-    let module = item.processingmodule.ok_or_else(|| {
-        ModuleError::value(
-            "processingmodule",
-            format!("service {} has no processing module", item.id),
-        )
-    })?;
-    let months = u32::try_from(item.period)
-        .ok()
-        .filter(|m| *m > 0)
-        .ok_or_else(|| {
-            ModuleError::value(
-                "period",
-                format!(
-                "service {} has period {}; certificates are ordered for a whole number of months",
-                item.id, item.period
-            ),
-            )
-            .with_param("value", item.period.to_string())
-        })?;
-    lookup_order_terms(root, module, &item.pricelist_intname, months)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,38 +400,6 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::Config);
         let e = lookup_order_terms(&root, 4, "op_31", 12).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Value);
-
-        let mut item = crate::billing::ItemRow {
-            id: 9,
-            remoteid: None,
-            processingmodule: Some(4),
-            module: Some("pmsslreseller".into()),
-            pricelist: 1,
-            lastpricelist: None,
-            pricelist_intname: "ssl_3033".into(),
-            itemtype_intname: "certificate".into(),
-            period: 12,
-            status: 1,
-            expiredate: None,
-            opendate: None,
-            account: 1,
-            name: "example.com".into(),
-        };
-        assert_eq!(
-            order_terms_for_item(&root, &item).unwrap().upstream_tariff,
-            3033
-        );
-        item.period = -100;
-        assert_eq!(
-            order_terms_for_item(&root, &item)
-                .unwrap_err()
-                .object
-                .as_deref(),
-            Some("period")
-        );
-        item.period = 12;
-        item.processingmodule = None;
-        assert!(order_terms_for_item(&root, &item).is_err());
     }
 
     #[test]

@@ -10,8 +10,8 @@ use rust_decimal::Decimal;
 use super::flags::{derive, FlagEvidence};
 use super::{AltnameAddon, Catalog, Period, Skipped, Tariff, CACHE_FORMAT};
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
-use crate::upstream::parse::{parse_tree, Node};
 use crate::upstream::wire::FUNC_PRICELIST_EXPORT;
+use crate::xmltree::{parse_tree, Node};
 
 /// The product type we take from the export.
 const CERTIFICATE: &str = "certificate";
@@ -324,9 +324,8 @@ mod tests {
 
     #[test]
     fn reference_fragment_is_skipped_with_reason() {
-        let xml = include_str!(
-            "../../../shared/reference/upstream/pricelist-export.doc-fragment.wrapped.xml"
-        );
+        let xml =
+            include_str!("../../tests/fixtures/upstream/pricelist-export.doc-fragment.wrapped.xml");
         let c = parse_export(xml, 1, AT).unwrap();
         assert!(c.tariffs.is_empty());
         assert_eq!(c.skipped.len(), 1);

@@ -16,7 +16,7 @@
 //! current) and refreshes the cache. Every call's full argv and stdin are
 //! logged verbatim at info level, so the
 //! real format can be read off a real installation and fixed here. The feature
-//! is advertised only with `[catalog] advertise_import_pricelist = true`.
+//! is advertised by default; `[catalog] advertise_import_pricelist = false` hides it.
 //! Prices under the minimum-margin guard are never offered: they are left out
 //! and logged; a tariff with no offerable price is left out of the list, and
 //! asking for it is an error.
@@ -84,7 +84,7 @@ pub fn run(ctx: &Ctx, module: u64, subcommand: &str, id: Option<u64>) -> Result<
 /// names (as `catalog refresh` would); a failed fetch is an error, not an
 /// answer from old data.
 fn current_catalog(ctx: &Ctx, module: u64) -> Result<Catalog> {
-    let refreshed = crate::catalog::fetch::refresh(&ctx.root, &ctx.config, module, false)?;
+    let refreshed = super::catalog_refresh::refresh(&ctx.root, &ctx.config, module, false)?;
     Ok(refreshed.catalog)
 }
 

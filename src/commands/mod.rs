@@ -1,6 +1,7 @@
 //! The commands BILLmanager runs: each joins the protocol front, the local
 //! billing and the upstream client into one lifecycle step.
 
+pub mod catalog_refresh;
 pub mod check_connection;
 pub mod getbalance;
 pub mod import_pricelist;
@@ -32,7 +33,7 @@ pub fn advertised_features() -> Vec<&'static str> {
 }
 
 /// Features to print for this configuration: the default ones, plus the
-/// opt-in ones (`import_pricelist`) when `[catalog] advertise_import_pricelist` is on.
+/// configurable ones (`import_pricelist`) unless `[catalog] advertise_import_pricelist` is off.
 pub fn advertised_features_for(config: &Config) -> Vec<&'static str> {
     let opt_in = config.catalog.advertise_import_pricelist;
     features_where(|a| a == Advertised::Always || (opt_in && a == Advertised::WhenConfigured))
@@ -82,6 +83,8 @@ mod tests {
     #[test]
     fn import_pricelist_advertised_only_when_configured() {
         let mut config = Config::default();
+        assert!(advertised_features_for(&config).contains(&"import_pricelist"));
+        config.catalog.advertise_import_pricelist = false;
         assert!(!advertised_features_for(&config).contains(&"import_pricelist"));
         assert_eq!(
             Verb::from_name("import_pricelist"),

@@ -206,16 +206,13 @@ mod tests {
     use super::*;
     use std::str::FromStr;
 
-    const REF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/reference/upstream");
-
+    /// Published upstream answers, re-typed in `tests/fixtures/upstream/`
+    /// (each names its public source in a comment).
     fn reference(name: &str) -> Vec<u8> {
-        // The reference directory sits next to the worktree in this project;
-        // fall back to the absolute shared path.
-        let local = std::path::Path::new(REF).join(name);
-        let shared = std::path::Path::new("/work/shared/reference/upstream").join(name);
-        std::fs::read(&local)
-            .or_else(|_| std::fs::read(&shared))
-            .unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/upstream")
+            .join(name);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
     }
 
     fn dec(s: &str) -> Decimal {

@@ -480,15 +480,8 @@ mod tests {
 
     #[test]
     fn whoami_from_real_fixture() {
-        let body = std::fs::read("/work/shared/reference/upstream/whoami.bm6-log.xml")
-            .or_else(|_| {
-                std::fs::read(concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/../shared/reference/upstream/whoami.bm6-log.xml"
-                ))
-            })
-            .unwrap();
-        let d = parse_answer("whoami", &body).unwrap();
+        let body = include_bytes!("../../tests/fixtures/upstream/whoami.bm6-log.xml");
+        let d = parse_answer("whoami", body).unwrap();
         let a = account_from_whoami("whoami", &d).unwrap();
         assert_eq!(a.name, "admin2");
         assert_eq!(a.balance, Decimal::from_str("12221243.00").unwrap());
@@ -514,9 +507,8 @@ mod tests {
         ));
         // The published auth answer with its literal "..." line is not a whoami answer.
         let body =
-            std::fs::read("/work/shared/reference/upstream/auth-response.bm6-general-view.txt")
-                .unwrap();
-        let r = parse_answer("whoami", &body).and_then(|d| account_from_whoami("whoami", &d));
+            include_bytes!("../../tests/fixtures/upstream/auth-response.bm6-general-view.txt");
+        let r = parse_answer("whoami", body).and_then(|d| account_from_whoami("whoami", &d));
         assert!(matches!(r, Err(UpstreamError::Malformed { .. })), "{r:?}");
     }
 

@@ -301,6 +301,24 @@ impl Local {
             "INSERT INTO user (account, email, name) VALUES (?, 'admin@example.com', 'Example admin')",
             (account,),
         )?;
+        let item = self.seed_order(module, tariff, account, cn)?;
+        Ok(Seed {
+            module,
+            tariff,
+            account,
+            item,
+        })
+    }
+
+    /// A customer's paid certificate order for `cn` (12 months, CSR and
+    /// contact data attached), not yet opened.
+    pub fn seed_order(
+        &mut self,
+        module: u64,
+        tariff: u64,
+        account: u64,
+        cn: &str,
+    ) -> Result<u64, String> {
         let item = self.insert(
             "INSERT INTO item (processingmodule, pricelist, period, status, account, name) \
              VALUES (?, ?, 12, 1, ?, ?)",
@@ -325,12 +343,7 @@ impl Local {
             "INSERT INTO certificate (item, csr) VALUES (?, ?)",
             (item, CSR),
         )?;
-        Ok(Seed {
-            module,
-            tariff,
-            account,
-            item,
-        })
+        Ok(item)
     }
 
     /// What BILLmanager does before running a service command: a running

@@ -12,7 +12,10 @@
 //! journal), the `mgrctl` callbacks (the stand-in's journal) and the local
 //! state (database), and checks what must have happened. Any deviation ends
 //! the demo with exit code 1 and says what was expected. It cleans up (the
-//! simulator, the database, the scratch root) unless `--keep`.
+//! simulator, the database, the scratch root) at the end, after a failure and
+//! on Ctrl-C. With `--keep` it leaves a world to explore first: the simulator
+//! keeps serving, a second order waits to be opened, and the exact commands
+//! to try are printed; Ctrl-C then cleans up.
 
 mod fidelity;
 mod http;
@@ -22,7 +25,8 @@ mod show;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -40,8 +44,35 @@ const CN: &str = "example.com";
 const MAX_SYNC_ROUNDS: usize = 4;
 
 const USAGE: &str = "usage: billmgr-sim demo [--keep] [--pmsslreseller PATH]\n\
-  --keep               keep the scratch MGR5_ROOT and its database for inspection\n\
+  --keep               afterwards, keep the simulator, the scratch MGR5_ROOT and its database\n\
+                       until Ctrl-C, and print commands to try against them\n\
   --pmsslreseller PATH the module binary (default: next to billmgr-sim)";
+
+/// Set by SIGINT/SIGTERM: the demo stops at the next step and cleans up.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    // Only an atomic store: all a signal handler may safely do.
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Ctrl-C (or a kill) no longer ends the process on the spot, which would
+/// leave the simulator, the database and the scratch root behind.
+fn catch_interrupts() {
+    let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: installs a handler that only stores to an atomic.
+    unsafe {
+        libc::signal(libc::SIGINT, handler);
+        libc::signal(libc::SIGTERM, handler);
+    }
+}
+
+fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// The exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
+const EXIT_INTERRUPTED: i32 = 130;
 
 /// Why the demo stops.
 type Fail = String;
@@ -140,9 +171,15 @@ pub fn main(args: Vec<String>) -> i32 {
         total_mgrctl: 0,
         runs: 0,
     };
+    catch_interrupts();
     let started = Instant::now();
     let result = demo.setup().and_then(|_| demo.steps());
     let code = match result {
+        _ if interrupted() => {
+            println!();
+            println!("{}", demo.style.bad("interrupted (Ctrl-C): cleaning up"));
+            EXIT_INTERRUPTED
+        }
         Ok(()) => {
             let s = demo.style;
             println!();
@@ -154,7 +191,11 @@ pub fn main(args: Vec<String>) -> i32 {
                 demo.total_mgrctl,
                 started.elapsed().as_secs_f64()
             );
-            0
+            if demo.keep {
+                demo.serve_until_interrupted()
+            } else {
+                0
+            }
         }
         Err(msg) => {
             println!();
@@ -317,15 +358,8 @@ impl Demo {
             let _ = child.wait();
         }
         if let Some(mut local) = self.local.take() {
-            let problems = local.cleanup(self.keep);
-            if self.keep {
-                println!(
-                    "kept: MGR5_ROOT {} and database {} (drop it with: mariadb -e 'DROP DATABASE {}')",
-                    local.root.display(),
-                    local.db_name,
-                    local.db_name
-                );
-            } else if problems.is_empty() {
+            let problems = local.cleanup(false);
+            if problems.is_empty() {
                 println!(
                     "{}",
                     self.style.dim(
@@ -352,7 +386,82 @@ impl Demo {
             println!("  {l}");
         }
         if !self.keep {
-            println!("(run with --keep to inspect the scratch root and database)");
+            println!(
+                "(run with --keep to explore the scratch root, database and simulator after a run)"
+            );
+        }
+    }
+
+    /// `--keep`: a second order waiting to be opened, the exact commands to
+    /// try, then the simulator keeps serving until Ctrl-C (or until it exits
+    /// by itself). The caller's teardown cleans up either way.
+    fn serve_until_interrupted(&mut self) -> i32 {
+        let seed = self.seed();
+        let next = self
+            .local()
+            .seed_order(seed.module, seed.tariff, seed.account, CN)
+            .and_then(|item| {
+                let ro = self.local().running_operation(item, "open")?;
+                Ok((item, ro))
+            });
+        let (item, ro) = match next {
+            Ok(v) => v,
+            Err(e) => {
+                println!("{} {e}", self.style.bad("DEMO FAILED:"));
+                return 1;
+            }
+        };
+        let (root, db, socket) = {
+            let l = self.local();
+            (l.root.clone(), l.db_name.clone(), l.socket.clone())
+        };
+        let bin = self.module_bin.display().to_string();
+        let s = self.style;
+        println!();
+        println!(
+            "{} the simulated upstream keeps serving at {} until Ctrl-C.",
+            s.bold("--keep:"),
+            self.upstream_url
+        );
+        println!("In another terminal, try (the module reads its settings from the database):");
+        println!("  export MGR5_ROOT={}", root.display());
+        println!("  {bin} config");
+        println!("  {bin} catalog show --module {}", seed.module);
+        println!("  {bin} pricing preview --module {}", seed.module);
+        println!("  {bin} sync --module {}", seed.module);
+        println!(
+            "  {bin} --command open --item {item} --runningoperation {ro}   # a second order, waiting to be opened"
+        );
+        println!("  {bin} --command sync_item --item {item}   # after open: polls the upstream");
+        println!(
+            "  tail \"$MGR5_ROOT/var/pmsslreseller.log\" \"$MGR5_ROOT/var/mgrctl-journal.jsonl\""
+        );
+        println!("  mariadb --socket={socket} {db} -e 'SELECT id, status, expiredate FROM item'");
+        println!(
+            "Ctrl-C here stops the simulator, drops database {db} and removes {}.",
+            root.display()
+        );
+        loop {
+            if interrupted() {
+                println!();
+                println!("{}", s.dim("Ctrl-C: cleaning up"));
+                return 0;
+            }
+            let exited = self
+                .sim
+                .as_mut()
+                .map_or(Ok(None), |c| c.try_wait().map(|s| s.map(|s| s.to_string())));
+            match exited {
+                Ok(None) => std::thread::sleep(Duration::from_millis(200)),
+                Ok(Some(status)) => {
+                    println!("the simulator exited ({status}); cleaning up");
+                    return 1;
+                }
+                Err(e) => {
+                    println!("cannot watch the simulator: {e}; cleaning up");
+                    return 1;
+                }
+            }
         }
     }
 
@@ -484,6 +593,15 @@ impl Demo {
         }
     }
 
+    /// One line explaining a state that looks surprising.
+    fn note(&self, text: &str) {
+        println!(
+            "  {} {}",
+            self.style.dim(&format!("{:<9}", "note")),
+            self.style.dim(text)
+        );
+    }
+
     /// Exit 0 or a failure that shows what the module said.
     fn expect_success(&mut self, run: &Run, ro: Option<u64>) -> Step<()> {
         if run.exit == 0 {
@@ -529,21 +647,37 @@ impl Demo {
     }
 
     fn steps(&mut self) -> Step<()> {
+        let go_on = || {
+            if interrupted() {
+                Err(Fail::from("interrupted"))
+            } else {
+                Ok(())
+            }
+        };
         self.step_features()?;
+        go_on()?;
         self.step_check_connection()?;
+        go_on()?;
         self.step_tariff_import()?;
+        go_on()?;
         self.step_open()?;
+        go_on()?;
         self.step_sync(
             "5",
             "sync_item",
             "poll until the upstream has issued the certificate",
         )?;
+        go_on()?;
         self.step_reopen()?;
+        go_on()?;
         self.step_prolong()?;
+        go_on()?;
         self.step_suspend_resume("8", "suspend", 3)?;
+        go_on()?;
         self.step_suspend_resume("9", "resume", 2)?;
         self.step_setparam("9b")?;
         self.step_getbalance("9c")?;
+        go_on()?;
         self.step_close()?;
         Ok(())
     }
@@ -831,7 +965,25 @@ impl Demo {
             c.check(st.crt != before.crt, "a new certificate", || {
                 "the same certificate as before".into()
             })?;
-            c.check(st.expiredate.is_some(), "expiredate set", || "none".into())?;
+            // Claim only what this step did: the first issuance sets the
+            // expiry; a reissued or renewed certificate keeps the one set before.
+            match &before.expiredate {
+                None => c.check(
+                    st.expiredate.is_some(),
+                    format!(
+                        "expiredate set ({})",
+                        st.expiredate.as_deref().unwrap_or("-")
+                    ),
+                    || "none".into(),
+                )?,
+                Some(old) if st.expiredate.as_ref() == Some(old) => {
+                    c.0.push(format!("expiredate unchanged ({old})"))
+                }
+                Some(old) => c.0.push(format!(
+                    "expiredate {old} -> {}",
+                    st.expiredate.as_deref().unwrap_or("-")
+                )),
+            }
             c.check(
                 run.mgrctl_count("certificate.save") == 1,
                 "one certificate.save",
@@ -907,6 +1059,12 @@ impl Demo {
             format!("{} left", st.running_ops)
         })?;
         self.passed(c);
+        if st.service_status.as_deref() == Some("3") {
+            self.note(&format!(
+                "service_status 3: the renewal is a new certificate request upstream; the saved one stays valid until {}",
+                before.expiredate.as_deref().unwrap_or("its expiry")
+            ));
+        }
         if st.service_status.as_deref() != Some("5") {
             // The simulated upstream reissues on renewal (knob prolong_reissues).
             self.step_sync("7b", "sync_item", "until the renewed certificate arrives")?;
@@ -982,6 +1140,11 @@ impl Demo {
         });
         c.check(gone, "deleted upstream", || certs.to_string())?;
         self.passed(c);
+        if st.service_status.as_deref() == Some("5") {
+            self.note(
+                "status 4 = the service is deleted; service_status keeps the certificate's last state (5 issued)",
+            );
+        }
         let acct = self.ctrl().get(&format!("/_sim/account/{UPSTREAM_USER}"))?;
         println!(
             "  {:<9} reseller balance now {} {} (issued certificates are not refunded)",

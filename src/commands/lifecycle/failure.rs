@@ -72,9 +72,14 @@ fn settling(db: &mut Db, item: u64, cfg: &LifecycleConfig) -> bool {
 }
 
 /// Errors no rerun can fix: the admin is asked at once instead of after
-/// `max_tries` pointless reruns.
+/// `max_tries` pointless reruns. `Value` is the item's own data the tariff
+/// cannot take (a period it does not sell, too many SANs): it stays wrong
+/// until someone edits the item.
 pub fn needs_admin_now(e: &ModuleError) -> bool {
-    matches!(e.kind, ErrorKind::ManualRequired | ErrorKind::WrongModule)
+    matches!(
+        e.kind,
+        ErrorKind::ManualRequired | ErrorKind::WrongModule | ErrorKind::Value
+    )
 }
 
 /// What to do about the running operation after a failure.
@@ -116,7 +121,7 @@ pub fn report_failure(
     error: &ModuleError,
     cfg: &LifecycleConfig,
 ) {
-    log::error!("{} item {} failed: {error}", site.op.name(), site.item);
+    // The error itself is logged once, by the caller that answers with it.
     let Some(ro) = site.ro else { return };
     let now = chrono::Local::now().format("%Y-%m-%d %H:%M:%S").to_string();
     if let Err(e) =
@@ -146,15 +151,27 @@ pub fn report_failure(
         return;
     }
     if !plan(site.op, error, trycount, tasked, cfg).switch_to_manual {
-        log::info!(
-            "running operation {ro}: try {trycount} of {}; BILLmanager reruns it",
-            tries_allowed(site.op, error, cfg)
-        );
+        if tasked {
+            log::info!("running operation {ro}: an admin task is already open for it");
+        } else {
+            // BILLmanager counts this run; a fresh row may still say 0.
+            log::info!(
+                "running operation {ro}: failed try {} of {}; BILLmanager reruns it",
+                trycount.max(1),
+                tries_allowed(site.op, error, cfg)
+            );
+        }
         return;
     }
-    log::warn!(
-        "running operation {ro}: switching to manual after try {trycount} and opening a task for an admin"
-    );
+    if needs_admin_now(error) {
+        log::warn!(
+            "running operation {ro}: a rerun cannot fix this error; switching to manual and opening a task for an admin"
+        );
+    } else {
+        log::warn!(
+            "running operation {ro}: switching to manual after try {trycount} and opening a task for an admin"
+        );
+    }
     if let Err(e) = mgrctl.runningoperation_setmanual(ro) {
         log::error!("could not switch running operation {ro} to manual: {e}");
     }
@@ -212,6 +229,14 @@ mod tests {
         let cfg = LifecycleConfig::default();
         let e = ModuleError::new(ErrorKind::ManualRequired, "two orders upstream");
         assert!(plan(ServiceOp::Open, &e, 1, false, &cfg).switch_to_manual);
+    }
+
+    #[test]
+    fn bad_item_data_is_immediate() {
+        let cfg = LifecycleConfig::default();
+        let e = ModuleError::value("period", "tariff 3040 is not sold for 7 months");
+        assert!(plan(ServiceOp::Open, &e, 1, false, &cfg).switch_to_manual);
+        assert!(!plan(ServiceOp::Open, &e, 1, true, &cfg).switch_to_manual);
     }
 
     #[test]

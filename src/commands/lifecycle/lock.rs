@@ -31,8 +31,9 @@ impl ItemLock {
             ModuleError::new(
                 ErrorKind::Config,
                 format!(
-                    "cannot create the lock directory {}: {e}; check that it is writable by root",
-                    lock_dir.display()
+                    "cannot create the lock directory {}: {e}{}",
+                    lock_dir.display(),
+                    crate::paths::write_hint(&e)
                 ),
             )
             .with_object(lock_dir.display().to_string())
@@ -46,7 +47,11 @@ impl ItemLock {
             .map_err(|e| {
                 ModuleError::new(
                     ErrorKind::Config,
-                    format!("cannot open the lock file {}: {e}", path.display()),
+                    format!(
+                        "cannot open the lock file {}: {e}{}",
+                        path.display(),
+                        crate::paths::write_hint(&e)
+                    ),
                 )
                 .with_object(path.display().to_string())
             })?;
@@ -99,14 +104,35 @@ mod tests {
     }
 
     #[test]
-    fn waiter_gets_the_lock_when_released() {
+    fn waiter_gets_the_lock_only_after_release() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
         let dir = tempfile::tempdir().unwrap();
         let first = ItemLock::acquire(dir.path(), 1, Duration::ZERO).unwrap();
+        let trying = Arc::new(AtomicBool::new(false));
+        let released = Arc::new(AtomicBool::new(false));
         let d = dir.path().to_path_buf();
-        let waiter =
-            std::thread::spawn(move || ItemLock::acquire(&d, 1, Duration::from_secs(30)).is_ok());
-        std::thread::sleep(Duration::from_millis(100));
+        let (t, r) = (trying.clone(), released.clone());
+        // The waiter records whether the holder had already let go at the
+        // moment it got the lock: with a lock that does not block, it gets it
+        // while the holder still holds it, and sees `false`.
+        let waiter = std::thread::spawn(move || {
+            t.store(true, Ordering::SeqCst);
+            let lock = ItemLock::acquire(&d, 1, Duration::from_secs(30));
+            (lock.is_ok(), r.load(Ordering::SeqCst))
+        });
+        while !trying.load(Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+        // Room for a broken lock to let the waiter through.
+        std::thread::sleep(Duration::from_millis(200));
+        released.store(true, Ordering::SeqCst);
         drop(first);
-        assert!(waiter.join().unwrap());
+        let (got_it, after_release) = waiter.join().unwrap();
+        assert!(got_it, "the waiter gets the lock once it is free");
+        assert!(
+            after_release,
+            "the waiter got the lock while it was still held"
+        );
     }
 }

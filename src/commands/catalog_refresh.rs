@@ -6,8 +6,8 @@
 
 use std::path::PathBuf;
 
-use super::diff::{diff, CatalogDiff};
-use super::{cache, parse_export, templates, Catalog};
+use crate::catalog::diff::{diff, CatalogDiff};
+use crate::catalog::{cache, parse_export, templates, Catalog};
 use crate::commands::module::open_module;
 use crate::config::Config;
 use crate::paths::MgrRoot;

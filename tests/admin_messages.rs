@@ -1,0 +1,343 @@
+//! Wrong use gets a clear answer and changes nothing: a missing BILLmanager
+//! root, a bad config value, an option before the subcommand, a module of
+//! another type, a database that is not there, pricing preview's money, and
+//! a permanent lifecycle error. Each message the admin reads has a test here.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use mysql::prelude::Queryable;
+
+use support::billing::{certificate_params, run_module, TestDb, TestMgr, EXAMPLE_CSR};
+use support::bin_path;
+use support::sim::{SimUpstream, PASS, USER};
+
+/// Run the module binary with `MGR5_ROOT` = `root` (or unset), stdin and
+/// stdout not a terminal, as BILLmanager and cron run it.
+fn run_with_root(root: Option<&Path>, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = Command::new(bin_path("pmsslreseller"));
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    match root {
+        Some(r) => cmd.env("MGR5_ROOT", r),
+        None => cmd.env_remove("MGR5_ROOT"),
+    };
+    let out = cmd.output().expect("run pmsslreseller");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_missing_root_is_named_and_nothing_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("mgr5");
+    // As BILLmanager calls it: error XML, exit 1.
+    let (code, out, _) = run_with_root(Some(&missing), &["--command", "features"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("<error"), "{out}");
+    assert!(
+        out.contains(&format!("MGR5_ROOT={} does not exist", missing.display())),
+        "{out}"
+    );
+    assert!(out.contains("BILLmanager root"), "{out}");
+    // As an admin calls it: the same words on stderr.
+    for args in [&["config"][..], &["sync", "--module", "1"][..]] {
+        let (code, out, err) = run_with_root(Some(&missing), args);
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        assert!(err.contains("MGR5_ROOT=/"), "{args:?}: {err}");
+        assert!(err.contains("does not exist"), "{args:?}: {err}");
+    }
+    assert!(
+        !missing.exists(),
+        "the module created {}",
+        missing.display()
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn without_mgr5_root_nothing_is_written_into_a_missing_default_root() {
+    let default = Path::new(pmsslreseller::paths::DEFAULT_ROOT);
+    if default.exists() {
+        // A BILLmanager host: writing its log there is right; nothing to prove.
+        eprintln!("{} exists here; skipped", default.display());
+        return;
+    }
+    // No argument and no terminal: BILLmanager style, as a mistaken cron line runs it.
+    let (code, out, _) = run_with_root(None, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("MGR5_ROOT is not set"), "{out}");
+    assert!(out.contains(pmsslreseller::paths::DEFAULT_ROOT), "{out}");
+    let (code, _, err) = run_with_root(None, &["config"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("MGR5_ROOT is not set"), "{err}");
+    assert!(!default.exists(), "{} was created", default.display());
+}
+
+/// A scratch root with the directories BILLmanager has.
+fn scratch_root() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for d in ["etc", "var"] {
+        std::fs::create_dir_all(dir.path().join(d)).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn an_option_before_the_subcommand_gets_the_cli_usage() {
+    let root = scratch_root();
+    let (code, out, err) = run_with_root(Some(root.path()), &["--module", "1", "sync"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        !out.contains("<doc"),
+        "no BILLmanager XML for an admin: {out}"
+    );
+    assert!(err.contains("Usage:"), "{err}");
+    assert!(err.contains("--module"), "{err}");
+    // BILLmanager's own calls are unchanged.
+    let (code, out, _) = run_with_root(Some(root.path()), &["--command", "features"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("<features>"), "{out}");
+}
+
+#[test]
+fn help_describes_the_options() {
+    let root = scratch_root();
+    let (code, out, _) = run_with_root(Some(root.path()), &["pricing", "preview", "--help"]);
+    assert_eq!(code, 0);
+    for line in out.lines().filter(|l| l.trim_start().starts_with("--")) {
+        let described = line.trim().split_once("  ").map(|(_, d)| d.trim());
+        assert!(
+            described.is_some_and(|d| !d.is_empty()),
+            "option without a description: {line}\n{out}"
+        );
+    }
+    assert!(out.contains("Processing module id"), "{out}");
+}
+
+#[test]
+fn config_reports_every_bad_value_and_prints_toml() {
+    let root = scratch_root();
+    std::fs::write(
+        root.path().join("etc/pmsslreseller.toml"),
+        "[log]\nlevel = \"verbose\"\n\n[upstream]\nca_file = \"/nonexistent/ca.pem\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = run_with_root(Some(root.path()), &["config"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("[log] level: 'verbose' is not a level"),
+        "{err}"
+    );
+    assert!(
+        err.contains("[upstream] ca_file: /nonexistent/ca.pem does not exist"),
+        "{err}"
+    );
+    assert!(err.contains("2 problem(s)"), "{err}");
+    // The effective settings, in the file's own spelling.
+    assert!(out.contains("[log]\nlevel = \"verbose\"\n"), "{out}");
+    assert!(out.contains("ca_file = \"/nonexistent/ca.pem\""), "{out}");
+    assert!(out.contains("[lifecycle]\n"), "{out}");
+    assert!(!out.contains("Config {"), "not a Debug dump: {out}");
+    // The same file makes BILLmanager's calls fail with the same words.
+    let (code, out, _) = run_with_root(Some(root.path()), &["--command", "features"]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("&apos;verbose&apos; is not a level")
+            || out.contains("'verbose' is not a level"),
+        "{out}"
+    );
+    // Fixed: exit 0.
+    std::fs::write(
+        root.path().join("etc/pmsslreseller.toml"),
+        "[log]\nlevel = \"debug\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = run_with_root(Some(root.path()), &["config"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.is_empty(), "{err}");
+}
+
+/// Module `id` becomes a module of another type with none of our settings.
+fn make_foreign(db: &TestDb, id: u64) {
+    let mut c = db.conn();
+    c.exec_drop(
+        "UPDATE processingmodule SET module = 'pmother' WHERE id = ?",
+        (id,),
+    )
+    .unwrap();
+    c.exec_drop(
+        "DELETE FROM processingparam WHERE processingmodule = ?",
+        (id,),
+    )
+    .unwrap();
+    c.exec_drop(
+        "DELETE FROM processingcryptedparam WHERE processingmodule = ?",
+        (id,),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_module_of_another_type_is_named_as_such() {
+    let db = TestDb::create();
+    let mgr = TestMgr::new(&db);
+    let module = db.seed_module("https://upstream.invalid/billmgr", USER, PASS);
+    make_foreign(&db, module);
+    let id = module.to_string();
+    for args in [
+        &["sync", "--module", id.as_str()][..],
+        &["catalog", "refresh", "--module", id.as_str()][..],
+        &["pricing", "preview", "--refresh", "--module", id.as_str()][..],
+    ] {
+        let (code, out, err) = run_module(&mgr, args, None);
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        assert!(
+            err.contains("is a 'pmother' module, not a pmsslreseller module"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("has no"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_database_error_says_what_to_check() {
+    let db = TestDb::create();
+    let mut mgr = TestMgr::new(&db);
+    mgr.db_name = format!("{}_missing", db.name);
+    mgr.write_conf(
+        "localhost",
+        "root",
+        "",
+        &support::billing::mysql_socket(),
+        &[],
+    );
+    let (code, out, err) = run_module(&mgr, &["sync", "--module", "1"], None);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(err.contains("DBName"), "{err}");
+    assert!(err.contains("paramlist"), "{err}");
+    assert!(!err.contains("MySqlError"), "{err}");
+    assert!(!err.contains("ERROR 1049"), "{err}");
+}
+
+#[test]
+fn pricing_preview_shows_money_with_currency_and_two_decimals() {
+    let root = scratch_root();
+    let catalog = concat!(env!("CARGO_MANIFEST_DIR"), "/sim/fixtures/catalog.xml");
+    let (code, out, err) = run_with_root(
+        Some(root.path()),
+        &[
+            "catalog",
+            "refresh",
+            "--module",
+            "5",
+            "--from-file",
+            catalog,
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) =
+        run_with_root(Some(root.path()), &["pricing", "preview", "--module", "5"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let config = root.path().join("etc/pmsslreseller.toml");
+    assert!(
+        out.contains(&format!(
+            "default rules (no markup; {} does not exist)",
+            config.display()
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("rules from"), "{out}");
+    // Every amount: digits, a point, two decimals, a currency code.
+    let money = |cell: &str| {
+        let Some((number, currency)) = cell.split_once(' ') else {
+            return false;
+        };
+        let Some((_, decimals)) = number.split_once('.') else {
+            return false;
+        };
+        decimals.len() == 2
+            && currency.len() == 3
+            && currency.chars().all(|c| c.is_ascii_uppercase())
+    };
+    let rows: Vec<&str> = out.lines().filter(|l| l.starts_with("ssl_")).collect();
+    assert!(!rows.is_empty(), "{out}");
+    for row in rows {
+        // template, period ("12 mo"), cost, [rate], sell, margin, lowest, status, name
+        let cells: Vec<&str> = row
+            .split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
+        let amounts: Vec<&&str> = cells.iter().filter(|c| money(c)).collect();
+        assert!(amounts.len() >= 4, "cost, sell, margin, lowest: {row}");
+        assert!(!row.contains(".0000"), "{row}");
+    }
+    // With a config file, the rules are named by it.
+    std::fs::write(&config, "[pricing]\nmarkup_percent = \"10\"\n").unwrap();
+    let (_, out, _) = run_with_root(Some(root.path()), &["pricing", "preview", "--module", "5"]);
+    assert!(
+        out.contains(&format!("rules from {}", config.display())),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_permanent_error_is_logged_once_and_goes_to_an_admin() {
+    let sim = SimUpstream::start();
+    let db = TestDb::create();
+    let mgr = TestMgr::new(&db);
+    let module = db.seed_module(&sim.url(), USER, PASS);
+    let tariff = db.seed_certificate_tariff("ssl_3040");
+    // 7 months: a period tariff 3040 is not sold for (the cached catalog says so).
+    let item =
+        db.seed_certificate_item(module, tariff, 7, &certificate_params(), Some(EXAMPLE_CSR));
+    let catalog = concat!(env!("CARGO_MANIFEST_DIR"), "/sim/fixtures/catalog.xml");
+    let m = module.to_string();
+    let (code, out, err) = run_module(
+        &mgr,
+        &["catalog", "refresh", "--module", &m, "--from-file", catalog],
+        None,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let ro = db.create_running_operation(item, "open");
+    db.bump_trycount(ro);
+    let (code, out, _) = run_module(
+        &mgr,
+        &[
+            "--command",
+            "open",
+            "--item",
+            &item.to_string(),
+            "--runningoperation",
+            &ro.to_string(),
+        ],
+        None,
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("object=\"period\""), "{out}");
+    let log = mgr.module_log();
+    let error_lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("ERROR") && l.contains("period"))
+        .collect();
+    assert_eq!(error_lines.len(), 1, "logged once:\n{log}");
+    assert!(!log.contains("BILLmanager reruns it"), "{log}");
+    assert!(!log.contains("try 0"), "{log}");
+    assert!(log.contains("a rerun cannot fix"), "{log}");
+    let state = db.running_operation(ro).unwrap();
+    assert_eq!(state.manual, "on", "an admin gets it at once");
+    assert_eq!(db.tasks().len(), 1);
+    assert!(sim
+        .journal()
+        .iter()
+        .all(|e| e.func != "certificate.order.param"));
+}

@@ -230,6 +230,7 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config> {
         let config = Config::load_unchecked(path)?;
         config.check_values()?;
+        config.check_safe()?;
         Ok(config)
     }
 
@@ -366,6 +367,25 @@ impl Config {
     /// the item lock past a parallel run's patience (issue 9). Every problem
     /// is named with the reason, all in one message.
     pub fn check_safe(&self) -> Result<()> {
+        let problems = self.safety_problems();
+        let Some(first) = problems.first() else {
+            return Ok(());
+        };
+        let object = first.key.clone();
+        let text = problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        Err(
+            ModuleError::new(ErrorKind::Config, format!("unsafe settings: {text}"))
+                .with_object(object),
+        )
+    }
+
+    /// Every unsafe combination, each with its key and reason (for
+    /// [`Config::check_safe`] and `pmsslreseller config`).
+    pub fn safety_problems(&self) -> Vec<ValueProblem> {
         let up = &self.upstream;
         let lc = &self.lifecycle;
         let mut problems: Vec<(String, String)> = Vec::new();
@@ -410,19 +430,10 @@ impl Config {
                 ),
             );
         }
-        let Some((first_key, _)) = problems.first() else {
-            return Ok(());
-        };
-        let object = first_key.clone();
-        let text = problems
-            .iter()
-            .map(|(k, why)| format!("{k}: {why}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        Err(
-            ModuleError::new(ErrorKind::Config, format!("unsafe settings: {text}"))
-                .with_object(object),
-        )
+        problems
+            .into_iter()
+            .map(|(key, problem)| ValueProblem { key, problem })
+            .collect()
     }
 }
 

@@ -219,7 +219,7 @@ fn config_command_refuses_unsafe_settings_and_says_why() {
     let out = module(root.path(), &["config"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("timeout_secs: 20"), "{stdout}");
+    assert!(stdout.contains("timeout_secs = 20"), "{stdout}");
 }
 
 #[test]

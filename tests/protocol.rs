@@ -5,7 +5,13 @@
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 
-use pmsslreseller::commands::advertised_features;
+use pmsslreseller::commands::advertised_features_for;
+use pmsslreseller::config::Config;
+
+/// What `features` prints with no config file: the defaults.
+fn advertised_features() -> Vec<&'static str> {
+    advertised_features_for(&Config::default())
+}
 use pmsslreseller::protocol::error::ErrorKind;
 use pmsslreseller::protocol::settings::MODULE_PARAMS;
 use quick_xml::events::Event;

@@ -150,7 +150,8 @@ fn show_config(root: &MgrRoot) -> i32 {
     println!();
     println!("# Effective settings (defaults included), as written in the file:");
     print!("{}", config.to_toml());
-    let problems = config.value_problems();
+    let mut problems = config.value_problems();
+    problems.extend(config.safety_problems());
     for p in &problems {
         eprintln!("error: {p}");
     }

@@ -13,7 +13,7 @@ use crate::upstream::{ApiErrorClass, UpstreamError};
 
 use super::intent::{now_unix, Decision, Intent, IntentOp, Phase};
 use super::job::Job;
-use super::open::settle_lost_order;
+use super::reconcile::settle_lost_order;
 
 pub fn run(job: &mut Job) -> Result<()> {
     let mut upstream_id = job.upstream_id()?;

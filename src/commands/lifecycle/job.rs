@@ -1,7 +1,8 @@
 //! One run of a lifecycle command on one item: the local BILLmanager
 //! (mgrctl + database), the item and its module, the upstream connection,
 //! the per-item lock, and the helpers every command shares (upstream id,
-//! intent record, "is the running operation still there").
+//! intent record, "is the running operation still there", recording a failed
+//! send, the sub-status).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -11,10 +12,11 @@ use crate::commands::module::{connect, our_module_settings};
 use crate::commands::Ctx;
 use crate::protocol::args::ServiceOp;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
-use crate::upstream::{is_possible_id, Client};
+use crate::upstream::{is_possible_id, Client, UpstreamError};
 
 use super::intent::{decide, now_unix, Decision, Intent, IntentOp, Phase, Run, INTENT_PARAM};
 use super::lock::ItemLock;
+use super::status::ServiceStatus;
 
 /// Item param holding the upstream certificate id.
 pub const UPSTREAM_ID_PARAM: &str = "pmss_upstream_id";
@@ -383,4 +385,38 @@ fn shorten(v: &str) -> String {
         let head: String = v.chars().take(80).collect();
         format!("{head}… ({n} characters)")
     }
+}
+
+/// After a failed send: a definite "no" marks the intent refused (a rerun
+/// may send again); anything that may have been applied leaves it `Sent`, so
+/// the rerun reconciles first.
+pub fn record_send_failure(job: &mut Job, intent: Intent, e: UpstreamError) -> ModuleError {
+    if e.maybe_applied() {
+        log::warn!(
+            "item {}: {} {} sent, outcome unknown ({e:?}); the next run checks upstream before sending again",
+            job.item_id,
+            intent.op.name(),
+            intent.generation
+        );
+        let mut err = ModuleError::from(e);
+        if err.kind != ErrorKind::UpstreamTimeout {
+            err.kind = ErrorKind::UpstreamOutcomeUnknown;
+        }
+        return err;
+    }
+    if let Err(save) = job.save_intent(&intent.with_phase(Phase::Refused)) {
+        log::error!(
+            "item {}: could not record the refused send: {save}",
+            job.item_id
+        );
+    }
+    ModuleError::from(e)
+}
+
+/// `service.setstatus` and our copy of the param.
+pub fn set_status(job: &mut Job, status: ServiceStatus) -> Result<()> {
+    job.mgrctl.setstatus(job.item_id, status.code())?;
+    job.params
+        .insert(SERVICE_STATUS_PARAM.to_string(), status.code().to_string());
+    Ok(())
 }

@@ -10,18 +10,15 @@
 //! 4. Finish: sub-status "requested", the post-open call (report.rs, P-U3),
 //!    then one sync pass so an instantly issued certificate lands at once.
 
-use std::collections::BTreeSet;
-
 use crate::billing::CertificateOrderData;
-use crate::protocol::error::{ErrorKind, ModuleError, Result};
-use crate::upstream::{CertOrder, UpstreamError};
+use crate::protocol::error::Result;
+use crate::upstream::CertOrder;
 
 use super::intent::{now_unix, Decision, Intent, IntentOp, Phase};
-use super::job::{Job, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM};
-use super::reconcile::{find_order, Found, ListRow, ViewIdentity};
+use super::job::{record_send_failure, set_status, Job, SERVICE_STATUS_PARAM};
+use super::reconcile::{adopt, settle_lost_order, sync_once};
 use super::report::report_ordered;
 use super::status::{local_status, ServiceStatus};
-use super::sync_item::{set_status, sync_once};
 use super::tariff::{cached_terms, check_names};
 
 pub fn run(job: &mut Job) -> Result<()> {
@@ -72,124 +69,6 @@ pub fn run(job: &mut Job) -> Result<()> {
     };
     let upstream_id = place_order(job, generation, attempt)?;
     finish(job, upstream_id)
-}
-
-/// Store the upstream id of an order (read back), then close its intent.
-fn adopt(job: &mut Job, intent: Intent, upstream_id: u64) -> Result<()> {
-    job.save_upstream_id(upstream_id)?;
-    let mut done = intent.with_phase(Phase::Done);
-    done.upstream_id = Some(upstream_id);
-    job.save_intent(&done)
-}
-
-/// Look up the order of an intent whose answer was lost. `Some(id)`: found
-/// and adopted. `None`: certainly not ordered, the caller may order.
-/// Errors: still settling (retry later) or ambiguous (admin).
-pub fn settle_lost_order(job: &mut Job, intent: &Intent) -> Result<Option<u64>> {
-    if intent.op != IntentOp::Open {
-        return Err(ModuleError::new(
-            ErrorKind::ManualRequired,
-            format!(
-                "item {} has an unfinished upstream {} (generation {}, sent {} UTC) but no upstream id; \
-                 check the upstream account, then set {UPSTREAM_ID_PARAM} or delete pmss_intent",
-                job.item_id,
-                intent.op.name(),
-                intent.generation,
-                intent.sent_at_text
-            ),
-        )
-        .with_object(format!("item {}", job.item_id)));
-    }
-    match lookup_order(job, intent)? {
-        Found::One(upstream_id) => {
-            log::warn!(
-                "item {}: the order sent at {} UTC was found upstream as {upstream_id}; adopting it instead of ordering again",
-                job.item_id,
-                intent.sent_at_text
-            );
-            adopt(job, intent.clone(), upstream_id)?;
-            Ok(Some(upstream_id))
-        }
-        Found::Ambiguous(ids) => Err(ModuleError::new(
-            ErrorKind::ManualRequired,
-            format!(
-                "item {}: the answer to the order sent at {} UTC was lost and several upstream certificates {ids:?} \
-                 could be it. Check them upstream, set item param {UPSTREAM_ID_PARAM} to the right id, \
-                 delete any duplicate upstream, then restart the operation",
-                job.item_id, intent.sent_at_text
-            ),
-        )
-        .with_object(format!("item {}", job.item_id))),
-        Found::Nothing if job.still_settling(intent) => Err(ModuleError::new(
-            ErrorKind::UpstreamOutcomeUnknown,
-            format!(
-                "item {}: the answer to the order sent at {} UTC was lost and the order is not visible upstream yet; \
-                 the next run looks again and orders only after {}s without a trace",
-                job.item_id, intent.sent_at_text, job.ctx.config.lifecycle.settle_secs
-            ),
-        )
-        .with_object(crate::upstream::wire::order_func(
-            job.ctx.config.order.function,
-        ))),
-        Found::Nothing => {
-            log::warn!(
-                "item {}: the order sent at {} UTC is not upstream after the settle window; ordering again",
-                job.item_id,
-                intent.sent_at_text
-            );
-            Ok(None)
-        }
-    }
-}
-
-/// Reconciliation inputs from the upstream: one list call, views on demand.
-fn lookup_order(job: &mut Job, intent: &Intent) -> Result<Found> {
-    let linked = linked_upstream_ids(job)?;
-    let client = job.client()?;
-    let rows: Vec<ListRow> = client
-        .certificate_list()?
-        .into_iter()
-        .map(|s| ListRow {
-            id: s.id,
-            cn: s.cn,
-            pricelist: s.pricelist,
-            createdate: s.createdate,
-            remoteid: s.remoteid,
-        })
-        .collect();
-    let found = find_order(&rows, intent, &linked, |id| {
-        client
-            .certificate_view(id)
-            .map(|v| ViewIdentity {
-                cn: v.cn,
-                pricelist: v.pricelist,
-                remoteid: v.remoteid,
-            })
-            .map_err(ModuleError::from)
-    })?;
-    Ok(found)
-}
-
-/// Upstream ids already linked to other items of the same module: never
-/// adopted for this one.
-fn linked_upstream_ids(job: &mut Job) -> Result<BTreeSet<u64>> {
-    let Some(module) = job.item.processingmodule else {
-        return Ok(BTreeSet::new());
-    };
-    let mut linked = BTreeSet::new();
-    for other in job.db.module_items(module)? {
-        if other.id == job.item_id {
-            continue;
-        }
-        let params = job.db.item_params(other.id, &job.key)?;
-        if let Some(id) = params
-            .get(UPSTREAM_ID_PARAM)
-            .and_then(|v| v.trim().parse().ok())
-        {
-            linked.insert(id);
-        }
-    }
-    Ok(linked)
 }
 
 /// Record the intent, order, save the id.
@@ -244,32 +123,6 @@ fn place_order(job: &mut Job, generation: u32, attempt: u32) -> Result<u64> {
         }
         Err(e) => Err(record_send_failure(job, intent, e)),
     }
-}
-
-/// After a failed send: a definite "no" marks the intent refused (a rerun
-/// may send again); anything that may have been applied leaves it `Sent`, so
-/// the rerun reconciles first.
-pub fn record_send_failure(job: &mut Job, intent: Intent, e: UpstreamError) -> ModuleError {
-    if e.maybe_applied() {
-        log::warn!(
-            "item {}: {} {} sent, outcome unknown ({e:?}); the next run checks upstream before sending again",
-            job.item_id,
-            intent.op.name(),
-            intent.generation
-        );
-        let mut err = ModuleError::from(e);
-        if err.kind != ErrorKind::UpstreamTimeout {
-            err.kind = ErrorKind::UpstreamOutcomeUnknown;
-        }
-        return err;
-    }
-    if let Err(save) = job.save_intent(&intent.with_phase(Phase::Refused)) {
-        log::error!(
-            "item {}: could not record the refused send: {save}",
-            job.item_id
-        );
-    }
-    ModuleError::from(e)
 }
 
 /// Sub-status "requested", the post-open call, one sync pass.

@@ -22,9 +22,8 @@ use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::CertView;
 
 use super::intent::{now_unix, Decision, Intent, IntentOp, Phase, INTENT_PARAM};
-use super::job::Job;
-use super::open::record_send_failure;
-use super::sync_item::{apply_view, sync_once};
+use super::job::{record_send_failure, Job};
+use super::reconcile::{apply_view, sync_once};
 
 pub fn run(job: &mut Job) -> Result<()> {
     let upstream_id = job.require_upstream_id()?;

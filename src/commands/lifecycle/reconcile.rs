@@ -1,5 +1,13 @@
-//! Finding an order whose answer was lost: the ONE reconciliation strategy
-//! (A-U10, upstream-api.md §4).
+//! Making the local item agree with the upstream, shared by every lifecycle
+//! step (they share it through here and `job`, never by importing each
+//! other):
+//! - finding an order whose answer was lost: the ONE reconciliation strategy
+//!   (A-U10, upstream-api.md §4), the pure [`find_order`] and
+//!   [`settle_lost_order`] that drives it for a job;
+//! - applying an upstream view to the local item ([`apply_view`], one pass
+//!   [`sync_once`]): sync_item, open, prolong and the bulk sync.
+//!
+//! The order lookup:
 //!
 //! Nothing proves the upstream can filter lists by `remoteid`, shows it as a
 //! list column, or shows it in the edit view; so the strategy uses what is
@@ -18,7 +26,16 @@ use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 
-use super::intent::Intent;
+use crate::billing::Mgrctl;
+use crate::config::OpenConvention;
+use crate::protocol::error::{ErrorKind, ModuleError, Result};
+use crate::upstream::CertView;
+
+use super::intent::{Intent, IntentOp, Phase};
+use super::job::{set_status, Job, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM};
+use super::renewal_watch;
+use super::report::report_first_issue;
+use super::status::{local_status, map_upstream, ServiceStatus, UpstreamState};
 
 /// The list columns reconciliation reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +139,218 @@ pub fn find_order<E>(
         1 => Found::One(exact[0]),
         _ => Found::Ambiguous(exact),
     })
+}
+
+// ---- Driving it from a job: look the order up upstream, adopt it. ----
+
+/// Store the upstream id of an order (read back), then close its intent.
+pub fn adopt(job: &mut Job, intent: Intent, upstream_id: u64) -> Result<()> {
+    job.save_upstream_id(upstream_id)?;
+    let mut done = intent.with_phase(Phase::Done);
+    done.upstream_id = Some(upstream_id);
+    job.save_intent(&done)
+}
+
+/// Look up the order of an intent whose answer was lost. `Some(id)`: found
+/// and adopted. `None`: certainly not ordered, the caller may order.
+/// Errors: still settling (retry later) or ambiguous (admin).
+pub fn settle_lost_order(job: &mut Job, intent: &Intent) -> Result<Option<u64>> {
+    if intent.op != IntentOp::Open {
+        return Err(ModuleError::new(
+            ErrorKind::ManualRequired,
+            format!(
+                "item {} has an unfinished upstream {} (generation {}, sent {} UTC) but no upstream id; \
+                 check the upstream account, then set {UPSTREAM_ID_PARAM} or delete pmss_intent",
+                job.item_id,
+                intent.op.name(),
+                intent.generation,
+                intent.sent_at_text
+            ),
+        )
+        .with_object(format!("item {}", job.item_id)));
+    }
+    match lookup_order(job, intent)? {
+        Found::One(upstream_id) => {
+            log::warn!(
+                "item {}: the order sent at {} UTC was found upstream as {upstream_id}; adopting it instead of ordering again",
+                job.item_id,
+                intent.sent_at_text
+            );
+            adopt(job, intent.clone(), upstream_id)?;
+            Ok(Some(upstream_id))
+        }
+        Found::Ambiguous(ids) => Err(ModuleError::new(
+            ErrorKind::ManualRequired,
+            format!(
+                "item {}: the answer to the order sent at {} UTC was lost and several upstream certificates {ids:?} \
+                 could be it. Check them upstream, set item param {UPSTREAM_ID_PARAM} to the right id, \
+                 delete any duplicate upstream, then restart the operation",
+                job.item_id, intent.sent_at_text
+            ),
+        )
+        .with_object(format!("item {}", job.item_id))),
+        Found::Nothing if job.still_settling(intent) => Err(ModuleError::new(
+            ErrorKind::UpstreamOutcomeUnknown,
+            format!(
+                "item {}: the answer to the order sent at {} UTC was lost and the order is not visible upstream yet; \
+                 the next run looks again and orders only after {}s without a trace",
+                job.item_id, intent.sent_at_text, job.ctx.config.lifecycle.settle_secs
+            ),
+        )
+        .with_object(crate::upstream::wire::order_func(
+            job.ctx.config.order.function,
+        ))),
+        Found::Nothing => {
+            log::warn!(
+                "item {}: the order sent at {} UTC is not upstream after the settle window; ordering again",
+                job.item_id,
+                intent.sent_at_text
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// Reconciliation inputs from the upstream: one list call, views on demand.
+fn lookup_order(job: &mut Job, intent: &Intent) -> Result<Found> {
+    let linked = linked_upstream_ids(job)?;
+    let client = job.client()?;
+    let rows: Vec<ListRow> = client
+        .certificate_list()?
+        .into_iter()
+        .map(|s| ListRow {
+            id: s.id,
+            cn: s.cn,
+            pricelist: s.pricelist,
+            createdate: s.createdate,
+            remoteid: s.remoteid,
+        })
+        .collect();
+    let found = find_order(&rows, intent, &linked, |id| {
+        client
+            .certificate_view(id)
+            .map(|v| ViewIdentity {
+                cn: v.cn,
+                pricelist: v.pricelist,
+                remoteid: v.remoteid,
+            })
+            .map_err(ModuleError::from)
+    })?;
+    Ok(found)
+}
+
+/// Upstream ids already linked to other items of the same module: never
+/// adopted for this one.
+fn linked_upstream_ids(job: &mut Job) -> Result<BTreeSet<u64>> {
+    let Some(module) = job.item.processingmodule else {
+        return Ok(BTreeSet::new());
+    };
+    let mut linked = BTreeSet::new();
+    for other in job.db.module_items(module)? {
+        if other.id == job.item_id {
+            continue;
+        }
+        let params = job.db.item_params(other.id, &job.key)?;
+        if let Some(id) = params
+            .get(UPSTREAM_ID_PARAM)
+            .and_then(|v| v.trim().parse().ok())
+        {
+            linked.insert(id);
+        }
+    }
+    Ok(linked)
+}
+
+// ---- Applying an upstream view to the local item (sync_item, open, prolong, bulk sync). ----
+
+/// What one sync pass changed locally.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncOutcome {
+    /// The sub-status after the pass (None: upstream state not mappable).
+    pub status: Option<ServiceStatus>,
+    /// Local writes made.
+    pub writes: u32,
+}
+
+/// One pass for an ordered item: read upstream, apply.
+pub fn sync_once(job: &mut Job, upstream_id: u64) -> Result<SyncOutcome> {
+    let view = job.client()?.certificate_view(upstream_id)?;
+    apply_view(job, &view)
+}
+
+/// Apply an upstream view to the local item, writing only what differs.
+pub fn apply_view(job: &mut Job, view: &CertView) -> Result<SyncOutcome> {
+    let target = map_upstream(UpstreamState {
+        service_status: view.service_status,
+        item_status: view.status,
+        has_crt: view.crt.as_deref().is_some_and(|c| !c.trim().is_empty()),
+    });
+    let current = local_status(job.param(SERVICE_STATUS_PARAM));
+    let mut writes = 0;
+    let Some(target) = target else {
+        log::warn!(
+            "item {}: upstream state service_status={:?} item_status={:?} is not mapped; local state kept",
+            job.item_id,
+            view.service_status,
+            view.item_status
+        );
+        return Ok(SyncOutcome {
+            status: None,
+            writes,
+        });
+    };
+    let mgrctl: &Mgrctl = job.mgrctl;
+    match target {
+        ServiceStatus::Issued => {
+            let crt = view.crt.as_deref().unwrap_or_default();
+            let local_crt = job.db.certificate(job.item_id)?.and_then(|c| c.crt);
+            if !same_pem(local_crt.as_deref(), crt) {
+                mgrctl.certificate_save(job.item_id, crt)?;
+                writes += 1;
+            }
+            if let Some(expiry) = view.expiredate {
+                if job.item.expiredate != Some(expiry) {
+                    renewal_watch::warn_if_unasked(job, view.id, expiry);
+                    mgrctl.setexpiredate(job.item_id, expiry)?;
+                    job.item.expiredate = Some(expiry);
+                    writes += 1;
+                }
+            }
+            if current != Some(ServiceStatus::Issued) {
+                set_status(job, ServiceStatus::Issued)?;
+                writes += 1;
+                let convention: OpenConvention = job.ctx.config.lifecycle.open_convention;
+                report_first_issue(job.mgrctl, job.item_id, convention)?;
+            }
+        }
+        ServiceStatus::Failed => {
+            if current != Some(ServiceStatus::Failed) {
+                mgrctl.certificate_failed(job.item_id)?;
+                set_status(job, ServiceStatus::Failed)?;
+                writes += 2;
+                log::warn!(
+                    "item {}: the upstream reports the certificate as failed: {}",
+                    job.item_id,
+                    view.status_msg.as_deref().unwrap_or("no reason given")
+                );
+            }
+        }
+        pending => {
+            if current != Some(pending) {
+                set_status(job, pending)?;
+                writes += 1;
+            }
+        }
+    }
+    Ok(SyncOutcome {
+        status: Some(target),
+        writes,
+    })
+}
+
+fn same_pem(local: Option<&str>, upstream: &str) -> bool {
+    let norm = |s: &str| -> String { s.split_whitespace().collect() };
+    local.is_some_and(|l| norm(l) == norm(upstream))
 }
 
 #[cfg(test)]

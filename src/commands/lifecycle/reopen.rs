@@ -15,10 +15,9 @@ use crate::upstream::{wire, CertView, Reissue, ReissueKind};
 
 use super::intent::{digest, now_unix, Decision, Intent, IntentOp, Phase};
 use super::job::Job;
-use super::open::record_send_failure;
+use super::job::{record_send_failure, set_status};
 use super::reissue_kind::choose;
 use super::status::{is_pending, map_upstream, status_name, ServiceStatus, UpstreamState};
-use super::sync_item::set_status;
 use super::tariff::{cached_terms, check_names};
 
 pub fn run(job: &mut Job) -> Result<()> {

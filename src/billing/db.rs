@@ -356,22 +356,11 @@ impl Db {
             .map_err(|e| db_error("reading processingmodule", e))
     }
 
-    /// Module settings with the password decrypted into a `Secret`.
+    /// Module settings with the password decrypted into a `Secret`. Whether
+    /// the module is ours is the caller's check
+    /// (`commands::module::our_module_settings`, the one wording).
     pub fn module_settings(&mut self, module_id: u64, key: &CryptKey) -> Result<ModuleSettings> {
         let (module, name) = self.processing_module(module_id)?;
-        // Another module type's settings mean something else: say so before
-        // complaining about a setting it was never meant to have.
-        if module != crate::paths::MODULE_NAME {
-            return Err(ModuleError::new(
-                ErrorKind::WrongModule,
-                format!(
-                    "processing module {module_id} ('{name}') is a '{module}' module, not a \
-                     pmsslreseller module; pass the id of a pmsslreseller module \
-                     (Integration → Processing modules, column Id)"
-                ),
-            )
-            .with_object(format!("processing module {module_id}")));
-        }
         let plain: Vec<(String, String)> = self
             .conn
             .exec(

@@ -17,6 +17,7 @@
 mod conf;
 pub(crate) mod crypt;
 mod funcs;
+mod import;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

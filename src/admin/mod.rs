@@ -3,6 +3,7 @@
 
 pub mod balance;
 pub mod catalog;
+pub mod import;
 pub mod sync;
 
 use clap::{Parser, Subcommand};
@@ -43,6 +44,22 @@ pub enum AdminCommand {
         /// Processing module id (Integration → Processing modules, column Id).
         #[arg(long)]
         module: Option<u64>,
+    },
+    /// Link certificates that already exist at the upstream to new local
+    /// services (nothing is ordered or paid). Safe to run again.
+    Import {
+        /// Processing module id (Integration → Processing modules, column Id).
+        #[arg(long)]
+        module: u64,
+        /// Only show what would be linked or skipped.
+        #[arg(long)]
+        dry_run: bool,
+        /// Only this upstream certificate id.
+        #[arg(long = "id")]
+        upstream_id: Option<u64>,
+        /// Local account (client) id that gets the services.
+        #[arg(long)]
+        account: Option<u64>,
     },
     /// The upstream's certificate tariffs: refresh the cache, show it.
     #[command(subcommand)]
@@ -108,6 +125,20 @@ pub fn run(argv: Vec<String>) -> i32 {
         AdminCommand::Balance { module } => {
             with_config(&root, |config| balance::run(&root, config, module))
         }
+        AdminCommand::Import {
+            module,
+            dry_run,
+            upstream_id,
+            account,
+        } => with_config(&root, |config| {
+            let opts = crate::commands::import_service::ImportOptions {
+                dry_run,
+                upstream_id,
+                account,
+                search: None,
+            };
+            import::run(&root, config, module, &opts)
+        }),
         AdminCommand::Catalog(c) => {
             with_config(&root, |config| catalog::run_catalog(&root, config, c))
         }

@@ -574,6 +574,27 @@ impl Db {
             .map_err(|e| db_error("reading country", e))?;
         Ok(non_empty(v))
     }
+
+    /// The tariff of product type `itemtype` with internal name `intname`
+    /// (service import: `ssl_<upstream tariff id>`).
+    pub fn pricelist_by_intname(&mut self, itemtype: &str, intname: &str) -> Result<Option<u64>> {
+        self.conn
+            .exec_first(
+                "SELECT p.id FROM pricelist p JOIN itemtype it ON it.id = p.itemtype \
+                 WHERE it.intname = ? AND p.intname = ? ORDER BY p.id LIMIT 1",
+                (itemtype, intname),
+            )
+            .map_err(|e| db_error("reading pricelist", e))
+    }
+
+    /// Whether the local account (client) `id` exists.
+    pub fn account_exists(&mut self, id: u64) -> Result<bool> {
+        let n: Option<u64> = self
+            .conn
+            .exec_first("SELECT COUNT(*) FROM account WHERE id = ?", (id,))
+            .map_err(|e| db_error("reading account", e))?;
+        Ok(n.unwrap_or(0) > 0)
+    }
 }
 
 #[cfg(test)]

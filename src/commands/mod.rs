@@ -5,6 +5,7 @@ pub mod catalog_refresh;
 pub mod check_connection;
 pub mod getbalance;
 pub mod import_pricelist;
+pub mod import_service;
 pub mod lifecycle;
 pub mod module;
 
@@ -64,6 +65,13 @@ pub fn execute(cmd: &Command, ctx: &Ctx) -> Result<Option<String>> {
         } => import_pricelist::run(ctx, *module, subcommand, *id),
         Command::CheckConnection => check_connection::run(ctx),
         Command::GetBalance { module } => getbalance::run(ctx, *module),
+        Command::ImportService {
+            module,
+            itemtype,
+            searchstring,
+        } => {
+            import_service::run_command(ctx, *module, itemtype.as_deref(), searchstring.as_deref())
+        }
         Command::Approver {
             domains, intname, ..
         } => lifecycle::approver::run(domains, intname.as_deref()).map(Some),

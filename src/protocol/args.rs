@@ -261,6 +261,9 @@ pub enum Verb {
     Approver,
     ImportPricelist,
     GetBalance,
+    /// Service import: link upstream certificates to new local services
+    /// (module-protocol.md §10.6).
+    ImportService,
     Service(ServiceOp),
 }
 
@@ -271,6 +274,7 @@ impl Verb {
         Verb::CheckConnection,
         Verb::Approver,
         Verb::GetBalance,
+        Verb::ImportService,
         Verb::Service(ServiceOp::Open),
         Verb::Service(ServiceOp::SyncItem),
         Verb::Service(ServiceOp::Prolong),
@@ -290,6 +294,7 @@ impl Verb {
             Verb::Approver => "approver",
             Verb::ImportPricelist => "import_pricelist",
             Verb::GetBalance => "getbalance",
+            Verb::ImportService => "import",
             Verb::Service(op) => op.name(),
         }
     }
@@ -302,9 +307,11 @@ impl Verb {
         match self {
             Verb::Features => Advertised::Never,
             Verb::ImportPricelist => Advertised::WhenConfigured,
-            Verb::CheckConnection | Verb::Approver | Verb::GetBalance | Verb::Service(_) => {
-                Advertised::Always
-            }
+            Verb::CheckConnection
+            | Verb::Approver
+            | Verb::GetBalance
+            | Verb::ImportService
+            | Verb::Service(_) => Advertised::Always,
         }
     }
 }
@@ -330,6 +337,12 @@ pub enum Command {
     /// (evidence-2026-12 "getbalance").
     GetBalance {
         module: Option<u64>,
+    },
+    /// Service import (module-protocol.md §6.3 `import`, §10.6).
+    ImportService {
+        module: u64,
+        itemtype: Option<String>,
+        searchstring: Option<String>,
     },
     Service {
         op: ServiceOp,
@@ -372,6 +385,11 @@ impl Command {
                 id: a.id,
             },
             Verb::GetBalance => Command::GetBalance { module: a.module },
+            Verb::ImportService => Command::ImportService {
+                module: a.require_module(name)?,
+                itemtype: a.itemtype.clone(),
+                searchstring: a.searchstring.clone(),
+            },
             Verb::Service(op) => Command::Service {
                 op,
                 item: a.require_item(name)?,
@@ -387,6 +405,7 @@ impl Command {
             Command::Approver { .. } => Verb::Approver,
             Command::ImportPricelist { .. } => Verb::ImportPricelist,
             Command::GetBalance { .. } => Verb::GetBalance,
+            Command::ImportService { .. } => Verb::ImportService,
             Command::Service { op, .. } => Verb::Service(*op),
         }
     }

@@ -281,6 +281,18 @@ impl SimUpstream {
         self.post("/_sim/fail", body);
     }
 
+    /// `POST /_sim/drift` (seed, orphan, delete, renew, cart); the answer.
+    pub fn drift(&self, body: Value) -> Value {
+        self.post("/_sim/drift", body)
+    }
+
+    /// Seeds an upstream certificate (`seed` drift action); its id.
+    pub fn seed_certificate(&self, body: Value) -> u64 {
+        let mut body = body;
+        body["action"] = json!("seed");
+        self.drift(body)["id"].as_u64().expect("seeded id")
+    }
+
     pub fn advance_clock(&self, secs: i64) {
         self.post("/_sim/clock", json!({ "advance_secs": secs }));
     }

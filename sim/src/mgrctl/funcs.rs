@@ -20,6 +20,7 @@
 //! | `task.gettype` | `<task_type>` from billmgr-sim.conf (default `<operation>_failed`) |
 //! | `task.edit` | new `task` row, status 0, linked from the running operation |
 //! | `processing.edit` | the module's settings, crypted ones decrypted (P-U10: a guess) |
+//! | `processing.import.service` | a new `item` with its `itemparam`s in one transaction (sim/src/mgrctl/import.rs) |
 //! | `processing.savebalance` | `processingmodule=<id> balance=<amount> [currency=<code>]`: the module's `balance`, `balance_currency`, `balance_date` (our columns; parameter names inferred, evidence-2026-12 "getbalance") |
 
 use std::path::Path;
@@ -284,6 +285,7 @@ pub fn execute(root: &Path, call: &Call) -> R<String> {
         "task.edit" => task_edit(c, call),
         "processing.edit" => processing_edit(c, root, call),
         "processing.savebalance" => savebalance(c, call),
+        "processing.import.service" => super::import::service(c, call),
         other => Err(SimError::new(
             "unknown_function",
             other,

@@ -20,6 +20,7 @@ mod conf;
 pub(crate) mod crypt;
 mod faults;
 mod funcs;
+mod import;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

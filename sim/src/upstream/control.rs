@@ -256,6 +256,13 @@ fn route(sim: &mut Sim, req: &Request) -> Response {
                 Err(e) => bad(format!("catalogue: {e}")),
             }
         }
+        ("POST", "/_sim/drift") => match body_json::<super::drift::DriftIn>(req) {
+            Ok(d) => match super::drift::apply(sim, d) {
+                Ok(v) => ok(v),
+                Err(e) => bad(e),
+            },
+            Err(r) => r,
+        },
         ("GET", "/_sim/ca") => ok(json!({ "root_pem": sim.ca.root_pem() })),
         ("GET", "/_sim/state") => {
             let accounts: Vec<Value> = sim.world.accounts.values().map(account_json).collect();

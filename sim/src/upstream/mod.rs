@@ -6,6 +6,7 @@ mod catalog;
 mod certs;
 mod control;
 mod dom;
+mod drift;
 mod faults;
 mod handlers;
 mod http;

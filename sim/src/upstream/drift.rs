@@ -1,0 +1,149 @@
+//! Control endpoint `POST /_sim/drift` (issue 14): put the upstream books out
+//! of line with the local ones the way real life does, without the reseller's
+//! API. JSON `{"action": …}`:
+//!
+//! | action | effect |
+//! |---|---|
+//! | `seed` | a certificate that already exists upstream (ordered by hand, or by another module): `username`, `cn`, `pricelist`, optional `altnames`, `period` (12), `status` (2; 4 = deleted), `service_status` (5), `expiredate`, `remoteid`; an issued one (`service_status` 5) gets a real chain. Nothing is debited. Answers `{"id": N}` |
+//! | `orphan` | as `seed`, `remoteid` required: an order whose answer was lost |
+//! | `delete` | `id`: deleted upstream (gone from the list, no refund) |
+//! | `renew` | `id`: the upstream renewed it on its own (expiry + one period, no `service.prolong`) |
+//! | `cart` | `id`: a renewal put in the upstream cart and left unpaid (the list shows the item as ordered, status 1) |
+
+use super::sim::Sim;
+use super::state::{add_months, Item};
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+#[derive(Deserialize)]
+pub struct DriftIn {
+    action: String,
+    #[serde(default)]
+    id: Option<u64>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    cn: Option<String>,
+    #[serde(default)]
+    altnames: Vec<String>,
+    #[serde(default)]
+    pricelist: Option<u64>,
+    #[serde(default)]
+    period: Option<i32>,
+    #[serde(default)]
+    status: Option<u8>,
+    #[serde(default)]
+    service_status: Option<u8>,
+    #[serde(default)]
+    expiredate: Option<String>,
+    #[serde(default)]
+    remoteid: Option<String>,
+}
+
+/// Apply one drift action; `Err` is a 400 message.
+pub fn apply(sim: &mut Sim, d: DriftIn) -> Result<Value, String> {
+    match d.action.as_str() {
+        "seed" => seed(sim, d),
+        "orphan" => {
+            if d.remoteid.as_deref().is_none_or(str::is_empty) {
+                return Err("orphan needs a remoteid".into());
+            }
+            seed(sim, d)
+        }
+        "delete" | "renew" | "cart" => {
+            let id = d.id.ok_or("{\"id\": N} required")?;
+            let item = sim
+                .world
+                .items
+                .get_mut(&id)
+                .ok_or_else(|| format!("no item {id}"))?;
+            match d.action.as_str() {
+                "delete" => {
+                    item.deleted = true;
+                    item.status = 4;
+                }
+                "renew" => {
+                    let expiry = item.expiredate.ok_or("the item has no expiry to renew")?;
+                    item.expiredate = Some(add_months(expiry, item.period));
+                    item.auto_renewals += 1;
+                }
+                _ => item.status = 1,
+            }
+            Ok(json!({ "ok": true }))
+        }
+        other => Err(format!(
+            "unknown drift action '{other}' (seed, orphan, delete, renew, cart)"
+        )),
+    }
+}
+
+fn seed(sim: &mut Sim, d: DriftIn) -> Result<Value, String> {
+    let username = d.username.ok_or("username required")?;
+    if !sim.world.accounts.contains_key(&username) {
+        return Err(format!("no account {username}"));
+    }
+    let cn = d.cn.filter(|c| !c.is_empty()).ok_or("cn required")?;
+    let pricelist = d.pricelist.ok_or("pricelist required")?;
+    let period = d.period.unwrap_or(12);
+    let status = d.status.unwrap_or(2);
+    let service_status = d.service_status.unwrap_or(5);
+    let today = sim.world.today();
+    let expiredate = match d.expiredate.as_deref() {
+        Some(t) => Some(
+            NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                .map_err(|_| format!("expiredate '{t}' is not YYYY-MM-DD"))?,
+        ),
+        None if service_status == 5 => Some(add_months(today, period)),
+        None => None,
+    };
+    let crt = if service_status == 5 {
+        let until = expiredate.unwrap_or(today);
+        let from = until.min(today);
+        Some(sim.ca.issue(&cn, &d.altnames, from, until)?)
+    } else {
+        None
+    };
+    let currency = sim
+        .world
+        .accounts
+        .get(&username)
+        .map(|a| a.currency.clone())
+        .unwrap_or_default();
+    let id = sim.world.new_item_id();
+    sim.world.items.insert(
+        id,
+        Item {
+            id,
+            account: username,
+            pricelist,
+            period,
+            cn,
+            altname_qty: d.altnames.len() as u32,
+            altnames: d.altnames,
+            old_altnames: Vec::new(),
+            csr: None,
+            remoteid: d.remoteid.filter(|r| !r.is_empty()),
+            approver_method: None,
+            approver_emails: Vec::new(),
+            params: BTreeMap::new(),
+            createdate: today,
+            expiredate,
+            issued_at: None,
+            status,
+            service_status,
+            status_msg: String::new(),
+            crt,
+            deleted: status == 4,
+            paid: Decimal::ZERO,
+            cost: Decimal::ZERO,
+            currency,
+            pending: None,
+            autoprolong: false,
+            auto_renewals: 0,
+        },
+    );
+    Ok(json!({ "id": id }))
+}

@@ -1,0 +1,401 @@
+//! Service import (issue 14 part 1) end to end: the real `pmsslreseller`
+//! binary, the `billmgr-sim mgrctl` stand-in on MariaDB, and the simulator
+//! upstream holding 50 certificates in mixed states. Checks what is linked,
+//! what is skipped and why, that nothing is ordered or paid, that a rerun
+//! imports nothing twice, and that a run killed half-way is safe to rerun.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mysql::prelude::Queryable;
+use serde_json::json;
+
+use support::billing::{run_module, TestDb, TestMgr};
+use support::bin_path;
+use support::sim::{SimFault, SimUpstream};
+
+const USER: &str = "reseller";
+const PASSWORD: &str = "Upstr3am-S3cret!pw";
+/// Tariffs with a local counterpart (`ssl_<id>`).
+const TARIFF_A: u64 = 3040;
+const TARIFF_B: u64 = 3033;
+/// An upstream tariff nobody created locally.
+const NO_LOCAL_TARIFF: u64 = 9999;
+
+struct World {
+    up: SimUpstream,
+    db: TestDb,
+    mgr: TestMgr,
+    module: u64,
+}
+
+impl World {
+    fn new() -> World {
+        let account = format!("{USER}:{PASSWORD}:1000.00:EUR");
+        let up = SimUpstream::start_with(&["--account", account.as_str()]);
+        let db = TestDb::create();
+        let mgr = TestMgr::new(&db);
+        let module = db.seed_module(&up.url(), USER, PASSWORD);
+        db.seed_certificate_tariff(&format!("ssl_{TARIFF_A}"));
+        db.seed_certificate_tariff(&format!("ssl_{TARIFF_B}"));
+        // The provider's own account: where BILLmanager puts services
+        // imported without --account (the stand-in takes the lowest id).
+        db.conn()
+            .query_drop("INSERT INTO account (name, project) VALUES ('Provider', 1)")
+            .unwrap();
+        World {
+            up,
+            db,
+            mgr,
+            module,
+        }
+    }
+
+    fn admin(&self, args: &[&str]) -> (i32, String, String) {
+        let module = self.module.to_string();
+        let mut all = vec!["import", "--module", module.as_str()];
+        all.extend_from_slice(args);
+        run_module(&self.mgr, &all, None)
+    }
+
+    /// Local services linked to an upstream id: upstream id → service ids.
+    fn links(&self) -> BTreeMap<u64, Vec<u64>> {
+        let rows: Vec<(u64, String)> = self
+            .db
+            .conn()
+            .query("SELECT item, value FROM itemparam WHERE intname = 'pmss_upstream_id'")
+            .unwrap();
+        let mut out: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+        for (item, v) in rows {
+            out.entry(v.parse().unwrap()).or_default().push(item);
+        }
+        out
+    }
+
+    fn item_count(&self) -> u64 {
+        self.db
+            .conn()
+            .query_first("SELECT COUNT(*) FROM item")
+            .unwrap()
+            .unwrap()
+    }
+
+    fn item_row(&self, item: u64) -> (i32, i32, Option<String>, Option<String>, String, u64) {
+        self.db
+            .conn()
+            .exec_first(
+                "SELECT status, period, CAST(expiredate AS CHAR), CAST(opendate AS CHAR), name, pricelist \
+                 FROM item WHERE id = ?",
+                (item,),
+            )
+            .unwrap()
+            .unwrap()
+    }
+
+    /// Upstream functions that move money or change certificates.
+    fn mutating_calls(&self) -> Vec<String> {
+        self.up
+            .journal()
+            .into_iter()
+            .map(|e| e.func)
+            .filter(|f| f != "certificate" && f != "certificate.edit" && f != "whoami")
+            .collect()
+    }
+}
+
+/// What the test expects for each seeded upstream certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Expect {
+    /// Linked with item status, sub-status, and a saved certificate or not.
+    Link(i32, &'static str, bool),
+    Skip(&'static str),
+}
+
+/// 50 upstream certificates in mixed states, plus one already linked, one
+/// ordered by us (remoteid of a local service) and one deleted.
+fn seed_fifty(w: &World) -> BTreeMap<u64, Expect> {
+    let mut expect = BTreeMap::new();
+    for n in 0..50u32 {
+        let cn = format!("site{n}.example.com");
+        let (body, e) = match n % 10 {
+            0..=3 => (
+                json!({"username": USER, "cn": cn, "pricelist": TARIFF_A, "altnames": [format!("www.{cn}")],
+                       "expiredate": "2030-01-15"}),
+                Expect::Link(2, "5", true),
+            ),
+            4 => (
+                json!({"username": USER, "cn": cn, "pricelist": TARIFF_B, "period": 24, "expiredate": "2031-02-01"}),
+                Expect::Link(2, "5", true),
+            ),
+            5 => (
+                json!({"username": USER, "cn": cn, "pricelist": TARIFF_A, "status": 5, "service_status": 4}),
+                Expect::Link(2, "4", false),
+            ),
+            6 => (
+                json!({"username": USER, "cn": cn, "pricelist": TARIFF_A, "expiredate": "2020-03-01"}),
+                Expect::Link(3, "5", true),
+            ),
+            7 => (
+                json!({"username": USER, "cn": cn, "pricelist": TARIFF_A, "service_status": 6}),
+                Expect::Skip("failed at the certificate authority"),
+            ),
+            8 => (
+                json!({"username": USER, "cn": cn, "pricelist": TARIFF_A, "status": 1, "service_status": 0}),
+                Expect::Skip("not paid at the upstream"),
+            ),
+            _ => (
+                json!({"username": USER, "cn": cn, "pricelist": NO_LOCAL_TARIFF}),
+                Expect::Skip("no local tariff ssl_9999"),
+            ),
+        };
+        expect.insert(w.up.seed_certificate(body), e);
+    }
+    expect
+}
+
+#[test]
+fn import_links_fifty_mixed_certificates_once_and_orders_nothing() {
+    let w = World::new();
+    let expect = seed_fifty(&w);
+    // Already linked: a local service holding the upstream id.
+    let linked_up = w.up.seed_certificate(
+        json!({"username": USER, "cn": "linked.example.com", "pricelist": TARIFF_A}),
+    );
+    let tariff: u64 =
+        w.db.conn()
+            .query_first(format!(
+                "SELECT id FROM pricelist WHERE intname = 'ssl_{TARIFF_A}'"
+            ))
+            .unwrap()
+            .unwrap();
+    let local = w.db.seed_certificate_item(
+        w.module,
+        tariff,
+        12,
+        &[
+            ("CN", "linked.example.com"),
+            ("pmss_upstream_id", &linked_up.to_string()),
+        ],
+        None,
+    );
+    // Ordered by us for service `ordered_local` (remoteid), link not recorded.
+    let ordered_local =
+        w.db.seed_certificate_item(w.module, tariff, 12, &[("CN", "ours.example.com")], None);
+    let orphan = w.up.drift(
+        json!({"action": "orphan", "username": USER, "cn": "ours.example.com",
+        "pricelist": TARIFF_A, "remoteid": ordered_local.to_string()}),
+    )["id"]
+        .as_u64()
+        .unwrap();
+    let deleted = w.up.seed_certificate(
+        json!({"username": USER, "cn": "gone.example.com", "pricelist": TARIFF_A, "status": 4}),
+    );
+    let before = w.item_count();
+    let balance_before = w.up.account(USER).balance;
+
+    // Dry run: a table, nothing created.
+    let (code, out, err) = w.admin(&["--dry-run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(w.item_count(), before);
+    assert!(out.contains("would link"), "{out}");
+    assert!(out.contains("35 would be linked"), "{out}");
+
+    // The real run.
+    let (code, out, err) = w.admin(&[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("35 linked"), "{out}");
+    let links = w.links();
+    for (up_id, e) in &expect {
+        match e {
+            Expect::Link(status, ss, has_crt) => {
+                let items = links
+                    .get(up_id)
+                    .unwrap_or_else(|| panic!("{up_id} not linked\n{out}"));
+                assert_eq!(items.len(), 1, "{up_id}");
+                let item = items[0];
+                let (st, _period, expiry, opendate, name, _) = w.item_row(item);
+                assert_eq!(st, *status, "item status of upstream {up_id}");
+                assert_eq!(
+                    w.db.item_param(item, "service_status").as_deref(),
+                    Some(*ss)
+                );
+                assert_eq!(w.db.certificate_crt(item).is_some(), *has_crt, "{up_id}");
+                let cert = w.up.certificate(*up_id).unwrap();
+                assert_eq!(name, cert["cn"].as_str().unwrap());
+                assert_eq!(w.db.item_param(item, "CN").as_deref(), cert["cn"].as_str());
+                assert_eq!(
+                    expiry.as_deref(),
+                    cert["expiredate"].as_str().filter(|s| !s.is_empty())
+                );
+                assert!(opendate.is_some());
+            }
+            Expect::Skip(why) => {
+                assert!(!links.contains_key(up_id), "{up_id} must not be linked");
+                let line = out
+                    .lines()
+                    .find(|l| l.trim_start().starts_with(&up_id.to_string()))
+                    .unwrap();
+                assert!(line.contains(why), "{line}");
+            }
+        }
+    }
+    // Names, tariff and period of one multi-domain certificate.
+    let first = *expect.keys().next().unwrap();
+    let item = links[&first][0];
+    assert_eq!(
+        w.db.item_param(item, "altname").as_deref(),
+        Some("www.site0.example.com")
+    );
+    assert_eq!(w.item_row(item).5, tariff);
+    let period_24 = expect.keys().nth(4).unwrap();
+    assert_eq!(w.item_row(links[period_24][0]).1, 24);
+    // The special ones.
+    assert_eq!(links[&linked_up], vec![local], "already linked: untouched");
+    assert!(!links.contains_key(&orphan), "{out}");
+    assert!(
+        out.contains(&format!(
+            "ordered by this module for service {ordered_local}"
+        )),
+        "{out}"
+    );
+    assert!(!links.contains_key(&deleted));
+    // Nothing ordered, renewed or paid.
+    assert_eq!(w.mutating_calls(), Vec::<String>::new());
+    assert_eq!(w.up.account(USER).balance, balance_before);
+    assert!(!w.mgr.module_log().contains(PASSWORD));
+
+    // A second run (and BILLmanager's own import command) imports nothing twice.
+    let count = w.item_count();
+    let (code, out, err) = w.admin(&[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(" 0 linked"), "{out}");
+    let module = w.module.to_string();
+    let (code, out, _) = run_module(
+        &w.mgr,
+        &[
+            "--command",
+            "import",
+            "--module",
+            &module,
+            "--itemtype",
+            "certificate",
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("<doc"), "{out}");
+    assert_eq!(w.item_count(), count);
+    assert!(w.links().values().all(|v| v.len() == 1));
+}
+
+#[test]
+fn import_of_one_id_for_an_account_and_bad_input() {
+    let w = World::new();
+    let a = w
+        .up
+        .seed_certificate(json!({"username": USER, "cn": "a.example.com", "pricelist": TARIFF_A}));
+    let b = w
+        .up
+        .seed_certificate(json!({"username": USER, "cn": "b.example.com", "pricelist": TARIFF_A}));
+    let account: u64 =
+        w.db.conn()
+            .exec_first(
+                "INSERT INTO account (name, project) VALUES ('Buyer', 1) RETURNING id",
+                (),
+            )
+            .unwrap()
+            .unwrap();
+    let (code, out, err) = w.admin(&["--id", &b.to_string(), "--account", &account.to_string()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let links = w.links();
+    assert!(!links.contains_key(&a));
+    let owner: u64 =
+        w.db.conn()
+            .exec_first("SELECT account FROM item WHERE id = ?", (links[&b][0],))
+            .unwrap()
+            .unwrap();
+    assert_eq!(owner, account);
+    // An account that does not exist, an id that is not listed.
+    let (code, _, err) = w.admin(&["--account", "424242"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("account 424242 does not exist"), "{err}");
+    let (code, out, _) = w.admin(&["--id", "999999"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("not in the certificate list"), "{out}");
+    // `import` is advertised.
+    let (_, features, _) = run_module(&w.mgr, &["--command", "features"], None);
+    assert!(
+        features.contains("<feature name=\"import\"/>"),
+        "{features}"
+    );
+}
+
+#[test]
+fn import_killed_half_way_is_safe_to_run_again() {
+    let w = World::new();
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        ids.push(w.up.seed_certificate(
+            json!({"username": USER, "cn": format!("k{n}.example.com"), "pricelist": TARIFF_A}),
+        ));
+    }
+    // Slow views, so the run can be killed in the middle.
+    w.up.fault(
+        &SimFault::new("certificate.edit", "delay")
+            .count(1000)
+            .delay_ms(200),
+    );
+    let module = w.module.to_string();
+    let mut child = Command::new(bin_path("pmsslreseller"))
+        .args(["import", "--module", &module])
+        .env("MGR5_ROOT", w.mgr.path())
+        .current_dir(w.mgr.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while w.links().len() < 5 {
+        assert!(Instant::now() < deadline, "the import did not get going");
+        if child.try_wait().unwrap().is_some() {
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "finished before the kill: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    let half = w.links().len();
+    assert!(half < ids.len(), "killed half-way: {half}");
+    // A service whose certificate the killed run had not saved yet is
+    // finished by the rerun; simulate the worst case for one of them.
+    let (_, first) = w.links().into_iter().next().unwrap();
+    w.db.conn()
+        .exec_drop("DELETE FROM certificate WHERE item = ?", (first[0],))
+        .unwrap();
+    w.up.clear_faults();
+    let (code, out, err) = w.admin(&[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("completed: service {}", first[0])),
+        "{out}"
+    );
+    let links = w.links();
+    assert_eq!(links.len(), ids.len(), "{out}");
+    for id in &ids {
+        assert_eq!(links[id].len(), 1, "upstream {id} linked once");
+        assert!(
+            w.db.certificate_crt(links[id][0]).is_some(),
+            "upstream {id}: crt"
+        );
+    }
+    assert_eq!(w.mutating_calls(), Vec::<String>::new());
+}

@@ -232,8 +232,10 @@ pub fn unix_text(secs: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Intent ages follow the module's one clock (clock.rs), so a test that
+/// moves time moves settle windows with it.
 pub fn now_unix() -> i64 {
-    chrono::Utc::now().timestamp()
+    crate::clock::now_unix()
 }
 
 /// A short stable digest (FNV-1a 64) of a certificate, so the intent can tell

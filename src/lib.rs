@@ -8,6 +8,7 @@
 //! - [`config`], [`paths`], [`logging`], [`secret`], [`hardening`], [`clock`]: shared plumbing.
 
 pub mod admin;
+pub mod baseline;
 pub mod billing;
 pub mod catalog;
 pub mod clock;
@@ -20,6 +21,7 @@ pub mod pricing;
 pub mod protocol;
 pub mod secret;
 pub mod upstream;
+pub mod x509;
 pub mod xmltree;
 
 use std::io::{IsTerminal, Write};

@@ -36,6 +36,7 @@ use super::job::{set_status, Job, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM};
 use super::renewal_watch;
 use super::report::report_first_issue;
 use super::status::{local_status, map_upstream, ServiceStatus, UpstreamState};
+use super::term::{first_term_end, UPSTREAM_EXPIRY_PARAM};
 
 /// The list columns reconciliation reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -308,11 +309,28 @@ pub fn apply_view(job: &mut Job, view: &CertView) -> Result<SyncOutcome> {
                 mgrctl.certificate_save(job.item_id, crt)?;
                 writes += 1;
             }
-            if let Some(expiry) = view.expiredate {
-                if job.item.expiredate != Some(expiry) {
-                    renewal_watch::warn_if_unasked(job, view.id, expiry);
-                    mgrctl.setexpiredate(job.item_id, expiry)?;
-                    job.item.expiredate = Some(expiry);
+            // The upstream's own expiry is recorded, never copied onto the
+            // local paid term (issue 12 item 2): on a per-certificate upstream
+            // it is the certificate's end, long before the term the customer
+            // paid for.
+            if let Some(up) = view.expiredate {
+                let shown = up.to_string();
+                if job.param(UPSTREAM_EXPIRY_PARAM) != Some(shown.as_str()) {
+                    renewal_watch::warn_if_unasked(job, view.id, up);
+                    job.save_param(UPSTREAM_EXPIRY_PARAM, &shown)?;
+                    writes += 1;
+                }
+            }
+            // The paid term of a new service: open date + ordered period.
+            if job.item.expiredate.is_none() {
+                let opened = job.item.opendate.unwrap_or_else(crate::clock::today);
+                let end = match job.period_months() {
+                    Ok(months) => Some(first_term_end(opened, months)),
+                    Err(_) => view.expiredate,
+                };
+                if let Some(end) = end {
+                    mgrctl.setexpiredate(job.item_id, end)?;
+                    job.item.expiredate = Some(end);
                     writes += 1;
                 }
             }

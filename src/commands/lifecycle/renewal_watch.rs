@@ -4,8 +4,10 @@
 //! not happen ([order] autoprolong_off); when it does, it is logged at warn
 //! with the amount, so the admin sees the money that moved.
 //!
-//! The local expiry still follows the upstream (sync_item): leaving it behind
-//! would make the customer's next local renewal pay the upstream a second time.
+//! The local expiry does not follow it (issue 12: the local paid term moves
+//! only with a local prolong); the next local prolong finds the upstream term
+//! already past the local one and adopts it instead of paying again.
+//! Warned once per upstream expiry seen (reconcile.rs records it).
 
 use chrono::NaiveDate;
 

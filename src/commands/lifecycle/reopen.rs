@@ -124,7 +124,7 @@ fn state_of(view: &CertView) -> Option<ServiceStatus> {
 }
 
 /// The effect of a reissue: back in work, or another certificate.
-fn reissue_visible(view: &CertView, intent: &Intent) -> bool {
+pub(super) fn reissue_visible(view: &CertView, intent: &Intent) -> bool {
     if state_of(view).is_some_and(is_pending) {
         return true;
     }

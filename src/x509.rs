@@ -132,10 +132,7 @@ mod tests {
         assert!(facts("-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----").is_err());
         assert!(facts("-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----").is_err());
         // Truncated: every prefix of a real certificate fails cleanly.
-        let body: String = LEAF
-            .lines()
-            .filter(|l| !l.starts_with("-----"))
-            .collect();
+        let body: String = LEAF.lines().filter(|l| !l.starts_with("-----")).collect();
         for cut in (4..body.len()).step_by(40) {
             let pem = format!(
                 "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----",

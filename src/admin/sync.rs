@@ -24,9 +24,9 @@ use std::time::Duration;
 use chrono::NaiveDate;
 
 use crate::billing::ItemStatus;
+use crate::commands::lifecycle::auto::sync_and_keep_valid;
 use crate::commands::lifecycle::job::{Job, JobSpec, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM};
 use crate::commands::lifecycle::maintenance;
-use crate::commands::lifecycle::auto::sync_and_keep_valid;
 use crate::commands::lifecycle::status::{list_row_is_active, local_status, ServiceStatus};
 use crate::commands::lifecycle::term::{CERT_NOT_AFTER_PARAM, UPSTREAM_EXPIRY_PARAM};
 use crate::commands::module::{connect, open_module, OpenModule};
@@ -222,7 +222,10 @@ pub fn sync_module(ctx: &Ctx, module: u64, dry_run: bool) -> Result<Summary> {
                 if looked.due.is_some() {
                     summary.due += 1;
                     if dry_run {
-                        println!("item {} (upstream {upstream_id}): would do {}", item.id, looked.text);
+                        println!(
+                            "item {} (upstream {upstream_id}): would do {}",
+                            item.id, looked.text
+                        );
                     } else {
                         log::info!("item {} (upstream {upstream_id}): {}", item.id, looked.text);
                     }
@@ -312,11 +315,31 @@ mod tests {
     #[test]
     fn pending_and_unsynced_are_read_failed_only_when_active() {
         let r = row(None, "5");
-        assert!(needs_read(Some(ServiceStatus::Requested), None, false, Some(&r)));
-        assert!(needs_read(Some(ServiceStatus::Enrolled), None, false, Some(&r)));
+        assert!(needs_read(
+            Some(ServiceStatus::Requested),
+            None,
+            false,
+            Some(&r)
+        ));
+        assert!(needs_read(
+            Some(ServiceStatus::Enrolled),
+            None,
+            false,
+            Some(&r)
+        ));
         assert!(needs_read(None, None, false, Some(&r)));
-        assert!(!needs_read(Some(ServiceStatus::Failed), None, false, Some(&r)));
+        assert!(!needs_read(
+            Some(ServiceStatus::Failed),
+            None,
+            false,
+            Some(&r)
+        ));
         let r = row(Some("2027-01-10"), "2");
-        assert!(needs_read(Some(ServiceStatus::Failed), None, false, Some(&r)));
+        assert!(needs_read(
+            Some(ServiceStatus::Failed),
+            None,
+            false,
+            Some(&r)
+        ));
     }
 }

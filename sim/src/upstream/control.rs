@@ -209,7 +209,9 @@ fn route(sim: &mut Sim, req: &Request) -> Response {
                     (Some(secs), None) => secs,
                     (None, Some(text)) => match super::state::parse_time(text) {
                         Some(t) => (t - sim.world.now()).num_seconds(),
-                        None => return bad(format!("now {text:?} is neither RFC 3339 nor YYYY-MM-DD")),
+                        None => {
+                            return bad(format!("now {text:?} is neither RFC 3339 nor YYYY-MM-DD"))
+                        }
                     },
                     _ => return bad("give exactly one of advance_secs and now"),
                 };

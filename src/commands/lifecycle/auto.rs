@@ -126,7 +126,12 @@ fn changed(job: &Job, name: &str, value: &str) -> bool {
 }
 
 /// The item params of the service form, written only when they differ.
+/// Before the first issuance nothing is shown (a sync of a certificate in
+/// work writes nothing); after it, the next action follows every state.
 fn show(job: &mut Job, f: &Facts, next: &str, validation: Option<&str>) -> Result<()> {
+    if !f.issued && job.param(NEXT_ACTION_PARAM).is_none() {
+        return Ok(());
+    }
     let mut values: Vec<(&str, String)> = vec![(NEXT_ACTION_PARAM, next.to_string())];
     if let Some(c) = &f.cert {
         values.push((CERT_NOT_BEFORE_PARAM, c.not_before.to_string()));
@@ -262,7 +267,10 @@ fn reissue(job: &mut Job, view: &CertView) -> Result<bool> {
     let request = Reissue {
         id: view.id,
         kind,
-        approver_method: data.approver_method.as_ref().map(|m| m.as_str().to_string()),
+        approver_method: data
+            .approver_method
+            .as_ref()
+            .map(|m| m.as_str().to_string()),
         approver_emails: data.approver_emails.clone(),
     };
     let sent = job.client()?.certificate_reissue(&request);

@@ -18,8 +18,8 @@
 use crate::billing::ItemStatus;
 use crate::protocol::error::Result;
 
-use super::job::Job;
 use super::auto::sync_and_keep_valid;
+use super::job::Job;
 use super::status::status_name;
 
 pub fn run(job: &mut Job) -> Result<()> {

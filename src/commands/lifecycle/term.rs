@@ -198,7 +198,12 @@ mod tests {
 
     #[test]
     fn reissue_before_the_certificate_ends_within_a_subscription() {
-        let f = facts("2027-05-20", ("2026-12-02", "2027-06-20"), "2028-12-02", "2028-12-02");
+        let f = facts(
+            "2027-05-20",
+            ("2026-12-02", "2027-06-20"),
+            "2028-12-02",
+            "2028-12-02",
+        );
         assert_eq!(
             plan(&f),
             Plan::Later {
@@ -206,39 +211,84 @@ mod tests {
                 action: Action::Reissue
             }
         );
-        let f = Facts { today: d("2027-05-21"), ..f };
-        assert_eq!(plan(&f), Plan::Now { action: Action::Reissue });
+        let f = Facts {
+            today: d("2027-05-21"),
+            ..f
+        };
+        assert_eq!(
+            plan(&f),
+            Plan::Now {
+                action: Action::Reissue
+            }
+        );
         assert!(describe(&plan(&f), &f).starts_with("free reissue now"));
     }
 
     #[test]
     fn per_certificate_upstream_needs_a_paid_renewal() {
-        let f = facts("2027-06-01", ("2026-12-02", "2027-06-20"), "2028-12-02", "2027-06-20");
-        assert_eq!(plan(&f), Plan::Now { action: Action::Renew });
+        let f = facts(
+            "2027-06-01",
+            ("2026-12-02", "2027-06-20"),
+            "2028-12-02",
+            "2027-06-20",
+        );
+        assert_eq!(
+            plan(&f),
+            Plan::Now {
+                action: Action::Renew
+            }
+        );
     }
 
     #[test]
     fn nothing_when_the_certificate_lasts_the_term_or_the_service_rests() {
-        let f = facts("2028-11-20", ("2028-09-01", "2028-12-02"), "2028-12-02", "2028-12-02");
+        let f = facts(
+            "2028-11-20",
+            ("2028-09-01", "2028-12-02"),
+            "2028-12-02",
+            "2028-12-02",
+        );
         assert!(matches!(plan(&f), Plan::Nothing { .. }));
         let f = Facts {
             active: false,
-            ..facts("2027-06-01", ("2026-12-02", "2027-06-20"), "2028-12-02", "2028-12-02")
+            ..facts(
+                "2027-06-01",
+                ("2026-12-02", "2027-06-20"),
+                "2028-12-02",
+                "2028-12-02",
+            )
         };
         assert!(matches!(plan(&f), Plan::Nothing { .. }));
         let f = Facts {
             issued: false,
-            ..facts("2027-06-01", ("2026-12-02", "2027-06-20"), "2028-12-02", "2028-12-02")
+            ..facts(
+                "2027-06-01",
+                ("2026-12-02", "2027-06-20"),
+                "2028-12-02",
+                "2028-12-02",
+            )
         };
         assert!(matches!(plan(&f), Plan::Nothing { .. }));
     }
 
     #[test]
     fn validation_reuse_is_flagged_before_the_reissue() {
-        let f = facts("2029-05-01", ("2029-04-01", "2029-05-18"), "2030-04-01", "2030-04-01");
+        let f = facts(
+            "2029-05-01",
+            ("2029-04-01", "2029-05-18"),
+            "2030-04-01",
+            "2030-04-01",
+        );
         let p = plan(&f);
-        assert!(validation_note(&p, &f).unwrap().starts_with("fresh domain validation needed"));
-        let f = facts("2027-07-01", ("2027-05-21", "2027-08-29"), "2028-12-02", "2028-12-02");
+        assert!(validation_note(&p, &f)
+            .unwrap()
+            .starts_with("fresh domain validation needed"));
+        let f = facts(
+            "2027-07-01",
+            ("2027-05-21", "2027-08-29"),
+            "2028-12-02",
+            "2028-12-02",
+        );
         let p = plan(&f);
         assert!(validation_note(&p, &f).unwrap().starts_with("not needed"));
     }

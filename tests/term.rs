@@ -277,6 +277,37 @@ fn a_24_month_term_on_a_per_certificate_upstream_renews_exactly_when_needed() {
         );
     }
     assert_eq!(w.expiry().as_deref(), Some(TERM_END));
+
+    // `pricing preview` on the day the term started counts the same purchases.
+    let m = w.module.to_string();
+    let (code, out, err) = w.module(&["pricing", "preview", "--module", &m, "--json"], d(START));
+    assert_eq!(code, 0, "{out}{err}");
+    let preview: Value = serde_json::from_str(&out).unwrap();
+    let term = |model: &str| {
+        preview["terms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| {
+                r["template"] == format!("ssl_{TARIFF}")
+                    && r["term"]["months"] == 24
+                    && r["term"]["model"] == model
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("no {model} term in {out}"))
+    };
+    let per = term("per_certificate");
+    assert_eq!(
+        per["term"]["purchases"].as_u64(),
+        Some(1 + w.calls("service.prolong") as u64),
+        "the order and the renewals the term really needed: {per}"
+    );
+    assert_eq!(per["term"]["cost"], "266.0000", "7 × 38.0000 EUR");
+    assert_eq!(per["term"]["loses_money"], true, "sold at 38 EUR, costs 266");
+    assert_eq!(term("subscription")["term"]["purchases"], 1);
+    let (_, table, _) = w.module(&["pricing", "preview", "--module", &m], d(START));
+    assert!(table.contains("LOSES MONEY"), "{table}");
+    assert!(table.contains("lose money"), "{table}");
 }
 
 #[test]

@@ -303,7 +303,10 @@ fn a_24_month_term_on_a_per_certificate_upstream_renews_exactly_when_needed() {
         "the order and the renewals the term really needed: {per}"
     );
     assert_eq!(per["term"]["cost"], "266.0000", "7 × 38.0000 EUR");
-    assert_eq!(per["term"]["loses_money"], true, "sold at 38 EUR, costs 266");
+    assert_eq!(
+        per["term"]["loses_money"], true,
+        "sold at 38 EUR, costs 266"
+    );
     assert_eq!(term("subscription")["term"]["purchases"], 1);
     let (_, table, _) = w.module(&["pricing", "preview", "--module", &m], d(START));
     assert!(table.contains("LOSES MONEY"), "{table}");

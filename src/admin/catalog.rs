@@ -537,7 +537,16 @@ fn print_terms(terms: &[(String, TermCost)], losing: usize) {
     print!(
         "{}",
         table(
-            &["template", "term", "upstream model", "purchases", "cost", "sell", "margin", "status"],
+            &[
+                "template",
+                "term",
+                "upstream model",
+                "purchases",
+                "cost",
+                "sell",
+                "margin",
+                "status"
+            ],
             &rows
         )
     );

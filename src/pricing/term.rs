@@ -104,7 +104,13 @@ mod tests {
         // 200 days, then renewals of 100 days each from 2027-05-21 (tests/term.rs lives it).
         assert_eq!(purchases(TermModel::PerCertificate, start, 24, 30), 7);
         // 12 months while certificates last 200 days: two purchases.
-        assert_eq!(purchases(TermModel::PerCertificate, d("2026-04-01"), 12, 30), 2);
-        assert_eq!(purchases(TermModel::PerCertificate, d("2030-01-01"), 1, 30), 1);
+        assert_eq!(
+            purchases(TermModel::PerCertificate, d("2026-04-01"), 12, 30),
+            2
+        );
+        assert_eq!(
+            purchases(TermModel::PerCertificate, d("2030-01-01"), 1, 30),
+            1
+        );
     }
 }

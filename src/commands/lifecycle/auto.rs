@@ -165,7 +165,7 @@ enum Go {
     /// Send: (generation, attempt).
     Send(u32, u32),
     /// Already applied upstream: record it done, send nothing.
-    Adopt(Intent),
+    Adopt(Box<Intent>),
     /// Nothing now (an unknown outcome settling, another operation's).
     Wait(String),
 }
@@ -181,7 +181,7 @@ fn go(job: &mut Job, op: IntentOp, view: &CertView) -> Result<Go> {
             i.ro.unwrap_or_default(),
             i.op.name()
         )),
-        Decision::FinishLocal(i) => Go::Adopt(i),
+        Decision::FinishLocal(i) => Go::Adopt(Box::new(i)),
         Decision::OperationGone => Go::Wait("no operation".into()),
         // Another operation's unknown outcome (or a BILLmanager operation's own
         // reissue/renewal): that operation settles it.
@@ -202,7 +202,7 @@ fn go(job: &mut Job, op: IntentOp, view: &CertView) -> Result<Go> {
                     op.name(),
                     i.sent_at_text
                 );
-                Go::Adopt(i)
+                Go::Adopt(Box::new(i))
             } else if job.still_settling(&i) {
                 Go::Wait(format!(
                     "the answer to the automatic {} sent at {} UTC was lost and nothing is visible upstream \
@@ -245,7 +245,7 @@ fn reissue(job: &mut Job, view: &CertView) -> Result<bool> {
     }
     let (generation, attempt) = match go(job, IntentOp::Reopen, view)? {
         Go::Send(g, a) => (g, a),
-        Go::Adopt(i) => return adopt(job, i),
+        Go::Adopt(i) => return adopt(job, *i),
         Go::Wait(why) => {
             log::info!("item {}: automatic reissue waits: {why}", job.item_id);
             return Ok(false);
@@ -319,7 +319,7 @@ fn renew(job: &mut Job, view: &CertView) -> Result<bool> {
     }
     let (generation, attempt) = match go(job, IntentOp::Prolong, view)? {
         Go::Send(g, a) => (g, a),
-        Go::Adopt(i) => return adopt(job, i),
+        Go::Adopt(i) => return adopt(job, *i),
         Go::Wait(why) => {
             log::info!("item {}: automatic renewal waits: {why}", job.item_id);
             return Ok(false);

@@ -14,14 +14,15 @@
 
 use crate::billing::{CertificateOrderData, ItemStatus};
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
-use crate::upstream::{wire, CertView, Reissue, ReissueKind};
+use crate::upstream::{wire, CertView, ReissueKind};
 use crate::x509;
 
 use super::intent::{digest, now_unix, Decision, Intent, IntentOp, Phase};
 use super::job::{record_send_failure, Job};
-use super::reconcile::{apply_view, SyncOutcome};
-use super::reopen::reissue_visible;
-use super::status::{map_upstream, ServiceStatus, UpstreamState};
+use super::reconcile::{
+    apply_view, reissue_request, reissue_visible, renewed, upstream_state, SyncOutcome,
+};
+use super::status::ServiceStatus;
 use super::tariff::cached_terms;
 use super::term::{
     describe, plan, validation_note, Action, Facts, Plan, CERT_NOT_AFTER_PARAM,
@@ -41,11 +42,7 @@ pub struct Looked {
 
 /// The planner's inputs for a job and the upstream view just read.
 pub fn facts(job: &Job, view: &CertView) -> Facts {
-    let issued = map_upstream(UpstreamState {
-        service_status: view.service_status,
-        item_status: view.status,
-        has_crt: view.crt.as_deref().is_some_and(|c| !c.trim().is_empty()),
-    }) == Some(ServiceStatus::Issued);
+    let issued = upstream_state(view) == Some(ServiceStatus::Issued);
     let cert = view.crt.as_deref().and_then(|pem| match x509::facts(pem) {
         Ok(f) => Some(f),
         Err(e) => {
@@ -228,28 +225,39 @@ fn go(job: &mut Job, op: IntentOp, view: &CertView) -> Result<Go> {
     })
 }
 
-fn adopt(job: &mut Job, intent: Intent) -> Result<bool> {
-    job.save_intent(&intent.with_phase(Phase::Done))?;
-    Ok(false)
+/// May an automatic `op` for the current certificate be sent, and as which
+/// (generation, attempt)? `None`: already done for this certificate,
+/// adopted from upstream, or waiting (each logged).
+fn may_send(job: &mut Job, op: IntentOp, view: &CertView) -> Result<Option<(u32, u32)>> {
+    let what = match op {
+        IntentOp::Reopen => "automatic reissue",
+        _ => "automatic renewal",
+    };
+    if done_for(job.intent()?.as_ref(), op, view.crt.as_deref()) {
+        log::info!(
+            "item {}: the {what} for this certificate was already sent; waiting for the upstream",
+            job.item_id
+        );
+        return Ok(None);
+    }
+    match go(job, op, view)? {
+        Go::Send(g, a) => Ok(Some((g, a))),
+        Go::Adopt(i) => {
+            job.save_intent(&i.with_phase(Phase::Done))?;
+            Ok(None)
+        }
+        Go::Wait(why) => {
+            log::info!("item {}: {what} waits: {why}", job.item_id);
+            Ok(None)
+        }
+    }
 }
 
 /// A free reissue of the current certificate, once for it.
 fn reissue(job: &mut Job, view: &CertView) -> Result<bool> {
     let crt = view.crt.as_deref();
-    if done_for(job.intent()?.as_ref(), IntentOp::Reopen, crt) {
-        log::info!(
-            "item {}: the automatic reissue of this certificate was already requested; waiting for the upstream",
-            job.item_id
-        );
+    let Some((generation, attempt)) = may_send(job, IntentOp::Reopen, view)? else {
         return Ok(false);
-    }
-    let (generation, attempt) = match go(job, IntentOp::Reopen, view)? {
-        Go::Send(g, a) => (g, a),
-        Go::Adopt(i) => return adopt(job, *i),
-        Go::Wait(why) => {
-            log::info!("item {}: automatic reissue waits: {why}", job.item_id);
-            return Ok(false);
-        }
     };
     let data = CertificateOrderData::load(job.db, &job.key, job.item_id)?;
     let kind = ReissueKind::OldRequest;
@@ -264,15 +272,7 @@ fn reissue(job: &mut Job, view: &CertView) -> Result<bool> {
         job.item_id,
         view.id
     );
-    let request = Reissue {
-        id: view.id,
-        kind,
-        approver_method: data
-            .approver_method
-            .as_ref()
-            .map(|m| m.as_str().to_string()),
-        approver_emails: data.approver_emails.clone(),
-    };
+    let request = reissue_request(&data, view.id, kind);
     let sent = job.client()?.certificate_reissue(&request);
     match sent {
         Ok(()) => {
@@ -290,11 +290,7 @@ fn renewal_visible(view: &CertView, intent: &Intent) -> bool {
         .expiry
         .as_deref()
         .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
-    match (before, view.expiredate) {
-        (Some(b), Some(n)) => n > b,
-        (None, Some(_)) => true,
-        _ => false,
-    }
+    renewed(before, view.expiredate)
 }
 
 /// The upstream cost of one renewal of this item, as the cached catalog
@@ -310,20 +306,8 @@ pub fn renewal_cost(job: &Job, months: u32) -> String {
 /// certificate, before the local paid term (a per-certificate upstream).
 fn renew(job: &mut Job, view: &CertView) -> Result<bool> {
     let crt = view.crt.as_deref();
-    if done_for(job.intent()?.as_ref(), IntentOp::Prolong, crt) {
-        log::info!(
-            "item {}: the automatic renewal for this certificate was already paid; waiting for the upstream",
-            job.item_id
-        );
+    let Some((generation, attempt)) = may_send(job, IntentOp::Prolong, view)? else {
         return Ok(false);
-    }
-    let (generation, attempt) = match go(job, IntentOp::Prolong, view)? {
-        Go::Send(g, a) => (g, a),
-        Go::Adopt(i) => return adopt(job, *i),
-        Go::Wait(why) => {
-            log::info!("item {}: automatic renewal waits: {why}", job.item_id);
-            return Ok(false);
-        }
     };
     let months = job.period_months()?;
     let before = view.expiredate;

@@ -23,7 +23,7 @@ use crate::upstream::CertView;
 
 use super::intent::{now_unix, Decision, Intent, IntentOp, Phase, INTENT_PARAM};
 use super::job::{record_send_failure, Job};
-use super::reconcile::{apply_view, sync_once};
+use super::reconcile::{apply_view, renewed, sync_once};
 use super::term::prolonged_term_end;
 
 pub fn run(job: &mut Job) -> Result<()> {
@@ -228,14 +228,6 @@ fn local_target(job: &Job) -> Result<Option<String>> {
 /// A date for the log.
 fn show(d: Option<NaiveDate>) -> String {
     d.map(|d| d.to_string()).unwrap_or_else(|| "not set".into())
-}
-
-fn renewed(before: Option<NaiveDate>, now: Option<NaiveDate>) -> bool {
-    match (before, now) {
-        (Some(b), Some(n)) => n > b,
-        (None, Some(_)) => true,
-        _ => false,
-    }
 }
 
 fn upstream_view(job: &mut Job, upstream_id: u64) -> Result<CertView> {

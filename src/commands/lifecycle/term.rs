@@ -249,26 +249,26 @@ mod tests {
             "2028-12-02",
         );
         assert!(matches!(plan(&f), Plan::Nothing { .. }));
-        let f = Facts {
-            active: false,
-            ..facts(
-                "2027-06-01",
-                ("2026-12-02", "2027-06-20"),
-                "2028-12-02",
-                "2028-12-02",
-            )
-        };
-        assert!(matches!(plan(&f), Plan::Nothing { .. }));
-        let f = Facts {
-            issued: false,
-            ..facts(
-                "2027-06-01",
-                ("2026-12-02", "2027-06-20"),
-                "2028-12-02",
-                "2028-12-02",
-            )
-        };
-        assert!(matches!(plan(&f), Plan::Nothing { .. }));
+        // Due by dates, but the service rests or the certificate is in work.
+        let due = facts(
+            "2027-06-01",
+            ("2026-12-02", "2027-06-20"),
+            "2028-12-02",
+            "2028-12-02",
+        );
+        assert!(matches!(plan(&due), Plan::Now { .. }));
+        for f in [
+            Facts {
+                active: false,
+                ..due.clone()
+            },
+            Facts {
+                issued: false,
+                ..due.clone()
+            },
+        ] {
+            assert!(matches!(plan(&f), Plan::Nothing { .. }));
+        }
     }
 
     #[test]

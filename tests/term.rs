@@ -416,3 +416,49 @@ fn an_automatic_reissue_killed_at_any_point_is_sent_once() {
     }
     assert_eq!(w.expiry().as_deref(), Some(TERM_END));
 }
+
+#[test]
+fn a_lost_reissue_answer_is_not_sent_again_while_the_upstream_may_still_apply_it() {
+    let w = World::new("subscription");
+    w.open();
+    let item = w.item.to_string();
+    let sync_item = ["--command", "sync_item", "--item", item.as_str()];
+    let cert_end = w.local_cert_end();
+    let day = cert_end - Days::new(10);
+    w.set_day(day);
+    // The upstream applies the reissue only after the module's 1 s timeout.
+    w.up.fault(&support::sim::SimFault::new("certificate.reissue.step2", "delay").delay_ms(2500));
+    let (code, out, _) = w.module(&sync_item, day);
+    assert_ne!(code, 0, "the answer was lost: {out}");
+    let sends = || {
+        w.up.journal()
+            .iter()
+            .filter(|e| e.func == "certificate.reissue.step2")
+            .count()
+    };
+    assert_eq!(sends(), 0, "still being applied upstream");
+    // A rerun at once (the same minute): the intent is "sent", nothing is visible
+    // upstream yet, the settle window has not passed → nothing is sent.
+    let (code, out, _) = w.module(&sync_item, day);
+    assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
+    std::thread::sleep(Duration::from_millis(3000));
+    assert_eq!(sends(), 1, "only the first reissue reached the upstream");
+    // Once applied, the next run adopts it and saves the new certificate.
+    let (code, out, _) = w.module(&sync_item, day);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        w.local_cert_end() > cert_end,
+        "the reissued certificate is saved"
+    );
+    assert_eq!(sends(), 1);
+    let intent = w.param("pmss_intent").unwrap();
+    assert!(
+        intent.contains("\"phase\":\"done\""),
+        "settled, so BILLmanager's own operations are not held up: {intent}"
+    );
+    assert!(
+        w.mgr.module_log().contains("automatic reissue waits"),
+        "{}",
+        w.mgr.module_log()
+    );
+}

@@ -109,6 +109,7 @@ pub fn keep_valid(job: &mut Job, view: &CertView, dry_run: bool) -> Result<Looke
         }
     }
     show(job, &f, &text, note.as_deref())?;
+    settle_own(job, view)?;
     let sent = match due {
         None => false,
         Some(Action::Reissue) => reissue(job, view)?,
@@ -155,6 +156,34 @@ fn done_for(stored: Option<&Intent>, op: IntentOp, crt: Option<&str>) -> bool {
             && i.before.crt_digest.is_some()
             && i.before.crt_digest == crt.map(digest)
     })
+}
+
+/// An automatic send whose answer was lost is settled on every look, due or
+/// not: left "sent" after the upstream applied it, it would hold up
+/// BILLmanager's own operations on the item (they reconcile a sent intent of
+/// another op first).
+fn settle_own(job: &mut Job, view: &CertView) -> Result<()> {
+    let Some(i) = job.stored_intent()? else {
+        return Ok(());
+    };
+    if i.phase != Phase::Sent || i.ro.is_some() {
+        return Ok(());
+    }
+    let applied = match i.op {
+        IntentOp::Reopen => reissue_visible(view, &i),
+        IntentOp::Prolong => renewal_visible(view, &i),
+        _ => false,
+    };
+    if applied {
+        log::warn!(
+            "item {}: the automatic {} sent at {} UTC was applied upstream; adopting it",
+            job.item_id,
+            i.op.name(),
+            i.sent_at_text
+        );
+        job.save_intent(&i.with_phase(Phase::Done))?;
+    }
+    Ok(())
 }
 
 /// What the intent rule lets an automatic action do.

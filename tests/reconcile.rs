@@ -398,6 +398,33 @@ fn a_password_changed_upstream_gives_one_problem_until_a_call_works() {
     }
     assert_eq!(entry["param_pm_id"], json!(module));
     assert_eq!(w.mgr.mgrctl_count("problems.register"), 1);
+
+    // A renewal refused for the login meanwhile is covered by that one
+    // problem: no task of its own, still automatic (prolong's cap is 1).
+    let expiry = "2027-06-01";
+    let (item, _) = w.linked_pair("renew.example.com", expiry);
+    let ro = w.db.create_running_operation(item, "prolong");
+    let item_s = item.to_string();
+    let ro_s = ro.to_string();
+    let prolong = || {
+        w.db.bump_trycount(ro);
+        w.run(&[
+            "--command",
+            "prolong",
+            "--item",
+            item_s.as_str(),
+            "--runningoperation",
+            ro_s.as_str(),
+        ])
+    };
+    let (code, out, _) = prolong();
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("invalid_login_or_passwd"), "{out}");
+    let state = w.db.running_operation(ro).expect("the operation stays");
+    assert_eq!(state.manual, "off", "{state:?}");
+    assert!(w.db.tasks().is_empty(), "{:?}", w.db.tasks());
+    assert_eq!(w.mgr.mgrctl_count("problems.register"), 1);
+
     // No password in the problem, the state, or the log.
     let state_dir = w.mgr.path().join("var/pmsslreseller");
     let mut stored = format!("{p:?}") + &w.mgr.module_log();
@@ -414,6 +441,17 @@ fn a_password_changed_upstream_gives_one_problem_until_a_call_works() {
     let (code, out, _) = getbalance();
     assert_eq!(code, 0, "{out}");
     assert!(problems(&w).is_empty(), "{:?}", problems(&w));
+    // The renewal goes through by itself at its next rerun, once.
+    let (code, out, _) = prolong();
+    assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
+    assert!(w.db.running_operation(ro).is_none());
+    let renewals =
+        w.up.journal()
+            .into_iter()
+            .filter(|e| e.func == "service.prolong" && e.outcome == "ok")
+            .count();
+    assert_eq!(renewals, 1);
+    assert_ne!(w.db.item_dates(item).0.as_deref(), Some(expiry));
     assert_eq!(w.mgr.mgrctl_count("problems.delete"), 1);
     let left: Vec<_> = std::fs::read_dir(&state_dir)
         .unwrap()

@@ -165,6 +165,28 @@ fn observe_endpoint(endpoint: &Endpoint, username: &str, outcome: AuthOutcome) {
     }
 }
 
+/// Whether the credential problem of processing `module` is registered:
+/// then a lifecycle operation refused for its login stays automatic (no
+/// task of its own; `lifecycle::failure`) and goes through by itself once
+/// the login works — a refused login moved nothing, so a rerun cannot pay
+/// twice.
+pub fn problem_raised(module: u64) -> bool {
+    let Some(inst) = INSTALLED.get() else {
+        return false;
+    };
+    let Ok(dir) = std::fs::read_dir(inst.root.state_dir()) else {
+        return false;
+    };
+    dir.flatten()
+        .filter(|f| {
+            let name = f.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("credentials-") && name.ends_with(".json")
+        })
+        .filter_map(|f| load(&f.path()))
+        .any(|s| s.raised.contains(&module))
+}
+
 fn load(path: &std::path::Path) -> Option<State> {
     let text = std::fs::read_to_string(path).ok()?;
     serde_json::from_str(&text).ok()

@@ -174,6 +174,10 @@ impl std::fmt::Debug for CertificateRow {
     }
 }
 
+/// One group of [`Db::service_costs`]: tariff intname, period (months), raw
+/// `item.status`, `item.cost` as text, number of services.
+pub type ServiceCost = (String, i32, i32, String, u64);
+
 /// `runningoperation` row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunningOperation {
@@ -592,10 +596,7 @@ impl Db {
     /// intname, period in months, raw `item.status`, `item.cost` as text,
     /// number of services). What the price means is for the caller
     /// (`commands::price_watch::local_prices`).
-    pub fn service_costs(
-        &mut self,
-        module_id: u64,
-    ) -> Result<Vec<(String, i32, i32, String, u64)>> {
+    pub fn service_costs(&mut self, module_id: u64) -> Result<Vec<ServiceCost>> {
         self.conn
             .exec(
                 "SELECT p.intname, i.period, i.status, CAST(i.cost AS CHAR), COUNT(*) FROM item i \

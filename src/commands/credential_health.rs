@@ -212,6 +212,13 @@ fn save(path: &std::path::Path, state: &State) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(io)
 }
 
+/// Raise or clear the problem of one module through mgrctl.
+fn send(mgrctl: &Mgrctl, raise: bool, module: &ModuleRef, text: &str) -> Result<()> {
+    let (func, params) = problem_call(raise, module, text);
+    let args: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    mgrctl.call(func, &args).map(drop)
+}
+
 /// Record one outcome for the account; raise or clear the problem.
 pub fn observe(
     root: &MgrRoot,
@@ -239,10 +246,7 @@ pub fn observe(
                 .iter()
                 .filter(|m| state.raised.contains(&m.id))
             {
-                let (func, params) = problem_call(false, m, "");
-                let args: Vec<(&str, &str)> =
-                    params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                match mgrctl.call(func, &args) {
+                match send(mgrctl, false, m, "") {
                     Ok(_) => log::info!("credential problem of processing module {} cleared", m.id),
                     Err(e) => log::warn!(
                         "could not clear the credential problem of processing module {} ({e}); remove it by hand in BILLmanager's problem list",
@@ -284,10 +288,7 @@ pub fn observe(
                     .collect();
                 for m in pending {
                     let text = state.text(&m);
-                    let (func, params) = problem_call(true, &m, &text);
-                    let args: Vec<(&str, &str)> =
-                        params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                    match mgrctl.call(func, &args) {
+                    match send(mgrctl, true, &m, &text) {
                         Ok(_) => {
                             log::error!("credential problem registered for processing module {}: {text}", m.id);
                             state.raised.push(m.id);
@@ -340,20 +341,18 @@ mod tests {
         assert!(params.contains(&("param_pm_id", "3".to_string())));
     }
 
+    /// One outcome for the account `r` at `https://u/billmgr` (no mgrctl
+    /// there: registering fails, which is logged, not fatal).
+    fn see(root: &MgrRoot, outcome: AuthOutcome) {
+        let mgrctl = Mgrctl::new(root);
+        observe(root, &mgrctl, "https://u/billmgr", "r", &[], outcome).unwrap();
+    }
+
     #[test]
     fn a_working_login_without_state_touches_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let root = MgrRoot::new(dir.path());
-        let mgrctl = Mgrctl::new(&root);
-        observe(
-            &root,
-            &mgrctl,
-            "https://u/billmgr",
-            "r",
-            &[],
-            AuthOutcome::Accepted,
-        )
-        .unwrap();
+        see(&root, AuthOutcome::Accepted);
         assert!(!root.state_dir().exists());
     }
 
@@ -361,31 +360,16 @@ mod tests {
     fn refusals_in_one_run_count_once() {
         let dir = tempfile::tempdir().unwrap();
         let root = MgrRoot::new(dir.path());
-        // No mgrctl there: registering fails, which is logged, not fatal.
-        let mgrctl = Mgrctl::new(&root);
         for _ in 0..3 {
-            observe(
-                &root,
-                &mgrctl,
-                "https://u/billmgr",
-                "r",
-                &[],
-                AuthOutcome::Refused,
-            )
-            .unwrap();
+            see(&root, AuthOutcome::Refused);
         }
         let path = state_path(&root, "https://u/billmgr", "r");
         let s = load(&path).unwrap();
         assert_eq!(s.runs, 1);
-        observe(
-            &root,
-            &mgrctl,
-            "https://u/billmgr",
-            "r",
-            &[],
-            AuthOutcome::Accepted,
-        )
-        .unwrap();
+        assert!(!std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("password\""));
+        see(&root, AuthOutcome::Accepted);
         assert!(!path.exists());
     }
 }

@@ -436,6 +436,35 @@ mod tests {
     }
 
     #[test]
+    fn only_api_answers_tell_about_the_login() {
+        let api = |kind: &str| {
+            UpstreamError::Api(ApiError {
+                func: "whoami".into(),
+                kind: kind.into(),
+                object: None,
+                code: None,
+                params: Vec::new(),
+                msg: None,
+            })
+        };
+        assert_eq!(auth_outcome(&Ok::<(), _>(())), Some(AuthOutcome::Accepted));
+        assert_eq!(
+            auth_outcome::<()>(&Err(api("auth"))),
+            Some(AuthOutcome::Refused)
+        );
+        // Any other API error: the login was taken.
+        assert_eq!(
+            auth_outcome::<()>(&Err(api("missed"))),
+            Some(AuthOutcome::Accepted)
+        );
+        // A transport failure proves nothing either way.
+        assert_eq!(
+            auth_outcome::<()>(&Err(UpstreamError::Config("x".into()))),
+            None
+        );
+    }
+
+    #[test]
     fn new_refuses_bad_settings_without_network() {
         let cfg = UpstreamConfig::default();
         let e =

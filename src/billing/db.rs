@@ -174,6 +174,10 @@ impl std::fmt::Debug for CertificateRow {
     }
 }
 
+/// One group of [`Db::service_costs`]: tariff intname, period (months), raw
+/// `item.status`, `item.cost` as text, number of services.
+pub type ServiceCost = (String, i32, i32, String, u64);
+
 /// `runningoperation` row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunningOperation {
@@ -585,6 +589,24 @@ impl Db {
                 (itemtype, intname),
             )
             .map_err(|e| db_error("reading pricelist", e))
+    }
+
+    /// The charged price (`item.cost`, module-protocol.md §9.3) of the
+    /// certificate services of a processing module, grouped: (tariff
+    /// intname, period in months, raw `item.status`, `item.cost` as text,
+    /// number of services). What the price means is for the caller
+    /// (`commands::price_watch::local_prices`).
+    pub fn service_costs(&mut self, module_id: u64) -> Result<Vec<ServiceCost>> {
+        self.conn
+            .exec(
+                "SELECT p.intname, i.period, i.status, CAST(i.cost AS CHAR), COUNT(*) FROM item i \
+                 JOIN pricelist p ON p.id = i.pricelist JOIN itemtype it ON it.id = p.itemtype \
+                 WHERE i.processingmodule = ? AND it.intname = 'certificate' \
+                 GROUP BY p.intname, i.period, i.status, i.cost \
+                 ORDER BY p.intname, i.period, i.status, i.cost",
+                (module_id,),
+            )
+            .map_err(|e| db_error("reading service prices", e))
     }
 
     /// Whether the local account (client) `id` exists.

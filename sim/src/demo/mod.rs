@@ -17,6 +17,7 @@
 //! keeps serving, a second order waits to be opened, and the exact commands
 //! to try are printed; Ctrl-C then cleans up.
 
+mod books;
 mod fidelity;
 mod http;
 mod local;
@@ -667,6 +668,7 @@ impl Demo {
             "sync_item",
             "poll until the upstream has issued the certificate",
         )?;
+        self.step_reconcile("5b")?;
         go_on()?;
         self.step_reopen()?;
         go_on()?;

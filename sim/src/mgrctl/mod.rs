@@ -21,6 +21,7 @@ pub(crate) mod crypt;
 mod faults;
 mod funcs;
 mod import;
+mod problems;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -587,6 +587,30 @@ impl Db {
             .map_err(|e| db_error("reading pricelist", e))
     }
 
+    /// What a local tariff holds that could name its upstream tariff besides
+    /// its internal name: its name, and its external id when the schema has
+    /// such a column. GUESS (P-U2, module-protocol.md §14.2: how BILLmanager's
+    /// import wizard links a local tariff to the provider's is unconfirmed):
+    /// the column `pricelist.externalid`, by analogy with
+    /// `service_profile2processingmodule.externalid` (§9.3). A database
+    /// without the column answers `None`, not an error.
+    pub fn pricelist_link(&mut self, pricelist: u64) -> Result<(String, Option<String>)> {
+        let name: Option<String> = self
+            .conn
+            .exec_first("SELECT name FROM pricelist WHERE id = ?", (pricelist,))
+            .map_err(|e| db_error("reading pricelist", e))?;
+        let external = match self.conn.exec_first::<Option<String>, _, _>(
+            "SELECT CAST(externalid AS CHAR) FROM pricelist WHERE id = ?",
+            (pricelist,),
+        ) {
+            Ok(v) => non_empty(v.flatten()),
+            // 1054: unknown column: this BILLmanager keeps no external id.
+            Err(mysql::Error::MySqlError(e)) if e.code == 1054 => None,
+            Err(e) => return Err(db_error("reading pricelist.externalid", e)),
+        };
+        Ok((name.unwrap_or_default(), external))
+    }
+
     /// Whether the local account (client) `id` exists.
     pub fn account_exists(&mut self, id: u64) -> Result<bool> {
         let n: Option<u64> = self

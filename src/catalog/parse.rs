@@ -201,6 +201,8 @@ fn altname_addon(
         id: number("id"),
         wildcard: lower.contains("wild"),
         intname,
+        name: addon.child_text("name").map(str::to_string),
+        name_ru: addon.child_text("name_ru").map(str::to_string),
         min: number("addonmin"),
         limit: number("addonlimit").or_else(|| number("addonmax")),
         periods: periods_of(addon, currency, &format!("{what} addon altname"), warnings),

@@ -4,6 +4,7 @@
 pub mod catalog_refresh;
 pub mod check_connection;
 pub mod getbalance;
+pub mod import_capture;
 pub mod import_pricelist;
 pub mod import_service;
 pub mod lifecycle;

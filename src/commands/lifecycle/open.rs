@@ -19,7 +19,7 @@ use super::job::{record_send_failure, set_status, Job, SERVICE_STATUS_PARAM};
 use super::reconcile::{adopt, settle_lost_order, sync_once};
 use super::report::report_ordered;
 use super::status::{local_status, ServiceStatus};
-use super::tariff::{cached_terms, check_names, upstream_tariff};
+use super::tariff::{cached_terms, check_names, check_paid_slots, upstream_tariff};
 
 pub fn run(job: &mut Job) -> Result<()> {
     let decision = job.decide(IntentOp::Open)?;
@@ -79,6 +79,7 @@ fn place_order(job: &mut Job, generation: u32, attempt: u32) -> Result<u64> {
     if let Some(terms) = cached_terms(job, pricelist, period)? {
         check_names(&terms, &data.cn, &data.altnames)?;
     }
+    check_paid_slots(job, &data.cn, &data.altnames)?;
     let order = CertOrder {
         pricelist,
         period,

@@ -68,12 +68,16 @@ pub fn upstream_tariff(job: &mut Job) -> Result<u64> {
                 .join(", ")
         )
     } else {
-        "it has no external id and its name matches no tariff the import wizard was given".into()
+        "it has neither an external id nor a name the import wizard was given".into()
     };
     Err(ModuleError::value(
         "pricelist_intname",
         format!(
-            "the local tariff {} ('{name}', internal name '{intname}') of service {} is not linked to an              upstream tariff: its internal name is not {TEMPLATE_PREFIX}<upstream tariff id> and {why}.              Set the tariff's internal name to {TEMPLATE_PREFIX}<upstream tariff id> (e.g. {TEMPLATE_PREFIX}3033;              `pmsslreseller catalog show --module {module}` lists the ids), then restart the operation;              nothing was ordered",
+            "the local tariff {} ('{name}', internal name '{intname}') of service {} is not linked to an \
+             upstream tariff: its internal name is not {TEMPLATE_PREFIX}<upstream tariff id> and {why}. \
+             Set the tariff's internal name to {TEMPLATE_PREFIX}<upstream tariff id> (e.g. {TEMPLATE_PREFIX}3033; \
+             `pmsslreseller catalog show --module {module}` lists the ids), then restart the operation; \
+             nothing was ordered",
             job.item.pricelist, job.item_id
         ),
     )
@@ -98,6 +102,32 @@ pub fn cached_terms(job: &Job, upstream: u64, period_months: u32) -> Result<Opti
             Ok(None)
         }
     }
+}
+
+/// The SANs of an order against the SAN slots the customer paid for (the
+/// service's `altname` add-ons): more names than paid slots would make the
+/// upstream charge the reseller for names nobody paid, so they are refused
+/// before anything is sent. Without SAN add-ons there is nothing to compare.
+pub fn check_paid_slots(job: &mut Job, cn: &str, altnames: &[String]) -> Result<()> {
+    let Some(paid) = job.db.ordered_san_slots(job.item_id)? else {
+        return Ok(());
+    };
+    let names = altnames
+        .iter()
+        .filter(|n| !n.trim().eq_ignore_ascii_case(cn.trim()))
+        .count() as u64;
+    if names > paid {
+        return Err(ModuleError::value(
+            "altname",
+            format!(
+                "service {} lists {names} additional names but its SAN add-on pays for {paid}; \
+                 raise the add-on quantity or remove names, then restart the operation",
+                job.item_id
+            ),
+        )
+        .with_param("value", names.to_string()));
+    }
+    Ok(())
 }
 
 /// The names of a certificate (CN + SANs) against what the tariff allows.

@@ -190,30 +190,28 @@ fn multi_domain_tariff_with_san_addons_imported_then_ordered_with_three_sans() {
     // What the wizard created from the detail answer: our internal name,
     // sell prices after [pricing] for the plan and its SAN add-on, the same
     // periods for both.
-    let (intname, active): (String, String) = w
-        .db
-        .conn()
-        .exec_first(
-            "SELECT intname, active FROM pricelist WHERE id = ?",
-            (tariff,),
-        )
-        .unwrap()
-        .unwrap();
+    let (intname, active): (String, String) =
+        w.db.conn()
+            .exec_first(
+                "SELECT intname, active FROM pricelist WHERE id = ?",
+                (tariff,),
+            )
+            .unwrap()
+            .unwrap();
     assert_eq!((intname.as_str(), active.as_str()), ("ssl_3040", "on"));
     let plan_12 = w.decimal(
         "SELECT CAST(cost AS CHAR) FROM pricelistprice WHERE pricelist = ? AND length = 12",
         tariff,
     );
     assert_eq!(plan_12, d("54.00"));
-    let addon: (u64, String, Option<i64>) = w
-        .db
-        .conn()
-        .exec_first(
-            "SELECT id, intname, addonlimit FROM pricelist WHERE parent = ?",
-            (tariff,),
-        )
-        .unwrap()
-        .unwrap();
+    let addon: (u64, String, Option<i64>) =
+        w.db.conn()
+            .exec_first(
+                "SELECT id, intname, addonlimit FROM pricelist WHERE parent = ?",
+                (tariff,),
+            )
+            .unwrap()
+            .unwrap();
     assert_eq!((addon.1.as_str(), addon.2), ("altname", Some(10)));
     let san_12 = w.decimal(
         "SELECT CAST(cost AS CHAR) FROM pricelistprice WHERE pricelist = ? AND length = 12",
@@ -348,7 +346,10 @@ fn prices_under_the_margin_floor_are_never_offered() {
     assert_eq!(code, 0, "{list}{err}");
     assert!(list.contains("<id>3033</id>"), "{list}");
     assert!(!list.contains("<id>3040</id>"), "{list}");
-    assert!(list.contains("length=\"12\""), "periods in the list: {list}");
+    assert!(
+        list.contains("length=\"12\""),
+        "periods in the list: {list}"
+    );
     assert!(
         w.mgr.module_log().contains("3040") && w.mgr.module_log().contains("not offered"),
         "{}",
@@ -367,12 +368,11 @@ fn prices_under_the_margin_floor_are_never_offered() {
     ]);
     assert_ne!(code, 0, "{out}");
     assert!(err.contains("not offered for import"), "{err}");
-    let n: u64 = w
-        .db
-        .conn()
-        .query_first("SELECT COUNT(*) FROM pricelist")
-        .unwrap()
-        .unwrap();
+    let n: u64 =
+        w.db.conn()
+            .query_first("SELECT COUNT(*) FROM pricelist")
+            .unwrap()
+            .unwrap();
     assert_eq!(n, 0);
     // Asked directly, the detail is refused rather than offered under the floor.
     let (code, detail, _) = run_module(

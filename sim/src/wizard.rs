@@ -234,7 +234,12 @@ fn insert_prices(conn: &mut Conn, pricelist: u64, prices: &[Price]) -> Result<()
 
 /// Create the local tariff (disabled), its prices and add-ons, linked to
 /// processing module `module`, in one transaction.
-pub fn create(conn: &mut Conn, module: u64, plan: &Plan, opts: &Options) -> Result<Created, String> {
+pub fn create(
+    conn: &mut Conn,
+    module: u64,
+    plan: &Plan,
+    opts: &Options,
+) -> Result<Created, String> {
     conn.query_drop("START TRANSACTION").map_err(db)?;
     let made = (|| {
         let cert = itemtype(conn, "certificate")?;
@@ -505,9 +510,15 @@ fn options(args: &[String]) -> Result<std::collections::BTreeMap<String, String>
     Ok(out)
 }
 
-fn number(opts: &std::collections::BTreeMap<String, String>, key: &str) -> Result<Option<u64>, String> {
+fn number(
+    opts: &std::collections::BTreeMap<String, String>,
+    key: &str,
+) -> Result<Option<u64>, String> {
     opts.get(key)
-        .map(|v| v.parse::<u64>().map_err(|_| format!("--{key} must be a number, got {v}")))
+        .map(|v| {
+            v.parse::<u64>()
+                .map_err(|_| format!("--{key} must be a number, got {v}"))
+        })
         .transpose()
 }
 
@@ -519,7 +530,14 @@ fn run(args: &[String]) -> Result<String, String> {
     let (sub, rest) = args.split_first().ok_or(USAGE)?;
     let opts = options(rest)?;
     let known: &[&str] = match sub.as_str() {
-        "import" => &["module", "id", "intname", "externalid", "name", "pmsslreseller"],
+        "import" => &[
+            "module",
+            "id",
+            "intname",
+            "externalid",
+            "name",
+            "pmsslreseller",
+        ],
         "enable" => &["tariff"],
         "order" => &["tariff", "cn", "san", "period", "account", "csr"],
         _ => return Err(USAGE.to_string()),
@@ -626,10 +644,7 @@ mod tests {
 
     #[test]
     fn mismatched_periods_are_refused() {
-        let bad = DETAIL.replace(
-            r#"<period cost="28.80" type="month" length="24"/>"#,
-            "",
-        );
+        let bad = DETAIL.replace(r#"<period cost="28.80" type="month" length="24"/>"#, "");
         let e = plan_from_detail(&bad, 3040).unwrap_err();
         assert!(e.contains("do not match"), "{e}");
     }

@@ -88,7 +88,10 @@ pub fn load_all(root: &MgrRoot, module: u64) -> Result<Vec<ServedTariff>> {
         {
             Ok(s) if s.module_id == module => out.push(s),
             Ok(_) => log::warn!("{}: record of another module; ignored", path.display()),
-            Err(e) => log::warn!("{}: unreadable import record ({e}); ignored", path.display()),
+            Err(e) => log::warn!(
+                "{}: unreadable import record ({e}); ignored",
+                path.display()
+            ),
         }
     }
     out.sort_by_key(|s| s.upstream_id);

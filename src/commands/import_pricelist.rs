@@ -125,7 +125,10 @@ fn record_served(ctx: &Ctx, module: u64, t: &Tariff) {
         served_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
     if let Err(e) = import_links::record(&ctx.root, &served) {
-        log::warn!("import_pricelist: tariff {} served but not recorded: {e}", t.id);
+        log::warn!(
+            "import_pricelist: tariff {} served but not recorded: {e}",
+            t.id
+        );
     }
 }
 
@@ -448,11 +451,20 @@ mod tests {
         assert!(d.contains("<intname>altname_wildcard</intname>"), "{d}");
         assert!(d.contains("<addonlimit>10</addonlimit>"), "{d}");
         assert!(d.contains("<addontype>2</addontype>"), "{d}");
-        assert!(d.contains("cost=\"12.00\" type=\"month\" length=\"12\""), "{d}");
-        assert!(d.contains("cost=\"60.00\" type=\"month\" length=\"12\""), "{d}");
+        assert!(
+            d.contains("cost=\"12.00\" type=\"month\" length=\"12\""),
+            "{d}"
+        );
+        assert!(
+            d.contains("cost=\"60.00\" type=\"month\" length=\"12\""),
+            "{d}"
+        );
         assert!(d.contains("Additional wildcard domain names"), "{d}");
         let list = answer(&multi(), &rules(), "available", None).unwrap();
-        assert!(list.contains("length=\"24\"") && !list.contains("length=\"36\""), "{list}");
+        assert!(
+            list.contains("length=\"24\"") && !list.contains("length=\"36\""),
+            "{list}"
+        );
     }
 
     #[test]

@@ -255,12 +255,7 @@ impl Local {
     /// What an admin and a customer would have done in BILLmanager before
     /// the module is first called: the processing module (password crypted
     /// with etc/billmgr.pem by the stand-in's own code) and a customer.
-    pub fn seed(
-        &mut self,
-        url: &str,
-        username: &str,
-        password: &str,
-    ) -> Result<Seed, String> {
+    pub fn seed(&mut self, url: &str, username: &str, password: &str) -> Result<Seed, String> {
         let key = Key::load(&self.root).map_err(|e| e.msg)?;
         let crypted = key.encrypt(password).map_err(|e| e.msg)?;
         let module = self.insert(

@@ -41,7 +41,10 @@ pub fn upstream_tariff(job: &mut Job) -> Result<u64> {
         return upstream_tariff_id(&intname);
     }
     let (name, external) = job.db.pricelist_link(job.item.pricelist)?;
-    if let Some(id) = external.as_deref().and_then(|e| e.trim().parse::<u64>().ok()) {
+    if let Some(id) = external
+        .as_deref()
+        .and_then(|e| e.trim().parse::<u64>().ok())
+    {
         log::info!(
             "local tariff {} ('{name}', internal name '{intname}') sells upstream tariff {id} (its external id)",
             job.item.pricelist

@@ -75,8 +75,8 @@ impl World {
         )
     }
 
-    /// Import upstream tariff `id` and enable it; the local tariff id.
-    fn import(&self, id: u64, extra: &[&str]) -> u64 {
+    /// `billmgr-sim wizard import` of upstream tariff `id`.
+    fn wizard_import(&self, id: u64, extra: &[&str]) -> (i32, String, String) {
         let module = self.module.to_string();
         let id = id.to_string();
         let bin = bin_path("pmsslreseller");
@@ -90,7 +90,21 @@ impl World {
             bin.to_str().unwrap(),
         ];
         args.extend_from_slice(extra);
-        let (code, out, err) = self.wizard(&args);
+        self.wizard(&args)
+    }
+
+    /// `pmsslreseller --command import_pricelist --module M ARGS`.
+    fn import_pricelist(&self, args: &[&str]) -> (i32, String) {
+        let module = self.module.to_string();
+        let mut all = vec!["--command", "import_pricelist", "--module", module.as_str()];
+        all.extend_from_slice(args);
+        let (code, out, err) = run_module(&self.mgr, &all, None);
+        (code, format!("{out}{err}"))
+    }
+
+    /// Import upstream tariff `id` and enable it; the local tariff id.
+    fn import(&self, id: u64, extra: &[&str]) -> u64 {
+        let (code, out, err) = self.wizard_import(id, extra);
         assert_eq!(code, 0, "wizard import: {out}{err}");
         let tariff: u64 = out
             .split_whitespace()
@@ -330,20 +344,8 @@ fn prices_under_the_margin_floor_are_never_offered() {
         "[pricing]\nmarkup_percent = \"20\"\nmin_margin = \"1\"\n\n\
          [[pricing.tariff]]\nid = 3040\nmarkup_percent = \"0\"\n",
     );
-    let module = w.module.to_string();
-    let (code, list, err) = run_module(
-        &w.mgr,
-        &[
-            "--command",
-            "import_pricelist",
-            "--module",
-            &module,
-            "--subcommand",
-            "available",
-        ],
-        None,
-    );
-    assert_eq!(code, 0, "{list}{err}");
+    let (code, list) = w.import_pricelist(&["--subcommand", "available"]);
+    assert_eq!(code, 0, "{list}");
     assert!(list.contains("<id>3033</id>"), "{list}");
     assert!(!list.contains("<id>3040</id>"), "{list}");
     assert!(
@@ -356,16 +358,7 @@ fn prices_under_the_margin_floor_are_never_offered() {
         w.mgr.module_log()
     );
     // The wizard cannot import it, and nothing is created.
-    let bin = bin_path("pmsslreseller");
-    let (code, out, err) = w.wizard(&[
-        "import",
-        "--module",
-        &module,
-        "--id",
-        "3040",
-        "--pmsslreseller",
-        bin.to_str().unwrap(),
-    ]);
+    let (code, out, err) = w.wizard_import(3040, &[]);
     assert_ne!(code, 0, "{out}");
     assert!(err.contains("not offered for import"), "{err}");
     let n: u64 =
@@ -375,20 +368,7 @@ fn prices_under_the_margin_floor_are_never_offered() {
             .unwrap();
     assert_eq!(n, 0);
     // Asked directly, the detail is refused rather than offered under the floor.
-    let (code, detail, _) = run_module(
-        &w.mgr,
-        &[
-            "--command",
-            "import_pricelist",
-            "--module",
-            &module,
-            "--subcommand",
-            "pricelist",
-            "--id",
-            "3040",
-        ],
-        None,
-    );
+    let (code, detail) = w.import_pricelist(&["--subcommand", "pricelist", "--id", "3040"]);
     assert_ne!(code, 0, "{detail}");
     assert!(!detail.contains("cost=\"45"), "{detail}");
 }

@@ -469,23 +469,9 @@ fn run_module(bin: &PathBuf, args: &[String]) -> Result<String, String> {
     Ok(stdout)
 }
 
+/// `--pmsslreseller PATH`, else the module next to this binary (as the demo).
 fn module_bin(given: Option<String>) -> Result<PathBuf, String> {
-    if let Some(p) = given {
-        return Ok(PathBuf::from(p));
-    }
-    let me = std::env::current_exe().map_err(|e| format!("own path: {e}"))?;
-    let p = me
-        .parent()
-        .map(|d| d.join("pmsslreseller"))
-        .ok_or("own directory")?;
-    if p.exists() {
-        Ok(p)
-    } else {
-        Err(format!(
-            "{} not found: pass --pmsslreseller PATH",
-            p.display()
-        ))
-    }
+    given.map_or_else(crate::demo::default_module_bin, |p| Ok(PathBuf::from(p)))
 }
 
 /// The test database of `$MGR5_ROOT/etc/billmgr-sim.conf`.

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::paths::{write_hint, MgrRoot};
+use crate::paths::{write_atomic, write_hint, MgrRoot};
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 
 /// One served detail answer.
@@ -47,18 +47,8 @@ pub fn record(root: &MgrRoot, served: &ServedTariff) -> Result<PathBuf> {
     let d = dir(root, served.module_id);
     std::fs::create_dir_all(&d).map_err(|e| io_error("cannot create", &d, &e))?;
     let target = d.join(format!("tariff-{}.json", served.upstream_id));
-    let tmp = d.join(format!(
-        ".tariff-{}.json.{}.tmp",
-        served.upstream_id,
-        std::process::id()
-    ));
     let text = serde_json::to_string_pretty(served).unwrap_or_default();
-    std::fs::write(&tmp, text)
-        .and_then(|_| std::fs::rename(&tmp, &target))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            io_error("cannot write", &target, &e)
-        })?;
+    write_atomic(&target, text.as_bytes()).map_err(|e| io_error("cannot write", &target, &e))?;
     Ok(target)
 }
 

@@ -210,7 +210,7 @@ pub fn main(args: Vec<String>) -> i32 {
     code
 }
 
-fn default_module_bin() -> Result<PathBuf, String> {
+pub(crate) fn default_module_bin() -> Result<PathBuf, String> {
     let me = std::env::current_exe().map_err(|e| format!("own path: {e}"))?;
     let p = me
         .parent()

@@ -285,6 +285,48 @@ fn more_names_than_paid_san_slots_are_refused_before_money_moves() {
 }
 
 #[test]
+fn a_reissue_with_more_names_than_paid_slots_is_refused() {
+    let w = World::new(MARKUP_20);
+    let tariff = w.import(MULTI, &[]);
+    let item = w.order(tariff, SANS);
+    let (code, out) = w.open(item);
+    assert_eq!(code, 0, "{out}");
+    let upstream: u64 =
+        w.db.item_param(item, "pmss_upstream_id")
+            .unwrap()
+            .parse()
+            .unwrap();
+    w.up.issue(Some(upstream));
+    w.db.conn()
+        .exec_drop(
+            "UPDATE itemparam SET value = CONCAT(value, ' extra.example.com') WHERE item = ? AND intname = 'altname'",
+            (item,),
+        )
+        .unwrap();
+    let ro = w.db.create_running_operation(item, "reopen");
+    let (item_s, ro_s) = (item.to_string(), ro.to_string());
+    let (code, out, err) = run_module(
+        &w.mgr,
+        &[
+            "--command",
+            "reopen",
+            "--item",
+            &item_s,
+            "--runningoperation",
+            &ro_s,
+        ],
+        None,
+    );
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(out.contains("pays for 3"), "{out}");
+    assert!(
+        w.up.journal().iter().all(|e| !e.func.contains("reissue")),
+        "{:?}",
+        w.up.journal()
+    );
+}
+
+#[test]
 fn a_tariff_renamed_by_billmanager_is_linked_by_external_id_or_served_name() {
     let w = World::new(MARKUP_20);
     // BILLmanager gives its own internal name and keeps the upstream id.

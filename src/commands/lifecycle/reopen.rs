@@ -18,7 +18,7 @@ use super::job::Job;
 use super::job::{record_send_failure, set_status};
 use super::reissue_kind::choose;
 use super::status::{is_pending, map_upstream, status_name, ServiceStatus, UpstreamState};
-use super::tariff::{cached_terms, check_names, upstream_tariff};
+use super::tariff::{cached_terms, check_names, check_paid_slots, upstream_tariff};
 
 pub fn run(job: &mut Job) -> Result<()> {
     let upstream_id = job.require_upstream_id()?;
@@ -91,6 +91,7 @@ pub fn run(job: &mut Job) -> Result<()> {
             }
             Err(e) => log::info!("SAN list not checked against the catalog: {e}"),
         }
+        check_paid_slots(job, &data.cn, altnames)?;
     }
     let mut intent = Intent::new(IntentOp::Reopen, generation, attempt, job.ro, now_unix());
     intent.upstream_id = Some(upstream_id);

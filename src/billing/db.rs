@@ -614,12 +614,14 @@ impl Db {
     /// SAN slots the customer paid for: the sum of the service's add-on
     /// quantities whose item type is `altname…` (module-protocol.md §9.3,
     /// L-SSLSTORE `OrderedAltNamesCount`; wildcard SAN add-ons included).
-    /// `None` when the service has no such add-on (a tariff without SAN
-    /// add-ons, e.g. made from a template) or the database keeps no
+    /// `None` when the service has no such add-on with a quantity (a tariff
+    /// without SAN add-ons, e.g. made from a template) or the database keeps no
     /// `item.intvalue` (the quantity column, §9.3 PYLIB; its name is not
     /// confirmed for every version).
     pub fn ordered_san_slots(&mut self, item_id: u64) -> Result<Option<u64>> {
-        let q = "SELECT COUNT(*), CAST(COALESCE(SUM(a.intvalue), 0) AS UNSIGNED) FROM item a \
+        // COUNT(a.intvalue) counts only add-ons that hold a quantity: an
+        // add-on of another kind (an enumeration) is no evidence of "0 paid".
+        let q = "SELECT COUNT(a.intvalue), CAST(COALESCE(SUM(a.intvalue), 0) AS UNSIGNED) FROM item a \
                  JOIN pricelist p ON p.id = a.pricelist JOIN itemtype it ON it.id = p.itemtype \
                  WHERE a.parent = ? AND it.intname LIKE 'altname%'";
         match self.conn.exec_first::<(u64, u64), _, _>(q, (item_id,)) {

@@ -168,6 +168,22 @@ pub fn plan_from_detail(detail_xml: &str, id: u64) -> Result<Plan, String> {
                 months(&prices)
             ));
         }
+        // Enumeration choices must match too (N1); the stand-in checks them
+        // but keeps no table for them.
+        for item in a
+            .children_named("enumeration")
+            .flat_map(|e| e.children_named("enumerationitem"))
+        {
+            let item_prices = prices_of(item)?;
+            if !item_prices.is_empty() && months(&item_prices) != months(&prices) {
+                return Err(format!(
+                    "the order periods of a choice of add-on {intname} ({:?} months) do not match the plan's ({:?}): \
+                     BILLmanager cannot import this plan",
+                    months(&item_prices),
+                    months(&prices)
+                ));
+            }
+        }
         let number = |n: &str| a.child_text(n).and_then(|t| t.parse::<i64>().ok());
         addons.push(AddonPlan {
             name: a.child_text("name").unwrap_or(&intname).to_string(),

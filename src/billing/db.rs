@@ -621,7 +621,8 @@ impl Db {
     pub fn ordered_san_slots(&mut self, item_id: u64) -> Result<Option<u64>> {
         // COUNT(a.intvalue) counts only add-ons that hold a quantity: an
         // add-on of another kind (an enumeration) is no evidence of "0 paid".
-        let q = "SELECT COUNT(a.intvalue), CAST(COALESCE(SUM(a.intvalue), 0) AS UNSIGNED) FROM item a \
+        let q =
+            "SELECT COUNT(a.intvalue), CAST(COALESCE(SUM(a.intvalue), 0) AS UNSIGNED) FROM item a \
                  JOIN pricelist p ON p.id = a.pricelist JOIN itemtype it ON it.id = p.itemtype \
                  WHERE a.parent = ? AND it.intname LIKE 'altname%'";
         match self.conn.exec_first::<(u64, u64), _, _>(q, (item_id,)) {

@@ -203,6 +203,20 @@ pub struct AltnameAddon {
     /// The add-on covers wildcard names.
     pub wildcard: bool,
     pub periods: Vec<Period>,
+    /// The choices of an enumerated add-on (`addontype` 3), when the
+    /// upstream sells SAN slots as packages rather than a count.
+    #[serde(default)]
+    pub enumeration: Vec<EnumItem>,
+}
+
+/// One choice of an enumerated add-on
+/// (`addon/enumeration/enumerationitem`, upstream-api.md §5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnumItem {
+    pub id: Option<u64>,
+    pub intname: Option<String>,
+    pub name: Option<String>,
+    pub periods: Vec<Period>,
 }
 
 /// One upstream certificate tariff.

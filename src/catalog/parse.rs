@@ -8,7 +8,7 @@
 use rust_decimal::Decimal;
 
 use super::flags::{derive, FlagEvidence};
-use super::{AltnameAddon, Catalog, Period, Skipped, Tariff, CACHE_FORMAT};
+use super::{AltnameAddon, Catalog, EnumItem, Period, Skipped, Tariff, CACHE_FORMAT};
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::wire::FUNC_PRICELIST_EXPORT;
 use crate::xmltree::{parse_tree, Node};
@@ -206,6 +206,21 @@ fn altname_addon(
         min: number("addonmin"),
         limit: number("addonlimit").or_else(|| number("addonmax")),
         periods: periods_of(addon, currency, &format!("{what} addon altname"), warnings),
+        enumeration: addon
+            .children_named("enumeration")
+            .flat_map(|e| e.children_named("enumerationitem"))
+            .map(|i| EnumItem {
+                id: i.child_text("id").and_then(|t| t.parse::<u64>().ok()),
+                intname: i.child_text("intname").map(str::to_string),
+                name: i.child_text("name").map(str::to_string),
+                periods: periods_of(
+                    i,
+                    currency,
+                    &format!("{what} addon altname enumeration"),
+                    warnings,
+                ),
+            })
+            .collect(),
     })
 }
 

@@ -32,7 +32,7 @@ use std::io::Read;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::catalog::{import_links, template_id, AltnameAddon, Catalog, Tariff};
+use crate::catalog::{import_links, template_id, AltnameAddon, Catalog, EnumItem, Period, Tariff};
 use crate::pricing::{Pricer, PricingConfig, Quote};
 use crate::protocol::error::{ModuleError, Result};
 use crate::protocol::features::ITEMTYPE;
@@ -179,9 +179,17 @@ pub struct Offer<'a> {
     pub tariff: &'a Tariff,
     /// One quote per offered month count, ascending.
     pub quotes: Vec<Quote>,
-    /// Each SAN add-on with its quotes for exactly those months (empty when
-    /// the upstream lists no price for it: it costs nothing there either).
-    pub addons: Vec<(&'a AltnameAddon, Vec<Quote>)>,
+    pub addons: Vec<AddonOffer<'a>>,
+}
+
+/// A SAN add-on with its quotes for exactly the offered months (empty when
+/// the upstream lists no price for it: it costs nothing there either), and
+/// those of its enumeration items, if it has any.
+#[derive(Debug)]
+pub struct AddonOffer<'a> {
+    pub addon: &'a AltnameAddon,
+    pub quotes: Vec<Quote>,
+    pub items: Vec<(&'a EnumItem, Vec<Quote>)>,
 }
 
 /// Log a quote that is not offered; nothing is ever dropped silently.
@@ -190,6 +198,36 @@ fn log_flagged(t: &Tariff, what: &str, q: &Quote) {
         "import_pricelist: tariff {} ({}) {what} {} months not offered: {:?} (cost {} {}, sell {} {}, lowest acceptable {})",
         t.id, t.name, q.months, q.status, q.cost, q.cost_currency, q.sell, q.currency, q.floor
     );
+}
+
+/// Quotes of one priced part of tariff `t` (an add-on, an enumeration
+/// item); the months it cannot be sold for above the floor leave `months`
+/// (periods must match). A part without any price restricts nothing.
+fn restrict(
+    t: &Tariff,
+    what: &str,
+    periods: &[Period],
+    pricer: &Pricer<'_>,
+    months: &mut Vec<u32>,
+) -> Vec<Quote> {
+    let quotes = pricer.offer_periods(t.id, periods);
+    if quotes.is_empty() {
+        return quotes;
+    }
+    for q in quotes.iter().filter(|q| !q.is_offered()) {
+        log_flagged(t, what, q);
+    }
+    months.retain(|m| {
+        let sold = quotes.iter().any(|q| q.months == *m && q.is_offered());
+        if !sold {
+            log::warn!(
+                "import_pricelist: tariff {} ({}) {m} months not offered: its {what} has no offerable price for it (periods must match)",
+                t.id, t.name
+            );
+        }
+        sold
+    });
+    quotes
 }
 
 /// The months tariff `t` can be offered for, with all prices; `None` (and
@@ -205,25 +243,22 @@ pub fn offer<'a>(t: &'a Tariff, pricer: &Pricer<'_>) -> Option<Offer<'a>> {
     }
     let mut addons = Vec::new();
     for a in &t.altnames {
-        let quotes = pricer.offer_periods(t.id, &a.periods);
-        if quotes.is_empty() {
-            addons.push((a, quotes));
-            continue;
-        }
-        for q in quotes.iter().filter(|q| !q.is_offered()) {
-            log_flagged(t, &format!("add-on {}", a.intname), q);
-        }
-        months.retain(|m| {
-            let sold = quotes.iter().any(|q| q.months == *m && q.is_offered());
-            if !sold {
-                log::warn!(
-                    "import_pricelist: tariff {} ({}) {m} months not offered: its add-on {} has no offerable price for it (periods must match)",
-                    t.id, t.name, a.intname
-                );
-            }
-            sold
+        let what = format!("add-on {}", a.intname);
+        let quotes = restrict(t, &what, &a.periods, pricer, &mut months);
+        let items = a
+            .enumeration
+            .iter()
+            .map(|i| {
+                let label = i.name.as_deref().or(i.intname.as_deref()).unwrap_or("?");
+                let what = format!("{what} choice {label}");
+                (i, restrict(t, &what, &i.periods, pricer, &mut months))
+            })
+            .collect();
+        addons.push(AddonOffer {
+            addon: a,
+            quotes,
+            items,
         });
-        addons.push((a, quotes));
     }
     if months.is_empty() {
         log::warn!(
@@ -240,7 +275,14 @@ pub fn offer<'a>(t: &'a Tariff, pricer: &Pricer<'_>) -> Option<Offer<'a>> {
             .collect()
     };
     let quotes = keep(pricer.offer(t));
-    let addons = addons.into_iter().map(|(a, qs)| (a, keep(qs))).collect();
+    let addons = addons
+        .into_iter()
+        .map(|a| AddonOffer {
+            addon: a.addon,
+            quotes: keep(a.quotes),
+            items: a.items.into_iter().map(|(i, qs)| (i, keep(qs))).collect(),
+        })
+        .collect();
     Some(Offer {
         tariff: t,
         quotes,
@@ -300,9 +342,12 @@ pub fn list_document(catalog: &Catalog, pricer: &Pricer<'_>) -> String {
 /// SAN slots), `billtype` 2 = ordered (paid with the order) [ISP-CODE S16
 /// common.h]; the item type of SAN add-ons is `altname` (sslutil.cpp).
 const ADDONTYPE_INTEGER: &str = "2";
+/// `addontype` 3 = enumeration (upstream-api.md §5), for an add-on sold as choices.
+const ADDONTYPE_ENUM: &str = "3";
 const BILLTYPE_ORDERED: &str = "2";
 
-fn addon_elem(a: &AltnameAddon, quotes: &[Quote]) -> Elem {
+fn addon_elem(o: &AddonOffer<'_>) -> Elem {
+    let (a, quotes) = (o.addon, &o.quotes);
     let name = a.name.clone().unwrap_or_else(|| {
         if a.wildcard {
             "Additional wildcard domain names".into()
@@ -318,7 +363,14 @@ fn addon_elem(a: &AltnameAddon, quotes: &[Quote]) -> Elem {
         .leaf("intname", a.intname.as_str())
         .leaf("name", name.as_str())
         .leaf("name_ru", a.name_ru.as_deref().unwrap_or(&name))
-        .leaf("addontype", ADDONTYPE_INTEGER)
+        .leaf(
+            "addontype",
+            if a.enumeration.is_empty() {
+                ADDONTYPE_INTEGER
+            } else {
+                ADDONTYPE_ENUM
+            },
+        )
         .leaf("billtype", BILLTYPE_ORDERED);
     if let Some(min) = a.min {
         e = e.leaf("addonmin", min.to_string());
@@ -329,6 +381,26 @@ fn addon_elem(a: &AltnameAddon, quotes: &[Quote]) -> Elem {
     e = e.child(Elem::new("addon_itemtype_info").leaf("intname", a.intname.as_str()));
     for p in price_elems(quotes) {
         e.push(p);
+    }
+    if !o.items.is_empty() {
+        let mut en = Elem::new("enumeration");
+        for (i, quotes) in &o.items {
+            let mut item = Elem::new("enumerationitem");
+            if let Some(id) = i.id {
+                item = item.leaf("id", id.to_string());
+            }
+            if let Some(n) = &i.intname {
+                item = item.leaf("intname", n.as_str());
+            }
+            if let Some(n) = &i.name {
+                item = item.leaf("name", n.as_str());
+            }
+            for p in price_elems(quotes) {
+                item.push(p);
+            }
+            en.push(item);
+        }
+        e.push(en);
     }
     e
 }
@@ -358,8 +430,8 @@ pub fn pricelist_document(t: &Tariff, pricer: &Pricer<'_>) -> Result<String> {
     for p in price_elems(&o.quotes) {
         pricelist.push(p);
     }
-    for (a, quotes) in &o.addons {
-        pricelist.push(addon_elem(a, quotes));
+    for a in &o.addons {
+        pricelist.push(addon_elem(a));
     }
     Ok(Elem::doc().child(pricelist).to_document())
 }
@@ -478,5 +550,31 @@ mod tests {
         assert!(d.contains("length=\"12\""), "{d}");
         assert!(!d.contains("length=\"24\""), "{d}");
         assert!(!d.contains("0.02"), "an under-floor price offered: {d}");
+    }
+
+    #[test]
+    fn enumerated_san_packages_are_priced_and_restrict_periods() {
+        let c = parse_export(
+            r#"<doc><pricelist><id>50</id><name>Packs</name>
+  <price currency="EUR"><period cost="40" length="12" type="month"/><period cost="70" length="24" type="month"/></price>
+  <addon><id>51</id><intname>altname</intname><addontype>3</addontype>
+    <enumeration>
+      <enumerationitem><id>7</id><name>5 names</name><price currency="EUR"><period cost="20" length="12" type="month"/><period cost="35" length="24" type="month"/></price></enumerationitem>
+      <enumerationitem><id>8</id><name>10 names</name><price currency="EUR"><period cost="30" length="12" type="month"/></price></enumerationitem>
+    </enumeration></addon>
+</pricelist></doc>"#,
+            4,
+            "2026-11-26T12:00:00Z",
+        )
+        .unwrap();
+        let d = answer(&c, &rules(), "pricelist", Some(50)).unwrap();
+        assert!(d.contains("<addontype>3</addontype>"), "{d}");
+        assert!(d.contains("<name>10 names</name>"), "{d}");
+        assert!(
+            d.contains("cost=\"24.00\" type=\"month\" length=\"12\""),
+            "{d}"
+        );
+        // "10 names" has no 24-month price: the plan loses its 24 months.
+        assert!(!d.contains("length=\"24\""), "{d}");
     }
 }

@@ -56,7 +56,7 @@ pub fn upstream_tariff(job: &mut Job) -> Result<u64> {
     let matches = import_links::tariffs_named(&records, &name);
     if let [id] = matches.as_slice() {
         log::info!(
-            "local tariff {} ('{name}', internal name '{intname}') sells upstream tariff {id}              (the name the import wizard was given for it)",
+            "local tariff {} ('{name}', internal name '{intname}') sells upstream tariff {id} (the name the import wizard was given for it)",
             job.item.pricelist
         );
         return Ok(*id);

@@ -39,21 +39,13 @@ pub fn save(root: &MgrRoot, catalog: &Catalog) -> Result<PathBuf> {
     })?;
     let json = serde_json::to_string_pretty(catalog)
         .map_err(|e| ModuleError::internal(format!("cannot serialise the catalog: {e}")))?;
-    let tmp = dir.join(format!(
-        ".{PREFIX}{}{SUFFIX}.{}.tmp",
-        catalog.module_id,
-        std::process::id()
-    ));
-    std::fs::write(&tmp, json.as_bytes())
-        .and_then(|_| std::fs::rename(&tmp, &target))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            let hint = crate::paths::write_hint(&e);
-            cache_error(
-                &target,
-                format!("cannot write {}: {e}{hint}", target.display()),
-            )
-        })?;
+    crate::paths::write_atomic(&target, json.as_bytes()).map_err(|e| {
+        let hint = crate::paths::write_hint(&e);
+        cache_error(
+            &target,
+            format!("cannot write {}: {e}{hint}", target.display()),
+        )
+    })?;
     Ok(target)
 }
 

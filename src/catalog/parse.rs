@@ -8,7 +8,7 @@
 use rust_decimal::Decimal;
 
 use super::flags::{derive, FlagEvidence};
-use super::{AltnameAddon, Catalog, Period, Skipped, Tariff, CACHE_FORMAT};
+use super::{AltnameAddon, Catalog, EnumItem, Period, Skipped, Tariff, CACHE_FORMAT};
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::wire::FUNC_PRICELIST_EXPORT;
 use crate::xmltree::{parse_tree, Node};
@@ -201,9 +201,26 @@ fn altname_addon(
         id: number("id"),
         wildcard: lower.contains("wild"),
         intname,
+        name: addon.child_text("name").map(str::to_string),
+        name_ru: addon.child_text("name_ru").map(str::to_string),
         min: number("addonmin"),
         limit: number("addonlimit").or_else(|| number("addonmax")),
         periods: periods_of(addon, currency, &format!("{what} addon altname"), warnings),
+        enumeration: addon
+            .children_named("enumeration")
+            .flat_map(|e| e.children_named("enumerationitem"))
+            .map(|i| EnumItem {
+                id: i.child_text("id").and_then(|t| t.parse::<u64>().ok()),
+                intname: i.child_text("intname").map(str::to_string),
+                name: i.child_text("name").map(str::to_string),
+                periods: periods_of(
+                    i,
+                    currency,
+                    &format!("{what} addon altname enumeration"),
+                    warnings,
+                ),
+            })
+            .collect(),
     })
 }
 

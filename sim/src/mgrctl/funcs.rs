@@ -51,7 +51,7 @@ fn db_err(e: mysql::Error) -> SimError {
     SimError::new("database", "mysql", e.to_string())
 }
 
-fn connect(conf: &Conf) -> R<Conn> {
+pub(super) fn connect(conf: &Conf) -> R<Conn> {
     let host = conf.db("DBHost").unwrap_or("localhost").to_string();
     let mut opts = OptsBuilder::new()
         .ip_or_hostname(Some(host.clone()))

@@ -180,6 +180,12 @@ fn find_root(argv0: &str) -> Result<PathBuf, SimError> {
     }
 }
 
+/// A connection to the database of `<root>/etc/billmgr-sim.conf` (for the
+/// other stand-ins that play BILLmanager, e.g. the import wizard).
+pub(crate) fn connect_root(root: &Path) -> Result<mysql::Conn, SimError> {
+    funcs::connect(&conf::Conf::load(root)?)
+}
+
 fn journal(root: &Path, call: &Call, outcome: &str) {
     let entry = serde_json::json!({
         "time": chrono::Local::now().format("%Y-%m-%d %H:%M:%S%.3f").to_string(),

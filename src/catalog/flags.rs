@@ -87,7 +87,7 @@ fn name_validation(names: &NameWords<'_>) -> Option<Validation> {
         }
         if has("ov") || has("organization") || has("organisation") || has("business") {
             found = Some(Validation::Ov);
-        } else if found.is_none() && (has("dv") || (has("domain") && !is_multidomain_words(&w))) {
+        } else if found.is_none() && (has("dv") || (has("domain") && !is_multidomain_words(w))) {
             found = Some(Validation::Dv);
         }
     }

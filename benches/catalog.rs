@@ -34,6 +34,18 @@ fn main() {
         black_box(parse_export(black_box(&xml), 1, "2026-11-26T12:00:00Z").unwrap());
     });
     println!("parse pricelist.export ({N} tariffs): {t:?}");
+    let t = median_of(11, || {
+        let mut r = quick_xml::Reader::from_str(black_box(&xml));
+        let mut n = 0usize;
+        loop {
+            match r.read_event().unwrap() {
+                quick_xml::events::Event::Eof => break,
+                _ => n += 1,
+            }
+        }
+        black_box(n);
+    });
+    println!("  reference, quick-xml events alone on the same text: {t:?}");
 
     let dir = std::env::temp_dir().join(format!("pmsslreseller-bench-{}", std::process::id()));
     let root = MgrRoot::new(&dir);

@@ -108,6 +108,7 @@ pub fn run_billmanager(argv: Vec<String>) -> i32 {
     if let Some(e) = config_error {
         return fail(&e);
     }
+    commands::credential_health::install(&root, &config);
     let ctx = commands::Ctx {
         root,
         config,

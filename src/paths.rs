@@ -28,6 +28,22 @@ pub fn write_hint(e: &std::io::Error) -> &'static str {
     }
 }
 
+/// Replace `target` with `contents` atomically: a temp file beside it
+/// (named by our pid, so parallel writers never share one), then a rename,
+/// so a reader sees the old file or the new one, never half of one.
+pub fn write_atomic(target: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = target.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, contents)
+        .and_then(|_| std::fs::rename(&tmp, target))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+}
+
 #[derive(Debug, Clone)]
 pub struct MgrRoot {
     root: PathBuf,

@@ -153,8 +153,15 @@ impl<'a> Pricer<'a> {
     /// currency wins over a converted one, otherwise the export's order.
     /// Flagged quotes are kept (with their status) so callers can report them.
     pub fn offer(&self, t: &Tariff) -> Vec<Quote> {
+        self.offer_periods(t.id, &t.periods)
+    }
+
+    /// [`Pricer::offer`] for any list of periods priced under tariff `id`'s
+    /// rules (a tariff's add-on, e.g. its SAN slots, is sold under the rules
+    /// of the tariff it belongs to).
+    pub fn offer_periods(&self, id: u64, periods: &[Period]) -> Vec<Quote> {
         let mut best: BTreeMap<u32, Quote> = BTreeMap::new();
-        for q in self.quote_all(t) {
+        for q in periods.iter().filter_map(|p| self.quote(id, p)) {
             let replace = match best.get(&q.months) {
                 None => true,
                 Some(b) => {

@@ -18,7 +18,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
 /// Deeper nesting than this is not a BILLmanager answer (and would cost stack).
-const MAX_DEPTH: usize = 64;
+pub const MAX_DEPTH: usize = 64;
 /// BILLmanager elements carry a handful of attributes (`<doc>` about ten).
 pub const MAX_ATTRIBUTES_PER_ELEMENT: usize = 256;
 /// A certificate list of some 25,000 certificates, a price list of thousands

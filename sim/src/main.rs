@@ -6,10 +6,13 @@
 //!   call to the test database (module-protocol.md §10.8).
 //! - `billmgr-sim demo`: the module's lifecycle end to end against both
 //!   stand-ins (README "Demo").
+//! - `billmgr-sim wizard …`: BILLmanager's tariff import wizard, enabling a
+//!   tariff and a customer's order, on the test database.
 
 mod demo;
 mod mgrctl;
 mod upstream;
+mod wizard;
 
 fn main() {
     let argv: Vec<String> = std::env::args_os()
@@ -27,11 +30,13 @@ fn main() {
             Some("upstream") => upstream::main(argv[2..].to_vec()),
             Some("mgrctl") => mgrctl::main(&argv[0], argv[2..].to_vec()),
             Some("demo") => demo::main(argv[2..].to_vec()),
+            Some("wizard") => wizard::main(argv[2..].to_vec()),
             _ => {
                 eprintln!(
                     "usage:\n  billmgr-sim upstream --listen 127.0.0.1:PORT [--state FILE] [--catalog FILE] …\n  \
                      billmgr-sim mgrctl -m billmgr [-o xml] FUNC key=value …   (or symlink this binary as mgrctl)\n  \
-                     billmgr-sim demo [--keep]   (the module end to end on this machine)\n\
+                     billmgr-sim demo [--keep]   (the module end to end on this machine)\n  \
+                     billmgr-sim wizard import|enable|order …   (BILLmanager's tariff import wizard and a customer order)\n\
                      run a subcommand with --help for its options"
                 );
                 2

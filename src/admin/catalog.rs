@@ -3,7 +3,9 @@
 //!
 //! Readable tables on a terminal, JSON with `--json`. `refresh` never
 //! replaces a good cache with a broken export, and tells the admin when
-//! BILLmanager must be restarted to see new or changed templates.
+//! BILLmanager must be restarted to see new or changed templates. After a
+//! refresh the local prices are checked against the new costs
+//! (`commands::price_watch`); `--check` makes a flagged price exit 1.
 
 use std::path::PathBuf;
 
@@ -13,6 +15,7 @@ use serde_json::json;
 use crate::catalog::diff::CatalogDiff;
 use crate::catalog::{cache, Catalog, Tariff};
 use crate::commands::catalog_refresh::{self, Refreshed};
+use crate::commands::price_watch::{self, PriceCheck};
 use crate::config::Config;
 use crate::paths::MgrRoot;
 use crate::pricing::term::{term_cost, TermCost, TermModel};
@@ -39,6 +42,10 @@ pub struct RefreshArgs {
     /// Accept an export with no certificate tariff (normally refused as broken).
     #[arg(long)]
     pub allow_empty: bool,
+    /// Exit 1 when a local price is under the [pricing] margin floor of the
+    /// new upstream costs (for cron).
+    #[arg(long)]
+    pub check: bool,
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
@@ -304,6 +311,7 @@ pub fn refresh(root: &MgrRoot, config: &Config, args: &RefreshArgs) -> i32 {
         }
     };
     let restart = r.restart_required();
+    let prices = price_check(root, config, args.module, &r.catalog);
     if args.json {
         print_json(&json!({
             "module": args.module,
@@ -316,6 +324,10 @@ pub fn refresh(root: &MgrRoot, config: &Config, args: &RefreshArgs) -> i32 {
             "diff": r.diff,
             "restart_required": restart,
             "restart_command": restart_hint(root),
+            "price_check": match &prices {
+                Ok(p) => json!(p),
+                Err(e) => json!({ "error": e.message }),
+            },
         }));
     } else {
         print_catalog(&r.catalog);
@@ -334,11 +346,93 @@ pub fn refresh(root: &MgrRoot, config: &Config, args: &RefreshArgs) -> i32 {
                 restart_hint(root)
             );
         }
+        print!("{}", price_text(&prices));
     }
     if r.messages.is_err() {
         return 1;
     }
-    0
+    let flagged = match &prices {
+        Ok(p) => !p.alerts.is_empty(),
+        // Unreadable local prices cannot be said to be fine.
+        Err(_) => true,
+    };
+    i32::from(args.check && flagged)
+}
+
+/// The price-change alert after a refresh (`commands::price_watch`): each
+/// flagged price at warn in the log.
+fn price_check(
+    root: &MgrRoot,
+    config: &Config,
+    module: u64,
+    catalog: &Catalog,
+) -> Result<PriceCheck> {
+    let mut open = crate::commands::module::open_module(root, config, module)?;
+    let prices = price_watch::local_prices(&mut open.db, module)?;
+    let result = price_watch::check(catalog, &config.pricing, &prices);
+    for a in &result.alerts {
+        log::warn!("catalog of module {module}: {}", a.line());
+    }
+    for u in &result.unchecked {
+        log::warn!("catalog of module {module}: local price not checked: {u}");
+    }
+    Ok(result)
+}
+
+fn price_text(prices: &Result<PriceCheck>) -> String {
+    let p = match prices {
+        Ok(p) => p,
+        Err(e) => {
+            return format!(
+                "Local prices not checked against the new costs: {}\n",
+                e.message
+            )
+        }
+    };
+    let mut out = String::new();
+    for u in &p.unchecked {
+        out.push_str(&format!("Local price not checked: {u}\n"));
+    }
+    if p.alerts.is_empty() {
+        out.push_str(&format!(
+            "Local prices: {} checked, none under cost + minimum margin.\n",
+            p.checked
+        ));
+        return out;
+    }
+    let rows: Vec<Vec<String>> = p
+        .alerts
+        .iter()
+        .map(|a| {
+            vec![
+                a.tariff.clone(),
+                format!("{} mo", a.months),
+                a.services.to_string(),
+                money(a.price, &a.currency),
+                money(a.cost, &a.cost_currency),
+                money(a.floor, &a.currency),
+                money(a.short_by, &a.currency),
+            ]
+        })
+        .collect();
+    out.push_str(&format!(
+        "{} local price(s) UNDER THE MARGIN FLOOR of the new upstream costs:\n",
+        p.alerts.len()
+    ));
+    out.push_str(&table(
+        &[
+            "tariff",
+            "period",
+            "services",
+            "local price",
+            "upstream cost",
+            "lowest",
+            "short by",
+        ],
+        &rows,
+    ));
+    out.push_str("Raise these tariffs' prices in BILLmanager (Products → Tariff plans), or change [pricing].\n");
+    out
 }
 
 pub fn show(root: &MgrRoot, args: &ShowArgs) -> i32 {

@@ -4,6 +4,7 @@
 pub mod balance;
 pub mod catalog;
 pub mod import;
+pub mod reconcile;
 pub mod sync;
 
 use clap::{Parser, Subcommand};
@@ -65,6 +66,17 @@ pub enum AdminCommand {
         #[arg(long)]
         account: Option<u64>,
     },
+    /// The drift report: local services and upstream certificates side by
+    /// side, each disagreement with what to do. Changes nothing. Exit 0 when
+    /// clean, 1 when drift is found.
+    Reconcile {
+        /// Processing module id (Integration → Processing modules, column Id).
+        #[arg(long)]
+        module: u64,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// The upstream's certificate tariffs: refresh the cache, show it.
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
@@ -79,6 +91,8 @@ pub(crate) fn open_log(root: &MgrRoot, config: &Config) {
     if let Err(why) = crate::logging::init(root, &config.log.level) {
         eprintln!("warning: {why}");
     }
+    // Every admin command that opens the log may call the upstream.
+    crate::commands::credential_health::install(root, config);
 }
 
 /// Run a catalog or pricing command with the config loaded and the module
@@ -143,6 +157,9 @@ pub fn run(argv: Vec<String>) -> i32 {
             };
             import::run(&root, config, module, &opts)
         }),
+        AdminCommand::Reconcile { module, json } => {
+            with_config(&root, |config| reconcile::run(&root, config, module, json))
+        }
         AdminCommand::Catalog(c) => {
             with_config(&root, |config| catalog::run_catalog(&root, config, c))
         }
@@ -237,7 +254,7 @@ mod tests {
 
     #[test]
     fn subcommand_names_are_known() {
-        for w in ["config", "sync", "catalog", "pricing", "help"] {
+        for w in ["config", "sync", "reconcile", "catalog", "pricing", "help"] {
             assert!(is_subcommand_name(w), "{w}");
         }
         assert!(!is_subcommand_name("open"));

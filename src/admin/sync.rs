@@ -8,7 +8,9 @@
 //! the local one, a row whose status contradicts the local one, a row that
 //! vanished. Each such item goes through the same code as `sync_item`, under
 //! its lock (a busy item is skipped, the next run takes it). Progress on a
-//! terminal, a one-line summary always; exit 1 when any item failed.
+//! terminal, a one-line summary always; exit 1 when any item failed. When
+//! the books still disagree afterwards, one warn line in the log: the drift
+//! report's summary, from the same list (`admin::reconcile`).
 //!
 //! Each item read also gets the paid term's next step (lifecycle/auto.rs):
 //! a free reissue or a paid renewal when its certificate ends within
@@ -153,11 +155,8 @@ pub fn sync_module(ctx: &Ctx, module: u64, dry_run: bool) -> Result<Summary> {
         settings,
     } = open_module(&ctx.root, &ctx.config, module)?;
     let client = connect(&settings, &ctx.config)?;
-    let rows: BTreeMap<u64, CertSummary> = client
-        .certificate_list()?
-        .into_iter()
-        .map(|r| (r.id, r))
-        .collect();
+    let list = client.certificate_list()?;
+    let rows: BTreeMap<u64, CertSummary> = list.iter().map(|r| (r.id, r.clone())).collect();
     let items: Vec<_> = db
         .module_items(module)?
         .into_iter()
@@ -244,7 +243,45 @@ pub fn sync_module(ctx: &Ctx, module: u64, dry_run: bool) -> Result<Summary> {
     if progress {
         eprint!("\r{:60}\r", "");
     }
+    warn_on_drift(
+        &mut db,
+        &key,
+        &client,
+        module,
+        settings.mirror_suspend,
+        &list,
+    );
     Ok(summary)
+}
+
+/// One warn line when the books disagree after the sync (the drift report's
+/// summary, from the list already read: no further upstream call).
+fn warn_on_drift(
+    db: &mut crate::billing::Db,
+    key: &crate::billing::CryptKey,
+    client: &crate::upstream::Client,
+    module: u64,
+    mirror_suspend: bool,
+    list: &[CertSummary],
+) {
+    use super::reconcile::{classify, gather, Depth};
+    match gather(
+        db,
+        key,
+        client,
+        module,
+        mirror_suspend,
+        Some(list),
+        Depth::ListOnly,
+    ) {
+        Ok(books) => {
+            let report = classify(&books);
+            if !report.is_clean() {
+                log::warn!("{}", report.summary());
+            }
+        }
+        Err(e) => log::warn!("sync module {module}: drift check skipped: {e}"),
+    }
 }
 
 #[cfg(test)]

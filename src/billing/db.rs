@@ -174,6 +174,10 @@ impl std::fmt::Debug for CertificateRow {
     }
 }
 
+/// One group of [`Db::service_costs`]: tariff intname, period (months), raw
+/// `item.status`, `item.cost` as text, number of services.
+pub type ServiceCost = (String, i32, i32, String, u64);
+
 /// `runningoperation` row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunningOperation {
@@ -585,6 +589,70 @@ impl Db {
                 (itemtype, intname),
             )
             .map_err(|e| db_error("reading pricelist", e))
+    }
+
+    /// The charged price (`item.cost`, module-protocol.md §9.3) of the
+    /// certificate services of a processing module, grouped: (tariff
+    /// intname, period in months, raw `item.status`, `item.cost` as text,
+    /// number of services). What the price means is for the caller
+    /// (`commands::price_watch::local_prices`).
+    pub fn service_costs(&mut self, module_id: u64) -> Result<Vec<ServiceCost>> {
+        self.conn
+            .exec(
+                "SELECT p.intname, i.period, i.status, CAST(i.cost AS CHAR), COUNT(*) FROM item i \
+                 JOIN pricelist p ON p.id = i.pricelist JOIN itemtype it ON it.id = p.itemtype \
+                 WHERE i.processingmodule = ? AND it.intname = 'certificate' \
+                 GROUP BY p.intname, i.period, i.status, i.cost \
+                 ORDER BY p.intname, i.period, i.status, i.cost",
+                (module_id,),
+            )
+            .map_err(|e| db_error("reading service prices", e))
+    }
+
+    /// What a local tariff holds that could name its upstream tariff besides
+    /// its internal name: its name, and its external id when the schema has
+    /// such a column. GUESS (P-U2, module-protocol.md §14.2: how BILLmanager's
+    /// import wizard links a local tariff to the provider's is unconfirmed):
+    /// the column `pricelist.externalid`, by analogy with
+    /// `service_profile2processingmodule.externalid` (§9.3). A database
+    /// without the column answers `None`, not an error.
+    pub fn pricelist_link(&mut self, pricelist: u64) -> Result<(String, Option<String>)> {
+        let name: Option<String> = self
+            .conn
+            .exec_first("SELECT name FROM pricelist WHERE id = ?", (pricelist,))
+            .map_err(|e| db_error("reading pricelist", e))?;
+        let external = match self.conn.exec_first::<Option<String>, _, _>(
+            "SELECT CAST(externalid AS CHAR) FROM pricelist WHERE id = ?",
+            (pricelist,),
+        ) {
+            Ok(v) => non_empty(v.flatten()),
+            // 1054: unknown column: this BILLmanager keeps no external id.
+            Err(mysql::Error::MySqlError(e)) if e.code == 1054 => None,
+            Err(e) => return Err(db_error("reading pricelist.externalid", e)),
+        };
+        Ok((name.unwrap_or_default(), external))
+    }
+
+    /// SAN slots the customer paid for: the sum of the service's add-on
+    /// quantities whose item type is `altname…` (module-protocol.md §9.3,
+    /// L-SSLSTORE `OrderedAltNamesCount`; wildcard SAN add-ons included).
+    /// `None` when the service has no such add-on with a quantity (a tariff
+    /// without SAN add-ons, e.g. made from a template) or the database keeps no
+    /// `item.intvalue` (the quantity column, §9.3 PYLIB; its name is not
+    /// confirmed for every version).
+    pub fn ordered_san_slots(&mut self, item_id: u64) -> Result<Option<u64>> {
+        // COUNT(a.intvalue) counts only add-ons that hold a quantity: an
+        // add-on of another kind (an enumeration) is no evidence of "0 paid".
+        let q =
+            "SELECT COUNT(a.intvalue), CAST(COALESCE(SUM(a.intvalue), 0) AS UNSIGNED) FROM item a \
+                 JOIN pricelist p ON p.id = a.pricelist JOIN itemtype it ON it.id = p.itemtype \
+                 WHERE a.parent = ? AND it.intname LIKE 'altname%'";
+        match self.conn.exec_first::<(u64, u64), _, _>(q, (item_id,)) {
+            Ok(Some((n, sum))) if n > 0 => Ok(Some(sum)),
+            Ok(_) => Ok(None),
+            Err(mysql::Error::MySqlError(e)) if e.code == 1054 => Ok(None),
+            Err(e) => Err(db_error("reading the service's SAN add-ons", e)),
+        }
     }
 
     /// Whether the local account (client) `id` exists.

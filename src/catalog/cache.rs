@@ -4,7 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Catalog, CACHE_FORMAT};
+use serde::{Deserialize, Serialize};
+
+use super::templates::TemplateSource;
+use super::{Catalog, TemplateFlags, CACHE_FORMAT};
 use crate::paths::MgrRoot;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 
@@ -14,6 +17,16 @@ const SUFFIX: &str = ".json";
 pub fn path(root: &MgrRoot, module_id: u64) -> PathBuf {
     root.state_dir()
         .join(format!("{PREFIX}{module_id}{SUFFIX}"))
+}
+
+/// The template view of the same cache, `templates-<module id>.json`: what
+/// `features` reads (issue 15: reading the whole catalog for 5,000 templates
+/// cost more than the 10 ms `features` may take). Written before the catalog
+/// by [`save`]; missing (a cache written by an older version) or unreadable,
+/// `features` reads the catalog file instead.
+pub fn templates_path(root: &MgrRoot, module_id: u64) -> PathBuf {
+    root.state_dir()
+        .join(format!("templates-{module_id}{SUFFIX}"))
 }
 
 /// Module id of a cache file name, `catalog-<id>.json`.
@@ -37,53 +50,128 @@ pub fn save(root: &MgrRoot, catalog: &Catalog) -> Result<PathBuf> {
         let hint = crate::paths::write_hint(&e);
         cache_error(&dir, format!("cannot create {}: {e}{hint}", dir.display()))
     })?;
-    let json = serde_json::to_string_pretty(catalog)
-        .map_err(|e| ModuleError::internal(format!("cannot serialise the catalog: {e}")))?;
-    let tmp = dir.join(format!(
-        ".{PREFIX}{}{SUFFIX}.{}.tmp",
-        catalog.module_id,
-        std::process::id()
-    ));
-    std::fs::write(&tmp, json.as_bytes())
-        .and_then(|_| std::fs::rename(&tmp, &target))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
+    let write = |path: &Path, json: serde_json::Result<String>| {
+        let json =
+            json.map_err(|e| ModuleError::internal(format!("cannot serialise the catalog: {e}")))?;
+        crate::paths::write_atomic(path, json.as_bytes()).map_err(|e| {
             let hint = crate::paths::write_hint(&e);
-            cache_error(
-                &target,
-                format!("cannot write {}: {e}{hint}", target.display()),
-            )
-        })?;
+            cache_error(path, format!("cannot write {}: {e}{hint}", path.display()))
+        })
+    };
+    // The view first: a crash between the two renames leaves templates of
+    // the newer export beside the older catalog, which `open` refuses with
+    // "refresh the catalog" for a tariff it lacks; never the other way round,
+    // templates missing for tariffs the catalog sells.
+    write(
+        &templates_path(root, catalog.module_id),
+        serde_json::to_string(&TemplateCatalog::of(catalog)),
+    )?;
+    write(&target, serde_json::to_string_pretty(catalog))?;
     Ok(target)
 }
 
 /// The cache of one module; `Ok(None)` when there is none yet.
 pub fn load(root: &MgrRoot, module_id: u64) -> Result<Option<Catalog>> {
-    let p = path(root, module_id);
-    let text = match std::fs::read_to_string(&p) {
+    load_as::<Catalog>(root, module_id, |c| (c.format, c.module_id))
+}
+
+/// What `features` needs of one cached tariff, read from the same file
+/// without the rest (periods, add-ons, warnings): issue 15, `features` with
+/// 5,000 templates spent most of its time building the full model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateTariff {
+    pub id: u64,
+    pub name: String,
+    pub name_ru: Option<String>,
+    pub name_en: Option<String>,
+    pub flags: TemplateFlags,
+}
+
+impl TemplateSource for TemplateTariff {
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn name_ru(&self) -> Option<&str> {
+        self.name_ru.as_deref()
+    }
+    fn name_en(&self) -> Option<&str> {
+        self.name_en.as_deref()
+    }
+    fn flags(&self) -> &TemplateFlags {
+        &self.flags
+    }
+}
+
+/// The template view of one module's cache (serde skips the other fields).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateCatalog {
+    pub format: u32,
+    pub module_id: u64,
+    pub tariffs: Vec<TemplateTariff>,
+}
+
+impl TemplateCatalog {
+    pub fn of(catalog: &Catalog) -> TemplateCatalog {
+        TemplateCatalog {
+            format: catalog.format,
+            module_id: catalog.module_id,
+            tariffs: catalog
+                .tariffs
+                .iter()
+                .map(|t| TemplateTariff {
+                    id: t.id,
+                    name: t.name.clone(),
+                    name_ru: t.name_ru.clone(),
+                    name_en: t.name_en.clone(),
+                    flags: t.flags,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One cache file as `T` (the whole catalog, or its template view), checked
+/// for format and module like every read.
+fn load_as<T: serde::de::DeserializeOwned>(
+    root: &MgrRoot,
+    module_id: u64,
+    identity: impl Fn(&T) -> (u32, u64),
+) -> Result<Option<T>> {
+    load_file(&path(root, module_id), module_id, identity)
+}
+
+fn load_file<T: serde::de::DeserializeOwned>(
+    p: &Path,
+    module_id: u64,
+    identity: impl Fn(&T) -> (u32, u64),
+) -> Result<Option<T>> {
+    let text = match std::fs::read_to_string(p) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(cache_error(&p, format!("cannot read {}: {e}", p.display()))),
+        Err(e) => return Err(cache_error(p, format!("cannot read {}: {e}", p.display()))),
     };
-    let catalog: Catalog = serde_json::from_str(&text).map_err(|e| {
+    let value: T = serde_json::from_str(&text).map_err(|e| {
         cache_error(
-            &p,
+            p,
             format!(
                 "the catalog cache {} is damaged ({e}); run `pmsslreseller catalog refresh --module {module_id}`",
                 p.display()
             ),
         )
     })?;
-    if catalog.format != CACHE_FORMAT || catalog.module_id != module_id {
+    if identity(&value) != (CACHE_FORMAT, module_id) {
         return Err(cache_error(
-            &p,
+            p,
             format!(
                 "the catalog cache {} is from another version or module; run `pmsslreseller catalog refresh --module {module_id}`",
                 p.display()
             ),
         ));
     }
-    Ok(Some(catalog))
+    Ok(Some(value))
 }
 
 /// The cache of one module, or an error telling the admin to fetch it.
@@ -117,10 +205,29 @@ pub fn cached_modules(root: &MgrRoot) -> Vec<u64> {
 /// Every readable cache, by module id ascending, plus a message per unreadable
 /// one (the caller logs them; `features` must answer anyway).
 pub fn load_all(root: &MgrRoot) -> (Vec<Catalog>, Vec<String>) {
+    load_all_with(root, load)
+}
+
+/// [`load_all`], template views only (what `features` reads).
+pub fn load_all_templates(root: &MgrRoot) -> (Vec<TemplateCatalog>, Vec<String>) {
+    let identity = |c: &TemplateCatalog| (c.format, c.module_id);
+    load_all_with(root, |root, id| {
+        match load_file(&templates_path(root, id), id, identity) {
+            Ok(Some(view)) => Ok(Some(view)),
+            // No view yet (older cache) or a damaged one: the catalog itself.
+            Ok(None) | Err(_) => load_as(root, id, identity),
+        }
+    })
+}
+
+fn load_all_with<T>(
+    root: &MgrRoot,
+    load_one: impl Fn(&MgrRoot, u64) -> Result<Option<T>>,
+) -> (Vec<T>, Vec<String>) {
     let mut catalogs = Vec::new();
     let mut problems = Vec::new();
     for id in cached_modules(root) {
-        match load(root, id) {
+        match load_one(root, id) {
             Ok(Some(c)) => catalogs.push(c),
             Ok(None) => {}
             Err(e) => problems.push(e.message),

@@ -61,50 +61,59 @@ fn validation_word(v: &str) -> Option<Validation> {
     }
 }
 
-/// Words of a name, lower-case, split on anything not alphanumeric.
-fn words(name: &str) -> Vec<String> {
+/// Words of a name, split on anything not alphanumeric. Compared with
+/// [`is_word`] (ASCII case-insensitive; every keyword is ASCII), so no word is
+/// copied: this runs for every tariff of a 5,000-tariff export (issue 15).
+fn words(name: &str) -> Vec<&str> {
     name.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
         .collect()
 }
 
-fn name_validation(names: &[&str]) -> Option<Validation> {
+fn is_word(word: &str, keyword: &str) -> bool {
+    word.eq_ignore_ascii_case(keyword)
+}
+
+/// The words of every name, split once per tariff.
+type NameWords<'a> = Vec<Vec<&'a str>>;
+
+fn name_validation(names: &NameWords<'_>) -> Option<Validation> {
     let mut found = None;
-    for name in names {
-        let w = words(name);
-        let has = |x: &str| w.iter().any(|y| y == x);
+    for w in names {
+        let has = |x: &str| w.iter().any(|y| is_word(y, x));
         // EV wins over OV ("GeoTrust True Business ID with EV").
         if has("ev") || has("extended") || has("evssl") {
             return Some(Validation::Ev);
         }
         if has("ov") || has("organization") || has("organisation") || has("business") {
             found = Some(Validation::Ov);
-        } else if found.is_none() && (has("dv") || (has("domain") && !is_multidomain_words(&w))) {
+        } else if found.is_none() && (has("dv") || (has("domain") && !is_multidomain_words(w))) {
             found = Some(Validation::Dv);
         }
     }
     found
 }
 
-fn is_multidomain_words(w: &[String]) -> bool {
-    let has = |x: &str| w.iter().any(|y| y == x);
+fn is_multidomain_words(w: &[&str]) -> bool {
+    let has = |x: &str| w.iter().any(|y| is_word(y, x));
     has("san")
         || has("ucc")
         || has("unified")
         || has("multidomain")
         || (has("multi") && has("domain"))
-        || w.windows(2).any(|p| p[0] == "multi" && p[1] == "domain")
+        || w.windows(2)
+            .any(|p| is_word(p[0], "multi") && is_word(p[1], "domain"))
 }
 
-fn name_wildcard(names: &[&str]) -> bool {
+fn name_wildcard(names: &NameWords<'_>) -> bool {
     names
         .iter()
-        .any(|n| words(n).iter().any(|w| w == "wildcard" || w == "wild"))
+        .flatten()
+        .any(|w| is_word(w, "wildcard") || is_word(w, "wild"))
 }
 
-fn name_multidomain(names: &[&str]) -> bool {
-    names.iter().any(|n| is_multidomain_words(&words(n)))
+fn name_multidomain(names: &NameWords<'_>) -> bool {
+    names.iter().any(|w| is_multidomain_words(w))
 }
 
 /// THE flag derivation (A-U14). Pure; unknown siteinfo keys are ignored.
@@ -117,15 +126,18 @@ pub fn derive(e: &FlagEvidence<'_>) -> (Validation, TemplateFlags) {
             .map(|(_, v)| v.as_str())
     };
     let site_flag = |key: &str| site(key).and_then(yes_no);
+    // Split lazily: with a full siteinfo the names are never read.
+    let names = std::cell::OnceCell::new();
+    let names = || names.get_or_init(|| e.names.iter().map(|n| words(n)).collect::<NameWords>());
 
     let validation = site("validation")
         .and_then(validation_word)
-        .or_else(|| name_validation(&e.names))
+        .or_else(|| name_validation(names()))
         .unwrap_or(Validation::Unknown);
 
-    let wildcard = site_flag("wildcard").unwrap_or_else(|| name_wildcard(&e.names));
+    let wildcard = site_flag("wildcard").unwrap_or_else(|| name_wildcard(names()));
     let multidomain = site_flag("multidomain")
-        .unwrap_or_else(|| e.has_altname_addon || name_multidomain(&e.names));
+        .unwrap_or_else(|| e.has_altname_addon || name_multidomain(names()));
     let multidomain_wildcard =
         site_flag("multidomain_wildcard").unwrap_or(multidomain && e.has_wildcard_altname_addon);
     let orginfo = site_flag("orginfo").unwrap_or(validation.needs_org());

@@ -14,6 +14,7 @@
 pub mod cache;
 pub mod diff;
 pub mod flags;
+pub mod import_links;
 pub mod parse;
 pub mod templates;
 
@@ -189,12 +190,32 @@ impl Period {
 pub struct AltnameAddon {
     pub id: Option<u64>,
     pub intname: String,
+    /// `<name>` / `<name_ru>` of the add-on (absent in caches written before
+    /// the import wizard needed them).
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub name_ru: Option<String>,
     /// `addonmin`: names included in the base price / minimum.
     pub min: Option<u64>,
     /// `addonlimit` (or `addonmax`): most names one certificate may carry.
     pub limit: Option<u64>,
     /// The add-on covers wildcard names.
     pub wildcard: bool,
+    pub periods: Vec<Period>,
+    /// The choices of an enumerated add-on (`addontype` 3), when the
+    /// upstream sells SAN slots as packages rather than a count.
+    #[serde(default)]
+    pub enumeration: Vec<EnumItem>,
+}
+
+/// One choice of an enumerated add-on
+/// (`addon/enumeration/enumerationitem`, upstream-api.md §5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnumItem {
+    pub id: Option<u64>,
+    pub intname: Option<String>,
+    pub name: Option<String>,
     pub periods: Vec<Period>,
 }
 
@@ -294,7 +315,17 @@ impl Catalog {
     /// Upstream tariff and period for a local tariff intname and a period in
     /// months, or a clear error saying what the admin must do.
     pub fn order_terms(&self, intname: &str, period_months: u32) -> Result<OrderTerms> {
-        let id = upstream_tariff_id(intname)?;
+        self.order_terms_for(upstream_tariff_id(intname)?, intname, period_months)
+    }
+
+    /// [`Catalog::order_terms`] for a local tariff already linked to upstream
+    /// tariff `id` (`intname` only names the local tariff in messages).
+    pub fn order_terms_for(
+        &self,
+        id: u64,
+        intname: &str,
+        period_months: u32,
+    ) -> Result<OrderTerms> {
         let hint = format!(
             "run `pmsslreseller catalog refresh --module {}` and check the tariff",
             self.module_id

@@ -8,10 +8,14 @@
 use rust_decimal::Decimal;
 
 use super::flags::{derive, FlagEvidence};
-use super::{AltnameAddon, Catalog, Period, Skipped, Tariff, CACHE_FORMAT};
+use super::{AltnameAddon, Catalog, EnumItem, Period, Skipped, Tariff, CACHE_FORMAT};
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::wire::FUNC_PRICELIST_EXPORT;
-use crate::xmltree::{parse_tree, Node};
+use std::borrow::Cow;
+
+use quick_xml::events::attributes::Attributes;
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
 
 /// The product type we take from the export.
 const CERTIFICATE: &str = "certificate";
@@ -52,35 +56,27 @@ pub fn parse_export(xml: &str, module_id: u64, fetched_at: &str) -> Result<Catal
             first_chars(trimmed, 80)
         )));
     }
-    let root = parse_tree(trimmed).map_err(bad_export)?;
-    if root.name != "doc" {
-        return Err(bad_export(format!(
-            "not a BILLmanager answer: the root element is <{}> instead of <doc> (an HTML page? check the URL)",
-            root.name
-        )));
-    }
-    if let Some(err) = root.child("error") {
-        let kind = err.attr("type").unwrap_or("unknown");
-        let msg = err.child_text("msg").unwrap_or("");
+    let doc = read_document(trimmed)?;
+    if let Some((kind, msg)) = doc.error {
         return Err(ModuleError::new(
             ErrorKind::UpstreamError,
             format!("the upstream refused pricelist.export: {kind} {msg}"),
         )
         .with_object(FUNC_PRICELIST_EXPORT)
-        .with_param("upstream_type", kind.to_string())
-        .with_param("upstream_msg", msg.to_string()));
+        .with_param("upstream_type", kind)
+        .with_param("upstream_msg", msg));
     }
 
     let mut tariffs: Vec<(usize, Tariff)> = Vec::new();
     let mut skipped = Vec::new();
     let mut warnings = Vec::new();
-    for (index, node) in root.children_named("pricelist").enumerate() {
+    for (index, raw) in doc.tariffs.into_iter().enumerate() {
         let position = index + 1;
-        match tariff_from(node, &mut warnings) {
+        match tariff_from(&raw, &mut warnings) {
             Ok(t) => tariffs.push((position, t)),
             Err(reason) => skipped.push(Skipped {
                 position,
-                id: node.child_text("id").map(str::to_string),
+                id: text_of(&raw.id).map(str::to_string),
                 reason,
             }),
         }
@@ -111,39 +107,592 @@ pub fn parse_export(xml: &str, module_id: u64, fetched_at: &str) -> Result<Catal
     })
 }
 
-fn is_on(v: Option<&str>) -> bool {
-    matches!(
-        v.map(|s| s.trim().to_ascii_lowercase()).as_deref(),
-        Some("on" | "yes" | "1" | "true")
-    )
+// ---------------------------------------------------------------------------
+// Reading the document: quick-xml events straight into the raw tariff fields
+// below, with no element tree (issue 15: building and freeing a tree of
+// 100,000 nodes was most of the time). Only the elements read are kept; the
+// rest is skipped, still checked for well-formedness by quick-xml. The rules
+// are those of `xmltree`: the first child of a name counts, an element's text
+// is its own direct text, trimmed, blank meaning absent.
+
+/// `<price currency=…>` with its periods' attributes, as written.
+#[derive(Default)]
+struct RawPrice<'a> {
+    currency: Field<'a>,
+    periods: Vec<RawPeriod<'a>>,
 }
 
-/// The periods under the `<price>` elements of `node`. A `<price>` without a
-/// currency inherits `default_currency` (add-on prices are listed bare).
+/// `<period length=… type=… cost=…>`, as written.
+#[derive(Default)]
+struct RawPeriod<'a> {
+    length: Field<'a>,
+    kind: Field<'a>,
+    cost: Field<'a>,
+}
+
+/// One `<addon>`, as written.
+#[derive(Default)]
+struct RawAddon<'a> {
+    intname: Field<'a>,
+    name: Field<'a>,
+    name_ru: Field<'a>,
+    info_seen: bool,
+    info_intname: Field<'a>,
+    id: Field<'a>,
+    addonmin: Field<'a>,
+    addonlimit: Field<'a>,
+    addonmax: Field<'a>,
+    prices: Vec<RawPrice<'a>>,
+    /// `enumeration/enumerationitem`, of every `<enumeration>`.
+    choices: Vec<RawChoice<'a>>,
+}
+
+/// One `<enumerationitem>` of an add-on, as written.
+#[derive(Default)]
+struct RawChoice<'a> {
+    id: Field<'a>,
+    intname: Field<'a>,
+    name: Field<'a>,
+    prices: Vec<RawPrice<'a>>,
+}
+
+/// One `<pricelist>`, as written.
+#[derive(Default)]
+struct RawTariff<'a> {
+    id: Field<'a>,
+    name: Field<'a>,
+    name_ru: Field<'a>,
+    name_en: Field<'a>,
+    itemtype: Field<'a>,
+    info_seen: bool,
+    info_intname: Field<'a>,
+    active: Field<'a>,
+    archived: Field<'a>,
+    hideinorder: Field<'a>,
+    siteinfo: Field<'a>,
+    prices: Vec<RawPrice<'a>>,
+    addons: Vec<RawAddon<'a>>,
+}
+
+/// What the document holds: its tariffs and its first `<error>` (type, msg).
+struct RawDocument<'a> {
+    tariffs: Vec<RawTariff<'a>>,
+    error: Option<(String, String)>,
+}
+
+/// A text or attribute value as written: borrowed from the input unless it
+/// had to be unescaped or joined (no copy for most values, issue 15).
+type Field<'a> = Option<Cow<'a, str>>;
+
+/// Append a piece of an element's text to its field.
+fn append<'a>(field: &mut Field<'a>, piece: Cow<'a, str>) {
+    match field {
+        Some(text) if text.is_empty() => *text = piece,
+        Some(text) => text.to_mut().push_str(&piece),
+        None => *field = Some(piece),
+    }
+}
+
+/// The trimmed text of a field, `None` when absent or blank (`child_text`).
+fn text_of<'f>(field: &'f Field<'_>) -> Option<&'f str> {
+    field.as_deref().map(str::trim).filter(|t| !t.is_empty())
+}
+
+/// Where the text of the element being read goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Tariff(TariffField),
+    Addon(AddonField),
+    Choice(ChoiceField),
+    TariffInfoIntname,
+    AddonInfoIntname,
+    ErrorMsg,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TariffField {
+    Id,
+    Name,
+    NameRu,
+    NameEn,
+    Itemtype,
+    Active,
+    Archived,
+    Hideinorder,
+    Siteinfo,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AddonField {
+    Intname,
+    Name,
+    NameRu,
+    Id,
+    Min,
+    Limit,
+    Max,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ChoiceField {
+    Id,
+    Intname,
+    Name,
+}
+
+/// The element being read, by what it means here.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Frame {
+    Doc,
+    Error,
+    Tariff,
+    TariffInfo,
+    TariffPrice,
+    Addon,
+    AddonInfo,
+    AddonPrice,
+    AddonEnumeration,
+    Choice,
+    ChoicePrice,
+    /// An element whose text is kept.
+    Text(Slot),
+    /// Anything else; its subtree is read past.
+    Skip,
+}
+
+impl<'a> RawTariff<'a> {
+    fn field(&mut self, f: TariffField) -> &mut Field<'a> {
+        match f {
+            TariffField::Id => &mut self.id,
+            TariffField::Name => &mut self.name,
+            TariffField::NameRu => &mut self.name_ru,
+            TariffField::NameEn => &mut self.name_en,
+            TariffField::Itemtype => &mut self.itemtype,
+            TariffField::Active => &mut self.active,
+            TariffField::Archived => &mut self.archived,
+            TariffField::Hideinorder => &mut self.hideinorder,
+            TariffField::Siteinfo => &mut self.siteinfo,
+        }
+    }
+}
+
+impl<'a> RawAddon<'a> {
+    fn field(&mut self, f: AddonField) -> &mut Field<'a> {
+        match f {
+            AddonField::Intname => &mut self.intname,
+            AddonField::Name => &mut self.name,
+            AddonField::NameRu => &mut self.name_ru,
+            AddonField::Id => &mut self.id,
+            AddonField::Min => &mut self.addonmin,
+            AddonField::Limit => &mut self.addonlimit,
+            AddonField::Max => &mut self.addonmax,
+        }
+    }
+}
+
+impl<'a> RawChoice<'a> {
+    fn field(&mut self, f: ChoiceField) -> &mut Field<'a> {
+        match f {
+            ChoiceField::Id => &mut self.id,
+            ChoiceField::Intname => &mut self.intname,
+            ChoiceField::Name => &mut self.name,
+        }
+    }
+}
+
+/// The reader's state: the open elements and what has been read.
+struct DocReader<'a> {
+    /// The whole input, which the values borrow from.
+    text: &'a str,
+    stack: Vec<Frame>,
+    /// Where the name of every open element is in the input, for the
+    /// "truncated" message only (no allocation per element).
+    open_names: Vec<std::ops::Range<usize>>,
+    doc: RawDocument<'a>,
+    error_msg: Field<'a>,
+    error_type: Option<String>,
+}
+
+impl<'a> DocReader<'a> {
+    fn tariff(&mut self) -> &mut RawTariff<'a> {
+        self.doc.tariffs.last_mut().expect("inside a <pricelist>")
+    }
+
+    fn addon(&mut self) -> &mut RawAddon<'a> {
+        self.tariff().addons.last_mut().expect("inside an <addon>")
+    }
+
+    fn choice(&mut self) -> &mut RawChoice<'a> {
+        self.addon()
+            .choices
+            .last_mut()
+            .expect("inside an <enumerationitem>")
+    }
+
+    /// The text slot `slot`, made present (first occurrence) or `None` when a
+    /// field of that name was already read (a later duplicate is ignored).
+    fn open_slot(&mut self, slot: Slot) -> Frame {
+        let field = match slot {
+            Slot::Tariff(f) => self.tariff().field(f),
+            Slot::Addon(f) => self.addon().field(f),
+            Slot::Choice(f) => self.choice().field(f),
+            Slot::TariffInfoIntname => &mut self.tariff().info_intname,
+            Slot::AddonInfoIntname => &mut self.addon().info_intname,
+            Slot::ErrorMsg => &mut self.error_msg,
+        };
+        if field.is_some() {
+            return Frame::Skip;
+        }
+        *field = Some(Cow::Borrowed(""));
+        Frame::Text(slot)
+    }
+
+    fn slot(&mut self, slot: Slot) -> &mut Field<'a> {
+        let field = match slot {
+            Slot::Tariff(f) => self.tariff().field(f),
+            Slot::Addon(f) => self.addon().field(f),
+            Slot::Choice(f) => self.choice().field(f),
+            Slot::TariffInfoIntname => &mut self.tariff().info_intname,
+            Slot::AddonInfoIntname => &mut self.addon().info_intname,
+            Slot::ErrorMsg => &mut self.error_msg,
+        };
+        field
+    }
+
+    /// The frame for element `name` (with its start tag `e`) inside `parent`.
+    fn enter(&mut self, parent: Option<Frame>, name: &[u8], e: &BytesStart<'_>) -> Result<Frame> {
+        use AddonField as A;
+        use ChoiceField as C;
+        use TariffField as T;
+        Ok(match (parent, name) {
+            (None, b"doc") => Frame::Doc,
+            (None, other) => {
+                return Err(bad_export(format!(
+                    "not a BILLmanager answer: the root element is <{}> instead of <doc> (an HTML page? check the URL)",
+                    shown(other)
+                )))
+            }
+            (Some(Frame::Doc), b"pricelist") => {
+                self.doc.tariffs.push(RawTariff::default());
+                Frame::Tariff
+            }
+            (Some(Frame::Doc), b"error") if self.error_type.is_none() => {
+                let [kind] = attrs(self.text, e, [b"type"])?;
+                self.error_type = Some(kind.map(Cow::into_owned).unwrap_or_else(|| "unknown".into()));
+                Frame::Error
+            }
+            (Some(Frame::Error), b"msg") => self.open_slot(Slot::ErrorMsg),
+            (Some(Frame::Tariff), field) => match field {
+                b"id" => self.open_slot(Slot::Tariff(T::Id)),
+                b"name" => self.open_slot(Slot::Tariff(T::Name)),
+                b"name_ru" => self.open_slot(Slot::Tariff(T::NameRu)),
+                b"name_en" => self.open_slot(Slot::Tariff(T::NameEn)),
+                b"itemtype" => self.open_slot(Slot::Tariff(T::Itemtype)),
+                b"active" => self.open_slot(Slot::Tariff(T::Active)),
+                b"archived" => self.open_slot(Slot::Tariff(T::Archived)),
+                b"hideinorder" => self.open_slot(Slot::Tariff(T::Hideinorder)),
+                b"siteinfo" => self.open_slot(Slot::Tariff(T::Siteinfo)),
+                b"itemtype_info" if !self.tariff().info_seen => {
+                    self.tariff().info_seen = true;
+                    Frame::TariffInfo
+                }
+                b"price" => {
+                    let [currency] = attrs(self.text, e, [b"currency"])?;
+                    self.tariff().prices.push(RawPrice {
+                        currency,
+                        periods: Vec::new(),
+                    });
+                    Frame::TariffPrice
+                }
+                b"addon" => {
+                    self.tariff().addons.push(RawAddon::default());
+                    Frame::Addon
+                }
+                _ => Frame::Skip,
+            },
+            (Some(Frame::TariffInfo), b"intname") => self.open_slot(Slot::TariffInfoIntname),
+            (Some(Frame::Addon), field) => match field {
+                b"intname" => self.open_slot(Slot::Addon(A::Intname)),
+                b"name" => self.open_slot(Slot::Addon(A::Name)),
+                b"name_ru" => self.open_slot(Slot::Addon(A::NameRu)),
+                b"enumeration" => Frame::AddonEnumeration,
+                b"id" => self.open_slot(Slot::Addon(A::Id)),
+                b"addonmin" => self.open_slot(Slot::Addon(A::Min)),
+                b"addonlimit" => self.open_slot(Slot::Addon(A::Limit)),
+                b"addonmax" => self.open_slot(Slot::Addon(A::Max)),
+                b"addon_itemtype_info" if !self.addon().info_seen => {
+                    self.addon().info_seen = true;
+                    Frame::AddonInfo
+                }
+                b"price" => {
+                    let [currency] = attrs(self.text, e, [b"currency"])?;
+                    self.addon().prices.push(RawPrice {
+                        currency,
+                        periods: Vec::new(),
+                    });
+                    Frame::AddonPrice
+                }
+                _ => Frame::Skip,
+            },
+            (Some(Frame::AddonInfo), b"intname") => self.open_slot(Slot::AddonInfoIntname),
+            (Some(Frame::AddonEnumeration), b"enumerationitem") => {
+                self.addon().choices.push(RawChoice::default());
+                Frame::Choice
+            }
+            (Some(Frame::Choice), field) => match field {
+                b"id" => self.open_slot(Slot::Choice(C::Id)),
+                b"intname" => self.open_slot(Slot::Choice(C::Intname)),
+                b"name" => self.open_slot(Slot::Choice(C::Name)),
+                b"price" => {
+                    let [currency] = attrs(self.text, e, [b"currency"])?;
+                    self.choice().prices.push(RawPrice {
+                        currency,
+                        periods: Vec::new(),
+                    });
+                    Frame::ChoicePrice
+                }
+                _ => Frame::Skip,
+            },
+            (Some(price @ (Frame::TariffPrice | Frame::AddonPrice | Frame::ChoicePrice)), b"period") => {
+                let [length, kind, cost] = attrs(self.text, e, [b"length", b"type", b"cost"])?;
+                let period = RawPeriod { length, kind, cost };
+                let prices = match price {
+                    Frame::TariffPrice => &mut self.tariff().prices,
+                    Frame::AddonPrice => &mut self.addon().prices,
+                    _ => &mut self.choice().prices,
+                };
+                if let Some(p) = prices.last_mut() {
+                    p.periods.push(period);
+                }
+                Frame::Skip
+            }
+            _ => Frame::Skip,
+        })
+    }
+}
+
+/// Deeper nesting than this is not a price list (the `xmltree` limit).
+const MAX_DEPTH: usize = crate::xmltree::MAX_DEPTH;
+
+/// A name for a message: short, without control characters.
+fn shown(name: &[u8]) -> String {
+    crate::logging::shorten(&String::from_utf8_lossy(name), 40)
+}
+
+/// Where `part` (a slice quick-xml borrowed from `text`) lies in `text`;
+/// empty when it is not inside it.
+fn span_in(text: &str, part: &[u8]) -> std::ops::Range<usize> {
+    let start = (part.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+    match start.checked_add(part.len()) {
+        Some(end) if end <= text.len() => start..end,
+        _ => 0..0,
+    }
+}
+
+/// The unescaped values of the first attributes named `keys` of `e`, in one
+/// pass over its attributes, borrowed from `text` where nothing needed
+/// unescaping. Checked attributes are off on purpose: quick-xml's duplicate
+/// check is quadratic in the attribute count (issue 9); the first one wins.
+fn attrs<'a, const N: usize>(
+    text: &'a str,
+    e: &BytesStart<'_>,
+    keys: [&[u8]; N],
+) -> Result<[Field<'a>; N]> {
+    let raw = e.attributes_raw();
+    if raw.is_empty() {
+        return Ok(std::array::from_fn(|_| None));
+    }
+    let name = || shown(e.name().as_ref());
+    match text
+        .get(span_in(text, raw))
+        .filter(|s| s.len() == raw.len())
+    {
+        // The reader borrows from `text` (always, with `Reader::from_str`).
+        Some(within) => attr_values(Attributes::new(within, 0), keys, name),
+        // Otherwise the same, copied.
+        None => {
+            Ok(attr_values(e.attributes(), keys, name)?
+                .map(|v| v.map(|c| Cow::Owned(c.into_owned()))))
+        }
+    }
+}
+
+fn attr_values<'x, const N: usize>(
+    mut attributes: Attributes<'x>,
+    keys: [&[u8]; N],
+    name: impl Fn() -> String,
+) -> Result<[Field<'x>; N]> {
+    let mut out: [Field<'x>; N] = std::array::from_fn(|_| None);
+    let mut left = N;
+    for a in attributes.with_checks(false) {
+        let a = a.map_err(|err| bad_export(format!("bad attribute in <{}>: {err}", name())))?;
+        let Some(i) = keys.iter().position(|k| *k == a.key.as_ref()) else {
+            continue;
+        };
+        if out[i].is_some() {
+            continue;
+        }
+        let value = a
+            .unescape_value()
+            .map_err(|err| bad_export(format!("bad attribute value in <{}>: {err}", name())))?;
+        out[i] = Some(value);
+        left -= 1;
+        if left == 0 {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// The whole document into [`RawDocument`]; any XML error is an error (a
+/// broken export never replaces a good cache).
+fn read_document(text: &str) -> Result<RawDocument<'_>> {
+    let mut reader = Reader::from_str(text);
+    reader.config_mut().check_end_names = true;
+    let mut r = DocReader {
+        text,
+        stack: Vec::new(),
+        open_names: Vec::new(),
+        doc: RawDocument {
+            tariffs: Vec::new(),
+            error: None,
+        },
+        error_msg: None,
+        error_type: None,
+    };
+    let mut root_done = false;
+    loop {
+        let event = reader.read_event().map_err(|e| {
+            // quick-xml quotes tag names, which a peer can make huge.
+            let detail = crate::logging::shorten(&e.to_string(), 300);
+            bad_export(format!("at byte {}: {detail}", reader.buffer_position()))
+        })?;
+        match event {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                if root_done {
+                    return Err(bad_export("content after the root element"));
+                }
+                if r.stack.len() >= MAX_DEPTH {
+                    return Err(bad_export(format!(
+                        "nesting deeper than {MAX_DEPTH} levels"
+                    )));
+                }
+                let parent = r.stack.last().copied();
+                let frame = match parent {
+                    Some(Frame::Skip | Frame::Text(_)) => Frame::Skip,
+                    _ => r.enter(parent, e.name().as_ref(), e)?,
+                };
+                if matches!(event, Event::Start(_)) {
+                    r.stack.push(frame);
+                    r.open_names.push(span_in(text, e.name().as_ref()));
+                } else if r.stack.is_empty() {
+                    root_done = true;
+                }
+            }
+            Event::End(_) => {
+                r.stack.pop();
+                r.open_names.pop();
+                if r.stack.is_empty() {
+                    root_done = true;
+                }
+            }
+            Event::Text(t) => match r.stack.last().copied() {
+                Some(Frame::Text(slot)) => {
+                    let s = t.unescape().map_err(|e| {
+                        bad_export(format!(
+                            "bad text: {}",
+                            crate::logging::shorten(&e.to_string(), 300)
+                        ))
+                    })?;
+                    append(r.slot(slot), s);
+                }
+                Some(_) => {}
+                None => {
+                    let s = t.unescape().map_err(|e| {
+                        bad_export(format!(
+                            "bad text: {}",
+                            crate::logging::shorten(&e.to_string(), 300)
+                        ))
+                    })?;
+                    if !s.trim().is_empty() {
+                        return Err(bad_export("text outside the root element"));
+                    }
+                }
+            },
+            Event::CData(c) => match r.stack.last().copied() {
+                Some(Frame::Text(slot)) => {
+                    let s = match c.into_inner() {
+                        Cow::Borrowed(b) => Cow::Borrowed(
+                            std::str::from_utf8(b).map_err(|_| bad_export("CDATA is not UTF-8"))?,
+                        ),
+                        Cow::Owned(b) => Cow::Owned(
+                            String::from_utf8(b).map_err(|_| bad_export("CDATA is not UTF-8"))?,
+                        ),
+                    };
+                    append(r.slot(slot), s);
+                }
+                Some(_) => {}
+                None => return Err(bad_export("CDATA outside the root element")),
+            },
+            Event::Decl(_) | Event::Comment(_) | Event::PI(_) | Event::DocType(_) => {}
+            Event::Eof => break,
+        }
+    }
+    if let Some(open) = r.open_names.last() {
+        let name = text.as_bytes().get(open.clone()).unwrap_or(b"?");
+        return Err(bad_export(format!(
+            "document ends inside <{}> (truncated)",
+            shown(name)
+        )));
+    }
+    if !root_done {
+        return Err(bad_export("no root element"));
+    }
+    if let Some(kind) = r.error_type {
+        let msg = text_of(&r.error_msg).unwrap_or("").to_string();
+        r.doc.error = Some((kind, msg));
+    }
+    Ok(r.doc)
+}
+
+// ---------------------------------------------------------------------------
+// Raw fields → the typed model, tolerant inside a tariff.
+
+fn is_on(v: Option<&str>) -> bool {
+    v.map(str::trim).is_some_and(|s| {
+        ["on", "yes", "1", "true"]
+            .iter()
+            .any(|w| s.eq_ignore_ascii_case(w))
+    })
+}
+
+/// The periods of `prices`. A `<price>` without a currency inherits
+/// `default_currency` (add-on prices are listed bare).
 fn periods_of(
-    node: &Node,
+    prices: &[RawPrice<'_>],
     default_currency: &str,
     what: &str,
     warnings: &mut Vec<String>,
 ) -> Vec<Period> {
     let mut out = Vec::new();
-    for price in node.children_named("price") {
+    for price in prices {
         let currency = price
-            .attr("currency")
+            .currency
+            .as_deref()
             .map(str::trim)
             .filter(|c| !c.is_empty())
             .unwrap_or(default_currency)
             .to_string();
-        for p in price.children_named("period") {
-            let length_text = p.attr("length").unwrap_or("").trim();
+        for p in &price.periods {
+            let length_text = p.length.as_deref().unwrap_or("").trim();
             let Ok(length) = length_text.parse::<i64>() else {
                 warnings.push(format!(
                     "{what}: period with length \"{length_text}\" ignored"
                 ));
                 continue;
             };
-            let kind = p.attr("type").unwrap_or("month").trim().to_string();
-            let cost_text = p.attr("cost").unwrap_or("").trim();
+            let kind = p.kind.as_deref().unwrap_or("month").trim().to_string();
+            let cost_text = p.cost.as_deref().unwrap_or("").trim();
             let cost = if cost_text.is_empty() {
                 None
             } else {
@@ -179,73 +728,89 @@ fn periods_of(
 }
 
 fn altname_addon(
-    addon: &Node,
+    addon: &RawAddon<'_>,
     currency: &str,
     what: &str,
     warnings: &mut Vec<String>,
 ) -> Option<AltnameAddon> {
-    let intname = addon
-        .child_text("intname")
-        .or_else(|| {
-            addon
-                .child("addon_itemtype_info")
-                .and_then(|i| i.child_text("intname"))
-        })?
+    let intname = text_of(&addon.intname)
+        .or_else(|| text_of(&addon.info_intname))?
         .to_string();
     let lower = intname.to_ascii_lowercase();
     if !lower.starts_with(ALTNAME_PREFIX) {
         return None;
     }
-    let number = |name: &str| addon.child_text(name).and_then(|t| t.parse::<u64>().ok());
+    let number = |field: &Field<'_>| text_of(field).and_then(|t| t.parse::<u64>().ok());
     Some(AltnameAddon {
-        id: number("id"),
+        id: number(&addon.id),
         wildcard: lower.contains("wild"),
         intname,
-        min: number("addonmin"),
-        limit: number("addonlimit").or_else(|| number("addonmax")),
-        periods: periods_of(addon, currency, &format!("{what} addon altname"), warnings),
+        name: text_of(&addon.name).map(str::to_string),
+        name_ru: text_of(&addon.name_ru).map(str::to_string),
+        min: number(&addon.addonmin),
+        limit: number(&addon.addonlimit).or_else(|| number(&addon.addonmax)),
+        periods: periods_of(
+            &addon.prices,
+            currency,
+            &format!("{what} addon altname"),
+            warnings,
+        ),
+        enumeration: addon
+            .choices
+            .iter()
+            .map(|c| EnumItem {
+                id: number(&c.id),
+                intname: text_of(&c.intname).map(str::to_string),
+                name: text_of(&c.name).map(str::to_string),
+                periods: periods_of(
+                    &c.prices,
+                    currency,
+                    &format!("{what} addon altname enumeration"),
+                    warnings,
+                ),
+            })
+            .collect(),
     })
 }
 
-fn tariff_from(node: &Node, warnings: &mut Vec<String>) -> std::result::Result<Tariff, String> {
-    let id_text = node.child_text("id").ok_or("no <id>")?;
+fn tariff_from(
+    raw: &RawTariff<'_>,
+    warnings: &mut Vec<String>,
+) -> std::result::Result<Tariff, String> {
+    let id_text = text_of(&raw.id).ok_or("no <id>")?;
     let id: u64 = id_text
         .parse()
         .map_err(|_| format!("id \"{}\" is not a number", first_chars(id_text, 40)))?;
     // itemtype: intname in itemtype_info, or the element itself when it is not numeric.
-    let itemtype = node
-        .child("itemtype_info")
-        .and_then(|i| i.child_text("intname"))
-        .or_else(|| {
-            node.child_text("itemtype")
-                .filter(|t| t.parse::<u64>().is_err())
-        });
+    let itemtype = text_of(&raw.info_intname)
+        .or_else(|| text_of(&raw.itemtype).filter(|t| t.parse::<u64>().is_err()));
     if let Some(it) = itemtype {
         if it != CERTIFICATE {
             return Err(format!("product type \"{it}\", not {CERTIFICATE}"));
         }
     }
-    let name_ru = node.child_text("name_ru").map(str::to_string);
-    let name_en = node.child_text("name_en").map(str::to_string);
-    let name = node
-        .child_text("name")
+    let name_ru = text_of(&raw.name_ru).map(str::to_string);
+    let name_en = text_of(&raw.name_en).map(str::to_string);
+    let name = text_of(&raw.name)
         .map(str::to_string)
         .or_else(|| name_en.clone())
         .or_else(|| name_ru.clone())
         .ok_or("no <name>")?;
     let what = format!("tariff {id}");
-    let first_currency = node
-        .children_named("price")
-        .find_map(|p| p.attr("currency"))
+    let first_currency = raw
+        .prices
+        .iter()
+        .find_map(|p| p.currency.as_deref())
         .unwrap_or("")
         .trim()
         .to_string();
-    let periods = periods_of(node, &first_currency, &what, warnings);
-    let altnames: Vec<AltnameAddon> = node
-        .children_named("addon")
+    let periods = periods_of(&raw.prices, &first_currency, &what, warnings);
+    let altnames: Vec<AltnameAddon> = raw
+        .addons
+        .iter()
         .filter_map(|a| altname_addon(a, &first_currency, &what, warnings))
         .collect();
-    let siteinfo = node.child_text("siteinfo").map(str::to_string);
+    let siteinfo = text_of(&raw.siteinfo).map(str::to_string);
     let mut names: Vec<&str> = vec![name.as_str()];
     names.extend(name_en.as_deref());
     names.extend(name_ru.as_deref());
@@ -256,12 +821,12 @@ fn tariff_from(node: &Node, warnings: &mut Vec<String>) -> std::result::Result<T
         has_wildcard_altname_addon: altnames.iter().any(|a| a.wildcard),
     });
     // `active` absent means active; archived/hidden plans cannot be ordered.
-    let active = node
-        .child("active")
-        .map(|a| is_on(Some(&a.text)))
+    let active = raw
+        .active
+        .as_deref()
+        .map(|a| is_on(Some(a)))
         .unwrap_or(true);
-    let available =
-        active && !is_on(node.child_text("archived")) && !is_on(node.child_text("hideinorder"));
+    let available = active && !is_on(text_of(&raw.archived)) && !is_on(text_of(&raw.hideinorder));
     Ok(Tariff {
         id,
         name,
@@ -320,6 +885,53 @@ mod tests {
         assert_eq!(t.altnames[0].limit, Some(250));
         assert_eq!(t.altnames[0].periods[0].currency, "EUR");
         assert!(t.available);
+    }
+
+    /// The rules the streaming reader keeps from the element tree it
+    /// replaced: the first child of a name counts, text is an element's own
+    /// (CDATA and entities included, children's text not), values are
+    /// unescaped, the first `<error>` wins, other subtrees are read past.
+    #[test]
+    fn streaming_reader_keeps_the_tree_rules() {
+        let xml = r#"<doc>
+  <pricelist>
+    <id>5</id><id>6</id>
+    <name>A <b>hidden</b>&amp; <![CDATA[B<C>]]></name>
+    <itemtype_info><x><intname>vds</intname></x><intname>certificate</intname></itemtype_info>
+    <itemtype_info><intname>vds</intname></itemtype_info>
+    <active/>
+    <futurefield><price currency="XXX"><period length="1" cost="9"/></price></futurefield>
+    <price currency="USD"><period length="12" cost="1&#46;50" type="month" cost="7"/></price>
+    <addon><addon_itemtype_info><intname>altname_wild</intname></addon_itemtype_info>
+      <addonmax>4</addonmax><price><period length="12" cost="2"/></price></addon>
+  </pricelist>
+  <error type="first"><msg> one </msg><msg>two</msg></error>
+</doc>"#;
+        let e = parse_export(xml, 1, AT).unwrap_err();
+        assert!(e.message.contains("first one"), "{}", e.message);
+
+        let ok = xml.replace(
+            r#"<error type="first"><msg> one </msg><msg>two</msg></error>"#,
+            "",
+        );
+        let c = parse_export(&ok, 1, AT).unwrap();
+        let t = &c.tariffs[0];
+        assert_eq!(t.id, 5);
+        assert_eq!(t.name, "A & B<C>");
+        assert!(!t.available, "a present but empty <active/> is not on");
+        assert_eq!(t.periods.len(), 1, "{:?}", t.periods);
+        assert_eq!(t.periods[0].currency, "USD");
+        assert_eq!(t.periods[0].cost, Some("1.50".parse().unwrap()));
+        assert!(t.altnames[0].wildcard && t.altnames[0].limit == Some(4));
+        assert_eq!(t.altnames[0].periods[0].currency, "USD");
+
+        let truncated = &ok[..ok.find("<addon>").unwrap() + "<addon>".len()];
+        let e = parse_export(truncated, 1, AT).unwrap_err();
+        assert!(e.message.contains("truncated"), "{}", e.message);
+        let e = parse_export("<doc></doc><doc/>", 1, AT).unwrap_err();
+        assert!(e.message.contains("after the root"), "{}", e.message);
+        let e = parse_export("<doc></doc> text", 1, AT).unwrap_err();
+        assert!(e.message.contains("outside the root"), "{}", e.message);
     }
 
     #[test]

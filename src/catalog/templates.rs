@@ -5,19 +5,57 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::{cache, Catalog, Tariff};
+use super::{cache, Catalog, Tariff, TemplateFlags};
 use crate::paths::{MgrRoot, MODULE_NAME};
 use crate::protocol::xml::Elem;
 
+/// What a template is made of: the full [`Tariff`], or the lean
+/// [`cache::TemplateTariff`] that `features` reads from the cache.
+pub trait TemplateSource {
+    fn id(&self) -> u64;
+    fn name(&self) -> &str;
+    fn name_ru(&self) -> Option<&str>;
+    fn name_en(&self) -> Option<&str>;
+    fn flags(&self) -> &TemplateFlags;
+
+    fn template_id(&self) -> String {
+        super::template_id(self.id())
+    }
+    fn display_name_en(&self) -> &str {
+        self.name_en().unwrap_or(self.name())
+    }
+    fn display_name_ru(&self) -> &str {
+        self.name_ru().unwrap_or(self.name())
+    }
+}
+
+impl TemplateSource for Tariff {
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn name_ru(&self) -> Option<&str> {
+        self.name_ru.as_deref()
+    }
+    fn name_en(&self) -> Option<&str> {
+        self.name_en.as_deref()
+    }
+    fn flags(&self) -> &TemplateFlags {
+        &self.flags
+    }
+}
+
 /// One template: `name` and `id` (same value, §12.2 design), `display_name`
 /// (OP-SSL's attribute), then the flags that are on, as `yes`.
-pub fn template_elem(t: &Tariff) -> Elem {
+pub fn template_elem(t: &impl TemplateSource) -> Elem {
     let id = t.template_id();
     let mut e = Elem::new("template")
         .attr("name", id.clone())
         .attr("id", id)
         .attr("display_name", t.display_name_en());
-    for (flag, on) in t.flags.attributes() {
+    for (flag, on) in t.flags().attributes() {
         if on {
             e = e.attr(flag, "yes");
         }
@@ -25,27 +63,28 @@ pub fn template_elem(t: &Tariff) -> Elem {
     e
 }
 
-/// The tariffs of every catalog, one per template id, ascending by upstream
-/// id. Two modules whose upstreams both have tariff N share template
-/// `ssl_N` (the intname is the contract); the lowest module id wins, so the
-/// result never depends on file-system order.
-pub fn merged(catalogs: &[Catalog]) -> Vec<(u64, &Tariff)> {
-    let mut sorted: Vec<&Catalog> = catalogs.iter().collect();
-    sorted.sort_by_key(|c| c.module_id);
-    let mut by_id: BTreeMap<u64, (u64, &Tariff)> = BTreeMap::new();
-    for c in sorted {
-        for t in &c.tariffs {
-            match by_id.get(&t.id) {
+/// The tariffs of every catalog (module id, its tariffs), one per template
+/// id, ascending by upstream id. Two modules whose upstreams both have tariff
+/// N share template `ssl_N` (the intname is the contract); the lowest module
+/// id wins, so the result never depends on file-system order.
+fn merged_from<'a, T: TemplateSource>(
+    catalogs: impl IntoIterator<Item = (u64, &'a [T])>,
+) -> Vec<(u64, &'a T)> {
+    let mut sorted: Vec<(u64, &'a [T])> = catalogs.into_iter().collect();
+    sorted.sort_by_key(|(module, _)| *module);
+    let mut by_id: BTreeMap<u64, (u64, &T)> = BTreeMap::new();
+    for (module, tariffs) in sorted {
+        for t in tariffs {
+            match by_id.get(&t.id()) {
                 None => {
-                    by_id.insert(t.id, (c.module_id, t));
+                    by_id.insert(t.id(), (module, t));
                 }
-                Some((first, kept)) if *first != c.module_id && kept.flags != t.flags => log::warn!(
-                    "template {} comes from module {first} ('{}'); module {} has a different tariff '{}' \
+                Some((first, kept)) if *first != module && kept.flags() != t.flags() => log::warn!(
+                    "template {} comes from module {first} ('{}'); module {module} has a different tariff '{}' \
                      with the same upstream id, which cannot have its own template",
                     t.template_id(),
-                    kept.name,
-                    c.module_id,
-                    t.name
+                    kept.name(),
+                    t.name()
                 ),
                 Some(_) => {}
             }
@@ -54,22 +93,23 @@ pub fn merged(catalogs: &[Catalog]) -> Vec<(u64, &Tariff)> {
     by_id.into_values().collect()
 }
 
-/// Template elements for `features` from already loaded catalogs.
-pub fn templates_from(catalogs: &[Catalog]) -> Vec<Elem> {
-    merged(catalogs)
-        .into_iter()
-        .map(|(_, t)| template_elem(t))
-        .collect()
+/// [`merged_from`] over loaded catalogs.
+pub fn merged(catalogs: &[Catalog]) -> Vec<(u64, &Tariff)> {
+    merged_from(catalogs.iter().map(|c| (c.module_id, c.tariffs.as_slice())))
 }
 
-/// Template elements for `features` from every cached catalog under `root`.
-/// An unreadable cache is logged and left out; `features` still answers.
+/// Template elements for `features` from every cached catalog under `root`,
+/// reading only the template view of each cache. An unreadable cache is
+/// logged and left out; `features` still answers.
 pub fn feature_templates(root: &MgrRoot) -> Vec<Elem> {
-    let (catalogs, problems) = cache::load_all(root);
+    let (catalogs, problems) = cache::load_all_templates(root);
     for p in problems {
         log::warn!("features: {p}");
     }
-    templates_from(&catalogs)
+    merged_from(catalogs.iter().map(|c| (c.module_id, c.tariffs.as_slice())))
+        .into_iter()
+        .map(|(_, t)| template_elem(t))
+        .collect()
 }
 
 /// GUESS (module-protocol.md §8, §12.2): BILLmanager reads every
@@ -157,6 +197,58 @@ mod tests {
         assert_eq!(ids, vec![2, 9]);
         assert_eq!(m1[1].1.name, "From three");
         assert_eq!(m1, m2);
+    }
+
+    /// `features` reads only the template view of the cache; it must give
+    /// exactly the templates the full model gives.
+    #[test]
+    fn template_view_of_the_cache_gives_the_full_model_templates() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = MgrRoot::new(dir.path());
+        let a = cat(2, "<pricelist><id>9</id><name>Nine EV</name><name_en>Nine EV (en)</name_en><addon><intname>altname</intname></addon><price currency=\"EUR\"><period cost=\"5\" length=\"12\" type=\"month\"/></price></pricelist><pricelist><id>3</id><name>Three Wildcard</name><siteinfo>www=yes</siteinfo></pricelist>");
+        let b = cat(
+            1,
+            "<pricelist><id>9</id><name>Nine from one</name></pricelist>",
+        );
+        cache::save(&root, &a).unwrap();
+        cache::save(&root, &b).unwrap();
+        let render = |elems: Vec<Elem>| {
+            let mut d = Elem::doc();
+            for e in elems {
+                d.push(e);
+            }
+            d.to_compact()
+        };
+        let full: Vec<Elem> = merged(&[a, b])
+            .into_iter()
+            .map(|(_, t)| template_elem(t))
+            .collect();
+        let from_cache = render(feature_templates(&root));
+        let full = render(full);
+        assert_eq!(from_cache, full);
+        let view: cache::TemplateCatalog = serde_json::from_str(
+            &std::fs::read_to_string(cache::templates_path(&root, 2)).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            view.tariffs.len(),
+            2,
+            "save writes the view beside the catalog"
+        );
+        // A cache written by an older version has no view: the catalog is read.
+        for module in [1, 2] {
+            std::fs::remove_file(cache::templates_path(&root, module)).unwrap();
+        }
+        std::fs::write(cache::templates_path(&root, 2), "{damaged").unwrap();
+        assert_eq!(render(feature_templates(&root)), full);
+        assert!(
+            from_cache.contains("display_name=\"Nine from one\""),
+            "{from_cache}"
+        );
+        assert!(
+            from_cache.contains("wildcard=\"yes\" www=\"yes\""),
+            "{from_cache}"
+        );
     }
 
     #[test]

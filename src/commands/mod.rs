@@ -3,11 +3,14 @@
 
 pub mod catalog_refresh;
 pub mod check_connection;
+pub mod credential_health;
 pub mod getbalance;
+pub mod import_capture;
 pub mod import_pricelist;
 pub mod import_service;
 pub mod lifecycle;
 pub mod module;
+pub mod price_watch;
 
 use crate::config::Config;
 use crate::paths::MgrRoot;

@@ -68,6 +68,8 @@ pub fn not_our_module(id: u64, name: &str, module: &str) -> ModuleError {
 
 /// The upstream client for a module's settings, ordering as `[order]` says.
 pub fn connect(settings: &ModuleSettings, config: &Config) -> Result<Client> {
+    // So a refused login can name the module (credential health).
+    super::credential_health::note_module(settings);
     let conn = Connection {
         url: settings.url.clone(),
         username: settings.username.clone(),

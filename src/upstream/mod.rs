@@ -147,6 +147,38 @@ pub enum ReissueKind {
     AltName { altnames: Vec<String> },
 }
 
+/// What one answer proved about the login (credential health, issue 14
+/// part 4): any answer that is not an authentication error means the
+/// upstream took the credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthOutcome {
+    Accepted,
+    Refused,
+}
+
+/// Told about every answer's [`AuthOutcome`]: the endpoint, the username.
+/// Transport failures prove nothing and are not reported.
+pub type AuthObserver = fn(&Endpoint, &str, AuthOutcome);
+
+static AUTH_OBSERVER: std::sync::OnceLock<AuthObserver> = std::sync::OnceLock::new();
+
+/// Install the process's observer (once; later calls are ignored).
+pub fn set_auth_observer(observer: AuthObserver) {
+    let _ = AUTH_OBSERVER.set(observer);
+}
+
+/// The outcome an answer proves, if any.
+pub fn auth_outcome<T>(result: &Result<T, UpstreamError>) -> Option<AuthOutcome> {
+    match result {
+        Ok(_) => Some(AuthOutcome::Accepted),
+        Err(UpstreamError::Api(a)) if a.class() == ApiErrorClass::Auth => {
+            Some(AuthOutcome::Refused)
+        }
+        Err(UpstreamError::Api(_)) => Some(AuthOutcome::Accepted),
+        Err(_) => None,
+    }
+}
+
 /// The upstream client: one per process, built only by commands that need it.
 pub struct Client {
     http: reqwest::blocking::Client,
@@ -276,6 +308,9 @@ impl Client {
             }
             Err(e) => log::debug!("upstream {func}: {} in {ms} ms: {e}", e.class_name()),
         }
+        if let (Some(observe), Some(outcome)) = (AUTH_OBSERVER.get(), auth_outcome(&result)) {
+            observe(&self.endpoint, &self.username, outcome);
+        }
         result
     }
 
@@ -398,6 +433,35 @@ mod tests {
         assert!(!logged.contains("Pa55"), "{logged}");
         assert!(logged.contains("authinfo=reseller@example.com:***"));
         assert!(logged.len() < 300);
+    }
+
+    #[test]
+    fn only_api_answers_tell_about_the_login() {
+        let api = |kind: &str| {
+            UpstreamError::Api(ApiError {
+                func: "whoami".into(),
+                kind: kind.into(),
+                object: None,
+                code: None,
+                params: Vec::new(),
+                msg: None,
+            })
+        };
+        assert_eq!(auth_outcome(&Ok::<(), _>(())), Some(AuthOutcome::Accepted));
+        assert_eq!(
+            auth_outcome::<()>(&Err(api("auth"))),
+            Some(AuthOutcome::Refused)
+        );
+        // Any other API error: the login was taken.
+        assert_eq!(
+            auth_outcome::<()>(&Err(api("missed"))),
+            Some(AuthOutcome::Accepted)
+        );
+        // A transport failure proves nothing either way.
+        assert_eq!(
+            auth_outcome::<()>(&Err(UpstreamError::Config("x".into()))),
+            None
+        );
     }
 
     #[test]

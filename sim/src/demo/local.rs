@@ -169,7 +169,8 @@ pub struct Local {
     pub conn: Conn,
 }
 
-/// What the seed created.
+/// What the seed created; `tariff` and `item` are 0 until the tariff
+/// import step has made them.
 #[derive(Debug, Clone)]
 pub struct Seed {
     pub module: u64,
@@ -253,17 +254,8 @@ impl Local {
 
     /// What an admin and a customer would have done in BILLmanager before
     /// the module is first called: the processing module (password crypted
-    /// with etc/billmgr.pem by the stand-in's own code), the certificate
-    /// tariff `ssl_<upstream id>` linked to it, a customer and their paid
-    /// certificate order with a CSR.
-    pub fn seed(
-        &mut self,
-        url: &str,
-        username: &str,
-        password: &str,
-        upstream_tariff: u64,
-        cn: &str,
-    ) -> Result<Seed, String> {
+    /// with etc/billmgr.pem by the stand-in's own code) and a customer.
+    pub fn seed(&mut self, url: &str, username: &str, password: &str) -> Result<Seed, String> {
         let key = Key::load(&self.root).map_err(|e| e.msg)?;
         let crypted = key.encrypt(password).map_err(|e| e.msg)?;
         let module = self.insert(
@@ -280,19 +272,6 @@ impl Local {
             "INSERT INTO processingcryptedparam (processingmodule, intname, value) VALUES (?, 'password', ?)",
             (module, crypted),
         )?;
-        let itemtype = self.insert("INSERT INTO itemtype (intname) VALUES ('certificate')", ())?;
-        let tariff = self.insert(
-            "INSERT INTO pricelist (intname, name, itemtype, project) VALUES (?, ?, ?, 1)",
-            (
-                format!("ssl_{upstream_tariff}"),
-                "Positive SSL (resold)",
-                itemtype,
-            ),
-        )?;
-        self.insert(
-            "INSERT INTO processingmodule2pricelist (processingmodule, pricelist) VALUES (?, ?)",
-            (module, tariff),
-        )?;
         let account = self.insert(
             "INSERT INTO account (name, project) VALUES ('Example Ltd', 1)",
             (),
@@ -301,12 +280,13 @@ impl Local {
             "INSERT INTO user (account, email, name) VALUES (?, 'admin@example.com', 'Example admin')",
             (account,),
         )?;
-        let item = self.seed_order(module, tariff, account, cn)?;
+        // The tariff and the order come later, as the admin and the
+        // customer make them (the import wizard step, demo/import_step.rs).
         Ok(Seed {
             module,
-            tariff,
+            tariff: 0,
             account,
-            item,
+            item: 0,
         })
     }
 

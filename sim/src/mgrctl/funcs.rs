@@ -21,6 +21,7 @@
 //! | `task.edit` | new `task` row, status 0, linked from the running operation |
 //! | `processing.edit` | the module's settings, crypted ones decrypted (P-U10: a guess) |
 //! | `processing.import.service` | a new `item` with its `itemparam`s in one transaction (sim/src/mgrctl/import.rs) |
+//! | `problems.register`, `problems.delete` | the problem register in `var/mgrctl-problems.json`, no database (sim/src/mgrctl/problems.rs) |
 //! | `processing.savebalance` | `processingmodule=<id> balance=<amount> [currency=<code>]`: the module's `balance`, `balance_currency`, `balance_date` (our columns; parameter names inferred, evidence-2026-12 "getbalance") |
 
 use std::path::Path;
@@ -50,7 +51,7 @@ fn db_err(e: mysql::Error) -> SimError {
     SimError::new("database", "mysql", e.to_string())
 }
 
-fn connect(conf: &Conf) -> R<Conn> {
+pub(super) fn connect(conf: &Conf) -> R<Conn> {
     let host = conf.db("DBHost").unwrap_or("localhost").to_string();
     let mut opts = OptsBuilder::new()
         .ip_or_hostname(Some(host.clone()))
@@ -173,6 +174,9 @@ pub fn execute(root: &Path, call: &Call) -> R<String> {
             .task_type(op)
             .map(|t| leaf("task_type", &t))
             .unwrap_or_default());
+    }
+    if let Some(answer) = super::problems::execute(root, call) {
+        return answer;
     }
     let mut conn = connect(&conf)?;
     let c = &mut conn;

@@ -21,6 +21,7 @@ pub(crate) mod crypt;
 mod faults;
 mod funcs;
 mod import;
+mod problems;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -177,6 +178,12 @@ fn find_root(argv0: &str) -> Result<PathBuf, SimError> {
             "cannot tell the BILLmanager root: set MGR5_ROOT or call me as <root>/sbin/mgrctl",
         )),
     }
+}
+
+/// A connection to the database of `<root>/etc/billmgr-sim.conf` (for the
+/// other stand-ins that play BILLmanager, e.g. the import wizard).
+pub(crate) fn connect_root(root: &Path) -> Result<mysql::Conn, SimError> {
+    funcs::connect(&conf::Conf::load(root)?)
 }
 
 fn journal(root: &Path, call: &Call, outcome: &str) {

@@ -9,6 +9,7 @@
 //! | `delete` | `id`: deleted upstream (gone from the list, no refund) |
 //! | `renew` | `id`: the upstream renewed it on its own (expiry + one period, no `service.prolong`) |
 //! | `cart` | `id`: a renewal put in the upstream cart and left unpaid (the list shows the item as ordered, status 1) |
+//! | `status` | `id` and any of `status`, `service_status`, `expiredate`: changed upstream by hand (an admin there suspended it, or moved its expiry), no money |
 
 use super::sim::Sim;
 use super::state::{add_months, Item};
@@ -74,10 +75,44 @@ pub fn apply(sim: &mut Sim, d: DriftIn) -> Result<Value, String> {
             }
             Ok(json!({ "ok": true }))
         }
+        "status" => set_status(sim, d),
         other => Err(format!(
-            "unknown drift action '{other}' (seed, orphan, delete, renew, cart)"
+            "unknown drift action '{other}' (seed, orphan, delete, renew, cart, status)"
         )),
     }
+}
+
+/// `status`: the upstream's own view of a certificate changed by hand.
+fn set_status(sim: &mut Sim, d: DriftIn) -> Result<Value, String> {
+    let id = d.id.ok_or("{\"id\": N} required")?;
+    let expiry = parse_date(d.expiredate.as_deref())?;
+    if d.status.is_none() && d.service_status.is_none() && expiry.is_none() {
+        return Err("status needs status, service_status or expiredate".into());
+    }
+    let item = sim
+        .world
+        .items
+        .get_mut(&id)
+        .ok_or_else(|| format!("no item {id}"))?;
+    if let Some(s) = d.status {
+        item.status = s;
+        item.deleted = s == 4;
+    }
+    if let Some(ss) = d.service_status {
+        item.service_status = ss;
+    }
+    if expiry.is_some() {
+        item.expiredate = expiry;
+    }
+    Ok(json!({ "ok": true }))
+}
+
+fn parse_date(text: Option<&str>) -> Result<Option<NaiveDate>, String> {
+    text.map(|t| {
+        NaiveDate::parse_from_str(t, "%Y-%m-%d")
+            .map_err(|_| format!("expiredate '{t}' is not YYYY-MM-DD"))
+    })
+    .transpose()
 }
 
 fn seed(sim: &mut Sim, d: DriftIn) -> Result<Value, String> {
@@ -91,11 +126,8 @@ fn seed(sim: &mut Sim, d: DriftIn) -> Result<Value, String> {
     let status = d.status.unwrap_or(2);
     let service_status = d.service_status.unwrap_or(5);
     let today = sim.world.today();
-    let expiredate = match d.expiredate.as_deref() {
-        Some(t) => Some(
-            NaiveDate::parse_from_str(t, "%Y-%m-%d")
-                .map_err(|_| format!("expiredate '{t}' is not YYYY-MM-DD"))?,
-        ),
+    let expiredate = match parse_date(d.expiredate.as_deref())? {
+        Some(t) => Some(t),
         None if service_status == 5 => Some(add_months(today, period)),
         None => None,
     };

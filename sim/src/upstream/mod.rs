@@ -5,7 +5,7 @@
 mod catalog;
 mod certs;
 mod control;
-mod dom;
+pub(crate) mod dom;
 mod drift;
 mod faults;
 mod handlers;

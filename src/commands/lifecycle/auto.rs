@@ -23,7 +23,7 @@ use super::reconcile::{
     apply_view, reissue_request, reissue_visible, renewed, upstream_state, SyncOutcome,
 };
 use super::status::ServiceStatus;
-use super::tariff::cached_terms;
+use super::tariff::{cached_terms, upstream_tariff};
 use super::term::{
     describe, plan, validation_note, Action, Facts, Plan, CERT_NOT_AFTER_PARAM,
     CERT_NOT_BEFORE_PARAM, CERT_SERIAL_PARAM, NEXT_ACTION_PARAM, VALIDATION_PARAM,
@@ -324,8 +324,9 @@ fn renewal_visible(view: &CertView, intent: &Intent) -> bool {
 
 /// The upstream cost of one renewal of this item, as the cached catalog
 /// lists it, for the warning.
-pub fn renewal_cost(job: &Job, months: u32) -> String {
-    match cached_terms(job, months) {
+pub fn renewal_cost(job: &mut Job, months: u32) -> String {
+    let terms = upstream_tariff(job).and_then(|upstream| cached_terms(job, upstream, months));
+    match terms {
         Ok(Some(t)) => format!("{} {}", t.cost, t.currency),
         _ => "an amount not in the cached catalog (run catalog refresh)".into(),
     }
@@ -346,13 +347,14 @@ fn renew(job: &mut Job, view: &CertView) -> Result<bool> {
     intent.before.expiry = before.map(|d| d.to_string());
     intent.before.crt_digest = crt.map(digest);
     job.save_intent(&intent)?;
+    let cost = renewal_cost(job, months);
     log::warn!(
         "item {}: paid upstream renewal of certificate {} for {months} months, costing {}: the upstream's own \
          term ends {} with the certificate, before the local paid term ({}); the reseller pays it, the \
          customer's term does not move",
         job.item_id,
         view.id,
-        renewal_cost(job, months),
+        cost,
         before.map(|d| d.to_string()).unwrap_or_else(|| "unknown".into()),
         job.item
             .expiredate

@@ -5,8 +5,11 @@
 //! the operation has been tried `max_tries` times (10; `prolong` refused by
 //! the upstream 1, because a renewal moves money) and no task exists yet, it is switched to manual
 //! (`runningoperation.setmanual`) and an admin task is opened
-//! (`task.gettype` + `task.edit`), as ISPsystem's modules do. The caller then
-//! prints the error XML and exits 1.
+//! (`task.gettype` + `task.edit`), as ISPsystem's modules do — except for a
+//! refused login while the module's credential problem is registered
+//! (`commands::credential_health`): that one problem is the admin's task,
+//! and the operation goes through by itself once the login works. The
+//! caller then prints the error XML and exits 1.
 
 use crate::billing::{Db, Mgrctl};
 use crate::config::LifecycleConfig;
@@ -14,6 +17,7 @@ use crate::protocol::args::ServiceOp;
 use crate::protocol::error::{ErrorKind, ModuleError};
 
 use super::intent::{now_unix, Intent, Phase, INTENT_PARAM};
+use crate::commands::credential_health::problem_raised as credential_problem_raised;
 
 /// Tries allowed for `command` before manual handling.
 pub fn max_tries(op: ServiceOp, cfg: &LifecycleConfig) -> u32 {
@@ -147,6 +151,17 @@ pub fn report_failure(
             "running operation {ro}: try {trycount}; a send of item {} is inside its settle window, \
              so the retry cap waits: the next run after it tells from the upstream what happened",
             site.item
+        );
+        return;
+    }
+    if let Some(m) = site
+        .module
+        .filter(|m| error.kind == ErrorKind::InvalidLogin && credential_problem_raised(*m))
+    {
+        log::info!(
+            "running operation {ro}: the upstream refused the login; the credential problem of \
+             processing module {m} covers it, so the operation stays automatic and goes through \
+             once the login works"
         );
         return;
     }

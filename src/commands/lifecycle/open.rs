@@ -19,7 +19,7 @@ use super::job::{record_send_failure, set_status, Job, SERVICE_STATUS_PARAM};
 use super::reconcile::{adopt, settle_lost_order, sync_once};
 use super::report::report_ordered;
 use super::status::{local_status, ServiceStatus};
-use super::tariff::{cached_terms, check_names};
+use super::tariff::{cached_terms, check_names, check_paid_slots, upstream_tariff};
 
 pub fn run(job: &mut Job) -> Result<()> {
     let decision = job.decide(IntentOp::Open)?;
@@ -74,11 +74,12 @@ pub fn run(job: &mut Job) -> Result<()> {
 /// Record the intent, order, save the id.
 fn place_order(job: &mut Job, generation: u32, attempt: u32) -> Result<u64> {
     let data = CertificateOrderData::load(job.db, &job.key, job.item_id)?;
-    let pricelist = crate::catalog::upstream_tariff_id(&job.item.pricelist_intname)?;
+    let pricelist = upstream_tariff(job)?;
     let period = job.period_months()?;
-    if let Some(terms) = cached_terms(job, period)? {
+    if let Some(terms) = cached_terms(job, pricelist, period)? {
         check_names(&terms, &data.cn, &data.altnames)?;
     }
+    check_paid_slots(job, &data.cn, &data.altnames)?;
     let order = CertOrder {
         pricelist,
         period,

@@ -19,7 +19,7 @@ use super::job::{record_send_failure, set_status};
 use super::reconcile::{reissue_request, reissue_visible, upstream_state as state_of};
 use super::reissue_kind::choose;
 use super::status::{status_name, ServiceStatus};
-use super::tariff::{cached_terms, check_names};
+use super::tariff::{cached_terms, check_names, check_paid_slots, upstream_tariff};
 
 pub fn run(job: &mut Job) -> Result<()> {
     let upstream_id = job.require_upstream_id()?;
@@ -82,9 +82,17 @@ pub fn run(job: &mut Job) -> Result<()> {
         before_names,
     );
     if let ReissueKind::AltName { altnames } = &choice {
-        if let Some(terms) = cached_terms(job, job.period_months()?)? {
-            check_names(&terms, &data.cn, altnames)?;
+        // Already ordered: a tariff we cannot link only loses the early
+        // check; the upstream still validates the reissue.
+        match upstream_tariff(job) {
+            Ok(upstream) => {
+                if let Some(terms) = cached_terms(job, upstream, job.period_months()?)? {
+                    check_names(&terms, &data.cn, altnames)?;
+                }
+            }
+            Err(e) => log::info!("SAN list not checked against the catalog: {e}"),
         }
+        check_paid_slots(job, &data.cn, altnames)?;
     }
     let mut intent = Intent::new(IntentOp::Reopen, generation, attempt, job.ro, now_unix());
     intent.upstream_id = Some(upstream_id);

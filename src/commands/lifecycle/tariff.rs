@@ -1,4 +1,10 @@
-//! What the item's upstream tariff can do, checked before money moves.
+//! What the item's upstream tariff is, and what it can do, checked before
+//! money moves.
+//!
+//! Which upstream tariff a local tariff sells ([`upstream_tariff`]): its
+//! internal name `ssl_<id>`, else what BILLmanager's import wizard left
+//! (an external id, or the names `import_pricelist` served), else a clear
+//! error before anything is sent.
 //!
 //! The cached upstream catalog (`crate::catalog`, filled by `pmsslreseller
 //! catalog refresh`) knows each tariff's periods, SAN add-on limit and flags.
@@ -8,29 +14,123 @@
 //! with a clear error before anything is sent. Without a cache the upstream's
 //! own validation answers instead (logged once).
 
-use crate::catalog::{cache, OrderTerms};
+use crate::catalog::{cache, import_links, upstream_tariff_id, OrderTerms, TEMPLATE_PREFIX};
 use crate::protocol::error::{ModuleError, Result};
 
 use super::job::Job;
 
-/// Terms of the item's tariff from the cached catalog; `None` without a cache.
-pub fn cached_terms(job: &Job, period_months: u32) -> Result<Option<OrderTerms>> {
+/// The upstream tariff id the item's local tariff sells.
+///
+/// GUESS, P-U2 (module-protocol.md §14.2: how a tariff created by
+/// BILLmanager's import wizard is linked to the provider's tariff is not
+/// published). Tried in this order, the first that answers wins:
+/// 1. the internal name `ssl_<id>` (what our templates and our detail
+///    answer propose; confirmed to be what SSL modules read, §14.3);
+/// 2. the tariff's external id, when the database has one and it is a
+///    number ([`crate::billing::Db::pricelist_link`]);
+/// 3. the tariff's name equal to a name `import_pricelist` served for
+///    exactly one upstream tariff of this module
+///    ([`crate::catalog::import_links`]).
+///
+/// Otherwise a `value` error naming the tariff and what to set; callers ask
+/// before recording any intent, so nothing is sent or paid.
+pub fn upstream_tariff(job: &mut Job) -> Result<u64> {
+    let intname = job.item.pricelist_intname.clone();
+    if intname.trim().starts_with(TEMPLATE_PREFIX) {
+        // Ours, or meant to be: a malformed ssl_… is its own clear error.
+        return upstream_tariff_id(&intname);
+    }
+    let (name, external) = job.db.pricelist_link(job.item.pricelist)?;
+    if let Some(id) = external
+        .as_deref()
+        .and_then(|e| e.trim().parse::<u64>().ok())
+    {
+        log::info!(
+            "local tariff {} ('{name}', internal name '{intname}') sells upstream tariff {id} (its external id)",
+            job.item.pricelist
+        );
+        return Ok(id);
+    }
+    let module = job.item.processingmodule.unwrap_or_default();
+    let records = import_links::load_all(&job.ctx.root, module)?;
+    let matches = import_links::tariffs_named(&records, &name);
+    if let [id] = matches.as_slice() {
+        log::info!(
+            "local tariff {} ('{name}', internal name '{intname}') sells upstream tariff {id} (the name the import wizard was given for it)",
+            job.item.pricelist
+        );
+        return Ok(*id);
+    }
+    let why = if matches.len() > 1 {
+        format!(
+            "its name matches several imported upstream tariffs ({})",
+            matches
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    } else {
+        "it has neither an external id nor a name the import wizard was given".into()
+    };
+    Err(ModuleError::value(
+        "pricelist_intname",
+        format!(
+            "the local tariff {} ('{name}', internal name '{intname}') of service {} is not linked to an \
+             upstream tariff: its internal name is not {TEMPLATE_PREFIX}<upstream tariff id> and {why}. \
+             Set the tariff's internal name to {TEMPLATE_PREFIX}<upstream tariff id> (e.g. {TEMPLATE_PREFIX}3033; \
+             `pmsslreseller catalog show --module {module}` lists the ids), then restart the operation; \
+             nothing was ordered",
+            job.item.pricelist, job.item_id
+        ),
+    )
+    .with_param("value", intname))
+}
+
+/// Terms of upstream tariff `upstream` (the item's, see [`upstream_tariff`])
+/// from the cached catalog; `None` without a cache.
+pub fn cached_terms(job: &Job, upstream: u64, period_months: u32) -> Result<Option<OrderTerms>> {
     let Some(module) = job.item.processingmodule else {
         return Ok(None);
     };
     match cache::load(&job.ctx.root, module)? {
         Some(catalog) => catalog
-            .order_terms(&job.item.pricelist_intname, period_months)
+            .order_terms_for(upstream, &job.item.pricelist_intname, period_months)
             .map(Some),
         None => {
             log::info!(
-                "no cached upstream catalog for module {module}; the upstream validates tariff {} itself \
-                 (run `pmsslreseller catalog refresh --module {module}` to check orders before sending)",
-                job.item.pricelist_intname
+                "no cached upstream catalog for module {module}; the upstream validates tariff {upstream} itself \
+                 (run `pmsslreseller catalog refresh --module {module}` to check orders before sending)"
             );
             Ok(None)
         }
     }
+}
+
+/// The SANs of an order against the SAN slots the customer paid for (the
+/// service's `altname` add-ons): more names than paid slots would make the
+/// upstream charge the reseller for names nobody paid, so they are refused
+/// before anything is sent. Without SAN add-ons there is nothing to compare.
+pub fn check_paid_slots(job: &mut Job, cn: &str, altnames: &[String]) -> Result<()> {
+    let Some(paid) = job.db.ordered_san_slots(job.item_id)? else {
+        return Ok(());
+    };
+    let names = altnames
+        .iter()
+        .filter(|n| !n.trim().eq_ignore_ascii_case(cn.trim()))
+        .count() as u64;
+    if names > paid {
+        return Err(ModuleError::value(
+            "altname",
+            format!(
+                "service {} lists {names} additional names but its SAN add-on pays for {paid}; \
+                 raise the add-on quantity or remove names, then restart the operation",
+                job.item_id
+            ),
+        )
+        .with_param("value", names.to_string()));
+    }
+    Ok(())
 }
 
 /// The names of a certificate (CN + SANs) against what the tariff allows.

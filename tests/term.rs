@@ -269,6 +269,14 @@ fn a_24_month_term_on_a_per_certificate_upstream_renews_exactly_when_needed() {
         .filter(|l| l.contains("paid upstream renewal of certificate"))
         .collect();
     assert_eq!(warned.len(), 6, "{log}");
+    assert!(
+        !log.contains("on its own"),
+        "the module's own renewals are not reported as the upstream's: {log}"
+    );
+    // The drift report agrees: nothing to reconcile after the whole term.
+    let m = w.module.to_string();
+    let (code, out, err) = w.module(&["reconcile", "--module", &m], d(TERM_END) - Days::new(1));
+    assert_eq!(code, 0, "reconcile: {out}{err}");
     for line in warned {
         assert!(line.contains("WARN"), "{line}");
         assert!(

@@ -6,6 +6,8 @@
 //! `cargo bench --bench startup` (after `cargo build --release --workspace
 //! --bins`; `make bench` does both).
 
+#[path = "../tests/gen/catalog_export.rs"]
+mod gen;
 #[path = "../tests/support/mod.rs"]
 mod support;
 #[path = "util/mod.rs"]
@@ -76,6 +78,70 @@ fn main() {
         ),
     });
 
+    // Issue 15's catalog goals, as whole processes: a 5,000-tariff
+    // `catalog refresh --from-file` beside Python's bare ElementTree parse of
+    // the same file (the reference: at most half of it), then `features`
+    // with the 5,000 templates cached (goal: at most 10 ms).
+    let (big, _) = gen::export(5_000);
+    let big_file = root.join("export-5000.xml");
+    std::fs::write(&big_file, &big).expect("write the 5,000-tariff export");
+    let big_path = big_file.to_string_lossy().into_owned();
+    let refresh_args = [
+        "catalog",
+        "refresh",
+        "--module",
+        module_id.as_str(),
+        "--from-file",
+        big_path.as_str(),
+    ];
+    let mut s = Samples::default();
+    run_module(&root, &refresh_args, None);
+    for _ in 0..CATALOG_RUNS {
+        s.push(run_module(&root, &refresh_args, None));
+    }
+    let refresh_median = s.median();
+    rows.push(Row {
+        what: format!(
+            "catalog refresh --from-file (5,000 tariffs, {} KiB)",
+            big.len() / 1024
+        ),
+        samples: s,
+        note: format!(
+            "mgrctl calls per run: {} (the price check's paramlist)",
+            util::describe(&take_mgrctl_counts(&root), CATALOG_RUNS + 1)
+        ),
+    });
+    let python = python_parse(&big_file);
+    if let Some(p) = &python {
+        rows.push(Row {
+            what: "reference: Python xml.etree.ElementTree.parse of the same file".into(),
+            samples: p.clone(),
+            note: "parse only, inside one interpreter (start-up not counted)".into(),
+        });
+    }
+    let s = repeat(&root, &["--command", "features"], None);
+    let features_median = s.median();
+    rows.push(Row {
+        what: "features (5,000 templates cached)".into(),
+        samples: s,
+        note: format!("mgrctl calls: {}", util::total(&take_mgrctl_counts(&root))),
+    });
+    let mut goals = vec![format!(
+        "features with 5,000 templates: {} (goal 10 ms, ratio {:.2})",
+        util::ms(features_median),
+        features_median.as_secs_f64() / 0.010
+    )];
+    if let Some(p) = &python {
+        goals.push(format!(
+            "catalog refresh --from-file 5,000 / Python parse: {} / {} = {:.2} (goal at most 0.5)",
+            util::ms(refresh_median),
+            util::ms(p.median()),
+            refresh_median.as_secs_f64() / p.median().as_secs_f64()
+        ));
+    } else {
+        goals.push("Python reference: python3 not found, not measured".into());
+    }
+
     let stdin = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<doc><processingmodule><id>{module}</id>\
          <url>{}</url><username>{USER}</username><password>{PASS}</password></processingmodule></doc>\n",
@@ -140,9 +206,40 @@ fn main() {
 
     print_table(
         &format!(
-            "module start-up, whole processes ({RUNS} runs each after one warm-up), {}",
+            "module start-up, whole processes ({RUNS} runs each after one warm-up; catalog refresh {CATALOG_RUNS}), {}",
             util::build()
         ),
         &rows,
     );
+    println!();
+    for g in goals {
+        println!("{g}");
+    }
+}
+
+const CATALOG_RUNS: usize = 11;
+
+/// Python's bare `ElementTree.parse` of `file`, timed inside one interpreter
+/// ([`CATALOG_RUNS`] parses after one warm-up); `None` without python3.
+fn python_parse(file: &Path) -> Option<Samples> {
+    let script = format!(
+        "import sys, time, xml.etree.ElementTree as ET\n\
+         ET.parse(sys.argv[1])\n\
+         for _ in range({CATALOG_RUNS}):\n    t = time.perf_counter(); ET.parse(sys.argv[1]); print(time.perf_counter() - t)\n"
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .arg(file)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let mut s = Samples::default();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        s.push(std::time::Duration::from_secs_f64(
+            line.trim().parse().ok()?,
+        ));
+    }
+    Some(s)
 }

@@ -66,7 +66,9 @@ pub fn save(root: &MgrRoot, catalog: &Catalog) -> Result<PathBuf> {
         &templates_path(root, catalog.module_id),
         serde_json::to_string(&TemplateCatalog::of(catalog)),
     )?;
-    write(&target, serde_json::to_string_pretty(catalog))?;
+    // Compact: read by the module on every `open` and refresh (issue 15);
+    // `pmsslreseller catalog show` is the human view.
+    write(&target, serde_json::to_string(catalog))?;
     Ok(target)
 }
 

@@ -124,11 +124,14 @@ pub fn messages_file(root: &MgrRoot) -> PathBuf {
 
 /// `<mgrdata>` with `<messages name="pricelist.certificate">` in ru and en.
 pub fn messages_document(catalogs: &[Catalog]) -> String {
-    let tariffs = merged(catalogs);
+    messages_of(&merged(catalogs))
+}
+
+fn messages_of<T: TemplateSource>(tariffs: &[(u64, &T)]) -> String {
     let mut mgrdata = Elem::new("mgrdata");
     for (lang, ru) in [("ru", true), ("en", false)] {
         let mut messages = Elem::new("messages").attr("name", "pricelist.certificate");
-        for (_, t) in &tariffs {
+        for (_, t) in tariffs {
             let text = if ru {
                 t.display_name_ru()
             } else {
@@ -141,9 +144,11 @@ pub fn messages_document(catalogs: &[Catalog]) -> String {
     mgrdata.to_document()
 }
 
-/// Rewrite the messages file from every cached catalog. Returns its path.
+/// Rewrite the messages file from every cached catalog (their template
+/// views, which hold the names: the full catalogs are not read again after a
+/// refresh just wrote one). Returns its path.
 pub fn write_messages_file(root: &MgrRoot) -> std::io::Result<PathBuf> {
-    let (catalogs, problems) = cache::load_all(root);
+    let (catalogs, problems) = cache::load_all_templates(root);
     for p in problems {
         log::warn!("messages file: {p}");
     }
@@ -152,7 +157,8 @@ pub fn write_messages_file(root: &MgrRoot) -> std::io::Result<PathBuf> {
         std::fs::create_dir_all(dir)?;
     }
     let tmp = path.with_extension(format!("xml.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, messages_document(&catalogs))?;
+    let merged = merged_from(catalogs.iter().map(|c| (c.module_id, c.tariffs.as_slice())));
+    std::fs::write(&tmp, messages_of(&merged))?;
     std::fs::rename(&tmp, &path)?;
     Ok(path)
 }

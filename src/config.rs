@@ -180,7 +180,17 @@ pub struct LifecycleConfig {
     /// What tells BILLmanager that a certificate was ordered (P-U3,
     /// module-protocol.md §12.5, §18).
     pub open_convention: OpenConvention,
+    /// Days before the current certificate ends at which a free reissue is
+    /// asked for, while the paid term goes on (issue 12). Checked against
+    /// [`REISSUE_BEFORE_DAYS`].
+    pub reissue_before_days: u32,
 }
+
+/// Accepted `reissue_before_days`: at least one day, because issuance (and
+/// any domain validation the customer must redo) takes time; below the
+/// shortest certificate life of SC-081 (47 days, baseline.rs) by at least a
+/// week, or every certificate would be reissued as soon as it is issued.
+pub const REISSUE_BEFORE_DAYS: std::ops::RangeInclusive<u32> = 1..=40;
 
 /// Post-open calls for certificates (P-U3): which of `service.postopen` and
 /// `certificate.open` are made, and when.
@@ -206,6 +216,7 @@ impl Default for LifecycleConfig {
             lock_wait_secs: 30,
             settle_secs: 300,
             open_convention: OpenConvention::Postopen,
+            reissue_before_days: 30,
         }
     }
 }
@@ -319,6 +330,18 @@ impl Config {
             if value == 0 {
                 add(&format!("[upstream] {key}"), "must be at least 1".into());
             }
+        }
+        if !REISSUE_BEFORE_DAYS.contains(&self.lifecycle.reissue_before_days) {
+            add(
+                "[lifecycle] reissue_before_days",
+                format!(
+                    "{} is outside {}..={}: at least a day for issuance, and well below the \
+                     shortest certificate life (47 days from 2029-03-15)",
+                    self.lifecycle.reissue_before_days,
+                    REISSUE_BEFORE_DAYS.start(),
+                    REISSUE_BEFORE_DAYS.end()
+                ),
+            );
         }
         for (key, problem) in self.pricing.problems() {
             add(&format!("[pricing] {key}"), problem);
@@ -523,7 +546,8 @@ mod tests {
     #[test]
     fn every_bad_value_is_reported_with_its_key() {
         let text = "[log]\nlevel = \"verbose\"\n[upstream]\nca_file = \"/nonexistent/ca.pem\"\n\
-                    timeout_secs = 0\n[pricing]\nmin_margin = \"-1\"\n";
+                    timeout_secs = 0\n[lifecycle]\nreissue_before_days = 0\n\
+                    [pricing]\nmin_margin = \"-1\"\n";
         let c = Config::parse_unchecked(text).unwrap();
         let keys: Vec<String> = c.value_problems().into_iter().map(|p| p.key).collect();
         assert_eq!(
@@ -532,6 +556,7 @@ mod tests {
                 "[log] level",
                 "[upstream] ca_file",
                 "[upstream] timeout_secs",
+                "[lifecycle] reissue_before_days",
                 "[pricing] min_margin"
             ]
         );

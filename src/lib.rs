@@ -5,11 +5,13 @@
 //! - [`protocol`]: what BILLmanager sees: argv, `features`, error XML.
 //! - [`commands`]: one lifecycle step per BILLmanager command.
 //! - [`admin`]: the command line for administrators.
-//! - [`config`], [`paths`], [`logging`], [`secret`], [`hardening`]: shared plumbing.
+//! - [`config`], [`paths`], [`logging`], [`secret`], [`hardening`], [`clock`]: shared plumbing.
 
 pub mod admin;
+pub mod baseline;
 pub mod billing;
 pub mod catalog;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod hardening;
@@ -19,6 +21,7 @@ pub mod pricing;
 pub mod protocol;
 pub mod secret;
 pub mod upstream;
+pub mod x509;
 pub mod xmltree;
 
 use std::io::{IsTerminal, Write};

@@ -8,6 +8,8 @@
 //! silently (import leaves them out and logs them, `pricing preview` marks
 //! them).
 
+pub mod term;
+
 use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;

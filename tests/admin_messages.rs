@@ -268,8 +268,15 @@ fn pricing_preview_shows_money_with_currency_and_two_decimals() {
             && currency.len() == 3
             && currency.chars().all(|c| c.is_ascii_uppercase())
     };
-    let rows: Vec<&str> = out.lines().filter(|l| l.starts_with("ssl_")).collect();
+    // The price table, then (after a blank line) the one of whole terms (issue 12).
+    let (prices, terms) = out.split_once("\n\n").expect("two tables");
+    let rows: Vec<&str> = prices.lines().filter(|l| l.starts_with("ssl_")).collect();
     assert!(!rows.is_empty(), "{out}");
+    for row in terms.lines().filter(|l| l.starts_with("ssl_")) {
+        // template, term, model, purchases, cost, sell, margin, status
+        let amounts = row.split("  ").map(str::trim).filter(|c| money(c)).count();
+        assert_eq!(amounts, 3, "cost, sell, margin: {row}");
+    }
     for row in rows {
         // template, period ("12 mo"), cost, [rate], sell, margin, lowest, status, name
         let cells: Vec<&str> = row

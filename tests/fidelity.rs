@@ -569,8 +569,13 @@ fn a_renewal_no_local_prolong_asked_for_is_logged_with_its_amount() {
     assert!(item["auto_renewals"].as_u64().unwrap() >= 1, "{item}");
     let (code, out, _) = w.run(&["--command", "sync_item", "--item", &w.item.to_string()]);
     assert_eq!(code, 0, "{out}");
+    // Issue 12: the local paid term moves only with a local prolong (the next
+    // one adopts this renewal instead of paying again); the upstream's own
+    // expiry is recorded beside it.
     let after = w.db.item_dates(w.item).0.unwrap();
-    assert!(after > before, "{before} -> {after}");
+    assert_eq!(after, before, "the local paid term did not follow");
+    let seen = w.db.item_param(w.item, "pmss_upstream_expiry").unwrap();
+    assert!(seen > before, "upstream expiry recorded: {seen}");
     let log = w.mgr.module_log();
     let line = log
         .lines()

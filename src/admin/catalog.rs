@@ -18,6 +18,7 @@ use crate::commands::catalog_refresh::{self, Refreshed};
 use crate::commands::price_watch::{self, PriceCheck};
 use crate::config::Config;
 use crate::paths::MgrRoot;
+use crate::pricing::term::{term_cost, TermCost, TermModel};
 use crate::pricing::{Pricer, Quote, QuoteStatus};
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 
@@ -521,16 +522,24 @@ pub fn preview(root: &MgrRoot, config: &Config, args: &PreviewArgs) -> i32 {
         }
     }
     let flagged = quotes.iter().filter(|(_, q)| !q.is_offered()).count();
+    let terms = term_costs(config, &quotes);
+    let losing = terms.iter().filter(|(_, c)| c.loses_money).count();
     if args.json {
         let rows: Vec<serde_json::Value> = quotes
             .iter()
             .map(|(t, q)| json!({ "template": t.template_id(), "name": t.name, "quote": q }))
+            .collect();
+        let term_rows: Vec<serde_json::Value> = terms
+            .iter()
+            .map(|(t, c)| json!({ "template": t, "term": c }))
             .collect();
         print_json(&json!({
             "module": args.module,
             "fetched_at": catalog.fetched_at,
             "quotes": rows,
             "flagged": flagged,
+            "terms": term_rows,
+            "terms_losing_money": losing,
         }));
         return 0;
     }
@@ -577,7 +586,70 @@ pub fn preview(root: &MgrRoot, config: &Config, args: &PreviewArgs) -> i32 {
             quotes.len()
         );
     }
+    print_terms(&terms, losing);
     0
+}
+
+/// Issue 12: each priced period as one local term from today, under both
+/// upstream models (pricing/term.rs).
+fn term_costs(config: &Config, quotes: &[(&Tariff, Quote)]) -> Vec<(String, TermCost)> {
+    let today = crate::clock::today();
+    let before = config.lifecycle.reissue_before_days;
+    let mut out = Vec::new();
+    for (t, q) in quotes.iter().filter(|(_, q)| q.is_offered()) {
+        for model in [TermModel::Subscription, TermModel::PerCertificate] {
+            out.push((t.template_id(), term_cost(q, model, today, before)));
+        }
+    }
+    out
+}
+
+fn print_terms(terms: &[(String, TermCost)], losing: usize) {
+    println!();
+    println!(
+        "Over one local term from {} (certificates live 200/100/47 days, SC-081): upstream purchases and margin",
+        crate::clock::today()
+    );
+    let rows: Vec<Vec<String>> = terms
+        .iter()
+        .map(|(template, c)| {
+            vec![
+                template.clone(),
+                format!("{} mo", c.months),
+                match c.model {
+                    TermModel::Subscription => "subscription".into(),
+                    TermModel::PerCertificate => "per certificate".into(),
+                },
+                c.purchases.to_string(),
+                money(c.cost, &c.currency),
+                money(c.sell, &c.currency),
+                money(c.margin, &c.currency),
+                if c.loses_money { "LOSES MONEY" } else { "ok" }.to_string(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            &[
+                "template",
+                "term",
+                "upstream model",
+                "purchases",
+                "cost",
+                "sell",
+                "margin",
+                "status"
+            ],
+            &rows
+        )
+    );
+    if losing > 0 {
+        println!(
+            "warning: {losing} term(s) lose money: on a per-certificate upstream each renewal is paid again. \
+             Raise those prices, or sell them only from a subscription upstream."
+        );
+    }
 }
 
 #[cfg(test)]

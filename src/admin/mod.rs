@@ -38,6 +38,10 @@ pub enum AdminCommand {
         /// Processing module id (Integration → Processing modules, column Id).
         #[arg(long)]
         module: u64,
+        /// Only list what would be reissued, renewed or reported, and why;
+        /// change nothing (no local writes, nothing sent upstream).
+        #[arg(long)]
+        dry_run: bool,
     },
     /// The upstream account balance of a processing module (default: every
     /// active pmsslreseller module), as `--command getbalance` reports it.
@@ -135,7 +139,7 @@ pub fn run(argv: Vec<String>) -> i32 {
         }
     };
     match cli.command {
-        AdminCommand::Sync { module } => sync::run(&root, module),
+        AdminCommand::Sync { module, dry_run } => sync::run(&root, module, dry_run),
         AdminCommand::Balance { module } => {
             with_config(&root, |config| balance::run(&root, config, module))
         }

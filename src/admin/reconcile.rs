@@ -22,7 +22,9 @@ use serde_json::json;
 use crate::billing::{CryptKey, Db, ItemStatus};
 use crate::commands::lifecycle::intent::{Intent, IntentOp, Phase, INTENT_PARAM};
 use crate::commands::lifecycle::job::{ITEMTYPE, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM};
+use crate::commands::lifecycle::renewal_watch::asked_for;
 use crate::commands::lifecycle::status::{local_status, ServiceStatus};
+use crate::commands::lifecycle::term::CERT_NOT_AFTER_PARAM;
 use crate::commands::module::{connect, open_module, OpenModule};
 use crate::config::Config;
 use crate::paths::MgrRoot;
@@ -88,6 +90,10 @@ pub struct LocalCert {
     pub service_status: Option<ServiceStatus>,
     /// A local renewal is sent or running (its intent is not done).
     pub renewal_in_flight: bool,
+    /// The current certificate's own end (item param, issue 12).
+    pub cert_not_after: Option<NaiveDate>,
+    /// The last upstream renewal was the module's own automatic one (issue 12).
+    pub renewed_by_module: bool,
 }
 
 /// What the upstream shows of one certificate (a list row, or its view when
@@ -353,7 +359,7 @@ pub fn classify(books: &Books) -> Report {
             _ => {}
         }
         if let (Some(ue), Some(le)) = (u.expiredate, l.expiredate) {
-            if ue > le && !l.renewal_in_flight {
+            if ue > le && !l.renewal_in_flight && !l.renewed_by_module {
                 rows.push(row(
                     DriftKind::UpstreamRenewal,
                     format!(
@@ -361,11 +367,11 @@ pub fn classify(books: &Books) -> Report {
                         up_words(u),
                         u.cost.as_deref().unwrap_or("an amount the list does not show")
                     ),
-                    format!(
-                        "the upstream renewed it on its own: `{sync_hint}` takes the new expiry over; switch auto-renewal off for it upstream"
-                    ),
+                    "the upstream renewed it on its own: the next local prolong adopts it without paying \
+                     again (the local paid term moves only then); switch auto-renewal off for it upstream"
+                        .to_string(),
                 ));
-            } else if ue < le && !l.renewal_in_flight {
+            } else if ue < le && !l.renewal_in_flight && !term_step_covers(l, ue) {
                 rows.push(row(
                     DriftKind::ExpiryMismatch,
                     up_words(u),
@@ -429,6 +435,14 @@ pub fn classify(books: &Books) -> Report {
     }
 }
 
+/// Issue 12: an upstream whose own term is the current certificate (a
+/// per-certificate upstream) ends before the local paid term by design; the
+/// cron sync renews it before the certificate ends. Not drift while the
+/// upstream's term still covers the current certificate.
+fn term_step_covers(l: &LocalCert, upstream_expiry: NaiveDate) -> bool {
+    l.cert_not_after.is_some_and(|c| upstream_expiry >= c)
+}
+
 /// A renewal of this item is sent or running: its expiry may lawfully lag.
 fn renewal_in_flight(params: &BTreeMap<String, String>) -> bool {
     Intent::from_param(params.get(INTENT_PARAM).map(String::as_str))
@@ -456,6 +470,13 @@ pub fn local_certs(db: &mut Db, key: &CryptKey, module: u64) -> Result<Vec<Local
                 .filter(|id| is_possible_id(*id)),
             service_status: local_status(params.get(SERVICE_STATUS_PARAM).map(String::as_str)),
             renewal_in_flight: renewal_in_flight(&params),
+            renewed_by_module: Intent::from_param(params.get(INTENT_PARAM).map(String::as_str))
+                .ok()
+                .flatten()
+                .is_some_and(|i| i.ro.is_none() && asked_for(&i)),
+            cert_not_after: params
+                .get(CERT_NOT_AFTER_PARAM)
+                .and_then(|d| NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok()),
         });
     }
     Ok(out)
@@ -607,6 +628,8 @@ mod tests {
             upstream_id: uid,
             service_status: Some(ServiceStatus::Issued),
             renewal_in_flight: false,
+            cert_not_after: None,
+            renewed_by_module: false,
         }
     }
 
@@ -697,6 +720,23 @@ mod tests {
         assert!(r.rows.iter().all(|r| !r.action.is_empty()));
         assert!(!r.is_clean());
         assert!(r.summary().contains("1 orphan"), "{}", r.summary());
+    }
+
+    #[test]
+    fn a_per_certificate_upstream_term_is_not_drift_while_it_covers_the_certificate() {
+        // Paid locally until 2028-12-02; the upstream sells one certificate at a time.
+        let mut covered = local(1, Some(10), ItemStatus::Active, "2028-12-02");
+        covered.cert_not_after = d("2027-06-20");
+        let mut short = local(2, Some(11), ItemStatus::Active, "2028-12-02");
+        short.cert_not_after = d("2027-06-20");
+        let b = books(
+            vec![covered, short],
+            vec![up(10, 2, "2027-06-20", None), up(11, 2, "2027-05-01", None)],
+        );
+        assert_eq!(
+            kinds(&classify(&b)),
+            vec![(DriftKind::ExpiryMismatch, Some(2))]
+        );
     }
 
     #[test]

@@ -11,6 +11,13 @@
 //! terminal, a one-line summary always; exit 1 when any item failed. When
 //! the books still disagree afterwards, one warn line in the log: the drift
 //! report's summary, from the same list (`admin::reconcile`).
+//!
+//! Each item read also gets the paid term's next step (lifecycle/auto.rs):
+//! a free reissue or a paid renewal when its certificate ends within
+//! `[lifecycle] reissue_before_days` while the paid term goes on; an issued
+//! certificate is read for that even when its list row is unchanged.
+//! `--dry-run` reads and plans the same way, prints one line per due item
+//! (what and why), and writes and sends nothing.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -19,10 +26,11 @@ use std::time::Duration;
 use chrono::NaiveDate;
 
 use crate::billing::ItemStatus;
+use crate::commands::lifecycle::auto::sync_and_keep_valid;
 use crate::commands::lifecycle::job::{Job, JobSpec, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM};
 use crate::commands::lifecycle::maintenance;
-use crate::commands::lifecycle::reconcile::sync_once;
 use crate::commands::lifecycle::status::{list_row_is_active, local_status, ServiceStatus};
+use crate::commands::lifecycle::term::{CERT_NOT_AFTER_PARAM, UPSTREAM_EXPIRY_PARAM};
 use crate::commands::module::{connect, open_module, OpenModule};
 use crate::commands::Ctx;
 use crate::config::Config;
@@ -40,21 +48,27 @@ pub struct Summary {
     pub updated: usize,
     pub busy: usize,
     pub errors: usize,
+    /// Reissues or renewals due now (sent, or listed by a dry run).
+    pub due: usize,
 }
 
 impl Summary {
     pub fn line(&self, module: u64) -> String {
         format!(
-            "sync module {module}: {} certificates, {} not ordered yet, {} read upstream, {} updated, {} busy, {} errors",
-            self.certificates, self.not_ordered, self.read, self.updated, self.busy, self.errors
+            "sync module {module}: {} certificates, {} not ordered yet, {} read upstream, {} updated, {} busy, {} errors, {} reissues/renewals due",
+            self.certificates, self.not_ordered, self.read, self.updated, self.busy, self.errors, self.due
         )
     }
 }
 
 /// Does this item need a per-item read? (The "something changed" rule.)
+/// `seen_expiry` is the upstream expiry last recorded for the item (else its
+/// local expiry); `term_step_due`: its certificate ends within the reissue
+/// window while the paid term goes on (from the item params).
 pub fn needs_read(
     local: Option<ServiceStatus>,
-    local_expiry: Option<NaiveDate>,
+    seen_expiry: Option<NaiveDate>,
+    term_step_due: bool,
     row: Option<&CertSummary>,
 ) -> bool {
     let Some(row) = row else {
@@ -64,15 +78,34 @@ pub fn needs_read(
     match local {
         None => true,
         Some(ServiceStatus::Issued) => {
-            row.expiredate != local_expiry || list_row_is_active(row.status) == Some(false)
+            term_step_due
+                || row.expiredate != seen_expiry
+                || list_row_is_active(row.status) == Some(false)
         }
         Some(ServiceStatus::Failed) => list_row_is_active(row.status) == Some(true),
         Some(_) => true,
     }
 }
 
+/// From the item params alone: does the certificate end within the reissue
+/// window while the paid term runs past it? (Unknown → read and see.)
+fn term_step_due(
+    params: &BTreeMap<String, String>,
+    paid_until: Option<NaiveDate>,
+    before_days: u32,
+) -> bool {
+    let Some(not_after) = params
+        .get(CERT_NOT_AFTER_PARAM)
+        .and_then(|d| NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok())
+    else {
+        return true;
+    };
+    let window_starts = not_after - chrono::Days::new(u64::from(before_days));
+    paid_until.is_some_and(|p| p > not_after) && crate::clock::today() >= window_starts
+}
+
 /// Run the bulk sync; returns the exit code.
-pub fn run(root: &MgrRoot, module: u64) -> i32 {
+pub fn run(root: &MgrRoot, module: u64, dry_run: bool) -> i32 {
     let config = match Config::load(&root.config_file()) {
         Ok(c) => c,
         Err(e) => {
@@ -95,10 +128,15 @@ pub fn run(root: &MgrRoot, module: u64) -> i32 {
         args: Args::default(),
         argv: Vec::new(),
     };
-    match sync_module(&ctx, module) {
+    match sync_module(&ctx, module, dry_run) {
         Ok(summary) => {
-            println!("{}", summary.line(module));
-            log::info!("{}", summary.line(module));
+            let line = if dry_run {
+                format!("dry run, nothing changed: {}", summary.line(module))
+            } else {
+                summary.line(module)
+            };
+            println!("{line}");
+            log::info!("{line}");
             i32::from(summary.errors > 0)
         }
         Err(e) => {
@@ -109,7 +147,7 @@ pub fn run(root: &MgrRoot, module: u64) -> i32 {
     }
 }
 
-pub fn sync_module(ctx: &Ctx, module: u64) -> Result<Summary> {
+pub fn sync_module(ctx: &Ctx, module: u64, dry_run: bool) -> Result<Summary> {
     let OpenModule {
         mgrctl,
         mut db,
@@ -152,7 +190,16 @@ pub fn sync_module(ctx: &Ctx, module: u64) -> Result<Summary> {
             continue;
         };
         let local = local_status(params.get(SERVICE_STATUS_PARAM).map(String::as_str));
-        if !needs_read(local, item.expiredate, rows.get(&upstream_id)) {
+        let seen_expiry = params
+            .get(UPSTREAM_EXPIRY_PARAM)
+            .and_then(|d| NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok())
+            .or(item.expiredate);
+        let due = term_step_due(
+            &params,
+            item.expiredate,
+            ctx.config.lifecycle.reissue_before_days,
+        );
+        if !needs_read(local, seen_expiry, due, rows.get(&upstream_id)) {
             continue;
         }
         let spec = JobSpec {
@@ -164,11 +211,25 @@ pub fn sync_module(ctx: &Ctx, module: u64) -> Result<Summary> {
         };
         let outcome = Job::start(ctx, spec, &mgrctl, &mut db).and_then(|mut job| {
             summary.read += 1;
-            sync_once(&mut job, upstream_id)
+            sync_and_keep_valid(&mut job, upstream_id, dry_run)
         });
         match outcome {
-            Ok(o) if o.writes > 0 => summary.updated += 1,
-            Ok(_) => {}
+            Ok((o, looked)) => {
+                if o.writes > 0 || looked.sent {
+                    summary.updated += 1;
+                }
+                if looked.due.is_some() {
+                    summary.due += 1;
+                    if dry_run {
+                        println!(
+                            "item {} (upstream {upstream_id}): would do {}",
+                            item.id, looked.text
+                        );
+                    } else {
+                        log::info!("item {} (upstream {upstream_id}): {}", item.id, looked.text);
+                    }
+                }
+            }
             Err(e) if e.kind == ErrorKind::Locked => summary.busy += 1,
             Err(e) => {
                 log::error!("item {}: sync failed: {e}", item.id);
@@ -252,6 +313,14 @@ mod tests {
         assert!(!needs_read(
             Some(ServiceStatus::Issued),
             d("2027-01-10"),
+            false,
+            Some(&r)
+        ));
+        // Unchanged, but its certificate is due for a reissue: read.
+        assert!(needs_read(
+            Some(ServiceStatus::Issued),
+            d("2027-01-10"),
+            true,
             Some(&r)
         ));
     }
@@ -262,17 +331,20 @@ mod tests {
         assert!(needs_read(
             Some(ServiceStatus::Issued),
             d("2027-01-10"),
+            false,
             Some(&r)
         ));
         let r = row(Some("2027-01-10"), "5");
         assert!(needs_read(
             Some(ServiceStatus::Issued),
             d("2027-01-10"),
+            false,
             Some(&r)
         ));
         assert!(needs_read(
             Some(ServiceStatus::Issued),
             d("2027-01-10"),
+            false,
             None
         ));
     }
@@ -280,11 +352,31 @@ mod tests {
     #[test]
     fn pending_and_unsynced_are_read_failed_only_when_active() {
         let r = row(None, "5");
-        assert!(needs_read(Some(ServiceStatus::Requested), None, Some(&r)));
-        assert!(needs_read(Some(ServiceStatus::Enrolled), None, Some(&r)));
-        assert!(needs_read(None, None, Some(&r)));
-        assert!(!needs_read(Some(ServiceStatus::Failed), None, Some(&r)));
+        assert!(needs_read(
+            Some(ServiceStatus::Requested),
+            None,
+            false,
+            Some(&r)
+        ));
+        assert!(needs_read(
+            Some(ServiceStatus::Enrolled),
+            None,
+            false,
+            Some(&r)
+        ));
+        assert!(needs_read(None, None, false, Some(&r)));
+        assert!(!needs_read(
+            Some(ServiceStatus::Failed),
+            None,
+            false,
+            Some(&r)
+        ));
         let r = row(Some("2027-01-10"), "2");
-        assert!(needs_read(Some(ServiceStatus::Failed), None, Some(&r)));
+        assert!(needs_read(
+            Some(ServiceStatus::Failed),
+            None,
+            false,
+            Some(&r)
+        ));
     }
 }

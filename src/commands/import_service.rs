@@ -322,7 +322,7 @@ pub fn import(
             .filter(|r| local_ids.contains(*r))
             .map(str::to_string)
     };
-    let today = chrono::Utc::now().date_naive();
+    let today = crate::clock::today();
     let mut report = ImportReport {
         module,
         dry_run: opts.dry_run,

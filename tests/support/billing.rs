@@ -553,8 +553,20 @@ impl TestMgr {
 /// that root as working directory, as BILLmanager does). `stdin` None =
 /// closed. Returns (exit code, stdout, stderr).
 pub fn run_module(mgr: &TestMgr, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    run_module_env(mgr, args, stdin, &[])
+}
+
+/// [`run_module`] with extra environment variables (e.g. the test clock
+/// `PMSSLRESELLER_TEST_NOW`, which the mgrctl stand-in inherits too).
+pub fn run_module_env(
+    mgr: &TestMgr,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> (i32, String, String) {
     let mut child = Command::new(bin_path("pmsslreseller"))
         .args(args)
+        .envs(env.iter().copied())
         .env("MGR5_ROOT", mgr.path())
         .current_dir(mgr.path())
         .stdin(if stdin.is_some() {

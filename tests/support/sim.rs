@@ -297,6 +297,11 @@ impl SimUpstream {
         self.post("/_sim/clock", json!({ "advance_secs": secs }));
     }
 
+    /// Sets the simulator clock (RFC 3339 or `YYYY-MM-DD`): ages every certificate at once.
+    pub fn set_clock(&self, now: &str) {
+        self.post("/_sim/clock", json!({ "now": now }));
+    }
+
     /// Sets knobs; returns all effective knob values.
     pub fn knobs(&self, knobs: &[(&str, &str)]) -> BTreeMap<String, String> {
         let map: serde_json::Map<String, Value> = knobs

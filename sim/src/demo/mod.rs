@@ -24,6 +24,7 @@ mod http;
 mod import_step;
 mod local;
 mod show;
+mod term;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -126,6 +127,8 @@ struct Demo {
     total_upstream: usize,
     total_mgrctl: usize,
     runs: usize,
+    /// Extra environment of module runs (the term step's test clock).
+    module_env: Vec<(String, String)>,
 }
 
 pub fn main(args: Vec<String>) -> i32 {
@@ -173,6 +176,7 @@ pub fn main(args: Vec<String>) -> i32 {
         total_upstream: 0,
         total_mgrctl: 0,
         runs: 0,
+        module_env: Vec::new(),
     };
     catch_interrupts();
     let started = Instant::now();
@@ -474,6 +478,7 @@ impl Demo {
         let started = Instant::now();
         let mut child = Command::new(&self.module_bin)
             .args(args)
+            .envs(self.module_env.iter().map(|(k, v)| (k, v)))
             .env("MGR5_ROOT", &root)
             .current_dir(&root)
             .stdin(if stdin.is_some() {
@@ -665,6 +670,8 @@ impl Demo {
         self.step_reopen()?;
         go_on()?;
         self.step_prolong()?;
+        go_on()?;
+        self.step_term_reissue()?;
         go_on()?;
         self.step_suspend_resume("8", "suspend", 3)?;
         go_on()?;

@@ -308,9 +308,15 @@ fn post(c: &mut Conn, call: &Call, status: Option<i32>, opened: bool) -> R<Strin
             .map_err(db_err)?;
     }
     if opened {
+        // The open date is "today", on the test clock when one is set (the module's
+        // PMSSLRESELLER_TEST_NOW, issue 12), so a test's paid term starts on its own day.
+        let today = std::env::var("PMSSLRESELLER_TEST_NOW")
+            .ok()
+            .and_then(|t| t.get(..10).map(str::to_string))
+            .filter(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok());
         c.exec_drop(
-            "UPDATE item SET opendate = CURDATE() WHERE id = ? AND opendate IS NULL",
-            (item,),
+            "UPDATE item SET opendate = COALESCE(?, CURDATE()) WHERE id = ? AND opendate IS NULL",
+            (today, item),
         )
         .map_err(db_err)?;
     }

@@ -91,9 +91,14 @@ struct IdIn {
     msg: Option<String>,
 }
 
+/// `{"advance_secs": N}` moves the clock by N seconds; `{"now": "2027-05-20"}` (or RFC 3339) sets
+/// it, so a test ages every certificate to a chosen day (issue 12).
 #[derive(Deserialize)]
 struct ClockIn {
-    advance_secs: i64,
+    #[serde(default)]
+    advance_secs: Option<i64>,
+    #[serde(default)]
+    now: Option<String>,
 }
 
 pub fn handle(shared: &Shared, req: &Request) -> Response {
@@ -200,7 +205,17 @@ fn route(sim: &mut Sim, req: &Request) -> Response {
             Ok(c) => {
                 // Keep the clock within a century of now: chrono panics far outside its range.
                 const LIMIT: i64 = 100 * 366 * 86_400;
-                let offset = sim.world.clock_offset_secs.saturating_add(c.advance_secs);
+                let advance = match (c.advance_secs, c.now.as_deref()) {
+                    (Some(secs), None) => secs,
+                    (None, Some(text)) => match super::state::parse_time(text) {
+                        Some(t) => (t - sim.world.now()).num_seconds(),
+                        None => {
+                            return bad(format!("now {text:?} is neither RFC 3339 nor YYYY-MM-DD"))
+                        }
+                    },
+                    _ => return bad("give exactly one of advance_secs and now"),
+                };
+                let offset = sim.world.clock_offset_secs.saturating_add(advance);
                 if offset.abs() > LIMIT {
                     return bad("the simulator clock stays within 100 years of the real one");
                 }

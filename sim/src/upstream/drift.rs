@@ -131,12 +131,14 @@ fn seed(sim: &mut Sim, d: DriftIn) -> Result<Value, String> {
         None if service_status == 5 => Some(add_months(today, period)),
         None => None,
     };
-    let crt = if service_status == 5 {
+    // A certificate made by hand upstream: its validity is what the drift says (not capped).
+    let validity = (service_status == 5).then(|| {
         let until = expiredate.unwrap_or(today);
-        let from = until.min(today);
-        Some(sim.ca.issue(&cn, &d.altnames, from, until)?)
-    } else {
-        None
+        (until.min(today), until)
+    });
+    let crt = match validity {
+        Some((from, until)) => Some(sim.ca.issue(&cn, &d.altnames, from, until)?),
+        None => None,
     };
     let currency = sim
         .world
@@ -175,6 +177,9 @@ fn seed(sim: &mut Sim, d: DriftIn) -> Result<Value, String> {
             pending: None,
             autoprolong: false,
             auto_renewals: 0,
+            cert_not_before: validity.map(|v| v.0),
+            cert_not_after: validity.map(|v| v.1),
+            certs_issued: u32::from(validity.is_some()),
         },
     );
     Ok(json!({ "id": id }))

@@ -16,6 +16,7 @@ mod server;
 mod sim;
 mod state;
 mod tls;
+mod validity;
 mod xml;
 
 use clap::Parser;

@@ -6,7 +6,8 @@ use super::catalog::Catalog;
 use super::certs::IssuingCa;
 use super::faults::FaultScript;
 use super::journal::Journal;
-use super::state::{add_months, PendingKind, Store, World};
+use super::state::{PendingKind, Store, World};
+use super::validity::{cert_until, TermModel};
 
 pub struct Sim {
     pub world: World,
@@ -79,14 +80,25 @@ impl Sim {
         let Some((kind, _)) = item.pending else {
             return;
         };
-        let until = match (kind, item.expiredate) {
+        // The service's paid-until date: an order buys it now (by the term model); a reissue or a
+        // renewal keeps the one already paid for (the renewal moved it when it was paid).
+        let paid_until = match (kind, item.expiredate) {
             (PendingKind::Reissue | PendingKind::Prolong, Some(exp)) => exp,
-            _ => add_months(today, item.period),
+            _ => TermModel::from_knob(self.world.knobs.get("term_model")).paid_until(
+                today,
+                today,
+                item.period,
+            ),
         };
+        // Issue 12: never longer than the CA/B Forum cap of the issue date (validity.rs).
+        let until = cert_until(today, paid_until);
         match self.ca.issue(&item.cn, &item.altnames, today, until) {
             Ok(chain) => {
                 item.crt = Some(chain);
-                item.expiredate = Some(until);
+                item.expiredate = Some(paid_until);
+                item.cert_not_before = Some(today);
+                item.cert_not_after = Some(until);
+                item.certs_issued += 1;
                 item.service_status = 5;
                 if item.status != 3 {
                     item.status = 2;

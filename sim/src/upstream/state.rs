@@ -100,6 +100,15 @@ pub struct Item {
     /// Renewals the upstream made on its own (no `service.prolong`).
     #[serde(default)]
     pub auto_renewals: u32,
+    /// Validity of the certificate in `crt` (issue 12: capped by validity.rs,
+    /// so it may end long before `expiredate`, the upstream service's expiry).
+    #[serde(default, with = "ymd_opt")]
+    pub cert_not_before: Option<NaiveDate>,
+    #[serde(default, with = "ymd_opt")]
+    pub cert_not_after: Option<NaiveDate>,
+    /// Certificates issued for this item so far (order, reissues, renewals).
+    #[serde(default)]
+    pub certs_issued: u32,
 }
 
 /// Dates as `YYYY-MM-DD` in the state file (chrono's serde feature is not enabled in the workspace).
@@ -170,12 +179,35 @@ pub struct World {
     pub catalog_xml: Option<String>,
 }
 
+/// The module's test override of "now" (its src/clock.rs), honoured here too so both sides agree:
+/// RFC 3339 or `YYYY-MM-DD`. Unset or unreadable: the wall clock. `POST /_sim/clock` moves from there.
+pub const TEST_NOW_ENV: &str = "PMSSLRESELLER_TEST_NOW";
+
+fn base_now() -> DateTime<Utc> {
+    std::env::var(TEST_NOW_ENV)
+        .ok()
+        .and_then(|t| parse_time(&t))
+        .unwrap_or_else(Utc::now)
+}
+
+/// RFC 3339 or `YYYY-MM-DD` (midnight UTC).
+pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+}
+
 /// First item id handed out; far from typical local ids so mix-ups show in tests.
 const FIRST_ITEM_ID: u64 = 100_001;
 
 impl World {
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now() + chrono::Duration::seconds(self.clock_offset_secs)
+        base_now() + chrono::Duration::seconds(self.clock_offset_secs)
     }
 
     pub fn now_secs(&self) -> i64 {

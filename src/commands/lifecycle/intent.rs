@@ -100,6 +100,10 @@ pub struct Intent {
     pub crt_type: Option<String>,
     #[serde(default)]
     pub before: Before,
+    /// The local paid term's end a renewal sets (YYYY-MM-DD): the old end +
+    /// the period, fixed before sending so a rerun never adds it twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_expiry: Option<String>,
     /// The upstream answered `ok` but showed no effect (a renewal whose paid
     /// term did not move): the outcome is unknown, and it is never sent
     /// again blindly.
@@ -193,6 +197,7 @@ impl Intent {
             period: None,
             crt_type: None,
             before: Before::default(),
+            local_expiry: None,
             answered_ok: false,
         }
     }
@@ -232,8 +237,10 @@ pub fn unix_text(secs: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Intent ages follow the module's one clock (clock.rs), so a test that
+/// moves time moves settle windows with it.
 pub fn now_unix() -> i64 {
-    chrono::Utc::now().timestamp()
+    crate::clock::now_unix()
 }
 
 /// A short stable digest (FNV-1a 64) of a certificate, so the intent can tell

@@ -9,6 +9,7 @@
 //! maintenance mode (`maintenance`).
 
 pub mod approver;
+pub mod auto;
 pub mod close;
 pub mod failure;
 pub mod intent;
@@ -27,6 +28,7 @@ pub mod status;
 pub mod suspend;
 pub mod sync_item;
 pub mod tariff;
+pub mod term;
 
 use crate::billing::{Db, Mgrctl};
 use crate::commands::Ctx;

@@ -23,7 +23,8 @@ use crate::upstream::CertView;
 
 use super::intent::{now_unix, Decision, Intent, IntentOp, Phase, INTENT_PARAM};
 use super::job::{record_send_failure, Job};
-use super::reconcile::{apply_view, sync_once};
+use super::reconcile::{apply_view, renewed, sync_once};
+use super::term::prolonged_term_end;
 
 pub fn run(job: &mut Job) -> Result<()> {
     let upstream_id = job.require_upstream_id()?;
@@ -52,8 +53,10 @@ pub fn run(job: &mut Job) -> Result<()> {
                 "item {}: upstream expiry {up} is already past the local expiry {local}; adopting it without paying again",
                 job.item_id
             );
-            let intent = Intent::new(IntentOp::Prolong, generation, attempt, job.ro, now_unix())
-                .with_phase(Phase::Applied);
+            let mut intent =
+                Intent::new(IntentOp::Prolong, generation, attempt, job.ro, now_unix())
+                    .with_phase(Phase::Applied);
+            intent.local_expiry = local_target(job)?;
             return finish(job, intent, Some(current), None);
         }
     }
@@ -62,6 +65,7 @@ pub fn run(job: &mut Job) -> Result<()> {
     intent.upstream_id = Some(upstream_id);
     intent.period = Some(period);
     intent.before.expiry = before.map(|d| d.format("%Y-%m-%d").to_string());
+    intent.local_expiry = local_target(job)?;
     job.save_intent(&intent)?;
     log::info!(
         "item {}: renewing upstream {upstream_id} for {period} months (expiry now {}, generation {generation}, try {attempt})",
@@ -211,17 +215,19 @@ fn ok_without_effect(
     .with_object(crate::upstream::wire::FUNC_SERVICE_PROLONG)
 }
 
+/// The local paid term's end after this renewal: the current end + the
+/// period (none yet: the upstream's decides, as before issue 12).
+fn local_target(job: &Job) -> Result<Option<String>> {
+    let months = job.period_months()?;
+    Ok(job
+        .item
+        .expiredate
+        .map(|end| prolonged_term_end(end, months).to_string()))
+}
+
 /// A date for the log.
 fn show(d: Option<NaiveDate>) -> String {
     d.map(|d| d.to_string()).unwrap_or_else(|| "not set".into())
-}
-
-fn renewed(before: Option<NaiveDate>, now: Option<NaiveDate>) -> bool {
-    match (before, now) {
-        (Some(b), Some(n)) => n > b,
-        (None, Some(_)) => true,
-        _ => false,
-    }
 }
 
 fn upstream_view(job: &mut Job, upstream_id: u64) -> Result<CertView> {
@@ -238,7 +244,15 @@ fn finish(
     view: Option<CertView>,
     answered: Option<NaiveDate>,
 ) -> Result<()> {
-    let expiry = view.as_ref().and_then(|v| v.expiredate).or(answered);
+    // The local paid term moves by exactly the period (issue 12 item 2);
+    // an intent from before that rule falls back to the upstream's expiry.
+    let target = intent
+        .local_expiry
+        .as_deref()
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    let expiry = target
+        .or_else(|| view.as_ref().and_then(|v| v.expiredate))
+        .or(answered);
     if let Some(d) = expiry {
         if job.item.expiredate != Some(d) {
             job.set_expiry_confirmed(d)?;

@@ -26,16 +26,18 @@ use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 
+use crate::billing::CertificateOrderData;
 use crate::billing::Mgrctl;
 use crate::config::OpenConvention;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
-use crate::upstream::CertView;
+use crate::upstream::{CertView, Reissue, ReissueKind};
 
-use super::intent::{Intent, IntentOp, Phase};
+use super::intent::{digest, Intent, IntentOp, Phase};
 use super::job::{set_status, Job, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM};
 use super::renewal_watch;
 use super::report::report_first_issue;
-use super::status::{local_status, map_upstream, ServiceStatus, UpstreamState};
+use super::status::{is_pending, local_status, map_upstream, ServiceStatus, UpstreamState};
+use super::term::{first_term_end, UPSTREAM_EXPIRY_PARAM};
 
 /// The list columns reconciliation reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -308,11 +310,28 @@ pub fn apply_view(job: &mut Job, view: &CertView) -> Result<SyncOutcome> {
                 mgrctl.certificate_save(job.item_id, crt)?;
                 writes += 1;
             }
-            if let Some(expiry) = view.expiredate {
-                if job.item.expiredate != Some(expiry) {
-                    renewal_watch::warn_if_unasked(job, view.id, expiry);
-                    mgrctl.setexpiredate(job.item_id, expiry)?;
-                    job.item.expiredate = Some(expiry);
+            // The upstream's own expiry is recorded, never copied onto the
+            // local paid term (issue 12 item 2): on a per-certificate upstream
+            // it is the certificate's end, long before the term the customer
+            // paid for.
+            if let Some(up) = view.expiredate {
+                let shown = up.to_string();
+                if job.param(UPSTREAM_EXPIRY_PARAM) != Some(shown.as_str()) {
+                    renewal_watch::warn_if_unasked(job, view.id, up);
+                    job.save_param(UPSTREAM_EXPIRY_PARAM, &shown)?;
+                    writes += 1;
+                }
+            }
+            // The paid term of a new service: open date + ordered period.
+            if job.item.expiredate.is_none() {
+                let opened = job.item.opendate.unwrap_or_else(crate::clock::today);
+                let end = match job.period_months() {
+                    Ok(months) => Some(first_term_end(opened, months)),
+                    Err(_) => view.expiredate,
+                };
+                if let Some(end) = end {
+                    mgrctl.setexpiredate(job.item_id, end)?;
+                    job.item.expiredate = Some(end);
                     writes += 1;
                 }
             }
@@ -346,6 +365,51 @@ pub fn apply_view(job: &mut Job, view: &CertView) -> Result<SyncOutcome> {
         status: Some(target),
         writes,
     })
+}
+
+// ---- Recognising an applied reissue or renewal (reopen, prolong, auto). ----
+
+/// The local sub-status an upstream view maps to.
+pub fn upstream_state(view: &CertView) -> Option<ServiceStatus> {
+    map_upstream(UpstreamState {
+        service_status: view.service_status,
+        item_status: view.status,
+        has_crt: view.crt.as_deref().is_some_and(|c| !c.trim().is_empty()),
+    })
+}
+
+/// The effect of a reissue: back in work, or another certificate.
+pub fn reissue_visible(view: &CertView, intent: &Intent) -> bool {
+    if upstream_state(view).is_some_and(is_pending) {
+        return true;
+    }
+    match (&intent.before.crt_digest, view.crt.as_deref()) {
+        (Some(before), Some(now)) => digest(now) != *before,
+        _ => false,
+    }
+}
+
+/// The effect of a renewal: the upstream's paid term moved past the one
+/// before (none before: any term counts).
+pub fn renewed(before: Option<NaiveDate>, now: Option<NaiveDate>) -> bool {
+    match (before, now) {
+        (Some(b), Some(n)) => n > b,
+        (None, Some(_)) => true,
+        _ => false,
+    }
+}
+
+/// A reissue request of `kind` with the item's approver data.
+pub fn reissue_request(data: &CertificateOrderData, id: u64, kind: ReissueKind) -> Reissue {
+    Reissue {
+        id,
+        kind,
+        approver_method: data
+            .approver_method
+            .as_ref()
+            .map(|m| m.as_str().to_string()),
+        approver_emails: data.approver_emails.clone(),
+    }
 }
 
 fn same_pem(local: Option<&str>, upstream: &str) -> bool {

@@ -4,14 +4,16 @@
 //! not happen ([order] autoprolong_off); when it does, it is logged at warn
 //! with the amount, so the admin sees the money that moved.
 //!
-//! The local expiry still follows the upstream (sync_item): leaving it behind
-//! would make the customer's next local renewal pay the upstream a second time.
+//! The local expiry does not follow it (issue 12: the local paid term moves
+//! only with a local prolong); the next local prolong finds the upstream term
+//! already past the local one and adopts it instead of paying again.
+//! Warned once per upstream expiry seen (reconcile.rs records it).
 
 use chrono::NaiveDate;
 
 use crate::protocol::args::ServiceOp;
 
-use super::intent::{IntentOp, Phase};
+use super::intent::{Intent, IntentOp, Phase};
 use super::job::Job;
 
 /// Warn when the upstream expiry moved past the local one while no local
@@ -23,12 +25,12 @@ pub fn warn_if_unasked(job: &mut Job, upstream_id: u64, upstream_expiry: NaiveDa
     if upstream_expiry <= local || job.op == ServiceOp::Prolong {
         return;
     }
-    let renewal_in_flight = job
+    if job
         .stored_intent()
         .ok()
         .flatten()
-        .is_some_and(|i| i.op == IntentOp::Prolong && i.phase != Phase::Done);
-    if renewal_in_flight {
+        .is_some_and(|i| asked_for(&i))
+    {
         return;
     }
     let amount = job
@@ -44,4 +46,11 @@ pub fn warn_if_unasked(job: &mut Job, upstream_id: u64, upstream_expiry: NaiveDa
          certificate ([order] autoprolong_off sends autoprolong=off with new orders)",
         job.item_id
     );
+}
+
+/// The last upstream renewal of the item is the module's own: a local
+/// prolong still running, or an automatic renewal of sync (issue 12: on a
+/// per-certificate upstream, no running operation) — not the upstream's.
+pub fn asked_for(intent: &Intent) -> bool {
+    intent.op == IntentOp::Prolong && (intent.phase != Phase::Done || intent.ro.is_none())
 }

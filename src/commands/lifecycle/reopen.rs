@@ -11,13 +11,14 @@
 use crate::billing::order_data::PARAM_OLD_ALTNAME;
 use crate::billing::CertificateOrderData;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
-use crate::upstream::{wire, CertView, Reissue, ReissueKind};
+use crate::upstream::{wire, ReissueKind};
 
 use super::intent::{digest, now_unix, Decision, Intent, IntentOp, Phase};
 use super::job::Job;
 use super::job::{record_send_failure, set_status};
+use super::reconcile::{reissue_request, reissue_visible, upstream_state as state_of};
 use super::reissue_kind::choose;
-use super::status::{is_pending, map_upstream, status_name, ServiceStatus, UpstreamState};
+use super::status::{status_name, ServiceStatus};
 use super::tariff::{cached_terms, check_names, check_paid_slots, upstream_tariff};
 
 pub fn run(job: &mut Job) -> Result<()> {
@@ -103,15 +104,7 @@ pub fn run(job: &mut Job) -> Result<()> {
         job.item_id,
         wire::crt_type(&choice)
     );
-    let request = Reissue {
-        id: upstream_id,
-        kind: choice,
-        approver_method: data
-            .approver_method
-            .as_ref()
-            .map(|m| m.as_str().to_string()),
-        approver_emails: data.approver_emails.clone(),
-    };
+    let request = reissue_request(&data, upstream_id, choice);
     let sent = job.client()?.certificate_reissue(&request);
     match sent {
         Ok(()) => {
@@ -120,25 +113,6 @@ pub fn run(job: &mut Job) -> Result<()> {
             finish(job, applied)
         }
         Err(e) => Err(record_send_failure(job, intent, e)),
-    }
-}
-
-fn state_of(view: &CertView) -> Option<ServiceStatus> {
-    map_upstream(UpstreamState {
-        service_status: view.service_status,
-        item_status: view.status,
-        has_crt: view.crt.as_deref().is_some_and(|c| !c.trim().is_empty()),
-    })
-}
-
-/// The effect of a reissue: back in work, or another certificate.
-fn reissue_visible(view: &CertView, intent: &Intent) -> bool {
-    if state_of(view).is_some_and(is_pending) {
-        return true;
-    }
-    match (&intent.before.crt_digest, view.crt.as_deref()) {
-        (Some(before), Some(now)) => digest(now) != *before,
-        _ => false,
     }
 }
 

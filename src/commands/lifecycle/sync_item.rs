@@ -9,12 +9,17 @@
 //! sub-status. Idempotent and cheap: every write is skipped when the local
 //! value is already right, so a sync of an unchanged certificate writes
 //! nothing.
+//!
+//! Then the paid term's next step (auto.rs): the certificate's facts and the
+//! next planned action on the item, and a free reissue (or, on a
+//! per-certificate upstream, a paid renewal) when the certificate ends
+//! before the paid term does.
 
 use crate::billing::ItemStatus;
 use crate::protocol::error::Result;
 
+use super::auto::sync_and_keep_valid;
 use super::job::Job;
-use super::reconcile::sync_once;
 use super::status::status_name;
 
 pub fn run(job: &mut Job) -> Result<()> {
@@ -29,12 +34,13 @@ pub fn run(job: &mut Job) -> Result<()> {
         );
         return Ok(());
     };
-    let outcome = sync_once(job, upstream_id)?;
+    let (outcome, looked) = sync_and_keep_valid(job, upstream_id, false)?;
     log::info!(
-        "item {} synced from upstream {upstream_id}: {} ({} local writes)",
+        "item {} synced from upstream {upstream_id}: {} ({} local writes); next: {}",
         job.item_id,
         outcome.status.map(status_name).unwrap_or("unmapped"),
-        outcome.writes
+        outcome.writes,
+        looked.text
     );
     Ok(())
 }

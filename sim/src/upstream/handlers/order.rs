@@ -367,6 +367,9 @@ pub fn order(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
             autoprolong: sim.world.knobs.on("upstream_autoprolong")
                 && call.get("autoprolong") != Some("off"),
             auto_renewals: 0,
+            cert_not_before: None,
+            cert_not_after: None,
+            certs_issued: 0,
         },
     );
     if !paid_now {

@@ -5,6 +5,7 @@ use super::order::{account_price, debit, price, sold_period};
 use super::{ApiError, Call};
 use crate::upstream::sim::Sim;
 use crate::upstream::state::{add_months, PendingKind};
+use crate::upstream::validity::TermModel;
 use crate::upstream::xml::Node;
 
 /// Upstream auto-renewal (knob `upstream_autoprolong`, evidence-2026-12
@@ -91,7 +92,13 @@ pub fn prolong(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
     }
     let amount = account_price(sim, &user, price(&plan, months, item.altname_qty)?);
     debit(sim, &user, amount, &plan.currency)?;
-    let new_expiry = add_months(expiry, months);
+    // Issue 12: a subscription adds the period to the paid term; a per-certificate upstream sells
+    // one more (capped) certificate from the later of today and the old expiry.
+    let today = sim.world.today();
+    let new_expiry = match TermModel::from_knob(sim.world.knobs.get("term_model")) {
+        TermModel::Subscription => add_months(expiry, months),
+        model => model.paid_until(today, expiry.max(today), months),
+    };
     if let Some(it) = sim.world.items.get_mut(&id) {
         it.expiredate = Some(new_expiry);
         it.paid += amount;

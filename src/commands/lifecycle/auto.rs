@@ -1,0 +1,390 @@
+//! Acting on the term planner (term.rs) from `sync_item` and the cron
+//! `sync`: keep the current certificate's facts and the next planned action
+//! on the item, and when an action is due send it — a free reissue
+//! (`oldrequest`: same CSR, same names) or, on a per-certificate upstream, a
+//! paid renewal logged at warn with its amount.
+//!
+//! At most once, by the intent rules every certificate-changing call follows
+//! (intent.rs `decide`, written and read back before sending, a lost answer
+//! looked up upstream before anything is sent again), plus one rule of its
+//! own: an automatic action is keyed by the certificate it replaces (the
+//! digest in the intent), so each certificate generation gets one. There is
+//! no running operation: nothing is reported to BILLmanager (`post*`), the
+//! local paid term does not move, and the service stays active.
+
+use crate::billing::{CertificateOrderData, ItemStatus};
+use crate::protocol::error::{ErrorKind, ModuleError, Result};
+use crate::upstream::{wire, CertView, ReissueKind};
+use crate::x509;
+
+use super::intent::{digest, now_unix, Decision, Intent, IntentOp, Phase};
+use super::job::{record_send_failure, Job};
+use super::reconcile::{
+    apply_view, reissue_request, reissue_visible, renewed, upstream_state, SyncOutcome,
+};
+use super::status::ServiceStatus;
+use super::tariff::{cached_terms, upstream_tariff};
+use super::term::{
+    describe, plan, validation_note, Action, Facts, Plan, CERT_NOT_AFTER_PARAM,
+    CERT_NOT_BEFORE_PARAM, CERT_SERIAL_PARAM, NEXT_ACTION_PARAM, VALIDATION_PARAM,
+};
+
+/// What one look at a service planned and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Looked {
+    /// The action due now, if any.
+    pub due: Option<Action>,
+    /// The plan in words.
+    pub text: String,
+    /// Something was sent upstream (never in a dry run).
+    pub sent: bool,
+}
+
+/// The planner's inputs for a job and the upstream view just read.
+pub fn facts(job: &Job, view: &CertView) -> Facts {
+    let issued = upstream_state(view) == Some(ServiceStatus::Issued);
+    let cert = view.crt.as_deref().and_then(|pem| match x509::facts(pem) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            log::debug!(
+                "item {}: the upstream certificate's validity cannot be read ({e}); no reissue planned",
+                job.item_id
+            );
+            None
+        }
+    });
+    Facts {
+        today: crate::clock::today(),
+        paid_until: job.item.expiredate,
+        active: matches!(
+            job.item.item_status(),
+            ItemStatus::Active | ItemStatus::Processing
+        ),
+        issued,
+        cert,
+        upstream_expiry: view.expiredate,
+        before_days: job.ctx.config.lifecycle.reissue_before_days,
+    }
+}
+
+/// One sync pass (reconcile.rs) and then the term's next step, for
+/// `sync_item` and the cron `sync`. A dry run reads the upstream and plans,
+/// and writes nothing anywhere.
+pub fn sync_and_keep_valid(
+    job: &mut Job,
+    upstream_id: u64,
+    dry_run: bool,
+) -> Result<(SyncOutcome, Looked)> {
+    let view = job.client()?.certificate_view(upstream_id)?;
+    let outcome = if dry_run {
+        SyncOutcome::default()
+    } else {
+        apply_view(job, &view)?
+    };
+    let looked = keep_valid(job, &view, dry_run)?;
+    Ok((outcome, looked))
+}
+
+/// Plan, show the plan on the item, and (unless `dry_run`) act on it.
+pub fn keep_valid(job: &mut Job, view: &CertView, dry_run: bool) -> Result<Looked> {
+    let f = facts(job, view);
+    let p = plan(&f);
+    let text = describe(&p, &f);
+    let note = validation_note(&p, &f);
+    let due = match p {
+        Plan::Now { action } => Some(action),
+        _ => None,
+    };
+    if dry_run {
+        return Ok(Looked {
+            due,
+            text,
+            sent: false,
+        });
+    }
+    // Issue 12 item 6: said once, when it becomes true, before the reissue.
+    if let Some(n) = note.as_deref().filter(|n| n.starts_with("fresh")) {
+        if changed(job, VALIDATION_PARAM, n) {
+            log::warn!("item {}: {n}", job.item_id);
+        }
+    }
+    show(job, &f, &text, note.as_deref())?;
+    settle_own(job, view)?;
+    let sent = match due {
+        None => false,
+        Some(Action::Reissue) => reissue(job, view)?,
+        Some(Action::Renew) => renew(job, view)?,
+    };
+    Ok(Looked { due, text, sent })
+}
+
+/// Would `value` change param `name`?
+fn changed(job: &Job, name: &str, value: &str) -> bool {
+    job.param(name) != Some(value)
+}
+
+/// The item params of the service form, written only when they differ.
+/// Before the first issuance nothing is shown (a sync of a certificate in
+/// work writes nothing); after it, the next action follows every state.
+fn show(job: &mut Job, f: &Facts, next: &str, validation: Option<&str>) -> Result<()> {
+    if !f.issued && job.param(NEXT_ACTION_PARAM).is_none() {
+        return Ok(());
+    }
+    let mut values: Vec<(&str, String)> = vec![(NEXT_ACTION_PARAM, next.to_string())];
+    if let Some(c) = &f.cert {
+        values.push((CERT_NOT_BEFORE_PARAM, c.not_before.to_string()));
+        values.push((CERT_NOT_AFTER_PARAM, c.not_after.to_string()));
+        values.push((CERT_SERIAL_PARAM, c.serial.clone()));
+    }
+    if let Some(v) = validation {
+        values.push((VALIDATION_PARAM, v.to_string()));
+    }
+    for (name, value) in values {
+        if changed(job, name, &value) {
+            job.save_param(name, &value)?;
+        }
+    }
+    Ok(())
+}
+
+/// An automatic action for this very certificate already happened.
+fn done_for(stored: Option<&Intent>, op: IntentOp, crt: Option<&str>) -> bool {
+    stored.is_some_and(|i| {
+        i.op == op
+            && i.ro.is_none()
+            && matches!(i.phase, Phase::Done | Phase::Applied)
+            && i.before.crt_digest.is_some()
+            && i.before.crt_digest == crt.map(digest)
+    })
+}
+
+/// An automatic send whose answer was lost is settled on every look, due or
+/// not: left "sent" after the upstream applied it, it would hold up
+/// BILLmanager's own operations on the item (they reconcile a sent intent of
+/// another op first).
+fn settle_own(job: &mut Job, view: &CertView) -> Result<()> {
+    let Some(i) = job.stored_intent()? else {
+        return Ok(());
+    };
+    if i.phase != Phase::Sent || i.ro.is_some() {
+        return Ok(());
+    }
+    let applied = match i.op {
+        IntentOp::Reopen => reissue_visible(view, &i),
+        IntentOp::Prolong => renewal_visible(view, &i),
+        _ => false,
+    };
+    if applied {
+        log::warn!(
+            "item {}: the automatic {} sent at {} UTC was applied upstream; adopting it",
+            job.item_id,
+            i.op.name(),
+            i.sent_at_text
+        );
+        job.save_intent(&i.with_phase(Phase::Done))?;
+    }
+    Ok(())
+}
+
+/// What the intent rule lets an automatic action do.
+enum Go {
+    /// Send: (generation, attempt).
+    Send(u32, u32),
+    /// Already applied upstream: record it done, send nothing.
+    Adopt(Box<Intent>),
+    /// Nothing now (an unknown outcome settling, another operation's).
+    Wait(String),
+}
+
+fn go(job: &mut Job, op: IntentOp, view: &CertView) -> Result<Go> {
+    Ok(match job.decide(op)? {
+        Decision::Fresh { generation } => Go::Send(generation, 1),
+        // A refused BILLmanager reopen moved nothing; ours is a movement of its own.
+        Decision::Resend(i) if i.ro.is_some() => Go::Send(i.generation + 1, 1),
+        Decision::Resend(i) => Go::Send(i.generation, i.attempt + 1),
+        Decision::FinishLocal(i) if i.ro.is_some() => Go::Wait(format!(
+            "running operation {} finishes its own {}",
+            i.ro.unwrap_or_default(),
+            i.op.name()
+        )),
+        Decision::FinishLocal(i) => Go::Adopt(Box::new(i)),
+        Decision::OperationGone => Go::Wait("no operation".into()),
+        // Another operation's unknown outcome (or a BILLmanager operation's own
+        // reissue/renewal): that operation settles it.
+        Decision::Reconcile(i) if i.op != op || i.ro.is_some() => Go::Wait(format!(
+            "an upstream {} sent at {} UTC has an unknown outcome; its operation settles it first",
+            i.op.name(),
+            i.sent_at_text
+        )),
+        Decision::Reconcile(i) => {
+            let applied = match op {
+                IntentOp::Reopen => reissue_visible(view, &i),
+                _ => renewal_visible(view, &i),
+            };
+            if applied {
+                log::warn!(
+                    "item {}: the automatic {} sent at {} UTC was applied upstream; adopting it",
+                    job.item_id,
+                    op.name(),
+                    i.sent_at_text
+                );
+                Go::Adopt(Box::new(i))
+            } else if job.still_settling(&i) {
+                Go::Wait(format!(
+                    "the answer to the automatic {} sent at {} UTC was lost and nothing is visible upstream \
+                     yet; sent again only after {}s without a trace",
+                    op.name(),
+                    i.sent_at_text,
+                    job.ctx.config.lifecycle.settle_secs
+                ))
+            } else if i.answered_ok {
+                return Err(ModuleError::new(
+                    ErrorKind::ManualRequired,
+                    format!(
+                        "item {}: the upstream answered ok to the automatic renewal sent at {} UTC, but its \
+                         expiry did not move; check the upstream account (cart, payments), then delete item \
+                         param pmss_intent",
+                        job.item_id, i.sent_at_text
+                    ),
+                ));
+            } else {
+                Go::Send(i.generation, i.attempt + 1)
+            }
+        }
+    })
+}
+
+/// May an automatic `op` for the current certificate be sent, and as which
+/// (generation, attempt)? `None`: already done for this certificate,
+/// adopted from upstream, or waiting (each logged).
+fn may_send(job: &mut Job, op: IntentOp, view: &CertView) -> Result<Option<(u32, u32)>> {
+    let what = match op {
+        IntentOp::Reopen => "automatic reissue",
+        _ => "automatic renewal",
+    };
+    if done_for(job.intent()?.as_ref(), op, view.crt.as_deref()) {
+        log::info!(
+            "item {}: the {what} for this certificate was already sent; waiting for the upstream",
+            job.item_id
+        );
+        return Ok(None);
+    }
+    match go(job, op, view)? {
+        Go::Send(g, a) => Ok(Some((g, a))),
+        Go::Adopt(i) => {
+            job.save_intent(&i.with_phase(Phase::Done))?;
+            Ok(None)
+        }
+        Go::Wait(why) => {
+            log::info!("item {}: {what} waits: {why}", job.item_id);
+            Ok(None)
+        }
+    }
+}
+
+/// A free reissue of the current certificate, once for it.
+fn reissue(job: &mut Job, view: &CertView) -> Result<bool> {
+    let crt = view.crt.as_deref();
+    let Some((generation, attempt)) = may_send(job, IntentOp::Reopen, view)? else {
+        return Ok(false);
+    };
+    let data = CertificateOrderData::load(job.db, &job.key, job.item_id)?;
+    let kind = ReissueKind::OldRequest;
+    let mut intent = Intent::new(IntentOp::Reopen, generation, attempt, None, now_unix());
+    intent.upstream_id = Some(view.id);
+    intent.crt_type = Some(wire::crt_type(&kind).to_string());
+    intent.before.crt_digest = crt.map(digest);
+    job.save_intent(&intent)?;
+    log::info!(
+        "item {}: automatic free reissue of upstream {} (same CSR and names, generation {generation}, try {attempt}): \
+         the certificate ends before the paid term",
+        job.item_id,
+        view.id
+    );
+    let request = reissue_request(&data, view.id, kind);
+    let sent = job.client()?.certificate_reissue(&request);
+    match sent {
+        Ok(()) => {
+            job.save_intent(&intent.with_phase(Phase::Done))?;
+            Ok(true)
+        }
+        Err(e) => Err(record_send_failure(job, intent, e)),
+    }
+}
+
+/// A renewal shows as the upstream's own expiry past the recorded one.
+fn renewal_visible(view: &CertView, intent: &Intent) -> bool {
+    let before = intent
+        .before
+        .expiry
+        .as_deref()
+        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    renewed(before, view.expiredate)
+}
+
+/// The upstream cost of one renewal of this item, as the cached catalog
+/// lists it, for the warning.
+pub fn renewal_cost(job: &mut Job, months: u32) -> String {
+    let terms = upstream_tariff(job).and_then(|upstream| cached_terms(job, upstream, months));
+    match terms {
+        Ok(Some(t)) => format!("{} {}", t.cost, t.currency),
+        _ => "an amount not in the cached catalog (run catalog refresh)".into(),
+    }
+}
+
+/// A paid upstream renewal: the upstream's own term ends with the
+/// certificate, before the local paid term (a per-certificate upstream).
+fn renew(job: &mut Job, view: &CertView) -> Result<bool> {
+    let crt = view.crt.as_deref();
+    let Some((generation, attempt)) = may_send(job, IntentOp::Prolong, view)? else {
+        return Ok(false);
+    };
+    let months = job.period_months()?;
+    let before = view.expiredate;
+    let mut intent = Intent::new(IntentOp::Prolong, generation, attempt, None, now_unix());
+    intent.upstream_id = Some(view.id);
+    intent.period = Some(months);
+    intent.before.expiry = before.map(|d| d.to_string());
+    intent.before.crt_digest = crt.map(digest);
+    job.save_intent(&intent)?;
+    let cost = renewal_cost(job, months);
+    log::warn!(
+        "item {}: paid upstream renewal of certificate {} for {months} months, costing {}: the upstream's own \
+         term ends {} with the certificate, before the local paid term ({}); the reseller pays it, the \
+         customer's term does not move",
+        job.item_id,
+        view.id,
+        cost,
+        before.map(|d| d.to_string()).unwrap_or_else(|| "unknown".into()),
+        job.item
+            .expiredate
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| "unknown".into())
+    );
+    let sent = job.client()?.service_prolong(view.id, months);
+    match sent {
+        Ok(answered) => {
+            let moved = match job.client()?.certificate_view(view.id) {
+                Ok(v) => renewal_visible(&v, &intent),
+                Err(_) => answered.is_some_and(|a| before.is_none_or(|b| a > b)),
+            };
+            if !moved {
+                let mut unknown = intent;
+                unknown.answered_ok = true;
+                job.save_intent(&unknown)?;
+                return Err(ModuleError::new(
+                    ErrorKind::UpstreamOutcomeUnknown,
+                    format!(
+                        "item {}: the upstream answered ok to the automatic renewal, but its term did not move; \
+                         the next run checks again",
+                        job.item_id
+                    ),
+                )
+                .with_object(wire::FUNC_SERVICE_PROLONG));
+            }
+            job.save_intent(&intent.with_phase(Phase::Done))?;
+            Ok(true)
+        }
+        Err(e) => Err(record_send_failure(job, intent, e)),
+    }
+}

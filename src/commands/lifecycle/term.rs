@@ -1,0 +1,301 @@
+//! The paid term versus the life of one certificate (issue 12): since
+//! SC-081 a certificate lives 200, 100, then 47 days (baseline.rs) while a
+//! customer pays for 12-36 months, so one paid term spans several
+//! certificates. This module is the pure planner — given the local paid term,
+//! the current certificate and the upstream's own expiry, what must happen
+//! next and why — and the item params that show it to the customer and the
+//! admin. Sending what it plans is auto.rs.
+
+use chrono::{Days, Months, NaiveDate};
+
+use crate::baseline;
+use crate::x509::CertFacts;
+
+/// Item params shown in the service form (xml/ descriptor).
+pub const CERT_NOT_BEFORE_PARAM: &str = "pmss_cert_not_before";
+pub const CERT_NOT_AFTER_PARAM: &str = "pmss_cert_not_after";
+pub const CERT_SERIAL_PARAM: &str = "pmss_cert_serial";
+pub const NEXT_ACTION_PARAM: &str = "pmss_next_action";
+pub const VALIDATION_PARAM: &str = "pmss_validation";
+/// The upstream service's own expiry as last seen (differs from the local
+/// paid term on a per-certificate upstream).
+pub const UPSTREAM_EXPIRY_PARAM: &str = "pmss_upstream_expiry";
+
+/// The local paid term of a new service: the open date plus the ordered
+/// period (issue 12 item 2); later only a paid prolong moves it.
+pub fn first_term_end(opened: NaiveDate, months: u32) -> NaiveDate {
+    opened
+        .checked_add_months(Months::new(months))
+        .unwrap_or(opened)
+}
+
+/// A prolong moves the paid term by exactly its period from the old end.
+pub fn prolonged_term_end(old_end: NaiveDate, months: u32) -> NaiveDate {
+    first_term_end(old_end, months)
+}
+
+/// What the planner knows about one service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    pub today: NaiveDate,
+    /// The local paid term's end (`item.expiredate`).
+    pub paid_until: Option<NaiveDate>,
+    /// The local service is active (not suspended, not closed).
+    pub active: bool,
+    /// The upstream certificate is issued (not in work, not failed).
+    pub issued: bool,
+    /// The current certificate's own facts (from its PEM).
+    pub cert: Option<CertFacts>,
+    /// The upstream service's own expiry.
+    pub upstream_expiry: Option<NaiveDate>,
+    /// `[lifecycle] reissue_before_days`.
+    pub before_days: u32,
+}
+
+/// What to do about the certificate now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// Nothing now or later in this term.
+    Nothing { why: String },
+    /// Nothing now; `on` is the day of the next action.
+    Later { on: NaiveDate, action: Action },
+    /// Due now.
+    Now { action: Action },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// A free reissue (`oldrequest`): the upstream's term runs past the
+    /// certificate.
+    Reissue,
+    /// A paid upstream renewal: the upstream's own term ends with the
+    /// certificate (a per-certificate upstream) before the local paid term.
+    Renew,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Reissue => "free reissue",
+            Action::Renew => "paid upstream renewal",
+        }
+    }
+}
+
+/// THE planning rule:
+/// - nothing while the service is not active, the certificate is in work,
+///   or it already lasts the paid term;
+/// - else the action is due `before_days` before the certificate ends: a
+///   free reissue when the upstream's own term runs past the certificate,
+///   otherwise (the upstream sells one certificate per purchase) a paid
+///   renewal.
+pub fn plan(f: &Facts) -> Plan {
+    let nothing = |why: &str| Plan::Nothing { why: why.into() };
+    if !f.active {
+        return nothing("the service is not active");
+    }
+    if !f.issued {
+        return nothing("the certificate is in work upstream");
+    }
+    let (Some(cert), Some(paid_until)) = (&f.cert, f.paid_until) else {
+        return nothing("the certificate's validity or the paid term is not known");
+    };
+    if cert.not_after >= paid_until {
+        return nothing("the certificate lasts the paid term");
+    }
+    let action = match f.upstream_expiry {
+        Some(up) if up > cert.not_after => Action::Reissue,
+        _ => Action::Renew,
+    };
+    let due = cert
+        .not_after
+        .checked_sub_days(Days::new(u64::from(f.before_days)))
+        .unwrap_or(cert.not_after);
+    if f.today >= due {
+        Plan::Now { action }
+    } else {
+        Plan::Later { on: due, action }
+    }
+}
+
+/// Why, in words for the log, the dry run and the item param.
+pub fn describe(plan: &Plan, f: &Facts) -> String {
+    let ends = f
+        .cert
+        .as_ref()
+        .map(|c| c.not_after.to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let paid = f
+        .paid_until
+        .map(|d| d.to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let up = f
+        .upstream_expiry
+        .map(|d| d.to_string())
+        .unwrap_or_else(|| "unknown".into());
+    match plan {
+        Plan::Nothing { why } => format!("none: {why} (certificate until {ends}, paid until {paid})"),
+        Plan::Later { on, action } => format!(
+            "{} on {on}: the certificate ends {ends}, the paid term {paid}, the upstream's term {up}",
+            action.name()
+        ),
+        Plan::Now { action } => format!(
+            "{} now: the certificate ends {ends} (within {} days), the paid term {paid}, the upstream's term {up}",
+            action.name(),
+            f.before_days
+        ),
+    }
+}
+
+/// Issue 12 item 6: will the next issuance need a fresh domain validation?
+/// The last validation is taken as the current certificate's issue date
+/// (a CA validates at or before issuance; the upstream shows no DCV date).
+pub fn validation_note(plan: &Plan, f: &Facts) -> Option<String> {
+    let cert = f.cert.as_ref()?;
+    let on = match plan {
+        Plan::Later { on, .. } => *on,
+        Plan::Now { .. } => f.today,
+        Plan::Nothing { .. } => return None,
+    };
+    let window = baseline::validation_reuse_days(on);
+    Some(if baseline::needs_fresh_validation(cert.not_before, on) {
+        format!(
+            "fresh domain validation needed: the last one ({}) is older than the {window}-day reuse \
+             window on {on}; the reissue waits for the customer to validate again",
+            cert.not_before
+        )
+    } else {
+        format!(
+            "not needed: the last validation ({}) is within the {window}-day reuse window on {on}",
+            cert.not_before
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn facts(today: &str, cert: (&str, &str), paid: &str, up: &str) -> Facts {
+        Facts {
+            today: d(today),
+            paid_until: Some(d(paid)),
+            active: true,
+            issued: true,
+            cert: Some(CertFacts {
+                serial: "01".into(),
+                not_before: d(cert.0),
+                not_after: d(cert.1),
+            }),
+            upstream_expiry: Some(d(up)),
+            before_days: 30,
+        }
+    }
+
+    #[test]
+    fn reissue_before_the_certificate_ends_within_a_subscription() {
+        let f = facts(
+            "2027-05-20",
+            ("2026-12-02", "2027-06-20"),
+            "2028-12-02",
+            "2028-12-02",
+        );
+        assert_eq!(
+            plan(&f),
+            Plan::Later {
+                on: d("2027-05-21"),
+                action: Action::Reissue
+            }
+        );
+        let f = Facts {
+            today: d("2027-05-21"),
+            ..f
+        };
+        assert_eq!(
+            plan(&f),
+            Plan::Now {
+                action: Action::Reissue
+            }
+        );
+        assert!(describe(&plan(&f), &f).starts_with("free reissue now"));
+    }
+
+    #[test]
+    fn per_certificate_upstream_needs_a_paid_renewal() {
+        let f = facts(
+            "2027-06-01",
+            ("2026-12-02", "2027-06-20"),
+            "2028-12-02",
+            "2027-06-20",
+        );
+        assert_eq!(
+            plan(&f),
+            Plan::Now {
+                action: Action::Renew
+            }
+        );
+    }
+
+    #[test]
+    fn nothing_when_the_certificate_lasts_the_term_or_the_service_rests() {
+        let f = facts(
+            "2028-11-20",
+            ("2028-09-01", "2028-12-02"),
+            "2028-12-02",
+            "2028-12-02",
+        );
+        assert!(matches!(plan(&f), Plan::Nothing { .. }));
+        // Due by dates, but the service rests or the certificate is in work.
+        let due = facts(
+            "2027-06-01",
+            ("2026-12-02", "2027-06-20"),
+            "2028-12-02",
+            "2028-12-02",
+        );
+        assert!(matches!(plan(&due), Plan::Now { .. }));
+        for f in [
+            Facts {
+                active: false,
+                ..due.clone()
+            },
+            Facts {
+                issued: false,
+                ..due.clone()
+            },
+        ] {
+            assert!(matches!(plan(&f), Plan::Nothing { .. }));
+        }
+    }
+
+    #[test]
+    fn validation_reuse_is_flagged_before_the_reissue() {
+        let f = facts(
+            "2029-05-01",
+            ("2029-04-01", "2029-05-18"),
+            "2030-04-01",
+            "2030-04-01",
+        );
+        let p = plan(&f);
+        assert!(validation_note(&p, &f)
+            .unwrap()
+            .starts_with("fresh domain validation needed"));
+        let f = facts(
+            "2027-07-01",
+            ("2027-05-21", "2027-08-29"),
+            "2028-12-02",
+            "2028-12-02",
+        );
+        let p = plan(&f);
+        assert!(validation_note(&p, &f).unwrap().starts_with("not needed"));
+    }
+
+    #[test]
+    fn terms() {
+        assert_eq!(first_term_end(d("2026-12-02"), 24), d("2028-12-02"));
+        assert_eq!(prolonged_term_end(d("2028-01-31"), 1), d("2028-02-29"));
+    }
+}

@@ -1,0 +1,472 @@
+//! Issue 12: a paid term that outlives its certificates. The whole life of a
+//! 24-month certificate from 2026-12-02, run day by day on the test clock
+//! (`PMSSLRESELLER_TEST_NOW` for the module and the mgrctl stand-in, the
+//! simulator's clock set to the same day), against a subscription upstream
+//! and a per-certificate one; the dry run; a reissue killed at any point.
+//!
+//! The expected counts follow from SC-081 (200-day certificates until
+//! 2027-03-15, then 100 days) and `reissue_before_days = 30`, checked every 5
+//! days. The issue's "4 certificates" assumed 200 days throughout; with the
+//! 100-day limit from 2027-03-15 a 24-month term from 2026-12-02 needs 9:
+//! 2026-12-02..2027-06-20, then reissues on 2027-05-21 (100 days each),
+//! 07-30, 10-08, 12-17, 2028-02-25, 05-05, 07-14 and 09-22 (the last one
+//! capped by the paid term, 2028-12-02).
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{Days, NaiveDate};
+use serde_json::Value;
+
+use support::billing::{certificate_params, run_module_env, TestDb, TestMgr, EXAMPLE_CSR};
+use support::sim::SimUpstream;
+
+const USER: &str = "reseller";
+const PASSWORD: &str = "Upstr3am-S3cret!pw";
+/// Comodo Positive SSL in the simulator's catalogue: 12 months 21 EUR, 24 months 38 EUR.
+const TARIFF: u64 = 3033;
+const START: &str = "2026-12-02";
+const TERM_END: &str = "2028-12-02";
+const STEP_DAYS: u64 = 5;
+const CONFIG: &str = "[upstream]\ntimeout_secs = 1\nconnect_timeout_secs = 1\n\n\
+[lifecycle]\nsettle_secs = 6\nlock_wait_secs = 60\nreissue_before_days = 30\n";
+
+fn d(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+struct World {
+    up: SimUpstream,
+    db: TestDb,
+    mgr: TestMgr,
+    module: u64,
+    item: u64,
+}
+
+impl World {
+    fn new(term_model: &str) -> World {
+        let account = format!("{USER}:{PASSWORD}:1000.00:EUR");
+        let knob = format!("term_model={term_model}");
+        let up = SimUpstream::start_with(&[
+            "--account",
+            &account,
+            "--knob",
+            "issue_mode=instant",
+            "--knob",
+            &knob,
+        ]);
+        let db = TestDb::create();
+        let mgr = TestMgr::new(&db);
+        std::fs::write(mgr.path().join("etc/pmsslreseller.toml"), CONFIG).unwrap();
+        let module = db.seed_module(&up.url(), USER, PASSWORD);
+        let tariff = db.seed_certificate_tariff(&format!("ssl_{TARIFF}"));
+        // A single-name certificate: this tariff sells no SANs.
+        let params: Vec<(&str, &str)> = certificate_params()
+            .into_iter()
+            .filter(|(k, _)| *k != "altname")
+            .collect();
+        let item = db.seed_certificate_item(module, tariff, 24, &params, Some(EXAMPLE_CSR));
+        let w = World {
+            up,
+            db,
+            mgr,
+            module,
+            item,
+        };
+        w.set_day(d(START));
+        let m = module.to_string();
+        let (code, out, err) = w.module(&["catalog", "refresh", "--module", &m], d(START));
+        assert_eq!(code, 0, "catalog refresh: {out}{err}");
+        w
+    }
+
+    /// Both clocks to 10:00 UTC of `day`.
+    fn set_day(&self, day: NaiveDate) {
+        self.up.set_clock(&format!("{day}T10:00:00Z"));
+    }
+
+    fn module(&self, args: &[&str], day: NaiveDate) -> (i32, String, String) {
+        let now = format!("{day}T10:00:00Z");
+        run_module_env(
+            &self.mgr,
+            args,
+            None,
+            &[("PMSSLRESELLER_TEST_NOW", now.as_str())],
+        )
+    }
+
+    fn open(&self) {
+        let ro = self.db.create_running_operation(self.item, "open");
+        self.db.bump_trycount(ro);
+        let item = self.item.to_string();
+        let ro = ro.to_string();
+        let (code, out, _) = self.module(
+            &[
+                "--command",
+                "open",
+                "--item",
+                &item,
+                "--runningoperation",
+                &ro,
+            ],
+            d(START),
+        );
+        assert_eq!(code, 0, "open: {out}\n{}", self.mgr.module_log());
+        assert!(
+            self.db.certificate_crt(self.item).is_some(),
+            "issued at once"
+        );
+    }
+
+    fn sync(&self, day: NaiveDate, dry_run: bool) -> (i32, String) {
+        let m = self.module.to_string();
+        let mut args = vec!["sync", "--module", m.as_str()];
+        if dry_run {
+            args.push("--dry-run");
+        }
+        let (code, out, err) = self.module(&args, day);
+        (code, format!("{out}{err}"))
+    }
+
+    fn param(&self, name: &str) -> Option<String> {
+        self.db.item_param(self.item, name)
+    }
+
+    fn expiry(&self) -> Option<String> {
+        self.db.item_dates(self.item).0
+    }
+
+    fn upstream(&self) -> Value {
+        let id: u64 = self.param("pmss_upstream_id").unwrap().parse().unwrap();
+        self.up.certificate(id).expect("upstream item")
+    }
+
+    fn local_cert_end(&self) -> NaiveDate {
+        let crt = self
+            .db
+            .certificate_crt(self.item)
+            .expect("a saved certificate");
+        pmsslreseller::x509::facts(&crt)
+            .expect("the saved certificate is readable")
+            .not_after
+    }
+
+    fn calls(&self, func: &str) -> usize {
+        self.up
+            .journal()
+            .into_iter()
+            .filter(|e| e.func == func && e.outcome == "ok")
+            .count()
+    }
+
+    /// Sync every `STEP_DAYS` from the start to the end of the paid term,
+    /// checking on each day that the customer holds a valid certificate and
+    /// that the local paid term has not moved.
+    fn live_the_term(&self) {
+        let end = d(TERM_END);
+        let mut day = d(START);
+        while day < end {
+            day = day + Days::new(STEP_DAYS);
+            if day >= end {
+                break;
+            }
+            self.set_day(day);
+            let (code, out) = self.sync(day, false);
+            assert_eq!(code, 0, "sync on {day}: {out}\n{}", self.mgr.module_log());
+            assert!(
+                self.local_cert_end() >= day,
+                "on {day} the customer's certificate ended {}",
+                self.local_cert_end()
+            );
+            assert_eq!(
+                self.expiry().as_deref(),
+                Some(TERM_END),
+                "on {day}: the local paid term moves only on prolong"
+            );
+            assert_eq!(self.db.item_status(self.item), 2, "active on {day}");
+        }
+    }
+}
+
+#[test]
+fn a_24_month_term_on_a_subscription_upstream_is_kept_valid_by_free_reissues() {
+    let w = World::new("subscription");
+    w.open();
+    assert_eq!(
+        w.expiry().as_deref(),
+        Some(TERM_END),
+        "open date + 24 months"
+    );
+    let balance_after_order = w.up.account(USER).balance;
+    // The first certificate: 200 days (SC-081), shown on the item.
+    assert_eq!(w.local_cert_end(), d("2027-06-20"));
+    let (code, out) = w.sync(d(START), false);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        w.param("pmss_cert_not_after").as_deref(),
+        Some("2027-06-20")
+    );
+    assert_eq!(w.param("pmss_cert_not_before").as_deref(), Some(START));
+    assert!(w.param("pmss_cert_serial").is_some_and(|s| !s.is_empty()));
+    let next = w.param("pmss_next_action").unwrap();
+    assert!(next.starts_with("free reissue on 2027-05-21"), "{next}");
+
+    w.live_the_term();
+
+    let up = w.upstream();
+    assert_eq!(up["certs_issued"], 9, "certificates in the term: {up}");
+    assert_eq!(w.calls("certificate.reissue.step2"), 8);
+    assert_eq!(w.calls("certificate.order.param"), 1);
+    assert_eq!(w.calls("service.prolong"), 0, "no payment beyond the order");
+    assert_eq!(w.up.account(USER).balance, balance_after_order);
+    assert_eq!(
+        w.local_cert_end(),
+        d(TERM_END),
+        "the last one ends with the term"
+    );
+    assert!(w
+        .param("pmss_next_action")
+        .unwrap()
+        .starts_with("none: the certificate lasts the paid term"));
+    // The local and upstream certificates agree at the end.
+    assert_eq!(up["cert_not_after"], TERM_END);
+    let log = w.mgr.module_log();
+    assert_eq!(
+        log.matches("automatic free reissue of upstream").count(),
+        8,
+        "{log}"
+    );
+    assert!(!log.contains(PASSWORD));
+}
+
+#[test]
+fn a_24_month_term_on_a_per_certificate_upstream_renews_exactly_when_needed() {
+    let w = World::new("per_certificate");
+    w.open();
+    assert_eq!(w.expiry().as_deref(), Some(TERM_END));
+    let balance_after_order = w.up.account(USER).balance;
+    // The upstream's own term is one 200-day certificate; the local paid term is not.
+    assert_eq!(w.upstream()["expiredate"], "2027-06-20");
+
+    w.live_the_term();
+
+    // Renewals on 2027-05-21, 08-29, 12-07, 2028-03-16, 06-24 and 10-02 (each carrying the
+    // remaining days over, 100 days more), free reissues up to each renewed expiry in between.
+    assert_eq!(w.calls("service.prolong"), 6, "paid renewals");
+    assert_eq!(w.calls("certificate.reissue.step2"), 5, "free reissues");
+    assert_eq!(w.upstream()["certs_issued"], 12);
+    let balance = w.up.account(USER).balance;
+    assert_eq!(
+        balance_after_order - balance,
+        rust_decimal::Decimal::from(6 * 38),
+        "six renewals of 38.00 EUR"
+    );
+    let log = w.mgr.module_log();
+    let warned: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("paid upstream renewal of certificate"))
+        .collect();
+    assert_eq!(warned.len(), 6, "{log}");
+    assert!(
+        !log.contains("on its own"),
+        "the module's own renewals are not reported as the upstream's: {log}"
+    );
+    // The drift report agrees: nothing to reconcile after the whole term.
+    let m = w.module.to_string();
+    let (code, out, err) = w.module(&["reconcile", "--module", &m], d(TERM_END) - Days::new(1));
+    assert_eq!(code, 0, "reconcile: {out}{err}");
+    for line in warned {
+        assert!(line.contains("WARN"), "{line}");
+        assert!(
+            line.contains("costing 38 EUR") || line.contains("costing 38.00"),
+            "{line}"
+        );
+    }
+    assert_eq!(w.expiry().as_deref(), Some(TERM_END));
+
+    // `pricing preview` on the day the term started counts the same purchases.
+    let m = w.module.to_string();
+    let (code, out, err) = w.module(&["pricing", "preview", "--module", &m, "--json"], d(START));
+    assert_eq!(code, 0, "{out}{err}");
+    let preview: Value = serde_json::from_str(&out).unwrap();
+    let term = |model: &str| {
+        preview["terms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| {
+                r["template"] == format!("ssl_{TARIFF}")
+                    && r["term"]["months"] == 24
+                    && r["term"]["model"] == model
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("no {model} term in {out}"))
+    };
+    let per = term("per_certificate");
+    assert_eq!(
+        per["term"]["purchases"].as_u64(),
+        Some(1 + w.calls("service.prolong") as u64),
+        "the order and the renewals the term really needed: {per}"
+    );
+    assert_eq!(per["term"]["cost"], "266.0000", "7 × 38.0000 EUR");
+    assert_eq!(
+        per["term"]["loses_money"], true,
+        "sold at 38 EUR, costs 266"
+    );
+    assert_eq!(term("subscription")["term"]["purchases"], 1);
+    let (_, table, _) = w.module(&["pricing", "preview", "--module", &m], d(START));
+    assert!(table.contains("LOSES MONEY"), "{table}");
+    assert!(table.contains("lose money"), "{table}");
+}
+
+#[test]
+fn dry_run_lists_the_reissue_and_changes_nothing() {
+    let w = World::new("subscription");
+    w.open();
+    let (code, out) = w.sync(d(START), false);
+    assert_eq!(code, 0, "{out}");
+    let day = d("2027-05-25");
+    w.set_day(day);
+    w.mgr.clear_journal();
+    w.up.clear_journal();
+    let params_before = w.db.item_param(w.item, "pmss_next_action");
+    let (code, out) = w.sync(day, true);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("item {}", w.item)), "{out}");
+    assert!(out.contains("would do free reissue now"), "{out}");
+    assert!(out.contains("dry run, nothing changed"), "{out}");
+    for f in w.mgr.journal_funcs() {
+        assert!(
+            !f.starts_with("service.") && !f.starts_with("certificate."),
+            "dry run wrote {f}"
+        );
+    }
+    assert_eq!(w.calls("certificate.reissue.step2"), 0);
+    assert!(
+        w.up.journal()
+            .iter()
+            .all(|e| e.func == "certificate" || e.func == "certificate.edit"),
+        "only reads upstream: {:?}",
+        w.up.journal()
+            .iter()
+            .map(|e| e.func.clone())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(w.db.item_param(w.item, "pmss_next_action"), params_before);
+    // The real run then reissues once.
+    let (code, out) = w.sync(day, false);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(w.calls("certificate.reissue.step2"), 1);
+}
+
+/// `sync_item` with the test clock, as a child process that can be killed.
+fn spawn_sync_item(w: &World, now: &str) -> std::process::Child {
+    Command::new(support::bin_path("pmsslreseller"))
+        .args(["--command", "sync_item", "--item", &w.item.to_string()])
+        .env("MGR5_ROOT", w.mgr.path())
+        .env("PMSSLRESELLER_TEST_NOW", now)
+        .current_dir(w.mgr.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run pmsslreseller")
+}
+
+#[test]
+fn an_automatic_reissue_killed_at_any_point_is_sent_once() {
+    let w = World::new("subscription");
+    w.open();
+    let item = w.item.to_string();
+    let sync_item = ["--command", "sync_item", "--item", item.as_str()];
+    // How long one run takes here, to spread the kills over it.
+    let started = Instant::now();
+    let (code, out, _) = w.module(&sync_item, d(START));
+    assert_eq!(code, 0, "{out}");
+    let run_ms = started.elapsed().as_millis() as u64 + 1;
+    // Each trial: the current certificate is 10 days from its end; one sync_item is killed at
+    // a point spread over a run (trial 0 at once, the last one after a whole run), then reruns
+    // follow, each 10 minutes later on the test clock (past the 6 s settle window), until the
+    // new certificate is saved. Exactly one reissue per certificate.
+    let trials = 7u64;
+    for trial in 0..trials {
+        let cert_end = w.local_cert_end();
+        if cert_end >= d(TERM_END) {
+            break;
+        }
+        let day = cert_end - Days::new(10);
+        w.set_day(day);
+        let before = w.calls("certificate.reissue.step2");
+        let mut child = spawn_sync_item(&w, &format!("{day}T10:00:00Z"));
+        std::thread::sleep(Duration::from_millis(run_ms * 6 / 5 * trial / (trials - 1)));
+        let _ = child.kill();
+        let _ = child.wait();
+        for rerun in 1..=6u64 {
+            let later = format!("{day}T{:02}:00:00Z", 10 + rerun);
+            let status = spawn_sync_item(&w, &later).wait().unwrap();
+            if status.success() && w.local_cert_end() > cert_end {
+                break;
+            }
+        }
+        let sent = w.calls("certificate.reissue.step2") - before;
+        assert_eq!(
+            sent,
+            1,
+            "trial {trial}: reissues sent\n{}",
+            w.mgr.module_log()
+        );
+        assert!(
+            w.local_cert_end() > cert_end,
+            "trial {trial}: the new certificate is saved"
+        );
+    }
+    assert_eq!(w.expiry().as_deref(), Some(TERM_END));
+}
+
+#[test]
+fn a_lost_reissue_answer_is_not_sent_again_while_the_upstream_may_still_apply_it() {
+    let w = World::new("subscription");
+    w.open();
+    let item = w.item.to_string();
+    let sync_item = ["--command", "sync_item", "--item", item.as_str()];
+    let cert_end = w.local_cert_end();
+    let day = cert_end - Days::new(10);
+    w.set_day(day);
+    // The upstream applies the reissue only after the module's 1 s timeout.
+    w.up.fault(&support::sim::SimFault::new("certificate.reissue.step2", "delay").delay_ms(2500));
+    let (code, out, _) = w.module(&sync_item, day);
+    assert_ne!(code, 0, "the answer was lost: {out}");
+    let sends = || {
+        w.up.journal()
+            .iter()
+            .filter(|e| e.func == "certificate.reissue.step2")
+            .count()
+    };
+    assert_eq!(sends(), 0, "still being applied upstream");
+    // A rerun at once (the same minute): the intent is "sent", nothing is visible
+    // upstream yet, the settle window has not passed → nothing is sent.
+    let (code, out, _) = w.module(&sync_item, day);
+    assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
+    std::thread::sleep(Duration::from_millis(3000));
+    assert_eq!(sends(), 1, "only the first reissue reached the upstream");
+    // Once applied, the next run adopts it and saves the new certificate.
+    let (code, out, _) = w.module(&sync_item, day);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        w.local_cert_end() > cert_end,
+        "the reissued certificate is saved"
+    );
+    assert_eq!(sends(), 1);
+    let intent = w.param("pmss_intent").unwrap();
+    assert!(
+        intent.contains("\"phase\":\"done\""),
+        "settled, so BILLmanager's own operations are not held up: {intent}"
+    );
+    assert!(
+        w.mgr.module_log().contains("automatic reissue waits"),
+        "{}",
+        w.mgr.module_log()
+    );
+}

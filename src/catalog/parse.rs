@@ -329,17 +329,11 @@ impl<'a> DocReader<'a> {
             .expect("inside an <enumerationitem>")
     }
 
-    /// The text slot `slot`, made present (first occurrence) or `None` when a
-    /// field of that name was already read (a later duplicate is ignored).
+    /// The frame for a text element: its field made present (first
+    /// occurrence), or `Skip` when a field of that name was already read (a
+    /// later duplicate is ignored, as `child_text` would).
     fn open_slot(&mut self, slot: Slot) -> Frame {
-        let field = match slot {
-            Slot::Tariff(f) => self.tariff().field(f),
-            Slot::Addon(f) => self.addon().field(f),
-            Slot::Choice(f) => self.choice().field(f),
-            Slot::TariffInfoIntname => &mut self.tariff().info_intname,
-            Slot::AddonInfoIntname => &mut self.addon().info_intname,
-            Slot::ErrorMsg => &mut self.error_msg,
-        };
+        let field = self.slot(slot);
         if field.is_some() {
             return Frame::Skip;
         }
@@ -347,6 +341,7 @@ impl<'a> DocReader<'a> {
         Frame::Text(slot)
     }
 
+    /// The field a text slot stands for.
     fn slot(&mut self, slot: Slot) -> &mut Field<'a> {
         let field = match slot {
             Slot::Tariff(f) => self.tariff().field(f),

@@ -1,10 +1,64 @@
-//! Demo step for the books (issue 14 part 2): once the certificate is
-//! issued, the drift report finds the local and the upstream books in
-//! agreement — read-only, exit 0.
+//! Demo steps for the books (issue 14): a certificate the reseller already
+//! had upstream (ordered by hand) is brought in by the service import,
+//! nothing ordered; then the drift report finds the local and the upstream
+//! books in agreement — read-only, exit 0.
 
-use super::{Checks, Demo, Step};
+use serde_json::json;
+
+use super::{Checks, Demo, Step, UPSTREAM_TARIFF, UPSTREAM_USER};
+
+/// The certificate that exists upstream before the module is set up.
+const HAND_MADE_CN: &str = "shop.example.org";
 
 impl Demo {
+    pub(super) fn step_service_import(&mut self, n: &str) -> Step<()> {
+        self.heading(
+            n,
+            "import",
+            "a certificate ordered upstream by hand before the switch is linked to a new local service",
+        );
+        let seeded = self.ctrl().post(
+            "/_sim/drift",
+            &json!({"action": "seed", "username": UPSTREAM_USER, "cn": HAND_MADE_CN,
+                    "pricelist": UPSTREAM_TARIFF}),
+        )?;
+        let upstream_id = seeded["id"].as_u64().ok_or("the seeded certificate's id")?;
+        println!("  {:<9} upstream certificate {upstream_id} for {HAND_MADE_CN}, issued, ordered by hand", "given");
+        let acct = format!("/_sim/account/{UPSTREAM_USER}");
+        let balance_before = self.ctrl().get(&acct)?["balance"].clone();
+        let module = self.seed().module.to_string();
+        let run = self.module(&["import", "--module", module.as_str()], None, "")?;
+        for line in run.stdout.lines() {
+            println!("  {:<9} {line}", "report");
+        }
+        self.expect_success(&run, None)?;
+        let balance_after = self.ctrl().get(&acct)?["balance"].clone();
+        let mut c = Checks::new();
+        let linked_line = run
+            .stdout
+            .lines()
+            .find(|l| l.contains(HAND_MADE_CN))
+            .unwrap_or("")
+            .to_string();
+        c.check(
+            linked_line.contains("linked: service") || linked_line.contains("completed: service"),
+            format!("{HAND_MADE_CN} linked to a new local service"),
+            || run.stdout.clone(),
+        )?;
+        c.check(
+            run.upstream_funcs()
+                .iter()
+                .all(|f| f == "certificate" || f == "certificate.edit"),
+            "nothing ordered: upstream only read",
+            || format!("{:?}", run.upstream_funcs()),
+        )?;
+        c.check(balance_before == balance_after, "nothing paid", || {
+            format!("{balance_before} -> {balance_after}")
+        })?;
+        self.passed(c);
+        Ok(())
+    }
+
     pub(super) fn step_reconcile(&mut self, n: &str) -> Step<()> {
         self.heading(
             n,

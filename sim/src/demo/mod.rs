@@ -665,7 +665,8 @@ impl Demo {
             "sync_item",
             "poll until the upstream has issued the certificate",
         )?;
-        self.step_reconcile("5b")?;
+        self.step_service_import("5b")?;
+        self.step_reconcile("5c")?;
         go_on()?;
         self.step_reopen()?;
         go_on()?;

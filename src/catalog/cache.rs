@@ -86,7 +86,25 @@ pub struct TemplateTariff {
     pub name: String,
     pub name_ru: Option<String>,
     pub name_en: Option<String>,
+    /// As its summary (`"wildcard,www"`): a third of the view's size.
+    #[serde(with = "flags_as_summary")]
     pub flags: TemplateFlags,
+}
+
+mod flags_as_summary {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::catalog::TemplateFlags;
+
+    pub fn serialize<S: Serializer>(flags: &TemplateFlags, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&flags.summary())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<TemplateFlags, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        TemplateFlags::from_summary(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown template flag in '{text}'")))
+    }
 }
 
 impl TemplateSource for TemplateTariff {
@@ -107,7 +125,7 @@ impl TemplateSource for TemplateTariff {
     }
 }
 
-/// The template view of one module's cache (serde skips the other fields).
+/// The template view of one module's cache, as `templates-<id>.json` holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TemplateCatalog {
     pub format: u32,
@@ -217,7 +235,7 @@ pub fn load_all_templates(root: &MgrRoot) -> (Vec<TemplateCatalog>, Vec<String>)
         match load_file(&templates_path(root, id), id, identity) {
             Ok(Some(view)) => Ok(Some(view)),
             // No view yet (older cache) or a damaged one: the catalog itself.
-            Ok(None) | Err(_) => load_as(root, id, identity),
+            Ok(None) | Err(_) => Ok(load(root, id)?.map(|c| TemplateCatalog::of(&c))),
         }
     })
 }

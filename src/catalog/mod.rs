@@ -137,6 +137,28 @@ impl TemplateFlags {
             .collect();
         on.join(",")
     }
+
+    /// The flags of a [`TemplateFlags::summary`]; `None` for a name that is
+    /// no flag (a view written by another version).
+    pub fn from_summary(summary: &str) -> Option<TemplateFlags> {
+        let mut flags = TemplateFlags::default();
+        for name in summary.split(',').filter(|n| !n.is_empty()) {
+            let flag = match name {
+                "wildcard" => &mut flags.wildcard,
+                "www" => &mut flags.www,
+                "multidomain" => &mut flags.multidomain,
+                "multidomain_wildcard" => &mut flags.multidomain_wildcard,
+                "orginfo" => &mut flags.orginfo,
+                "idn" => &mut flags.idn,
+                "csraltname" => &mut flags.csraltname,
+                "authemail" => &mut flags.authemail,
+                "authdnstxt" => &mut flags.authdnstxt,
+                _ => return None,
+            };
+            *flag = true;
+        }
+        Some(flags)
+    }
 }
 
 /// Period `length` the upstream uses for a trial (upstream-api.md §5).

@@ -97,20 +97,27 @@ impl Elem {
                 Node::Text(t) => out.push_str(&escape(t.as_str())),
                 Node::Elem(e) => {
                     if pretty && !only_text {
-                        out.push('\n');
-                        out.push_str(&"  ".repeat(depth + 1));
+                        newline_indent(out, depth + 1);
                     }
                     e.write(out, depth + 1, pretty);
                 }
             }
         }
         if pretty && !only_text {
-            out.push('\n');
-            out.push_str(&"  ".repeat(depth));
+            newline_indent(out, depth);
         }
         out.push_str("</");
         out.push_str(&self.name);
         out.push('>');
+    }
+}
+
+/// A new line indented for `depth` (no allocation: `features` writes one per
+/// template, thousands of them).
+fn newline_indent(out: &mut String, depth: usize) {
+    out.push('\n');
+    for _ in 0..depth {
+        out.push_str("  ");
     }
 }
 

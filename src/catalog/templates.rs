@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use super::{cache, Catalog, Tariff, TemplateFlags};
 use crate::paths::{MgrRoot, MODULE_NAME};
-use crate::protocol::xml::Elem;
+use crate::protocol::xml::{empty_element, Elem};
 
 /// What a template is made of: the full [`Tariff`], or the lean
 /// [`cache::TemplateTariff`] that `features` reads from the cache.
@@ -47,20 +47,21 @@ impl TemplateSource for Tariff {
     }
 }
 
-/// One template: `name` and `id` (same value, §12.2 design), `display_name`
-/// (OP-SSL's attribute), then the flags that are on, as `yes`.
-pub fn template_elem(t: &impl TemplateSource) -> Elem {
+/// One `<template …/>`: `name` and `id` (same value, §12.2 design),
+/// `display_name` (OP-SSL's attribute), then the flags that are on, as `yes`.
+pub fn template_xml(t: &impl TemplateSource) -> String {
     let id = t.template_id();
-    let mut e = Elem::new("template")
-        .attr("name", id.clone())
-        .attr("id", id)
-        .attr("display_name", t.display_name_en());
-    for (flag, on) in t.flags().attributes() {
-        if on {
-            e = e.attr(flag, "yes");
-        }
-    }
-    e
+    let flags = t.flags().attributes();
+    let on = flags
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(flag, _)| (*flag, "yes"));
+    let attrs = [
+        ("name", id.as_str()),
+        ("id", id.as_str()),
+        ("display_name", t.display_name_en()),
+    ];
+    empty_element("template", attrs.into_iter().chain(on))
 }
 
 /// The tariffs of every catalog (module id, its tariffs), one per template
@@ -98,17 +99,17 @@ pub fn merged(catalogs: &[Catalog]) -> Vec<(u64, &Tariff)> {
     merged_from(catalogs.iter().map(|c| (c.module_id, c.tariffs.as_slice())))
 }
 
-/// Template elements for `features` from every cached catalog under `root`,
+/// Template elements for `features` (serialised) from every cached catalog under `root`,
 /// reading only the template view of each cache. An unreadable cache is
 /// logged and left out; `features` still answers.
-pub fn feature_templates(root: &MgrRoot) -> Vec<Elem> {
+pub fn feature_templates(root: &MgrRoot) -> Vec<String> {
     let (catalogs, problems) = cache::load_all_templates(root);
     for p in problems {
         log::warn!("features: {p}");
     }
     merged_from(catalogs.iter().map(|c| (c.module_id, c.tariffs.as_slice())))
         .into_iter()
-        .map(|(_, t)| template_elem(t))
+        .map(|(_, t)| template_xml(t))
         .collect()
 }
 
@@ -183,9 +184,10 @@ mod tests {
             1,
             "<pricelist><id>7</id><name>X &amp; Y Wildcard</name><siteinfo>validation=OV</siteinfo></pricelist>",
         );
-        let d = Elem::doc().child(template_elem(&c.tariffs[0])).to_compact();
+        let mut d = Elem::doc();
+        d.push_raw(template_xml(&c.tariffs[0]));
         assert_eq!(
-            d,
+            d.to_compact(),
             "<doc><template name=\"ssl_7\" id=\"ssl_7\" display_name=\"X &amp; Y Wildcard\" wildcard=\"yes\" orginfo=\"yes\"/></doc>"
         );
     }
@@ -218,16 +220,10 @@ mod tests {
         );
         cache::save(&root, &a).unwrap();
         cache::save(&root, &b).unwrap();
-        let render = |elems: Vec<Elem>| {
-            let mut d = Elem::doc();
-            for e in elems {
-                d.push(e);
-            }
-            d.to_compact()
-        };
-        let full: Vec<Elem> = merged(&[a, b])
+        let render = |elems: Vec<String>| elems.concat();
+        let full: Vec<String> = merged(&[a, b])
             .into_iter()
-            .map(|(_, t)| template_elem(t))
+            .map(|(_, t)| template_xml(t))
             .collect();
         let from_cache = render(feature_templates(&root));
         let full = render(full);

@@ -12,8 +12,9 @@ use super::xml::Elem;
 pub const ITEMTYPE: &str = "certificate";
 
 /// Build the features document. `templates` are the certificate templates
-/// (`<template …/>` elements) from the cached upstream catalog.
-pub fn document(features: &[&str], templates: Vec<Elem>) -> String {
+/// (`<template …/>` elements, serialised by `xml::empty_element`) from the
+/// cached upstream catalog.
+pub fn document(features: &[&str], templates: Vec<String>) -> String {
     let itemtypes = Elem::new("itemtypes").child(Elem::new("itemtype").attr("name", ITEMTYPE));
     let mut params = Elem::new("params");
     for p in MODULE_PARAMS {
@@ -31,7 +32,7 @@ pub fn document(features: &[&str], templates: Vec<Elem>) -> String {
     if !templates.is_empty() {
         let mut t = Elem::new("templates");
         for e in templates {
-            t.push(e);
+            t.push_raw(e);
         }
         doc.push(t);
     }

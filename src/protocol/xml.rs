@@ -10,6 +10,8 @@ use quick_xml::escape::escape;
 pub enum Node {
     Elem(Elem),
     Text(String),
+    /// One element already serialised by [`empty_element`], written as is.
+    Raw(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +62,11 @@ impl Elem {
         self.children.push(Node::Elem(child));
     }
 
+    /// Add a child serialised by [`empty_element`].
+    pub fn push_raw(&mut self, element: String) {
+        self.children.push(Node::Raw(element));
+    }
+
     /// The document with its XML declaration and a trailing newline.
     pub fn to_document(&self) -> String {
         let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -80,11 +87,7 @@ impl Elem {
         out.push('<');
         out.push_str(&self.name);
         for (k, v) in &self.attrs {
-            out.push(' ');
-            out.push_str(k);
-            out.push_str("=\"");
-            out.push_str(&escape(v.as_str()));
-            out.push('"');
+            write_attr(out, k, v);
         }
         if self.children.is_empty() {
             out.push_str("/>");
@@ -101,6 +104,12 @@ impl Elem {
                     }
                     e.write(out, depth + 1, pretty);
                 }
+                Node::Raw(xml) => {
+                    if pretty && !only_text {
+                        newline_indent(out, depth + 1);
+                    }
+                    out.push_str(xml);
+                }
             }
         }
         if pretty && !only_text {
@@ -110,6 +119,32 @@ impl Elem {
         out.push_str(&self.name);
         out.push('>');
     }
+}
+
+/// ` key="value"`, the value escaped.
+fn write_attr(out: &mut String, key: &str, value: &str) {
+    out.push(' ');
+    out.push_str(key);
+    out.push_str("=\"");
+    out.push_str(&escape(value));
+    out.push('"');
+}
+
+/// `<name key="value" …/>`, serialised at once: for the thousands of small
+/// elements of one document (`features`' templates) that need no tree of
+/// their own (issue 15). Same escaping as every [`Elem`].
+pub fn empty_element<'a>(
+    name: &str,
+    attrs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> String {
+    let mut out = String::with_capacity(128);
+    out.push('<');
+    out.push_str(name);
+    for (k, v) in attrs {
+        write_attr(&mut out, k, v);
+    }
+    out.push_str("/>");
+    out
 }
 
 /// A new line indented for `depth` (no allocation: `features` writes one per

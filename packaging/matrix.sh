@@ -57,6 +57,8 @@ finish() {
   [ "$failed" -eq 0 ]
 }
 trap finish EXIT
+# A signal ends the script through finish too (unmount, simulator stopped).
+trap 'exit 130' INT TERM
 
 need_apt=()
 command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)
@@ -66,15 +68,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-# 1. The packages and the simulator (built when missing).
-shopt -s nullglob
-debs=("$out"/pmsslreseller_*_amd64.deb)
-[ ${#debs[@]} -gt 0 ] || bash packaging/build.sh
-debs=("$out"/pmsslreseller_*_amd64.deb)
-rpms=("$out"/pmsslreseller-*.x86_64.rpm)
-shopt -u nullglob
-[ ${#debs[@]} -eq 1 ] || { fail "exactly one DEB in $out" "found: ${debs[*]:-none}"; exit 1; }
-deb=${debs[0]}
+# 1. The packages (built when missing), named as packaging/test.sh names them.
+version=$(cargo metadata --no-deps --format-version 1 \
+  | python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"]=="pmsslreseller"))')
+pkg_version=$(printf '%s' "$version" | sed 's/-/~/; s/+/./g')
+release=${PKG_RELEASE:-1}
+deb="$out/pmsslreseller_${pkg_version}-${release}_amd64.deb"
+rpm="$out/pmsslreseller-${pkg_version}-${release}.x86_64.rpm"
+[ -f "$deb" ] && [ -f "$rpm" ] || bash packaging/build.sh
 sim="$target/debug/billmgr-sim"
 [ -x "$sim" ] || cargo build -p billmgr-sim
 echo "# DEB $deb"
@@ -131,7 +132,7 @@ assert doc.find("features") is not None, sys.argv[1]
 }
 
 for suite in "${suites[@]}"; do
-  echo "# $suite"
+  echo "# Debian $suite"
   if tarball=$(root_tarball "$suite"); then pass "$suite: debootstrap --variant=minbase root"; else fail "$suite: debootstrap --variant=minbase root"; continue; fi
   r="$scratch/$suite"
   mkdir -p "$r"
@@ -167,14 +168,14 @@ for suite in "${suites[@]}"; do
   check "$label: purge leaves only BILLmanager's own files" bash -c \
     "[ ! -e '$r$bin_in_root' ] && [ ! -e '$r$MGR5/etc/pmsslreseller.toml' ] && [ ! -e '$r/etc/logrotate.d/pmsslreseller' ] && [ -x '$r$MGR5/sbin/mgrctl' ]"
 
-  if [ "$suite" = trixie ] && [ ${#rpms[@]} -eq 1 ]; then
+  if [ "$suite" = trixie ]; then
     # rpm runs %post/%postun itself, chrooted into a real userland (test.sh's
     # scratch rpm root has no shell, so there it runs them by hand).
     rpm_r() { rpm --root "$r" --dbpath /var/lib/rpm-matrix --nosignature --nodeps "$@" 2>&1 \
       | grep -v -e 'should not be used directly' -e 'assuming you know what you are doing' || true; }
     rpm --root "$r" --dbpath /var/lib/rpm-matrix --initdb
     fake_mgrctl "$r"
-    rpm_r -i "${rpms[0]}" >"$scratch/rpm.out"
+    rpm_r -i "$rpm" >"$scratch/rpm.out"
     check "$suite: rpm --root -i installs the binary" test -x "$r$bin_in_root"
     check "$suite: rpm ran %post in the root: BILLmanager restarted" test "$(mgrctl_calls "$r")" = "-m billmgr -R"
     if features=$(in_root "$r" "$bin_in_root" --command features </dev/null 2>&1); then

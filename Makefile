@@ -58,3 +58,11 @@ package:
 # and the RPM (layout, modes, conffiles, scripts, glibc floor, features).
 package-test: package
 	bash packaging/test.sh
+
+# The DEB installed and run in Debian 11 and 13 roots made with debootstrap
+# (features, check_connection against billmgr-sim), the RPM's scriptlets run by
+# rpm in a real userland. Needs root and deb.debian.org; not part of `make test`
+# (README "Packaging").
+.PHONY: package-matrix
+package-matrix:
+	bash packaging/matrix.sh

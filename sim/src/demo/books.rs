@@ -5,7 +5,21 @@
 
 use serde_json::json;
 
-use super::{Checks, Demo, Step, UPSTREAM_TARIFF, UPSTREAM_USER};
+use super::{Checks, Demo, Run, Step, UPSTREAM_TARIFF, UPSTREAM_USER};
+
+/// The admin command's own output, shown under its step.
+fn print_report(stdout: &str) {
+    for line in stdout.lines() {
+        println!("  {:<9} {line}", "report");
+    }
+}
+
+/// The run asked the upstream only for its certificate list and views.
+fn upstream_only_read(run: &Run) -> bool {
+    run.upstream_funcs()
+        .iter()
+        .all(|f| f == "certificate" || f == "certificate.edit")
+}
 
 /// The certificate that exists upstream before the module is set up.
 const HAND_MADE_CN: &str = "shop.example.org";
@@ -28,9 +42,7 @@ impl Demo {
         let balance_before = self.ctrl().get(&acct)?["balance"].clone();
         let module = self.seed().module.to_string();
         let run = self.module(&["import", "--module", module.as_str()], None, "")?;
-        for line in run.stdout.lines() {
-            println!("  {:<9} {line}", "report");
-        }
+        print_report(&run.stdout);
         self.expect_success(&run, None)?;
         let balance_after = self.ctrl().get(&acct)?["balance"].clone();
         let mut c = Checks::new();
@@ -46,9 +58,7 @@ impl Demo {
             || run.stdout.clone(),
         )?;
         c.check(
-            run.upstream_funcs()
-                .iter()
-                .all(|f| f == "certificate" || f == "certificate.edit"),
+            upstream_only_read(&run),
             "nothing ordered: upstream only read",
             || format!("{:?}", run.upstream_funcs()),
         )?;
@@ -67,9 +77,7 @@ impl Demo {
         );
         let module = self.seed().module.to_string();
         let run = self.module(&["reconcile", "--module", module.as_str()], None, "")?;
-        for line in run.stdout.lines() {
-            println!("  {:<9} {line}", "report");
-        }
+        print_report(&run.stdout);
         self.expect_success(&run, None)?;
         let mut c = Checks::new();
         c.check(
@@ -77,13 +85,9 @@ impl Demo {
             "clean: the books agree",
             || run.stdout.clone(),
         )?;
-        c.check(
-            run.upstream_funcs()
-                .iter()
-                .all(|f| f == "certificate" || f == "certificate.edit"),
-            "upstream only read",
-            || format!("{:?}", run.upstream_funcs()),
-        )?;
+        c.check(upstream_only_read(&run), "upstream only read", || {
+            format!("{:?}", run.upstream_funcs())
+        })?;
         c.check(
             run.mgrctl_funcs().iter().all(|f| f == "paramlist"),
             "nothing written locally",

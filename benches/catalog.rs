@@ -62,7 +62,9 @@ fn main() {
     println!("features document from the cache ({N} templates, cache read included): {t:?}");
 
     let t = median_of(11, || {
-        black_box(templates::messages_document(std::slice::from_ref(&catalog)));
+        black_box(templates::messages_document(&[cache::TemplateCatalog::of(
+            &catalog,
+        )]));
     });
     println!("pricelist.certificate messages ({N} names): {t:?}");
 

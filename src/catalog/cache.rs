@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::templates::TemplateSource;
 use super::{Catalog, TemplateFlags, CACHE_FORMAT};
 use crate::paths::MgrRoot;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
@@ -107,21 +106,17 @@ mod flags_as_summary {
     }
 }
 
-impl TemplateSource for TemplateTariff {
-    fn id(&self) -> u64 {
-        self.id
+impl TemplateTariff {
+    pub fn template_id(&self) -> String {
+        super::template_id(self.id)
     }
-    fn name(&self) -> &str {
-        &self.name
+
+    pub fn display_name_en(&self) -> &str {
+        self.name_en.as_deref().unwrap_or(&self.name)
     }
-    fn name_ru(&self) -> Option<&str> {
-        self.name_ru.as_deref()
-    }
-    fn name_en(&self) -> Option<&str> {
-        self.name_en.as_deref()
-    }
-    fn flags(&self) -> &TemplateFlags {
-        &self.flags
+
+    pub fn display_name_ru(&self) -> &str {
+        self.name_ru.as_deref().unwrap_or(&self.name)
     }
 }
 

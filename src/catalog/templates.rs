@@ -5,53 +5,15 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::{cache, Catalog, Tariff, TemplateFlags};
+use super::cache::{self, TemplateCatalog, TemplateTariff};
 use crate::paths::{MgrRoot, MODULE_NAME};
 use crate::protocol::xml::{empty_element, Elem};
 
-/// What a template is made of: the full [`Tariff`], or the lean
-/// [`cache::TemplateTariff`] that `features` reads from the cache.
-pub trait TemplateSource {
-    fn id(&self) -> u64;
-    fn name(&self) -> &str;
-    fn name_ru(&self) -> Option<&str>;
-    fn name_en(&self) -> Option<&str>;
-    fn flags(&self) -> &TemplateFlags;
-
-    fn template_id(&self) -> String {
-        super::template_id(self.id())
-    }
-    fn display_name_en(&self) -> &str {
-        self.name_en().unwrap_or(self.name())
-    }
-    fn display_name_ru(&self) -> &str {
-        self.name_ru().unwrap_or(self.name())
-    }
-}
-
-impl TemplateSource for Tariff {
-    fn id(&self) -> u64 {
-        self.id
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn name_ru(&self) -> Option<&str> {
-        self.name_ru.as_deref()
-    }
-    fn name_en(&self) -> Option<&str> {
-        self.name_en.as_deref()
-    }
-    fn flags(&self) -> &TemplateFlags {
-        &self.flags
-    }
-}
-
 /// One `<template …/>`: `name` and `id` (same value, §12.2 design),
 /// `display_name` (OP-SSL's attribute), then the flags that are on, as `yes`.
-pub fn template_xml(t: &impl TemplateSource) -> String {
+pub fn template_xml(t: &TemplateTariff) -> String {
     let id = t.template_id();
-    let flags = t.flags().attributes();
+    let flags = t.flags.attributes();
     let on = flags
         .iter()
         .filter(|(_, on)| *on)
@@ -64,39 +26,33 @@ pub fn template_xml(t: &impl TemplateSource) -> String {
     empty_element("template", attrs.into_iter().chain(on))
 }
 
-/// The tariffs of every catalog (module id, its tariffs), one per template
-/// id, ascending by upstream id. Two modules whose upstreams both have tariff
-/// N share template `ssl_N` (the intname is the contract); the lowest module
-/// id wins, so the result never depends on file-system order.
-fn merged_from<'a, T: TemplateSource>(
-    catalogs: impl IntoIterator<Item = (u64, &'a [T])>,
-) -> Vec<(u64, &'a T)> {
-    let mut sorted: Vec<(u64, &'a [T])> = catalogs.into_iter().collect();
-    sorted.sort_by_key(|(module, _)| *module);
-    let mut by_id: BTreeMap<u64, (u64, &T)> = BTreeMap::new();
-    for (module, tariffs) in sorted {
-        for t in tariffs {
-            match by_id.get(&t.id()) {
+/// The tariffs of every catalog, one per template id, ascending by upstream
+/// id. Two modules whose upstreams both have tariff N share template `ssl_N`
+/// (the intname is the contract); the lowest module id wins, so the result
+/// never depends on file-system order.
+pub fn merged(catalogs: &[TemplateCatalog]) -> Vec<(u64, &TemplateTariff)> {
+    let mut sorted: Vec<&TemplateCatalog> = catalogs.iter().collect();
+    sorted.sort_by_key(|c| c.module_id);
+    let mut by_id: BTreeMap<u64, (u64, &TemplateTariff)> = BTreeMap::new();
+    for c in sorted {
+        for t in &c.tariffs {
+            match by_id.get(&t.id) {
                 None => {
-                    by_id.insert(t.id(), (module, t));
+                    by_id.insert(t.id, (c.module_id, t));
                 }
-                Some((first, kept)) if *first != module && kept.flags() != t.flags() => log::warn!(
-                    "template {} comes from module {first} ('{}'); module {module} has a different tariff '{}' \
+                Some((first, kept)) if *first != c.module_id && kept.flags != t.flags => log::warn!(
+                    "template {} comes from module {first} ('{}'); module {} has a different tariff '{}' \
                      with the same upstream id, which cannot have its own template",
                     t.template_id(),
-                    kept.name(),
-                    t.name()
+                    kept.name,
+                    c.module_id,
+                    t.name
                 ),
                 Some(_) => {}
             }
         }
     }
     by_id.into_values().collect()
-}
-
-/// [`merged_from`] over loaded catalogs.
-pub fn merged(catalogs: &[Catalog]) -> Vec<(u64, &Tariff)> {
-    merged_from(catalogs.iter().map(|c| (c.module_id, c.tariffs.as_slice())))
 }
 
 /// Template elements for `features` (serialised) from every cached catalog under `root`,
@@ -107,7 +63,7 @@ pub fn feature_templates(root: &MgrRoot) -> Vec<String> {
     for p in problems {
         log::warn!("features: {p}");
     }
-    merged_from(catalogs.iter().map(|c| (c.module_id, c.tariffs.as_slice())))
+    merged(&catalogs)
         .into_iter()
         .map(|(_, t)| template_xml(t))
         .collect()
@@ -124,15 +80,12 @@ pub fn messages_file(root: &MgrRoot) -> PathBuf {
 }
 
 /// `<mgrdata>` with `<messages name="pricelist.certificate">` in ru and en.
-pub fn messages_document(catalogs: &[Catalog]) -> String {
-    messages_of(&merged(catalogs))
-}
-
-fn messages_of<T: TemplateSource>(tariffs: &[(u64, &T)]) -> String {
+pub fn messages_document(catalogs: &[TemplateCatalog]) -> String {
+    let tariffs = merged(catalogs);
     let mut mgrdata = Elem::new("mgrdata");
     for (lang, ru) in [("ru", true), ("en", false)] {
         let mut messages = Elem::new("messages").attr("name", "pricelist.certificate");
-        for (_, t) in tariffs {
+        for (_, t) in &tariffs {
             let text = if ru {
                 t.display_name_ru()
             } else {
@@ -158,8 +111,7 @@ pub fn write_messages_file(root: &MgrRoot) -> std::io::Result<PathBuf> {
         std::fs::create_dir_all(dir)?;
     }
     let tmp = path.with_extension(format!("xml.{}.tmp", std::process::id()));
-    let merged = merged_from(catalogs.iter().map(|c| (c.module_id, c.tariffs.as_slice())));
-    std::fs::write(&tmp, messages_of(&merged))?;
+    std::fs::write(&tmp, messages_document(&catalogs))?;
     std::fs::rename(&tmp, &path)?;
     Ok(path)
 }
@@ -167,15 +119,20 @@ pub fn write_messages_file(root: &MgrRoot) -> std::io::Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::parse_export;
+    use crate::catalog::{parse_export, Catalog};
 
-    fn cat(module: u64, body: &str) -> Catalog {
+    fn catalog(module: u64, body: &str) -> Catalog {
         parse_export(
             &format!("<doc>{body}</doc>"),
             module,
             "2026-11-26T12:00:00Z",
         )
         .unwrap()
+    }
+
+    /// The template view of a parsed export.
+    fn cat(module: u64, body: &str) -> TemplateCatalog {
+        TemplateCatalog::of(&catalog(module, body))
     }
 
     #[test]
@@ -207,21 +164,21 @@ mod tests {
         assert_eq!(m1, m2);
     }
 
-    /// `features` reads only the template view of the cache; it must give
-    /// exactly the templates the full model gives.
+    /// `features` reads only the template view file of the cache; it must
+    /// give exactly the templates of the view derived from the full model.
     #[test]
     fn template_view_of_the_cache_gives_the_full_model_templates() {
         let dir = tempfile::tempdir().unwrap();
         let root = MgrRoot::new(dir.path());
-        let a = cat(2, "<pricelist><id>9</id><name>Nine EV</name><name_en>Nine EV (en)</name_en><addon><intname>altname</intname></addon><price currency=\"EUR\"><period cost=\"5\" length=\"12\" type=\"month\"/></price></pricelist><pricelist><id>3</id><name>Three Wildcard</name><siteinfo>www=yes</siteinfo></pricelist>");
-        let b = cat(
+        let a = catalog(2, "<pricelist><id>9</id><name>Nine EV</name><name_en>Nine EV (en)</name_en><addon><intname>altname</intname></addon><price currency=\"EUR\"><period cost=\"5\" length=\"12\" type=\"month\"/></price></pricelist><pricelist><id>3</id><name>Three Wildcard</name><siteinfo>www=yes</siteinfo></pricelist>");
+        let b = catalog(
             1,
             "<pricelist><id>9</id><name>Nine from one</name></pricelist>",
         );
         cache::save(&root, &a).unwrap();
         cache::save(&root, &b).unwrap();
         let render = |elems: Vec<String>| elems.concat();
-        let full: Vec<String> = merged(&[a, b])
+        let full: Vec<String> = merged(&[TemplateCatalog::of(&a), TemplateCatalog::of(&b)])
             .into_iter()
             .map(|(_, t)| template_xml(t))
             .collect();

@@ -13,12 +13,13 @@
 //! at once serialise on a per-module lock file.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 
 use chrono::NaiveDate;
 
 use crate::billing::ItemStatus;
 use crate::commands::lifecycle::job::{ITEMTYPE, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM};
+use crate::commands::lifecycle::lock::open_lock_file;
 use crate::commands::lifecycle::status::{local_status, map_upstream, status_name, UpstreamState};
 use crate::commands::module::{open_module, OpenModule};
 use crate::config::Config;
@@ -231,22 +232,8 @@ struct ImportLock(#[allow(dead_code)] File);
 
 impl ImportLock {
     fn acquire(root: &MgrRoot, module: u64) -> Result<ImportLock> {
-        let dir = root.lock_dir();
-        let path = dir.join(format!("import-module-{module}.lock"));
-        let file = std::fs::create_dir_all(&dir)
-            .and_then(|_| {
-                OpenOptions::new()
-                    .create(true)
-                    .truncate(false)
-                    .write(true)
-                    .open(&path)
-            })
-            .map_err(|e| {
-                ModuleError::new(
-                    ErrorKind::Config,
-                    format!("cannot open the lock file {}: {e}", path.display()),
-                )
-            })?;
+        let (file, path) =
+            open_lock_file(&root.lock_dir(), &format!("import-module-{module}.lock"))?;
         match file.try_lock() {
             Ok(()) => Ok(ImportLock(file)),
             Err(TryLockError::WouldBlock) => Err(ModuleError::new(

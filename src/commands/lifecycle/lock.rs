@@ -27,34 +27,7 @@ impl ItemLock {
 
     /// Take the lock of `item`, waiting up to `wait` for another holder.
     pub fn acquire(lock_dir: &Path, item: u64, wait: Duration) -> Result<ItemLock> {
-        std::fs::create_dir_all(lock_dir).map_err(|e| {
-            ModuleError::new(
-                ErrorKind::Config,
-                format!(
-                    "cannot create the lock directory {}: {e}{}",
-                    lock_dir.display(),
-                    crate::paths::write_hint(&e)
-                ),
-            )
-            .with_object(lock_dir.display().to_string())
-        })?;
-        let path = lock_dir.join(format!("item-{item}.lock"));
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| {
-                ModuleError::new(
-                    ErrorKind::Config,
-                    format!(
-                        "cannot open the lock file {}: {e}{}",
-                        path.display(),
-                        crate::paths::write_hint(&e)
-                    ),
-                )
-                .with_object(path.display().to_string())
-            })?;
+        let (file, path) = open_lock_file(lock_dir, &format!("item-{item}.lock"))?;
         let deadline = Instant::now() + wait;
         loop {
             match file.try_lock() {
@@ -84,6 +57,41 @@ impl ItemLock {
             }
         }
     }
+}
+
+/// The lock file `name` under `lock_dir` (both created when missing), not
+/// yet locked: every module lock (this one, the service import's) is taken on
+/// such a file, so the kernel drops it when the process dies.
+pub fn open_lock_file(lock_dir: &Path, name: &str) -> Result<(File, PathBuf)> {
+    std::fs::create_dir_all(lock_dir).map_err(|e| {
+        ModuleError::new(
+            ErrorKind::Config,
+            format!(
+                "cannot create the lock directory {}: {e}{}",
+                lock_dir.display(),
+                crate::paths::write_hint(&e)
+            ),
+        )
+        .with_object(lock_dir.display().to_string())
+    })?;
+    let path = lock_dir.join(name);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| {
+            ModuleError::new(
+                ErrorKind::Config,
+                format!(
+                    "cannot open the lock file {}: {e}{}",
+                    path.display(),
+                    crate::paths::write_hint(&e)
+                ),
+            )
+            .with_object(path.display().to_string())
+        })?;
+    Ok((file, path))
 }
 
 #[cfg(test)]

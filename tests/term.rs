@@ -2,7 +2,8 @@
 //! 24-month certificate from 2026-12-02, run day by day on the test clock
 //! (`PMSSLRESELLER_TEST_NOW` for the module and the mgrctl stand-in, the
 //! simulator's clock set to the same day), against a subscription upstream
-//! and a per-certificate one; the dry run; a reissue killed at any point.
+//! and a per-certificate one; the dry run; a reissue killed at any point;
+//! eight processes at once and an unstored intent on the automatic paths.
 //!
 //! The expected counts follow from SC-081 (200-day certificates until
 //! 2027-03-15, then 100 days) and `reissue_before_days = 30`, checked every 5
@@ -151,6 +152,44 @@ impl World {
         pmsslreseller::x509::facts(&crt)
             .expect("the saved certificate is readable")
             .not_after
+    }
+
+    /// `Fault …` lines for the mgrctl stand-in (faults start counting now).
+    fn mgrctl_faults(&self, lines: &[&str]) {
+        let _ = std::fs::remove_file(self.mgr.path().join("var/mgrctl-faults.json"));
+        self.mgr.write_conf(
+            "localhost",
+            "root",
+            "",
+            &support::billing::mysql_socket(),
+            lines,
+        );
+    }
+
+    /// `n` `sync_item` processes for the item started together on `day`;
+    /// waits for all of them.
+    fn sync_items_at_once(&self, day: NaiveDate, n: usize) {
+        let now = format!("{day}T10:00:00Z");
+        let children: Vec<_> = (0..n).map(|_| spawn_sync_item(self, &now)).collect();
+        for mut c in children {
+            c.wait().unwrap();
+        }
+    }
+
+    /// Reruns of `sync_item`, an hour apart on the test clock (past the
+    /// settle window), until the saved certificate ends after `cert_end`.
+    fn sync_item_until_replaced(&self, day: NaiveDate, cert_end: NaiveDate) {
+        for hour in 11..=16 {
+            let later = format!("{day}T{hour:02}:00:00Z");
+            let status = spawn_sync_item(self, &later).wait().unwrap();
+            if status.success() && self.local_cert_end() > cert_end {
+                return;
+            }
+        }
+        panic!(
+            "no new certificate after the reruns\n{}",
+            self.mgr.module_log()
+        );
     }
 
     fn calls(&self, func: &str) -> usize {
@@ -468,5 +507,75 @@ fn a_lost_reissue_answer_is_not_sent_again_while_the_upstream_may_still_apply_it
         w.mgr.module_log().contains("automatic reissue waits"),
         "{}",
         w.mgr.module_log()
+    );
+}
+
+#[test]
+fn eight_sync_items_at_once_send_one_automatic_reissue() {
+    let w = World::new("subscription");
+    w.open();
+    let cert_end = w.local_cert_end();
+    let day = cert_end - Days::new(10);
+    w.set_day(day);
+    w.sync_items_at_once(day, 8);
+    w.sync_item_until_replaced(day, cert_end);
+    assert_eq!(
+        w.calls("certificate.reissue.step2"),
+        1,
+        "one reissue for one certificate\n{}",
+        w.mgr.module_log()
+    );
+    assert_eq!(w.calls("service.prolong"), 0);
+    assert_eq!(w.expiry().as_deref(), Some(TERM_END));
+}
+
+#[test]
+fn eight_sync_items_at_once_pay_one_automatic_renewal() {
+    let w = World::new("per_certificate");
+    w.open();
+    let balance = w.up.account(USER).balance;
+    let cert_end = w.local_cert_end();
+    // The upstream's own term ends with this certificate: a paid renewal is due.
+    let day = cert_end - Days::new(10);
+    w.set_day(day);
+    w.sync_items_at_once(day, 8);
+    w.sync_item_until_replaced(day, cert_end);
+    assert_eq!(
+        w.calls("service.prolong"),
+        1,
+        "one renewal\n{}",
+        w.mgr.module_log()
+    );
+    assert_eq!(
+        balance - w.up.account(USER).balance,
+        rust_decimal::Decimal::from(38),
+        "paid once"
+    );
+    assert_eq!(w.expiry().as_deref(), Some(TERM_END));
+}
+
+#[test]
+fn an_intent_write_that_is_not_stored_pays_no_automatic_renewal() {
+    let w = World::new("per_certificate");
+    w.open();
+    let balance = w.up.account(USER).balance;
+    let cert_end = w.local_cert_end();
+    let day = cert_end - Days::new(10);
+    w.set_day(day);
+    // `service.saveparam` answers ok for the intent but stores nothing.
+    w.mgrctl_faults(&["Fault drop service.saveparam:pmss_intent *"]);
+    let item = w.item.to_string();
+    let (code, out, _) = w.module(&["--command", "sync_item", "--item", &item], day);
+    assert_ne!(code, 0, "the unstored intent is an error: {out}");
+    assert_eq!(w.calls("service.prolong"), 0, "nothing sent");
+    assert_eq!(w.calls("certificate.reissue.step2"), 0, "nothing sent");
+    assert_eq!(w.up.account(USER).balance, balance, "nothing paid");
+    // Once the writes are stored again, the renewal is paid exactly once.
+    w.mgrctl_faults(&[]);
+    w.sync_item_until_replaced(day, cert_end);
+    assert_eq!(w.calls("service.prolong"), 1, "{}", w.mgr.module_log());
+    assert_eq!(
+        balance - w.up.account(USER).balance,
+        rust_decimal::Decimal::from(38)
     );
 }

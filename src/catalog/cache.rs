@@ -73,7 +73,9 @@ pub fn save(root: &MgrRoot, catalog: &Catalog) -> Result<PathBuf> {
 
 /// The cache of one module; `Ok(None)` when there is none yet.
 pub fn load(root: &MgrRoot, module_id: u64) -> Result<Option<Catalog>> {
-    load_as::<Catalog>(root, module_id, |c| (c.format, c.module_id))
+    load_file::<Catalog>(&path(root, module_id), module_id, |c| {
+        (c.format, c.module_id)
+    })
 }
 
 /// What `features` needs of one cached tariff, read from the same file
@@ -150,14 +152,6 @@ impl TemplateCatalog {
 
 /// One cache file as `T` (the whole catalog, or its template view), checked
 /// for format and module like every read.
-fn load_as<T: serde::de::DeserializeOwned>(
-    root: &MgrRoot,
-    module_id: u64,
-    identity: impl Fn(&T) -> (u32, u64),
-) -> Result<Option<T>> {
-    load_file(&path(root, module_id), module_id, identity)
-}
-
 fn load_file<T: serde::de::DeserializeOwned>(
     p: &Path,
     module_id: u64,
@@ -217,32 +211,20 @@ pub fn cached_modules(root: &MgrRoot) -> Vec<u64> {
     ids
 }
 
-/// Every readable cache, by module id ascending, plus a message per unreadable
-/// one (the caller logs them; `features` must answer anyway).
-pub fn load_all(root: &MgrRoot) -> (Vec<Catalog>, Vec<String>) {
-    load_all_with(root, load)
-}
-
-/// [`load_all`], template views only (what `features` reads).
+/// The template view of every readable cache, by module id ascending, plus a
+/// message per unreadable one (the caller logs them; `features` must answer
+/// anyway).
 pub fn load_all_templates(root: &MgrRoot) -> (Vec<TemplateCatalog>, Vec<String>) {
     let identity = |c: &TemplateCatalog| (c.format, c.module_id);
-    load_all_with(root, |root, id| {
-        match load_file(&templates_path(root, id), id, identity) {
-            Ok(Some(view)) => Ok(Some(view)),
-            // No view yet (older cache) or a damaged one: the catalog itself.
-            Ok(None) | Err(_) => Ok(load(root, id)?.map(|c| TemplateCatalog::of(&c))),
-        }
-    })
-}
-
-fn load_all_with<T>(
-    root: &MgrRoot,
-    load_one: impl Fn(&MgrRoot, u64) -> Result<Option<T>>,
-) -> (Vec<T>, Vec<String>) {
     let mut catalogs = Vec::new();
     let mut problems = Vec::new();
     for id in cached_modules(root) {
-        match load_one(root, id) {
+        let view = match load_file(&templates_path(root, id), id, identity) {
+            Ok(Some(view)) => Ok(Some(view)),
+            // No view yet (older cache) or a damaged one: the catalog itself.
+            Ok(None) | Err(_) => load(root, id).map(|c| c.map(|c| TemplateCatalog::of(&c))),
+        };
+        match view {
             Ok(Some(c)) => catalogs.push(c),
             Ok(None) => {}
             Err(e) => problems.push(e.message),
@@ -278,7 +260,7 @@ mod tests {
         std::fs::write(root.state_dir().join("catalog-x.json"), "{}").unwrap();
         assert_eq!(load(&root, 3).unwrap(), Some(catalog(3)));
         assert_eq!(cached_modules(&root), vec![3, 12]);
-        let (all, problems) = load_all(&root);
+        let (all, problems) = load_all_templates(&root);
         assert_eq!(all.len(), 2);
         assert!(problems.is_empty());
         // Money survives exactly (decimal strings, no float).
@@ -294,7 +276,7 @@ mod tests {
         std::fs::write(path(&root, 4), "{ not json").unwrap();
         let e = load(&root, 4).unwrap_err();
         assert!(e.message.contains("damaged"), "{}", e.message);
-        let (all, problems) = load_all(&root);
+        let (all, problems) = load_all_templates(&root);
         assert!(all.is_empty());
         assert_eq!(problems.len(), 1);
     }

@@ -15,10 +15,6 @@ glibc_floor=2.28
 zig_target="x86_64-unknown-linux-gnu.${glibc_floor}"
 # Pinned: a new zig release can change what cargo-zigbuild expects.
 pip_pkgs=(ziglang==0.17.1 cargo-zigbuild==0.24.1)
-# Cargo's target directory: CARGO_TARGET_DIR when set (as cargo itself reads it).
-target=${CARGO_TARGET_DIR:-$repo/target}
-out="$target/package"
-release=${PKG_RELEASE:-1}
 maintainer=${PKG_MAINTAINER:-"pmsslreseller maintainers <root@localhost>"}
 CARGO=${CARGO:-cargo}
 
@@ -56,17 +52,11 @@ ensure_tools() {
   cargo-zigbuild --version >/dev/null 2>&1 || die "cargo zigbuild still not runnable after pip install"
 }
 
-cargo_version() {
-  "$CARGO" metadata --no-deps --format-version 1 \
-    | python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"]=="pmsslreseller"))'
-}
-
 ensure_tools
 
-version=$(cargo_version)
+# target, out, release, version, pkg_version, deb, rpm
+source packaging/names.sh
 [ -n "$version" ] || die "cannot read the version of pmsslreseller from Cargo.toml"
-# SemVer pre-releases (1.0.0-rc.1) sort before the release in dpkg and rpm only with '~'.
-pkg_version=$(printf '%s' "$version" | sed 's/-/~/; s/+/./g')
 
 log "building pmsslreseller $version for $zig_target"
 "$CARGO" zigbuild --release --locked -p pmsslreseller --bin pmsslreseller --target "$zig_target"
@@ -111,7 +101,6 @@ Description: BILLmanager processing module reselling SSL certificates
  BILLmanager after installing (the package does it when BILLmanager is present).
 CONTROL
 chmod 0644 "$stage/DEBIAN/control"
-deb="$out/pmsslreseller_${pkg_version}-${release}_amd64.deb"
 # xz: readable by every supported dpkg (zstd is not, on Debian 11).
 dpkg-deb -Zxz --root-owner-group --build "$stage" "$deb" >/dev/null
 log "built $deb"
@@ -131,7 +120,6 @@ rpmbuild -bb --quiet \
   --define "pkg_version $pkg_version" \
   --define "pkg_release $release" \
   packaging/pmsslreseller.spec
-rpm="$out/pmsslreseller-${pkg_version}-${release}.x86_64.rpm"
 [ -f "$rpm" ] || die "rpmbuild did not produce $rpm"
 rm -rf "$rpmtop" "$stage"
 log "built $rpm"

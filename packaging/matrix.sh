@@ -14,8 +14,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
-target=${CARGO_TARGET_DIR:-$repo/target}
-out="$target/package"
+# target, out, release, version, pkg_version, deb, rpm
+source packaging/names.sh
 cache="$target/package-matrix"
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 suites=(bullseye trixie)
@@ -68,13 +68,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-# 1. The packages (built when missing), named as packaging/test.sh names them.
-version=$(cargo metadata --no-deps --format-version 1 \
-  | python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"]=="pmsslreseller"))')
-pkg_version=$(printf '%s' "$version" | sed 's/-/~/; s/+/./g')
-release=${PKG_RELEASE:-1}
-deb="$out/pmsslreseller_${pkg_version}-${release}_amd64.deb"
-rpm="$out/pmsslreseller-${pkg_version}-${release}.x86_64.rpm"
+# 1. The packages (built when missing), named by packaging/names.sh.
 [ -f "$deb" ] && [ -f "$rpm" ] || bash packaging/build.sh
 sim="$target/debug/billmgr-sim"
 [ -x "$sim" ] || cargo build -p billmgr-sim

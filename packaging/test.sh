@@ -11,10 +11,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
-# Cargo's target directory: CARGO_TARGET_DIR when set (as cargo itself reads it).
-target=${CARGO_TARGET_DIR:-$repo/target}
-out="$target/package"
-release=${PKG_RELEASE:-1}
 MGR5=/usr/local/mgr5
 
 passed=0
@@ -57,11 +53,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-version=$(cargo metadata --no-deps --format-version 1 \
-  | python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"]=="pmsslreseller"))')
-pkg_version=$(printf '%s' "$version" | sed 's/-/~/; s/+/./g')
-deb="$out/pmsslreseller_${pkg_version}-${release}_amd64.deb"
-rpm="$out/pmsslreseller-${pkg_version}-${release}.x86_64.rpm"
+# target, out, release, version, pkg_version, deb, rpm
+source packaging/names.sh
 
 # What both packages must contain, and nothing else ("mode owner:group path").
 expected_files="0644 root:root /etc/logrotate.d/pmsslreseller

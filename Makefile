@@ -34,11 +34,16 @@ demo:
 	$(TARGET_DIR)/debug/billmgr-sim demo $(DEMO_ARGS)
 
 # Benchmarks (never part of `make test`): release binaries first, since the
-# process benchmarks run target/release/pmsslreseller and billmgr-sim.
+# process benchmarks run target/release/pmsslreseller and billmgr-sim. Each
+# benchmark records its issue-15 figures; `table` prints them as one table
+# (figure, ours, reference, ratio, goal, met) at the end.
+BENCHES ?= startup catalog lifecycle sync
 .PHONY: bench
 bench:
 	$(CARGO) build --release --workspace --bins
-	$(CARGO) bench -p pmsslreseller --bench '*'
+	rm -f $(TARGET_DIR)/release/bench-figures.jsonl
+	$(CARGO) bench -p pmsslreseller $(foreach b,$(BENCHES),--bench $(b))
+	$(CARGO) bench -p pmsslreseller --bench table
 
 # Kill-and-rerun money trials (never part of `make test`): MONEY_TRIALS per
 # operation (default 1000) against the simulator and MariaDB; prints doubles,

@@ -195,3 +195,80 @@ pub fn items(default: usize) -> usize {
         .filter(|n: &usize| *n >= 4)
         .unwrap_or(default)
 }
+
+// ---- Issue 15's one table: each figure beside its reference. ----
+
+/// One line of the `make bench` summary: a figure of ours beside its
+/// reference (another program on the same input, measured in the same run,
+/// or a figure from before), the ratio, the goal and whether it is met.
+/// Each bench records its figures with [`record`]; `cargo bench --bench
+/// table` (the last step of `make bench`) prints them all as one table.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Figure {
+    /// What is measured, e.g. "parse 5,000 tariffs (in-process)".
+    pub figure: String,
+    /// Our value, in `unit`.
+    pub ours: f64,
+    /// "ms", "s", "calls", …
+    pub unit: String,
+    /// The reference value in the same unit, if there is one.
+    pub reference: Option<f64>,
+    /// What the reference is ("Python ElementTree.parse, same file, same run").
+    pub reference_what: String,
+    /// The goal in words ("≤ 20 ms", "ratio ≤ 0.5").
+    pub goal: String,
+    /// Whether the goal is met (None: nothing to judge).
+    pub met: Option<bool>,
+}
+
+impl Figure {
+    pub fn ratio(&self) -> Option<f64> {
+        self.reference.filter(|r| *r > 0.0).map(|r| self.ours / r)
+    }
+}
+
+/// Where the figures of one `make bench` run are collected: beside the
+/// release binaries (`target/release/bench-figures.jsonl`).
+pub fn figures_file() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("path of the bench executable");
+    let deps = exe.parent().expect("bench executable has a directory");
+    deps.parent().unwrap_or(deps).join("bench-figures.jsonl")
+}
+
+/// Print `fig` as one line and append it to [`figures_file`].
+pub fn record(fig: Figure) {
+    let ratio = fig
+        .ratio()
+        .map(|r| format!(", ratio {r:.2}"))
+        .unwrap_or_default();
+    let met = match fig.met {
+        Some(true) => "met",
+        Some(false) => "NOT met",
+        None => "-",
+    };
+    println!(
+        "figure: {}: {} {}{ratio} (goal {}: {met})",
+        fig.figure,
+        number(fig.ours),
+        fig.unit,
+        fig.goal
+    );
+    let line = serde_json::to_string(&fig).expect("figure as JSON");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(figures_file())
+        .expect("open the bench figures file");
+    writeln!(f, "{line}").expect("append a bench figure");
+}
+
+/// A figure's number: whole above 100, else three significant digits.
+pub fn number(v: f64) -> String {
+    if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}

@@ -25,6 +25,28 @@ pub struct Config {
     pub catalog: CatalogConfig,
     pub mgrctl: MgrctlConfig,
     pub order: OrderConfig,
+    pub sync: SyncConfig,
+}
+
+/// The cron `pmsslreseller sync --module N` (README "Periodic sync").
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncConfig {
+    /// Certificates worked on at once, each with its own upstream read and
+    /// database connection: the bound on concurrent upstream reads. Checked
+    /// against [`SYNC_CONCURRENCY`].
+    pub concurrency: u32,
+}
+
+/// Accepted `[sync] concurrency`: 1 (one item after another) up to a load
+/// an upstream BILLmanager should not mind from one reseller (each worker
+/// also holds a database connection).
+pub const SYNC_CONCURRENCY: std::ops::RangeInclusive<u32> = 1..=32;
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig { concurrency: 8 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -340,6 +362,18 @@ impl Config {
                     self.lifecycle.reissue_before_days,
                     REISSUE_BEFORE_DAYS.start(),
                     REISSUE_BEFORE_DAYS.end()
+                ),
+            );
+        }
+        if !SYNC_CONCURRENCY.contains(&self.sync.concurrency) {
+            add(
+                "[sync] concurrency",
+                format!(
+                    "{} is outside {}..={}: at least one certificate at a time, and no more \
+                     parallel reads than an upstream should take from one reseller",
+                    self.sync.concurrency,
+                    SYNC_CONCURRENCY.start(),
+                    SYNC_CONCURRENCY.end()
                 ),
             );
         }

@@ -19,16 +19,21 @@
 //! `--dry-run` reads and plans the same way, prints one line per due item
 //! (what and why), and writes and sends nothing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{IsTerminal, Write};
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 
-use crate::billing::ItemStatus;
-use crate::commands::lifecycle::auto::sync_and_keep_valid;
-use crate::commands::lifecycle::job::{Job, JobSpec, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM};
+use crate::billing::{Db, ItemStatus, Mgrctl};
+use crate::commands::lifecycle::auto::{sync_and_keep_valid, Looked};
+use crate::commands::lifecycle::job::{
+    Job, JobSpec, SharedModule, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM,
+};
 use crate::commands::lifecycle::maintenance;
+use crate::commands::lifecycle::reconcile::SyncOutcome;
 use crate::commands::lifecycle::status::{list_row_is_active, local_status, ServiceStatus};
 use crate::commands::lifecycle::term::{CERT_NOT_AFTER_PARAM, UPSTREAM_EXPIRY_PARAM};
 use crate::commands::module::{connect, open_module, OpenModule};
@@ -40,7 +45,7 @@ use crate::protocol::error::{ErrorKind, Result};
 use crate::upstream::{is_possible_id, CertSummary};
 
 /// Counters printed in the summary.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Summary {
     pub certificates: usize,
     pub not_ordered: usize,
@@ -50,13 +55,15 @@ pub struct Summary {
     pub errors: usize,
     /// Reissues or renewals due now (sent, or listed by a dry run).
     pub due: usize,
+    /// Wall time of the whole run.
+    pub seconds: f64,
 }
 
 impl Summary {
     pub fn line(&self, module: u64) -> String {
         format!(
-            "sync module {module}: {} certificates, {} not ordered yet, {} read upstream, {} updated, {} busy, {} errors, {} reissues/renewals due",
-            self.certificates, self.not_ordered, self.read, self.updated, self.busy, self.errors, self.due
+            "sync module {module}: {} certificates, {} not ordered yet, {} read upstream, {} updated, {} busy, {} errors, {} reissues/renewals due; {:.1} s",
+            self.certificates, self.not_ordered, self.read, self.updated, self.busy, self.errors, self.due, self.seconds
         )
     }
 }
@@ -148,6 +155,7 @@ pub fn run(root: &MgrRoot, module: u64, dry_run: bool) -> i32 {
 }
 
 pub fn sync_module(ctx: &Ctx, module: u64, dry_run: bool) -> Result<Summary> {
+    let started = Instant::now();
     let OpenModule {
         mgrctl,
         mut db,
@@ -156,31 +164,23 @@ pub fn sync_module(ctx: &Ctx, module: u64, dry_run: bool) -> Result<Summary> {
     } = open_module(&ctx.root, &ctx.config, module)?;
     let client = connect(&settings, &ctx.config)?;
     let list = client.certificate_list()?;
-    let rows: BTreeMap<u64, CertSummary> = list.iter().map(|r| (r.id, r.clone())).collect();
+    let rows: HashMap<u64, &CertSummary> = list.iter().map(|r| (r.id, r)).collect();
     let items: Vec<_> = db
         .module_items(module)?
         .into_iter()
         .filter(|i| i.itemtype_intname == crate::commands::lifecycle::job::ITEMTYPE)
         .filter(|i| ItemStatus::from_db(i.status) != ItemStatus::Deleted)
         .collect();
-    let progress = std::io::stderr().is_terminal();
+    let mut params = db.module_item_params(module, DECISION_PARAMS, &key)?;
     let mut summary = Summary {
         certificates: items.len(),
         ..Summary::default()
     };
-    for (n, item) in items.iter().enumerate() {
-        if progress {
-            eprint!("\r[{}/{}] item {}        ", n + 1, items.len(), item.id);
-            let _ = std::io::stderr().flush();
-        }
-        let params = match db.item_params(item.id, &key) {
-            Ok(p) => p,
-            Err(e) => {
-                log::error!("item {}: cannot read params: {e}", item.id);
-                summary.errors += 1;
-                continue;
-            }
-        };
+    // Decide from the list and the local params alone which items need a
+    // look; only those get a job (lock, item read, upstream read).
+    let mut work: Vec<Work> = Vec::new();
+    for item in &items {
+        let params = params.remove(&item.id).unwrap_or_default();
         let Some(upstream_id) = params
             .get(UPSTREAM_ID_PARAM)
             .and_then(|v| v.trim().parse::<u64>().ok())
@@ -199,50 +199,26 @@ pub fn sync_module(ctx: &Ctx, module: u64, dry_run: bool) -> Result<Summary> {
             item.expiredate,
             ctx.config.lifecycle.reissue_before_days,
         );
-        if !needs_read(local, seen_expiry, due, rows.get(&upstream_id)) {
-            continue;
-        }
-        let spec = JobSpec {
-            op: ServiceOp::SyncItem,
-            item_id: item.id,
-            ro: None,
-            lock_wait: Duration::ZERO,
-            shared_client: Some(&client),
-        };
-        let outcome = Job::start(ctx, spec, &mgrctl, &mut db).and_then(|mut job| {
-            summary.read += 1;
-            sync_and_keep_valid(&mut job, upstream_id, dry_run)
-        });
-        match outcome {
-            Ok((o, looked)) => {
-                if o.writes > 0 || looked.sent {
-                    summary.updated += 1;
-                }
-                if looked.due.is_some() {
-                    summary.due += 1;
-                    if dry_run {
-                        println!(
-                            "item {} (upstream {upstream_id}): would do {}",
-                            item.id, looked.text
-                        );
-                    } else {
-                        log::info!("item {} (upstream {upstream_id}): {}", item.id, looked.text);
-                    }
-                }
-            }
-            Err(e) if e.kind == ErrorKind::Locked => summary.busy += 1,
-            Err(e) => {
-                log::error!("item {}: sync failed: {e}", item.id);
-                if progress {
-                    eprintln!("\ritem {}: {e}", item.id);
-                }
-                summary.errors += 1;
-            }
+        if needs_read(local, seen_expiry, due, rows.get(&upstream_id).copied()) {
+            work.push(Work {
+                item: item.id,
+                upstream_id,
+            });
         }
     }
-    if progress {
-        eprint!("\r{:60}\r", "");
-    }
+    let shared = SharedModule {
+        client: &client,
+        key: &key,
+        settings: &settings,
+    };
+    let workers = open_workers(&db, ctx.config.sync.concurrency, work.len());
+    let progress = Progress::new(work.len(), std::io::stderr().is_terminal());
+    run_pool(ctx, &mgrctl, shared, workers, &work, dry_run, |done| {
+        progress.tick();
+        summary.add(done, dry_run);
+    });
+    progress.finish();
+    summary.seconds = started.elapsed().as_secs_f64();
     warn_on_drift(
         &mut db,
         &key,
@@ -252,6 +228,230 @@ pub fn sync_module(ctx: &Ctx, module: u64, dry_run: bool) -> Result<Summary> {
         &list,
     );
     Ok(summary)
+}
+
+/// The item params the "does it need a look" decision reads, for every item
+/// of the module at once.
+const DECISION_PARAMS: &[&str] = &[
+    UPSTREAM_ID_PARAM,
+    SERVICE_STATUS_PARAM,
+    UPSTREAM_EXPIRY_PARAM,
+    CERT_NOT_AFTER_PARAM,
+];
+
+/// One item that needs a look.
+struct Work {
+    item: u64,
+    upstream_id: u64,
+}
+
+/// What one item's look came to.
+pub struct Done {
+    item: u64,
+    upstream_id: u64,
+    /// The item's job started (locked, read, ours): its upstream read was
+    /// made or tried.
+    started: bool,
+    outcome: Result<(SyncOutcome, Looked)>,
+}
+
+impl Summary {
+    /// Count one item's look; what is due is printed (dry run) or logged.
+    fn add(&mut self, done: Done, dry_run: bool) {
+        let Done {
+            item,
+            upstream_id,
+            started,
+            outcome,
+        } = done;
+        if started {
+            self.read += 1;
+        }
+        match outcome {
+            Ok((o, looked)) => {
+                if o.writes > 0 || looked.sent {
+                    self.updated += 1;
+                }
+                if looked.due.is_some() {
+                    self.due += 1;
+                    if dry_run {
+                        println!(
+                            "item {item} (upstream {upstream_id}): would do {}",
+                            looked.text
+                        );
+                    } else {
+                        log::info!("item {item} (upstream {upstream_id}): {}", looked.text);
+                    }
+                }
+            }
+            Err(e) if e.kind == ErrorKind::Locked => self.busy += 1,
+            Err(e) => {
+                log::error!("item {item}: sync failed: {e}");
+                if std::io::stderr().is_terminal() {
+                    eprintln!("\ritem {item}: {e}");
+                }
+                self.errors += 1;
+            }
+        }
+    }
+}
+
+/// One database connection per worker: the first is a new one too, so the
+/// main connection stays free for the drift check. Fewer workers when the
+/// database refuses more connections (logged), at least one.
+fn open_workers(db: &Db, concurrency: u32, work: usize) -> Vec<Result<Db>> {
+    let n = (concurrency.max(1) as usize).min(work);
+    let mut out: Vec<Result<Db>> = Vec::with_capacity(n);
+    for i in 0..n {
+        match db.another() {
+            Ok(d) => out.push(Ok(d)),
+            Err(e) if i > 0 => {
+                log::warn!(
+                    "sync: only {i} of {n} database connections could be opened ({e}); \
+                     working with {i} at a time"
+                );
+                break;
+            }
+            Err(e) => out.push(Err(e)),
+        }
+    }
+    out
+}
+
+/// Run every item of `work` on the workers (each with its own database
+/// connection; the upstream client, crypt key and module settings shared),
+/// handing each finished item to `done` on this thread in completion order.
+/// A worker whose connection failed reports that error for the items it
+/// takes, so nothing is silently skipped.
+fn run_pool(
+    ctx: &Ctx,
+    mgrctl: &Mgrctl,
+    shared: SharedModule<'_>,
+    workers: Vec<Result<Db>>,
+    work: &[Work],
+    dry_run: bool,
+    mut done: impl FnMut(Done),
+) {
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::channel::<Done>();
+        for db in workers {
+            let tx = tx.clone();
+            let next = &next;
+            scope.spawn(move || {
+                let mut db = db;
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(w) = work.get(i) else { break };
+                    let (started, outcome) = match &mut db {
+                        Ok(db) => look(ctx, mgrctl, db, shared, w, dry_run),
+                        Err(e) => (false, Err(e.clone())),
+                    };
+                    let sent = tx.send(Done {
+                        item: w.item,
+                        upstream_id: w.upstream_id,
+                        started,
+                        outcome,
+                    });
+                    if sent.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for d in rx {
+            done(d);
+        }
+    });
+}
+
+/// One item's look, under its lock: the same pass as `sync_item`. The
+/// flag: the job started (so the upstream read was made or tried).
+fn look(
+    ctx: &Ctx,
+    mgrctl: &Mgrctl,
+    db: &mut Db,
+    shared: SharedModule<'_>,
+    w: &Work,
+    dry_run: bool,
+) -> (bool, Result<(SyncOutcome, Looked)>) {
+    let spec = JobSpec {
+        op: ServiceOp::SyncItem,
+        item_id: w.item,
+        ro: None,
+        lock_wait: Duration::ZERO,
+        shared: Some(shared),
+    };
+    match Job::start(ctx, spec, mgrctl, db) {
+        Ok(mut job) => (true, sync_and_keep_valid(&mut job, w.upstream_id, dry_run)),
+        Err(e) => (false, Err(e)),
+    }
+}
+
+/// Progress on a terminal: done/total, rate and time left, at most ten
+/// times a second.
+struct Progress {
+    total: usize,
+    show: bool,
+    started: Instant,
+    state: std::cell::Cell<(usize, Option<Instant>)>,
+}
+
+impl Progress {
+    fn new(total: usize, show: bool) -> Progress {
+        Progress {
+            total,
+            show,
+            started: Instant::now(),
+            state: std::cell::Cell::new((0, None)),
+        }
+    }
+
+    fn tick(&self) {
+        let (done, last) = self.state.get();
+        let done = done + 1;
+        let now = Instant::now();
+        let due = last.is_none_or(|t| now.duration_since(t) >= Duration::from_millis(100));
+        self.state.set((done, if due { Some(now) } else { last }));
+        if self.show && (due || done == self.total) {
+            eprint!(
+                "\r{}        ",
+                progress_line(done, self.total, self.started.elapsed())
+            );
+            let _ = std::io::stderr().flush();
+        }
+    }
+
+    fn finish(&self) {
+        if self.show && self.total > 0 {
+            eprint!("\r{:70}\r", "");
+            let _ = std::io::stderr().flush();
+        }
+    }
+}
+
+/// `[120/10000] 245/s, 40s left`.
+pub fn progress_line(done: usize, total: usize, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64();
+    if done == 0 || secs <= 0.0 {
+        return format!("[{done}/{total}]");
+    }
+    let rate = done as f64 / secs;
+    let left = (total.saturating_sub(done)) as f64 / rate;
+    format!(
+        "[{done}/{total}] {rate:.0}/s, {} left",
+        short_duration(left)
+    )
+}
+
+fn short_duration(secs: f64) -> String {
+    let s = secs.round() as u64;
+    if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
 }
 
 /// One warn line when the books disagree after the sync (the drift report's

@@ -14,7 +14,10 @@ use rsa::{Pkcs1v15Encrypt, RsaPrivateKey, RsaPublicKey};
 use crate::paths::MgrRoot;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 
-/// The private key from `etc/billmgr.pem`.
+/// The private key from `etc/billmgr.pem`. Clone: the bulk sync reads it
+/// once and lends a copy to each item's job (the key's memory is zeroed on
+/// drop by `rsa`, copies included).
+#[derive(Clone)]
 pub struct CryptKey {
     key: RsaPrivateKey,
 }

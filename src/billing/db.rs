@@ -193,6 +193,9 @@ const TASK_NOT_CLOSED: &str = "status IN (0, 1)";
 /// A connection to BILLmanager's database.
 pub struct Db {
     conn: Conn,
+    /// Kept so the bulk sync can open more connections of the same kind
+    /// ([`Db::another`]) without asking `mgrctl paramlist` again.
+    settings: DbSettings,
 }
 
 impl std::fmt::Debug for Db {
@@ -327,7 +330,16 @@ impl Db {
         );
         log::debug!("connecting to database {} as {} via {via}", s.name, s.user);
         let conn = Conn::new(opts).map_err(|e| connect_error(s, &via, &e))?;
-        Ok(Db { conn })
+        Ok(Db {
+            conn,
+            settings: s.clone(),
+        })
+    }
+
+    /// A second connection with the same settings (the bulk sync's workers
+    /// each read over their own).
+    pub fn another(&self) -> Result<Db> {
+        Db::connect_with(&self.settings)
     }
 
     /// `(processingmodule.module, processingmodule.name)`: the module type
@@ -477,6 +489,55 @@ impl Db {
             .exec(q, (module_id,))
             .map_err(|e| db_error("reading items of the module", e))?;
         rows.iter().map(item_from).collect()
+    }
+
+    /// For the bulk sync's "does it need a look" decision, in two queries for
+    /// the whole module instead of two per item: the params `names` of every
+    /// item of `module`, from `itemparam`. Items that keep one of these
+    /// names in `itemcryptedparam` (which wins, as in [`Db::item_params`])
+    /// get their params read in full and decrypted.
+    pub fn module_item_params(
+        &mut self,
+        module_id: u64,
+        names: &[&str],
+        key: &CryptKey,
+    ) -> Result<BTreeMap<u64, BTreeMap<String, String>>> {
+        if names.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let marks = vec!["?"; names.len()].join(", ");
+        let mut args: Vec<mysql::Value> = vec![module_id.into()];
+        args.extend(names.iter().map(|n| mysql::Value::from(*n)));
+        let plain: Vec<(u64, String, String)> = self
+            .conn
+            .exec(
+                format!(
+                    "SELECT p.item, p.intname, p.value FROM itemparam p JOIN item i ON i.id = p.item \
+                     WHERE i.processingmodule = ? AND p.intname IN ({marks})"
+                ),
+                args.clone(),
+            )
+            .map_err(|e| db_error("reading itemparam of the module", e))?;
+        let crypted: Vec<u64> = self
+            .conn
+            .exec(
+                format!(
+                    "SELECT DISTINCT p.item FROM itemcryptedparam p JOIN item i ON i.id = p.item \
+                     WHERE i.processingmodule = ? AND p.intname IN ({marks})"
+                ),
+                args,
+            )
+            .map_err(|e| db_error("reading itemcryptedparam of the module", e))?;
+        let mut out: BTreeMap<u64, BTreeMap<String, String>> = BTreeMap::new();
+        for (item, name, value) in plain {
+            out.entry(item).or_default().insert(name, value);
+        }
+        for item in crypted {
+            let mut all = self.item_params(item, key)?;
+            all.retain(|k, _| names.contains(&k.as_str()));
+            out.insert(item, all);
+        }
+        Ok(out)
     }
 
     /// `itemparam` ∪ decrypted `itemcryptedparam` (a crypted one wins).

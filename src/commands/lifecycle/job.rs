@@ -53,7 +53,20 @@ pub struct JobSpec<'a> {
     pub item_id: u64,
     pub ro: Option<u64>,
     pub lock_wait: Duration,
-    pub shared_client: Option<&'a Client>,
+    /// The bulk sync's module, opened once for all its items.
+    pub shared: Option<SharedModule<'a>>,
+}
+
+/// One processing module opened once by the bulk sync and lent to each of
+/// its items' jobs: the upstream client, the crypt key and the module's
+/// settings. Reading the key and decrypting the module password are the
+/// dearest steps of a job's start (RSA); per item they would cost more than
+/// the item's own sync.
+#[derive(Clone, Copy)]
+pub struct SharedModule<'a> {
+    pub client: &'a Client,
+    pub key: &'a CryptKey,
+    pub settings: &'a ModuleSettings,
 }
 
 impl<'a> Job<'a> {
@@ -70,12 +83,21 @@ impl<'a> Job<'a> {
             item_id,
             ro,
             lock_wait,
-            shared_client,
+            shared,
         } = spec;
         let lock = ItemLock::acquire(&ctx.root.lock_dir(), item_id, lock_wait)?;
-        let key = CryptKey::load(&ctx.root)?;
         let item = db.item(item_id)?;
-        let settings = check_ours(db, &key, &item)?;
+        let (key, settings) = match shared {
+            Some(m) => {
+                check_in_module(&item, m.settings.id)?;
+                (m.key.clone(), m.settings.clone())
+            }
+            None => {
+                let key = CryptKey::load(&ctx.root)?;
+                let settings = check_ours(db, &key, &item)?;
+                (key, settings)
+            }
+        };
         let params = db.item_params(item_id, &key)?;
         Ok(Job {
             ctx,
@@ -88,8 +110,8 @@ impl<'a> Job<'a> {
             item,
             settings,
             params,
-            client: match shared_client {
-                Some(c) => ClientSlot::Shared(c),
+            client: match shared {
+                Some(m) => ClientSlot::Shared(m.client),
                 None => ClientSlot::Lazy(None),
             },
             _lock: lock,
@@ -343,6 +365,28 @@ impl<'a> Job<'a> {
                 )
             })
     }
+}
+
+/// For the bulk sync: the item (read under its lock) is still a certificate
+/// of the module the sync opened; an item moved to another module since the
+/// list was read is left to that module.
+fn check_in_module(item: &ItemRow, module: u64) -> Result<()> {
+    if item.itemtype_intname == ITEMTYPE && item.processingmodule == Some(module) {
+        return Ok(());
+    }
+    Err(ModuleError::new(
+        ErrorKind::WrongModule,
+        format!(
+            "item {} is no longer a certificate of processing module {module} (now: '{}' service, module {}); \
+             skipped",
+            item.id,
+            item.itemtype_intname,
+            item.processingmodule
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "none".into())
+        ),
+    )
+    .with_object(item.id.to_string()))
 }
 
 /// The item must be a certificate handled by a pmsslreseller module.

@@ -70,7 +70,7 @@ pub fn execute(op: ServiceOp, item: u64, ro: Option<u64>, ctx: &Ctx) -> Result<O
         item_id: item,
         ro,
         lock_wait: Duration::from_secs(ctx.config.lifecycle.lock_wait_secs),
-        shared_client: None,
+        shared: None,
     };
     let result = match Job::start(ctx, spec, &mgrctl, &mut db) {
         Ok(mut job) => {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod billing;
+pub mod bulk;
 pub mod sim;
 
 use std::path::PathBuf;

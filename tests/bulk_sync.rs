@@ -1,0 +1,284 @@
+//! The cron bulk sync (`pmsslreseller sync --module N`) over many
+//! certificates at once, with `[sync] concurrency` workers: the real binary
+//! against MariaDB (through the `billmgr-sim mgrctl` stand-in) and the
+//! `billmgr-sim upstream` simulator.
+//!
+//! - every item ends where the upstream says, each read once, each changed
+//!   fact written once, whatever the concurrency;
+//! - a sync killed at any point leaves nothing the next round does not
+//!   repair: after kill + rerun the books are exactly those of a clean run,
+//!   and a further round finds nothing to do;
+//! - a round where nothing changed reads only the items whose state the list
+//!   cannot show (the pending ones) and writes nothing;
+//! - a bad `[sync] concurrency` is refused before anything is read.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use mysql::prelude::Queryable;
+
+use support::billing::{run_module, TestDb, TestMgr};
+use support::bin_path;
+use support::bulk::{move_upstream, seed_ordered_set, TARIFF};
+use support::sim::SimUpstream;
+
+const USER: &str = "bulk";
+const PASS: &str = "Bulk-S3cret!pw";
+const ITEMS: usize = 24;
+
+struct World {
+    up: SimUpstream,
+    db: TestDb,
+    mgr: TestMgr,
+    module: u64,
+    upstream_ids: Vec<u64>,
+}
+
+impl World {
+    /// `ITEMS` ordered certificates, moved on upstream (half issued, a
+    /// quarter enrolled, a quarter unchanged), `[sync] concurrency` as given.
+    fn new(concurrency: u32) -> World {
+        let up = SimUpstream::start_with(&[]);
+        let db = TestDb::create();
+        let mgr = TestMgr::new(&db);
+        std::fs::write(
+            mgr.path().join("etc/pmsslreseller.toml"),
+            format!("[sync]\nconcurrency = {concurrency}\n"),
+        )
+        .unwrap();
+        let tariff = db.seed_certificate_tariff(&format!("ssl_{TARIFF}"));
+        let (module, upstream_ids) = seed_ordered_set(&up, &db, tariff, USER, PASS, ITEMS);
+        move_upstream(&up, &upstream_ids);
+        up.clear_journal();
+        mgr.clear_journal();
+        World {
+            up,
+            db,
+            mgr,
+            module,
+            upstream_ids,
+        }
+    }
+
+    fn sync(&self) -> (i32, String, String) {
+        run_module(
+            &self.mgr,
+            &["sync", "--module", &self.module.to_string()],
+            None,
+        )
+    }
+
+    fn items(&self) -> Vec<u64> {
+        self.db
+            .conn()
+            .exec(
+                "SELECT id FROM item WHERE processingmodule = ? ORDER BY id",
+                (self.module,),
+            )
+            .unwrap()
+    }
+
+    /// Everything the sync may write about the items, in item order, with
+    /// what differs between two worlds by construction (item ids, upstream
+    /// ids, serial numbers, the certificates' bytes) reduced to its shape.
+    fn books(&self) -> Vec<Book> {
+        self.items()
+            .into_iter()
+            .map(|item| {
+                let params: Vec<(String, String)> = self
+                    .db
+                    .conn()
+                    .exec(
+                        "SELECT intname, value FROM itemparam WHERE item = ? ORDER BY intname",
+                        (item,),
+                    )
+                    .unwrap();
+                let params = params
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let v = match k.as_str() {
+                            "pmss_upstream_id" | "pmss_cert_serial" => "<id>".to_string(),
+                            _ => v,
+                        };
+                        (k, v)
+                    })
+                    .collect();
+                let (_, expiredate) = self.db.item_dates(item);
+                Book {
+                    params,
+                    expiredate,
+                    has_crt: self.db.certificate_crt(item).is_some(),
+                    status: self.db.item_status(item),
+                }
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, PartialEq)]
+struct Book {
+    params: BTreeMap<String, String>,
+    expiredate: Option<String>,
+    has_crt: bool,
+    status: i32,
+}
+
+/// (function, item) → calls, from the mgrctl journal: writes only.
+fn writes_per_item(mgr: &TestMgr) -> BTreeMap<(String, String), usize> {
+    let mut out = BTreeMap::new();
+    for call in mgr.journal() {
+        let func = call["func"].as_str().unwrap_or("?").to_string();
+        if func == "paramlist" {
+            continue;
+        }
+        let params = &call["params"];
+        let elid = params["elid"].as_str().unwrap_or("?").to_string();
+        let what = match params["name"].as_str() {
+            Some(name) => format!("{func} {name}"),
+            None => func,
+        };
+        *out.entry((what, elid)).or_default() += 1;
+    }
+    out
+}
+
+#[test]
+fn concurrent_sync_reads_each_item_once_and_writes_each_fact_once() {
+    let w = World::new(6);
+    let (code, out, err) = w.sync();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "{ITEMS} certificates, 0 not ordered yet, {ITEMS} read upstream"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("0 busy, 0 errors"), "{out}");
+    // Each certificate read once; one list call.
+    let journal = w.up.journal();
+    let mut reads: BTreeMap<String, usize> = BTreeMap::new();
+    for e in journal.iter().filter(|e| e.func == "certificate.edit") {
+        *reads
+            .entry(e.params.get("elid").cloned().unwrap_or_default())
+            .or_default() += 1;
+    }
+    assert_eq!(reads.len(), ITEMS, "{reads:?}");
+    assert!(reads.values().all(|n| *n == 1), "{reads:?}");
+    assert_eq!(
+        journal.iter().filter(|e| e.func == "certificate").count(),
+        1
+    );
+    // Each fact written once.
+    let writes = writes_per_item(&w.mgr);
+    assert!(
+        writes.values().all(|n| *n == 1),
+        "a fact written twice: {writes:?}"
+    );
+    // Where the upstream says.
+    for (n, item) in w.items().into_iter().enumerate() {
+        let expected = match n % 4 {
+            0 | 2 => "5",
+            1 => "4",
+            _ => "3",
+        };
+        assert_eq!(
+            w.db.item_param(item, "service_status").as_deref(),
+            Some(expected),
+            "item {item} (#{n})"
+        );
+        assert_eq!(w.db.certificate_crt(item).is_some(), expected == "5");
+    }
+    assert_eq!(w.upstream_ids.len(), ITEMS);
+}
+
+#[test]
+fn a_round_where_nothing_changed_reads_only_pending_items_and_writes_nothing() {
+    let w = World::new(4);
+    let (code, out, err) = w.sync();
+    assert_eq!(code, 0, "{out}{err}");
+    w.up.clear_journal();
+    w.mgr.clear_journal();
+    let (code, out, err) = w.sync();
+    assert_eq!(code, 0, "{out}{err}");
+    let pending = ITEMS / 2;
+    assert!(
+        out.contains(&format!("{pending} read upstream, 0 updated")),
+        "{out}"
+    );
+    let journal = w.up.journal();
+    assert_eq!(
+        journal.iter().filter(|e| e.func == "certificate").count(),
+        1
+    );
+    let reads = journal
+        .iter()
+        .filter(|e| e.func == "certificate.edit")
+        .count();
+    assert_eq!(reads, pending, "only the pending items are read");
+    assert_eq!(
+        w.mgr.journal_funcs(),
+        vec!["paramlist".to_string()],
+        "nothing written"
+    );
+}
+
+/// Kill the sync at several points of its run, then run it again: the books
+/// end exactly as after one clean run, and a further round has nothing to do.
+#[test]
+fn a_killed_sync_is_repaired_by_the_next_round() {
+    let clean = World::new(4);
+    let started = Instant::now();
+    let (code, out, err) = clean.sync();
+    assert_eq!(code, 0, "{out}{err}");
+    let clean_took = started.elapsed();
+    let expected = clean.books();
+    drop(clean);
+
+    for fraction in [0.1, 0.3, 0.5, 0.7, 0.9] {
+        let w = World::new(4);
+        let mut child = Command::new(bin_path("pmsslreseller"))
+            .args(["sync", "--module", &w.module.to_string()])
+            .env("MGR5_ROOT", w.mgr.path())
+            .current_dir(w.mgr.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(clean_took.mul_f64(fraction));
+        let _ = child.kill();
+        let _ = child.wait();
+        // mgrctl calls already started run on in their own process group;
+        // the next round may meet them, as the next cron run would.
+        let (code, out, err) = w.sync();
+        assert_eq!(code, 0, "after a kill at {fraction}: {out}{err}");
+        assert_eq!(
+            w.books(),
+            expected,
+            "after a kill at {fraction} of the run and one more round"
+        );
+        w.mgr.clear_journal();
+        let (code, out, _) = w.sync();
+        assert_eq!(code, 0);
+        assert!(out.contains(" 0 updated"), "a third round has work: {out}");
+        assert_eq!(w.mgr.journal_funcs(), vec!["paramlist".to_string()]);
+    }
+}
+
+#[test]
+fn a_bad_concurrency_is_refused_before_anything_is_read() {
+    let w = World::new(4);
+    std::fs::write(
+        w.mgr.path().join("etc/pmsslreseller.toml"),
+        "[sync]\nconcurrency = 0\n",
+    )
+    .unwrap();
+    let (code, out, err) = w.sync();
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("[sync] concurrency"), "{err}");
+    assert!(w.up.journal().is_empty());
+    assert!(w.mgr.journal_funcs().iter().all(|f| f == "paramlist"));
+}

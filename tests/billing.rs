@@ -5,6 +5,8 @@
 
 mod support;
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use pmsslreseller::billing::{
     ApproverMethod, CertificateOrderData, CryptKey, Db, ItemStatus, ServiceStatus,
@@ -208,6 +210,52 @@ fn item_params_and_certificate_rows_are_read() {
         (e.kind, e.object.as_deref()),
         (ErrorKind::Billing, Some("item"))
     );
+}
+
+#[test]
+fn module_item_params_reads_the_named_params_of_every_item_at_once() {
+    let f = fixture();
+    let tariff = f.db.seed_certificate_tariff("ssl_3034");
+    let second = f.db.seed_certificate_item(
+        f.module,
+        tariff,
+        12,
+        &[("pmss_upstream_id", "77"), ("service_status", "4")],
+        None,
+    );
+    // Another module's item is not included.
+    let other_module =
+        f.db.seed_module("https://other.example.net/billmgr", "o", "other-pass");
+    let foreign = f.db.seed_certificate_item(
+        other_module,
+        tariff,
+        12,
+        &[("pmss_upstream_id", "99")],
+        None,
+    );
+    // A crypted param of a wanted name wins over the plain one, as in item_params.
+    f.db.seed_crypted_item_param(f.item, "pmss_upstream_id", "42");
+    let mut db = Db::connect(&f.mgr.mgrctl()).unwrap();
+    let all = db
+        .module_item_params(f.module, &["pmss_upstream_id", "service_status"], &key(&f))
+        .unwrap();
+    assert!(!all.contains_key(&foreign));
+    assert_eq!(
+        all[&second],
+        BTreeMap::from([
+            ("pmss_upstream_id".to_string(), "77".to_string()),
+            ("service_status".to_string(), "4".to_string()),
+        ])
+    );
+    // Only the wanted names, decrypted.
+    assert_eq!(
+        all[&f.item],
+        BTreeMap::from([("pmss_upstream_id".to_string(), "42".to_string())])
+    );
+    assert!(db
+        .module_item_params(f.module, &[], &key(&f))
+        .unwrap()
+        .is_empty());
 }
 
 #[test]

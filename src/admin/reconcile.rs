@@ -451,14 +451,23 @@ fn renewal_in_flight(params: &BTreeMap<String, String>) -> bool {
         .is_some_and(|i| i.op == IntentOp::Prolong && i.phase != Phase::Done)
 }
 
+/// The item params the books read, for the whole module in one go.
+const BOOK_PARAMS: &[&str] = &[
+    UPSTREAM_ID_PARAM,
+    SERVICE_STATUS_PARAM,
+    INTENT_PARAM,
+    CERT_NOT_AFTER_PARAM,
+];
+
 /// The local certificate services of the module, every state included.
 pub fn local_certs(db: &mut Db, key: &CryptKey, module: u64) -> Result<Vec<LocalCert>> {
     let mut out = Vec::new();
+    let mut all_params = db.module_item_params(module, BOOK_PARAMS, key)?;
     for item in db.module_items(module)? {
         if item.itemtype_intname != ITEMTYPE {
             continue;
         }
-        let params = db.item_params(item.id, key)?;
+        let params = all_params.remove(&item.id).unwrap_or_default();
         out.push(LocalCert {
             item: item.id,
             name: item.name.clone(),

@@ -698,17 +698,8 @@ fn open_makes_five_mgrctl_calls_and_writes_the_status_once() {
     let (ro, code, out) = w.operation("open");
     assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
     assert!(w.db.running_operation(ro).is_none());
-    let calls: Vec<String> = w
-        .mgr
-        .journal()
-        .iter()
-        .map(|e| match e["params"]["name"].as_str() {
-            Some(name) => format!("{}:{name}", e["func"].as_str().unwrap_or_default()),
-            None => e["func"].as_str().unwrap_or_default().to_string(),
-        })
-        .collect();
     assert_eq!(
-        calls,
+        mgrctl_calls(&w),
         [
             "paramlist",
             "service.saveparam:pmss_intent",
@@ -729,6 +720,89 @@ fn open_makes_five_mgrctl_calls_and_writes_the_status_once() {
     assert_eq!(
         w.param("pmss_upstream_id"),
         Some(w.upstream_id().to_string())
+    );
+}
+
+/// mgrctl calls of one run, as `func` or `func:param` for `saveparam`.
+fn mgrctl_calls(w: &World) -> Vec<String> {
+    w.mgr
+        .journal()
+        .iter()
+        .map(|e| match e["params"]["name"].as_str() {
+            Some(name) => format!("{}:{name}", e["func"].as_str().unwrap_or_default()),
+            None => e["func"].as_str().unwrap_or_default().to_string(),
+        })
+        .collect()
+}
+
+/// `sync_item` under issue 15: `paramlist`, then one write per fact that
+/// changed — none when nothing did.
+#[test]
+fn sync_item_writes_once_per_changed_fact() {
+    let w = World::new();
+    let (_, code, out) = w.operation("open");
+    assert_eq!(code, 0, "{out}");
+    let id = w.upstream_id();
+    let sync = |w: &World| {
+        w.mgr.clear_journal();
+        let (code, out) = w.run("sync_item", None);
+        assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
+        mgrctl_calls(w)
+    };
+    assert_eq!(sync(&w), ["paramlist"], "nothing changed");
+    w.up.tick();
+    assert_eq!(
+        sync(&w),
+        ["paramlist", "service.setstatus"],
+        "enrolled: the sub-status"
+    );
+    assert_eq!(w.param("service_status").as_deref(), Some("4"));
+    assert_eq!(sync(&w), ["paramlist"], "nothing changed");
+    w.up.issue(Some(id));
+    assert_eq!(
+        sync(&w),
+        [
+            "paramlist",
+            // the certificate
+            "certificate.save",
+            // the upstream's own term
+            "service.saveparam:pmss_upstream_expiry",
+            // the local paid term
+            "service.setexpiredate",
+            // the sub-status
+            "service.setstatus",
+            // what the service form shows of the certificate: validity and serial
+            "service.saveparam:pmss_certificate",
+            // the plan: next action and whether it needs a fresh validation
+            "service.saveparam:pmss_next_action",
+        ],
+        "issued for the first time"
+    );
+    assert_eq!(sync(&w), ["paramlist"], "nothing changed");
+}
+
+/// Under the BILLmanager 5 convention the first issuance is reported with
+/// `certificate.open` (report.rs, module-protocol.md §12.5 "on first
+/// issuance"); a reissue's certificate is saved without reporting it again.
+#[test]
+fn bm5_reports_the_first_issuance_only() {
+    let w = World::new();
+    std::fs::write(
+        w.mgr.path().join("etc/pmsslreseller.toml"),
+        format!("{CONFIG}open_convention = \"bm5\"\n"),
+    )
+    .unwrap();
+    let id = w.issued();
+    assert_eq!(w.mgr.mgrctl_count("certificate.open"), 1);
+    let (_, code, out) = w.operation("reopen");
+    assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
+    w.up.issue(Some(id));
+    assert_eq!(w.run("sync_item", None).0, 0);
+    assert_eq!(w.param("service_status").as_deref(), Some("5"));
+    assert_eq!(
+        w.mgr.mgrctl_count("certificate.open"),
+        1,
+        "not again for the reissue"
     );
 }
 

@@ -306,6 +306,11 @@ pub fn apply_view(job: &mut Job, view: &CertView) -> Result<SyncOutcome> {
         ServiceStatus::Issued => {
             let crt = view.crt.as_deref().unwrap_or_default();
             let local_crt = job.db.certificate(job.item_id)?.and_then(|c| c.crt);
+            // The first issuance, not a reissue: no certificate here yet, or
+            // this very one already saved by a pass that stopped before its
+            // report. A reissued certificate replaces a different one.
+            let first_issue = local_crt.as_deref().is_none_or(|l| l.trim().is_empty())
+                || same_pem(local_crt.as_deref(), crt);
             if !same_pem(local_crt.as_deref(), crt) {
                 mgrctl.certificate_save(job.item_id, crt)?;
                 writes += 1;
@@ -338,8 +343,13 @@ pub fn apply_view(job: &mut Job, view: &CertView) -> Result<SyncOutcome> {
             if current != Some(ServiceStatus::Issued) {
                 set_status(job, ServiceStatus::Issued)?;
                 writes += 1;
-                let convention: OpenConvention = job.ctx.config.lifecycle.open_convention;
-                report_first_issue(job.mgrctl, job.item_id, convention)?;
+                // Only the first issuance is reported (module-protocol.md
+                // §12.5: `certificate.open` "on first issuance" in BM5
+                // style), not each reissue of the paid term.
+                if first_issue {
+                    let convention: OpenConvention = job.ctx.config.lifecycle.open_convention;
+                    report_first_issue(job.mgrctl, job.item_id, convention)?;
+                }
             }
         }
         ServiceStatus::Failed => {

@@ -1020,6 +1020,7 @@ fn crash_after_order(knobs: &[(&str, &str)]) {
         .unwrap();
     // BILLmanager reruns the operation.
     w.db.bump_trycount(ro);
+    let from = w.up.journal().len();
     let (code, out) = w.run("open", Some(ro));
     assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
     assert_eq!(
@@ -1027,6 +1028,13 @@ fn crash_after_order(knobs: &[(&str, &str)]) {
         1,
         "no second order"
     );
+    // One list call, one view: a candidate confirmed by its view is not
+    // read again for the first sync.
+    let calls: Vec<String> = w.up.journal()[from..]
+        .iter()
+        .map(|e| e.func.clone())
+        .collect();
+    assert_eq!(calls, ["certificate", "certificate.edit"], "{knobs:?}");
     assert_eq!(w.upstream_id(), id);
     assert!(w.db.running_operation(ro).is_none());
     let stored = Intent::from_param(w.param("pmss_intent").as_deref())

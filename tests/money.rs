@@ -788,6 +788,41 @@ fn a_lost_renewal_answer_is_settled_by_the_next_run_not_an_admin() {
     }
 }
 
+/// A send whose answer was lost and whose effect never showed is sent again
+/// after the settle window; the run that looks and then sends reads the
+/// upstream once before sending (issue 15: no read twice), and still only
+/// once pays.
+#[test]
+fn a_resend_after_the_settle_window_reads_the_certificate_once() {
+    for (command, func) in [
+        ("prolong", "service.prolong"),
+        ("reopen", "certificate.reissue.step2"),
+    ] {
+        let w = World::new();
+        let item = w.new_item();
+        w.issued(item);
+        // An error page: not applied, but the module cannot know that.
+        w.up.fault(&SimFault::new(func, "http_502"));
+        let ro = w.operation(item, command);
+        let (code, out) = w.run(item, command, Some(ro));
+        assert_eq!(code, 1, "{command}: {out}");
+        assert_eq!(w.applied_now(item, command), 0, "{command}");
+        // Past the settle window (6 s), nothing visible upstream: send again.
+        std::thread::sleep(Duration::from_secs(7));
+        let from = w.up.journal().len();
+        w.db.bump_trycount(ro);
+        let (code, out) = w.run(item, command, Some(ro));
+        assert_eq!(code, 0, "{command}: {out}\n{}", w.mgr.module_log());
+        let mut expected = vec!["certificate.edit", func];
+        if command == "prolong" {
+            // The renewal counts only when the re-read shows the term moved.
+            expected.push("certificate.edit");
+        }
+        assert_eq!(upstream_calls_since(&w, from), expected, "{command}");
+        assert_eq!(w.applied_now(item, command), 1, "{command}");
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Kill-and-rerun trials.
 

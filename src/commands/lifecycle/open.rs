@@ -20,7 +20,7 @@
 
 use crate::billing::CertificateOrderData;
 use crate::protocol::error::Result;
-use crate::upstream::CertOrder;
+use crate::upstream::{CertOrder, CertView};
 
 use super::intent::{now_unix, Decision, Intent, IntentOp, Phase};
 use super::job::{record_send_failure, set_status, Job, SERVICE_STATUS_PARAM};
@@ -41,7 +41,7 @@ pub fn run(job: &mut Job) -> Result<()> {
             "item {} is already ordered upstream as {upstream_id}; finishing the operation",
             job.item_id
         );
-        return finish(job, upstream_id);
+        return finish(job, upstream_id, None);
     }
     let (generation, attempt) = match decision {
         Decision::OperationGone => return Ok(()),
@@ -60,17 +60,17 @@ pub fn run(job: &mut Job) -> Result<()> {
                 intent.sent_at_text
             );
             adopt(job, intent, upstream_id)?;
-            return finish(job, upstream_id);
+            return finish(job, upstream_id, None);
         }
         Decision::Reconcile(intent) | Decision::FinishLocal(intent) => {
             match settle_lost_order(job, &intent)? {
-                Some(upstream_id) => return finish(job, upstream_id),
+                Some(found) => return finish(job, found.upstream_id, found.view),
                 None => (intent.generation, intent.attempt + 1),
             }
         }
     };
     let upstream_id = place_order(job, generation, attempt)?;
-    finish(job, upstream_id)
+    finish(job, upstream_id, None)
 }
 
 /// Record the intent, order, save the id.
@@ -147,15 +147,16 @@ fn record_order(job: &mut Job, intent: Intent, upstream_id: u64) -> Result<()> {
     Err(e)
 }
 
-/// One upstream read of the certificate, the sub-status it shows, the
-/// post-open call, then the rest of that read applied.
+/// One upstream read of the certificate (none when `seen`, a view the
+/// order lookup already read), the sub-status it shows, the post-open call,
+/// then the rest of that read applied.
 ///
 /// The read comes before the sub-status so the status is written once, as
 /// the upstream has it, instead of "requested" and then something else. An
 /// issued or failed certificate still gets "requested" before the report:
 /// its certificate, term and first-issue report (`certificate.open` under
 /// `bm5`, report.rs) follow the post-open call, as for any later issue.
-fn finish(job: &mut Job, upstream_id: u64) -> Result<()> {
+fn finish(job: &mut Job, upstream_id: u64, seen: Option<CertView>) -> Result<()> {
     if !job.operation_still_open()? {
         log::info!(
             "item {}: the open operation was already finished by another run",
@@ -168,10 +169,13 @@ fn finish(job: &mut Job, upstream_id: u64) -> Result<()> {
     job.confirm_upstream_id(upstream_id)?;
     // The operation is finished whatever this read says; a failed read is
     // only logged, the next sync_item (or the cron sync) catches up.
-    let view = match job
-        .client()
-        .and_then(|c| c.certificate_view(upstream_id).map_err(Into::into))
-    {
+    let read = match seen {
+        Some(view) => Ok(view),
+        None => job
+            .client()
+            .and_then(|c| c.certificate_view(upstream_id).map_err(Into::into)),
+    };
+    let view = match read {
         Ok(view) => Some(view),
         Err(e) => {
             log::warn!(

@@ -7,7 +7,6 @@
 mod gen;
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 #[path = "util/mod.rs"]
 mod util;

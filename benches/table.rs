@@ -5,7 +5,6 @@
 //! file first, so the table is one run's.
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 #[path = "util/mod.rs"]
 mod util;

@@ -687,6 +687,125 @@ fn items_of_other_modules_and_unknown_tariffs_are_refused() {
     assert!(w.up.journal().iter().all(|e| e.func != "service.prolong"));
 }
 
+/// Issue 15: a plain open costs five mgrctl calls — `paramlist`, the intent
+/// before sending, the upstream id (which also proves the order finished),
+/// the sub-status the upstream shows (written once), the report — and two
+/// upstream calls: the order and the first sync's read.
+#[test]
+fn open_makes_five_mgrctl_calls_and_writes_the_status_once() {
+    let w = World::new();
+    w.mgr.clear_journal();
+    let (ro, code, out) = w.operation("open");
+    assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
+    assert!(w.db.running_operation(ro).is_none());
+    assert_eq!(
+        mgrctl_calls(&w),
+        [
+            "paramlist",
+            "service.saveparam:pmss_intent",
+            "service.saveparam:pmss_upstream_id",
+            "service.setstatus",
+            "service.postopen"
+        ]
+    );
+    let funcs: Vec<String> = w.up.journal().iter().map(|e| e.func.clone()).collect();
+    assert_eq!(funcs, ["certificate.order.param", "certificate.edit"]);
+    assert_eq!(w.param("service_status").as_deref(), Some("3"));
+    // The intent stays as written before sending; the stored id beside it
+    // is what says the order is done.
+    let stored = Intent::from_param(w.param("pmss_intent").as_deref())
+        .unwrap()
+        .unwrap();
+    assert_eq!((stored.op, stored.phase), (IntentOp::Open, Phase::Sent));
+    assert_eq!(
+        w.param("pmss_upstream_id"),
+        Some(w.upstream_id().to_string())
+    );
+}
+
+/// mgrctl calls of one run, as `func` or `func:param` for `saveparam`.
+fn mgrctl_calls(w: &World) -> Vec<String> {
+    w.mgr
+        .journal()
+        .iter()
+        .map(|e| match e["params"]["name"].as_str() {
+            Some(name) => format!("{}:{name}", e["func"].as_str().unwrap_or_default()),
+            None => e["func"].as_str().unwrap_or_default().to_string(),
+        })
+        .collect()
+}
+
+/// `sync_item` under issue 15: `paramlist`, then one write per fact that
+/// changed — none when nothing did.
+#[test]
+fn sync_item_writes_once_per_changed_fact() {
+    let w = World::new();
+    let (_, code, out) = w.operation("open");
+    assert_eq!(code, 0, "{out}");
+    let id = w.upstream_id();
+    let sync = |w: &World| {
+        w.mgr.clear_journal();
+        let (code, out) = w.run("sync_item", None);
+        assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
+        mgrctl_calls(w)
+    };
+    assert_eq!(sync(&w), ["paramlist"], "nothing changed");
+    w.up.tick();
+    assert_eq!(
+        sync(&w),
+        ["paramlist", "service.setstatus"],
+        "enrolled: the sub-status"
+    );
+    assert_eq!(w.param("service_status").as_deref(), Some("4"));
+    assert_eq!(sync(&w), ["paramlist"], "nothing changed");
+    w.up.issue(Some(id));
+    assert_eq!(
+        sync(&w),
+        [
+            "paramlist",
+            // the certificate
+            "certificate.save",
+            // the upstream's own term
+            "service.saveparam:pmss_upstream_expiry",
+            // the local paid term
+            "service.setexpiredate",
+            // the sub-status
+            "service.setstatus",
+            // what the service form shows of the certificate: validity and serial
+            "service.saveparam:pmss_certificate",
+            // the plan: next action and whether it needs a fresh validation
+            "service.saveparam:pmss_next_action",
+        ],
+        "issued for the first time"
+    );
+    assert_eq!(sync(&w), ["paramlist"], "nothing changed");
+}
+
+/// Under the BILLmanager 5 convention the first issuance is reported with
+/// `certificate.open` (report.rs, module-protocol.md §12.5 "on first
+/// issuance"); a reissue's certificate is saved without reporting it again.
+#[test]
+fn bm5_reports_the_first_issuance_only() {
+    let w = World::new();
+    std::fs::write(
+        w.mgr.path().join("etc/pmsslreseller.toml"),
+        format!("{CONFIG}open_convention = \"bm5\"\n"),
+    )
+    .unwrap();
+    let id = w.issued();
+    assert_eq!(w.mgr.mgrctl_count("certificate.open"), 1);
+    let (_, code, out) = w.operation("reopen");
+    assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
+    w.up.issue(Some(id));
+    assert_eq!(w.run("sync_item", None).0, 0);
+    assert_eq!(w.param("service_status").as_deref(), Some("5"));
+    assert_eq!(
+        w.mgr.mgrctl_count("certificate.open"),
+        1,
+        "not again for the reissue"
+    );
+}
+
 #[test]
 fn instantly_issued_certificate_lands_on_open() {
     let w = World::new();
@@ -901,6 +1020,7 @@ fn crash_after_order(knobs: &[(&str, &str)]) {
         .unwrap();
     // BILLmanager reruns the operation.
     w.db.bump_trycount(ro);
+    let from = w.up.journal().len();
     let (code, out) = w.run("open", Some(ro));
     assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
     assert_eq!(
@@ -908,6 +1028,13 @@ fn crash_after_order(knobs: &[(&str, &str)]) {
         1,
         "no second order"
     );
+    // One list call, one view: a candidate confirmed by its view is not
+    // read again for the first sync.
+    let calls: Vec<String> = w.up.journal()[from..]
+        .iter()
+        .map(|e| e.func.clone())
+        .collect();
+    assert_eq!(calls, ["certificate", "certificate.edit"], "{knobs:?}");
     assert_eq!(w.upstream_id(), id);
     assert!(w.db.running_operation(ro).is_none());
     let stored = Intent::from_param(w.param("pmss_intent").as_deref())
@@ -915,6 +1042,53 @@ fn crash_after_order(knobs: &[(&str, &str)]) {
         .unwrap();
     assert_eq!(stored.phase, Phase::Done);
     assert!(w.mgr.module_log().contains("adopting it"));
+}
+
+/// The crashed run got as far as storing the upstream id, then died before
+/// the sub-status and the report: the rerun finishes from the stored id
+/// (it proves the order), with no list lookup and no second order.
+#[test]
+fn crash_after_the_id_is_stored_finishes_without_looking_up() {
+    let w = World::new();
+    let ro = w.db.create_running_operation(w.item, "open");
+    let mut intent = Intent::new(
+        IntentOp::Open,
+        1,
+        1,
+        Some(ro),
+        chrono::Utc::now().timestamp(),
+    );
+    intent.remoteid = Some(w.item.to_string());
+    intent.cn = Some("example.com".into());
+    intent.pricelist = Some(TARIFF);
+    leave_intent(&w, &intent);
+    let id = client(&w)
+        .certificate_order(&pmsslreseller::upstream::CertOrder {
+            pricelist: TARIFF,
+            period: 12,
+            remoteid: w.item.to_string(),
+            cn: "example.com".into(),
+            csr: EXAMPLE_CSR.into(),
+            altnames: vec!["www.example.com".into(), "mail.example.com".into()],
+            approver_method: None,
+            approver_emails: vec![],
+            extra: vec![],
+        })
+        .unwrap();
+    w.set_param("pmss_upstream_id", &id.to_string());
+    w.up.clear_journal();
+    w.db.bump_trycount(ro);
+    let (code, out) = w.run("open", Some(ro));
+    assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
+    let funcs: Vec<String> = w.up.journal().iter().map(|e| e.func.clone()).collect();
+    assert_eq!(funcs, ["certificate.edit"], "only the first sync's read");
+    assert!(w.db.running_operation(ro).is_none(), "reported");
+    assert_eq!(w.param("service_status").as_deref(), Some("3"));
+    // The next operation is not held up by the order's intent.
+    let (close, code, out) = w.operation("close");
+    assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
+    assert!(w.db.running_operation(close).is_none());
+    assert_eq!(applied(&w.up, "certificate.delete").len(), 1);
 }
 
 #[test]

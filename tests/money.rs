@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
 
-use pmsslreseller::commands::lifecycle::intent::Intent;
+use pmsslreseller::commands::lifecycle::intent::{Intent, Phase};
 use support::billing::{certificate_params, run_module, TestDb, TestMgr, EXAMPLE_CSR};
 use support::bin_path;
 use support::sim::{JournalEntry, SimFault, SimUpstream};
@@ -592,6 +592,104 @@ fn close_deletes_an_order_whose_id_never_reached_the_item() {
 }
 
 // ---------------------------------------------------------------------------
+// The order's id: one write on the normal path (the stored id is the proof
+// the order finished), the intent as the fallback when that write is lost.
+
+/// The order's intent as stored.
+fn stored_intent(w: &World, item: u64) -> Intent {
+    Intent::from_param(w.param(item, "pmss_intent").as_deref())
+        .unwrap()
+        .expect("an intent is stored")
+}
+
+/// Upstream functions called since journal position `from`.
+fn upstream_calls_since(w: &World, from: usize) -> Vec<String> {
+    w.up.journal()[from..]
+        .iter()
+        .map(|e| e.func.clone())
+        .collect()
+}
+
+#[test]
+fn an_order_id_not_stored_goes_into_the_intent_and_the_rerun_adopts_it() {
+    let w = World::new();
+    let item = w.new_item();
+    // The id write answers <ok/> and stores nothing, once.
+    w.mgrctl_faults(&["Fault drop service.saveparam:pmss_upstream_id 1"]);
+    let ro = w.operation(item, "open");
+    let (code, out) = w.run(item, "open", Some(ro));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("pmss_upstream_id"),
+        "names the lost write: {out}"
+    );
+    let orders = w.orders_of(item);
+    assert_eq!(orders.len(), 1);
+    assert_eq!(w.upstream_id(item), None, "the id write was lost");
+    let intent = stored_intent(&w, item);
+    assert_eq!(intent.upstream_id, Some(orders[0]), "the intent carries it");
+    assert_eq!(intent.phase, Phase::Applied);
+    assert!(w.db.running_operation(ro).is_some(), "not reported");
+    // The rerun takes the id from the intent: no list lookup, no order, only
+    // the first sync's read.
+    let from = w.up.journal().len();
+    assert!(w.rerun_until_settled(item, "open", ro, 3));
+    assert_eq!(upstream_calls_since(&w, from), ["certificate.edit"]);
+    assert_eq!(w.applied_now(item, "open"), 1);
+    assert_eq!(w.upstream_id(item), Some(orders[0]));
+}
+
+#[test]
+fn an_order_id_write_that_fails_after_storing_is_finished_by_the_rerun() {
+    let w = World::new();
+    let item = w.new_item();
+    // Stored, then answered with an error: the run cannot know it is stored.
+    w.mgrctl_faults(&["Fault fail_after service.saveparam:pmss_upstream_id 1"]);
+    let ro = w.operation(item, "open");
+    let (code, out) = w.run(item, "open", Some(ro));
+    assert_eq!(code, 1, "{out}");
+    let orders = w.orders_of(item);
+    assert_eq!(orders.len(), 1);
+    assert_eq!(w.upstream_id(item), Some(orders[0]));
+    assert_eq!(stored_intent(&w, item).upstream_id, Some(orders[0]));
+    let from = w.up.journal().len();
+    assert!(w.rerun_until_settled(item, "open", ro, 3));
+    assert_eq!(upstream_calls_since(&w, from), ["certificate.edit"]);
+    assert_eq!(w.applied_now(item, "open"), 1);
+    assert_eq!(w.param(item, "service_status").as_deref(), Some("3"));
+}
+
+#[test]
+fn an_order_id_in_neither_the_item_nor_the_intent_is_found_upstream() {
+    // Both the id write and its fallback (the intent with the id) are lost:
+    // the intent still says "sent", so the rerun looks the order up by
+    // remoteid before ordering anything.
+    let w = World::new();
+    let item = w.new_item();
+    w.mgrctl_faults(&[
+        "Fault drop service.saveparam:pmss_upstream_id 1",
+        "Fault drop service.saveparam:pmss_intent 2",
+    ]);
+    let ro = w.operation(item, "open");
+    let (code, out) = w.run(item, "open", Some(ro));
+    assert_eq!(code, 1, "{out}");
+    let orders = w.orders_of(item);
+    assert_eq!(orders.len(), 1);
+    assert_eq!(w.upstream_id(item), None);
+    let intent = stored_intent(&w, item);
+    assert_eq!((intent.phase, intent.upstream_id), (Phase::Sent, None));
+    let from = w.up.journal().len();
+    assert!(w.rerun_until_settled(item, "open", ro, 3));
+    let calls = upstream_calls_since(&w, from);
+    assert!(
+        calls.iter().any(|f| f == "certificate"),
+        "looked up: {calls:?}"
+    );
+    assert_eq!(w.applied_now(item, "open"), 1, "not ordered again");
+    assert_eq!(w.upstream_id(item), Some(orders[0]));
+}
+
+// ---------------------------------------------------------------------------
 // Renewals that really pay.
 
 #[test]
@@ -687,6 +785,41 @@ fn a_lost_renewal_answer_is_settled_by_the_next_run_not_an_admin() {
         assert_eq!(w.applied_now(item, "prolong"), 1, "{kind}");
         assert_eq!(w.expiry(item), Some(add_months(&before, 12)), "{kind}");
         assert_eq!(w.upstream_expiry(id), w.expiry(item), "{kind}");
+    }
+}
+
+/// A send whose answer was lost and whose effect never showed is sent again
+/// after the settle window; the run that looks and then sends reads the
+/// upstream once before sending (issue 15: no read twice), and still only
+/// once pays.
+#[test]
+fn a_resend_after_the_settle_window_reads_the_certificate_once() {
+    for (command, func) in [
+        ("prolong", "service.prolong"),
+        ("reopen", "certificate.reissue.step2"),
+    ] {
+        let w = World::new();
+        let item = w.new_item();
+        w.issued(item);
+        // An error page: not applied, but the module cannot know that.
+        w.up.fault(&SimFault::new(func, "http_502"));
+        let ro = w.operation(item, command);
+        let (code, out) = w.run(item, command, Some(ro));
+        assert_eq!(code, 1, "{command}: {out}");
+        assert_eq!(w.applied_now(item, command), 0, "{command}");
+        // Past the settle window (6 s), nothing visible upstream: send again.
+        std::thread::sleep(Duration::from_secs(7));
+        let from = w.up.journal().len();
+        w.db.bump_trycount(ro);
+        let (code, out) = w.run(item, command, Some(ro));
+        assert_eq!(code, 0, "{command}: {out}\n{}", w.mgr.module_log());
+        let mut expected = vec!["certificate.edit", func];
+        if command == "prolong" {
+            // The renewal counts only when the re-read shows the term moved.
+            expected.push("certificate.edit");
+        }
+        assert_eq!(upstream_calls_since(&w, from), expected, "{command}");
+        assert_eq!(w.applied_now(item, command), 1, "{command}");
     }
 }
 

@@ -380,3 +380,28 @@ fn descriptor_has_ru_and_en_text_for_every_error_type_and_field() {
         }
     }
 }
+
+/// The service form shows exactly the params the module writes for it
+/// (term.rs `FORM_PARAMS`), each with a label and a hint in ru and en: a
+/// param renamed in the code is renamed in the form, or this fails.
+#[test]
+fn service_form_shows_the_params_sync_writes_with_ru_and_en_text() {
+    use pmsslreseller::commands::lifecycle::term::FORM_PARAMS;
+    let d = descriptor();
+    let inputs: Vec<String> = elements(&d)
+        .iter()
+        .filter(|(p, _)| p == "mgrdata/metadata/form/field/input")
+        .map(|(_, a)| attr(a, "name").unwrap().to_string())
+        .collect();
+    assert_eq!(inputs, FORM_PARAMS, "form fields and written params differ");
+    for lang in ["ru", "en"] {
+        let texts = messages(&d, lang, "certificate.pmsslreseller.my");
+        for p in FORM_PARAMS {
+            assert!(texts.contains(p), "{lang}: no label for {p}");
+            assert!(
+                texts.contains(&format!("hint_{p}")),
+                "{lang}: no hint for {p}"
+            );
+        }
+    }
+}

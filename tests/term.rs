@@ -19,6 +19,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{Days, NaiveDate};
+use mysql::prelude::Queryable;
 use serde_json::Value;
 
 use support::billing::{certificate_params, run_module_env, TestDb, TestMgr, EXAMPLE_CSR};
@@ -243,14 +244,21 @@ fn a_24_month_term_on_a_subscription_upstream_is_kept_valid_by_free_reissues() {
     assert_eq!(w.local_cert_end(), d("2027-06-20"));
     let (code, out) = w.sync(d(START), false);
     assert_eq!(code, 0, "{out}");
-    assert_eq!(
-        w.param("pmss_cert_not_after").as_deref(),
-        Some("2027-06-20")
+    // Validity and serial in one param: one write per certificate.
+    let shown = w.param("pmss_certificate").unwrap();
+    assert!(
+        shown.starts_with(&format!("from {START} until 2027-06-20, serial ")),
+        "{shown}"
     );
-    assert_eq!(w.param("pmss_cert_not_before").as_deref(), Some(START));
-    assert!(w.param("pmss_cert_serial").is_some_and(|s| !s.is_empty()));
+    assert!(shown.len() > "from 2026-12-02 until 2027-06-20, serial ".len());
     let next = w.param("pmss_next_action").unwrap();
     assert!(next.starts_with("free reissue on 2027-05-21"), "{next}");
+    assert!(
+        next.contains(
+            "; fresh domain validation needed: the last one (2026-12-02) is older than the 100-day"
+        ),
+        "the validation note is part of the next action: {next}"
+    );
 
     w.live_the_term();
 
@@ -358,6 +366,82 @@ fn a_24_month_term_on_a_per_certificate_upstream_renews_exactly_when_needed() {
     let (_, table, _) = w.module(&["pricing", "preview", "--module", &m], d(START));
     assert!(table.contains("LOSES MONEY"), "{table}");
     assert!(table.contains("lose money"), "{table}");
+}
+
+/// An item synced before issue 15 shows the certificate in three params and
+/// the validation note in a fourth. The next bulk sync reads it (the form it
+/// shows is not the current one), writes the current form once — the
+/// certificate and the next action, two `service.saveparam` — and after that
+/// leaves it alone like any unchanged item.
+#[test]
+fn an_item_showing_the_form_of_before_issue_15_is_rewritten_once() {
+    let w = World::new("subscription");
+    w.open();
+    let (code, out) = w.sync(d(START), false);
+    assert_eq!(code, 0, "{out}");
+    let shown = w.param("pmss_certificate").unwrap();
+    let next = w.param("pmss_next_action").unwrap();
+    // As the module before issue 15 left it.
+    let (plan, note) = next.split_once("; ").unwrap();
+    let serial = shown.rsplit_once("serial ").unwrap().1.to_string();
+    w.db.conn()
+        .exec_drop(
+            "DELETE FROM itemparam WHERE item = ? AND intname = 'pmss_certificate'",
+            (w.item,),
+        )
+        .unwrap();
+    for (name, value) in [
+        ("pmss_cert_not_before", START),
+        ("pmss_cert_not_after", "2027-06-20"),
+        ("pmss_cert_serial", serial.as_str()),
+        ("pmss_validation", note),
+        ("pmss_next_action", plan),
+    ] {
+        w.db.conn()
+            .exec_drop(
+                "REPLACE INTO itemparam (item, intname, value) VALUES (?, ?, ?)",
+                (w.item, name, value),
+            )
+            .unwrap();
+    }
+    w.mgr.clear_journal();
+    w.up.clear_journal();
+    let day = d("2026-12-07");
+    w.set_day(day);
+    let (code, out) = w.sync(day, false);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(w.calls("certificate.edit"), 1, "read once to rewrite it");
+    let writes: Vec<String> = w
+        .mgr
+        .journal()
+        .iter()
+        .filter(|e| e["func"] != "paramlist")
+        .map(|e| {
+            format!(
+                "{}:{}",
+                e["func"].as_str().unwrap(),
+                e["params"]["name"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(
+        writes,
+        [
+            "service.saveparam:pmss_certificate",
+            "service.saveparam:pmss_next_action"
+        ]
+    );
+    assert_eq!(w.param("pmss_certificate"), Some(shown));
+    assert_eq!(w.param("pmss_next_action"), Some(next));
+    // From now on an unchanged item: no read, no write.
+    w.mgr.clear_journal();
+    w.up.clear_journal();
+    let day = d("2026-12-12");
+    w.set_day(day);
+    let (code, out) = w.sync(day, false);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(w.calls("certificate.edit"), 0);
+    assert_eq!(w.mgr.journal_funcs(), ["paramlist"]);
 }
 
 #[test]

@@ -272,3 +272,22 @@ pub fn number(v: f64) -> String {
         format!("{v:.2}")
     }
 }
+
+/// mgrctl stand-in calls in `root`'s journal, in order, as `func` or
+/// `service.saveparam:<param>` (so two writes of one param show as the same
+/// target); the journal is emptied.
+pub fn take_mgrctl_calls(root: &Path) -> Vec<String> {
+    let path = root.join("var/mgrctl-journal.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let _ = std::fs::remove_file(&path);
+    text.lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("journal line is JSON");
+            let func = v["func"].as_str().unwrap_or("?");
+            match v["params"]["name"].as_str() {
+                Some(name) if func == "service.saveparam" => format!("{func}:{name}"),
+                _ => func.to_string(),
+            }
+        })
+        .collect()
+}

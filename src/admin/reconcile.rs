@@ -24,7 +24,7 @@ use crate::commands::lifecycle::intent::{Intent, IntentOp, Phase, INTENT_PARAM};
 use crate::commands::lifecycle::job::{ITEMTYPE, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM};
 use crate::commands::lifecycle::renewal_watch::asked_for;
 use crate::commands::lifecycle::status::{local_status, ServiceStatus};
-use crate::commands::lifecycle::term::CERT_NOT_AFTER_PARAM;
+use crate::commands::lifecycle::term::cert_end;
 use crate::commands::module::{connect, open_module, OpenModule};
 use crate::config::Config;
 use crate::paths::MgrRoot;
@@ -483,9 +483,7 @@ pub fn local_certs(db: &mut Db, key: &CryptKey, module: u64) -> Result<Vec<Local
                 .ok()
                 .flatten()
                 .is_some_and(|i| i.ro.is_none() && asked_for(&i)),
-            cert_not_after: params
-                .get(CERT_NOT_AFTER_PARAM)
-                .and_then(|d| NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok()),
+            cert_not_after: cert_end(&params),
         });
     }
     Ok(out)

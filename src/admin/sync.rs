@@ -35,7 +35,7 @@ use crate::commands::lifecycle::job::{
 use crate::commands::lifecycle::maintenance;
 use crate::commands::lifecycle::reconcile::SyncOutcome;
 use crate::commands::lifecycle::status::{list_row_is_active, local_status, ServiceStatus};
-use crate::commands::lifecycle::term::{CERT_NOT_AFTER_PARAM, UPSTREAM_EXPIRY_PARAM};
+use crate::commands::lifecycle::term::{shown_cert_end, UPSTREAM_EXPIRY_PARAM};
 use crate::commands::module::{connect, open_module, OpenModule};
 use crate::commands::Ctx;
 use crate::config::Config;
@@ -95,16 +95,15 @@ pub fn needs_read(
 }
 
 /// From the item params alone: does the certificate end within the reissue
-/// window while the paid term runs past it? (Unknown → read and see.)
+/// window while the paid term runs past it? (Unknown → read and see; an
+/// item still showing the form of before issue 15 is unknown too, so one
+/// read rewrites it.)
 fn term_step_due(
     params: &BTreeMap<String, String>,
     paid_until: Option<NaiveDate>,
     before_days: u32,
 ) -> bool {
-    let Some(not_after) = params
-        .get(CERT_NOT_AFTER_PARAM)
-        .and_then(|d| NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok())
-    else {
+    let Some(not_after) = shown_cert_end(params) else {
         return true;
     };
     let window_starts = not_after - chrono::Days::new(u64::from(before_days));

@@ -25,8 +25,8 @@ use super::reconcile::{
 use super::status::ServiceStatus;
 use super::tariff::{cached_terms, upstream_tariff};
 use super::term::{
-    describe, plan, validation_note, Action, Facts, Plan, CERT_NOT_AFTER_PARAM,
-    CERT_NOT_BEFORE_PARAM, CERT_SERIAL_PARAM, NEXT_ACTION_PARAM, VALIDATION_PARAM,
+    certificate_text, describe, next_action_text, plan, validation_note, Action, Facts, Plan,
+    CERTIFICATE_PARAM, LEGACY_VALIDATION_PARAM, NEXT_ACTION_PARAM,
 };
 
 /// What one look at a service planned and did.
@@ -104,7 +104,7 @@ pub fn keep_valid(job: &mut Job, view: &CertView, dry_run: bool) -> Result<Looke
     }
     // Issue 12 item 6: said once, when it becomes true, before the reissue.
     if let Some(n) = note.as_deref().filter(|n| n.starts_with("fresh")) {
-        if changed(job, VALIDATION_PARAM, n) {
+        if !already_shown(job, n) {
             log::warn!("item {}: {n}", job.item_id);
         }
     }
@@ -123,22 +123,28 @@ fn changed(job: &Job, name: &str, value: &str) -> bool {
     job.param(name) != Some(value)
 }
 
-/// The item params of the service form, written only when they differ.
+/// The item already shows validation note `note` (in the next action, or
+/// in its own param on an item not looked at since issue 15).
+fn already_shown(job: &Job, note: &str) -> bool {
+    job.param(NEXT_ACTION_PARAM)
+        .is_some_and(|v| v.contains(note))
+        || job.param(LEGACY_VALIDATION_PARAM) == Some(note)
+}
+
+/// The item params of the service form, written only when they differ: one
+/// write for a new certificate (its validity and serial), one for a new
+/// plan (the next action and whether it needs a fresh validation).
 /// Before the first issuance nothing is shown (a sync of a certificate in
 /// work writes nothing); after it, the next action follows every state.
 fn show(job: &mut Job, f: &Facts, next: &str, validation: Option<&str>) -> Result<()> {
     if !f.issued && job.param(NEXT_ACTION_PARAM).is_none() {
         return Ok(());
     }
-    let mut values: Vec<(&str, String)> = vec![(NEXT_ACTION_PARAM, next.to_string())];
+    let mut values: Vec<(&str, String)> = Vec::with_capacity(2);
     if let Some(c) = &f.cert {
-        values.push((CERT_NOT_BEFORE_PARAM, c.not_before.to_string()));
-        values.push((CERT_NOT_AFTER_PARAM, c.not_after.to_string()));
-        values.push((CERT_SERIAL_PARAM, c.serial.clone()));
+        values.push((CERTIFICATE_PARAM, certificate_text(c)));
     }
-    if let Some(v) = validation {
-        values.push((VALIDATION_PARAM, v.to_string()));
-    }
+    values.push((NEXT_ACTION_PARAM, next_action_text(next, validation)));
     for (name, value) in values {
         if changed(job, name, &value) {
             job.save_param(name, &value)?;

@@ -29,7 +29,7 @@ pub fn run(job: &mut Job) -> Result<()> {
         Decision::OperationGone => return Ok(()),
         Decision::FinishLocal(_) => return report(job),
         Decision::Reconcile(intent) if intent.op == IntentOp::Open && upstream_id.is_none() => {
-            upstream_id = settle_lost_order(job, &intent)?;
+            upstream_id = settle_lost_order(job, &intent)?.map(|a| a.upstream_id);
         }
         // A lost delete is repeated (deleting is idempotent); any other
         // op's unknown outcome does not stop the customer's close.

@@ -16,7 +16,8 @@ use crate::config::LifecycleConfig;
 use crate::protocol::args::ServiceOp;
 use crate::protocol::error::{ErrorKind, ModuleError};
 
-use super::intent::{now_unix, Intent, Phase, INTENT_PARAM};
+use super::intent::{effective, now_unix, Intent, Phase, INTENT_PARAM};
+use super::job::UPSTREAM_ID_PARAM;
 use crate::commands::credential_health::problem_raised as credential_problem_raised;
 
 /// Tries allowed for `command` before manual handling.
@@ -64,7 +65,14 @@ fn settling(db: &mut Db, item: u64, cfg: &LifecycleConfig) -> bool {
     let Ok(Some(raw)) = db.item_param(item, INTENT_PARAM) else {
         return false;
     };
-    match Intent::from_param(Some(&raw)) {
+    // An order intent beside a stored upstream id is over, whatever its
+    // phase (intent.rs `effective`): it holds no later operation's cap.
+    let ordered = db
+        .item_param(item, UPSTREAM_ID_PARAM)
+        .ok()
+        .flatten()
+        .is_some_and(|v| !v.trim().is_empty());
+    match Intent::from_param(Some(&raw)).map(|i| effective(i, ordered)) {
         // The grace covers the time between the run's own "still settling"
         // decision and this report (both in whole seconds).
         Ok(Some(i)) => {

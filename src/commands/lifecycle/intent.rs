@@ -180,6 +180,21 @@ pub fn decide(stored: Option<&Intent>, run: Run) -> Decision {
     }
 }
 
+/// The intent as the rule reads it. An order intent not `Done` while the
+/// item holds the upstream id is over: `open` stores the id after the order
+/// and does not write the intent again (one `mgrctl` call less per open,
+/// issue 15), so the stored id is the proof that the order finished. A crash
+/// between the two writes ends the same way.
+pub fn effective(stored: Option<Intent>, ordered: bool) -> Option<Intent> {
+    stored.map(|i| {
+        if i.op == IntentOp::Open && ordered && i.phase != Phase::Done {
+            i.with_phase(Phase::Done)
+        } else {
+            i
+        }
+    })
+}
+
 impl Intent {
     pub fn new(op: IntentOp, generation: u32, attempt: u32, ro: Option<u64>, now: i64) -> Intent {
         Intent {
@@ -335,6 +350,23 @@ mod tests {
             };
             assert_eq!(decide(stored, gone), Decision::OperationGone);
         }
+    }
+
+    #[test]
+    fn a_stored_upstream_id_finishes_an_order_intent() {
+        use IntentOp::*;
+        for phase in [Phase::Sent, Phase::Applied, Phase::Refused] {
+            let open = intent(Open, phase);
+            assert_eq!(
+                effective(Some(open.clone()), true).map(|i| i.phase),
+                Some(Phase::Done)
+            );
+            assert_eq!(effective(Some(open.clone()), false), Some(open));
+            // Only an order is proven by the id: a renewal keeps its phase.
+            let renewal = intent(Prolong, phase);
+            assert_eq!(effective(Some(renewal.clone()), true), Some(renewal));
+        }
+        assert_eq!(effective(None, true), None);
     }
 
     #[test]

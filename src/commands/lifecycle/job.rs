@@ -14,7 +14,9 @@ use crate::protocol::args::ServiceOp;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::{is_possible_id, Client, UpstreamError};
 
-use super::intent::{decide, now_unix, Decision, Intent, IntentOp, Phase, Run, INTENT_PARAM};
+use super::intent::{
+    decide, effective, now_unix, Decision, Intent, IntentOp, Phase, Run, INTENT_PARAM,
+};
 use super::lock::ItemLock;
 use super::status::ServiceStatus;
 
@@ -250,19 +252,13 @@ impl<'a> Job<'a> {
         self.confirm_stored(UPSTREAM_ID_PARAM, &id.to_string())
     }
 
-    /// The stored intent. An order intent left `Sent` while the upstream id
-    /// is already saved (a crash between the two writes) is over: the id
-    /// proves the order.
+    /// The stored intent as the rule reads it: an order intent beside a
+    /// stored upstream id is over (intent.rs [`effective`]; `open` leaves
+    /// it `Sent` and lets the id prove the order).
     pub fn intent(&self) -> Result<Option<Intent>> {
         let stored = self.stored_intent()?;
         let ordered = self.upstream_id()?.is_some();
-        Ok(stored.map(|i| {
-            if i.op == IntentOp::Open && ordered && i.phase != Phase::Done {
-                i.with_phase(Phase::Done)
-            } else {
-                i
-            }
-        }))
+        Ok(effective(stored, ordered))
     }
 
     /// The intent exactly as stored.

@@ -5,20 +5,28 @@
 //! 2. A previous send whose answer was lost? Look the order up (reconcile.rs)
 //!    and adopt it; order again only when it is certainly not there.
 //! 3. Otherwise: read the order data, record the intent (read back), order
-//!    with `remoteid` = our item id (paid from the upstream balance), record
-//!    the upstream id in the intent, then on the item (read back).
-//! 4. Finish: sub-status "requested", the post-open call (report.rs, P-U3),
-//!    then one sync pass so an instantly issued certificate lands at once.
+//!    with `remoteid` = our item id (paid from the upstream balance), store
+//!    the upstream id on the item (read back). The stored id is itself the
+//!    proof that the order finished (job.rs `Job::intent`), so the intent is
+//!    not written again; only when the id is not stored does the intent get
+//!    it, and the run fails.
+//! 4. Finish: one upstream read of the new certificate, the sub-status it
+//!    shows (written once), the post-open call (report.rs, P-U3), then the
+//!    rest of that read applied, so an instantly issued certificate lands at
+//!    once.
+//!
+//! `mgrctl` calls of a plain open: `paramlist`, the intent, the upstream id,
+//! the sub-status, the post-open call (issue 15: at most 5).
 
 use crate::billing::CertificateOrderData;
 use crate::protocol::error::Result;
-use crate::upstream::CertOrder;
+use crate::upstream::{CertOrder, CertView};
 
 use super::intent::{now_unix, Decision, Intent, IntentOp, Phase};
 use super::job::{record_send_failure, set_status, Job, SERVICE_STATUS_PARAM};
-use super::reconcile::{adopt, settle_lost_order, sync_once};
+use super::reconcile::{adopt, apply_view, settle_lost_order, upstream_state};
 use super::report::report_ordered;
-use super::status::{local_status, ServiceStatus};
+use super::status::{is_pending, local_status, ServiceStatus};
 use super::tariff::{cached_terms, check_names, check_paid_slots, upstream_tariff};
 
 pub fn run(job: &mut Job) -> Result<()> {
@@ -27,19 +35,13 @@ pub fn run(job: &mut Job) -> Result<()> {
         return Ok(());
     }
     if let Some(upstream_id) = job.upstream_id()? {
-        // A crash between saving the id and closing the intent: close it now.
-        if let Some(stored) = job.stored_intent()? {
-            if stored.op == IntentOp::Open && stored.phase != Phase::Done {
-                let mut done = stored.with_phase(Phase::Done);
-                done.upstream_id = Some(upstream_id);
-                job.save_intent(&done)?;
-            }
-        }
+        // The stored id proves the order (the intent beside it, whatever its
+        // phase, counts as done: `Job::intent`); nothing to write about it.
         log::info!(
             "item {} is already ordered upstream as {upstream_id}; finishing the operation",
             job.item_id
         );
-        return finish(job, upstream_id);
+        return finish(job, upstream_id, None);
     }
     let (generation, attempt) = match decision {
         Decision::OperationGone => return Ok(()),
@@ -58,17 +60,17 @@ pub fn run(job: &mut Job) -> Result<()> {
                 intent.sent_at_text
             );
             adopt(job, intent, upstream_id)?;
-            return finish(job, upstream_id);
+            return finish(job, upstream_id, None);
         }
         Decision::Reconcile(intent) | Decision::FinishLocal(intent) => {
             match settle_lost_order(job, &intent)? {
-                Some(upstream_id) => return finish(job, upstream_id),
+                Some(found) => return finish(job, found.upstream_id, found.view),
                 None => (intent.generation, intent.attempt + 1),
             }
         }
     };
     let upstream_id = place_order(job, generation, attempt)?;
-    finish(job, upstream_id)
+    finish(job, upstream_id, None)
 }
 
 /// Record the intent, order, save the id.
@@ -109,25 +111,52 @@ fn place_order(job: &mut Job, generation: u32, attempt: u32) -> Result<u64> {
     match sent {
         Ok(upstream_id) => {
             log::info!("item {}: ordered upstream as {upstream_id}", job.item_id);
-            // The id goes into the intent first, then onto the item: if one
-            // of the two writes is lost, the other one finds the order again.
-            let mut applied = intent.with_phase(Phase::Applied);
-            applied.upstream_id = Some(upstream_id);
-            if let Err(e) = job.save_intent(&applied) {
-                log::error!(
-                    "item {}: ordered upstream as {upstream_id}, but recording it in the intent failed: {e}",
-                    job.item_id
-                );
-            }
-            adopt(job, applied, upstream_id)?;
+            record_order(job, intent, upstream_id)?;
             Ok(upstream_id)
         }
         Err(e) => Err(record_send_failure(job, intent, e)),
     }
 }
 
-/// Sub-status "requested", the post-open call, one sync pass.
-fn finish(job: &mut Job, upstream_id: u64) -> Result<()> {
+/// Keep the id of an order just placed. One write on the normal path: the
+/// id on the item (read back), which is also the proof that the order
+/// finished, so the intent (still `Sent`) needs no second write. When the id
+/// is not stored (an error, or `<ok/>` without storing), the intent gets it
+/// (read back) so the rerun adopts the order from the intent without a list
+/// lookup, and the run fails: open never reports without the stored id. If
+/// that write fails too, the intent is still `Sent` and the rerun finds the
+/// order upstream by `remoteid` (reconcile.rs) before ordering anything.
+fn record_order(job: &mut Job, intent: Intent, upstream_id: u64) -> Result<()> {
+    let Err(e) = job.save_upstream_id(upstream_id) else {
+        return Ok(());
+    };
+    log::error!(
+        "item {}: ordered upstream as {upstream_id}, but storing the id on the item failed: {e}; \
+         recording it in the intent",
+        job.item_id
+    );
+    let mut applied = intent.with_phase(Phase::Applied);
+    applied.upstream_id = Some(upstream_id);
+    if let Err(also) = job.save_intent(&applied) {
+        log::error!(
+            "item {}: recording upstream {upstream_id} in the intent failed too: {also}; the next run \
+             looks the order up upstream before ordering again",
+            job.item_id
+        );
+    }
+    Err(e)
+}
+
+/// One upstream read of the certificate (none when `seen`, a view the
+/// order lookup already read), the sub-status it shows, the post-open call,
+/// then the rest of that read applied.
+///
+/// The read comes before the sub-status so the status is written once, as
+/// the upstream has it, instead of "requested" and then something else. An
+/// issued or failed certificate still gets "requested" before the report:
+/// its certificate, term and first-issue report (`certificate.open` under
+/// `bm5`, report.rs) follow the post-open call, as for any later issue.
+fn finish(job: &mut Job, upstream_id: u64, seen: Option<CertView>) -> Result<()> {
     if !job.operation_still_open()? {
         log::info!(
             "item {}: the open operation was already finished by another run",
@@ -138,21 +167,44 @@ fn finish(job: &mut Job, upstream_id: u64) -> Result<()> {
     // Never report an order whose id the database does not hold: a later
     // close would not know what to delete upstream.
     job.confirm_upstream_id(upstream_id)?;
+    // The operation is finished whatever this read says; a failed read is
+    // only logged, the next sync_item (or the cron sync) catches up.
+    let read = match seen {
+        Some(view) => Ok(view),
+        None => job
+            .client()
+            .and_then(|c| c.certificate_view(upstream_id).map_err(Into::into)),
+    };
+    let view = match read {
+        Ok(view) => Some(view),
+        Err(e) => {
+            log::warn!(
+                "item {}: ordered, but reading it upstream failed: {e}; the next sync catches up",
+                job.item_id
+            );
+            None
+        }
+    };
     if local_status(job.param(SERVICE_STATUS_PARAM)).is_none() {
-        set_status(job, ServiceStatus::Requested)?;
+        let first = view
+            .as_ref()
+            .and_then(upstream_state)
+            .filter(|s| is_pending(*s))
+            .unwrap_or(ServiceStatus::Requested);
+        set_status(job, first)?;
     }
     report_ordered(
         job.mgrctl,
         job.item_id,
         job.ctx.config.lifecycle.open_convention,
     )?;
-    // The operation is finished; a failed sync is only logged, the next
-    // sync_item (or the cron sync) catches up.
-    if let Err(e) = sync_once(job, upstream_id) {
-        log::warn!(
-            "item {}: ordered, but the first sync failed: {e}; the next sync catches up",
-            job.item_id
-        );
+    if let Some(view) = view {
+        if let Err(e) = apply_view(job, &view) {
+            log::warn!(
+                "item {}: ordered, but the first sync failed: {e}; the next sync catches up",
+                job.item_id
+            );
+        }
     }
     Ok(())
 }

@@ -28,6 +28,9 @@ use super::term::prolonged_term_end;
 
 pub fn run(job: &mut Job) -> Result<()> {
     let upstream_id = job.require_upstream_id()?;
+    // The upstream state a reconciliation already read, so the send below
+    // does not read it again.
+    let mut seen: Option<CertView> = None;
     let (generation, attempt) = match job.decide(IntentOp::Prolong)? {
         Decision::OperationGone => return Ok(()),
         Decision::Fresh { generation } => (generation, 1),
@@ -41,10 +44,16 @@ pub fn run(job: &mut Job) -> Result<()> {
         }
         Decision::Reconcile(intent) => match reconcile(job, upstream_id, intent)? {
             Settled::Renewed(intent, view) => return finish(job, intent, Some(*view), None),
-            Settled::NotRenewed(intent) => (intent.generation, intent.attempt + 1),
+            Settled::NotRenewed(intent, view) => {
+                seen = Some(*view);
+                (intent.generation, intent.attempt + 1)
+            }
         },
     };
-    let current = upstream_view(job, upstream_id)?;
+    let current = match seen {
+        Some(view) => view,
+        None => upstream_view(job, upstream_id)?,
+    };
     let before = current.expiredate;
     // Already renewed upstream (a lost intent, or renewed by hand): adopt.
     if let (Some(up), Some(local)) = (before, job.item.expiredate) {
@@ -105,8 +114,8 @@ enum Settled {
     /// The paid term moved: adopt it.
     Renewed(Intent, Box<CertView>),
     /// Certainly not applied (the settle window passed, nothing moved): the
-    /// caller may send again.
-    NotRenewed(Intent),
+    /// caller may send again, from the upstream state just read.
+    NotRenewed(Intent, Box<CertView>),
 }
 
 /// Decide a lost renewal from the upstream: did the paid term move since
@@ -173,7 +182,7 @@ fn reconcile(job: &mut Job, upstream_id: u64, intent: Intent) -> Result<Settled>
         intent.sent_at_text,
         show(now)
     );
-    Ok(Settled::NotRenewed(intent))
+    Ok(Settled::NotRenewed(intent, Box::new(view)))
 }
 
 /// The upstream answered `ok` but shows no new paid term (a renewal left in

@@ -153,10 +153,18 @@ pub fn adopt(job: &mut Job, intent: Intent, upstream_id: u64) -> Result<()> {
     job.save_intent(&done)
 }
 
-/// Look up the order of an intent whose answer was lost. `Some(id)`: found
-/// and adopted. `None`: certainly not ordered, the caller may order.
+/// An order found upstream and adopted.
+pub struct Adopted {
+    pub upstream_id: u64,
+    /// Its view, when the lookup read it (a candidate confirmed by its
+    /// view): the caller's first sync applies it instead of reading again.
+    pub view: Option<CertView>,
+}
+
+/// Look up the order of an intent whose answer was lost. `Some`: found and
+/// adopted. `None`: certainly not ordered, the caller may order.
 /// Errors: still settling (retry later) or ambiguous (admin).
-pub fn settle_lost_order(job: &mut Job, intent: &Intent) -> Result<Option<u64>> {
+pub fn settle_lost_order(job: &mut Job, intent: &Intent) -> Result<Option<Adopted>> {
     if intent.op != IntentOp::Open {
         return Err(ModuleError::new(
             ErrorKind::ManualRequired,
@@ -171,7 +179,8 @@ pub fn settle_lost_order(job: &mut Job, intent: &Intent) -> Result<Option<u64>> 
         )
         .with_object(format!("item {}", job.item_id)));
     }
-    match lookup_order(job, intent)? {
+    let (found, viewed) = lookup_order(job, intent)?;
+    match found {
         Found::One(upstream_id) => {
             log::warn!(
                 "item {}: the order sent at {} UTC was found upstream as {upstream_id}; adopting it instead of ordering again",
@@ -179,7 +188,10 @@ pub fn settle_lost_order(job: &mut Job, intent: &Intent) -> Result<Option<u64>> 
                 intent.sent_at_text
             );
             adopt(job, intent.clone(), upstream_id)?;
-            Ok(Some(upstream_id))
+            Ok(Some(Adopted {
+                upstream_id,
+                view: viewed.into_iter().find(|v| v.id == upstream_id),
+            }))
         }
         Found::Ambiguous(ids) => Err(ModuleError::new(
             ErrorKind::ManualRequired,
@@ -213,8 +225,9 @@ pub fn settle_lost_order(job: &mut Job, intent: &Intent) -> Result<Option<u64>> 
     }
 }
 
-/// Reconciliation inputs from the upstream: one list call, views on demand.
-fn lookup_order(job: &mut Job, intent: &Intent) -> Result<Found> {
+/// Reconciliation inputs from the upstream: one list call, views on demand
+/// (returned too, so none is read twice).
+fn lookup_order(job: &mut Job, intent: &Intent) -> Result<(Found, Vec<CertView>)> {
     let linked = linked_upstream_ids(job)?;
     let client = job.client()?;
     let rows: Vec<ListRow> = client
@@ -228,17 +241,22 @@ fn lookup_order(job: &mut Job, intent: &Intent) -> Result<Found> {
             remoteid: s.remoteid,
         })
         .collect();
+    let mut viewed = Vec::new();
     let found = find_order(&rows, intent, &linked, |id| {
         client
             .certificate_view(id)
-            .map(|v| ViewIdentity {
-                cn: v.cn,
-                pricelist: v.pricelist,
-                remoteid: v.remoteid,
+            .map(|v| {
+                let identity = ViewIdentity {
+                    cn: v.cn.clone(),
+                    pricelist: v.pricelist.clone(),
+                    remoteid: v.remoteid.clone(),
+                };
+                viewed.push(v);
+                identity
             })
             .map_err(ModuleError::from)
     })?;
-    Ok(found)
+    Ok((found, viewed))
 }
 
 /// Upstream ids already linked to other items of the same module: never
@@ -306,6 +324,11 @@ pub fn apply_view(job: &mut Job, view: &CertView) -> Result<SyncOutcome> {
         ServiceStatus::Issued => {
             let crt = view.crt.as_deref().unwrap_or_default();
             let local_crt = job.db.certificate(job.item_id)?.and_then(|c| c.crt);
+            // The first issuance, not a reissue: no certificate here yet, or
+            // this very one already saved by a pass that stopped before its
+            // report. A reissued certificate replaces a different one.
+            let first_issue = local_crt.as_deref().is_none_or(|l| l.trim().is_empty())
+                || same_pem(local_crt.as_deref(), crt);
             if !same_pem(local_crt.as_deref(), crt) {
                 mgrctl.certificate_save(job.item_id, crt)?;
                 writes += 1;
@@ -338,8 +361,13 @@ pub fn apply_view(job: &mut Job, view: &CertView) -> Result<SyncOutcome> {
             if current != Some(ServiceStatus::Issued) {
                 set_status(job, ServiceStatus::Issued)?;
                 writes += 1;
-                let convention: OpenConvention = job.ctx.config.lifecycle.open_convention;
-                report_first_issue(job.mgrctl, job.item_id, convention)?;
+                // Only the first issuance is reported (module-protocol.md
+                // §12.5: `certificate.open` "on first issuance" in BM5
+                // style), not each reissue of the paid term.
+                if first_issue {
+                    let convention: OpenConvention = job.ctx.config.lifecycle.open_convention;
+                    report_first_issue(job.mgrctl, job.item_id, convention)?;
+                }
             }
         }
         ServiceStatus::Failed => {

@@ -23,6 +23,9 @@ use super::tariff::{cached_terms, check_names, check_paid_slots, upstream_tariff
 
 pub fn run(job: &mut Job) -> Result<()> {
     let upstream_id = job.require_upstream_id()?;
+    // The upstream state a reconciliation already read, so the send below
+    // does not read it again.
+    let mut seen = None;
     let (generation, attempt) = match job.decide(IntentOp::Reopen)? {
         Decision::OperationGone => return Ok(()),
         Decision::Fresh { generation } => (generation, 1),
@@ -52,10 +55,14 @@ pub fn run(job: &mut Job) -> Result<()> {
                 )
                 .with_object(wire::FUNC_CERT_REISSUE));
             }
+            seen = Some(view);
             (intent.generation, intent.attempt + 1)
         }
     };
-    let view = job.client()?.certificate_view(upstream_id)?;
+    let view = match seen {
+        Some(view) => view,
+        None => job.client()?.certificate_view(upstream_id)?,
+    };
     if state_of(&view) != Some(ServiceStatus::Issued) {
         return Err(ModuleError::value(
             "service_status",

@@ -6,20 +6,72 @@
 //! next and why — and the item params that show it to the customer and the
 //! admin. Sending what it plans is auto.rs.
 
+use std::collections::BTreeMap;
+
 use chrono::{Days, Months, NaiveDate};
 
 use crate::baseline;
 use crate::x509::CertFacts;
 
-/// Item params shown in the service form (xml/ descriptor).
-pub const CERT_NOT_BEFORE_PARAM: &str = "pmss_cert_not_before";
-pub const CERT_NOT_AFTER_PARAM: &str = "pmss_cert_not_after";
-pub const CERT_SERIAL_PARAM: &str = "pmss_cert_serial";
+/// Item params shown in the service form (xml/ descriptor, form
+/// `certificate.pmsslreseller.my`), each written only when its value
+/// changes, so each changed fact costs one `mgrctl` call (issue 15).
+///
+/// The current certificate: its validity and serial in one param
+/// ([`certificate_text`]), since they change exactly when the certificate
+/// does.
+pub const CERTIFICATE_PARAM: &str = "pmss_certificate";
+/// The next planned action, with whether it needs a fresh domain validation
+/// ([`next_action_text`]): both follow from the same plan.
 pub const NEXT_ACTION_PARAM: &str = "pmss_next_action";
-pub const VALIDATION_PARAM: &str = "pmss_validation";
 /// The upstream service's own expiry as last seen (differs from the local
 /// paid term on a per-certificate upstream).
 pub const UPSTREAM_EXPIRY_PARAM: &str = "pmss_upstream_expiry";
+/// The service form's params, in the descriptor's order.
+pub const FORM_PARAMS: [&str; 3] = [CERTIFICATE_PARAM, NEXT_ACTION_PARAM, UPSTREAM_EXPIRY_PARAM];
+
+/// The form's params before issue 15: one per fact of the certificate, and
+/// the validation note on its own. No longer written or shown; the end date
+/// is still read where an item has not been looked at since ([`cert_end`]),
+/// and the next look at such an item writes the params above in their place.
+pub const LEGACY_CERT_NOT_AFTER_PARAM: &str = "pmss_cert_not_after";
+pub const LEGACY_VALIDATION_PARAM: &str = "pmss_validation";
+
+/// The current certificate as the form shows it:
+/// `from 2026-12-02 until 2027-06-20, serial 0A1B2C`.
+pub fn certificate_text(c: &CertFacts) -> String {
+    format!(
+        "from {} until {}, serial {}",
+        c.not_before, c.not_after, c.serial
+    )
+}
+
+/// The end of the current certificate as the form shows it. `None`: not
+/// shown in this form — never issued, or an item still carrying the params
+/// of before issue 15 (the bulk sync then reads it, which rewrites them).
+pub fn shown_cert_end(params: &BTreeMap<String, String>) -> Option<NaiveDate> {
+    let shown = params.get(CERTIFICATE_PARAM)?;
+    let (_, until) = shown.trim().split_once(" until ")?;
+    parse_day(until.get(..10)?)
+}
+
+/// The end of the current certificate from the item params, in either form.
+pub fn cert_end(params: &BTreeMap<String, String>) -> Option<NaiveDate> {
+    shown_cert_end(params).or_else(|| parse_day(params.get(LEGACY_CERT_NOT_AFTER_PARAM)?))
+}
+
+fn parse_day(text: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()
+}
+
+/// The next action as the form shows it: the plan in words
+/// ([`describe`]), then its validation note ([`validation_note`]) if any.
+pub fn next_action_text(plan: &str, validation: Option<&str>) -> String {
+    match validation {
+        Some(note) => format!("{plan}; {note}"),
+        None => plan.to_string(),
+    }
+}
 
 /// The local paid term of a new service: the open date plus the ordered
 /// period (issue 12 item 2); later only a paid prolong moves it.
@@ -166,7 +218,8 @@ pub fn validation_note(plan: &Plan, f: &Facts) -> Option<String> {
         )
     } else {
         format!(
-            "not needed: the last validation ({}) is within the {window}-day reuse window on {on}",
+            "no fresh domain validation needed: the last one ({}) is within the {window}-day reuse \
+             window on {on}",
             cert.not_before
         )
     })
@@ -290,7 +343,37 @@ mod tests {
             "2028-12-02",
         );
         let p = plan(&f);
-        assert!(validation_note(&p, &f).unwrap().starts_with("not needed"));
+        assert!(validation_note(&p, &f)
+            .unwrap()
+            .starts_with("no fresh domain validation needed"));
+    }
+
+    #[test]
+    fn the_form_shows_the_certificate_in_one_param_and_its_end_reads_back() {
+        let c = CertFacts {
+            serial: "0A1B2C".into(),
+            not_before: d("2026-12-02"),
+            not_after: d("2027-06-20"),
+        };
+        let text = certificate_text(&c);
+        assert_eq!(text, "from 2026-12-02 until 2027-06-20, serial 0A1B2C");
+        let mut params = BTreeMap::from([(CERTIFICATE_PARAM.to_string(), text)]);
+        assert_eq!(shown_cert_end(&params), Some(d("2027-06-20")));
+        assert_eq!(cert_end(&params), Some(d("2027-06-20")));
+        // An item from before issue 15: its end is read, but it is not shown
+        // in this form yet.
+        params.clear();
+        params.insert(LEGACY_CERT_NOT_AFTER_PARAM.into(), "2027-01-10".into());
+        assert_eq!(shown_cert_end(&params), None);
+        assert_eq!(cert_end(&params), Some(d("2027-01-10")));
+        params.insert(CERTIFICATE_PARAM.into(), "garbled".into());
+        assert_eq!(cert_end(&params), Some(d("2027-01-10")));
+        assert_eq!(
+            next_action_text("none: x", None),
+            "none: x",
+            "no plan, no note"
+        );
+        assert_eq!(next_action_text("a", Some("b")), "a; b");
     }
 
     #[test]

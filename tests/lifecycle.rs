@@ -769,12 +769,12 @@ fn sync_item_writes_once_per_changed_fact() {
             "service.saveparam:pmss_upstream_expiry",
             // the local paid term
             "service.setexpiredate",
-            // the sub-status
-            "service.setstatus",
             // what the service form shows of the certificate: validity and serial
             "service.saveparam:pmss_certificate",
             // the plan: next action and whether it needs a fresh validation
             "service.saveparam:pmss_next_action",
+            // the sub-status, last: what the bulk sync takes as "up to date"
+            "service.setstatus",
         ],
         "issued for the first time"
     );

@@ -24,7 +24,7 @@ use crate::commands::lifecycle::intent::{Intent, IntentOp, Phase, INTENT_PARAM};
 use crate::commands::lifecycle::job::{ITEMTYPE, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM};
 use crate::commands::lifecycle::renewal_watch::asked_for;
 use crate::commands::lifecycle::status::{local_status, ServiceStatus};
-use crate::commands::lifecycle::term::cert_end;
+use crate::commands::lifecycle::term::{cert_end, CERTIFICATE_PARAM, LEGACY_CERT_NOT_AFTER_PARAM};
 use crate::commands::module::{connect, open_module, OpenModule};
 use crate::config::Config;
 use crate::paths::MgrRoot;
@@ -456,7 +456,8 @@ const BOOK_PARAMS: &[&str] = &[
     UPSTREAM_ID_PARAM,
     SERVICE_STATUS_PARAM,
     INTENT_PARAM,
-    CERT_NOT_AFTER_PARAM,
+    CERTIFICATE_PARAM,
+    LEGACY_CERT_NOT_AFTER_PARAM,
 ];
 
 /// The local certificate services of the module, every state included.

@@ -35,7 +35,7 @@ use crate::commands::lifecycle::job::{
 use crate::commands::lifecycle::maintenance;
 use crate::commands::lifecycle::reconcile::SyncOutcome;
 use crate::commands::lifecycle::status::{list_row_is_active, local_status, ServiceStatus};
-use crate::commands::lifecycle::term::{shown_cert_end, UPSTREAM_EXPIRY_PARAM};
+use crate::commands::lifecycle::term::{shown_cert_end, CERTIFICATE_PARAM, UPSTREAM_EXPIRY_PARAM};
 use crate::commands::module::{connect, open_module, OpenModule};
 use crate::commands::Ctx;
 use crate::config::Config;
@@ -235,7 +235,7 @@ const DECISION_PARAMS: &[&str] = &[
     UPSTREAM_ID_PARAM,
     SERVICE_STATUS_PARAM,
     UPSTREAM_EXPIRY_PARAM,
-    CERT_NOT_AFTER_PARAM,
+    CERTIFICATE_PARAM,
 ];
 
 /// One item that needs a look.

@@ -20,7 +20,8 @@ use crate::x509;
 use super::intent::{digest, now_unix, Decision, Intent, IntentOp, Phase};
 use super::job::{record_send_failure, Job};
 use super::reconcile::{
-    apply_view, reissue_request, reissue_visible, renewed, upstream_state, SyncOutcome,
+    apply_facts, commit_status, reissue_request, reissue_visible, renewed, upstream_state,
+    SyncOutcome,
 };
 use super::status::ServiceStatus;
 use super::tariff::{cached_terms, upstream_tariff};
@@ -70,52 +71,86 @@ pub fn facts(job: &Job, view: &CertView) -> Facts {
 /// One sync pass (reconcile.rs) and then the term's next step, for
 /// `sync_item` and the cron `sync`. A dry run reads the upstream and plans,
 /// and writes nothing anywhere.
+///
+/// Order of the writes: the certificate's facts, then the service form
+/// (its params), then the sub-status, then any automatic action. The bulk
+/// sync takes an issued item whose list row is unchanged as up to date, so
+/// the sub-status comes after everything else a look writes; a run killed
+/// before it leaves the item to the next round.
 pub fn sync_and_keep_valid(
     job: &mut Job,
     upstream_id: u64,
     dry_run: bool,
 ) -> Result<(SyncOutcome, Looked)> {
     let view = job.client()?.certificate_view(upstream_id)?;
-    let outcome = if dry_run {
-        SyncOutcome::default()
-    } else {
-        apply_view(job, &view)?
-    };
-    let looked = keep_valid(job, &view, dry_run)?;
+    if dry_run {
+        let planned = plan_for(job, &view);
+        return Ok((
+            SyncOutcome::default(),
+            Looked {
+                due: planned.due,
+                text: planned.text,
+                sent: false,
+            },
+        ));
+    }
+    let applied = apply_facts(job, &view)?;
+    let planned = plan_for(job, &view);
+    show_plan(job, &planned)?;
+    let outcome = commit_status(job, applied)?;
+    let looked = act(job, &view, planned)?;
     Ok((outcome, looked))
 }
 
-/// Plan, show the plan on the item, and (unless `dry_run`) act on it.
-pub fn keep_valid(job: &mut Job, view: &CertView, dry_run: bool) -> Result<Looked> {
-    let f = facts(job, view);
-    let p = plan(&f);
-    let text = describe(&p, &f);
-    let note = validation_note(&p, &f);
+/// The term planner's answer for one look.
+struct Planned {
+    facts: Facts,
+    due: Option<Action>,
+    text: String,
+    note: Option<String>,
+}
+
+fn plan_for(job: &Job, view: &CertView) -> Planned {
+    let facts = facts(job, view);
+    let p = plan(&facts);
+    let text = describe(&p, &facts);
+    let note = validation_note(&p, &facts);
     let due = match p {
         Plan::Now { action } => Some(action),
         _ => None,
     };
-    if dry_run {
-        return Ok(Looked {
-            due,
-            text,
-            sent: false,
-        });
+    Planned {
+        facts,
+        due,
+        text,
+        note,
     }
+}
+
+/// The plan on the item's service form (and the validation warning, once).
+fn show_plan(job: &mut Job, planned: &Planned) -> Result<()> {
     // Issue 12 item 6: said once, when it becomes true, before the reissue.
-    if let Some(n) = note.as_deref().filter(|n| n.starts_with("fresh")) {
+    if let Some(n) = planned.note.as_deref().filter(|n| n.starts_with("fresh")) {
         if !already_shown(job, n) {
             log::warn!("item {}: {n}", job.item_id);
         }
     }
-    show(job, &f, &text, note.as_deref())?;
+    show(job, &planned.facts, &planned.text, planned.note.as_deref())
+}
+
+/// Settle an automatic send whose answer was lost, then do what is due.
+fn act(job: &mut Job, view: &CertView, planned: Planned) -> Result<Looked> {
     settle_own(job, view)?;
-    let sent = match due {
+    let sent = match planned.due {
         None => false,
         Some(Action::Reissue) => reissue(job, view)?,
         Some(Action::Renew) => renew(job, view)?,
     };
-    Ok(Looked { due, text, sent })
+    Ok(Looked {
+        due: planned.due,
+        text: planned.text,
+        sent,
+    })
 }
 
 /// Would `value` change param `name`?

@@ -298,15 +298,43 @@ pub fn sync_once(job: &mut Job, upstream_id: u64) -> Result<SyncOutcome> {
     apply_view(job, &view)
 }
 
-/// Apply an upstream view to the local item, writing only what differs.
+/// Apply an upstream view to the local item, writing only what differs:
+/// the facts first ([`apply_facts`]), the sub-status last
+/// ([`commit_status`]).
 pub fn apply_view(job: &mut Job, view: &CertView) -> Result<SyncOutcome> {
+    let applied = apply_facts(job, view)?;
+    commit_status(job, applied)
+}
+
+/// What [`apply_facts`] wrote, and the sub-status still to be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    /// The sub-status the upstream state maps to (None: not mappable).
+    pub target: Option<ServiceStatus>,
+    /// Local writes made so far.
+    pub writes: u32,
+    /// The certificate is issued for the first time (not a reissue).
+    pub first_issue: bool,
+}
+
+/// Everything an upstream view changes except the sub-status: the
+/// certificate, the upstream's expiry, the paid term of a new service, the
+/// "failed" mark. The sub-status is what the bulk sync reads to decide that
+/// an item is up to date, so it is written only after every other fact is
+/// stored ([`commit_status`]): a run killed in between leaves an item the
+/// next round still reads and finishes.
+pub fn apply_facts(job: &mut Job, view: &CertView) -> Result<Applied> {
     let target = map_upstream(UpstreamState {
         service_status: view.service_status,
         item_status: view.status,
         has_crt: view.crt.as_deref().is_some_and(|c| !c.trim().is_empty()),
     });
     let current = local_status(job.param(SERVICE_STATUS_PARAM));
-    let mut writes = 0;
+    let mut applied = Applied {
+        target,
+        writes: 0,
+        first_issue: false,
+    };
     let Some(target) = target else {
         log::warn!(
             "item {}: upstream state service_status={:?} item_status={:?} is not mapped; local state kept",
@@ -314,10 +342,7 @@ pub fn apply_view(job: &mut Job, view: &CertView) -> Result<SyncOutcome> {
             view.service_status,
             view.item_status
         );
-        return Ok(SyncOutcome {
-            status: None,
-            writes,
-        });
+        return Ok(applied);
     };
     let mgrctl: &Mgrctl = job.mgrctl;
     match target {
@@ -327,11 +352,11 @@ pub fn apply_view(job: &mut Job, view: &CertView) -> Result<SyncOutcome> {
             // The first issuance, not a reissue: no certificate here yet, or
             // this very one already saved by a pass that stopped before its
             // report. A reissued certificate replaces a different one.
-            let first_issue = local_crt.as_deref().is_none_or(|l| l.trim().is_empty())
+            applied.first_issue = local_crt.as_deref().is_none_or(|l| l.trim().is_empty())
                 || same_pem(local_crt.as_deref(), crt);
             if !same_pem(local_crt.as_deref(), crt) {
                 mgrctl.certificate_save(job.item_id, crt)?;
-                writes += 1;
+                applied.writes += 1;
             }
             // The upstream's own expiry is recorded, never copied onto the
             // local paid term (issue 12 item 2): on a per-certificate upstream
@@ -342,7 +367,7 @@ pub fn apply_view(job: &mut Job, view: &CertView) -> Result<SyncOutcome> {
                 if job.param(UPSTREAM_EXPIRY_PARAM) != Some(shown.as_str()) {
                     renewal_watch::warn_if_unasked(job, view.id, up);
                     job.save_param(UPSTREAM_EXPIRY_PARAM, &shown)?;
-                    writes += 1;
+                    applied.writes += 1;
                 }
             }
             // The paid term of a new service: open date + ordered period.
@@ -355,26 +380,14 @@ pub fn apply_view(job: &mut Job, view: &CertView) -> Result<SyncOutcome> {
                 if let Some(end) = end {
                     mgrctl.setexpiredate(job.item_id, end)?;
                     job.item.expiredate = Some(end);
-                    writes += 1;
-                }
-            }
-            if current != Some(ServiceStatus::Issued) {
-                set_status(job, ServiceStatus::Issued)?;
-                writes += 1;
-                // Only the first issuance is reported (module-protocol.md
-                // §12.5: `certificate.open` "on first issuance" in BM5
-                // style), not each reissue of the paid term.
-                if first_issue {
-                    let convention: OpenConvention = job.ctx.config.lifecycle.open_convention;
-                    report_first_issue(job.mgrctl, job.item_id, convention)?;
+                    applied.writes += 1;
                 }
             }
         }
         ServiceStatus::Failed => {
             if current != Some(ServiceStatus::Failed) {
                 mgrctl.certificate_failed(job.item_id)?;
-                set_status(job, ServiceStatus::Failed)?;
-                writes += 2;
+                applied.writes += 1;
                 log::warn!(
                     "item {}: the upstream reports the certificate as failed: {}",
                     job.item_id,
@@ -382,11 +395,35 @@ pub fn apply_view(job: &mut Job, view: &CertView) -> Result<SyncOutcome> {
                 );
             }
         }
-        pending => {
-            if current != Some(pending) {
-                set_status(job, pending)?;
-                writes += 1;
-            }
+        _pending => {}
+    }
+    Ok(applied)
+}
+
+/// The last write of a pass: the sub-status the upstream shows, and for a
+/// first issuance its report (P-U3).
+pub fn commit_status(job: &mut Job, applied: Applied) -> Result<SyncOutcome> {
+    let Applied {
+        target,
+        mut writes,
+        first_issue,
+    } = applied;
+    let Some(target) = target else {
+        return Ok(SyncOutcome {
+            status: None,
+            writes,
+        });
+    };
+    let current = local_status(job.param(SERVICE_STATUS_PARAM));
+    if current != Some(target) {
+        set_status(job, target)?;
+        writes += 1;
+        // Only the first issuance is reported (module-protocol.md §12.5:
+        // `certificate.open` "on first issuance" in BM5 style), not each
+        // reissue of the paid term.
+        if target == ServiceStatus::Issued && first_issue {
+            let convention: OpenConvention = job.ctx.config.lifecycle.open_convention;
+            report_first_issue(job.mgrctl, job.item_id, convention)?;
         }
     }
     Ok(SyncOutcome {

@@ -41,10 +41,31 @@ fn date(d: Option<chrono::NaiveDate>) -> String {
 /// list writes two dates per certificate.
 fn write_date(out: &mut String, d: Option<chrono::NaiveDate>) {
     use chrono::Datelike;
-    use std::fmt::Write;
     if let Some(d) = d {
-        let _ = write!(out, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day());
+        push_num(out, u64::try_from(d.year()).unwrap_or(0), 4);
+        out.push('-');
+        push_num(out, u64::from(d.month()), 2);
+        out.push('-');
+        push_num(out, u64::from(d.day()), 2);
     }
+}
+
+/// `n` in decimal, zero-padded to `width`, without the formatting machinery (see `write_date`).
+fn push_num(out: &mut String, mut n: u64, width: usize) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for _ in (digits.len() - start)..width {
+        out.push('0');
+    }
+    out.extend(digits[start..].iter().map(|b| char::from(*b)));
 }
 
 /// The list (SIM-23). Rows are written as XML text under the simulator lock: an element tree of
@@ -80,8 +101,9 @@ pub fn list(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
         let cost = costs
             .entry((item.cost, item.currency.as_str()))
             .or_insert_with(|| format!("{} {}", money(item.cost), item.currency));
-        rows.push_str("<elem>");
-        write_field(&mut rows, "id", &item.id.to_string());
+        rows.push_str("<elem><id>");
+        push_num(&mut rows, item.id, 0);
+        rows.push_str("</id>");
         write_field(&mut rows, "CN", &item.cn);
         write_field(&mut rows, "pricelist", plan_name);
         rows.push_str("<createdate>");
@@ -93,7 +115,9 @@ pub fn list(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
         write_field(&mut rows, "item_status", &status_text(labels, item.status));
         write_field(&mut rows, "cost", cost);
         if status_column {
-            write_field(&mut rows, "status", &item.status.to_string());
+            rows.push_str("<status>");
+            push_num(&mut rows, u64::from(item.status), 0);
+            rows.push_str("</status>");
         }
         if with_remoteid {
             write_field(
@@ -366,4 +390,27 @@ pub fn order_csr(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
     let names = altnames(call);
     let (csr, key) = certs::csr_and_key(cn, &names).map_err(|e| ApiError::new("value", e))?;
     Ok(Node::new("doc").field("csr", csr).field("key", key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_numbers_by_hand() {
+        let mut out = String::new();
+        write_date(&mut out, chrono::NaiveDate::from_ymd_opt(2027, 3, 5));
+        write_date(&mut out, None);
+        out.push(' ');
+        push_num(&mut out, 0, 0);
+        out.push(' ');
+        push_num(&mut out, 100_001, 0);
+        out.push(' ');
+        push_num(&mut out, u64::MAX, 0);
+        assert_eq!(out, format!("2027-03-05 0 100001 {}", u64::MAX));
+        assert_eq!(
+            date(chrono::NaiveDate::from_ymd_opt(987, 12, 31)),
+            "0987-12-31"
+        );
+    }
 }

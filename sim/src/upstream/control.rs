@@ -321,6 +321,13 @@ fn route(sim: &mut Sim, req: &Request) -> Response {
             let items: Vec<&super::state::Item> = sim.world.items.values().collect();
             ok_serialized(&items)
         }
+        ("POST", "/_sim/seed") => match body_json::<super::seed::SeedIn>(req) {
+            Ok(s) => match super::seed::apply(sim, s) {
+                Ok(v) => ok(v),
+                Err(e) => bad(e),
+            },
+            Err(r) => r,
+        },
         ("POST", "/_sim/catalog") => {
             let text = match String::from_utf8(req.body.clone()) {
                 Ok(t) => t,

@@ -14,6 +14,7 @@ mod http;
 mod journal;
 mod knobs;
 mod persist;
+mod seed;
 mod server;
 mod sim;
 mod state;

@@ -226,7 +226,7 @@ impl SimStats {
     /// One line for a benchmark's output: requests and the mean cost of one inside the simulator.
     pub fn summary(&self) -> String {
         let mut busiest: Vec<(&String, &SimFuncStats)> = self.funcs.iter().collect();
-        busiest.sort_by(|a, b| b.1.count.cmp(&a.1.count));
+        busiest.sort_by_key(|(_, s)| std::cmp::Reverse(s.count));
         let per_func = busiest
             .iter()
             .take(4)

@@ -547,6 +547,9 @@ fn values_with_spaces_equals_newlines_and_non_ascii_pass_intact() {
         "quotes \"double\" 'single' `back` $HOME ; | & < >",
         "tab\there",
         "emoji 🔒",
+        // The stand-in inlines values as SQL literals (sim/src/mgrctl/db.rs): escapes and
+        // placeholders inside a value stay data.
+        "back\\slash \\' \\n \\0 % _ ? ?? '; DROP TABLE item; --",
     ];
     for (i, v) in values.iter().enumerate() {
         let name = format!("v{i}");

@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::sim::{SimAccount, SimFault, SimUpstream, CURRENCY, PASS, USER};
+use support::sim::{SeedOrders, SimAccount, SimFault, SimUpstream, CURRENCY, PASS, USER};
 
 fn call(
     sim: &SimUpstream,
@@ -126,4 +126,50 @@ fn https_simulator_and_its_ca() {
     )
     .is_err());
     assert_eq!(sim.account(USER).balance.to_string(), "100.00");
+}
+
+#[test]
+fn seeding_moving_in_bulk_and_the_simulators_own_cost() {
+    let sim = SimUpstream::start();
+    sim.set_account(&SimAccount::new("bulk@example.com", PASS, "1000.00", "EUR"));
+    let ids = sim.seed_orders(
+        &SeedOrders::new("bulk@example.com", 3033, 0)
+            .cn("bulk{n}.example.com")
+            .remoteids(&[11, 12, 13, 14]),
+    );
+    assert_eq!(ids.len(), 4);
+    assert_eq!(
+        sim.account("bulk@example.com").balance.to_string(),
+        "916.00"
+    );
+    let first = sim.certificate(ids[0]).unwrap();
+    assert_eq!(first["remoteid"], "11");
+    assert_eq!(first["cn"], "bulk1.example.com");
+    assert_eq!(first["status"], 5);
+    assert_eq!(first["service_status"], 3);
+    let more = sim.seed_orders(&SeedOrders::new("bulk@example.com", 3033, 2).remoteid_from(500));
+    assert_eq!(sim.certificate(more[1]).unwrap()["remoteid"], "501");
+
+    assert_eq!(sim.tick_many(&ids[..2]), ids[..2]);
+    assert_eq!(sim.certificate(ids[0]).unwrap()["service_status"], 4);
+    assert_eq!(sim.issue_many(&ids[1..3]), ids[1..3]);
+    assert_eq!(sim.certificate(ids[2]).unwrap()["service_status"], 5);
+    assert_eq!(sim.certificate(ids[3]).unwrap()["service_status"], 3);
+
+    sim.reset_stats();
+    let client = reqwest::blocking::Client::new();
+    for _ in 0..3 {
+        call(&sim, &client, &[("func", "whoami")]).unwrap();
+    }
+    let stats = sim.stats();
+    assert_eq!(stats.requests, 3);
+    assert_eq!(stats.funcs["whoami"].count, 3);
+    assert!(stats.api.request_us_total >= stats.api.locked_us_total);
+    assert!(
+        stats.summary().contains("3 API requests"),
+        "{}",
+        stats.summary()
+    );
+    // No --state: nothing to write.
+    assert!(!sim.flush_state());
 }

@@ -124,6 +124,133 @@ pub struct JournalEntry {
     pub result: Option<String>,
 }
 
+/// Paid orders made in one control call (`POST /_sim/seed`): each exactly what
+/// `certificate.order.param` with `skipbasket=on` makes (debit, item status 5, `service_status` 3,
+/// `remoteid`). All or nothing.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeedOrders {
+    pub username: String,
+    pub pricelist: u64,
+    pub period: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<usize>,
+    /// `{n}` is the order's number in the call, from 1.
+    pub cn: String,
+    pub csr: String,
+    /// Remoteids K, K+1, … (the local item ids, say).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remoteid_from: Option<u64>,
+    /// One remoteid per order (then the count is their number).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remoteids: Option<Vec<String>>,
+    /// Added to every order as sent (`autoprolong`, `approver_email`, contacts, …).
+    pub params: BTreeMap<String, String>,
+}
+
+impl SeedOrders {
+    /// `count` orders of `pricelist` for 12 months, CNs `seed1.example.com`…, the test CSR
+    /// `tests/fixtures/example.com.csr`, no remoteid.
+    pub fn new(username: &str, pricelist: u64, count: usize) -> SeedOrders {
+        SeedOrders {
+            username: username.to_string(),
+            pricelist,
+            period: 12,
+            count: Some(count),
+            cn: "seed{n}.example.com".to_string(),
+            csr: super::billing::EXAMPLE_CSR.to_string(),
+            remoteid_from: None,
+            remoteids: None,
+            params: BTreeMap::new(),
+        }
+    }
+
+    pub fn period(mut self, months: i32) -> SeedOrders {
+        self.period = months;
+        self
+    }
+
+    pub fn cn(mut self, template: &str) -> SeedOrders {
+        self.cn = template.to_string();
+        self
+    }
+
+    pub fn remoteid_from(mut self, first: u64) -> SeedOrders {
+        self.remoteid_from = Some(first);
+        self
+    }
+
+    /// One remoteid per order; replaces the count.
+    pub fn remoteids<T: ToString>(mut self, ids: &[T]) -> SeedOrders {
+        self.count = None;
+        self.remoteids = Some(ids.iter().map(ToString::to_string).collect());
+        self
+    }
+
+    pub fn param(mut self, name: &str, value: &str) -> SeedOrders {
+        self.params.insert(name.to_string(), value.to_string());
+        self
+    }
+}
+
+/// The simulator's own cost, from `GET /_sim/stats`, per API function (or control endpoint).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SimFuncStats {
+    pub count: u64,
+    /// Waiting for the simulator lock (contention between clients).
+    pub wait_us_total: f64,
+    pub wait_us_mean: f64,
+    /// Holding it: the state work.
+    pub locked_us_total: f64,
+    pub locked_us_mean: f64,
+    /// First byte read to last byte written.
+    pub request_us_total: f64,
+    pub request_us_mean: f64,
+}
+
+/// `GET /_sim/stats`: cumulative since the simulator started or `reset_stats`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SimStats {
+    pub since_secs: f64,
+    /// API requests (not control calls).
+    pub requests: u64,
+    /// All API requests together.
+    pub api: SimFuncStats,
+    pub funcs: BTreeMap<String, SimFuncStats>,
+    pub control: BTreeMap<String, SimFuncStats>,
+    pub state_writes: u64,
+    pub state_write_us_total: f64,
+    pub state_bytes_written: u64,
+}
+
+impl SimStats {
+    /// One line for a benchmark's output: requests and the mean cost of one inside the simulator.
+    pub fn summary(&self) -> String {
+        let mut busiest: Vec<(&String, &SimFuncStats)> = self.funcs.iter().collect();
+        busiest.sort_by_key(|(_, s)| std::cmp::Reverse(s.count));
+        let per_func = busiest
+            .iter()
+            .take(4)
+            .map(|(f, s)| {
+                format!(
+                    "{f} x{} {:.0}/{:.0} µs",
+                    s.count, s.locked_us_mean, s.request_us_mean
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "simulator: {} API requests in {:.1} s, mean per request {:.1} µs holding its lock,              {:.1} µs waiting for it, {:.0} µs first byte to last (by function, lock/whole: {});              {} state writes",
+            self.requests,
+            self.since_secs,
+            self.api.locked_us_mean,
+            self.api.wait_us_mean,
+            self.api.request_us_mean,
+            if per_func.is_empty() { "none".to_string() } else { per_func },
+            self.state_writes
+        )
+    }
+}
+
 pub struct SimUpstream {
     child: Child,
     /// `http://127.0.0.1:PORT` or `https://…`.
@@ -329,6 +456,43 @@ impl SimUpstream {
         self.certificates()
             .as_array()
             .and_then(|a| a.iter().find(|i| i["id"] == id).cloned())
+    }
+
+    /// Many paid orders in one call (`POST /_sim/seed`); their ids, in order.
+    pub fn seed_orders(&self, orders: &SeedOrders) -> Vec<u64> {
+        let answer = self.post(
+            "/_sim/seed",
+            serde_json::to_value(orders).expect("seed JSON"),
+        );
+        ids(&answer["ids"])
+    }
+
+    /// Issues exactly these pending items (`POST /_sim/issue {"ids": …}`; one that is not pending
+    /// fails the call and issues nothing).
+    pub fn issue_many(&self, items: &[u64]) -> Vec<u64> {
+        ids(&self.post("/_sim/issue", json!({ "ids": items }))["issued"])
+    }
+
+    /// One issuance step for each of these items (3 → 4 → 5); the ids advanced (those pending).
+    pub fn tick_many(&self, items: &[u64]) -> Vec<u64> {
+        ids(&self.post("/_sim/tick", json!({ "ids": items }))["advanced"])
+    }
+
+    /// The simulator's own cost per request so far (`GET /_sim/stats`).
+    pub fn stats(&self) -> SimStats {
+        serde_json::from_value(self.get("/_sim/stats")).expect("stats JSON")
+    }
+
+    /// Counts from zero again (`DELETE /_sim/stats`).
+    pub fn reset_stats(&self) {
+        self.delete("/_sim/stats");
+    }
+
+    /// Writes the `--state` file now (`POST /_sim/flush`); whether anything was written.
+    pub fn flush_state(&self) -> bool {
+        self.post("/_sim/flush", json!({}))["written"]
+            .as_bool()
+            .expect("flush answer")
     }
 
     /// Swaps the catalogue (a `pricelist.export` XML document).

@@ -26,57 +26,18 @@
 
 use std::path::Path;
 
-use mysql::prelude::Queryable;
-use mysql::{Conn, OptsBuilder, TxOpts};
 use quick_xml::escape::escape;
 
 use super::conf::{Conf, DB_KEYS};
 use super::crypt::Key;
+use super::db::{connect, db_err, Db};
 use super::{Call, SimError};
 
 /// Keys of `service.saveparam` that are not param names in the Python form;
 /// also what the journal leaves unmasked in a crypted call.
 pub const SAVEPARAM_STRUCTURAL: &[&str] = &["elid", "sok", "crypted", "name", "func"];
 
-const SOCKET_CANDIDATES: &[&str] = &[
-    "/var/run/mysqld/mysqld.sock",
-    "/run/mysqld/mysqld.sock",
-    "/var/lib/mysql/mysql.sock",
-    "/tmp/mysql.sock",
-];
-
 type R<T> = Result<T, SimError>;
-
-fn db_err(e: mysql::Error) -> SimError {
-    SimError::new("database", "mysql", e.to_string())
-}
-
-pub(super) fn connect(conf: &Conf) -> R<Conn> {
-    let host = conf.db("DBHost").unwrap_or("localhost").to_string();
-    let mut opts = OptsBuilder::new()
-        .ip_or_hostname(Some(host.clone()))
-        .user(Some(conf.db("DBUser").unwrap_or("root")))
-        .db_name(Some(conf.db("DBName").unwrap_or("billmgr")))
-        .prefer_socket(false)
-        .init(vec!["SET NAMES utf8mb4"]);
-    if let Some(p) = conf.db("DBPassword") {
-        opts = opts.pass(Some(p));
-    }
-    if host == "localhost" {
-        let socket = conf
-            .db("DBSocket")
-            .map(str::to_string)
-            .or_else(|| {
-                SOCKET_CANDIDATES
-                    .iter()
-                    .find(|p| Path::new(p).exists())
-                    .map(|p| p.to_string())
-            })
-            .ok_or_else(|| SimError::new("database", "DBSocket", "no MySQL socket found"))?;
-        opts = opts.socket(Some(socket));
-    }
-    Conn::new(opts).map_err(db_err)
-}
 
 fn required<'a>(call: &'a Call, key: &str) -> R<&'a str> {
     call.get(key).filter(|v| !v.is_empty()).ok_or_else(|| {
@@ -129,14 +90,14 @@ fn on_off(call: &Call, key: &str) -> R<Option<bool>> {
     }
 }
 
-fn exists(conn: &mut Conn, table: &str, id: u64) -> R<bool> {
+fn exists(conn: &mut Db, table: &str, id: u64) -> R<bool> {
     let n: Option<u64> = conn
         .exec_first(format!("SELECT COUNT(*) FROM {table} WHERE id = ?"), (id,))
         .map_err(db_err)?;
     Ok(n.unwrap_or(0) > 0)
 }
 
-fn existing(conn: &mut Conn, call: &Call, key: &str, table: &str) -> R<u64> {
+fn existing(conn: &mut Db, call: &Call, key: &str, table: &str) -> R<u64> {
     let v = id(call, key)?;
     if !exists(conn, table, v)? {
         return Err(SimError::new(
@@ -152,8 +113,8 @@ fn leaf(name: &str, value: &str) -> String {
     format!("<{name}>{}</{name}>", escape(value))
 }
 
-pub fn execute(root: &Path, call: &Call) -> R<String> {
-    let conf = Conf::load(root)?;
+/// Applies `call`; `conf` is billmgr-sim.conf, read once per process by the caller.
+pub fn execute(root: &Path, conf: &Conf, call: &Call) -> R<String> {
     if call.func == "paramlist" {
         only(call, &[])?;
         return Ok(DB_KEYS
@@ -178,8 +139,8 @@ pub fn execute(root: &Path, call: &Call) -> R<String> {
     if let Some(answer) = super::problems::execute(root, call) {
         return answer;
     }
-    let mut conn = connect(&conf)?;
-    let c = &mut conn;
+    let mut db = Db::new(connect(conf)?);
+    let c = &mut db;
     match call.func.as_str() {
         // certificate.open is the certificate-type post-open (§10.2, L-GS calls
         // it instead of service.postopen): same effect, inferred.
@@ -289,7 +250,7 @@ pub fn execute(root: &Path, call: &Call) -> R<String> {
         "task.edit" => task_edit(c, call),
         "processing.edit" => processing_edit(c, root, call),
         "processing.savebalance" => savebalance(c, call),
-        "processing.import.service" => super::import::service(c, call),
+        "processing.import.service" => super::import::service(&mut c.conn, call),
         other => Err(SimError::new(
             "unknown_function",
             other,
@@ -300,7 +261,7 @@ pub fn execute(root: &Path, call: &Call) -> R<String> {
 
 /// `service.post*`: set the status, delete the item's running operations
 /// ("set service status to 'suspended' and delete running operation", L-REG).
-fn post(c: &mut Conn, call: &Call, status: Option<i32>, opened: bool) -> R<String> {
+fn post(c: &mut Db, call: &Call, status: Option<i32>, opened: bool) -> R<String> {
     only(call, &["elid", "sok"])?;
     let item = existing(c, call, "elid", "item")?;
     if let Some(st) = status {
@@ -329,7 +290,7 @@ fn post(c: &mut Conn, call: &Call, status: Option<i32>, opened: bool) -> R<Strin
 /// `setparam`, when `item.lastpricelist` is set). What BILLmanager does
 /// without a pending change is unknown; the stand-in refuses, so a module that
 /// rolls back for nothing fails here.
-fn changepricelist_rollback(c: &mut Conn, call: &Call) -> R<String> {
+fn changepricelist_rollback(c: &mut Db, call: &Call) -> R<String> {
     only(call, &["elid", "sok", "userid"])?;
     let item = existing(c, call, "elid", "item")?;
     let last: Option<Option<u64>> = c
@@ -352,7 +313,7 @@ fn changepricelist_rollback(c: &mut Conn, call: &Call) -> R<String> {
     Ok("<ok/>".into())
 }
 
-fn upsert_param(c: &mut impl Queryable, table: &str, item: u64, name: &str, value: &str) -> R<()> {
+fn upsert_param(c: &mut Db, table: &str, item: u64, name: &str, value: &str) -> R<()> {
     c.exec_drop(
         format!(
             "INSERT INTO {table} (item, intname, value) VALUES (?, ?, ?) \
@@ -363,7 +324,7 @@ fn upsert_param(c: &mut impl Queryable, table: &str, item: u64, name: &str, valu
     .map_err(db_err)
 }
 
-fn drop_param(c: &mut impl Queryable, item: u64, name: &str) -> R<()> {
+fn drop_param(c: &mut Db, item: u64, name: &str) -> R<()> {
     for table in ["itemparam", "itemcryptedparam"] {
         c.exec_drop(
             format!("DELETE FROM {table} WHERE item = ? AND intname = ?"),
@@ -377,17 +338,17 @@ fn drop_param(c: &mut impl Queryable, item: u64, name: &str) -> R<()> {
 /// Store one param in exactly one of the two tables, in one transaction: a
 /// reader (another module run, e.g. after the writer's module was killed)
 /// sees the old value or the new one, never the param missing in between.
-fn store_param(c: &mut Conn, key: Option<&Key>, item: u64, name: &str, value: &str) -> R<()> {
-    let mut tx = c.start_transaction(TxOpts::default()).map_err(db_err)?;
-    drop_param(&mut tx, item, name)?;
-    match key {
-        Some(k) => upsert_param(&mut tx, "itemcryptedparam", item, name, &k.encrypt(value)?)?,
-        None => upsert_param(&mut tx, "itemparam", item, name, value)?,
-    }
-    tx.commit().map_err(db_err)
+fn store_param(c: &mut Db, key: Option<&Key>, item: u64, name: &str, value: &str) -> R<()> {
+    c.transaction(|tx| {
+        drop_param(tx, item, name)?;
+        match key {
+            Some(k) => upsert_param(tx, "itemcryptedparam", item, name, &k.encrypt(value)?),
+            None => upsert_param(tx, "itemparam", item, name, value),
+        }
+    })
 }
 
-fn saveparam(c: &mut Conn, root: &Path, call: &Call) -> R<String> {
+fn saveparam(c: &mut Db, root: &Path, call: &Call) -> R<String> {
     let item = existing(c, call, "elid", "item")?;
     let crypted = on_off(call, "crypted")?.unwrap_or(false);
     let key = if crypted {
@@ -430,7 +391,7 @@ fn saveparam(c: &mut Conn, root: &Path, call: &Call) -> R<String> {
     Ok("<ok/>".into())
 }
 
-fn set_manual(c: &mut Conn, ro: u64, manual: bool) -> R<()> {
+fn set_manual(c: &mut Db, ro: u64, manual: bool) -> R<()> {
     c.exec_drop(
         "UPDATE runningoperation SET manual = ? WHERE id = ?",
         (if manual { "on" } else { "off" }, ro),
@@ -438,7 +399,7 @@ fn set_manual(c: &mut Conn, ro: u64, manual: bool) -> R<()> {
     .map_err(db_err)
 }
 
-fn task_edit(c: &mut Conn, call: &Call) -> R<String> {
+fn task_edit(c: &mut Db, call: &Call) -> R<String> {
     let item = existing(c, call, "item", "item")?;
     let ro = existing(c, call, "runningoperation", "runningoperation")?;
     let ty = required(call, "type")?;
@@ -466,7 +427,7 @@ fn task_edit(c: &mut Conn, call: &Call) -> R<String> {
 /// `processingmodule`, `balance`, `currency`, `sok=ok` as seen in third-party
 /// modules; `notify_time` is accepted and ignored). A balance that is not a
 /// number is refused: BILLmanager would show nonsense on the dashboard.
-fn savebalance(c: &mut Conn, call: &Call) -> R<String> {
+fn savebalance(c: &mut Db, call: &Call) -> R<String> {
     only(
         call,
         &[
@@ -496,7 +457,7 @@ fn savebalance(c: &mut Conn, call: &Call) -> R<String> {
 
 /// P-U10: whether the real `processing.edit` returns crypted settings
 /// decrypted is unconfirmed; the stand-in does (as L-REG's use suggests).
-fn processing_edit(c: &mut Conn, root: &Path, call: &Call) -> R<String> {
+fn processing_edit(c: &mut Db, root: &Path, call: &Call) -> R<String> {
     only(call, &["elid"])?;
     let module = existing(c, call, "elid", "processingmodule")?;
     let row: Option<(String, String)> = c

@@ -18,6 +18,7 @@
 
 mod conf;
 pub(crate) mod crypt;
+mod db;
 mod faults;
 mod funcs;
 mod import;
@@ -183,7 +184,7 @@ fn find_root(argv0: &str) -> Result<PathBuf, SimError> {
 /// A connection to the database of `<root>/etc/billmgr-sim.conf` (for the
 /// other stand-ins that play BILLmanager, e.g. the import wizard).
 pub(crate) fn connect_root(root: &Path) -> Result<mysql::Conn, SimError> {
-    funcs::connect(&conf::Conf::load(root)?)
+    db::connect(&conf::Conf::load(root)?)
 }
 
 fn journal(root: &Path, call: &Call, outcome: &str) {
@@ -230,16 +231,20 @@ pub fn main(argv0: &str, args: Vec<String>) -> i32 {
             return fail(&e);
         }
     };
-    let fault = match conf::Conf::load(&root) {
-        Ok(conf) => match faults::hit(&root, &conf.faults, &call) {
-            Ok(f) => f,
-            Err(e) => {
-                journal(&root, &call, &format!("error:{}", e.kind));
-                return fail(&e);
-            }
-        },
-        // No readable config: execute() reports it as it always did.
-        Err(_) => None,
+    // Read once: the fault rules and the call itself both need it.
+    let conf = match conf::Conf::load(&root) {
+        Ok(conf) => conf,
+        Err(e) => {
+            journal(&root, &call, &format!("error:{}", e.kind));
+            return fail(&e);
+        }
+    };
+    let fault = match faults::hit(&root, &conf.faults, &call) {
+        Ok(f) => f,
+        Err(e) => {
+            journal(&root, &call, &format!("error:{}", e.kind));
+            return fail(&e);
+        }
     };
     if fault == Some(faults::Mode::Drop) {
         journal(&root, &call, "fault:drop");
@@ -251,7 +256,7 @@ pub fn main(argv0: &str, args: Vec<String>) -> i32 {
         let _ = out.flush();
         return 0;
     }
-    match funcs::execute(&root, &call) {
+    match funcs::execute(&root, &conf, &call) {
         Ok(_) if fault == Some(faults::Mode::FailAfter) => {
             journal(&root, &call, "fault:fail_after");
             fail(&SimError::new(

@@ -1,11 +1,12 @@
 //! The control API under `/_sim/` (SIM-33; contract in BRIEF.md): JSON in, JSON out. Tests use it to
-//! set accounts, script faults, drive issuance and the clock, flip knobs, swap the catalogue and read
-//! the journal and all certificates. Never reachable through `/billmgr`.
+//! set accounts, script faults, drive issuance and the clock, flip knobs, swap the catalogue, seed
+//! many orders, read the journal, all certificates and the simulator's own cost per request, and
+//! write the state file now. Never reachable through `/billmgr`.
 
 use super::catalog::Catalog;
 use super::faults::Fault;
 use super::http::{Request, Response};
-use super::server::{lock, Shared};
+use super::server::{Meter, Shared};
 use super::sim::{Sim, MSG_FAILED};
 use super::state::Account;
 use rust_decimal::Decimal;
@@ -18,6 +19,19 @@ fn bad(msg: impl Into<String>) -> Response {
 
 fn ok(v: Value) -> Response {
     Response::json(200, &v)
+}
+
+/// A large answer (all certificates, the journal) serialised straight from the data, without
+/// building a `Value` tree of it first: it is done under the simulator lock.
+fn ok_serialized<T: serde::Serialize + ?Sized>(v: &T) -> Response {
+    match serde_json::to_vec(v) {
+        Ok(body) => Response {
+            status: 200,
+            content_type: "application/json",
+            body,
+        },
+        Err(e) => Response::json(500, &json!({ "error": e.to_string() })),
+    }
 }
 
 fn body_json<T: for<'de> Deserialize<'de>>(req: &Request) -> Result<T, Response> {
@@ -87,6 +101,9 @@ fn account_json(a: &Account) -> Value {
 struct IdIn {
     #[serde(default)]
     id: Option<u64>,
+    /// `/_sim/issue` and `/_sim/tick` for many items in one call (benchmarks move thousands).
+    #[serde(default)]
+    ids: Option<Vec<u64>>,
     #[serde(default)]
     msg: Option<String>,
 }
@@ -101,11 +118,46 @@ struct ClockIn {
     now: Option<String>,
 }
 
-pub fn handle(shared: &Shared, req: &Request) -> Response {
-    let mut sim = lock(shared);
-    sim.advance_auto();
-    let resp = route(&mut sim, req);
-    sim.persist();
+/// The endpoint as the stats name it: per-account paths counted together.
+pub fn endpoint_name(req: &Request) -> String {
+    let path = req.path.trim_end_matches('/');
+    let path = if path.starts_with("/_sim/account/") {
+        "/_sim/account/*"
+    } else {
+        path
+    };
+    format!("{} {path}", req.method)
+}
+
+pub fn handle(shared: &Shared, req: &Request, meter: &mut Meter) -> Response {
+    let path = req.path.trim_end_matches('/');
+    // These two are about the simulator itself, not its world: no simulator lock of their own.
+    match (req.method.as_str(), path) {
+        ("GET", "/_sim/stats") => return ok(shared.stats.to_json()),
+        ("DELETE", "/_sim/stats") => {
+            shared.stats.reset();
+            return ok(json!({ "ok": true }));
+        }
+        ("POST", "/_sim/flush") => {
+            return match shared.persist.flush(shared) {
+                Ok(written) => ok(json!({ "written": written })),
+                Err(e) => Response::json(500, &json!({ "error": e })),
+            };
+        }
+        _ => {}
+    }
+    let resp = {
+        let mut sim = meter.lock(shared);
+        sim.advance_auto();
+        let resp = route(&mut sim, req);
+        if req.method != "GET" {
+            sim.touch();
+        }
+        resp
+    };
+    if shared.persist.synchronous() {
+        shared.persist.flush_reporting(shared);
+    }
     resp
 }
 
@@ -161,11 +213,21 @@ fn route(sim: &mut Sim, req: &Request) -> Response {
         }
         ("POST", "/_sim/issue") => match body_json::<IdIn>(req) {
             Ok(IdIn { id: Some(id), .. }) => {
-                if !sim.pending_ids().contains(&id) {
+                if !sim.is_pending(id) {
                     return bad(format!("item {id} is not being processed"));
                 }
                 sim.complete(id);
                 ok(json!({ "issued": [id] }))
+            }
+            Ok(IdIn { ids: Some(ids), .. }) => {
+                // All checked first: one wrong id issues nothing.
+                if let Some(id) = ids.iter().find(|id| !sim.is_pending(**id)) {
+                    return bad(format!("item {id} is not being processed"));
+                }
+                for id in &ids {
+                    sim.complete(*id);
+                }
+                ok(json!({ "issued": ids }))
             }
             Ok(_) => {
                 let ids = sim.pending_ids();
@@ -177,12 +239,14 @@ fn route(sim: &mut Sim, req: &Request) -> Response {
             Err(r) => r,
         },
         ("POST", "/_sim/tick") => match body_json::<IdIn>(req) {
-            Ok(IdIn { id, .. }) => {
-                let ids: Vec<u64> = sim
-                    .pending_ids()
-                    .into_iter()
-                    .filter(|i| id.is_none_or(|want| *i == want))
-                    .collect();
+            Ok(IdIn { id, ids, .. }) => {
+                let ids: Vec<u64> = match (id, ids) {
+                    (Some(id), _) => vec![id],
+                    (None, Some(ids)) => ids,
+                    (None, None) => sim.pending_ids(),
+                };
+                // Items not being processed are left out of the answer, as before.
+                let ids: Vec<u64> = ids.into_iter().filter(|i| sim.is_pending(*i)).collect();
                 for i in &ids {
                     sim.step(*i);
                 }
@@ -191,7 +255,9 @@ fn route(sim: &mut Sim, req: &Request) -> Response {
             Err(r) => r,
         },
         ("POST", "/_sim/fail") => match body_json::<IdIn>(req) {
-            Ok(IdIn { id: Some(id), msg }) => {
+            Ok(IdIn {
+                id: Some(id), msg, ..
+            }) => {
                 if !sim.world.items.contains_key(&id) {
                     return bad(format!("no item {id}"));
                 }
@@ -246,15 +312,22 @@ fn route(sim: &mut Sim, req: &Request) -> Response {
             Err(r) => r,
         },
         ("GET", "/_sim/knobs") => ok(json!(sim.world.knobs.effective())),
-        ("GET", "/_sim/journal") => ok(json!(sim.journal.entries())),
+        ("GET", "/_sim/journal") => ok_serialized(sim.journal.entries()),
         ("DELETE", "/_sim/journal") => {
             sim.journal.clear();
             ok(json!({ "ok": true }))
         }
         ("GET", "/_sim/certificates") => {
             let items: Vec<&super::state::Item> = sim.world.items.values().collect();
-            ok(json!(items))
+            ok_serialized(&items)
         }
+        ("POST", "/_sim/seed") => match body_json::<super::seed::SeedIn>(req) {
+            Ok(s) => match super::seed::apply(sim, s) {
+                Ok(v) => ok(v),
+                Err(e) => bad(e),
+            },
+            Err(r) => r,
+        },
         ("POST", "/_sim/catalog") => {
             let text = match String::from_utf8(req.body.clone()) {
                 Ok(t) => t,
@@ -280,15 +353,23 @@ fn route(sim: &mut Sim, req: &Request) -> Response {
         },
         ("GET", "/_sim/ca") => ok(json!({ "root_pem": sim.ca.root_pem() })),
         ("GET", "/_sim/state") => {
-            let accounts: Vec<Value> = sim.world.accounts.values().map(account_json).collect();
-            ok(json!({
-                "now": sim.world.now().to_rfc3339(),
-                "accounts": accounts,
-                "items": sim.world.items.values().collect::<Vec<_>>(),
-                "knobs": sim.world.knobs.effective(),
-                "faults": sim.faults.list(),
-                "plans": sim.catalog.plans.iter().map(|p| p.id).collect::<Vec<_>>(),
-            }))
+            #[derive(serde::Serialize)]
+            struct State<'a> {
+                now: String,
+                accounts: Vec<Value>,
+                items: Vec<&'a super::state::Item>,
+                knobs: std::collections::BTreeMap<String, String>,
+                faults: &'a [Fault],
+                plans: Vec<u64>,
+            }
+            ok_serialized(&State {
+                now: sim.world.now().to_rfc3339(),
+                accounts: sim.world.accounts.values().map(account_json).collect(),
+                items: sim.world.items.values().collect(),
+                knobs: sim.world.knobs.effective(),
+                faults: sim.faults.list(),
+                plans: sim.catalog.plans.iter().map(|p| p.id).collect(),
+            })
         }
         _ => Response::json(
             404,

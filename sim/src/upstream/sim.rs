@@ -1,13 +1,15 @@
 //! The running simulator: world state plus catalogue, fault script, journal and issuing CA, behind one
 //! lock. Also the issuance progression (SIM-22): `service_status` 3 → 4 → 5 (or 6), driven by
-//! `/_sim/tick`, `/_sim/issue`, `/_sim/fail` or the `issue_mode` knob.
+//! `/_sim/tick`, `/_sim/issue`, `/_sim/fail` or the `issue_mode` knob, and the upstream's own
+//! renewals, both checked before every request (`advance_auto`).
 
 use super::catalog::Catalog;
 use super::certs::IssuingCa;
 use super::faults::FaultScript;
 use super::journal::Journal;
-use super::state::{PendingKind, Store, World};
+use super::state::{PendingKind, World};
 use super::validity::{cert_until, TermModel};
+use chrono::NaiveDate;
 
 pub struct Sim {
     pub world: World,
@@ -15,7 +17,21 @@ pub struct Sim {
     pub faults: FaultScript,
     pub journal: Journal,
     pub ca: IssuingCa,
-    pub store: Store,
+    /// The world changed since the state file was last written (persist.rs).
+    pub dirty: bool,
+    /// Requests that may have changed the world, counted; `advance_auto` rescans only after one.
+    pub changes: u64,
+    /// What the last full `advance_auto` scan found, while it still holds.
+    auto_seen: Option<AutoSeen>,
+}
+
+/// The last `advance_auto` scan that changed nothing: until another change, a new day (renewals
+/// are due by date) or the earliest next issuance step (`issue_mode=auto`), no scan can find more.
+#[derive(Debug, Clone, Copy)]
+struct AutoSeen {
+    changes: u64,
+    today: NaiveDate,
+    next_step_at: i64,
 }
 
 pub const MSG_REQUESTED: &str = "The request has been sent to the certificate authority";
@@ -23,11 +39,32 @@ pub const MSG_ENROLLED: &str = "Waiting for the certificate authority to issue t
 pub const MSG_FAILED: &str = "The certificate authority refused to issue the certificate";
 
 impl Sim {
-    /// Writes the state file if anything changed; a failure is reported, the simulator goes on.
-    pub fn persist(&mut self) {
-        if let Err(e) = self.store.save(&self.world) {
-            eprintln!("billmgr-sim upstream: cannot save state: {e}");
+    pub fn new(world: World, catalog: Catalog, faults: FaultScript, ca: IssuingCa) -> Sim {
+        Sim {
+            world,
+            catalog,
+            faults,
+            journal: Journal::default(),
+            ca,
+            // Written once at start, as before: the file exists as soon as the simulator listens.
+            dirty: true,
+            changes: 0,
+            auto_seen: None,
         }
+    }
+
+    /// Marks the world as (possibly) changed: the state file is due, and `advance_auto` looks again.
+    pub fn touch(&mut self) {
+        self.dirty = true;
+        self.changes += 1;
+    }
+
+    /// Whether `id` is being processed (3 → 4 → 5) and not deleted.
+    pub fn is_pending(&self, id: u64) -> bool {
+        self.world
+            .items
+            .get(&id)
+            .is_some_and(|i| i.pending.is_some() && !i.deleted)
     }
 
     /// Puts an item into processing: `service_status` 3, item status 5 (SIM-22, SIM-25, SIM-27).
@@ -134,29 +171,53 @@ impl Sim {
             .collect()
     }
 
-    /// `issue_mode=auto`: one step per `issue_step_secs` of simulator clock since the last step.
-    pub fn advance_auto(&mut self) {
-        if self.world.knobs.on("upstream_autoprolong") {
-            super::handlers::auto_renew(self);
-        }
-        if self.world.knobs.get("issue_mode") != "auto" {
-            return;
-        }
-        let step = self.world.knobs.issue_step_secs();
+    /// Before every request: the upstream's own renewals (knob `upstream_autoprolong`) and, with
+    /// `issue_mode=auto`, one step per `issue_step_secs` of simulator clock since the last step.
+    /// Skipped when nothing can have become due since the last scan (`AutoSeen`): walking every
+    /// item on every request made reads O(certificates). `true` when something changed.
+    pub fn advance_auto(&mut self) -> bool {
         let now = self.world.now_secs();
-        for id in self.pending_ids() {
-            while let Some((_, since)) = self.world.items.get(&id).and_then(|i| i.pending) {
-                if now - since < step {
-                    break;
-                }
-                self.step(id);
-                // Steps are counted from the previous step's due time, not from "now".
-                if let Some(item) = self.world.items.get_mut(&id) {
-                    if let Some((k, _)) = item.pending {
-                        item.pending = Some((k, since + step));
+        let today = self.world.today();
+        if let Some(seen) = self.auto_seen {
+            if seen.changes == self.changes && seen.today == today && now < seen.next_step_at {
+                return false;
+            }
+        }
+        let mut changed = false;
+        if self.world.knobs.on("upstream_autoprolong") {
+            changed |= super::handlers::auto_renew(self);
+        }
+        let mut next_step_at = i64::MAX;
+        if self.world.knobs.get("issue_mode") == "auto" {
+            let step = self.world.knobs.issue_step_secs();
+            for id in self.pending_ids() {
+                while let Some((_, since)) = self.world.items.get(&id).and_then(|i| i.pending) {
+                    if now - since < step {
+                        next_step_at = next_step_at.min(since + step);
+                        break;
+                    }
+                    self.step(id);
+                    changed = true;
+                    // Steps are counted from the previous step's due time, not from "now".
+                    if let Some(item) = self.world.items.get_mut(&id) {
+                        if let Some((k, _)) = item.pending {
+                            item.pending = Some((k, since + step));
+                        }
                     }
                 }
             }
         }
+        if changed {
+            // Look again next time: a big clock jump may leave renewals due (ten per scan).
+            self.touch();
+            self.auto_seen = None;
+        } else {
+            self.auto_seen = Some(AutoSeen {
+                changes: self.changes,
+                today,
+                next_step_at,
+            });
+        }
+        changed
     }
 }

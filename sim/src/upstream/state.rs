@@ -1,5 +1,6 @@
 //! The simulator's persistent world (SIM-6, SIM-19, SIM-34): accounts, certificate items, sessions,
-//! knobs and the simulator clock. Serialised as JSON to `--state FILE` after every change.
+//! knobs and the simulator clock, and how it is read from and written to `--state FILE` (when it is
+//! written is `persist.rs`'s concern).
 
 use super::knobs::Knobs;
 use chrono::{DateTime, Months, NaiveDate, Utc};
@@ -184,9 +185,15 @@ pub struct World {
 pub const TEST_NOW_ENV: &str = "PMSSLRESELLER_TEST_NOW";
 
 fn base_now() -> DateTime<Utc> {
-    std::env::var(TEST_NOW_ENV)
-        .ok()
-        .and_then(|t| parse_time(&t))
+    // Read once: every request asks for "now" several times, and the environment of a running
+    // process does not change.
+    static TEST_NOW: std::sync::OnceLock<Option<DateTime<Utc>>> = std::sync::OnceLock::new();
+    TEST_NOW
+        .get_or_init(|| {
+            std::env::var(TEST_NOW_ENV)
+                .ok()
+                .and_then(|t| parse_time(&t))
+        })
         .unwrap_or_else(Utc::now)
 }
 
@@ -320,20 +327,30 @@ pub fn add_months(date: NaiveDate, months: i32) -> NaiveDate {
 /// Where the world is saved; the last saved text avoids rewriting an unchanged file.
 pub struct Store {
     path: Option<PathBuf>,
-    last: String,
+    last: Vec<u8>,
 }
 
 impl Store {
     pub fn new(path: Option<PathBuf>) -> Store {
         Store {
             path,
-            last: String::new(),
+            last: Vec::new(),
         }
     }
 
+    /// Size of the last text written.
+    pub fn last_len(&self) -> usize {
+        self.last.len()
+    }
+
+    /// Whether there is a state file at all (`--state`).
+    pub fn enabled(&self) -> bool {
+        self.path.is_some()
+    }
+
     pub fn load(path: &Path) -> Result<Option<World>, String> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => serde_json::from_str(&text)
+        match std::fs::read(path) {
+            Ok(text) => serde_json::from_slice(&text)
                 .map(Some)
                 .map_err(|e| format!("state file {}: {e}", path.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -341,27 +358,28 @@ impl Store {
         }
     }
 
-    /// Writes the world if it changed, atomically (temp file + rename) so a killed simulator never
-    /// leaves a half-written state.
-    pub fn save(&mut self, world: &World) -> Result<(), String> {
+    /// Writes the world if it differs from the last write, atomically (temp file + rename) so a
+    /// killed simulator never leaves a half-written state. `Ok(true)` when the file was written.
+    /// Compact JSON: with 10,000 certificates the pretty form was half again as large and slower.
+    pub fn save(&mut self, world: &World) -> Result<bool, String> {
         let Some(path) = &self.path else {
-            return Ok(());
+            return Ok(false);
         };
-        let text = serde_json::to_string_pretty(world).map_err(|e| e.to_string())?;
+        let text = serde_json::to_vec(world).map_err(|e| e.to_string())?;
         if text == self.last {
-            return Ok(());
+            return Ok(false);
         }
         let tmp = path.with_extension("tmp");
         write_private(&tmp, &text)
             .and_then(|_| std::fs::rename(&tmp, path))
             .map_err(|e| format!("state file {}: {e}", path.display()))?;
         self.last = text;
-        Ok(())
+        Ok(true)
     }
 }
 
 /// The state file holds account passwords: owner-only permissions.
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+fn write_private(path: &Path, text: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
@@ -370,7 +388,7 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
         .truncate(true)
         .mode(0o600)
         .open(path)?;
-    f.write_all(text.as_bytes())
+    f.write_all(text)
 }
 
 #[cfg(test)]

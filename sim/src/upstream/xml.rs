@@ -92,22 +92,42 @@ impl Node {
     }
 }
 
+/// `<name>text</name>` written straight into `out`, byte for byte what `Node::field` renders: for
+/// answers of many rows, where an element tree of each would cost more than the answer itself.
+pub fn write_field(out: &mut String, name: &str, text: &str) {
+    out.push('<');
+    out.push_str(name);
+    out.push('>');
+    escape_into(text, false, out);
+    out.push_str("</");
+    out.push_str(name);
+    out.push('>');
+}
+
 /// Escapes text or attribute values; characters XML 1.0 cannot carry at all are dropped rather than
-/// producing a document no parser accepts.
+/// producing a document no parser accepts. Runs of plain text are copied whole: every special
+/// character is ASCII, so scanning bytes is safe in UTF-8, and char by char the PEM chains of
+/// `certificate.edit` cost more than the rest of the request.
 fn escape_into(s: &str, attr: bool, out: &mut String) {
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' if attr => out.push_str("&quot;"),
-            '\'' if attr => out.push_str("&apos;"),
-            '\n' if attr => out.push_str("&#10;"),
-            '\t' | '\n' | '\r' => out.push(ch),
-            c if (c as u32) < 0x20 => {}
-            c => out.push(c),
-        }
+    let bytes = s.as_bytes();
+    let mut plain = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let replacement = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' if attr => "&quot;",
+            b'\'' if attr => "&apos;",
+            b'\n' if attr => "&#10;",
+            b'\t' | b'\n' | b'\r' => continue,
+            c if c < 0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&s[plain..i]);
+        out.push_str(replacement);
+        plain = i + 1;
     }
+    out.push_str(&s[plain..]);
 }
 
 #[cfg(test)]
@@ -123,5 +143,26 @@ mod tests {
             n.to_document(),
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<doc><a x=\"1&quot;&lt;&amp;&apos;\">a&lt;b&amp;c&gt;</a><e/></doc>\n"
         );
+    }
+
+    #[test]
+    fn escaping_keeps_multibyte_text_and_drops_what_xml_cannot_carry() {
+        let mut out = String::new();
+        escape_into("é<ü>\u{7}\t\r\n'\"&日本", false, &mut out);
+        assert_eq!(out, "é&lt;ü&gt;\t\r\n'\"&amp;日本");
+        out.clear();
+        escape_into("a\nb'c\"", true, &mut out);
+        assert_eq!(out, "a&#10;b&apos;c&quot;");
+    }
+
+    #[test]
+    fn write_field_is_what_field_renders() {
+        for text in ["", "plain", "a<b&c>\u{1}\n\"'"] {
+            let mut fast = String::new();
+            write_field(&mut fast, "f", text);
+            let mut tree = String::new();
+            Node::new("f").text(text).write(&mut tree);
+            assert_eq!(fast, tree);
+        }
     }
 }

@@ -25,9 +25,13 @@ pub struct Sim {
 }
 
 impl Drop for Sim {
+    /// SIGTERM, as a service manager stops it: the simulator writes its state file first (tests
+    /// that restart over the same `--state` rely on it). SIGKILL if it has not ended in 10 s.
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if self.terminate(Duration::from_secs(10)).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
@@ -74,6 +78,28 @@ impl Sim {
             addr,
             first_line,
         }
+    }
+
+    /// Sends SIGTERM and waits up to `timeout` for the exit; its status, `None` if still running.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        // SAFETY: kill(2) on our own child's pid; no memory is involved.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Ends the simulator with SIGKILL (nothing written on the way out); waits for it.
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Sends one raw request; `Err` when the connection ends without a complete head.

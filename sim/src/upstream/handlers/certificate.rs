@@ -7,39 +7,84 @@ use crate::upstream::certs;
 use crate::upstream::knobs::RefundPolicy;
 use crate::upstream::sim::Sim;
 use crate::upstream::state::{money, Item, PendingKind};
-use crate::upstream::xml::Node;
+use crate::upstream::xml::{write_field, Node};
 use rust_decimal::Decimal;
+use std::borrow::Cow;
+use std::collections::HashMap;
 
 /// Item status as a label (knob `item_status_label`, A-U8); numeric code otherwise.
 fn item_status(sim: &Sim, status: u8) -> String {
-    if !sim.world.knobs.on("item_status_label") {
-        return status.to_string();
+    status_text(sim.world.knobs.on("item_status_label"), status).into_owned()
+}
+
+fn status_text(labels: bool, status: u8) -> Cow<'static, str> {
+    if !labels {
+        return Cow::Owned(status.to_string());
     }
-    match status {
+    Cow::Borrowed(match status {
         1 => "Ordered",
         2 => "Active",
         3 => "Suspended",
         4 => "Deleted",
         5 => "In progress",
         _ => "Unknown",
-    }
-    .to_string()
+    })
 }
 
 fn date(d: Option<chrono::NaiveDate>) -> String {
-    d.map(|d| d.format("%Y-%m-%d").to_string())
-        .unwrap_or_default()
+    let mut out = String::new();
+    write_date(&mut out, d);
+    out
 }
 
+/// `YYYY-MM-DD`, or nothing; by hand: chrono's `format` parses its pattern on every call, and a
+/// list writes two dates per certificate.
+fn write_date(out: &mut String, d: Option<chrono::NaiveDate>) {
+    use chrono::Datelike;
+    if let Some(d) = d {
+        push_num(out, u64::try_from(d.year()).unwrap_or(0), 4);
+        out.push('-');
+        push_num(out, u64::from(d.month()), 2);
+        out.push('-');
+        push_num(out, u64::from(d.day()), 2);
+    }
+}
+
+/// `n` in decimal, zero-padded to `width`, without the formatting machinery (see `write_date`).
+fn push_num(out: &mut String, mut n: u64, width: usize) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for _ in (digits.len() - start)..width {
+        out.push('0');
+    }
+    out.extend(digits[start..].iter().map(|b| char::from(*b)));
+}
+
+/// The list (SIM-23). Rows are written as XML text under the simulator lock: an element tree of
+/// 10,000 rows took ~80 ms to build and held every other client up meanwhile.
 pub fn list(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
     let user = call.user(sim)?;
-    let with_remoteid = sim.world.knobs.on("list_remoteid");
+    let knobs = &sim.world.knobs;
+    let with_remoteid = knobs.on("list_remoteid");
+    let status_column = knobs.on("status_column");
+    let labels = knobs.on("item_status_label");
     let remoteid_filter = if with_remoteid {
         call.get("remoteid")
     } else {
         None
     };
-    let mut doc = Node::new("doc");
+    // Plan names and prices repeat across thousands of rows; the catalogue lookup is linear.
+    let mut plan_names: HashMap<u64, String> = HashMap::new();
+    let mut costs: HashMap<(Decimal, &str), String> = HashMap::new();
+    let mut rows = String::new();
     for item in sim.world.items.values() {
         if item.account != user || item.deleted {
             continue;
@@ -47,27 +92,45 @@ pub fn list(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
         if remoteid_filter.is_some() && item.remoteid.as_deref() != remoteid_filter {
             continue;
         }
-        let plan_name = sim
-            .catalog
-            .plan(item.pricelist)
-            .map(|p| p.name.clone())
-            .unwrap_or_else(|| item.pricelist.to_string());
-        let mut elem = Node::new("elem")
-            .field("id", item.id.to_string())
-            .field("CN", item.cn.clone())
-            .field("pricelist", plan_name)
-            .field("createdate", date(Some(item.createdate)))
-            .field("expiredate", date(item.expiredate))
-            .field("status_msg", item.status_msg.clone())
-            .field("item_status", item_status(sim, item.status))
-            .field("cost", format!("{} {}", money(item.cost), item.currency));
-        if sim.world.knobs.on("status_column") {
-            elem = elem.field("status", item.status.to_string());
+        let plan_name = plan_names.entry(item.pricelist).or_insert_with(|| {
+            sim.catalog
+                .plan(item.pricelist)
+                .map(|p| p.name.clone())
+                .unwrap_or_else(|| item.pricelist.to_string())
+        });
+        let cost = costs
+            .entry((item.cost, item.currency.as_str()))
+            .or_insert_with(|| format!("{} {}", money(item.cost), item.currency));
+        rows.push_str("<elem><id>");
+        push_num(&mut rows, item.id, 0);
+        rows.push_str("</id>");
+        write_field(&mut rows, "CN", &item.cn);
+        write_field(&mut rows, "pricelist", plan_name);
+        rows.push_str("<createdate>");
+        write_date(&mut rows, Some(item.createdate));
+        rows.push_str("</createdate><expiredate>");
+        write_date(&mut rows, item.expiredate);
+        rows.push_str("</expiredate>");
+        write_field(&mut rows, "status_msg", &item.status_msg);
+        write_field(&mut rows, "item_status", &status_text(labels, item.status));
+        write_field(&mut rows, "cost", cost);
+        if status_column {
+            rows.push_str("<status>");
+            push_num(&mut rows, u64::from(item.status), 0);
+            rows.push_str("</status>");
         }
         if with_remoteid {
-            elem = elem.field("remoteid", item.remoteid.clone().unwrap_or_default());
+            write_field(
+                &mut rows,
+                "remoteid",
+                item.remoteid.as_deref().unwrap_or_default(),
+            );
         }
-        doc.push(elem);
+        rows.push_str("</elem>");
+    }
+    let mut doc = Node::new("doc");
+    if !rows.is_empty() {
+        doc.push_raw(rows);
     }
     Ok(doc)
 }
@@ -327,4 +390,27 @@ pub fn order_csr(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
     let names = altnames(call);
     let (csr, key) = certs::csr_and_key(cn, &names).map_err(|e| ApiError::new("value", e))?;
     Ok(Node::new("doc").field("csr", csr).field("key", key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_numbers_by_hand() {
+        let mut out = String::new();
+        write_date(&mut out, chrono::NaiveDate::from_ymd_opt(2027, 3, 5));
+        write_date(&mut out, None);
+        out.push(' ');
+        push_num(&mut out, 0, 0);
+        out.push(' ');
+        push_num(&mut out, 100_001, 0);
+        out.push(' ');
+        push_num(&mut out, u64::MAX, 0);
+        assert_eq!(out, format!("2027-03-05 0 100001 {}", u64::MAX));
+        assert_eq!(
+            date(chrono::NaiveDate::from_ymd_opt(987, 12, 31)),
+            "0987-12-31"
+        );
+    }
 }

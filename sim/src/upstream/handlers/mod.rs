@@ -9,6 +9,20 @@ mod prolong;
 
 pub use prolong::auto_renew;
 
+/// A paid order for `user` with these parameters, exactly as `certificate.order.param` (or its v2
+/// form) handles it once the credentials are checked: `/_sim/seed` makes its orders with it.
+pub fn order_as(
+    sim: &mut Sim,
+    user: &str,
+    params: &BTreeMap<String, String>,
+) -> Result<Node, ApiError> {
+    let call = Call {
+        params,
+        user: Some(user.to_string()),
+    };
+    order::order(sim, &call)
+}
+
 use super::sim::Sim;
 use super::state::{money, SESSION_TTL_SECS};
 use super::xml::Node;

@@ -12,8 +12,9 @@ use crate::upstream::xml::Node;
 /// "Orders"): an issued item ordered without `autoprolong=off` is renewed by
 /// the upstream itself once its expiry is reached, one more period debited
 /// from the account, with no `service.prolong` from the reseller. Without
-/// the money it stays expired. Run before every request and clock move.
-pub fn auto_renew(sim: &mut Sim) {
+/// the money it stays expired. Run before every request and clock move
+/// (`Sim::advance_auto`); `true` when something was renewed.
+pub fn auto_renew(sim: &mut Sim) -> bool {
     let today = sim.world.today();
     let due: Vec<u64> = sim
         .world
@@ -23,6 +24,7 @@ pub fn auto_renew(sim: &mut Sim) {
         .filter(|i| i.expiredate.is_some_and(|e| e <= today))
         .map(|i| i.id)
         .collect();
+    let mut renewed = false;
     for id in due {
         // A big clock jump may be due several periods; ten at most per call.
         for _ in 0..10 {
@@ -47,9 +49,11 @@ pub fn auto_renew(sim: &mut Sim) {
                 it.paid += amount;
                 it.cost = amount;
                 it.auto_renewals += 1;
+                renewed = true;
             }
         }
     }
+    renewed
 }
 
 pub fn prolong(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {

@@ -8,7 +8,7 @@ use mysql::prelude::Queryable;
 use serde_json::json;
 
 use super::billing::{TestDb, EXAMPLE_CSR};
-use super::sim::{SimAccount, SimUpstream};
+use super::sim::{SeedOrders, SimAccount, SimUpstream};
 
 /// The simulator's single-domain EUR tariff the sets are ordered on.
 pub const TARIFF: u64 = 3033;
@@ -27,50 +27,43 @@ pub fn seed_ordered_set(
 ) -> (u64, Vec<u64>) {
     up.set_account(&SimAccount::new(user, pass, "1000000.00", "EUR"));
     let module = db.seed_module(&up.url(), user, pass);
-    let http = reqwest::blocking::Client::new();
     db.conn().query_drop("START TRANSACTION").unwrap();
-    let mut upstream_ids = Vec::with_capacity(items);
-    let authinfo = format!("{user}:{pass}");
-    let pricelist = TARIFF.to_string();
-    for _ in 0..items {
-        let item = db.seed_certificate_item(
-            module,
-            tariff,
-            12,
-            &[("CN", "example.com"), ("service_status", "3")],
-            Some(EXAMPLE_CSR),
-        );
-        let remoteid = item.to_string();
-        let answer = http
-            .post(up.url())
-            .form(&[
-                ("out", "xml"),
-                ("func", "certificate.order.param"),
-                ("authinfo", authinfo.as_str()),
-                ("pricelist", pricelist.as_str()),
-                ("period", "12"),
-                ("CN", "example.com"),
-                ("csr", EXAMPLE_CSR),
-                ("remoteid", remoteid.as_str()),
-                ("skipbasket", "on"),
-                ("sok", "ok"),
-            ])
-            .send()
-            .and_then(|r| r.text())
-            .expect("order upstream");
-        let id: u64 = answer
-            .split("<id>")
-            .nth(1)
-            .and_then(|s| s.split("</id>").next())
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("no id in {answer}"));
+    let local: Vec<u64> = (0..items)
+        .map(|_| {
+            db.seed_certificate_item(
+                module,
+                tariff,
+                12,
+                &[("CN", "example.com"), ("service_status", "3")],
+                Some(EXAMPLE_CSR),
+            )
+        })
+        .collect();
+    // Ordered upstream in one call, each exactly as an API order would
+    // (`/_sim/seed`), with our item id as its remoteid.
+    let upstream_ids = up.seed_orders(
+        &SeedOrders::new(user, TARIFF, items)
+            .cn("example.com")
+            .remoteids(&local),
+    );
+    assert_eq!(upstream_ids.len(), items, "one upstream order per item");
+    for chunk in local
+        .iter()
+        .zip(&upstream_ids)
+        .collect::<Vec<_>>()
+        .chunks(500)
+    {
+        let values = vec!["(?, 'pmss_upstream_id', ?)"; chunk.len()].join(", ");
+        let args: Vec<mysql::Value> = chunk
+            .iter()
+            .flat_map(|(item, id)| [(**item).into(), id.to_string().into()])
+            .collect();
         db.conn()
             .exec_drop(
-                "INSERT INTO itemparam (item, intname, value) VALUES (?, 'pmss_upstream_id', ?)",
-                (item, id.to_string()),
+                format!("INSERT INTO itemparam (item, intname, value) VALUES {values}"),
+                args,
             )
             .unwrap();
-        upstream_ids.push(id);
     }
     db.conn()
         .exec_drop(
@@ -85,15 +78,15 @@ pub fn seed_ordered_set(
 /// Half issued (ids 0, 2 mod 4), a quarter one step on to "enrolled"
 /// (1 mod 4), a quarter unchanged (3 mod 4).
 pub fn move_upstream(up: &SimUpstream, ids: &[u64]) {
-    for (i, id) in ids.iter().enumerate() {
-        match i % 4 {
-            0 | 2 => {
-                up.issue(Some(*id));
-            }
-            1 => tick_one(up, *id),
-            _ => {}
-        }
-    }
+    let pick = |rests: &[usize]| -> Vec<u64> {
+        ids.iter()
+            .enumerate()
+            .filter(|(i, _)| rests.contains(&(i % 4)))
+            .map(|(_, id)| *id)
+            .collect()
+    };
+    up.issue_many(&pick(&[0, 2]));
+    up.tick_many(&pick(&[1]));
 }
 
 /// One issuance step for one certificate (`POST /_sim/tick {"id":N}`).

@@ -239,13 +239,19 @@ impl SimStats {
             .collect::<Vec<_>>()
             .join(", ");
         format!(
-            "simulator: {} API requests in {:.1} s, mean per request {:.1} µs holding its lock,              {:.1} µs waiting for it, {:.0} µs first byte to last (by function, lock/whole: {});              {} state writes",
+            "simulator: {} API requests in {:.1} s, mean per request {:.1} µs holding its lock, \
+             {:.1} µs waiting for it, {:.0} µs first byte to last (by function, lock/whole: {}); \
+             {} state writes",
             self.requests,
             self.since_secs,
             self.api.locked_us_mean,
             self.api.wait_us_mean,
             self.api.request_us_mean,
-            if per_func.is_empty() { "none".to_string() } else { per_func },
+            if per_func.is_empty() {
+                "none".to_string()
+            } else {
+                per_func
+            },
             self.state_writes
         )
     }

@@ -507,6 +507,23 @@ mod tests {
     }
 
     #[test]
+    fn progress_line_shows_count_rate_and_time_left() {
+        assert_eq!(progress_line(0, 10_000, Duration::ZERO), "[0/10000]");
+        assert_eq!(
+            progress_line(1_200, 10_000, Duration::from_secs(5)),
+            "[1200/10000] 240/s, 37s left"
+        );
+        assert_eq!(
+            progress_line(100, 10_000, Duration::from_secs(10)),
+            "[100/10000] 10/s, 16m30s left"
+        );
+        assert_eq!(
+            progress_line(10_000, 10_000, Duration::from_secs(40)),
+            "[10000/10000] 250/s, 0s left"
+        );
+    }
+
+    #[test]
     fn unchanged_issued_certificate_is_not_read() {
         let r = row(Some("2027-01-10"), "2");
         assert!(!needs_read(

@@ -384,18 +384,17 @@ pub fn apply_facts(job: &mut Job, view: &CertView) -> Result<Applied> {
                 }
             }
         }
-        ServiceStatus::Failed => {
-            if current != Some(ServiceStatus::Failed) {
-                mgrctl.certificate_failed(job.item_id)?;
-                applied.writes += 1;
-                log::warn!(
-                    "item {}: the upstream reports the certificate as failed: {}",
-                    job.item_id,
-                    view.status_msg.as_deref().unwrap_or("no reason given")
-                );
-            }
+        ServiceStatus::Failed if current != Some(ServiceStatus::Failed) => {
+            mgrctl.certificate_failed(job.item_id)?;
+            applied.writes += 1;
+            log::warn!(
+                "item {}: the upstream reports the certificate as failed: {}",
+                job.item_id,
+                view.status_msg.as_deref().unwrap_or("no reason given")
+            );
         }
-        _pending => {}
+        // Already failed, or in work: only the sub-status (commit_status).
+        _ => {}
     }
     Ok(applied)
 }

@@ -23,7 +23,7 @@ use mysql::prelude::Queryable;
 use support::billing::{run_module, TestDb, TestMgr};
 use support::bin_path;
 use support::bulk::{move_upstream, seed_ordered_set, TARIFF};
-use support::sim::SimUpstream;
+use support::sim::{SimFault, SimUpstream};
 
 const USER: &str = "bulk";
 const PASS: &str = "Bulk-S3cret!pw";
@@ -286,4 +286,32 @@ fn a_bad_concurrency_is_refused_before_anything_is_read() {
     assert!(err.contains("[sync] concurrency"), "{err}");
     assert!(w.up.journal().is_empty());
     assert!(w.mgr.journal_funcs().iter().all(|f| f == "paramlist"));
+}
+
+/// `[sync] concurrency` bounds the upstream reads in flight: with each read
+/// held up by the simulator, a sync of 3 works on 3 at once, never more.
+#[test]
+fn concurrency_bounds_the_reads_in_flight() {
+    let w = World::new(3);
+    w.up.fault(
+        &SimFault::new("certificate.edit", "delay")
+            .count(ITEMS as u32)
+            .delay_ms(150),
+    );
+    w.up.reset_stats();
+    let (code, out, err) = w.sync();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&format!("{ITEMS} read upstream")), "{out}");
+    let stats = w.up.stats();
+    assert_eq!(stats.funcs["certificate.edit"].count, ITEMS as u64);
+    assert!(
+        stats.api_peak_in_flight <= 3,
+        "more reads at once than [sync] concurrency = 3: {}",
+        stats.api_peak_in_flight
+    );
+    assert!(
+        stats.api_peak_in_flight >= 2,
+        "the reads were not made in parallel: peak {}",
+        stats.api_peak_in_flight
+    );
 }

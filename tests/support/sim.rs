@@ -220,6 +220,11 @@ pub struct SimStats {
     pub state_writes: u64,
     pub state_write_us_total: f64,
     pub state_bytes_written: u64,
+    /// API requests being served now, and the most at once since the start or reset.
+    #[serde(default)]
+    pub api_in_flight: u64,
+    #[serde(default)]
+    pub api_peak_in_flight: u64,
 }
 
 impl SimStats {

@@ -144,7 +144,9 @@ fn connection(tcp: TcpStream, tls: Option<Arc<rustls::ServerConfig>>, shared: &S
             .stats
             .control(&control::endpoint_name(&req), meter.cost());
     } else if req.path == "/billmgr" || req.path == "/manager/billmgr" {
+        let in_flight = shared.stats.begin_api();
         let func = api(shared, &req, stream, &mut meter);
+        drop(in_flight);
         shared.stats.api(&func, meter.cost());
     } else {
         let _ = Response::html(404, page("Not found", "no such page")).write_to(&mut *stream);

@@ -6,6 +6,7 @@
 
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -85,13 +86,29 @@ impl Inner {
 
 pub struct Stats {
     inner: Mutex<Inner>,
+    /// API requests being served right now, and the most at once since the
+    /// last reset: shows whether a client keeps to its concurrency bound
+    /// (the module's `[sync] concurrency`).
+    in_flight: AtomicU64,
+    peak_in_flight: AtomicU64,
 }
 
 impl Default for Stats {
     fn default() -> Stats {
         Stats {
             inner: Mutex::new(Inner::new()),
+            in_flight: AtomicU64::new(0),
+            peak_in_flight: AtomicU64::new(0),
         }
+    }
+}
+
+/// One API request in flight; counted down when dropped.
+pub struct InFlight<'a>(&'a Stats);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -135,9 +152,18 @@ impl Stats {
         s.state_bytes += bytes as u64;
     }
 
-    /// Starts counting from zero.
+    /// An API request starts; it is in flight until the guard is dropped.
+    pub fn begin_api(&self) -> InFlight<'_> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(self)
+    }
+
+    /// Starts counting from zero (the peak from the requests in flight now).
     pub fn reset(&self) {
         *self.inner() = Inner::new();
+        self.peak_in_flight
+            .store(self.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
     }
 
     pub fn to_json(&self) -> Value {
@@ -161,6 +187,8 @@ impl Stats {
             "state_writes": s.state_writes,
             "state_write_us_total": s.state_write_time.as_secs_f64() * 1e6,
             "state_bytes_written": s.state_bytes,
+            "api_in_flight": self.in_flight.load(Ordering::SeqCst),
+            "api_peak_in_flight": self.peak_in_flight.load(Ordering::SeqCst),
         })
     }
 }
@@ -192,8 +220,20 @@ mod tests {
         assert_eq!(v["control"]["GET /_sim/journal"]["count"], 1);
         assert_eq!(v["state_writes"], 1);
         assert_eq!(v["state_bytes_written"], 42);
+        {
+            let _a = s.begin_api();
+            let _b = s.begin_api();
+            assert_eq!(s.to_json()["api_in_flight"], 2);
+        }
+        let _c = s.begin_api();
+        let v = s.to_json();
+        assert_eq!(
+            (v["api_in_flight"].clone(), v["api_peak_in_flight"].clone()),
+            (json!(1), json!(2))
+        );
         s.reset();
         let v = s.to_json();
+        assert_eq!(v["api_peak_in_flight"], 1, "the one still in flight");
         assert_eq!(v["requests"], 0);
         assert_eq!(v["state_writes"], 0);
     }

@@ -16,6 +16,7 @@ pub mod diff;
 pub mod flags;
 pub mod import_links;
 pub mod parse;
+pub mod stamp;
 pub mod templates;
 
 use rust_decimal::Decimal;

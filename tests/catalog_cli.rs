@@ -520,3 +520,45 @@ fn a_large_catalog_is_summed_up_unless_verbose() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["tariffs"].as_array().unwrap().len(), 200);
 }
+
+#[test]
+fn a_price_change_rewrites_the_catalog_alone() {
+    let root = Root::new();
+    let file = root.write_export("export.xml", &fixture());
+    assert!(refresh(&root, "3", &file, &[]).status.success());
+    let templates = root.written(3)[1..3].to_vec();
+    let before = snapshot(&templates);
+    let cache_before = std::fs::read(root.cache(3)).unwrap();
+
+    let repriced = root.write_export(
+        "repriced.xml",
+        &fixture().replace(
+            "<period cost=\"7.5000\" type=\"month\" length=\"12\">",
+            "<period cost=\"8.2500\" type=\"month\" length=\"12\">",
+        ),
+    );
+    let o = refresh(&root, "3", &repriced, &[]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(out.contains("Price changes: 1"), "{out}");
+    assert!(out.contains("Template names unchanged"), "{out}");
+    assert_eq!(snapshot(&templates), before, "view or names rewritten");
+    assert_ne!(std::fs::read(root.cache(3)).unwrap(), cache_before);
+    // The stamp vouches for the kept view: the same export again is identical.
+    let o = refresh(&root, "3", &repriced, &[]);
+    assert!(stdout(&o).contains("identical"), "{}", stdout(&o));
+
+    // A new name is written to the view and the names file.
+    let renamed = root.write_export(
+        "renamed.xml",
+        &fixture().replace("Comodo Positive SSL", "Sectigo Positive SSL"),
+    );
+    let o = refresh(&root, "3", &renamed, &[]);
+    let out = stdout(&o);
+    assert!(out.contains("Template names written"), "{out}");
+    assert!(out.contains("Name or flags changed"), "{out}");
+    let names = std::fs::read_to_string(&templates[1]).unwrap();
+    assert!(names.contains("Sectigo Positive SSL"), "{names}");
+    let f = stdout(&root.run(&["--command", "features"]));
+    assert!(f.contains("display_name=\"Sectigo Positive SSL\""), "{f}");
+}

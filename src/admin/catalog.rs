@@ -429,8 +429,15 @@ fn report_stored(root: &MgrRoot, config: &Config, args: &RefreshArgs, r: Refresh
             out.push_str(&diff_text(&r.diff, args.verbose));
         }
         out.push_str(&format!("Cache written: {}\n", r.cache_path.display()));
-        if let Ok(p) = &r.messages {
-            out.push_str(&format!("Template names written: {}\n", p.display()));
+        match &r.messages {
+            Ok(p) if r.templates_written => {
+                out.push_str(&format!("Template names written: {}\n", p.display()))
+            }
+            Ok(p) => out.push_str(&format!(
+                "Template names unchanged (no template changed): {}\n",
+                p.display()
+            )),
+            Err(_) => {}
         }
         print!("{out}");
         if let Err(e) = &r.messages {
@@ -474,6 +481,7 @@ fn report_unchanged(root: &MgrRoot, config: &Config, args: &RefreshArgs, stamp: 
                 diff: CatalogDiff::default(),
                 cache_path,
                 unchanged: true,
+                templates_written: false,
                 messages: Ok(crate::catalog::templates::messages_file(root)),
             };
             print_json(&refresh_json(root, &r, &prices));

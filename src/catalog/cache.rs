@@ -115,6 +115,20 @@ pub fn save_identified(root: &MgrRoot, catalog: &Catalog) -> Result<Saved> {
     })
 }
 
+/// [`save_identified`] of the catalog file alone, for a refresh that found
+/// the template view the same as before (same templates, same names):
+/// writing 5,000 names again would change nothing. `view`: which file the
+/// view is.
+pub fn save_catalog_only(root: &MgrRoot, catalog: &Catalog, view: FileId) -> Result<Saved> {
+    let target = path(root, catalog.module_id);
+    let written = write(&target, catalog, 256 + catalog.tariffs.len() * 640)?;
+    Ok(Saved {
+        path: target,
+        view,
+        catalog: written,
+    })
+}
+
 /// One cache file as compact JSON, replaced atomically. `size_hint`: the
 /// expected size, so a 3 MiB buffer is not grown (and copied) by doubling.
 fn write<T: Serialize>(path: &Path, value: &T, size_hint: usize) -> Result<FileId> {

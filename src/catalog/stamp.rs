@@ -64,6 +64,11 @@ pub struct Stamp {
 }
 
 impl Stamp {
+    /// The catalog file is still the one this stamp names.
+    pub fn catalog_intact(&self, root: &MgrRoot) -> bool {
+        FileId::current(&cache::path(root, self.module_id)).as_ref() == Some(&self.catalog)
+    }
+
     /// The stamp of `catalog`, stored from the export of digest `sha256`.
     pub fn of(catalog: &Catalog, sha256: String, saved: &Saved) -> Stamp {
         Stamp {
@@ -81,21 +86,27 @@ impl Stamp {
     }
 }
 
-/// The stamp of `module_id` when the export of digest `sha256` is the one
-/// its cache holds now: same export, same producer, the cache files
-/// untouched since, the template names file present. `None` otherwise, and
-/// for a missing or unreadable stamp: then the refresh stores everything.
-pub fn matching(root: &MgrRoot, module_id: u64, sha256: &str) -> Option<Stamp> {
+/// The stamp of `module_id` when its cache files are still the ones the
+/// stamp names, written together by one whole refresh by this producer,
+/// and the template names file is there: whatever export it was. `None`
+/// otherwise, and for a missing or unreadable stamp.
+pub fn intact(root: &MgrRoot, module_id: u64) -> Option<Stamp> {
     let text = std::fs::read_to_string(path(root, module_id)).ok()?;
     let stamp: Stamp = serde_json::from_str(&text).ok()?;
-    let same = stamp.format == CACHE_FORMAT
+    let intact = stamp.format == CACHE_FORMAT
         && stamp.module_id == module_id
         && stamp.producer == PRODUCER
-        && stamp.sha256 == sha256
         && FileId::current(&cache::templates_path(root, module_id)).as_ref() == Some(&stamp.view)
-        && FileId::current(&cache::path(root, module_id)).as_ref() == Some(&stamp.catalog)
+        && stamp.catalog_intact(root)
         && super::templates::messages_file(root).exists();
-    same.then_some(stamp)
+    intact.then_some(stamp)
+}
+
+/// The [`intact`] stamp of `module_id` when the export of digest `sha256`
+/// is the one its cache holds now. `None` otherwise: then the refresh
+/// stores everything.
+pub fn matching(root: &MgrRoot, module_id: u64, sha256: &str) -> Option<Stamp> {
+    intact(root, module_id).filter(|s| s.sha256 == sha256)
 }
 
 /// Remove the stamp of `module_id` before its cache is rewritten. An error

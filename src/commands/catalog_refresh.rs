@@ -37,6 +37,9 @@ pub struct Refreshed {
     /// The export is the one the cache was stored from ([`Stored::Unchanged`]):
     /// nothing was written, `catalog` is the cache's.
     pub unchanged: bool,
+    /// The template view and names were written (not when no template
+    /// changed: they would be the same bytes).
+    pub templates_written: bool,
     /// The template names file, or why it could not be written.
     pub messages: std::result::Result<PathBuf, String>,
 }
@@ -90,6 +93,7 @@ pub fn store_export(
             diff: CatalogDiff::default(),
             cache_path: cache::path(root, module),
             unchanged: true,
+            templates_written: false,
             messages: Ok(templates::messages_file(root)),
         }),
     }
@@ -102,7 +106,11 @@ pub fn store_export(
 /// costs more to parse and store than the rest of the refresh (issue 15).
 pub fn store(root: &MgrRoot, module: u64, xml: &str, allow_empty: bool) -> Result<Stored> {
     let sha256 = stamp::digest(xml.as_bytes());
-    if let Some(s) = stamp::matching(root, module, &sha256)
+    // The cache files as one whole refresh left them, or `None`.
+    let previous = stamp::intact(root, module);
+    if let Some(s) = previous
+        .as_ref()
+        .filter(|s| s.sha256 == sha256)
         // An empty catalog is accepted only on request, every time.
         .filter(|s| s.tariffs > 0 || allow_empty)
     {
@@ -112,7 +120,7 @@ pub fn store(root: &MgrRoot, module: u64, xml: &str, allow_empty: bool) -> Resul
             s.tariffs,
             s.skipped
         );
-        return Ok(Stored::Unchanged(s));
+        return Ok(Stored::Unchanged(s.clone()));
     }
     let fetched_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let catalog = parse_export(xml, module, &fetched_at).map_err(|mut e| {
@@ -165,16 +173,38 @@ pub fn store(root: &MgrRoot, module: u64, xml: &str, allow_empty: bool) -> Resul
     };
     let old_fetched_at = old.map(|o| o.fetched_at.into_owned());
     drop(old_text);
+    // The template view and the names file hold ids, names and flags only.
+    // When none of those changed and the view is the one written with the
+    // catalog just compared (the stamp says so, and the catalog read is
+    // still that file), rewriting them would write the same bytes: a price
+    // change writes the catalog alone (issue 15).
+    let same_view = previous
+        .filter(|s| s.catalog_intact(root))
+        .filter(|_| {
+            old_fetched_at.is_some()
+                && changes.added.is_empty()
+                && changes.removed.is_empty()
+                && changes.template_changed.is_empty()
+        })
+        .map(|s| s.view);
     // No stamp while the files change: a refresh killed before the end
     // leaves none, and the next one stores everything again.
     stamp::clear(root, module)?;
-    let saved = cache::save_identified(root, &catalog)?;
-    let messages = templates::write_messages_file(root, &catalog).map_err(|e| {
-        format!(
-            "cannot write {}: {e}",
-            templates::messages_file(root).display()
-        )
-    });
+    let templates_written = same_view.is_none();
+    let saved = match same_view {
+        Some(view) => cache::save_catalog_only(root, &catalog, view)?,
+        None => cache::save_identified(root, &catalog)?,
+    };
+    let messages = if templates_written {
+        templates::write_messages_file(root, &catalog).map_err(|e| {
+            format!(
+                "cannot write {}: {e}",
+                templates::messages_file(root).display()
+            )
+        })
+    } else {
+        Ok(templates::messages_file(root))
+    };
     if messages.is_ok() {
         if let Err(e) = stamp::write(root, &stamp::Stamp::of(&catalog, sha256, &saved)) {
             // Only the next refresh of the same export is slower.
@@ -187,6 +217,7 @@ pub fn store(root: &MgrRoot, module: u64, xml: &str, allow_empty: bool) -> Resul
         diff: changes,
         cache_path: saved.path,
         unchanged: false,
+        templates_written,
         messages,
     };
     log::info!(

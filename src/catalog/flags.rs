@@ -33,32 +33,22 @@ pub struct FlagEvidence<'a> {
     pub has_wildcard_altname_addon: bool,
 }
 
-/// Compared case-insensitively without copying (every word is ASCII).
-fn one_of(v: &str, words: &[&str]) -> bool {
-    words.iter().any(|w| v.eq_ignore_ascii_case(w))
-}
-
 fn yes_no(v: &str) -> Option<bool> {
-    let v = v.trim();
-    if one_of(v, &["yes", "on", "true", "1", "y"]) {
-        Some(true)
-    } else if one_of(v, &["no", "off", "false", "0", "n", ""]) {
-        Some(false)
-    } else {
-        None
+    let (buf, len) = lowered::<5>(v.trim())?;
+    match &buf[..len] {
+        b"yes" | b"on" | b"true" | b"1" | b"y" => Some(true),
+        b"no" | b"off" | b"false" | b"0" | b"n" | b"" => Some(false),
+        _ => None,
     }
 }
 
 fn validation_word(v: &str) -> Option<Validation> {
-    let v = v.trim();
-    if one_of(v, &["DV", "DOMAIN"]) {
-        Some(Validation::Dv)
-    } else if one_of(v, &["OV", "ORGANIZATION", "ORGANISATION", "OV/BUSINESS"]) {
-        Some(Validation::Ov)
-    } else if one_of(v, &["EV", "EXTENDED"]) {
-        Some(Validation::Ev)
-    } else {
-        None
+    let (buf, len) = lowered::<12>(v.trim())?;
+    match &buf[..len] {
+        b"dv" | b"domain" => Some(Validation::Dv),
+        b"ov" | b"organization" | b"organisation" | b"ov/business" => Some(Validation::Ov),
+        b"ev" | b"extended" => Some(Validation::Ev),
+        _ => None,
     }
 }
 
@@ -196,9 +186,16 @@ struct SiteInfo<'a> {
 impl<'a> SiteInfo<'a> {
     fn read(siteinfo: Option<&'a str>) -> SiteInfo<'a> {
         let mut info = SiteInfo::default();
-        let parts = siteinfo
-            .into_iter()
-            .flat_map(|s| s.split(|c| matches!(c, ',' | ';' | '\n')));
+        // The separators are ASCII: split on bytes, no character decoding.
+        let parts = siteinfo.into_iter().flat_map(|s| {
+            s.as_bytes()
+                .split(|b| matches!(b, b',' | b';' | b'\n'))
+                .map(|part| {
+                    // Between separators (or the ends): character boundaries.
+                    let start = part.as_ptr() as usize - s.as_ptr() as usize;
+                    &s[start..start + part.len()]
+                })
+        });
         for part in parts {
             let Some((k, v)) = part.split_once('=') else {
                 continue;
@@ -429,6 +426,39 @@ mod tests {
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
             let masks: Vec<u32> = names.iter().map(|n| keyword_mask(n)).collect();
             proptest::prop_assert_eq!(masks, reference_masks(&names));
+        }
+    }
+
+    /// The pairs as this module read them before [`SiteInfo`] (a `String`
+    /// per key and value): the reference the one-pass reader must agree
+    /// with, first pair of a key first.
+    fn reference_pairs(siteinfo: &str) -> Vec<(String, String)> {
+        siteinfo
+            .split([',', ';', '\n'])
+            .filter_map(|part| part.split_once('='))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .filter(|(k, _)| !k.is_empty())
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn siteinfo_reads_like_the_pairs(
+            siteinfo in "(validation|wildcard|WWW|idn|multidomain_wildcard|authemail|=|,|;|\n| |yes|no|OV|ж|é)*"
+        ) {
+            let info = SiteInfo::read(Some(&siteinfo));
+            let pairs = reference_pairs(&siteinfo);
+            let first = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+            for (key, got) in [
+                ("validation", info.validation),
+                ("wildcard", info.wildcard),
+                ("www", info.www),
+                ("idn", info.idn),
+                ("multidomain_wildcard", info.multidomain_wildcard),
+                ("authemail", info.authemail),
+            ] {
+                proptest::prop_assert_eq!(got, first(key), "{}", key);
+            }
         }
     }
 }

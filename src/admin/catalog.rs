@@ -16,7 +16,7 @@ use crate::catalog::diff::CatalogDiff;
 use crate::catalog::stamp::Stamp;
 use crate::catalog::{cache, Catalog, Tariff};
 use crate::commands::catalog_refresh::{self, Refreshed, Stored};
-use crate::commands::price_watch::{self, PriceCheck};
+use crate::commands::price_watch::{self, LocalPrice, PriceCheck};
 use crate::config::Config;
 use crate::paths::MgrRoot;
 use crate::pricing::term::{term_cost, TermCost, TermModel};
@@ -342,44 +342,59 @@ fn diff_text(d: &CatalogDiff, full: bool) -> String {
     out
 }
 
-/// Fetch (or read `--from-file`) and store; the old cache stays on failure.
-fn do_refresh(
-    root: &MgrRoot,
-    config: &Config,
-    module: u64,
-    from_file: Option<&PathBuf>,
-    allow_empty: bool,
-) -> Result<Stored> {
-    match from_file {
-        Some(path) => {
-            let xml = std::fs::read_to_string(path).map_err(|e| {
-                ModuleError::new(
-                    ErrorKind::Config,
-                    format!("cannot read {}: {e}", path.display()),
-                )
-            })?;
-            catalog_refresh::store(root, module, &xml, allow_empty)
-        }
-        None => catalog_refresh::refresh_stored(root, config, module, allow_empty),
+/// The export, fetched (or read `--from-file`); the old cache stays on
+/// failure.
+fn export(root: &MgrRoot, config: &Config, args: &RefreshArgs) -> Result<String> {
+    match &args.from_file {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| {
+            ModuleError::new(
+                ErrorKind::Config,
+                format!("cannot read {}: {e}", path.display()),
+            )
+        }),
+        None => catalog_refresh::fetch(root, config, args.module),
     }
 }
 
 pub fn refresh(root: &MgrRoot, config: &Config, args: &RefreshArgs) -> i32 {
     crate::logging::set_context(format!("admin catalog refresh module={}", args.module));
-    match do_refresh(
-        root,
-        config,
-        args.module,
-        args.from_file.as_ref(),
-        args.allow_empty,
-    ) {
-        Ok(Stored::Changed(r)) => report_stored(root, config, args, r),
-        Ok(Stored::Unchanged(stamp)) => report_unchanged(root, config, args, &stamp),
+    let xml = match export(root, config, args) {
+        Ok(xml) => xml,
+        Err(e) => {
+            log::error!("catalog refresh: {e}");
+            return report(&e);
+        }
+    };
+    // The local prices come from BILLmanager's database (a mgrctl process
+    // and a connection): read while the export is stored, which they do not
+    // depend on (issue 15: they were a quarter of a refresh of the same
+    // export). A refresh that then fails has only read them for nothing.
+    let (stored, local) = std::thread::scope(|scope| {
+        let local = scope.spawn(|| local_prices(root, config, args.module));
+        let stored = catalog_refresh::store(root, args.module, &xml, args.allow_empty);
+        let local = local.join().unwrap_or_else(|_| {
+            Err(ModuleError::internal(
+                "reading the local prices failed".to_string(),
+            ))
+        });
+        (stored, local)
+    });
+    // The process ends soon: the 3 MiB export is not worth freeing.
+    std::mem::forget(xml);
+    match stored {
+        Ok(Stored::Changed(r)) => report_stored(root, config, args, r, local),
+        Ok(Stored::Unchanged(stamp)) => report_unchanged(root, config, args, &stamp, local),
         Err(e) => {
             log::error!("catalog refresh: {e}");
             report(&e)
         }
     }
+}
+
+/// What the module's live services are charged (`commands::price_watch`).
+fn local_prices(root: &MgrRoot, config: &Config, module: u64) -> Result<Vec<LocalPrice>> {
+    let mut open = crate::commands::module::open_module(root, config, module)?;
+    price_watch::local_prices(&mut open.db, module)
 }
 
 /// The `--json` answer of a refresh.
@@ -418,8 +433,14 @@ fn refresh_exit(args: &RefreshArgs, messages_ok: bool, prices: &Result<PriceChec
 }
 
 /// After an export was parsed, compared and stored.
-fn report_stored(root: &MgrRoot, config: &Config, args: &RefreshArgs, r: Refreshed) -> i32 {
-    let prices = price_check(root, config, args.module, Some(&r.catalog));
+fn report_stored(
+    root: &MgrRoot,
+    config: &Config,
+    args: &RefreshArgs,
+    r: Refreshed,
+    local: Result<Vec<LocalPrice>>,
+) -> i32 {
+    let prices = price_check(root, config, args.module, Some(&r.catalog), local);
     if args.json {
         print_json(&refresh_json(root, &r, &prices));
     } else {
@@ -461,7 +482,13 @@ fn report_stored(root: &MgrRoot, config: &Config, args: &RefreshArgs, r: Refresh
 /// After an export identical to the stored one: nothing was parsed or
 /// written. The cached catalog is read only when something needs its
 /// tariffs: `--json`, `--verbose`, or a local price to check.
-fn report_unchanged(root: &MgrRoot, config: &Config, args: &RefreshArgs, stamp: &Stamp) -> i32 {
+fn report_unchanged(
+    root: &MgrRoot,
+    config: &Config,
+    args: &RefreshArgs,
+    stamp: &Stamp,
+    local: Result<Vec<LocalPrice>>,
+) -> i32 {
     let module = args.module;
     let catalog = if args.json || args.verbose {
         match cache::load_required(root, module) {
@@ -471,7 +498,7 @@ fn report_unchanged(root: &MgrRoot, config: &Config, args: &RefreshArgs, stamp: 
     } else {
         None
     };
-    let prices = price_check(root, config, module, catalog.as_ref());
+    let prices = price_check(root, config, module, catalog.as_ref(), local);
     let cache_path = cache::path(root, module);
     match catalog {
         Some(catalog) if args.json => {
@@ -509,17 +536,18 @@ fn report_unchanged(root: &MgrRoot, config: &Config, args: &RefreshArgs, stamp: 
     refresh_exit(args, true, &prices)
 }
 
-/// The price-change alert after a refresh (`commands::price_watch`): each
-/// flagged price at warn in the log. `catalog`: the module's catalog, or
-/// `None` to read it from the cache if a local price needs it.
+/// The price-change alert after a refresh (`commands::price_watch`): the
+/// `local` prices against the new costs, each flagged price at warn in the
+/// log. `catalog`: the module's catalog, or `None` to read it from the
+/// cache if a local price needs it.
 fn price_check(
     root: &MgrRoot,
     config: &Config,
     module: u64,
     catalog: Option<&Catalog>,
+    local: Result<Vec<LocalPrice>>,
 ) -> Result<PriceCheck> {
-    let mut open = crate::commands::module::open_module(root, config, module)?;
-    let prices = price_watch::local_prices(&mut open.db, module)?;
+    let prices = local?;
     if prices.is_empty() {
         // What `check` finds in no prices, without a catalog to read.
         return Ok(PriceCheck::default());

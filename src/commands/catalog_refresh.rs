@@ -123,7 +123,29 @@ pub fn store(root: &MgrRoot, module: u64, xml: &str, allow_empty: bool) -> Resul
         return Ok(Stored::Unchanged(s.clone()));
     }
     let fetched_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let catalog = parse_export(xml, module, &fetched_at).map_err(|mut e| {
+    // Only what the diff compares is read of the old cache, and on a
+    // second thread while the export is parsed: the two do not depend on
+    // each other, and reading the old cache was a third of a changed
+    // refresh (issue 15).
+    let old_text = cache::read_text(root, module).unwrap_or_else(|e| {
+        log::warn!("{} (it will be replaced)", e.message);
+        None
+    });
+    let (parsed, old) = std::thread::scope(|scope| {
+        let old = scope.spawn(|| {
+            old_text
+                .as_deref()
+                .map(|text| cache::facts(root, module, text))
+        });
+        let parsed = parse_export(xml, module, &fetched_at);
+        let old = old.join().unwrap_or_else(|_| {
+            Some(Err(ModuleError::internal(
+                "reading the cached catalog failed".to_string(),
+            )))
+        });
+        (parsed, old)
+    });
+    let catalog = parsed.map_err(|mut e| {
         e.message = format!("{}; {}", e.message, kept_note_for(root, module));
         e
     })?;
@@ -153,20 +175,13 @@ pub fn store(root: &MgrRoot, module: u64, xml: &str, allow_empty: bool) -> Resul
         )
         .with_object(crate::upstream::wire::FUNC_PRICELIST_EXPORT));
     }
-    // Only what the diff compares is read of the old cache (issue 15).
-    let old_text = cache::read_text(root, module).unwrap_or_else(|e| {
-        log::warn!("{} (it will be replaced)", e.message);
-        None
+    let old = old.and_then(|facts| match facts {
+        Ok(facts) => Some(facts),
+        Err(e) => {
+            log::warn!("{} (it will be replaced)", e.message);
+            None
+        }
     });
-    let old = old_text
-        .as_deref()
-        .and_then(|text| match cache::facts(root, module, text) {
-            Ok(facts) => Some(facts),
-            Err(e) => {
-                log::warn!("{} (it will be replaced)", e.message);
-                None
-            }
-        });
     let changes = match &old {
         Some(old) => diff_facts(&old.tariffs, &catalog.tariffs),
         None => diff(None, &catalog),
@@ -259,19 +274,8 @@ pub fn refresh(
     store_export(root, module, &xml, allow_empty)
 }
 
-/// [`refresh`] as [`store`]: an unchanged export without its catalog.
-pub fn refresh_stored(
-    root: &MgrRoot,
-    config: &Config,
-    module: u64,
-    allow_empty: bool,
-) -> Result<Stored> {
-    let xml = fetch(root, config, module)?;
-    store(root, module, &xml, allow_empty)
-}
-
 /// The export of `module`'s upstream; a failed fetch says the cache stays.
-fn fetch(root: &MgrRoot, config: &Config, module: u64) -> Result<String> {
+pub fn fetch(root: &MgrRoot, config: &Config, module: u64) -> Result<String> {
     export_for_module(root, config, module).map_err(|mut e| {
         e.message = format!("{}; {}", e.message, kept_note_for(root, module));
         e

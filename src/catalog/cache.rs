@@ -95,7 +95,6 @@ pub fn save_identified(root: &MgrRoot, catalog: &Catalog) -> Result<Saved> {
         let hint = crate::paths::write_hint(&e);
         cache_error(&dir, format!("cannot create {}: {e}{hint}", dir.display()))
     })?;
-    let tariffs = catalog.tariffs.len();
     // The view first: a crash between the two renames leaves templates of
     // the newer export beside the older catalog, which `open` refuses with
     // "refresh the catalog" for a tariff it lacks; never the other way round,
@@ -103,11 +102,10 @@ pub fn save_identified(root: &MgrRoot, catalog: &Catalog) -> Result<Saved> {
     let view = write(
         &templates_path(root, catalog.module_id),
         &TemplateCatalogRef::of(catalog),
-        256 + tariffs * 160,
     )?;
     // Compact: read by the module on every `open` and refresh (issue 15);
     // `pmsslreseller catalog show` is the human view.
-    let written = write(&target, catalog, 256 + tariffs * 640)?;
+    let written = write(&target, catalog)?;
     Ok(Saved {
         path: target,
         view,
@@ -121,7 +119,7 @@ pub fn save_identified(root: &MgrRoot, catalog: &Catalog) -> Result<Saved> {
 /// view is.
 pub fn save_catalog_only(root: &MgrRoot, catalog: &Catalog, view: FileId) -> Result<Saved> {
     let target = path(root, catalog.module_id);
-    let written = write(&target, catalog, 256 + catalog.tariffs.len() * 640)?;
+    let written = write(&target, catalog)?;
     Ok(Saved {
         path: target,
         view,
@@ -129,29 +127,37 @@ pub fn save_catalog_only(root: &MgrRoot, catalog: &Catalog, view: FileId) -> Res
     })
 }
 
-/// One cache file as compact JSON, replaced atomically. `size_hint`: the
-/// expected size, so a 3 MiB buffer is not grown (and copied) by doubling.
-fn write<T: Serialize>(path: &Path, value: &T, size_hint: usize) -> Result<FileId> {
-    let mut json = Vec::with_capacity(size_hint);
-    serde_json::to_writer(&mut json, value)
-        .map_err(|e| ModuleError::internal(format!("cannot serialise the catalog: {e}")))?;
-    write_atomic_identified(path, &json).map_err(|e| {
+/// One cache file as compact JSON, replaced atomically. Streamed to the
+/// file through a small buffer: a 3 MiB string first would be 700 more
+/// fresh pages to fault in and one more copy (issue 15).
+fn write<T: Serialize>(path: &Path, value: &T) -> Result<FileId> {
+    write_atomic_identified(path, |out| {
+        serde_json::to_writer(out, value).map_err(std::io::Error::from)
+    })
+    .map_err(|e| {
         let hint = crate::paths::write_hint(&e);
         cache_error(path, format!("cannot write {}: {e}{hint}", path.display()))
     })
 }
 
-/// Replace `target` with `contents` atomically, as `paths::write_atomic`,
-/// and say which file it is now, read from the new file before the rename
-/// (so a writer racing us cannot make us record its file as ours).
-fn write_atomic_identified(target: &Path, contents: &[u8]) -> std::io::Result<FileId> {
+/// Replace `target` with what `fill` writes, atomically, as
+/// `paths::write_atomic`, and say which file it is now, read from the new
+/// file before the rename (so a writer racing us cannot make us record its
+/// file as ours).
+fn write_atomic_identified(
+    target: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<FileId> {
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = target.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let written = std::fs::File::create(&tmp).and_then(|mut f| {
-        f.write_all(contents)?;
+    let written = std::fs::File::create(&tmp).and_then(|f| {
+        let mut out = std::io::BufWriter::with_capacity(64 * 1024, &f);
+        fill(&mut out)?;
+        out.flush()?;
+        drop(out);
         f.metadata()
     });
     written

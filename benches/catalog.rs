@@ -6,8 +6,8 @@
 #[path = "../tests/gen/catalog_export.rs"]
 mod gen;
 
+// Used by `util` (bin_path); its dead code is allowed inside it.
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 #[path = "util/mod.rs"]
 mod util;

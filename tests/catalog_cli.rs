@@ -438,7 +438,8 @@ fn an_unchanged_export_is_stored_again_when_the_cache_was_touched() {
     // template names removed: each time the export is stored again.
     let view = root.written(3)[1].clone();
     let names = root.written(3)[2].clone();
-    let touches: [(&str, Box<dyn Fn()>); 3] = [
+    type Touch<'a> = (&'a str, Box<dyn Fn() + 'a>);
+    let touches: [Touch; 3] = [
         (
             "cache removed",
             Box::new(|| std::fs::remove_file(root.cache(3)).unwrap()),

@@ -391,6 +391,10 @@ fn the_same_export_again_is_not_stored_again() {
     assert!(!out.contains("Cache written"), "{out}");
     assert!(!out.contains("-R"), "nothing to restart for: {out}");
     assert!(out.contains("7 certificate tariffs"), "{out}");
+    assert!(
+        out.contains("Comodo Positive SSL"),
+        "a small catalog is listed: {out}"
+    );
     assert_eq!(snapshot(&root.written(3)), before, "a file was written");
 
     // --json and --verbose read the cached catalog: the same tariffs.
@@ -505,6 +509,14 @@ fn a_large_catalog_is_summed_up_unless_verbose() {
     let o = refresh(&root, "4", &changed, &[]);
     let out = stdout(&o);
     assert!(out.contains("Price changes: 166"), "{out}");
+    // The same again: counts from the stamp, no table, nothing read.
+    let o = refresh(&root, "4", &changed, &[]);
+    let again = stdout(&o);
+    assert!(
+        again.contains("200 certificate tariffs (3 export entries skipped, 0 warnings)"),
+        "{again}"
+    );
+    assert!(!again.contains("ssl_100150"), "{again}");
     assert!(
         out.contains("… and 116 more (--verbose lists all)"),
         "{out}"

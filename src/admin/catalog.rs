@@ -481,7 +481,8 @@ fn report_stored(
 
 /// After an export identical to the stored one: nothing was parsed or
 /// written. The cached catalog is read only when something needs its
-/// tariffs: `--json`, `--verbose`, or a local price to check.
+/// tariffs: `--json`, `--verbose`, a catalog small enough to be listed as
+/// after any refresh, or a local price to check.
 fn report_unchanged(
     root: &MgrRoot,
     config: &Config,
@@ -490,7 +491,7 @@ fn report_unchanged(
     local: Result<Vec<LocalPrice>>,
 ) -> i32 {
     let module = args.module;
-    let catalog = if args.json || args.verbose {
+    let catalog = if args.json || args.verbose || stamp.tariffs <= LISTED {
         match cache::load_required(root, module) {
             Ok(c) => Some(c),
             Err(e) => return report(&e),

@@ -6,6 +6,7 @@
 #[path = "../tests/gen/catalog_export.rs"]
 mod gen;
 
+// Used by `util` (bin_path); its dead code is allowed inside it.
 #[path = "../tests/support/mod.rs"]
 mod support;
 #[path = "util/mod.rs"]

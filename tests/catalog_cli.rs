@@ -2,6 +2,10 @@
 //! saved export, `catalog show`, `pricing preview`, `features` with templates
 //! (golden), `import_pricelist`, and a broken export that must keep the cache.
 
+#[path = "gen/catalog_export.rs"]
+mod gen;
+
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -34,6 +38,19 @@ impl Root {
     fn cache(&self, module: u64) -> PathBuf {
         self.path()
             .join(format!("var/pmsslreseller/catalog-{module}.json"))
+    }
+
+    /// Every file a refresh of `module` writes.
+    fn written(&self, module: u64) -> Vec<PathBuf> {
+        vec![
+            self.cache(module),
+            self.path()
+                .join(format!("var/pmsslreseller/templates-{module}.json")),
+            self.path()
+                .join("etc/xml/billmgr_mod_pmsslreseller_catalog.xml"),
+            self.path()
+                .join(format!("var/pmsslreseller/export-{module}.json")),
+        ]
     }
 
     fn write_export(&self, name: &str, text: &str) -> String {
@@ -340,4 +357,221 @@ fn import_pricelist_logs_the_call_even_when_it_cannot_answer() {
     )
     .unwrap();
     assert!(!stdout(&root.run(&["--command", "features"])).contains("import_pricelist"));
+}
+
+/// Content, inode and modification time of each file: what "not written"
+/// means.
+fn snapshot(files: &[PathBuf]) -> Vec<(Vec<u8>, u64, i64, i64)> {
+    files
+        .iter()
+        .map(|f| {
+            let m = std::fs::metadata(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            (
+                std::fs::read(f).unwrap(),
+                m.ino(),
+                m.mtime(),
+                m.mtime_nsec(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_same_export_again_is_not_stored_again() {
+    let root = Root::new();
+    let file = root.write_export("export.xml", &fixture());
+    assert!(refresh(&root, "3", &file, &[]).status.success());
+    let before = snapshot(&root.written(3));
+
+    let o = refresh(&root, "3", &file, &[]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(out.contains("identical to the one stored"), "{out}");
+    assert!(out.contains("nothing written"), "{out}");
+    assert!(!out.contains("Cache written"), "{out}");
+    assert!(!out.contains("-R"), "nothing to restart for: {out}");
+    assert!(out.contains("7 certificate tariffs"), "{out}");
+    assert!(
+        out.contains("Comodo Positive SSL"),
+        "a small catalog is listed: {out}"
+    );
+    assert_eq!(snapshot(&root.written(3)), before, "a file was written");
+
+    // --json and --verbose read the cached catalog: the same tariffs.
+    let o = refresh(&root, "3", &file, &["--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["unchanged"], true);
+    assert_eq!(v["restart_required"], false);
+    assert_eq!(v["tariffs"].as_array().unwrap().len(), 7);
+    assert_eq!(v["diff"]["price_changed"].as_array().unwrap().len(), 0);
+    let o = refresh(&root, "3", &file, &["--verbose"]);
+    assert!(stdout(&o).contains("Comodo Positive SSL"), "{}", stdout(&o));
+    assert_eq!(snapshot(&root.written(3)), before, "a file was written");
+
+    // A changed export is compared and stored.
+    let changed = root.write_export(
+        "changed.xml",
+        &fixture().replace(
+            "<period cost=\"7.5000\" type=\"month\" length=\"12\">",
+            "<period cost=\"8.2500\" type=\"month\" length=\"12\">",
+        ),
+    );
+    let o = refresh(&root, "3", &changed, &[]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("Price changes:") && out.contains("8.25"),
+        "{out}"
+    );
+    assert!(out.contains("Cache written"), "{out}");
+    // … and the first one again is a change back, not "identical".
+    let o = refresh(&root, "3", &file, &[]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("Price changes:") && out.contains("7.5"),
+        "{out}"
+    );
+    assert!(!out.contains("identical"), "{out}");
+}
+
+#[test]
+fn an_unchanged_export_is_stored_again_when_the_cache_was_touched() {
+    let root = Root::new();
+    let file = root.write_export("export.xml", &fixture());
+    assert!(refresh(&root, "3", &file, &[]).status.success());
+    // Cache removed, template view rewritten (same bytes, a new file),
+    // template names removed: each time the export is stored again.
+    let view = root.written(3)[1].clone();
+    let names = root.written(3)[2].clone();
+    type Touch<'a> = (&'a str, Box<dyn Fn() + 'a>);
+    let touches: [Touch; 3] = [
+        (
+            "cache removed",
+            Box::new(|| std::fs::remove_file(root.cache(3)).unwrap()),
+        ),
+        (
+            "view rewritten",
+            Box::new(|| {
+                let text = std::fs::read(&view).unwrap();
+                std::fs::remove_file(&view).unwrap();
+                std::fs::write(&view, text).unwrap();
+            }),
+        ),
+        (
+            "names removed",
+            Box::new(|| std::fs::remove_file(&names).unwrap()),
+        ),
+    ];
+    for (what, touch) in touches {
+        touch();
+        let o = refresh(&root, "3", &file, &[]);
+        let out = stdout(&o);
+        assert!(o.status.success(), "{what}: {out}{}", stderr(&o));
+        assert!(out.contains("Cache written"), "{what}: {out}");
+        for f in root.written(3) {
+            assert!(f.exists(), "{what}: {}", f.display());
+        }
+        let o = refresh(&root, "3", &file, &[]);
+        assert!(stdout(&o).contains("identical"), "{what}: {}", stdout(&o));
+    }
+
+    // An empty export stays refused without --allow-empty, also unchanged.
+    let empty = root.write_export("empty.xml", "<doc></doc>");
+    assert!(refresh(&root, "3", &empty, &["--allow-empty"])
+        .status
+        .success());
+    assert_eq!(refresh(&root, "3", &empty, &[]).status.code(), Some(1));
+    let o = refresh(&root, "3", &empty, &["--allow-empty"]);
+    assert!(stdout(&o).contains("identical"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_large_catalog_is_summed_up_unless_verbose() {
+    let root = Root::new();
+    let (export, _) = gen::export(200);
+    let file = root.write_export("big.xml", &export);
+    let o = refresh(&root, "4", &file, &[]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(out.contains("200 certificate tariffs"), "{out}");
+    assert!(out.contains("not listed one by one: --verbose"), "{out}");
+    assert!(out.contains("DV 67, OV 67, EV 66"), "{out}");
+    assert!(!out.contains("ssl_100150 "), "{out}");
+    assert!(out.contains("skipped: <pricelist> #201: no <id>"), "{out}");
+
+    // Every 24-month price changes: the list stops after 50 rows.
+    let changed = root.write_export(
+        "changed.xml",
+        &export.replace(
+            ".5000\" type=\"month\" length=\"24\"",
+            ".7500\" type=\"month\" length=\"24\"",
+        ),
+    );
+    let o = refresh(&root, "4", &changed, &[]);
+    let out = stdout(&o);
+    assert!(out.contains("Price changes: 166"), "{out}");
+    // The same again: counts from the stamp, no table, nothing read.
+    let o = refresh(&root, "4", &changed, &[]);
+    let again = stdout(&o);
+    assert!(
+        again.contains("200 certificate tariffs (3 export entries skipped, 0 warnings)"),
+        "{again}"
+    );
+    assert!(!again.contains("ssl_100150"), "{again}");
+    assert!(
+        out.contains("… and 116 more (--verbose lists all)"),
+        "{out}"
+    );
+    let o = refresh(&root, "4", &file, &["--verbose"]);
+    let out = stdout(&o);
+    assert!(out.contains("Price changes: 166"), "{out}");
+    assert!(!out.contains("more (--verbose"), "{out}");
+    assert!(
+        out.contains("ssl_100150 "),
+        "--verbose lists every tariff: {out}"
+    );
+    let o = refresh(&root, "4", &file, &["--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["tariffs"].as_array().unwrap().len(), 200);
+}
+
+#[test]
+fn a_price_change_rewrites_the_catalog_alone() {
+    let root = Root::new();
+    let file = root.write_export("export.xml", &fixture());
+    assert!(refresh(&root, "3", &file, &[]).status.success());
+    let templates = root.written(3)[1..3].to_vec();
+    let before = snapshot(&templates);
+    let cache_before = std::fs::read(root.cache(3)).unwrap();
+
+    let repriced = root.write_export(
+        "repriced.xml",
+        &fixture().replace(
+            "<period cost=\"7.5000\" type=\"month\" length=\"12\">",
+            "<period cost=\"8.2500\" type=\"month\" length=\"12\">",
+        ),
+    );
+    let o = refresh(&root, "3", &repriced, &[]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(out.contains("Price changes: 1"), "{out}");
+    assert!(out.contains("Template names unchanged"), "{out}");
+    assert_eq!(snapshot(&templates), before, "view or names rewritten");
+    assert_ne!(std::fs::read(root.cache(3)).unwrap(), cache_before);
+    // The stamp vouches for the kept view: the same export again is identical.
+    let o = refresh(&root, "3", &repriced, &[]);
+    assert!(stdout(&o).contains("identical"), "{}", stdout(&o));
+
+    // A new name is written to the view and the names file.
+    let renamed = root.write_export(
+        "renamed.xml",
+        &fixture().replace("Comodo Positive SSL", "Sectigo Positive SSL"),
+    );
+    let o = refresh(&root, "3", &renamed, &[]);
+    let out = stdout(&o);
+    assert!(out.contains("Template names written"), "{out}");
+    assert!(out.contains("Name or flags changed"), "{out}");
+    let names = std::fs::read_to_string(&templates[1]).unwrap();
+    assert!(names.contains("Sectigo Positive SSL"), "{names}");
+    let f = stdout(&root.run(&["--command", "features"]));
+    assert!(f.contains("display_name=\"Sectigo Positive SSL\""), "{f}");
 }

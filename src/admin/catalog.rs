@@ -13,9 +13,10 @@ use clap::{Args as ClapArgs, Subcommand};
 use serde_json::json;
 
 use crate::catalog::diff::CatalogDiff;
+use crate::catalog::stamp::Stamp;
 use crate::catalog::{cache, Catalog, Tariff};
-use crate::commands::catalog_refresh::{self, Refreshed};
-use crate::commands::price_watch::{self, PriceCheck};
+use crate::commands::catalog_refresh::{self, Refreshed, Stored};
+use crate::commands::price_watch::{self, LocalPrice, PriceCheck};
 use crate::config::Config;
 use crate::paths::MgrRoot;
 use crate::pricing::term::{term_cost, TermCost, TermModel};
@@ -46,6 +47,11 @@ pub struct RefreshArgs {
     /// new upstream costs (for cron).
     #[arg(long)]
     pub check: bool,
+    /// List every tariff and every change, also when there are many (by
+    /// default a catalog of more than 50 tariffs is summed up, and lists of
+    /// changes stop after 50 entries).
+    #[arg(long)]
+    pub verbose: bool,
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
@@ -181,16 +187,27 @@ fn tariff_rows(c: &Catalog) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// More tariffs than this, or changes of one kind, are summed up after a
+/// refresh unless `--verbose` asks for all of them: a 5,000-row table is
+/// more than an admin reads (`catalog show` lists them), and printing it was
+/// a seventh of a refresh (issue 15).
+const LISTED: usize = 50;
+
 fn print_catalog(c: &Catalog) {
-    println!(
-        "Processing module {}: {} certificate tariffs, fetched {}",
+    print!("{}", catalog_text(c, true));
+}
+
+/// The catalog as a table, or with `full` false and more than [`LISTED`]
+/// tariffs, as counts; its skipped entries and warnings either way.
+fn catalog_text(c: &Catalog, full: bool) -> String {
+    let mut out = format!(
+        "Processing module {}: {} certificate tariffs, fetched {}\n",
         c.module_id,
         c.tariffs.len(),
         c.fetched_at
     );
-    print!(
-        "{}",
-        table(
+    if full || c.tariffs.len() <= LISTED {
+        out.push_str(&table(
             &[
                 "id",
                 "template",
@@ -198,35 +215,83 @@ fn print_catalog(c: &Catalog) {
                 "flags",
                 "orderable",
                 "name",
-                "periods"
+                "periods",
             ],
-            &tariff_rows(c)
-        )
-    );
+            &tariff_rows(c),
+        ));
+    } else {
+        out.push_str(&catalog_summary(c));
+    }
     for s in &c.skipped {
-        println!(
-            "skipped: <pricelist> #{}{}: {}",
+        out.push_str(&format!(
+            "skipped: <pricelist> #{}{}: {}\n",
             s.position,
             s.id.as_deref()
                 .map(|i| format!(" (id {i})"))
                 .unwrap_or_default(),
             s.reason
-        );
+        ));
     }
     for w in &c.warnings {
-        println!("warning: {w}");
+        out.push_str(&format!("warning: {w}\n"));
     }
+    out
+}
+
+/// The catalog in a few counts: what the templates will be, by validation
+/// level and flag, and what can be ordered.
+fn catalog_summary(c: &Catalog) -> String {
+    let count = |f: &dyn Fn(&Tariff) -> bool| c.tariffs.iter().filter(|t| f(t)).count();
+    let levels: Vec<String> = [
+        crate::catalog::Validation::Dv,
+        crate::catalog::Validation::Ov,
+        crate::catalog::Validation::Ev,
+        crate::catalog::Validation::Unknown,
+    ]
+    .into_iter()
+    .map(|v| (v, count(&|t| t.validation == v)))
+    .filter(|(_, n)| *n > 0)
+    .map(|(v, n)| format!("{} {n}", v.label()))
+    .collect();
+    let (first, last) = (
+        c.tariffs.first().map_or(0, |t| t.id),
+        c.tariffs.last().map_or(0, |t| t.id),
+    );
+    format!(
+        "  ids {first}–{last} (templates {}–{}); orderable {}; {}; wildcard {}, multi-domain {}\n  \
+         {} tariffs are not listed one by one: --verbose lists them, as does `pmsslreseller catalog show --module {}`\n",
+        crate::catalog::template_id(first),
+        crate::catalog::template_id(last),
+        count(&|t| t.available),
+        levels.join(", "),
+        count(&|t| t.flags.wildcard),
+        count(&|t| t.flags.multidomain),
+        c.tariffs.len(),
+        c.module_id
+    )
 }
 
 fn restart_hint(root: &MgrRoot) -> String {
     format!("{} -m billmgr -R", root.mgrctl().display())
 }
 
-fn diff_text(d: &CatalogDiff) -> String {
+/// What changed, each list cut after [`LISTED`] entries unless `full`.
+fn diff_text(d: &CatalogDiff, full: bool) -> String {
     if d.is_empty() {
         return "No changes against the cached catalog.\n".into();
     }
-    let ids = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+    let shown = |n: usize| if full { n } else { n.min(LISTED) };
+    let more = |n: usize| {
+        if shown(n) < n {
+            format!(" … and {} more (--verbose lists all)", n - shown(n))
+        } else {
+            String::new()
+        }
+    };
+    let ids = |v: &[u64]| {
+        let listed: Vec<String> = v[..shown(v.len())].iter().map(u64::to_string).collect();
+        format!("{}{}", listed.join(", "), more(v.len()))
+    };
     let mut out = String::new();
     if !d.added.is_empty() {
         out.push_str(&format!("New tariffs: {}\n", ids(&d.added)));
@@ -254,8 +319,7 @@ fn diff_text(d: &CatalogDiff) -> String {
             m.map(|v| v.normalize().to_string())
                 .unwrap_or_else(|| "-".into())
         };
-        let rows: Vec<Vec<String>> = d
-            .price_changed
+        let rows: Vec<Vec<String>> = d.price_changed[..shown(d.price_changed.len())]
             .iter()
             .map(|p| {
                 vec![
@@ -267,91 +331,100 @@ fn diff_text(d: &CatalogDiff) -> String {
                 ]
             })
             .collect();
-        out.push_str("Price changes:\n");
+        out.push_str(&format!("Price changes: {}\n", d.price_changed.len()));
         out.push_str(&table(&["id", "period", "currency", "old", "new"], &rows));
+        let hidden = more(d.price_changed.len());
+        if !hidden.is_empty() {
+            out.push_str(hidden.trim_start());
+            out.push('\n');
+        }
     }
     out
 }
 
-/// Fetch (or read `--from-file`) and store; the old cache stays on failure.
-fn do_refresh(
-    root: &MgrRoot,
-    config: &Config,
-    module: u64,
-    from_file: Option<&PathBuf>,
-    allow_empty: bool,
-) -> Result<Refreshed> {
-    match from_file {
-        Some(path) => {
-            let xml = std::fs::read_to_string(path).map_err(|e| {
-                ModuleError::new(
-                    ErrorKind::Config,
-                    format!("cannot read {}: {e}", path.display()),
-                )
-            })?;
-            catalog_refresh::store_export(root, module, &xml, allow_empty)
-        }
-        None => catalog_refresh::refresh(root, config, module, allow_empty),
+/// The export, fetched (or read `--from-file`); the old cache stays on
+/// failure.
+fn export(root: &MgrRoot, config: &Config, args: &RefreshArgs) -> Result<String> {
+    match &args.from_file {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| {
+            ModuleError::new(
+                ErrorKind::Config,
+                format!("cannot read {}: {e}", path.display()),
+            )
+        }),
+        None => catalog_refresh::fetch(root, config, args.module),
     }
 }
 
 pub fn refresh(root: &MgrRoot, config: &Config, args: &RefreshArgs) -> i32 {
     crate::logging::set_context(format!("admin catalog refresh module={}", args.module));
-    let r = match do_refresh(
-        root,
-        config,
-        args.module,
-        args.from_file.as_ref(),
-        args.allow_empty,
-    ) {
-        Ok(r) => r,
+    let xml = match export(root, config, args) {
+        Ok(xml) => xml,
         Err(e) => {
             log::error!("catalog refresh: {e}");
             return report(&e);
         }
     };
-    let restart = r.restart_required();
-    let prices = price_check(root, config, args.module, &r.catalog);
-    if args.json {
-        print_json(&json!({
-            "module": args.module,
-            "fetched_at": r.catalog.fetched_at,
-            "cache": r.cache_path,
-            "messages_file": r.messages.as_ref().ok(),
-            "tariffs": r.catalog.tariffs,
-            "skipped": r.catalog.skipped,
-            "warnings": r.catalog.warnings,
-            "diff": r.diff,
-            "restart_required": restart,
-            "restart_command": restart_hint(root),
-            "price_check": match &prices {
-                Ok(p) => json!(p),
-                Err(e) => json!({ "error": e.message }),
-            },
-        }));
-    } else {
-        print_catalog(&r.catalog);
-        println!();
-        if r.old.is_some() {
-            print!("{}", diff_text(&r.diff));
+    // The local prices come from BILLmanager's database (a mgrctl process
+    // and a connection): read while the export is stored, which they do not
+    // depend on (issue 15: they were a quarter of a refresh of the same
+    // export). A refresh that then fails has only read them for nothing.
+    let (stored, local) = std::thread::scope(|scope| {
+        let local = scope.spawn(|| local_prices(root, config, args.module));
+        let stored = catalog_refresh::store(root, args.module, &xml, args.allow_empty);
+        let local = local.join().unwrap_or_else(|_| {
+            Err(ModuleError::internal(
+                "reading the local prices failed".to_string(),
+            ))
+        });
+        (stored, local)
+    });
+    // The process ends soon: the 3 MiB export is not worth freeing.
+    std::mem::forget(xml);
+    match stored {
+        Ok(Stored::Changed(r)) => report_stored(root, config, args, r, local),
+        Ok(Stored::Unchanged(stamp)) => report_unchanged(root, config, args, &stamp, local),
+        Err(e) => {
+            log::error!("catalog refresh: {e}");
+            report(&e)
         }
-        println!("Cache written: {}", r.cache_path.display());
-        match &r.messages {
-            Ok(p) => println!("Template names written: {}", p.display()),
-            Err(e) => eprintln!("warning: {e}"),
-        }
-        if restart {
-            println!(
-                "BILLmanager reads the templates at start: restart it to see the changes: {}",
-                restart_hint(root)
-            );
-        }
-        print!("{}", price_text(&prices));
     }
-    if r.messages.is_err() {
+}
+
+/// What the module's live services are charged (`commands::price_watch`).
+fn local_prices(root: &MgrRoot, config: &Config, module: u64) -> Result<Vec<LocalPrice>> {
+    let mut open = crate::commands::module::open_module(root, config, module)?;
+    price_watch::local_prices(&mut open.db, module)
+}
+
+/// The `--json` answer of a refresh.
+fn refresh_json(root: &MgrRoot, r: &Refreshed, prices: &Result<PriceCheck>) -> serde_json::Value {
+    json!({
+        "module": r.catalog.module_id,
+        "fetched_at": r.catalog.fetched_at,
+        "cache": r.cache_path,
+        "messages_file": r.messages.as_ref().ok(),
+        "tariffs": r.catalog.tariffs,
+        "skipped": r.catalog.skipped,
+        "warnings": r.catalog.warnings,
+        "diff": r.diff,
+        "unchanged": r.unchanged,
+        "restart_required": r.restart_required(),
+        "restart_command": restart_hint(root),
+        "price_check": match prices {
+            Ok(p) => json!(p),
+            Err(e) => json!({ "error": e.message }),
+        },
+    })
+}
+
+/// Exit code of a refresh: 1 when the template names could not be written,
+/// or with `--check` when a price is flagged or cannot be checked.
+fn refresh_exit(args: &RefreshArgs, messages_ok: bool, prices: &Result<PriceCheck>) -> i32 {
+    if !messages_ok {
         return 1;
     }
-    let flagged = match &prices {
+    let flagged = match prices {
         Ok(p) => !p.alerts.is_empty(),
         // Unreadable local prices cannot be said to be fine.
         Err(_) => true,
@@ -359,16 +432,135 @@ pub fn refresh(root: &MgrRoot, config: &Config, args: &RefreshArgs) -> i32 {
     i32::from(args.check && flagged)
 }
 
-/// The price-change alert after a refresh (`commands::price_watch`): each
-/// flagged price at warn in the log.
+/// After an export was parsed, compared and stored.
+fn report_stored(
+    root: &MgrRoot,
+    config: &Config,
+    args: &RefreshArgs,
+    r: Refreshed,
+    local: Result<Vec<LocalPrice>>,
+) -> i32 {
+    let prices = price_check(root, config, args.module, Some(&r.catalog), local);
+    if args.json {
+        print_json(&refresh_json(root, &r, &prices));
+    } else {
+        let mut out = catalog_text(&r.catalog, args.verbose);
+        out.push('\n');
+        if r.old_fetched_at.is_some() {
+            out.push_str(&diff_text(&r.diff, args.verbose));
+        }
+        out.push_str(&format!("Cache written: {}\n", r.cache_path.display()));
+        match &r.messages {
+            Ok(p) if r.templates_written => {
+                out.push_str(&format!("Template names written: {}\n", p.display()))
+            }
+            Ok(p) => out.push_str(&format!(
+                "Template names unchanged (no template changed): {}\n",
+                p.display()
+            )),
+            Err(_) => {}
+        }
+        print!("{out}");
+        if let Err(e) = &r.messages {
+            eprintln!("warning: {e}");
+        }
+        if r.restart_required() {
+            println!(
+                "BILLmanager reads the templates at start: restart it to see the changes: {}",
+                restart_hint(root)
+            );
+        }
+        print!("{}", price_text(&prices));
+    }
+    let code = refresh_exit(args, r.messages.is_ok(), &prices);
+    // The process ends here: freeing 5,000 tariffs one by one would only
+    // cost time (issue 15).
+    std::mem::forget(r);
+    code
+}
+
+/// After an export identical to the stored one: nothing was parsed or
+/// written. The cached catalog is read only when something needs its
+/// tariffs: `--json`, `--verbose`, a catalog small enough to be listed as
+/// after any refresh, or a local price to check.
+fn report_unchanged(
+    root: &MgrRoot,
+    config: &Config,
+    args: &RefreshArgs,
+    stamp: &Stamp,
+    local: Result<Vec<LocalPrice>>,
+) -> i32 {
+    let module = args.module;
+    let catalog = if args.json || args.verbose || stamp.tariffs <= LISTED {
+        match cache::load_required(root, module) {
+            Ok(c) => Some(c),
+            Err(e) => return report(&e),
+        }
+    } else {
+        None
+    };
+    let prices = price_check(root, config, module, catalog.as_ref(), local);
+    let cache_path = cache::path(root, module);
+    match catalog {
+        Some(catalog) if args.json => {
+            let r = Refreshed {
+                catalog,
+                old_fetched_at: Some(stamp.fetched_at.clone()),
+                diff: CatalogDiff::default(),
+                cache_path,
+                unchanged: true,
+                templates_written: false,
+                messages: Ok(crate::catalog::templates::messages_file(root)),
+            };
+            print_json(&refresh_json(root, &r, &prices));
+            std::mem::forget(r);
+        }
+        catalog => {
+            let mut out = match &catalog {
+                Some(c) => catalog_text(c, true),
+                None => format!(
+                    "Processing module {module}: {} certificate tariffs ({} export entries skipped, {} warnings), fetched {}\n",
+                    stamp.tariffs, stamp.skipped, stamp.warnings, stamp.fetched_at
+                ),
+            };
+            out.push('\n');
+            out.push_str(&format!(
+                "The export is identical to the one stored at {}: nothing written (cache {}).\n",
+                stamp.fetched_at,
+                cache_path.display()
+            ));
+            out.push_str(&price_text(&prices));
+            print!("{out}");
+            std::mem::forget(catalog);
+        }
+    }
+    refresh_exit(args, true, &prices)
+}
+
+/// The price-change alert after a refresh (`commands::price_watch`): the
+/// `local` prices against the new costs, each flagged price at warn in the
+/// log. `catalog`: the module's catalog, or `None` to read it from the
+/// cache if a local price needs it.
 fn price_check(
     root: &MgrRoot,
     config: &Config,
     module: u64,
-    catalog: &Catalog,
+    catalog: Option<&Catalog>,
+    local: Result<Vec<LocalPrice>>,
 ) -> Result<PriceCheck> {
-    let mut open = crate::commands::module::open_module(root, config, module)?;
-    let prices = price_watch::local_prices(&mut open.db, module)?;
+    let prices = local?;
+    if prices.is_empty() {
+        // What `check` finds in no prices, without a catalog to read.
+        return Ok(PriceCheck::default());
+    }
+    let cached;
+    let catalog = match catalog {
+        Some(c) => c,
+        None => {
+            cached = cache::load_required(root, module)?;
+            &cached
+        }
+    };
     let result = price_watch::check(catalog, &config.pricing, &prices);
     for a in &result.alerts {
         log::warn!("catalog of module {module}: {}", a.line());

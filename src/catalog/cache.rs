@@ -1,12 +1,16 @@
 //! The catalog cache: `var/pmsslreseller/catalog-<module id>.json`, one file
-//! per processing module, written atomically (temp file + rename) so a reader
-//! never sees half a file and a failed refresh leaves the old cache intact.
+//! per processing module, and its template view beside it, each written
+//! atomically (temp file + rename) so a reader never sees half a file and a
+//! failed refresh leaves the old cache intact.
 
+use std::borrow::Cow;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Catalog, TemplateFlags, CACHE_FORMAT};
+use super::diff::TariffFacts;
+use super::{Catalog, Tariff, TemplateFlags, CACHE_FORMAT};
 use crate::paths::MgrRoot;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 
@@ -41,34 +45,129 @@ fn cache_error(path: &Path, what: String) -> ModuleError {
     ModuleError::new(ErrorKind::Config, what).with_object(path.display().to_string())
 }
 
+/// Which file a cache write produced: enough to tell later that it is
+/// still that file, neither replaced (a new inode: every write renames a new
+/// file into place), nor rewritten, nor truncated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileId {
+    pub ino: u64,
+    pub len: u64,
+    pub mtime: i64,
+    pub mtime_nsec: i64,
+}
+
+impl FileId {
+    fn of(meta: &std::fs::Metadata) -> FileId {
+        use std::os::unix::fs::MetadataExt;
+        FileId {
+            ino: meta.ino(),
+            len: meta.len(),
+            mtime: meta.mtime(),
+            mtime_nsec: meta.mtime_nsec(),
+        }
+    }
+
+    /// The file at `path` now; `None` when it cannot be read.
+    pub fn current(path: &Path) -> Option<FileId> {
+        std::fs::metadata(path).ok().map(|m| FileId::of(&m))
+    }
+}
+
+/// What [`save_identified`] wrote: the catalog's path and which files the
+/// two are now.
+#[derive(Debug, Clone)]
+pub struct Saved {
+    pub path: PathBuf,
+    pub view: FileId,
+    pub catalog: FileId,
+}
+
 /// Write the cache of `catalog.module_id`, replacing the old one atomically.
 pub fn save(root: &MgrRoot, catalog: &Catalog) -> Result<PathBuf> {
+    save_identified(root, catalog).map(|s| s.path)
+}
+
+/// [`save`], saying which files it wrote (for `catalog::stamp`).
+pub fn save_identified(root: &MgrRoot, catalog: &Catalog) -> Result<Saved> {
     let target = path(root, catalog.module_id);
     let dir = root.state_dir();
     std::fs::create_dir_all(&dir).map_err(|e| {
         let hint = crate::paths::write_hint(&e);
         cache_error(&dir, format!("cannot create {}: {e}{hint}", dir.display()))
     })?;
-    let write = |path: &Path, json: serde_json::Result<String>| {
-        let json =
-            json.map_err(|e| ModuleError::internal(format!("cannot serialise the catalog: {e}")))?;
-        crate::paths::write_atomic(path, json.as_bytes()).map_err(|e| {
-            let hint = crate::paths::write_hint(&e);
-            cache_error(path, format!("cannot write {}: {e}{hint}", path.display()))
-        })
-    };
     // The view first: a crash between the two renames leaves templates of
     // the newer export beside the older catalog, which `open` refuses with
     // "refresh the catalog" for a tariff it lacks; never the other way round,
     // templates missing for tariffs the catalog sells.
-    write(
+    let view = write(
         &templates_path(root, catalog.module_id),
-        serde_json::to_string(&TemplateCatalog::of(catalog)),
+        &TemplateCatalogRef::of(catalog),
     )?;
     // Compact: read by the module on every `open` and refresh (issue 15);
     // `pmsslreseller catalog show` is the human view.
-    write(&target, serde_json::to_string(catalog))?;
-    Ok(target)
+    let written = write(&target, catalog)?;
+    Ok(Saved {
+        path: target,
+        view,
+        catalog: written,
+    })
+}
+
+/// [`save_identified`] of the catalog file alone, for a refresh that found
+/// the template view the same as before (same templates, same names):
+/// writing 5,000 names again would change nothing. `view`: which file the
+/// view is.
+pub fn save_catalog_only(root: &MgrRoot, catalog: &Catalog, view: FileId) -> Result<Saved> {
+    let target = path(root, catalog.module_id);
+    let written = write(&target, catalog)?;
+    Ok(Saved {
+        path: target,
+        view,
+        catalog: written,
+    })
+}
+
+/// One cache file as compact JSON, replaced atomically. Streamed to the
+/// file through a small buffer: a 3 MiB string first would be 700 more
+/// fresh pages to fault in and one more copy (issue 15).
+fn write<T: Serialize>(path: &Path, value: &T) -> Result<FileId> {
+    write_atomic_identified(path, |out| {
+        serde_json::to_writer(out, value).map_err(std::io::Error::from)
+    })
+    .map_err(|e| {
+        let hint = crate::paths::write_hint(&e);
+        cache_error(path, format!("cannot write {}: {e}{hint}", path.display()))
+    })
+}
+
+/// Replace `target` with what `fill` writes, atomically, as
+/// `paths::write_atomic`, and say which file it is now, read from the new
+/// file before the rename (so a writer racing us cannot make us record its
+/// file as ours).
+fn write_atomic_identified(
+    target: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<FileId> {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = target.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let written = std::fs::File::create(&tmp).and_then(|f| {
+        let mut out = std::io::BufWriter::with_capacity(64 * 1024, &f);
+        fill(&mut out)?;
+        out.flush()?;
+        drop(out);
+        f.metadata()
+    });
+    written
+        .and_then(|meta| {
+            std::fs::rename(&tmp, target)?;
+            Ok(FileId::of(&meta))
+        })
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
 }
 
 /// The cache of one module; `Ok(None)` when there is none yet.
@@ -76,6 +175,35 @@ pub fn load(root: &MgrRoot, module_id: u64) -> Result<Option<Catalog>> {
     load_file::<Catalog>(&path(root, module_id), module_id, |c| {
         (c.format, c.module_id)
     })
+}
+
+/// The text of the cache file of one module, for [`facts`]; `Ok(None)` when
+/// there is none yet.
+pub fn read_text(root: &MgrRoot, module_id: u64) -> Result<Option<String>> {
+    read_file(&path(root, module_id))
+}
+
+/// What a refresh's diff needs of the cached catalog, borrowed from the
+/// cache file's text.
+#[derive(Debug, Deserialize)]
+pub struct CachedFacts<'a> {
+    format: u32,
+    module_id: u64,
+    #[serde(borrow)]
+    pub fetched_at: Cow<'a, str>,
+    #[serde(borrow)]
+    pub tariffs: Vec<TariffFacts<'a>>,
+}
+
+/// The [`CachedFacts`] of the cache of `module_id` whose text ([`read_text`])
+/// is `text`; checked for format and module like every read.
+pub fn facts<'t>(root: &MgrRoot, module_id: u64, text: &'t str) -> Result<CachedFacts<'t>> {
+    parse_file(
+        &path(root, module_id),
+        module_id,
+        text,
+        |c: &CachedFacts| (c.format, c.module_id),
+    )
 }
 
 /// What `features` needs of one cached tariff, read from the same file
@@ -130,6 +258,46 @@ pub struct TemplateCatalog {
     pub tariffs: Vec<TemplateTariff>,
 }
 
+/// A [`TemplateCatalog`] borrowed from the catalog it is the view of:
+/// serialised to the same JSON without copying 5,000 names first.
+#[derive(Serialize)]
+struct TemplateCatalogRef<'a> {
+    format: u32,
+    module_id: u64,
+    tariffs: Vec<TemplateTariffRef<'a>>,
+}
+
+/// A [`TemplateTariff`] borrowed from its [`Tariff`].
+#[derive(Serialize)]
+struct TemplateTariffRef<'a> {
+    id: u64,
+    name: &'a str,
+    name_ru: Option<&'a str>,
+    name_en: Option<&'a str>,
+    #[serde(with = "flags_as_summary")]
+    flags: TemplateFlags,
+}
+
+impl<'a> TemplateCatalogRef<'a> {
+    fn of(catalog: &'a Catalog) -> TemplateCatalogRef<'a> {
+        TemplateCatalogRef {
+            format: catalog.format,
+            module_id: catalog.module_id,
+            tariffs: catalog
+                .tariffs
+                .iter()
+                .map(|t: &'a Tariff| TemplateTariffRef {
+                    id: t.id,
+                    name: &t.name,
+                    name_ru: t.name_ru.as_deref(),
+                    name_en: t.name_en.as_deref(),
+                    flags: t.flags,
+                })
+                .collect(),
+        }
+    }
+}
+
 impl TemplateCatalog {
     pub fn of(catalog: &Catalog) -> TemplateCatalog {
         TemplateCatalog {
@@ -157,12 +325,29 @@ fn load_file<T: serde::de::DeserializeOwned>(
     module_id: u64,
     identity: impl Fn(&T) -> (u32, u64),
 ) -> Result<Option<T>> {
-    let text = match std::fs::read_to_string(p) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(cache_error(p, format!("cannot read {}: {e}", p.display()))),
-    };
-    let value: T = serde_json::from_str(&text).map_err(|e| {
+    match read_file(p)? {
+        Some(text) => parse_file(p, module_id, &text, identity).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The text of a cache file; `Ok(None)` when there is none.
+fn read_file(p: &Path) -> Result<Option<String>> {
+    match std::fs::read_to_string(p) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(cache_error(p, format!("cannot read {}: {e}", p.display()))),
+    }
+}
+
+/// A cache file's `text` as `T`, checked for format and module.
+fn parse_file<'t, T: Deserialize<'t>>(
+    p: &Path,
+    module_id: u64,
+    text: &'t str,
+    identity: impl Fn(&T) -> (u32, u64),
+) -> Result<T> {
+    let value: T = serde_json::from_str(text).map_err(|e| {
         cache_error(
             p,
             format!(
@@ -180,7 +365,7 @@ fn load_file<T: serde::de::DeserializeOwned>(
             ),
         ));
     }
-    Ok(Some(value))
+    Ok(value)
 }
 
 /// The cache of one module, or an error telling the admin to fetch it.
@@ -215,10 +400,25 @@ pub fn cached_modules(root: &MgrRoot) -> Vec<u64> {
 /// message per unreadable one (the caller logs them; `features` must answer
 /// anyway).
 pub fn load_all_templates(root: &MgrRoot) -> (Vec<TemplateCatalog>, Vec<String>) {
+    load_templates(root, cached_modules(root))
+}
+
+/// [`load_all_templates`] but for module `module_id`'s (whose catalog the
+/// caller holds).
+pub fn load_all_templates_except(
+    root: &MgrRoot,
+    module_id: u64,
+) -> (Vec<TemplateCatalog>, Vec<String>) {
+    let mut ids = cached_modules(root);
+    ids.retain(|id| *id != module_id);
+    load_templates(root, ids)
+}
+
+fn load_templates(root: &MgrRoot, ids: Vec<u64>) -> (Vec<TemplateCatalog>, Vec<String>) {
     let identity = |c: &TemplateCatalog| (c.format, c.module_id);
     let mut catalogs = Vec::new();
     let mut problems = Vec::new();
-    for id in cached_modules(root) {
+    for id in ids {
         let view = match load_file(&templates_path(root, id), id, identity) {
             Ok(Some(view)) => Ok(Some(view)),
             // No view yet (older cache) or a damaged one: the catalog itself.

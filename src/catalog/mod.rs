@@ -16,6 +16,7 @@ pub mod diff;
 pub mod flags;
 pub mod import_links;
 pub mod parse;
+pub mod stamp;
 pub mod templates;
 
 use rust_decimal::Decimal;
@@ -197,13 +198,18 @@ impl Period {
 
     /// "12 mo", "trial", "day", …: for tables.
     pub fn label(&self) -> String {
-        match (self.kind.as_str(), self.length) {
-            (_, TRIAL_LENGTH) => "trial".into(),
-            ("month", n) if n > 0 => format!("{n} mo"),
-            (_, -50) => "day".into(),
-            (_, 0) => "lifetime".into(),
-            (k, n) => format!("{k} {n}"),
-        }
+        period_label(&self.kind, self.length)
+    }
+}
+
+/// The [`Period::label`] of a period of type `kind` and `length`.
+pub fn period_label(kind: &str, length: i64) -> String {
+    match (kind, length) {
+        (_, TRIAL_LENGTH) => "trial".into(),
+        ("month", n) if n > 0 => format!("{n} mo"),
+        (_, -50) => "day".into(),
+        (_, 0) => "lifetime".into(),
+        (k, n) => format!("{k} {n}"),
     }
 }
 

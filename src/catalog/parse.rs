@@ -13,7 +13,6 @@ use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::wire::FUNC_PRICELIST_EXPORT;
 use std::borrow::Cow;
 
-use quick_xml::events::attributes::Attributes;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
@@ -67,20 +66,12 @@ pub fn parse_export(xml: &str, module_id: u64, fetched_at: &str) -> Result<Catal
         .with_param("upstream_msg", msg));
     }
 
-    let mut tariffs: Vec<(usize, Tariff)> = Vec::new();
-    let mut skipped = Vec::new();
-    let mut warnings = Vec::new();
-    for (index, raw) in doc.tariffs.into_iter().enumerate() {
-        let position = index + 1;
-        match tariff_from(&raw, &mut warnings) {
-            Ok(t) => tariffs.push((position, t)),
-            Err(reason) => skipped.push(Skipped {
-                position,
-                id: text_of(&raw.id).map(str::to_string),
-                reason,
-            }),
-        }
-    }
+    let RawDocument {
+        mut tariffs,
+        mut skipped,
+        warnings,
+        ..
+    } = doc;
     // Sorted and unique: deterministic templates, binary search in lookups.
     // The sort is stable, so the first occurrence of an id is kept.
     tariffs.sort_by_key(|(_, t)| t.id);
@@ -174,9 +165,14 @@ struct RawTariff<'a> {
     addons: Vec<RawAddon<'a>>,
 }
 
-/// What the document holds: its tariffs and its first `<error>` (type, msg).
-struct RawDocument<'a> {
-    tariffs: Vec<RawTariff<'a>>,
+/// What the document holds: its tariffs, each typed as soon as its
+/// `</pricelist>` is read (with its 1-based position), the ones skipped and
+/// why, the warnings, and its first `<error>` (type, msg).
+#[derive(Default)]
+struct RawDocument {
+    tariffs: Vec<(usize, Tariff)>,
+    skipped: Vec<Skipped>,
+    warnings: Vec<String>,
     error: Option<(String, String)>,
 }
 
@@ -261,6 +257,42 @@ enum Frame {
 }
 
 impl<'a> RawTariff<'a> {
+    /// Empty again, keeping the vectors' room for the next `<pricelist>`.
+    fn clear(&mut self) {
+        let RawTariff {
+            id,
+            name,
+            name_ru,
+            name_en,
+            itemtype,
+            info_seen,
+            info_intname,
+            active,
+            archived,
+            hideinorder,
+            siteinfo,
+            prices,
+            addons,
+        } = self;
+        for field in [
+            id,
+            name,
+            name_ru,
+            name_en,
+            itemtype,
+            info_intname,
+            active,
+            archived,
+            hideinorder,
+            siteinfo,
+        ] {
+            *field = None;
+        }
+        *info_seen = false;
+        prices.clear();
+        addons.clear();
+    }
+
     fn field(&mut self, f: TariffField) -> &mut Field<'a> {
         match f {
             TariffField::Id => &mut self.id,
@@ -308,14 +340,33 @@ struct DocReader<'a> {
     /// Where the name of every open element is in the input, for the
     /// "truncated" message only (no allocation per element).
     open_names: Vec<std::ops::Range<usize>>,
-    doc: RawDocument<'a>,
+    /// The `<pricelist>` being read (one at a time: typed at its end tag,
+    /// then reused, so 5,000 raw tariffs are never held at once).
+    tariff: RawTariff<'a>,
+    /// How many `<pricelist>` elements were opened so far.
+    position: usize,
+    doc: RawDocument,
     error_msg: Field<'a>,
     error_type: Option<String>,
 }
 
 impl<'a> DocReader<'a> {
     fn tariff(&mut self) -> &mut RawTariff<'a> {
-        self.doc.tariffs.last_mut().expect("inside a <pricelist>")
+        &mut self.tariff
+    }
+
+    /// The `<pricelist>` just closed, typed into the document (or skipped
+    /// with its reason).
+    fn finish_tariff(&mut self) {
+        match tariff_from(&self.tariff, &mut self.doc.warnings) {
+            Ok(t) => self.doc.tariffs.push((self.position, t)),
+            Err(reason) => self.doc.skipped.push(Skipped {
+                position: self.position,
+                id: text_of(&self.tariff.id).map(str::to_string),
+                reason,
+            }),
+        }
+        self.tariff.clear();
     }
 
     fn addon(&mut self) -> &mut RawAddon<'a> {
@@ -368,7 +419,7 @@ impl<'a> DocReader<'a> {
                 )))
             }
             (Some(Frame::Doc), b"pricelist") => {
-                self.doc.tariffs.push(RawTariff::default());
+                self.position += 1;
                 Frame::Tariff
             }
             (Some(Frame::Doc), b"error") if self.error_type.is_none() => {
@@ -484,6 +535,43 @@ fn span_in(text: &str, part: &[u8]) -> std::ops::Range<usize> {
     }
 }
 
+/// The unescaped text of `raw`, bytes quick-xml read from `text`: borrowed
+/// from `text` unless an entity had to be replaced. The input is a `&str`,
+/// so its bytes are not checked as UTF-8 a second time, and the entity scan
+/// runs only when there is a `&` (issue 15: decoding every text and
+/// attribute value again cost a tenth of the parse). `Err` is the detail.
+fn unescaped<'a>(text: &'a str, raw: &[u8]) -> std::result::Result<Cow<'a, str>, String> {
+    let value: Cow<'a, str> = match text
+        .get(span_in(text, raw))
+        .filter(|s| s.len() == raw.len())
+    {
+        // Always, with `Reader::from_str`.
+        Some(within) => Cow::Borrowed(within),
+        None => Cow::Owned(
+            std::str::from_utf8(raw)
+                .map_err(|e| e.to_string())?
+                .to_string(),
+        ),
+    };
+    if !value.contains('&') {
+        return Ok(value);
+    }
+    let detail = |e: quick_xml::escape::EscapeError| crate::logging::shorten(&e.to_string(), 300);
+    match value {
+        Cow::Borrowed(v) => quick_xml::escape::unescape(v).map_err(detail),
+        Cow::Owned(v) => Ok(Cow::Owned(
+            quick_xml::escape::unescape(&v)
+                .map_err(detail)?
+                .into_owned(),
+        )),
+    }
+}
+
+/// The unescaped text of a text event, as [`unescaped`].
+fn text_value<'a>(text: &'a str, raw: &[u8]) -> Result<Cow<'a, str>> {
+    unescaped(text, raw).map_err(|detail| bad_export(format!("bad text: {detail}")))
+}
+
 /// The unescaped values of the first attributes named `keys` of `e`, in one
 /// pass over its attributes, borrowed from `text` where nothing needed
 /// unescaping. Checked attributes are off on purpose: quick-xml's duplicate
@@ -497,29 +585,10 @@ fn attrs<'a, const N: usize>(
     if raw.is_empty() {
         return Ok(std::array::from_fn(|_| None));
     }
-    let name = || shown(e.name().as_ref());
-    match text
-        .get(span_in(text, raw))
-        .filter(|s| s.len() == raw.len())
-    {
-        // The reader borrows from `text` (always, with `Reader::from_str`).
-        Some(within) => attr_values(Attributes::new(within, 0), keys, name),
-        // Otherwise the same, copied.
-        None => {
-            Ok(attr_values(e.attributes(), keys, name)?
-                .map(|v| v.map(|c| Cow::Owned(c.into_owned()))))
-        }
-    }
-}
-
-fn attr_values<'x, const N: usize>(
-    mut attributes: Attributes<'x>,
-    keys: [&[u8]; N],
-    name: impl Fn() -> String,
-) -> Result<[Field<'x>; N]> {
-    let mut out: [Field<'x>; N] = std::array::from_fn(|_| None);
+    let mut out: [Field<'a>; N] = std::array::from_fn(|_| None);
     let mut left = N;
-    for a in attributes.with_checks(false) {
+    for a in e.attributes().with_checks(false) {
+        let name = || shown(e.name().as_ref());
         let a = a.map_err(|err| bad_export(format!("bad attribute in <{}>: {err}", name())))?;
         let Some(i) = keys.iter().position(|k| *k == a.key.as_ref()) else {
             continue;
@@ -527,9 +596,9 @@ fn attr_values<'x, const N: usize>(
         if out[i].is_some() {
             continue;
         }
-        let value = a
-            .unescape_value()
-            .map_err(|err| bad_export(format!("bad attribute value in <{}>: {err}", name())))?;
+        let value = unescaped(text, &a.value).map_err(|detail| {
+            bad_export(format!("bad attribute value in <{}>: {detail}", name()))
+        })?;
         out[i] = Some(value);
         left -= 1;
         if left == 0 {
@@ -541,17 +610,16 @@ fn attr_values<'x, const N: usize>(
 
 /// The whole document into [`RawDocument`]; any XML error is an error (a
 /// broken export never replaces a good cache).
-fn read_document(text: &str) -> Result<RawDocument<'_>> {
+fn read_document(text: &str) -> Result<RawDocument> {
     let mut reader = Reader::from_str(text);
     reader.config_mut().check_end_names = true;
     let mut r = DocReader {
         text,
         stack: Vec::new(),
         open_names: Vec::new(),
-        doc: RawDocument {
-            tariffs: Vec::new(),
-            error: None,
-        },
+        tariff: RawTariff::default(),
+        position: 0,
+        doc: RawDocument::default(),
         error_msg: None,
         error_type: None,
     };
@@ -580,12 +648,19 @@ fn read_document(text: &str) -> Result<RawDocument<'_>> {
                 if matches!(event, Event::Start(_)) {
                     r.stack.push(frame);
                     r.open_names.push(span_in(text, e.name().as_ref()));
-                } else if r.stack.is_empty() {
-                    root_done = true;
+                } else {
+                    if frame == Frame::Tariff {
+                        r.finish_tariff();
+                    }
+                    if r.stack.is_empty() {
+                        root_done = true;
+                    }
                 }
             }
             Event::End(_) => {
-                r.stack.pop();
+                if r.stack.pop() == Some(Frame::Tariff) {
+                    r.finish_tariff();
+                }
                 r.open_names.pop();
                 if r.stack.is_empty() {
                     root_done = true;
@@ -593,22 +668,12 @@ fn read_document(text: &str) -> Result<RawDocument<'_>> {
             }
             Event::Text(t) => match r.stack.last().copied() {
                 Some(Frame::Text(slot)) => {
-                    let s = t.unescape().map_err(|e| {
-                        bad_export(format!(
-                            "bad text: {}",
-                            crate::logging::shorten(&e.to_string(), 300)
-                        ))
-                    })?;
+                    let s = text_value(text, &t)?;
                     append(r.slot(slot), s);
                 }
                 Some(_) => {}
                 None => {
-                    let s = t.unescape().map_err(|e| {
-                        bad_export(format!(
-                            "bad text: {}",
-                            crate::logging::shorten(&e.to_string(), 300)
-                        ))
-                    })?;
+                    let s = text_value(text, &t)?;
                     if !s.trim().is_empty() {
                         return Err(bad_export("text outside the root element"));
                     }
@@ -666,23 +731,23 @@ fn is_on(v: Option<&str>) -> bool {
 fn periods_of(
     prices: &[RawPrice<'_>],
     default_currency: &str,
-    what: &str,
+    what: &dyn Fn() -> String,
     warnings: &mut Vec<String>,
 ) -> Vec<Period> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(prices.iter().map(|p| p.periods.len()).sum());
     for price in prices {
         let currency = price
             .currency
             .as_deref()
             .map(str::trim)
             .filter(|c| !c.is_empty())
-            .unwrap_or(default_currency)
-            .to_string();
+            .unwrap_or(default_currency);
         for p in &price.periods {
             let length_text = p.length.as_deref().unwrap_or("").trim();
             let Ok(length) = length_text.parse::<i64>() else {
                 warnings.push(format!(
-                    "{what}: period with length \"{length_text}\" ignored"
+                    "{}: period with length \"{length_text}\" ignored",
+                    what()
                 ));
                 continue;
             };
@@ -694,25 +759,30 @@ fn periods_of(
                 match cost_text.parse::<Decimal>() {
                     Ok(c) if c.is_sign_negative() && !c.is_zero() => {
                         warnings.push(format!(
-                            "{what}: period {length} with negative cost \"{cost_text}\" ignored"
+                            "{}: period {length} with negative cost \"{cost_text}\" ignored",
+                            what()
                         ));
                         continue;
                     }
                     Ok(c) => Some(c),
                     Err(_) => {
                         warnings.push(format!(
-                            "{what}: period {length} with cost \"{cost_text}\" ignored"
+                            "{}: period {length} with cost \"{cost_text}\" ignored",
+                            what()
                         ));
                         continue;
                     }
                 }
             };
             if currency.is_empty() && cost.is_some() {
-                warnings.push(format!("{what}: period {length} has no currency; ignored"));
+                warnings.push(format!(
+                    "{}: period {length} has no currency; ignored",
+                    what()
+                ));
                 continue;
             }
             out.push(Period {
-                currency: currency.clone(),
+                currency: currency.to_string(),
                 kind,
                 length,
                 cost,
@@ -725,7 +795,7 @@ fn periods_of(
 fn altname_addon(
     addon: &RawAddon<'_>,
     currency: &str,
-    what: &str,
+    what: &dyn Fn() -> String,
     warnings: &mut Vec<String>,
 ) -> Option<AltnameAddon> {
     let intname = text_of(&addon.intname)
@@ -747,7 +817,7 @@ fn altname_addon(
         periods: periods_of(
             &addon.prices,
             currency,
-            &format!("{what} addon altname"),
+            &|| format!("{} addon altname", what()),
             warnings,
         ),
         enumeration: addon
@@ -760,7 +830,7 @@ fn altname_addon(
                 periods: periods_of(
                     &c.prices,
                     currency,
-                    &format!("{what} addon altname enumeration"),
+                    &|| format!("{} addon altname enumeration", what()),
                     warnings,
                 ),
             })
@@ -791,19 +861,19 @@ fn tariff_from(
         .or_else(|| name_en.clone())
         .or_else(|| name_ru.clone())
         .ok_or("no <name>")?;
-    let what = format!("tariff {id}");
+    // Only a warning names the tariff: no string per tariff otherwise.
+    let what = || format!("tariff {id}");
     let first_currency = raw
         .prices
         .iter()
         .find_map(|p| p.currency.as_deref())
         .unwrap_or("")
-        .trim()
-        .to_string();
-    let periods = periods_of(&raw.prices, &first_currency, &what, warnings);
+        .trim();
+    let periods = periods_of(&raw.prices, first_currency, &what, warnings);
     let altnames: Vec<AltnameAddon> = raw
         .addons
         .iter()
-        .filter_map(|a| altname_addon(a, &first_currency, &what, warnings))
+        .filter_map(|a| altname_addon(a, first_currency, &what, warnings))
         .collect();
     let siteinfo = text_of(&raw.siteinfo).map(str::to_string);
     let mut names: Vec<&str> = vec![name.as_str()];

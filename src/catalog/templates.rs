@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::cache::{self, TemplateCatalog, TemplateTariff};
+use super::Catalog;
 use crate::paths::{MgrRoot, MODULE_NAME};
-use crate::protocol::xml::{empty_element, Elem};
+use crate::protocol::xml::{empty_element, text_element, Elem};
 
 /// One `<template …/>`: `name` and `id` (same value, §12.2 design),
 /// `display_name` (OP-SSL's attribute), then the flags that are on, as `yes`.
@@ -80,6 +81,8 @@ pub fn messages_file(root: &MgrRoot) -> PathBuf {
 }
 
 /// `<mgrdata>` with `<messages name="pricelist.certificate">` in ru and en.
+/// Each `<msg>` is serialised at once ([`text_element`]): a tree of 10,000
+/// of them cost more than the rest of the file (issue 15).
 pub fn messages_document(catalogs: &[TemplateCatalog]) -> String {
     let tariffs = merged(catalogs);
     let mut mgrdata = Elem::new("mgrdata");
@@ -91,21 +94,23 @@ pub fn messages_document(catalogs: &[TemplateCatalog]) -> String {
             } else {
                 t.display_name_en()
             };
-            messages.push(Elem::new("msg").attr("name", t.template_id()).text(text));
+            let id = t.template_id();
+            messages.push_raw(text_element("msg", [("name", id.as_str())], text));
         }
         mgrdata.push(Elem::new("lang").attr("name", lang).child(messages));
     }
     mgrdata.to_document()
 }
 
-/// Rewrite the messages file from every cached catalog (their template
-/// views, which hold the names: the full catalogs are not read again after a
-/// refresh just wrote one). Returns its path.
-pub fn write_messages_file(root: &MgrRoot) -> std::io::Result<PathBuf> {
-    let (catalogs, problems) = cache::load_all_templates(root);
+/// Rewrite the messages file from every cached catalog: `current`, the one
+/// a refresh just stored, from memory, and the other modules' from their
+/// template views. Returns its path.
+pub fn write_messages_file(root: &MgrRoot, current: &Catalog) -> std::io::Result<PathBuf> {
+    let (mut catalogs, problems) = cache::load_all_templates_except(root, current.module_id);
     for p in problems {
         log::warn!("messages file: {p}");
     }
+    catalogs.push(TemplateCatalog::of(current));
     let path = messages_file(root);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;

@@ -1,13 +1,14 @@
 //! Fetching a module's catalog from its upstream and storing it: the module
 //! opened by `commands::module::open_module`, `pricelist.export` through the
 //! upstream client, then
-//! parse → check → diff → cache → template names. One path for
-//! `catalog refresh`, `pricing preview --refresh` and `import_pricelist`.
+//! parse → check → diff → cache → template names (all but the parse skipped
+//! for an export identical to the stored one, `catalog::stamp`). One path
+//! for `catalog refresh`, `pricing preview --refresh` and `import_pricelist`.
 
 use std::path::PathBuf;
 
-use crate::catalog::diff::{diff, CatalogDiff};
-use crate::catalog::{cache, parse_export, templates, Catalog};
+use crate::catalog::diff::{diff, diff_facts, CatalogDiff};
+use crate::catalog::{cache, parse_export, stamp, templates, Catalog};
 use crate::commands::module::open_module;
 use crate::config::Config;
 use crate::paths::MgrRoot;
@@ -28,10 +29,17 @@ pub fn export_for_module(root: &MgrRoot, config: &Config, module: u64) -> Result
 #[derive(Debug)]
 pub struct Refreshed {
     pub catalog: Catalog,
-    /// The cache it replaced (none, or unreadable: `None`).
-    pub old: Option<Catalog>,
+    /// When the cache it replaced was fetched (no cache, or an unreadable
+    /// one: `None`).
+    pub old_fetched_at: Option<String>,
     pub diff: CatalogDiff,
     pub cache_path: PathBuf,
+    /// The export is the one the cache was stored from ([`Stored::Unchanged`]):
+    /// nothing was written, `catalog` is the cache's.
+    pub unchanged: bool,
+    /// The template view and names were written (not when no template
+    /// changed: they would be the same bytes).
+    pub templates_written: bool,
     /// The template names file, or why it could not be written.
     pub messages: std::result::Result<PathBuf, String>,
 }
@@ -39,36 +47,106 @@ pub struct Refreshed {
 impl Refreshed {
     /// BILLmanager must be restarted to see the templates as they are now.
     pub fn restart_required(&self) -> bool {
-        self.old.is_none() || self.diff.needs_restart()
+        self.old_fetched_at.is_none() || self.diff.needs_restart()
     }
 }
 
 /// What to say when a refresh fails: the old cache stays.
-pub fn kept_note(old: Option<&Catalog>) -> String {
-    match old {
-        Some(c) => format!("the cached catalog (fetched {}) is kept", c.fetched_at),
+pub fn kept_note(old_fetched_at: Option<&str>) -> String {
+    match old_fetched_at {
+        Some(at) => format!("the cached catalog (fetched {at}) is kept"),
         None => "no catalog was cached".to_string(),
     }
 }
 
-/// Store an export that was fetched (or read from a file) now. A broken or
-/// empty export is an error and leaves the old cache as it was.
+/// [`kept_note`] for the cache of `module` as it is now (on a failure path:
+/// reads the cache only then).
+fn kept_note_for(root: &MgrRoot, module: u64) -> String {
+    let old = cache::load(root, module).ok().flatten();
+    kept_note(old.as_ref().map(|c| c.fetched_at.as_str()))
+}
+
+/// What storing an export did.
+#[derive(Debug)]
+pub enum Stored {
+    /// The export is byte-identical to the one the cache was stored from,
+    /// and the cache files are still the ones stored then
+    /// (`catalog::stamp`): nothing was parsed, compared or written.
+    Unchanged(stamp::Stamp),
+    /// Parsed, compared with the cache and stored.
+    Changed(Refreshed),
+}
+
+/// Store an export that was fetched (or read from a file) now, as a
+/// [`Refreshed`] with its catalog: an unchanged export's is the cache's.
 pub fn store_export(
     root: &MgrRoot,
     module: u64,
     xml: &str,
     allow_empty: bool,
 ) -> Result<Refreshed> {
-    let old = match cache::load(root, module) {
-        Ok(c) => c,
-        Err(e) => {
-            log::warn!("{} (it will be replaced)", e.message);
-            None
-        }
-    };
-    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let catalog = parse_export(xml, module, &now).map_err(|mut e| {
-        e.message = format!("{}; {}", e.message, kept_note(old.as_ref()));
+    match store(root, module, xml, allow_empty)? {
+        Stored::Changed(r) => Ok(r),
+        Stored::Unchanged(stamp) => Ok(Refreshed {
+            catalog: cache::load_required(root, module)?,
+            old_fetched_at: Some(stamp.fetched_at),
+            diff: CatalogDiff::default(),
+            cache_path: cache::path(root, module),
+            unchanged: true,
+            templates_written: false,
+            messages: Ok(templates::messages_file(root)),
+        }),
+    }
+}
+
+/// Store an export that was fetched (or read from a file) now. A broken or
+/// empty export is an error and leaves the old cache as it was. An export
+/// byte-identical to the one the cache holds is not even parsed: most
+/// refreshes (cron) fetch the same export again, and a 5,000-tariff one
+/// costs more to parse and store than the rest of the refresh (issue 15).
+pub fn store(root: &MgrRoot, module: u64, xml: &str, allow_empty: bool) -> Result<Stored> {
+    let sha256 = stamp::digest(xml.as_bytes());
+    // The cache files as one whole refresh left them, or `None`.
+    let previous = stamp::intact(root, module);
+    if let Some(s) = previous
+        .as_ref()
+        .filter(|s| s.sha256 == sha256)
+        // An empty catalog is accepted only on request, every time.
+        .filter(|s| s.tariffs > 0 || allow_empty)
+    {
+        log::info!(
+            "catalog of module {module}: the export is the one stored at {} (sha256 {sha256}): {} tariffs, {} skipped; nothing written",
+            s.fetched_at,
+            s.tariffs,
+            s.skipped
+        );
+        return Ok(Stored::Unchanged(s.clone()));
+    }
+    let fetched_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    // Only what the diff compares is read of the old cache, and on a
+    // second thread while the export is parsed: the two do not depend on
+    // each other, and reading the old cache was a third of a changed
+    // refresh (issue 15).
+    let old_text = cache::read_text(root, module).unwrap_or_else(|e| {
+        log::warn!("{} (it will be replaced)", e.message);
+        None
+    });
+    let (parsed, old) = std::thread::scope(|scope| {
+        let old = scope.spawn(|| {
+            old_text
+                .as_deref()
+                .map(|text| cache::facts(root, module, text))
+        });
+        let parsed = parse_export(xml, module, &fetched_at);
+        let old = old.join().unwrap_or_else(|_| {
+            Some(Err(ModuleError::internal(
+                "reading the cached catalog failed".to_string(),
+            )))
+        });
+        (parsed, old)
+    });
+    let catalog = parsed.map_err(|mut e| {
+        e.message = format!("{}; {}", e.message, kept_note_for(root, module));
         e
     })?;
     for s in &catalog.skipped {
@@ -92,32 +170,77 @@ pub fn store_export(
                 "the upstream export has no usable certificate tariff ({} skipped{}); {}. If that is right, refresh with --allow-empty",
                 catalog.skipped.len(),
                 if reasons.is_empty() { String::new() } else { format!(": {}", reasons.join("; ")) },
-                kept_note(old.as_ref())
+                kept_note_for(root, module)
             ),
         )
         .with_object(crate::upstream::wire::FUNC_PRICELIST_EXPORT));
     }
-    let changes = diff(old.as_ref(), &catalog);
-    let cache_path = cache::save(root, &catalog)?;
-    let messages = templates::write_messages_file(root).map_err(|e| {
-        format!(
-            "cannot write {}: {e}",
-            templates::messages_file(root).display()
-        )
+    let old = old.and_then(|facts| match facts {
+        Ok(facts) => Some(facts),
+        Err(e) => {
+            log::warn!("{} (it will be replaced)", e.message);
+            None
+        }
     });
+    let changes = match &old {
+        Some(old) => diff_facts(&old.tariffs, &catalog.tariffs),
+        None => diff(None, &catalog),
+    };
+    let old_fetched_at = old.map(|o| o.fetched_at.into_owned());
+    drop(old_text);
+    // The template view and the names file hold ids, names and flags only.
+    // When none of those changed and the view is the one written with the
+    // catalog just compared (the stamp says so, and the catalog read is
+    // still that file), rewriting them would write the same bytes: a price
+    // change writes the catalog alone (issue 15).
+    let same_view = previous
+        .filter(|s| s.catalog_intact(root))
+        .filter(|_| {
+            old_fetched_at.is_some()
+                && changes.added.is_empty()
+                && changes.removed.is_empty()
+                && changes.template_changed.is_empty()
+        })
+        .map(|s| s.view);
+    // No stamp while the files change: a refresh killed before the end
+    // leaves none, and the next one stores everything again.
+    stamp::clear(root, module)?;
+    let templates_written = same_view.is_none();
+    let saved = match same_view {
+        Some(view) => cache::save_catalog_only(root, &catalog, view)?,
+        None => cache::save_identified(root, &catalog)?,
+    };
+    let messages = if templates_written {
+        templates::write_messages_file(root, &catalog).map_err(|e| {
+            format!(
+                "cannot write {}: {e}",
+                templates::messages_file(root).display()
+            )
+        })
+    } else {
+        Ok(templates::messages_file(root))
+    };
+    if messages.is_ok() {
+        if let Err(e) = stamp::write(root, &stamp::Stamp::of(&catalog, sha256, &saved)) {
+            // Only the next refresh of the same export is slower.
+            log::warn!("catalog of module {module}: {}", e.message);
+        }
+    }
     let refreshed = Refreshed {
         catalog,
-        old,
+        old_fetched_at,
         diff: changes,
-        cache_path,
+        cache_path: saved.path,
+        unchanged: false,
+        templates_written,
         messages,
     };
     log::info!(
-        "catalog of module {module} stored: {} tariffs, {} skipped, new {:?}, removed {:?}, {} price changes",
+        "catalog of module {module} stored: {} tariffs, {} skipped, new {}, removed {}, {} price changes",
         refreshed.catalog.tariffs.len(),
         refreshed.catalog.skipped.len(),
-        refreshed.diff.added,
-        refreshed.diff.removed,
+        some_ids(&refreshed.diff.added),
+        some_ids(&refreshed.diff.removed),
         refreshed.diff.price_changed.len()
     );
     if refreshed.restart_required() {
@@ -126,7 +249,18 @@ pub fn store_export(
             root.mgrctl().display()
         );
     }
-    Ok(refreshed)
+    Ok(Stored::Changed(refreshed))
+}
+
+/// Ids for a log line: all of a few, the first 20 of many (a first refresh
+/// adds thousands).
+fn some_ids(ids: &[u64]) -> String {
+    let listed: Vec<String> = ids.iter().take(20).map(u64::to_string).collect();
+    match ids.len() {
+        0 => "none".to_string(),
+        n if n <= 20 => format!("[{}]", listed.join(", ")),
+        n => format!("{n} [{}, …]", listed.join(", ")),
+    }
 }
 
 /// Fetch from the upstream and store. A failed fetch leaves the cache as it was.
@@ -136,10 +270,14 @@ pub fn refresh(
     module: u64,
     allow_empty: bool,
 ) -> Result<Refreshed> {
-    let xml = export_for_module(root, config, module).map_err(|mut e| {
-        let old = cache::load(root, module).ok().flatten();
-        e.message = format!("{}; {}", e.message, kept_note(old.as_ref()));
-        e
-    })?;
+    let xml = fetch(root, config, module)?;
     store_export(root, module, &xml, allow_empty)
+}
+
+/// The export of `module`'s upstream; a failed fetch says the cache stays.
+pub fn fetch(root: &MgrRoot, config: &Config, module: u64) -> Result<String> {
+    export_for_module(root, config, module).map_err(|mut e| {
+        e.message = format!("{}; {}", e.message, kept_note_for(root, module));
+        e
+    })
 }

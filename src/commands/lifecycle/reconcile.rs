@@ -384,18 +384,17 @@ pub fn apply_facts(job: &mut Job, view: &CertView) -> Result<Applied> {
                 }
             }
         }
-        ServiceStatus::Failed => {
-            if current != Some(ServiceStatus::Failed) {
-                mgrctl.certificate_failed(job.item_id)?;
-                applied.writes += 1;
-                log::warn!(
-                    "item {}: the upstream reports the certificate as failed: {}",
-                    job.item_id,
-                    view.status_msg.as_deref().unwrap_or("no reason given")
-                );
-            }
+        // Reported once: a failure already stored is an unchanged fact.
+        ServiceStatus::Failed if current != Some(ServiceStatus::Failed) => {
+            mgrctl.certificate_failed(job.item_id)?;
+            applied.writes += 1;
+            log::warn!(
+                "item {}: the upstream reports the certificate as failed: {}",
+                job.item_id,
+                view.status_msg.as_deref().unwrap_or("no reason given")
+            );
         }
-        _pending => {}
+        _pending_or_unchanged => {}
     }
     Ok(applied)
 }

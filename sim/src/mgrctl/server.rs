@@ -41,6 +41,8 @@ const MAX_REQUEST: u64 = 16 * 1024 * 1024;
 const CLIENT_IO: Duration = Duration::from_secs(10);
 /// How often the accept loop looks at the idle clock and the stop flag.
 const TICK: Duration = Duration::from_millis(200);
+/// How long a starting core waits for the lock of one on its way out.
+const LOCK_WAIT: Duration = Duration::from_secs(3);
 /// On the way out, how long calls already taken may still run (a call waiting on an InnoDB
 /// lock gives up after 50 s by default).
 const FINISH_CALLS: Duration = Duration::from_secs(60);
@@ -178,17 +180,23 @@ fn serve(root: &Path) -> Result<(), String> {
         .write(true)
         .open(&paths.lock)
         .map_err(|e| format!("cannot open {}: {e}", paths.lock.display()))?;
-    match lock.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            log(
-                &paths,
-                "another core already serves this root; not starting",
-            );
-            return Ok(());
-        }
-        Err(std::fs::TryLockError::Error(e)) => {
-            return Err(format!("cannot lock {}: {e}", paths.lock.display()))
+    // A client starts a core only when no socket answers, so a holder of the lock is a core on
+    // its way out (it lets go right after removing its socket) or, rarely, one started beside
+    // us: wait a little for the lock rather than leave the client waiting for nobody.
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        match lock.try_lock() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                log(&paths, "another core serves this root; not starting");
+                return Ok(());
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(format!("cannot lock {}: {e}", paths.lock.display()))
+            }
         }
     }
     // Blocked before any other thread starts, so only the waiter below sees them.
@@ -212,6 +220,7 @@ fn serve(root: &Path) -> Result<(), String> {
     }
     let listener = UnixListener::bind(&paths.socket)
         .map_err(|e| format!("cannot listen on {}: {e}", paths.socket.display()))?;
+    let ours = file_id(&paths.socket);
     write_pid(&paths)?;
     let idle = Conf::load(root)
         .map(|c| c.core_idle())
@@ -251,7 +260,10 @@ fn serve(root: &Path) -> Result<(), String> {
     };
     // New clients find no socket from here on and start the next core, which can take the lock
     // at once; what is already connected is still answered below.
-    let _ = std::fs::remove_file(&paths.socket);
+    // Only our own socket file (under our lock it should be; one put there by hand stays).
+    if ours.is_some() && file_id(&paths.socket) == ours {
+        let _ = std::fs::remove_file(&paths.socket);
+    }
     let _ = std::fs::remove_file(&paths.pid);
     drop(lock);
     let deadline = Instant::now() + FINISH_CALLS;
@@ -297,6 +309,14 @@ fn drain(shared: &Arc<Shared>, listener: &UnixListener, paths: &Paths) {
             dispatch(shared, stream, paths);
         }
     }
+}
+
+/// Device and inode of `path`, to tell our socket file from another one at the same path.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
 }
 
 fn write_pid(paths: &Paths) -> Result<(), String> {
@@ -374,49 +394,61 @@ fn handle(shared: &Shared, stream: UnixStream) {
     let _ = (&stream).write_all(text.as_bytes());
 }
 
-/// Whether `pid` is a running (not exited) core of `root`: a pid file may outlive its core,
-/// and the pid may since belong to another process.
-fn is_core_of(pid: i32, root: &Path) -> bool {
+/// Whether `pid` is a running (not exited) core: a pid file may outlive its core, and the pid
+/// may since belong to another process.
+fn is_core(pid: i32) -> bool {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let running = stat
         .rsplit_once(") ")
         .and_then(|(_, rest)| rest.chars().next())
         .is_some_and(|state| state != 'Z' && state != 'X');
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-    let root = root.as_os_str().as_encoded_bytes();
-    running && args.contains(&&b"mgrctl-core"[..]) && args.contains(&root)
+    running && cmdline.split(|b| *b == 0).any(|a| a == b"mgrctl-core")
 }
 
-/// Stops the core of `root`, if one runs, and waits until it is gone.
+/// Stops the core of `root`, if one runs, and waits until it is gone (its connections closed).
 fn stop(root: &Path) -> Result<(), String> {
     let paths = Paths::of(root);
-    let text = match std::fs::read_to_string(&paths.pid) {
-        Ok(t) => t,
+    let lock = match std::fs::OpenOptions::new().write(true).open(&paths.lock) {
+        Ok(f) => f,
+        // No core ever ran here.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(format!("cannot read {}: {e}", paths.pid.display())),
+        Err(e) => return Err(format!("cannot open {}: {e}", paths.lock.display())),
     };
-    let pid: i32 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("{} holds no pid: '{}'", paths.pid.display(), text.trim()))?;
-    if !is_core_of(pid, root) {
-        // Killed without cleaning up: only its files are left.
+    // The lock free means no core: what is left are the files of one killed hard.
+    if lock.try_lock().is_ok() {
         let _ = std::fs::remove_file(&paths.socket);
         let _ = std::fs::remove_file(&paths.pid);
         return Ok(());
     }
+    let text = std::fs::read_to_string(&paths.pid).map_err(|e| {
+        format!(
+            "a core holds {} but {} cannot be read: {e}",
+            paths.lock.display(),
+            paths.pid.display()
+        )
+    })?;
+    let pid: i32 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{} holds no pid: '{}'", paths.pid.display(), text.trim()))?;
+    if !is_core(pid) {
+        return Err(format!(
+            "{} names {pid}, which is not a billmgr-sim core; not signalling it",
+            paths.pid.display()
+        ));
+    }
     for (signal, wait) in [
-        (libc::SIGTERM, FINISH_CALLS.min(Duration::from_secs(10))),
+        (libc::SIGTERM, Duration::from_secs(10)),
         (libc::SIGKILL, Duration::from_secs(5)),
     ] {
-        // SAFETY: plain syscall; `pid` was just checked to be this root's core.
+        // SAFETY: plain syscall; `pid` is the core that holds this root's lock (checked above).
         unsafe {
             libc::kill(pid, signal);
         }
         let deadline = Instant::now() + wait;
         while Instant::now() < deadline {
-            if !is_core_of(pid, root) {
+            if !is_core(pid) {
                 if signal == libc::SIGKILL {
                     let _ = std::fs::remove_file(&paths.socket);
                     let _ = std::fs::remove_file(&paths.pid);
@@ -464,10 +496,20 @@ mod tests {
 
     #[test]
     fn a_pid_that_is_not_a_core_is_not_stopped() {
-        assert!(!is_core_of(
-            std::process::id() as i32,
-            Path::new("/nowhere")
-        ));
-        assert!(!is_core_of(i32::MAX, Path::new("/nowhere")));
+        assert!(!is_core(std::process::id() as i32));
+        assert!(!is_core(i32::MAX));
+    }
+
+    #[test]
+    fn stopping_a_root_without_a_core_only_clears_dead_files() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(stop(dir.path()), Ok(()));
+        let paths = Paths::of(dir.path());
+        std::fs::create_dir_all(&paths.run).unwrap();
+        std::fs::write(&paths.lock, "").unwrap();
+        std::fs::write(&paths.pid, "1\n").unwrap();
+        std::fs::write(&paths.socket, "").unwrap();
+        assert_eq!(stop(dir.path()), Ok(()));
+        assert!(!paths.pid.exists() && !paths.socket.exists());
     }
 }

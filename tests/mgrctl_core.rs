@@ -112,12 +112,49 @@ fn the_first_call_starts_the_core_and_later_calls_reuse_it() {
         assert_eq!(e["ssh_connection"], CALLER);
         assert_eq!(e["cwd"], env!("CARGO_MANIFEST_DIR"));
     }
+    // The whole billmgr-sim is a core-mode client too (the small billmgr-sim-mgrctl is
+    // what TestMgr links), answered by the same core.
+    let out = Command::new(support::bin_path("billmgr-sim"))
+        .arg("mgrctl")
+        .args(mgrctl_args("task.gettype", &["operation=open".into()]))
+        .env("MGR5_ROOT", mgr.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(mgr.core_pid(), Some(pid));
+    assert_eq!(mgr.journal().len(), 5);
     drop(mgr);
     wait_until(
         "the dropped TestMgr stopped its core",
         Duration::from_secs(5),
         || !alive(pid),
     );
+}
+
+#[test]
+fn without_core_on_the_small_client_is_the_whole_stand_in() {
+    let db = TestDb::create();
+    let mgr = TestMgr::with_core(&db);
+    let it = item(&db);
+    // Core off: billmgr-sim-mgrctl becomes billmgr-sim mgrctl (same process), so direct mode
+    // answers, errors included, exactly as ever.
+    mgr.write_conf("localhost", "root", "", &mysql_socket(), &["Core off"]);
+    ok(
+        mgr.path(),
+        "service.setstatus",
+        &[&format!("elid={it}"), "service_status=3"],
+    );
+    assert_eq!(db.item_param(it, "service_status").as_deref(), Some("3"));
+    let (code, out, _) = run(mgr.path(), &mgrctl_args("no.such", &[]));
+    assert_eq!(code, 1);
+    assert!(out.contains("unknown_function"), "{out}");
+    assert_eq!(mgr.core_pid(), None, "no core was started");
+    // A config billmgr-sim refuses is refused the same way through the small client.
+    mgr.write_conf("localhost", "root", "", &mysql_socket(), &["Core maybe"]);
+    let (code, out, _) = run(mgr.path(), &mgrctl_args("paramlist", &[]));
+    assert_eq!(code, 1);
+    assert!(out.contains("Core must be on or off"), "{out}");
 }
 
 #[test]

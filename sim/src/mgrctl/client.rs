@@ -17,8 +17,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::server::{encode_request, Paths, Request, PROTOCOL};
-use super::{parse_args, Answer, Caller, SimError};
+use super::wire::{encode_request, Answer, Caller, Paths, Request, SimError, PROTOCOL};
 
 /// How long a client waits for a core it (or another client) is starting.
 pub const START_DEADLINE: Duration = Duration::from_secs(5);
@@ -33,32 +32,46 @@ fn core_error(msg: String) -> SimError {
     SimError::new("core", "mgrctl-core", msg)
 }
 
-pub fn main(root: &Path, args: &[String]) -> i32 {
+/// Hands `args` (after `mgrctl`) to the core of `root`, starting one with `core_exe
+/// mgrctl-core` when none answers; prints the answer and returns the exit code.
+pub fn main(root: &Path, args: &[String], core_exe: &Path) -> i32 {
     let request = Request {
         protocol: PROTOCOL,
         caller: Caller::of_this_process(),
         args: args.to_vec(),
     };
-    match call(root, &request) {
+    match call(root, &request, core_exe) {
         Ok(answer) => answer.print(),
         Err(e) => Answer::failure(&e).print(),
     }
 }
 
-fn call(root: &Path, request: &Request) -> Result<Answer, SimError> {
+/// The function named in `args`, for messages: the first word that is neither an option nor
+/// an option's value (the core parses the call for real).
+fn func_of(args: &[String]) -> &str {
+    let mut words = args.iter();
+    while let Some(w) = words.next() {
+        if w == "-m" || w == "-o" {
+            words.next();
+        } else if !w.starts_with('-') {
+            return w;
+        }
+    }
+    "the call"
+}
+
+fn call(root: &Path, request: &Request, core_exe: &Path) -> Result<Answer, SimError> {
     // An absolute root: the core is started elsewhere and named by it in the process list.
     let root = std::path::absolute(root)
         .map_err(|e| core_error(format!("root {}: {e}", root.display())))?;
     let paths = Paths::of(&root);
     let text = encode_request(request)?;
-    let func = parse_args(&request.args)
-        .map(|c| c.func)
-        .unwrap_or_else(|_| "the call".into());
+    let func = func_of(&request.args);
     let stream = match connect(&paths)? {
         Some(s) => s,
-        None => start_core(&root, &paths)?,
+        None => start_core(&root, &paths, core_exe)?,
     };
-    exchange(stream, &text, &func, &paths)
+    exchange(stream, &text, func, &paths)
 }
 
 /// The running core's connection, `None` when no core listens.
@@ -86,8 +99,9 @@ fn connect(paths: &Paths) -> Result<Option<UnixStream>, SimError> {
     }
 }
 
-/// Starts the root's core, unless another client does, and returns a connection to it.
-fn start_core(root: &Path, paths: &Paths) -> Result<UnixStream, SimError> {
+/// Starts the root's core (`core_exe mgrctl-core --root R`), unless another client does, and
+/// returns a connection to it.
+fn start_core(root: &Path, paths: &Paths, core_exe: &Path) -> Result<UnixStream, SimError> {
     std::fs::create_dir_all(&paths.run)
         .map_err(|e| core_error(format!("cannot create {}: {e}", paths.run.display())))?;
     let turn = std::fs::OpenOptions::new()
@@ -126,11 +140,6 @@ fn start_core(root: &Path, paths: &Paths) -> Result<UnixStream, SimError> {
     if let Some(s) = connect(paths)? {
         return Ok(s);
     }
-    let exe = std::env::current_exe().map_err(|e| {
-        core_error(format!(
-            "cannot tell which program to start as the core: {e}"
-        ))
-    })?;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -139,7 +148,7 @@ fn start_core(root: &Path, paths: &Paths) -> Result<UnixStream, SimError> {
     let log_too = log
         .try_clone()
         .map_err(|e| core_error(format!("cannot open {}: {e}", paths.log.display())))?;
-    let mut command = Command::new(&exe);
+    let mut command = Command::new(core_exe);
     command
         .arg("mgrctl-core")
         .arg("--root")
@@ -165,9 +174,12 @@ fn start_core(root: &Path, paths: &Paths) -> Result<UnixStream, SimError> {
             Ok(())
         });
     }
-    let mut child = command
-        .spawn()
-        .map_err(|e| core_error(format!("cannot start {} mgrctl-core: {e}", exe.display())))?;
+    let mut child = command.spawn().map_err(|e| {
+        core_error(format!(
+            "cannot start {} mgrctl-core: {e}",
+            core_exe.display()
+        ))
+    })?;
     loop {
         if let Some(s) = connect(paths)? {
             return Ok(s);
@@ -254,4 +266,26 @@ fn exchange(
             "the mgrctl core's answer to {func} is cut short or unreadable ({e}); {unknown}"
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_function_is_the_first_word_that_is_no_option() {
+        let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            func_of(&a(&[
+                "-m",
+                "billmgr",
+                "-o",
+                "xml",
+                "service.setstatus",
+                "elid=1"
+            ])),
+            "service.setstatus"
+        );
+        assert_eq!(func_of(&a(&["-m", "billmgr"])), "the call");
+    }
 }

@@ -39,8 +39,6 @@ pub struct Conf {
     pub task_types: BTreeMap<String, Option<String>>,
     /// Faulty writes, in file order.
     pub faults: Vec<Rule>,
-    /// `Core on`: calls go through the long-lived core (server.rs).
-    pub core: bool,
     /// `CoreIdle N`: the core stops after N seconds without a call.
     pub core_idle_secs: Option<u64>,
 }
@@ -86,17 +84,15 @@ impl Conf {
                 conf.task_types
                     .insert(op.to_string(), (ty != "-").then(|| ty.to_string()));
             } else if name == "Core" {
-                conf.core = match value {
-                    "on" => true,
-                    "off" => false,
-                    v => {
-                        return Err(SimError::new(
-                            "config",
-                            "Core",
-                            format!("line {}: Core must be on or off, got '{v}'", n + 1),
-                        ))
-                    }
-                };
+                // Which mode a call takes is decided before this file is parsed (wire::core_on);
+                // here only a wrong value is caught.
+                if !["on", "off"].contains(&value) {
+                    return Err(SimError::new(
+                        "config",
+                        "Core",
+                        format!("line {}: Core must be on or off, got '{value}'", n + 1),
+                    ));
+                }
             } else if name == "CoreIdle" {
                 let secs = value
                     .parse::<u64>()
@@ -173,9 +169,8 @@ mod tests {
         assert_eq!(f.faults.len(), 1);
         assert!(Conf::parse("Fault sometimes x\n").is_err());
         let c = Conf::parse("Core on\nCoreIdle 3\n").unwrap();
-        assert!(c.core);
         assert_eq!(c.core_idle().as_secs(), 3);
-        assert!(!Conf::parse("Core off\n").unwrap().core);
+        assert!(Conf::parse("Core off\n").is_ok());
         assert_eq!(Conf::parse("").unwrap().core_idle().as_secs(), 10);
         assert!(Conf::parse("Core yes\n").is_err());
         assert!(Conf::parse("CoreIdle 0\n").is_err());

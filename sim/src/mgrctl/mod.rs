@@ -35,40 +35,14 @@ mod import;
 mod pool;
 mod problems;
 pub(crate) mod server;
+pub(crate) mod wire;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-
-use quick_xml::escape::escape;
+use std::path::Path;
 
 use pool::DbSlot;
-
-/// A failure answered as `<doc><error type object><msg>…</msg></error></doc>`.
-#[derive(Debug, Clone)]
-pub struct SimError {
-    pub kind: &'static str,
-    pub object: String,
-    pub msg: String,
-}
-
-impl SimError {
-    pub fn new(kind: &'static str, object: impl Into<String>, msg: impl Into<String>) -> SimError {
-        SimError {
-            kind,
-            object: object.into(),
-            msg: msg.into(),
-        }
-    }
-
-    fn document(&self) -> String {
-        format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<doc><error type=\"{}\" object=\"{}\"><msg>{}</msg></error></doc>\n",
-            escape(self.kind),
-            escape(self.object.as_str()),
-            escape(self.msg.as_str())
-        )
-    }
-}
+use wire::find_root;
+pub use wire::{Answer, Caller, SimError};
 
 /// One parsed call.
 #[derive(Debug, Clone)]
@@ -169,103 +143,10 @@ fn parse_args(args: &[String]) -> Result<Call, SimError> {
     Ok(Call { func, params })
 }
 
-/// `MGR5_ROOT`, else `<root>` from `<root>/sbin/mgrctl`.
-fn find_root(argv0: &str) -> Result<PathBuf, SimError> {
-    if let Some(v) = std::env::var_os("MGR5_ROOT").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(v));
-    }
-    let p = Path::new(argv0);
-    let sbin = p
-        .parent()
-        .filter(|d| d.file_name().is_some_and(|n| n == "sbin"));
-    match sbin.and_then(Path::parent) {
-        Some(root) if p.file_name().is_some_and(|n| n == "mgrctl") => {
-            let root = if root.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                root
-            };
-            Ok(root.to_path_buf())
-        }
-        _ => Err(SimError::new(
-            "missed",
-            "MGR5_ROOT",
-            "cannot tell the BILLmanager root: set MGR5_ROOT or call me as <root>/sbin/mgrctl",
-        )),
-    }
-}
-
 /// A connection to the database of `<root>/etc/billmgr-sim.conf` (for the
 /// other stand-ins that play BILLmanager, e.g. the import wizard).
 pub(crate) fn connect_root(root: &Path) -> Result<mysql::Conn, SimError> {
     db::connect(&conf::Conf::load(root)?)
-}
-
-/// Who made a call: what the journal records and what a call may depend on
-/// besides its arguments. Taken from this process in direct mode, and sent
-/// by the client in core mode (the core's own pid, environment and working
-/// directory are not the caller's).
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub struct Caller {
-    pub pid: u32,
-    pub ssh_connection: String,
-    pub cwd: String,
-    /// The test clock `PMSSLRESELLER_TEST_NOW` (issue 12): `service.postopen`
-    /// dates the opening by it.
-    pub test_now: Option<String>,
-}
-
-impl Caller {
-    pub fn of_this_process() -> Caller {
-        Caller {
-            pid: std::process::id(),
-            ssh_connection: std::env::var("SSH_CONNECTION").unwrap_or_default(),
-            cwd: std::env::current_dir()
-                .map(|d| d.display().to_string())
-                .unwrap_or_default(),
-            test_now: std::env::var("PMSSLRESELLER_TEST_NOW").ok(),
-        }
-    }
-}
-
-/// What a call answers: stdout, stderr and the exit code, printed by this
-/// process (direct mode) or sent back to the client (core mode).
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub struct Answer {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Answer {
-    fn ok(body: &str) -> Answer {
-        Answer {
-            code: 0,
-            stdout: format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<doc>{body}</doc>\n"),
-            stderr: String::new(),
-        }
-    }
-
-    pub(crate) fn failure(e: &SimError) -> Answer {
-        Answer {
-            code: 1,
-            stdout: e.document(),
-            stderr: format!("mgrctl: {} ({}): {}\n", e.kind, e.object, e.msg),
-        }
-    }
-
-    /// Writes the answer out; the exit code to end with.
-    pub(crate) fn print(&self) -> i32 {
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(self.stdout.as_bytes());
-        let _ = out.flush();
-        if !self.stderr.is_empty() {
-            let mut err = std::io::stderr().lock();
-            let _ = err.write_all(self.stderr.as_bytes());
-            let _ = err.flush();
-        }
-        self.code
-    }
 }
 
 /// Appends the journal line of a call; a journal that cannot be written is
@@ -374,10 +255,17 @@ pub fn main(argv0: &str, args: Vec<String>) -> i32 {
         Err(e) => return Answer::failure(&e).print(),
     };
     // `Core on` hands the call to the running core (started when none
-    // answers). A config that cannot be read goes the direct way, which
-    // reports the problem exactly as before.
-    if conf::Conf::load(&root).is_ok_and(|c| c.core) {
-        return client::main(&root, &args);
+    // answers): this very program, as `billmgr-sim mgrctl-core`.
+    if wire::core_on(&root) {
+        return match std::env::current_exe() {
+            Ok(me) => client::main(&root, &args, &me),
+            Err(e) => Answer::failure(&SimError::new(
+                "core",
+                "mgrctl-core",
+                format!("cannot tell which program to start as the core: {e}"),
+            ))
+            .print(),
+        };
     }
     let mut slot = DbSlot::direct();
     apply(&root, &Caller::of_this_process(), &args, &mut slot).print()
@@ -415,17 +303,6 @@ mod tests {
         assert!(parse_args(&s(&["-m", "billmgr"])).is_err());
         assert!(parse_args(&s(&["-m", "billmgr", "f", "novalue"])).is_err());
         assert!(parse_args(&s(&["-m", "billmgr", "f", "=v"])).is_err());
-    }
-
-    #[test]
-    fn root_from_argv0() {
-        if std::env::var_os("MGR5_ROOT").is_none() {
-            assert_eq!(
-                find_root("/x/y/sbin/mgrctl").unwrap(),
-                PathBuf::from("/x/y")
-            );
-            assert!(find_root("/x/y/bin/billmgr-sim").is_err());
-        }
     }
 
     #[test]

@@ -28,11 +28,9 @@ use clap::Parser;
 
 use super::conf::Conf;
 use super::pool::{DbSlot, Pool};
-use super::{apply, Answer, Caller, SimError};
+use super::wire::{Paths, Request, PROTOCOL};
+use super::{apply, Answer, SimError};
 
-/// Changed whenever [`Request`] or [`Answer`] change: a client never talks to a core of another
-/// build that would read its call differently.
-pub const PROTOCOL: u32 = 1;
 /// A request larger than this is refused (the longest real value, a certificate chain or an
 /// error XML, is a few KiB).
 const MAX_REQUEST: u64 = 16 * 1024 * 1024;
@@ -46,42 +44,6 @@ const LOCK_WAIT: Duration = Duration::from_secs(3);
 /// On the way out, how long calls already taken may still run (a call waiting on an InnoDB
 /// lock gives up after 50 s by default).
 const FINISH_CALLS: Duration = Duration::from_secs(60);
-
-/// One call, client to core.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-pub struct Request {
-    pub protocol: u32,
-    pub caller: Caller,
-    /// The arguments after `mgrctl`, as the client got them.
-    pub args: Vec<String>,
-}
-
-/// The files of a root's core.
-pub struct Paths {
-    pub run: PathBuf,
-    pub socket: PathBuf,
-    pub pid: PathBuf,
-    /// Held by the serving core for its whole life.
-    pub lock: PathBuf,
-    /// Held by the client that is starting a core, so that 8 first calls at once start one.
-    pub start_lock: PathBuf,
-    /// The core's log (and its stderr).
-    pub log: PathBuf,
-}
-
-impl Paths {
-    pub fn of(root: &Path) -> Paths {
-        let run = root.join("var").join("run");
-        Paths {
-            socket: run.join("billmgr-sim-core.sock"),
-            pid: run.join("billmgr-sim-core.pid"),
-            lock: run.join("billmgr-sim-core.lock"),
-            start_lock: run.join("billmgr-sim-core.start"),
-            log: root.join("var").join("billmgr-sim-core.log"),
-            run,
-        }
-    }
-}
 
 #[derive(Parser, Debug)]
 #[command(about = "The mgrctl stand-in's core: applies calls of mgrctl clients (Core on)")]
@@ -461,38 +423,9 @@ fn stop(root: &Path) -> Result<(), String> {
     Err(format!("the core {pid} of {} did not stop", root.display()))
 }
 
-/// A call as it goes over the socket: one JSON line (newlines inside values are escaped, so the
-/// core reads up to the first one).
-pub fn encode_request(request: &Request) -> Result<String, SimError> {
-    let mut text = serde_json::to_string(request)
-        .map_err(|e| SimError::new("core", "request", e.to_string()))?;
-    text.push('\n');
-    Ok(text)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_request_is_one_line_whatever_the_values() {
-        let r = Request {
-            protocol: PROTOCOL,
-            caller: Caller {
-                pid: 7,
-                ssh_connection: "pmsslreseller".into(),
-                cwd: "/x".into(),
-                test_now: Some("2027-01-02".into()),
-            },
-            args: vec!["service.saveparam".into(), "value=a\nb\r\n\"c\"".into()],
-        };
-        let text = encode_request(&r).unwrap();
-        assert_eq!(text.matches('\n').count(), 1);
-        assert!(text.ends_with('\n'));
-        let back: Request = serde_json::from_str(text.trim_end()).unwrap();
-        assert_eq!(back.args, r.args);
-        assert_eq!(back.caller.test_now.as_deref(), Some("2027-01-02"));
-    }
 
     #[test]
     fn a_pid_that_is_not_a_core_is_not_stopped() {

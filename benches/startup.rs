@@ -207,13 +207,13 @@ fn main() {
             "mgrctl stand-in, core mode: paramlist",
             &core_mgr,
             &paramlist,
-            "client process + one round trip to the running core",
+            "billmgr-sim-mgrctl process + one round trip to the running core",
         ),
         (
             "mgrctl stand-in, core mode: service.setstatus",
             &core_mgr,
             &setstatus,
-            "client process + the core's pooled connection + update",
+            "billmgr-sim-mgrctl process + the core's pooled connection + update",
         ),
     ] {
         let mut s = Samples::default();

@@ -134,6 +134,7 @@ impl Answer {
 /// Changed whenever [`Request`] or [`Answer`] change: a client never talks to a core of another
 /// build that would read its call differently.
 pub const PROTOCOL: u32 = 1;
+
 /// One call, client to core.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Request {

@@ -210,8 +210,11 @@ fn main() {
         ),
     });
 
-    // The mgrctl stand-in alone: part of every lifecycle figure, and not what
-    // a real BILLmanager costs (its mgrctl talks to the running core).
+    // The mgrctl stand-in alone: part of every lifecycle figure. Direct mode
+    // (a process with its own MariaDB connection per call) is not what a real
+    // BILLmanager costs; core mode (`Core on`: a thin client handing the call
+    // to a running core that holds the connections) is how a real mgrctl
+    // works. Same database, same item.
     let item = db.seed_certificate_item(
         module,
         db.seed_certificate_tariff("ssl_3033"),
@@ -220,39 +223,60 @@ fn main() {
         None,
     );
     let item_arg = format!("elid={item}");
-    for (label, args) in [
+    let core_mgr = TestMgr::with_core(&db);
+    let paramlist = vec!["-m", "billmgr", "-o", "xml", "paramlist"];
+    let setstatus = vec![
+        "-m",
+        "billmgr",
+        "-o",
+        "xml",
+        "service.setstatus",
+        item_arg.as_str(),
+        "service_status=4",
+    ];
+    for (label, stand_in, args, note) in [
         (
-            "mgrctl stand-in: paramlist",
-            vec!["-m", "billmgr", "-o", "xml", "paramlist"],
+            "mgrctl stand-in, direct: paramlist",
+            &mgr,
+            &paramlist,
+            "process, no database",
         ),
         (
-            "mgrctl stand-in: service.setstatus",
-            vec![
-                "-m",
-                "billmgr",
-                "-o",
-                "xml",
-                "service.setstatus",
-                item_arg.as_str(),
-                "service_status=4",
-            ],
+            "mgrctl stand-in, direct: service.setstatus",
+            &mgr,
+            &setstatus,
+            "process + its own MariaDB connection + update",
+        ),
+        (
+            "mgrctl stand-in, core mode: paramlist",
+            &core_mgr,
+            &paramlist,
+            "billmgr-sim-mgrctl process + one round trip to the running core",
+        ),
+        (
+            "mgrctl stand-in, core mode: service.setstatus",
+            &core_mgr,
+            &setstatus,
+            "billmgr-sim-mgrctl process + the core's pooled connection + update",
         ),
     ] {
         let mut s = Samples::default();
+        // The first run is a warm-up (and in core mode starts the core).
         for _ in 0..=RUNS {
             let started = std::time::Instant::now();
-            let (code, out, err) = mgr.run_mgrctl(&args);
+            let (code, out, err) = stand_in.run_mgrctl(args);
             assert_eq!(code, 0, "{out}{err}");
             s.push(started.elapsed());
         }
-        s.0.remove(0); // warm-up
+        s.0.remove(0);
         rows.push(Row {
             what: label.into(),
             samples: s,
-            note: "process + (for service.*) one MariaDB connection and update".into(),
+            note: note.into(),
         });
     }
     take_mgrctl_counts(&root);
+    take_mgrctl_counts(core_mgr.path());
 
     print_table(
         &format!(

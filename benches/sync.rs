@@ -6,6 +6,14 @@
 //! of each set: half issued since the last look, a quarter moved to
 //! "enrolled", a quarter unchanged. `PMSS_BENCH_ITEMS=N` shrinks the bulk set.
 //!
+//! The mgrctl stand-in runs in core mode (`TestMgr::with_core`): each mgrctl
+//! process hands its call to one running core that holds the MariaDB
+//! connections, as a real mgrctl hands it to the running BILLmanager. In
+//! direct mode every call paid a connection handshake of its own, the
+//! stand-in's cost rather than BILLmanager's (README "The mgrctl stand-in for
+//! tests"; `benches/startup.rs` prints both per call). `PMSS_BENCH_MGRCTL=direct` runs it in direct
+//! mode instead, to compare the two on the same machine and load.
+//!
 //! `cargo bench --bench sync` (after `cargo build --release --workspace
 //! --bins`; `make bench` does both).
 
@@ -37,11 +45,29 @@ fn seed_set(
 
 fn main() {
     println!("machine: {}", util::machine());
+    let direct = std::env::var("PMSS_BENCH_MGRCTL").as_deref() == Ok("direct");
+    let mode = if direct {
+        "mgrctl stand-in in direct mode"
+    } else {
+        "mgrctl stand-in in core mode"
+    };
+    println!(
+        "{mode} ({})",
+        if direct {
+            "PMSS_BENCH_MGRCTL=direct: a process and a MariaDB connection per call"
+        } else {
+            "one running core applies every call over pooled connections"
+        }
+    );
     let bulk_items = util::items(10_000);
     let per_item_items = bulk_items.min(500);
     let up = SimUpstream::start_with(&[]);
     let db = TestDb::create();
-    let mgr = TestMgr::new(&db);
+    let mgr = if direct {
+        TestMgr::new(&db)
+    } else {
+        TestMgr::with_core(&db)
+    };
     let root = mgr.path().to_path_buf();
     let tariff = db.seed_certificate_tariff(&format!("ssl_{TARIFF}"));
 
@@ -115,7 +141,7 @@ fn main() {
 
     print_table(
         &format!(
-            "keeping certificates in step (1/2 issued, 1/4 enrolled, 1/4 unchanged upstream), {}",
+            "keeping certificates in step (1/2 issued, 1/4 enrolled, 1/4 unchanged upstream; {mode}), {}",
             util::build()
         ),
         &[
@@ -156,7 +182,7 @@ fn main() {
     let bulk_s = bulk.median().as_secs_f64();
     util::record(util::Figure {
         figure: format!(
-            "sync --module, {bulk_items} certificates (1/2 newly issued, 1/4 enrolled, 1/4 unchanged)"
+            "sync --module, {bulk_items} certificates (1/2 newly issued, 1/4 enrolled, 1/4 unchanged; {mode})"
         ),
         ours: bulk_s,
         unit: "s".into(),

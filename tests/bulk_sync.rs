@@ -1,7 +1,9 @@
 //! The cron bulk sync (`pmsslreseller sync --module N`) over many
 //! certificates at once, with `[sync] concurrency` workers: the real binary
-//! against MariaDB (through the `billmgr-sim mgrctl` stand-in) and the
-//! `billmgr-sim upstream` simulator.
+//! against MariaDB (through the `billmgr-sim mgrctl` stand-in in core mode,
+//! `TestMgr::with_core`: each mgrctl process hands its call to one running
+//! core, as with a real BILLmanager, and the benchmark `benches/sync.rs`
+//! measures that same setup) and the `billmgr-sim upstream` simulator.
 //!
 //! - every item ends where the upstream says, each read once, each changed
 //!   fact written once, whatever the concurrency;
@@ -43,7 +45,7 @@ impl World {
     fn new(concurrency: u32) -> World {
         let up = SimUpstream::start_with(&[]);
         let db = TestDb::create();
-        let mgr = TestMgr::new(&db);
+        let mgr = TestMgr::with_core(&db);
         std::fs::write(
             mgr.path().join("etc/pmsslreseller.toml"),
             format!("[sync]\nconcurrency = {concurrency}\n"),
@@ -155,6 +157,11 @@ fn concurrent_sync_reads_each_item_once_and_writes_each_fact_once() {
     let w = World::new(6);
     let (code, out, err) = w.sync();
     assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        w.mgr.core_pid().is_some(),
+        "the sync's mgrctl calls went through one core"
+    );
+    assert_eq!(w.mgr.core_log().matches(": serving ").count(), 1);
     assert!(
         out.contains(&format!(
             "{ITEMS} certificates, 0 not ordered yet, {ITEMS} read upstream"

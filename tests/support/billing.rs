@@ -438,9 +438,15 @@ fn openssl(args: &[&str], input: &[u8]) -> Vec<u8> {
 /// A temporary BILLmanager root: `etc/billmgr.pem` (test key),
 /// `etc/billmgr-sim.conf` (pointing at the TestDb), `sbin/mgrctl` →
 /// billmgr-sim, `var/`.
+///
+/// [`TestMgr::with_core`] turns the stand-in's core mode on (`Core on`: each
+/// mgrctl call is handed to a long-lived core holding the database
+/// connections); dropping the TestMgr stops that core, so a test leaves no
+/// process or MariaDB connection behind.
 pub struct TestMgr {
     pub dir: tempfile::TempDir,
     pub db_name: String,
+    core: std::sync::atomic::AtomicBool,
 }
 
 impl TestMgr {
@@ -460,18 +466,41 @@ impl TestMgr {
         let mgr = TestMgr {
             dir,
             db_name: db.name.clone(),
+            core: std::sync::atomic::AtomicBool::new(false),
         };
         mgr.write_conf("localhost", "root", "", &mysql_socket(), &[]);
         mgr
     }
 
+    /// [`TestMgr::new`] with the stand-in in core mode: its calls go to a
+    /// core started by the first one (README "The mgrctl stand-in for tests").
+    /// `sbin/mgrctl` is then `billmgr-sim-mgrctl`, the client alone, which
+    /// starts far more cheaply than the whole `billmgr-sim`.
+    pub fn with_core(db: &TestDb) -> TestMgr {
+        let mgr = TestMgr::new(db);
+        let link = mgr.mgrctl_path();
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink(bin_path("billmgr-sim-mgrctl"), &link).unwrap();
+        mgr.core.store(true, Ordering::SeqCst);
+        mgr.write_conf("localhost", "root", "", &mysql_socket(), &[]);
+        mgr
+    }
+
+    /// Whether this root's stand-in runs in core mode.
+    pub fn core_mode(&self) -> bool {
+        self.core.load(Ordering::SeqCst)
+    }
+
     /// Rewrite `etc/billmgr-sim.conf`. `extra` lines are appended verbatim
-    /// (e.g. `TaskType open -`).
+    /// (e.g. `TaskType open -`); `Core on` is kept for a [`TestMgr::with_core`].
     pub fn write_conf(&self, host: &str, user: &str, password: &str, socket: &str, extra: &[&str]) {
         let mut text = format!(
             "DBHost {host}\nDBUser {user}\nDBPassword {password}\nDBName {}\nDBSocket {socket}\n",
             self.db_name
         );
+        if self.core.load(Ordering::SeqCst) {
+            text.push_str("Core on\n");
+        }
         for l in extra {
             text.push_str(l);
             text.push('\n');
@@ -546,6 +575,48 @@ impl TestMgr {
     /// The module's log `var/pmsslreseller.log`.
     pub fn module_log(&self) -> String {
         std::fs::read_to_string(self.path().join("var/pmsslreseller.log")).unwrap_or_default()
+    }
+
+    /// The pid of this root's running core, from its pid file.
+    pub fn core_pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.path().join("var/run/billmgr-sim-core.pid"))
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+    }
+
+    /// The core's log `var/billmgr-sim-core.log` (starts, stops, problems).
+    pub fn core_log(&self) -> String {
+        std::fs::read_to_string(self.path().join("var/billmgr-sim-core.log")).unwrap_or_default()
+    }
+
+    /// Stops this root's core, if one runs (`billmgr-sim mgrctl-core --stop`,
+    /// which waits until it is gone). Returns the command's exit code and stderr.
+    pub fn stop_core(&self) -> (i32, String) {
+        let out = Command::new(bin_path("billmgr-sim"))
+            .args(["mgrctl-core", "--stop", "--root"])
+            .arg(self.path())
+            .stdin(Stdio::null())
+            .output();
+        match out {
+            Ok(o) => (
+                o.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            ),
+            Err(e) => (-1, e.to_string()),
+        }
+    }
+}
+
+impl Drop for TestMgr {
+    fn drop(&mut self) {
+        // A core outlives its calls by design (until idle); the test's end is
+        // its end, whether or not the test itself turned core mode on.
+        if self.core_pid().is_some() {
+            let (code, err) = self.stop_core();
+            if code != 0 {
+                eprintln!("TestMgr: stopping the mgrctl core failed: {err}");
+            }
+        }
     }
 }
 

@@ -13,6 +13,10 @@
 //! TaskType close -
 //! # faulty writes (faults.rs): drop = <ok/> without storing; fail_after = stored, then an error
 //! Fault drop service.saveparam:pmss_intent 1
+//! # core mode (server.rs): calls go to a long-lived core holding the connections
+//! Core on
+//! # the core stops after this many seconds without a call (default 10)
+//! CoreIdle 10
 //! ```
 //!
 //! Empty values are allowed (`DBPassword` with nothing after it). Unknown
@@ -35,7 +39,12 @@ pub struct Conf {
     pub task_types: BTreeMap<String, Option<String>>,
     /// Faulty writes, in file order.
     pub faults: Vec<Rule>,
+    /// `CoreIdle N`: the core stops after N seconds without a call.
+    pub core_idle_secs: Option<u64>,
 }
+
+/// How long a core waits for the next call before it stops, unless `CoreIdle` says.
+pub const DEFAULT_CORE_IDLE_SECS: u64 = 10;
 
 impl Conf {
     pub fn load(root: &Path) -> Result<Conf, SimError> {
@@ -74,6 +83,32 @@ impl Conf {
                 let ty = ty.trim();
                 conf.task_types
                     .insert(op.to_string(), (ty != "-").then(|| ty.to_string()));
+            } else if name == "Core" {
+                // Which mode a call takes is decided before this file is parsed (wire::core_on);
+                // here only a wrong value is caught.
+                if !["on", "off"].contains(&value) {
+                    return Err(SimError::new(
+                        "config",
+                        "Core",
+                        format!("line {}: Core must be on or off, got '{value}'", n + 1),
+                    ));
+                }
+            } else if name == "CoreIdle" {
+                let secs = value
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|s| *s > 0)
+                    .ok_or_else(|| {
+                        SimError::new(
+                            "config",
+                            "CoreIdle",
+                            format!(
+                            "line {}: CoreIdle must be a positive number of seconds, got '{value}'",
+                            n + 1
+                        ),
+                        )
+                    })?;
+                conf.core_idle_secs = Some(secs);
             } else if name == "Fault" {
                 let rule = Rule::parse(value).map_err(|m| {
                     SimError::new("config", "Fault", format!("line {}: {m}", n + 1))
@@ -95,6 +130,11 @@ impl Conf {
             .get(key)
             .map(|s| s.as_str())
             .filter(|s| !s.is_empty())
+    }
+
+    /// How long the core waits for a call before it stops.
+    pub fn core_idle(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.core_idle_secs.unwrap_or(DEFAULT_CORE_IDLE_SECS))
     }
 
     /// The task type for a failed `operation`: configured, else a default
@@ -128,5 +168,11 @@ mod tests {
         let f = Conf::parse("Fault drop service.saveparam:pmss_intent *\n").unwrap();
         assert_eq!(f.faults.len(), 1);
         assert!(Conf::parse("Fault sometimes x\n").is_err());
+        let c = Conf::parse("Core on\nCoreIdle 3\n").unwrap();
+        assert_eq!(c.core_idle().as_secs(), 3);
+        assert!(Conf::parse("Core off\n").is_ok());
+        assert_eq!(Conf::parse("").unwrap().core_idle().as_secs(), 10);
+        assert!(Conf::parse("Core yes\n").is_err());
+        assert!(Conf::parse("CoreIdle 0\n").is_err());
     }
 }

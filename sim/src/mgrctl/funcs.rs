@@ -30,8 +30,9 @@ use quick_xml::escape::escape;
 
 use super::conf::{Conf, DB_KEYS};
 use super::crypt::Key;
-use super::db::{connect, db_err, Db};
-use super::{Call, SimError};
+use super::db::{db_err, Db};
+use super::pool::DbSlot;
+use super::{Call, Caller, SimError};
 
 /// Keys of `service.saveparam` that are not param names in the Python form;
 /// also what the journal leaves unmasked in a crypted call.
@@ -113,8 +114,16 @@ fn leaf(name: &str, value: &str) -> String {
     format!("<{name}>{}</{name}>", escape(value))
 }
 
-/// Applies `call`; `conf` is billmgr-sim.conf, read once per process by the caller.
-pub fn execute(root: &Path, conf: &Conf, call: &Call) -> R<String> {
+/// Applies `call`; `conf` is billmgr-sim.conf, read once per call by the caller. The database
+/// connection comes from `slot` (the process's own, or one of the core's pool), taken only by
+/// functions that need it.
+pub fn execute(
+    root: &Path,
+    conf: &Conf,
+    caller: &Caller,
+    call: &Call,
+    slot: &mut DbSlot,
+) -> R<String> {
     if call.func == "paramlist" {
         only(call, &[])?;
         return Ok(DB_KEYS
@@ -139,18 +148,18 @@ pub fn execute(root: &Path, conf: &Conf, call: &Call) -> R<String> {
     if let Some(answer) = super::problems::execute(root, call) {
         return answer;
     }
-    let mut db = Db::new(connect(conf)?);
-    let c = &mut db;
+    let c = slot.get(conf)?;
+    let test_now = caller.test_now.as_deref();
     match call.func.as_str() {
         // certificate.open is the certificate-type post-open (§10.2, L-GS calls
         // it instead of service.postopen): same effect, inferred.
-        "service.postopen" | "certificate.open" => post(c, call, Some(2), true),
-        "service.postresume" => post(c, call, Some(2), false),
-        "service.postsuspend" => post(c, call, Some(3), false),
+        "service.postopen" | "certificate.open" => post(c, call, Some(2), Some(test_now)),
+        "service.postresume" => post(c, call, Some(2), None),
+        "service.postsuspend" => post(c, call, Some(3), None),
         // P-U7: the item status after close is unconfirmed; 4 (deleted) assumed.
-        "service.postclose" => post(c, call, Some(4), false),
+        "service.postclose" => post(c, call, Some(4), None),
         "service.postprolong" | "service.postreopen" | "service.postsetparam" => {
-            post(c, call, None, false)
+            post(c, call, None, None)
         }
         "service.changepricelist.rollback" => changepricelist_rollback(c, call),
         "service.saveparam" => saveparam(c, root, call),
@@ -261,18 +270,18 @@ pub fn execute(root: &Path, conf: &Conf, call: &Call) -> R<String> {
 
 /// `service.post*`: set the status, delete the item's running operations
 /// ("set service status to 'suspended' and delete running operation", L-REG).
-fn post(c: &mut Db, call: &Call, status: Option<i32>, opened: bool) -> R<String> {
+/// `opened`: an opening, dated by the caller's test clock when it has one.
+fn post(c: &mut Db, call: &Call, status: Option<i32>, opened: Option<Option<&str>>) -> R<String> {
     only(call, &["elid", "sok"])?;
     let item = existing(c, call, "elid", "item")?;
     if let Some(st) = status {
         c.exec_drop("UPDATE item SET status = ? WHERE id = ?", (st, item))
             .map_err(db_err)?;
     }
-    if opened {
+    if let Some(test_now) = opened {
         // The open date is "today", on the test clock when one is set (the module's
         // PMSSLRESELLER_TEST_NOW, issue 12), so a test's paid term starts on its own day.
-        let today = std::env::var("PMSSLRESELLER_TEST_NOW")
-            .ok()
+        let today = test_now
             .and_then(|t| t.get(..10).map(str::to_string))
             .filter(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok());
         c.exec_drop(

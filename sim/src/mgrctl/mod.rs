@@ -15,46 +15,34 @@
 //! The root is `MGR5_ROOT`, else derived from how we were called
 //! (`<root>/sbin/mgrctl`). Database settings come from
 //! `$MGR5_ROOT/etc/billmgr-sim.conf` ([`conf`]).
+//!
+//! Two modes, one code path per call ([`apply`]):
+//! - direct (default): this process applies the call over a database
+//!   connection of its own;
+//! - core (`Core on` in the config): this process is a thin client
+//!   ([`client`]) that hands the call to a long-lived core ([`server`]) holding
+//!   a pool of connections, as a real `mgrctl` hands its call to the running
+//!   BILLmanager. Each process's own connection handshake was most of the
+//!   stand-in's cost per call (README "The mgrctl stand-in for tests").
 
+mod client;
 mod conf;
 pub(crate) mod crypt;
 mod db;
 mod faults;
 mod funcs;
 mod import;
+mod pool;
 mod problems;
+pub(crate) mod server;
+pub(crate) mod wire;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use quick_xml::escape::escape;
-
-/// A failure answered as `<doc><error type object><msg>…</msg></error></doc>`.
-#[derive(Debug, Clone)]
-pub struct SimError {
-    pub kind: &'static str,
-    pub object: String,
-    pub msg: String,
-}
-
-impl SimError {
-    pub fn new(kind: &'static str, object: impl Into<String>, msg: impl Into<String>) -> SimError {
-        SimError {
-            kind,
-            object: object.into(),
-            msg: msg.into(),
-        }
-    }
-
-    fn document(&self) -> String {
-        format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<doc><error type=\"{}\" object=\"{}\"><msg>{}</msg></error></doc>\n",
-            escape(self.kind),
-            escape(self.object.as_str()),
-            escape(self.msg.as_str())
-        )
-    }
-}
+use pool::DbSlot;
+use wire::find_root;
+pub use wire::{Answer, Caller, SimError};
 
 /// One parsed call.
 #[derive(Debug, Clone)]
@@ -155,68 +143,58 @@ fn parse_args(args: &[String]) -> Result<Call, SimError> {
     Ok(Call { func, params })
 }
 
-/// `MGR5_ROOT`, else `<root>` from `<root>/sbin/mgrctl`.
-fn find_root(argv0: &str) -> Result<PathBuf, SimError> {
-    if let Some(v) = std::env::var_os("MGR5_ROOT").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(v));
-    }
-    let p = Path::new(argv0);
-    let sbin = p
-        .parent()
-        .filter(|d| d.file_name().is_some_and(|n| n == "sbin"));
-    match sbin.and_then(Path::parent) {
-        Some(root) if p.file_name().is_some_and(|n| n == "mgrctl") => {
-            let root = if root.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                root
-            };
-            Ok(root.to_path_buf())
-        }
-        _ => Err(SimError::new(
-            "missed",
-            "MGR5_ROOT",
-            "cannot tell the BILLmanager root: set MGR5_ROOT or call me as <root>/sbin/mgrctl",
-        )),
-    }
-}
-
 /// A connection to the database of `<root>/etc/billmgr-sim.conf` (for the
 /// other stand-ins that play BILLmanager, e.g. the import wizard).
 pub(crate) fn connect_root(root: &Path) -> Result<mysql::Conn, SimError> {
     db::connect(&conf::Conf::load(root)?)
 }
 
-fn journal(root: &Path, call: &Call, outcome: &str) {
+/// Appends the journal line of a call; a journal that cannot be written is
+/// said on the call's stderr (the call itself stands).
+fn journal(root: &Path, caller: &Caller, call: &Call, outcome: &str, answer: &mut Answer) {
     let entry = serde_json::json!({
         "time": chrono::Local::now().format("%Y-%m-%d %H:%M:%S%.3f").to_string(),
-        "pid": std::process::id(),
+        "pid": caller.pid,
         "func": call.func,
         "params": call.masked_params(),
         "outcome": outcome,
-        "ssh_connection": std::env::var("SSH_CONNECTION").unwrap_or_default(),
-        "cwd": std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default(),
+        "ssh_connection": caller.ssh_connection,
+        "cwd": caller.cwd,
     });
     let path = root.join("var").join("mgrctl-journal.jsonl");
     let line = format!("{entry}\n");
-    // One write of a whole line with O_APPEND: concurrent module runs do not
-    // interleave lines.
+    // One write of a whole line with O_APPEND: concurrent module runs (and
+    // the core's threads) do not interleave lines.
     let written = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&path)
         .and_then(|mut f| f.write_all(line.as_bytes()));
     if let Err(e) = written {
-        eprintln!("mgrctl stand-in: cannot append to {}: {e}", path.display());
+        answer.stderr.push_str(&format!(
+            "mgrctl stand-in: cannot append to {}: {e}\n",
+            path.display()
+        ));
     }
 }
 
-pub fn main(argv0: &str, args: Vec<String>) -> i32 {
-    let root = match find_root(argv0) {
-        Ok(r) => r,
-        Err(e) => return fail(&e),
+/// One call from its arguments to its answer: parsing, billmgr-sim.conf
+/// (read for every call, as tests rewrite it between calls), faults, the
+/// call itself and its journal line. The same code for both modes; only
+/// where the database connection comes from differs (`slot`).
+pub(crate) fn apply(root: &Path, caller: &Caller, args: &[String], slot: &mut DbSlot) -> Answer {
+    let failed = |call: &Call, e: &SimError| {
+        let mut answer = Answer::failure(e);
+        journal(
+            root,
+            caller,
+            call,
+            &format!("error:{}", e.kind),
+            &mut answer,
+        );
+        answer
     };
-    let call = match parse_args(&args) {
+    let call = match parse_args(args) {
         Ok(c) => c,
         Err(e) => {
             let call = Call {
@@ -227,67 +205,70 @@ pub fn main(argv0: &str, args: Vec<String>) -> i32 {
                     .unwrap_or_default(),
                 params: Vec::new(),
             };
-            journal(&root, &call, &format!("error:{}", e.kind));
-            return fail(&e);
+            return failed(&call, &e);
         }
     };
-    // Read once: the fault rules and the call itself both need it.
-    let conf = match conf::Conf::load(&root) {
+    // Read once per call: the fault rules and the call itself both need it.
+    let conf = match conf::Conf::load(root) {
         Ok(conf) => conf,
-        Err(e) => {
-            journal(&root, &call, &format!("error:{}", e.kind));
-            return fail(&e);
-        }
+        Err(e) => return failed(&call, &e),
     };
-    let fault = match faults::hit(&root, &conf.faults, &call) {
+    let fault = match faults::hit(root, &conf.faults, &call) {
         Ok(f) => f,
-        Err(e) => {
-            journal(&root, &call, &format!("error:{}", e.kind));
-            return fail(&e);
-        }
+        Err(e) => return failed(&call, &e),
     };
     if fault == Some(faults::Mode::Drop) {
-        journal(&root, &call, "fault:drop");
-        let mut out = std::io::stdout().lock();
-        let _ = write!(
-            out,
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<doc><ok/></doc>\n"
-        );
-        let _ = out.flush();
-        return 0;
+        let mut answer = Answer::ok("<ok/>");
+        journal(root, caller, &call, "fault:drop", &mut answer);
+        return answer;
     }
-    match funcs::execute(&root, &conf, &call) {
+    let result = funcs::execute(root, &conf, caller, &call, slot);
+    if let Err(e) = &result {
+        // A connection that failed mid-call may be mid-transaction or broken:
+        // never handed to the next call.
+        if e.kind == "database" {
+            slot.discard();
+        }
+    }
+    match result {
         Ok(_) if fault == Some(faults::Mode::FailAfter) => {
-            journal(&root, &call, "fault:fail_after");
-            fail(&SimError::new(
+            let mut answer = Answer::failure(&SimError::new(
                 "fault",
                 call.func.clone(),
                 "applied, then failed (Fault fail_after in billmgr-sim.conf)",
-            ))
+            ));
+            journal(root, caller, &call, "fault:fail_after", &mut answer);
+            answer
         }
         Ok(body) => {
-            journal(&root, &call, "ok");
-            let mut out = std::io::stdout().lock();
-            let _ = write!(
-                out,
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<doc>{body}</doc>\n"
-            );
-            let _ = out.flush();
-            0
+            let mut answer = Answer::ok(&body);
+            journal(root, caller, &call, "ok", &mut answer);
+            answer
         }
-        Err(e) => {
-            journal(&root, &call, &format!("error:{}", e.kind));
-            fail(&e)
-        }
+        Err(e) => failed(&call, &e),
     }
 }
 
-fn fail(e: &SimError) -> i32 {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(e.document().as_bytes());
-    let _ = out.flush();
-    eprintln!("mgrctl: {} ({}): {}", e.kind, e.object, e.msg);
-    1
+pub fn main(argv0: &str, args: Vec<String>) -> i32 {
+    let root = match find_root(argv0) {
+        Ok(r) => r,
+        Err(e) => return Answer::failure(&e).print(),
+    };
+    // `Core on` hands the call to the running core (started when none
+    // answers): this very program, as `billmgr-sim mgrctl-core`.
+    if wire::core_on(&root) {
+        return match std::env::current_exe() {
+            Ok(me) => client::main(&root, &args, &me),
+            Err(e) => Answer::failure(&SimError::new(
+                "core",
+                "mgrctl-core",
+                format!("cannot tell which program to start as the core: {e}"),
+            ))
+            .print(),
+        };
+    }
+    let mut slot = DbSlot::direct();
+    apply(&root, &Caller::of_this_process(), &args, &mut slot).print()
 }
 
 #[cfg(test)]
@@ -322,17 +303,6 @@ mod tests {
         assert!(parse_args(&s(&["-m", "billmgr"])).is_err());
         assert!(parse_args(&s(&["-m", "billmgr", "f", "novalue"])).is_err());
         assert!(parse_args(&s(&["-m", "billmgr", "f", "=v"])).is_err());
-    }
-
-    #[test]
-    fn root_from_argv0() {
-        if std::env::var_os("MGR5_ROOT").is_none() {
-            assert_eq!(
-                find_root("/x/y/sbin/mgrctl").unwrap(),
-                PathBuf::from("/x/y")
-            );
-            assert!(find_root("/x/y/bin/billmgr-sim").is_err());
-        }
     }
 
     #[test]

@@ -144,7 +144,8 @@ fn run(args: Args) -> Result<(), String> {
 }
 
 /// SIGTERM and SIGINT, blocked in the calling thread (and so in every thread started after it).
-fn block_termination_signals() -> Result<libc::sigset_t, String> {
+/// Also the mgrctl core's way to stop cleanly (`crate::mgrctl::core`).
+pub(crate) fn block_termination_signals() -> Result<libc::sigset_t, String> {
     // SAFETY: sigset_t is plain data initialised by sigemptyset before use; pthread_sigmask only
     // reads the set.
     unsafe {
@@ -164,7 +165,7 @@ fn block_termination_signals() -> Result<libc::sigset_t, String> {
 }
 
 /// Returns when one of `set` arrives.
-fn wait_for(set: &libc::sigset_t) {
+pub(crate) fn wait_for(set: &libc::sigset_t) {
     let mut sig: libc::c_int = 0;
     // SAFETY: `set` was filled by block_termination_signals; `sig` is a valid out-pointer.
     // sigwait only fails for an invalid set, then we stop at once, as an unhandled signal would.

@@ -384,6 +384,7 @@ pub fn apply_facts(job: &mut Job, view: &CertView) -> Result<Applied> {
                 }
             }
         }
+        // Reported once: a failure already stored is an unchanged fact.
         ServiceStatus::Failed if current != Some(ServiceStatus::Failed) => {
             mgrctl.certificate_failed(job.item_id)?;
             applied.writes += 1;

@@ -67,6 +67,8 @@ fn main() {
         None,
     );
     up.clear_journal();
+    // The refresh's own price-check paramlist is not features'.
+    take_mgrctl_counts(&root);
     let s = repeat(&root, &["--command", "features"], None);
     rows.push(Row {
         what: "features (simulator catalog cached)".into(),

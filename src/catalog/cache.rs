@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::diff::TariffFacts;
-use super::{Catalog, Tariff, TemplateFlags, CACHE_FORMAT};
+use super::{Catalog, Tariff, TemplateFlags, READABLE_CACHE_FORMATS};
 use crate::paths::MgrRoot;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 
@@ -216,24 +216,8 @@ pub struct TemplateTariff {
     pub name_ru: Option<String>,
     pub name_en: Option<String>,
     /// As its summary (`"wildcard,www"`): a third of the view's size.
-    #[serde(with = "flags_as_summary")]
+    #[serde(with = "super::flags_text")]
     pub flags: TemplateFlags,
-}
-
-mod flags_as_summary {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    use crate::catalog::TemplateFlags;
-
-    pub fn serialize<S: Serializer>(flags: &TemplateFlags, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&flags.summary())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<TemplateFlags, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        TemplateFlags::from_summary(&text)
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown template flag in '{text}'")))
-    }
 }
 
 impl TemplateTariff {
@@ -274,7 +258,7 @@ struct TemplateTariffRef<'a> {
     name: &'a str,
     name_ru: Option<&'a str>,
     name_en: Option<&'a str>,
-    #[serde(with = "flags_as_summary")]
+    #[serde(with = "super::flags_text")]
     flags: TemplateFlags,
 }
 
@@ -356,7 +340,8 @@ fn parse_file<'t, T: Deserialize<'t>>(
             ),
         )
     })?;
-    if identity(&value) != (CACHE_FORMAT, module_id) {
+    let (format, module) = identity(&value);
+    if module != module_id || !READABLE_CACHE_FORMATS.contains(&format) {
         return Err(cache_error(
             p,
             format!(
@@ -479,5 +464,57 @@ mod tests {
         let (all, problems) = load_all_templates(&root);
         assert!(all.is_empty());
         assert_eq!(problems.len(), 1);
+    }
+
+    #[test]
+    fn flags_are_written_as_one_string_and_format_1_caches_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = MgrRoot::new(dir.path());
+        let mut c = catalog(7);
+        c.tariffs[0].flags = TemplateFlags {
+            www: true,
+            authemail: true,
+            ..TemplateFlags::default()
+        };
+        save(&root, &c).unwrap();
+        let text = std::fs::read_to_string(path(&root, 7)).unwrap();
+        assert!(text.contains(r#""flags":"www,authemail""#), "{text}");
+        assert!(text.contains(&format!(r#""format":{}"#, super::super::CACHE_FORMAT)));
+        assert_eq!(load(&root, 7).unwrap(), Some(c.clone()));
+        // A cache written before issue 15: format 1, flags as nine booleans
+        // (an unknown one ignored, as then).
+        let old = text
+            .replacen(
+                &format!(r#""format":{}"#, super::super::CACHE_FORMAT),
+                r#""format":1"#,
+                1,
+            )
+            .replace(
+                r#""flags":"www,authemail""#,
+                r#""flags":{"wildcard":false,"www":true,"multidomain":false,"multidomain_wildcard":false,"orginfo":false,"idn":false,"csraltname":false,"authemail":true,"authdnstxt":false,"future":true}"#,
+            );
+        std::fs::write(path(&root, 7), &old).unwrap();
+        let loaded = load(&root, 7).unwrap().unwrap();
+        assert_eq!(loaded.tariffs, c.tariffs);
+        // A flag name this version does not know, or another format: refetch.
+        std::fs::write(
+            path(&root, 7),
+            text.replace("www,authemail", "www,teleport"),
+        )
+        .unwrap();
+        assert!(load(&root, 7).unwrap_err().message.contains("damaged"));
+        std::fs::write(
+            path(&root, 7),
+            text.replacen(
+                &format!(r#""format":{}"#, super::super::CACHE_FORMAT),
+                r#""format":9"#,
+                1,
+            ),
+        )
+        .unwrap();
+        assert!(load(&root, 7)
+            .unwrap_err()
+            .message
+            .contains("another version"));
     }
 }

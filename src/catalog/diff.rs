@@ -56,6 +56,7 @@ pub struct TariffFacts<'a> {
     #[serde(borrow, deserialize_with = "optional_text")]
     pub name_en: Option<Cow<'a, str>>,
     pub validation: super::Validation,
+    #[serde(with = "super::flags_text")]
     pub flags: super::TemplateFlags,
     pub available: bool,
     #[serde(borrow)]

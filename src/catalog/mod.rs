@@ -30,8 +30,15 @@ pub use parse::parse_export;
 /// Prefix of every template id / local tariff intname.
 pub const TEMPLATE_PREFIX: &str = "ssl_";
 
-/// Version of the cache file layout; a cache of another version is refetched.
-pub const CACHE_FORMAT: u32 = 1;
+/// Version of the cache file layout written now. 2: template flags as one
+/// summary string (`"www,authemail"`) instead of nine named booleans, which
+/// were a third of the file and of the time to write and read it (issue 15).
+pub const CACHE_FORMAT: u32 = 2;
+
+/// Cache layouts this version reads: format 1 differs only in how flags are
+/// written, and [`flags_text`] reads both. A cache of any other version is
+/// refetched.
+pub const READABLE_CACHE_FORMATS: [u32; 2] = [1, CACHE_FORMAT];
 
 /// Template id (= local tariff intname) for an upstream tariff id.
 pub fn template_id(upstream_id: u64) -> String {
@@ -162,6 +169,61 @@ impl TemplateFlags {
     }
 }
 
+/// Template flags in a cache file: written as their summary
+/// (`"wildcard,www"`), read from that or from the nine named booleans of a
+/// format-1 cache.
+pub mod flags_text {
+    use serde::de::{self, Deserializer, MapAccess, Visitor};
+    use serde::Serializer;
+
+    use super::TemplateFlags;
+
+    pub fn serialize<S: Serializer>(flags: &TemplateFlags, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&flags.summary())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<TemplateFlags, D::Error> {
+        d.deserialize_any(FlagsVisitor)
+    }
+
+    struct FlagsVisitor;
+
+    impl<'de> Visitor<'de> for FlagsVisitor {
+        type Value = TemplateFlags;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("template flags: a summary string or an object of booleans")
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<TemplateFlags, E> {
+            TemplateFlags::from_summary(text)
+                .ok_or_else(|| E::custom(format!("unknown template flag in '{text}'")))
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TemplateFlags, A::Error> {
+            let mut flags = TemplateFlags::default();
+            while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                let on: bool = map.next_value()?;
+                let slot = match name.as_ref() {
+                    "wildcard" => &mut flags.wildcard,
+                    "www" => &mut flags.www,
+                    "multidomain" => &mut flags.multidomain,
+                    "multidomain_wildcard" => &mut flags.multidomain_wildcard,
+                    "orginfo" => &mut flags.orginfo,
+                    "idn" => &mut flags.idn,
+                    "csraltname" => &mut flags.csraltname,
+                    "authemail" => &mut flags.authemail,
+                    "authdnstxt" => &mut flags.authdnstxt,
+                    // A format-1 cache ignored unknown names too.
+                    _ => continue,
+                };
+                *slot = on;
+            }
+            Ok(flags)
+        }
+    }
+}
+
 /// Period `length` the upstream uses for a trial (upstream-api.md §5).
 pub const TRIAL_LENGTH: i64 = -100;
 
@@ -256,6 +318,7 @@ pub struct Tariff {
     pub name_ru: Option<String>,
     pub name_en: Option<String>,
     pub validation: Validation,
+    #[serde(with = "flags_text")]
     pub flags: TemplateFlags,
     /// SAN add-ons (usually one; a second one may cover wildcard names).
     pub altnames: Vec<AltnameAddon>,

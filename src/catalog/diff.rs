@@ -74,6 +74,18 @@ pub struct PeriodFacts<'a> {
     pub cost: Option<Decimal>,
 }
 
+impl<'a> PeriodFacts<'a> {
+    /// The compared fields of a parsed period, borrowed.
+    pub fn of(p: &'a super::Period) -> PeriodFacts<'a> {
+        PeriodFacts {
+            currency: Cow::Borrowed(&p.currency),
+            kind: Cow::Borrowed(&p.kind),
+            length: p.length,
+            cost: p.cost,
+        }
+    }
+}
+
 /// `Option<Cow<str>>` borrowed where the text has no escape: serde borrows
 /// only a `Cow` field itself, never one inside an `Option`.
 fn optional_text<'de, D: serde::Deserializer<'de>>(
@@ -95,16 +107,7 @@ impl<'a> TariffFacts<'a> {
             validation: t.validation,
             flags: t.flags,
             available: t.available,
-            periods: t
-                .periods
-                .iter()
-                .map(|p| PeriodFacts {
-                    currency: Cow::Borrowed(&p.currency),
-                    kind: Cow::Borrowed(&p.kind),
-                    length: p.length,
-                    cost: p.cost,
-                })
-                .collect(),
+            periods: t.periods.iter().map(PeriodFacts::of).collect(),
         }
     }
 }
@@ -340,15 +343,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn price_changes_match_the_map_comparison(old in periods(), new in periods()) {
-            let facts: Vec<PeriodFacts<'_>> = old
-                .iter()
-                .map(|p| PeriodFacts {
-                    currency: Cow::Borrowed(&p.currency),
-                    kind: Cow::Borrowed(&p.kind),
-                    length: p.length,
-                    cost: p.cost,
-                })
-                .collect();
+            let facts: Vec<PeriodFacts<'_>> = old.iter().map(PeriodFacts::of).collect();
             let mut got = Vec::new();
             price_changes(7, &facts, &new, &mut got);
             proptest::prop_assert_eq!(got, reference(7, &old, &new));

@@ -151,21 +151,25 @@ impl TemplateFlags {
     pub fn from_summary(summary: &str) -> Option<TemplateFlags> {
         let mut flags = TemplateFlags::default();
         for name in summary.split(',').filter(|n| !n.is_empty()) {
-            let flag = match name {
-                "wildcard" => &mut flags.wildcard,
-                "www" => &mut flags.www,
-                "multidomain" => &mut flags.multidomain,
-                "multidomain_wildcard" => &mut flags.multidomain_wildcard,
-                "orginfo" => &mut flags.orginfo,
-                "idn" => &mut flags.idn,
-                "csraltname" => &mut flags.csraltname,
-                "authemail" => &mut flags.authemail,
-                "authdnstxt" => &mut flags.authdnstxt,
-                _ => return None,
-            };
-            *flag = true;
+            *flags.named(name)? = true;
         }
         Some(flags)
+    }
+
+    /// The flag called `name` (as in [`TemplateFlags::attributes`]).
+    pub fn named(&mut self, name: &str) -> Option<&mut bool> {
+        Some(match name {
+            "wildcard" => &mut self.wildcard,
+            "www" => &mut self.www,
+            "multidomain" => &mut self.multidomain,
+            "multidomain_wildcard" => &mut self.multidomain_wildcard,
+            "orginfo" => &mut self.orginfo,
+            "idn" => &mut self.idn,
+            "csraltname" => &mut self.csraltname,
+            "authemail" => &mut self.authemail,
+            "authdnstxt" => &mut self.authdnstxt,
+            _ => return None,
+        })
     }
 }
 
@@ -204,20 +208,10 @@ pub mod flags_text {
             let mut flags = TemplateFlags::default();
             while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
                 let on: bool = map.next_value()?;
-                let slot = match name.as_ref() {
-                    "wildcard" => &mut flags.wildcard,
-                    "www" => &mut flags.www,
-                    "multidomain" => &mut flags.multidomain,
-                    "multidomain_wildcard" => &mut flags.multidomain_wildcard,
-                    "orginfo" => &mut flags.orginfo,
-                    "idn" => &mut flags.idn,
-                    "csraltname" => &mut flags.csraltname,
-                    "authemail" => &mut flags.authemail,
-                    "authdnstxt" => &mut flags.authdnstxt,
-                    // A format-1 cache ignored unknown names too.
-                    _ => continue,
-                };
-                *slot = on;
+                // A format-1 cache ignored unknown names too.
+                if let Some(slot) = flags.named(&name) {
+                    *slot = on;
+                }
             }
             Ok(flags)
         }

@@ -25,7 +25,7 @@ use mysql::prelude::Queryable;
 use support::billing::{run_module, TestDb, TestMgr};
 use support::bin_path;
 use support::bulk::{move_upstream, seed_ordered_set, TARIFF};
-use support::sim::{SimFault, SimUpstream};
+use support::sim::{SeedOrders, SimFault, SimUpstream};
 
 const USER: &str = "bulk";
 const PASS: &str = "Bulk-S3cret!pw";
@@ -321,4 +321,81 @@ fn concurrency_bounds_the_reads_in_flight() {
         "the reads were not made in parallel: peak {}",
         stats.api_peak_in_flight
     );
+}
+
+/// The bulk sync decides from params read once, before any item is looked
+/// at; a 10,000-item run reaches its last items a minute later. An item
+/// relinked in between (an admin setting `pmss_upstream_id` to the right
+/// upstream id, as the `manual_required` messages ask) is synced from the id
+/// its params hold under the item lock, as `sync_item` does: never from the
+/// id it had when the run started (whose certificate the automatic
+/// reissue/renewal would then act on and pay for).
+#[test]
+fn an_item_relinked_during_the_run_is_synced_from_its_new_upstream_id() {
+    let w = World::new(1);
+    let items = w.items();
+    let last = *items.last().unwrap();
+    let old = *w.upstream_ids.last().unwrap();
+    // The last item's certificate is unchanged upstream (3 mod 4): still
+    // "requested". Its replacement is issued.
+    let new =
+        w.up.seed_orders(
+            &SeedOrders::new(USER, TARIFF, 1)
+                .cn("example.com")
+                .remoteids(&[last]),
+        )
+        .pop()
+        .unwrap();
+    w.up.issue_many(&[new]);
+    w.up.clear_journal();
+    w.up.fault(
+        &SimFault::new("certificate.edit", "delay")
+            .count(ITEMS as u32)
+            .delay_ms(150),
+    );
+    let mut child = Command::new(bin_path("pmsslreseller"))
+        .args(["sync", "--module", &w.module.to_string()])
+        .env("MGR5_ROOT", w.mgr.path())
+        .current_dir(w.mgr.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The run has read its params once it reads its first certificate.
+    let deadline = Instant::now() + std::time::Duration::from_secs(30);
+    while !w.up.journal().iter().any(|e| e.func == "certificate.edit") {
+        assert!(Instant::now() < deadline, "the sync read no certificate");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    w.db.conn()
+        .exec_drop(
+            "UPDATE itemparam SET value = ? WHERE item = ? AND intname = 'pmss_upstream_id'",
+            (new.to_string(), last),
+        )
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let read: Vec<String> =
+        w.up.journal()
+            .iter()
+            .filter(|e| e.func == "certificate.edit")
+            .filter_map(|e| e.params.get("elid").cloned())
+            .collect();
+    assert!(
+        !read.contains(&old.to_string()),
+        "the relinked item was synced from the upstream id it had before: {read:?}"
+    );
+    assert!(read.contains(&new.to_string()), "{read:?}");
+    assert_eq!(
+        w.db.item_param(last, "service_status").as_deref(),
+        Some("5"),
+        "the item shows its new, issued certificate"
+    );
+    assert!(w.db.certificate_crt(last).is_some());
 }

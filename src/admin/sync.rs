@@ -342,13 +342,13 @@ fn run_pool(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(w) = work.get(i) else { break };
-                    let (started, outcome) = match &mut db {
+                    let (started, upstream_id, outcome) = match &mut db {
                         Ok(db) => look(ctx, mgrctl, db, shared, w, dry_run),
-                        Err(e) => (false, Err(e.clone())),
+                        Err(e) => (false, w.upstream_id, Err(e.clone())),
                     };
                     let sent = tx.send(Done {
                         item: w.item,
-                        upstream_id: w.upstream_id,
+                        upstream_id,
                         started,
                         outcome,
                     });
@@ -366,7 +366,8 @@ fn run_pool(
 }
 
 /// One item's look, under its lock: the same pass as `sync_item`. The
-/// flag: the job started (so the upstream read was made or tried).
+/// flag: the job started (so the upstream read was made or tried); the id:
+/// the upstream certificate looked at.
 fn look(
     ctx: &Ctx,
     mgrctl: &Mgrctl,
@@ -374,7 +375,7 @@ fn look(
     shared: SharedModule<'_>,
     w: &Work,
     dry_run: bool,
-) -> (bool, Result<(SyncOutcome, Looked)>) {
+) -> (bool, u64, Result<(SyncOutcome, Looked)>) {
     let spec = JobSpec {
         op: ServiceOp::SyncItem,
         item_id: w.item,
@@ -382,10 +383,52 @@ fn look(
         lock_wait: Duration::ZERO,
         shared: Some(shared),
     };
-    match Job::start(ctx, spec, mgrctl, db) {
-        Ok(mut job) => (true, sync_and_keep_valid(&mut job, w.upstream_id, dry_run)),
-        Err(e) => (false, Err(e)),
+    let mut job = match Job::start(ctx, spec, mgrctl, db) {
+        Ok(job) => job,
+        Err(e) => return (false, w.upstream_id, Err(e)),
+    };
+    // The run decided from params read before its first item; this item's
+    // job has just read them again under its lock. Work from those, as
+    // `sync_item` does: an item closed since is left alone, and one relinked
+    // since (an admin setting `pmss_upstream_id`) is synced from its new id,
+    // never from the old one (whose certificate the automatic
+    // reissue/renewal below would act on and pay for).
+    if job.item.item_status() == ItemStatus::Deleted {
+        log::info!("item {}: closed since the run started; skipped", w.item);
+        return (
+            false,
+            w.upstream_id,
+            Ok((SyncOutcome::default(), Looked::nothing())),
+        );
     }
+    let upstream_id = match job.upstream_id() {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            log::info!(
+                "item {}: no upstream id any more (was {}); skipped",
+                w.item,
+                w.upstream_id
+            );
+            return (
+                false,
+                w.upstream_id,
+                Ok((SyncOutcome::default(), Looked::nothing())),
+            );
+        }
+        Err(e) => return (true, w.upstream_id, Err(e)),
+    };
+    if upstream_id != w.upstream_id {
+        log::warn!(
+            "item {}: relinked from upstream {} to {upstream_id} since the run started; syncing {upstream_id}",
+            w.item,
+            w.upstream_id
+        );
+    }
+    (
+        true,
+        upstream_id,
+        sync_and_keep_valid(&mut job, upstream_id, dry_run),
+    )
 }
 
 /// Progress on a terminal: done/total, rate and time left, at most ten

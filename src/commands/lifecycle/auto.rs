@@ -41,6 +41,18 @@ pub struct Looked {
     pub sent: bool,
 }
 
+impl Looked {
+    /// No look was taken (an item the bulk sync found closed or unlinked
+    /// under its lock).
+    pub fn nothing() -> Looked {
+        Looked {
+            due: None,
+            text: "nothing".to_string(),
+            sent: false,
+        }
+    }
+}
+
 /// The planner's inputs for a job and the upstream view just read.
 pub fn facts(job: &Job, view: &CertView) -> Facts {
     let issued = upstream_state(view) == Some(ServiceStatus::Issued);

@@ -353,7 +353,7 @@ fn an_item_relinked_during_the_run_is_synced_from_its_new_upstream_id() {
             .count(ITEMS as u32)
             .delay_ms(150),
     );
-    let mut child = Command::new(bin_path("pmsslreseller"))
+    let child = Command::new(bin_path("pmsslreseller"))
         .args(["sync", "--module", &w.module.to_string()])
         .env("MGR5_ROOT", w.mgr.path())
         .current_dir(w.mgr.path())

@@ -43,9 +43,15 @@ impl World {
     /// `ITEMS` ordered certificates, moved on upstream (half issued, a
     /// quarter enrolled, a quarter unchanged), `[sync] concurrency` as given.
     fn new(concurrency: u32) -> World {
+        World::with_mgr(concurrency, TestMgr::with_core)
+    }
+
+    /// [`World::new`] with the stand-in `mgr` makes (direct mode: each
+    /// mgrctl call a process with a connection of its own).
+    fn with_mgr(concurrency: u32, mgr: fn(&TestDb) -> TestMgr) -> World {
         let up = SimUpstream::start_with(&[]);
         let db = TestDb::create();
-        let mgr = TestMgr::with_core(&db);
+        let mgr = mgr(&db);
         std::fs::write(
             mgr.path().join("etc/pmsslreseller.toml"),
             format!("[sync]\nconcurrency = {concurrency}\n"),
@@ -398,4 +404,82 @@ fn an_item_relinked_during_the_run_is_synced_from_its_new_upstream_id() {
         "the item shows its new, issued certificate"
     );
     assert!(w.db.certificate_crt(last).is_some());
+}
+
+/// A worker whose database connection drops mid-run (a MariaDB restart, a
+/// `KILL`, a proxy's idle timeout) opens a new one: it must not go on
+/// taking items only to fail each at once, which turned the rest of a
+/// 10,000-item round into errors while the other workers were still fine.
+#[test]
+fn a_dropped_database_connection_costs_at_most_the_items_in_flight() {
+    // Direct mode: the only long-lived connections to the test database are
+    // the sync's own.
+    let w = World::with_mgr(2, TestMgr::new);
+    w.up.fault(
+        &SimFault::new("certificate.edit", "delay")
+            .count(ITEMS as u32)
+            .delay_ms(150),
+    );
+    let child = Command::new(bin_path("pmsslreseller"))
+        .args(["sync", "--module", &w.module.to_string()])
+        .env("MGR5_ROOT", w.mgr.path())
+        .current_dir(w.mgr.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + std::time::Duration::from_secs(30);
+    while w
+        .up
+        .journal()
+        .iter()
+        .filter(|e| e.func == "certificate.edit")
+        .count()
+        < 2
+    {
+        assert!(Instant::now() < deadline, "the sync read no certificate");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mut conn = w.db.conn();
+    let mine: u64 = conn.query_first("SELECT CONNECTION_ID()").unwrap().unwrap();
+    let theirs: Vec<u64> = conn
+        .exec(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> ? AND TIME >= 0",
+            (&w.db.name, mine),
+        )
+        .unwrap();
+    assert!(!theirs.is_empty(), "no connection of the sync found");
+    for id in theirs {
+        let _ = conn.query_drop(format!("KILL {id}"));
+    }
+    drop(conn);
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let errors: usize = text
+        .split(" errors")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no summary: {text}"));
+    // One item in flight per worker (2), and one more when the kill also
+    // hit the connection of a mgrctl call running at that moment.
+    assert!(
+        errors <= 3,
+        "a dropped connection failed more than the items in flight on it: {text}\n{}",
+        std::fs::read_to_string(w.mgr.path().join("var/pmsslreseller.log")).unwrap_or_default()
+    );
+    let synced = w
+        .items()
+        .into_iter()
+        .filter(|item| w.db.item_param(*item, "service_status").as_deref() != Some("3"))
+        .count();
+    assert!(
+        synced >= ITEMS * 3 / 4 - 2,
+        "only {synced} items moved on: {text}"
+    );
 }

@@ -212,12 +212,29 @@ pub fn sync_module(ctx: &Ctx, module: u64, dry_run: bool) -> Result<Summary> {
     };
     let workers = open_workers(&db, ctx.config.sync.concurrency, work.len());
     let progress = Progress::new(work.len(), std::io::stderr().is_terminal());
-    run_pool(ctx, &mgrctl, shared, workers, &work, dry_run, |done| {
+    let left = run_pool(ctx, &mgrctl, shared, workers, &work, dry_run, |done| {
         progress.tick();
         summary.add(done, dry_run);
     });
     progress.finish();
+    if left > 0 {
+        // Every worker lost its database connection and could not open
+        // another: one line for the items nobody looked at, not one each.
+        log::error!(
+            "sync module {module}: {left} items not looked at: no connection to BILLmanager's database \
+             (the errors above say why); the next run takes them"
+        );
+        summary.errors += left;
+    }
     summary.seconds = started.elapsed().as_secs_f64();
+    // The main connection sat idle for the whole run: a server with a short
+    // `wait_timeout` may have closed it.
+    if !db.alive() {
+        if let Err(e) = db.reconnect() {
+            log::warn!("sync module {module}: drift check skipped: {e}");
+            return Ok(summary);
+        }
+    }
     warn_on_drift(
         &mut db,
         &key,
@@ -320,8 +337,14 @@ fn open_workers(db: &Db, concurrency: u32, work: usize) -> Vec<Result<Db>> {
 /// Run every item of `work` on the workers (each with its own database
 /// connection; the upstream client, crypt key and module settings shared),
 /// handing each finished item to `done` on this thread in completion order.
-/// A worker whose connection failed reports that error for the items it
-/// takes, so nothing is silently skipped.
+///
+/// A worker whose connection the server dropped (a restart, a `KILL`, a
+/// proxy's idle timeout) opens a new one before its next item; one that
+/// cannot (or never had one) reports that error for the item it took and
+/// stops, leaving the rest to the workers that still can: a dead worker
+/// taking items only to fail each at once would turn the rest of the round
+/// into errors. Returns how many items no worker took (all of them lost
+/// their connection), for the caller to count.
 fn run_pool(
     ctx: &Ctx,
     mgrctl: &Mgrctl,
@@ -330,7 +353,7 @@ fn run_pool(
     work: &[Work],
     dry_run: bool,
     mut done: impl FnMut(Done),
-) {
+) -> usize {
     let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         let (tx, rx) = mpsc::channel::<Done>();
@@ -339,20 +362,43 @@ fn run_pool(
             let next = &next;
             scope.spawn(move || {
                 let mut db = db;
+                // The last look failed: see that the connection still works.
+                let mut check = false;
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(w) = work.get(i) else { break };
-                    let (started, upstream_id, outcome) = match &mut db {
-                        Ok(db) => look(ctx, mgrctl, db, shared, w, dry_run),
-                        Err(e) => (false, w.upstream_id, Err(e.clone())),
+                    let ready = match &mut db {
+                        Ok(d) => {
+                            if check && !d.alive() {
+                                d.reconnect().map(|()| {
+                                    log::warn!(
+                                        "sync: a database connection was dropped; working on with a new one"
+                                    );
+                                    d
+                                })
+                            } else {
+                                Ok(d)
+                            }
+                        }
+                        Err(e) => Err(e.clone()),
                     };
+                    let (started, upstream_id, outcome, stop) = match ready {
+                        Ok(d) => {
+                            let (started, id, outcome) = look(ctx, mgrctl, d, shared, w, dry_run);
+                            (started, id, outcome, false)
+                        }
+                        // No connection: this item fails with why, and the
+                        // rest are left to the workers that still have one.
+                        Err(e) => (false, w.upstream_id, Err(e), true),
+                    };
+                    check = outcome.is_err();
                     let sent = tx.send(Done {
                         item: w.item,
                         upstream_id,
                         started,
                         outcome,
                     });
-                    if sent.is_err() {
+                    if sent.is_err() || stop {
                         break;
                     }
                 }
@@ -363,6 +409,8 @@ fn run_pool(
             done(d);
         }
     });
+    work.len()
+        .saturating_sub(next.load(Ordering::Relaxed).min(work.len()))
 }
 
 /// One item's look, under its lock: the same pass as `sync_item`. The

@@ -342,6 +342,18 @@ impl Db {
         Db::connect_with(&self.settings)
     }
 
+    /// The server still answers on this connection.
+    pub fn alive(&mut self) -> bool {
+        self.conn.ping().is_ok()
+    }
+
+    /// Replace a connection the server dropped with a new one of the same
+    /// settings.
+    pub fn reconnect(&mut self) -> Result<()> {
+        *self = self.another()?;
+        Ok(())
+    }
+
     /// `(processingmodule.module, processingmodule.name)`: the module type
     /// and the admin's label, read before any setting (whose meaning
     /// depends on the type).

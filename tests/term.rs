@@ -663,3 +663,49 @@ fn an_intent_write_that_is_not_stored_pays_no_automatic_renewal() {
         rust_decimal::Decimal::from(38)
     );
 }
+
+/// The cron bulk sync (worker threads, shared upstream client) and
+/// BILLmanager's own `sync_item` on the same item at once: the paid
+/// automatic renewal is still sent once (the per-item lock, and the intent
+/// read again under it).
+#[test]
+fn bulk_syncs_and_sync_items_at_once_pay_one_automatic_renewal() {
+    let w = World::new("per_certificate");
+    w.open();
+    let balance = w.up.account(USER).balance;
+    let cert_end = w.local_cert_end();
+    let day = cert_end - Days::new(10);
+    w.set_day(day);
+    let now = format!("{day}T10:00:00Z");
+    let m = w.module.to_string();
+    let mut children: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(support::bin_path("pmsslreseller"))
+                .args(["sync", "--module", &m])
+                .env("MGR5_ROOT", w.mgr.path())
+                .env("PMSSLRESELLER_TEST_NOW", &now)
+                .current_dir(w.mgr.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children.extend((0..4).map(|_| spawn_sync_item(&w, &now)));
+    for mut c in children {
+        c.wait().unwrap();
+    }
+    w.sync_item_until_replaced(day, cert_end);
+    assert_eq!(
+        w.calls("service.prolong"),
+        1,
+        "one renewal\n{}",
+        w.mgr.module_log()
+    );
+    assert_eq!(
+        balance - w.up.account(USER).balance,
+        rust_decimal::Decimal::from(38),
+        "paid once"
+    );
+}

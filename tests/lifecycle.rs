@@ -806,6 +806,36 @@ fn bm5_reports_the_first_issuance_only() {
     );
 }
 
+/// A first-issue report that fails is made again by the next pass: the
+/// sub-status "issued", after which no pass reports, is written only after
+/// it (the stand-in's `Fault fail`: an error, nothing stored).
+#[test]
+fn bm5_first_issue_report_that_failed_is_made_by_the_next_pass() {
+    let w = World::with_mgrctl_conf(&["Fault fail certificate.open 1"]);
+    std::fs::write(
+        w.mgr.path().join("etc/pmsslreseller.toml"),
+        format!("{CONFIG}open_convention = \"bm5\"\n"),
+    )
+    .unwrap();
+    let (_, code, out) = w.operation("open");
+    assert_eq!(code, 0, "{out}");
+    w.up.issue(Some(w.upstream_id()));
+    let (code, out) = w.run("sync_item", None);
+    assert_eq!(code, 1, "the report failed: {out}");
+    assert_ne!(w.param("service_status").as_deref(), Some("5"));
+    let (code, out) = w.run("sync_item", None);
+    assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
+    assert_eq!(w.param("service_status").as_deref(), Some("5"));
+    let reports: Vec<String> = w
+        .mgr
+        .journal()
+        .iter()
+        .filter(|e| e["func"] == "certificate.open")
+        .map(|e| e["outcome"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(reports, ["fault:fail", "ok"]);
+}
+
 #[test]
 fn instantly_issued_certificate_lands_on_open() {
     let w = World::new();

@@ -7,9 +7,11 @@
 //! # Fault <mode> <func>[:<param>] [<nth>|*]
 //! Fault drop service.saveparam:pmss_intent 2      # 2nd such write: <ok/>, nothing stored
 //! Fault fail_after service.setexpiredate *        # every one: stored, then an error
+//! Fault fail certificate.open                      # the first: an error, nothing stored
 //! ```
 //! `drop` answers `<ok/>` without applying the call; `fail_after` applies it,
-//! then answers an error with exit code 1. `<param>` narrows
+//! then answers an error with exit code 1; `fail` answers an error with exit
+//! code 1 and applies nothing. `<param>` narrows
 //! `service.saveparam` / `service.dropparam` to one param name (either call
 //! form). `<nth>` (default 1) counts the matching calls of all processes
 //! (counters in `var/mgrctl-faults.json`, under a file lock); `*` hits every one.
@@ -27,6 +29,8 @@ pub enum Mode {
     Drop,
     /// Applied, then an error.
     FailAfter,
+    /// An error, nothing applied.
+    Fail,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,12 +49,15 @@ impl Rule {
         let (mode, target, nth) = match words.as_slice() {
             [m, t] => (*m, *t, "1"),
             [m, t, n] => (*m, *t, *n),
-            _ => return Err("Fault needs <drop|fail_after> <func>[:<param>] [<nth>|*]".into()),
+            _ => {
+                return Err("Fault needs <drop|fail_after|fail> <func>[:<param>] [<nth>|*]".into())
+            }
         };
         let mode = match mode {
             "drop" => Mode::Drop,
             "fail_after" => Mode::FailAfter,
-            m => return Err(format!("Fault mode '{m}' unknown (drop, fail_after)")),
+            "fail" => Mode::Fail,
+            m => return Err(format!("Fault mode '{m}' unknown (drop, fail_after, fail)")),
         };
         let (func, param) = match target.split_once(':') {
             Some((f, p)) => (f.to_string(), Some(p.to_string())),
@@ -157,6 +164,8 @@ mod tests {
         let all = Rule::parse("fail_after service.postopen *").unwrap();
         assert_eq!(all.nth, None);
         assert!(all.matches(&call("service.postopen", &[("elid", "1")])));
+        let fail = Rule::parse("fail certificate.open").unwrap();
+        assert_eq!((fail.mode, fail.nth), (Mode::Fail, Some(1)));
         assert!(Rule::parse("explode x").is_err());
         assert!(Rule::parse("drop x 0").is_err());
         assert!(Rule::parse("drop").is_err());

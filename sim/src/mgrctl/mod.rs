@@ -222,6 +222,15 @@ pub(crate) fn apply(root: &Path, caller: &Caller, args: &[String], slot: &mut Db
         journal(root, caller, &call, "fault:drop", &mut answer);
         return answer;
     }
+    if fault == Some(faults::Mode::Fail) {
+        let mut answer = Answer::failure(&SimError::new(
+            "fault",
+            call.func.clone(),
+            "not applied (Fault fail in billmgr-sim.conf)",
+        ));
+        journal(root, caller, &call, "fault:fail", &mut answer);
+        return answer;
+    }
     let result = funcs::execute(root, &conf, caller, &call, slot);
     if let Err(e) = &result {
         // A connection that failed mid-call may be mid-transaction or broken:

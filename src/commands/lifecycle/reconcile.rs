@@ -416,15 +416,18 @@ pub fn commit_status(job: &mut Job, applied: Applied) -> Result<SyncOutcome> {
     };
     let current = local_status(job.param(SERVICE_STATUS_PARAM));
     if current != Some(target) {
-        set_status(job, target)?;
-        writes += 1;
         // Only the first issuance is reported (module-protocol.md §12.5:
         // `certificate.open` "on first issuance" in BM5 style), not each
-        // reissue of the paid term.
+        // reissue of the paid term. Before the sub-status: once that says
+        // "issued" no pass reports again, so a report that failed (or a run
+        // killed in between) would be lost for good; this way the next pass
+        // reports it, at worst twice after a kill between the two.
         if target == ServiceStatus::Issued && first_issue {
             let convention: OpenConvention = job.ctx.config.lifecycle.open_convention;
             report_first_issue(job.mgrctl, job.item_id, convention)?;
         }
+        set_status(job, target)?;
+        writes += 1;
     }
     Ok(SyncOutcome {
         status: Some(target),

@@ -105,7 +105,14 @@ pub fn messages_document(catalogs: &[TemplateCatalog]) -> String {
 /// Rewrite the messages file from every cached catalog: `current`, the one
 /// a refresh just stored, from memory, and the other modules' from their
 /// template views. Returns its path.
+///
+/// Under a lock: the file merges every module's names, so two refreshes of
+/// different modules at once could each write it without the other's new
+/// names; and a later refresh of an unchanged export does not rewrite it.
+/// Each refresh stores its own template view before it takes the lock, so
+/// the second writer reads the first one's.
 pub fn write_messages_file(root: &MgrRoot, current: &Catalog) -> std::io::Result<PathBuf> {
+    let _lock = lock_messages(root)?;
     let (mut catalogs, problems) = cache::load_all_templates_except(root, current.module_id);
     for p in problems {
         log::warn!("messages file: {p}");
@@ -119,6 +126,42 @@ pub fn write_messages_file(root: &MgrRoot, current: &Catalog) -> std::io::Result
     std::fs::write(&tmp, messages_document(&catalogs))?;
     std::fs::rename(&tmp, &path)?;
     Ok(path)
+}
+
+/// How long a refresh waits for another one writing the messages file (it
+/// holds the lock for the merge and one file write).
+const MESSAGES_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The messages file's lock, `var/pmsslreseller/messages.lock`; the kernel
+/// drops it when the process dies.
+fn lock_messages(root: &MgrRoot) -> std::io::Result<std::fs::File> {
+    let dir = root.state_dir();
+    std::fs::create_dir_all(&dir)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("messages.lock"))?;
+    let deadline = std::time::Instant::now() + MESSAGES_LOCK_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "another refresh has held {} for {} s",
+                        dir.join("messages.lock").display(),
+                        MESSAGES_LOCK_WAIT.as_secs()
+                    ),
+                ))
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -138,6 +181,38 @@ mod tests {
     /// The template view of a parsed export.
     fn cat(module: u64, body: &str) -> TemplateCatalog {
         TemplateCatalog::of(&catalog(module, body))
+    }
+
+    /// Two modules refreshed at once: each stores its view, then writes the
+    /// merged file; the last file written has both modules' new names.
+    #[test]
+    fn refreshes_of_two_modules_at_once_keep_both_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = MgrRoot::new(dir.path());
+        for round in 0..20 {
+            let a = catalog(
+                1,
+                &format!("<pricelist><id>11</id><name>A{round}</name></pricelist>"),
+            );
+            let b = catalog(
+                2,
+                &format!("<pricelist><id>22</id><name>B{round}</name></pricelist>"),
+            );
+            std::thread::scope(|s| {
+                for c in [&a, &b] {
+                    let root = &root;
+                    s.spawn(move || {
+                        crate::catalog::cache::save(root, c).unwrap();
+                        write_messages_file(root, c).unwrap();
+                    });
+                }
+            });
+            let text = std::fs::read_to_string(messages_file(&root)).unwrap();
+            assert!(
+                text.contains(&format!(">A{round}<")) && text.contains(&format!(">B{round}<")),
+                "round {round}: {text}"
+            );
+        }
     }
 
     #[test]

@@ -483,3 +483,30 @@ fn a_dropped_database_connection_costs_at_most_the_items_in_flight() {
         "only {synced} items moved on: {text}"
     );
 }
+
+/// One sync of a module at a time: a cron run that finds the module's sync
+/// still running does nothing and says so (exit 0), and the next one works.
+#[test]
+fn a_second_sync_of_the_module_while_one_runs_does_nothing() {
+    let w = World::new(4);
+    let dir = w.mgr.path().join("var/pmsslreseller/locks");
+    std::fs::create_dir_all(&dir).unwrap();
+    let held = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(format!("sync-module-{}.lock", w.module)))
+        .unwrap();
+    held.lock().unwrap();
+    let (code, out, err) = w.sync();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("another sync of this module is still running; nothing done"),
+        "{out}"
+    );
+    assert!(w.up.journal().is_empty(), "nothing read upstream");
+    drop(held);
+    let (code, out, err) = w.sync();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&format!("{ITEMS} read upstream")), "{out}");
+}

@@ -32,6 +32,7 @@ use crate::commands::lifecycle::auto::{sync_and_keep_valid, Looked};
 use crate::commands::lifecycle::job::{
     Job, JobSpec, SharedModule, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM,
 };
+use crate::commands::lifecycle::lock::open_lock_file;
 use crate::commands::lifecycle::maintenance;
 use crate::commands::lifecycle::reconcile::SyncOutcome;
 use crate::commands::lifecycle::status::{list_row_is_active, local_status, ServiceStatus};
@@ -41,7 +42,7 @@ use crate::commands::Ctx;
 use crate::config::Config;
 use crate::paths::MgrRoot;
 use crate::protocol::args::{Args, ServiceOp};
-use crate::protocol::error::{ErrorKind, Result};
+use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::{is_possible_id, CertSummary};
 
 /// Counters printed in the summary.
@@ -128,6 +129,29 @@ pub fn run(root: &MgrRoot, module: u64, dry_run: bool) -> i32 {
         );
         return 0;
     }
+    // One sync of a module at a time: a second cron run while the first
+    // still works (a slow upstream, a large module) would read every item
+    // again for nothing. A dry run writes nothing and does not take it.
+    let _module_lock = if dry_run {
+        None
+    } else {
+        match lock_module(root, module) {
+            Ok(Some(lock)) => Some(lock),
+            Ok(None) => {
+                let line = format!(
+                    "sync module {module}: another sync of this module is still running; nothing done"
+                );
+                println!("{line}");
+                log::info!("{line}");
+                return 0;
+            }
+            Err(e) => {
+                log::error!("sync module {module} failed: {e}");
+                eprintln!("error: {e}");
+                return 1;
+            }
+        }
+    };
     let ctx = Ctx {
         root: root.clone(),
         config,
@@ -150,6 +174,20 @@ pub fn run(root: &MgrRoot, module: u64, dry_run: bool) -> i32 {
             eprintln!("error: {e}");
             1
         }
+    }
+}
+
+/// The module's sync lock (`var/pmsslreseller/locks/sync-module-<id>.lock`),
+/// or `None` while another process holds it.
+fn lock_module(root: &MgrRoot, module: u64) -> Result<Option<std::fs::File>> {
+    let (file, path) = open_lock_file(&root.lock_dir(), &format!("sync-module-{module}.lock"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(ModuleError::new(
+            ErrorKind::Internal,
+            format!("cannot lock {}: {e}", path.display()),
+        )),
     }
 }
 
@@ -384,7 +422,7 @@ fn run_pool(
                     };
                     let (started, upstream_id, outcome, stop) = match ready {
                         Ok(d) => {
-                            let (started, id, outcome) = look(ctx, mgrctl, d, shared, w, dry_run);
+                            let (started, id, outcome) = look_guarded(ctx, mgrctl, d, shared, w, dry_run);
                             (started, id, outcome, false)
                         }
                         // No connection: this item fails with why, and the
@@ -411,6 +449,36 @@ fn run_pool(
     });
     work.len()
         .saturating_sub(next.load(Ordering::Relaxed).min(work.len()))
+}
+
+/// [`look`], with a panic in it (a bug) turned into that item's error: the
+/// other items go on and the run still ends with its summary line, instead
+/// of the whole run stopping without one.
+fn look_guarded(
+    ctx: &Ctx,
+    mgrctl: &Mgrctl,
+    db: &mut Db,
+    shared: SharedModule<'_>,
+    w: &Work,
+    dry_run: bool,
+) -> (bool, u64, Result<(SyncOutcome, Looked)>) {
+    let run = std::panic::AssertUnwindSafe(|| look(ctx, mgrctl, db, shared, w, dry_run));
+    std::panic::catch_unwind(run).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        (
+            true,
+            w.upstream_id,
+            Err(ModuleError::internal(format!(
+                "item {}: the sync of this item stopped on an internal error ({what}); \
+                 please report it with the log",
+                w.item
+            ))),
+        )
+    })
 }
 
 /// One item's look, under its lock: the same pass as `sync_item`. The

@@ -1,14 +1,14 @@
 //! `sync_item --item N`: bring the local certificate up to date with the
 //! upstream one (module-protocol.md §13).
 //!
-//! The pass itself lives in reconcile.rs ([`super::reconcile::sync_once`]),
-//! shared with open, prolong and the bulk sync. It reads the upstream
-//! certificate → maps its state (status.rs) → on issue saves
-//! the certificate (`certificate.save`) and its expiry
-//! (`service.setexpiredate`), on failure `certificate.failed`; sets the
-//! sub-status. Idempotent and cheap: every write is skipped when the local
-//! value is already right, so a sync of an unchanged certificate writes
-//! nothing.
+//! The pass is `auto::sync_and_keep_valid`, shared with the bulk sync: one
+//! upstream read → the state mapped (status.rs) → the facts written where
+//! they differ (reconcile.rs `apply_facts`: on issue the certificate,
+//! `certificate.save`, and the paid term of a new service,
+//! `service.setexpiredate`; on failure `certificate.failed`) → the service
+//! form → the sub-status last (`commit_status`). Idempotent and cheap: every
+//! write is skipped when the local value is already right, so a sync of an
+//! unchanged certificate writes nothing.
 //!
 //! Then the paid term's next step (auto.rs): the certificate's facts and the
 //! next planned action on the item, and a free reissue (or, on a

@@ -79,6 +79,29 @@ impl World {
         )
     }
 
+    /// The sync as a child process, its output to `out` (piped or null).
+    fn spawn_sync(&self, out: fn() -> Stdio) -> std::process::Child {
+        Command::new(bin_path("pmsslreseller"))
+            .args(["sync", "--module", &self.module.to_string()])
+            .env("MGR5_ROOT", self.mgr.path())
+            .current_dir(self.mgr.path())
+            .stdin(Stdio::null())
+            .stdout(out())
+            .stderr(out())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Every certificate read held up 150 ms by the simulator, so a run is
+    /// caught with its reads in flight.
+    fn hold_reads_up(&self) {
+        self.up.fault(
+            &SimFault::new("certificate.edit", "delay")
+                .count(ITEMS as u32)
+                .delay_ms(150),
+        );
+    }
+
     fn items(&self) -> Vec<u64> {
         self.db
             .conn()
@@ -257,15 +280,7 @@ fn a_killed_sync_is_repaired_by_the_next_round() {
 
     for fraction in [0.05, 0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.85, 0.95] {
         let w = World::new(4);
-        let mut child = Command::new(bin_path("pmsslreseller"))
-            .args(["sync", "--module", &w.module.to_string()])
-            .env("MGR5_ROOT", w.mgr.path())
-            .current_dir(w.mgr.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = w.spawn_sync(Stdio::null);
         std::thread::sleep(clean_took.mul_f64(fraction));
         let _ = child.kill();
         let _ = child.wait();
@@ -306,11 +321,7 @@ fn a_bad_concurrency_is_refused_before_anything_is_read() {
 #[test]
 fn concurrency_bounds_the_reads_in_flight() {
     let w = World::new(3);
-    w.up.fault(
-        &SimFault::new("certificate.edit", "delay")
-            .count(ITEMS as u32)
-            .delay_ms(150),
-    );
+    w.hold_reads_up();
     w.up.reset_stats();
     let (code, out, err) = w.sync();
     assert_eq!(code, 0, "{out}{err}");
@@ -354,20 +365,8 @@ fn an_item_relinked_during_the_run_is_synced_from_its_new_upstream_id() {
         .unwrap();
     w.up.issue_many(&[new]);
     w.up.clear_journal();
-    w.up.fault(
-        &SimFault::new("certificate.edit", "delay")
-            .count(ITEMS as u32)
-            .delay_ms(150),
-    );
-    let child = Command::new(bin_path("pmsslreseller"))
-        .args(["sync", "--module", &w.module.to_string()])
-        .env("MGR5_ROOT", w.mgr.path())
-        .current_dir(w.mgr.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    w.hold_reads_up();
+    let child = w.spawn_sync(Stdio::piped);
     // The run has read its params once it reads its first certificate.
     let deadline = Instant::now() + std::time::Duration::from_secs(30);
     while !w.up.journal().iter().any(|e| e.func == "certificate.edit") {
@@ -415,20 +414,8 @@ fn a_dropped_database_connection_costs_at_most_the_items_in_flight() {
     // Direct mode: the only long-lived connections to the test database are
     // the sync's own.
     let w = World::with_mgr(2, TestMgr::new);
-    w.up.fault(
-        &SimFault::new("certificate.edit", "delay")
-            .count(ITEMS as u32)
-            .delay_ms(150),
-    );
-    let child = Command::new(bin_path("pmsslreseller"))
-        .args(["sync", "--module", &w.module.to_string()])
-        .env("MGR5_ROOT", w.mgr.path())
-        .current_dir(w.mgr.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    w.hold_reads_up();
+    let child = w.spawn_sync(Stdio::piped);
     let deadline = Instant::now() + std::time::Duration::from_secs(30);
     while w
         .up

@@ -393,8 +393,8 @@ pub fn refresh(root: &MgrRoot, config: &Config, args: &RefreshArgs) -> i32 {
 
 /// What the module's live services are charged (`commands::price_watch`).
 fn local_prices(root: &MgrRoot, config: &Config, module: u64) -> Result<Vec<LocalPrice>> {
-    let mut open = crate::commands::module::open_module(root, config, module)?;
-    price_watch::local_prices(&mut open.db, module)
+    let mut db = crate::commands::module::open_module_db(root, config, module)?;
+    price_watch::local_prices(&mut db, module)
 }
 
 /// The `--json` answer of a refresh.

@@ -45,6 +45,19 @@ pub fn open_module(root: &MgrRoot, config: &Config, id: u64) -> Result<OpenModul
     })
 }
 
+/// The local billing's database, for reads of module `id` (which must be a
+/// pmsslreseller module) that need none of its settings: no key is read and
+/// no password decrypted (issue 15: the RSA decryption was a tenth of the
+/// CPU of a catalog refresh, which reads only the local prices).
+pub fn open_module_db(root: &MgrRoot, config: &Config, id: u64) -> Result<Db> {
+    let mut db = Db::connect(&Mgrctl::configured(root, config))?;
+    let (module, name) = db.processing_module(id)?;
+    if module != MODULE_NAME {
+        return Err(not_our_module(id, &name, &module));
+    }
+    Ok(db)
+}
+
 /// The settings of module `id`, which must be a pmsslreseller module.
 pub fn our_module_settings(db: &mut Db, key: &CryptKey, id: u64) -> Result<ModuleSettings> {
     let (module, name) = db.processing_module(id)?;

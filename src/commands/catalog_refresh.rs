@@ -105,9 +105,26 @@ pub fn store_export(
 /// refreshes (cron) fetch the same export again, and a 5,000-tariff one
 /// costs more to parse and store than the rest of the refresh (issue 15).
 pub fn store(root: &MgrRoot, module: u64, xml: &str, allow_empty: bool) -> Result<Stored> {
-    let sha256 = stamp::digest(xml.as_bytes());
     // The cache files as one whole refresh left them, or `None`.
     let previous = stamp::intact(root, module);
+    // The old cache's text, for the diff, is read while the export is
+    // digested: on a second thread, for nothing when the export is the
+    // stamped one, but off the path of a changed one (issue 15).
+    let (sha256, old_text) = std::thread::scope(|scope| {
+        let old_text = std::thread::Builder::new()
+            .name("old-cache-read".into())
+            .spawn_scoped(scope, || cache::read_text(root, module));
+        let sha256 = stamp::digest(xml.as_bytes());
+        let old_text = match old_text {
+            Ok(reading) => reading.join().unwrap_or_else(|_| {
+                Err(ModuleError::internal(
+                    "reading the cached catalog failed".to_string(),
+                ))
+            }),
+            Err(_) => cache::read_text(root, module),
+        };
+        (sha256, old_text)
+    });
     if let Some(s) = previous
         .as_ref()
         .filter(|s| s.sha256 == sha256)
@@ -127,7 +144,7 @@ pub fn store(root: &MgrRoot, module: u64, xml: &str, allow_empty: bool) -> Resul
     // second thread while the export is parsed: the two do not depend on
     // each other, and reading the old cache was a third of a changed
     // refresh (issue 15).
-    let old_text = cache::read_text(root, module).unwrap_or_else(|e| {
+    let old_text = old_text.unwrap_or_else(|e| {
         log::warn!("{} (it will be replaced)", e.message);
         None
     });

@@ -26,8 +26,18 @@ fn state_ids(path: &Path) -> Vec<u64> {
         .unwrap_or_default()
 }
 
+/// The simulator's stats once no API request is in flight: a request's
+/// cost is counted after its answer is written, so the client may ask
+/// before the server thread has counted the last one.
 fn stats(sim: &Sim) -> Value {
-    sim.control("GET", "/_sim/stats", Value::Null)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let s = sim.control("GET", "/_sim/stats", Value::Null);
+        if s["api_in_flight"] == 0 || std::time::Instant::now() >= deadline {
+            return s;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 #[test]
@@ -111,6 +121,8 @@ fn flush_interval_zero_writes_before_every_answer() {
 fn stats_count_requests_by_function_and_reset() {
     let sim = Sim::start(&[]);
     let id = sim.order("stats.example.com", &[]);
+    // The order's requests all counted before the reset, none after it.
+    stats(&sim);
     sim.control("DELETE", "/_sim/stats", Value::Null);
     for _ in 0..3 {
         sim.api("whoami", &[]);

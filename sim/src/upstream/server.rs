@@ -146,8 +146,10 @@ fn connection(tcp: TcpStream, tls: Option<Arc<rustls::ServerConfig>>, shared: &S
     } else if req.path == "/billmgr" || req.path == "/manager/billmgr" {
         let in_flight = shared.stats.begin_api();
         let func = api(shared, &req, stream, &mut meter);
-        drop(in_flight);
+        // Counted before it leaves the in-flight count: a reader that sees
+        // none in flight sees every answered request counted.
         shared.stats.api(&func, meter.cost());
+        drop(in_flight);
     } else {
         let _ = Response::html(404, page("Not found", "no such page")).write_to(&mut *stream);
     }

@@ -16,6 +16,19 @@ mod mgrctl;
 mod upstream;
 mod wizard;
 
+/// A subcommand's options as clap parses them for program name `prog`;
+/// `Err` is the exit code once clap has printed its help (0) or its error (2).
+fn parse_args<A: clap::Parser>(prog: &str, args: Vec<String>) -> Result<A, i32> {
+    A::try_parse_from(std::iter::once(prog.to_string()).chain(args)).map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() {
+            2
+        } else {
+            0
+        }
+    })
+}
+
 fn main() {
     let argv: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())

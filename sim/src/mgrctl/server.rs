@@ -57,13 +57,9 @@ struct Args {
 }
 
 pub fn main(args: Vec<String>) -> i32 {
-    let argv = std::iter::once("billmgr-sim mgrctl-core".to_string()).chain(args);
-    let args = match Args::try_parse_from(argv) {
+    let args: Args = match crate::parse_args("billmgr-sim mgrctl-core", args) {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
-        }
+        Err(code) => return code,
     };
     let root = match std::path::absolute(&args.root) {
         Ok(r) => r,
@@ -184,9 +180,7 @@ fn serve(root: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", paths.socket.display()))?;
     let ours = file_id(&paths.socket);
     write_pid(&paths)?;
-    let idle = Conf::load(root)
-        .map(|c| c.core_idle())
-        .unwrap_or(Duration::from_secs(super::conf::DEFAULT_CORE_IDLE_SECS));
+    let idle = Conf::load(root).unwrap_or_default().core_idle();
     log(
         &paths,
         &format!(

@@ -108,6 +108,17 @@ struct IdIn {
     msg: Option<String>,
 }
 
+impl IdIn {
+    /// The items named (`id` before `ids`), or all being processed.
+    fn ids_or_pending(self, sim: &Sim) -> Vec<u64> {
+        match (self.id, self.ids) {
+            (Some(id), _) => vec![id],
+            (None, Some(ids)) => ids,
+            (None, None) => sim.pending_ids(),
+        }
+    }
+}
+
 /// `{"advance_secs": N}` moves the clock by N seconds; `{"now": "2027-05-20"}` (or RFC 3339) sets
 /// it, so a test ages every certificate to a chosen day (issue 12).
 #[derive(Deserialize)]
@@ -212,14 +223,8 @@ fn route(sim: &mut Sim, req: &Request) -> Response {
             ok(json!({ "ok": true }))
         }
         ("POST", "/_sim/issue") => match body_json::<IdIn>(req) {
-            Ok(IdIn { id: Some(id), .. }) => {
-                if !sim.is_pending(id) {
-                    return bad(format!("item {id} is not being processed"));
-                }
-                sim.complete(id);
-                ok(json!({ "issued": [id] }))
-            }
-            Ok(IdIn { ids: Some(ids), .. }) => {
+            Ok(input) => {
+                let ids = input.ids_or_pending(sim);
                 // All checked first: one wrong id issues nothing.
                 if let Some(id) = ids.iter().find(|id| !sim.is_pending(**id)) {
                     return bad(format!("item {id} is not being processed"));
@@ -229,22 +234,11 @@ fn route(sim: &mut Sim, req: &Request) -> Response {
                 }
                 ok(json!({ "issued": ids }))
             }
-            Ok(_) => {
-                let ids = sim.pending_ids();
-                for id in &ids {
-                    sim.complete(*id);
-                }
-                ok(json!({ "issued": ids }))
-            }
             Err(r) => r,
         },
         ("POST", "/_sim/tick") => match body_json::<IdIn>(req) {
-            Ok(IdIn { id, ids, .. }) => {
-                let ids: Vec<u64> = match (id, ids) {
-                    (Some(id), _) => vec![id],
-                    (None, Some(ids)) => ids,
-                    (None, None) => sim.pending_ids(),
-                };
+            Ok(input) => {
+                let ids = input.ids_or_pending(sim);
                 // Items not being processed are left out of the answer, as before.
                 let ids: Vec<u64> = ids.into_iter().filter(|i| sim.is_pending(*i)).collect();
                 for i in &ids {

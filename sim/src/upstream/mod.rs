@@ -65,13 +65,9 @@ struct Args {
 }
 
 pub fn main(args: Vec<String>) -> i32 {
-    let argv = std::iter::once("billmgr-sim upstream".to_string()).chain(args);
-    let args = match Args::try_parse_from(argv) {
+    let args: Args = match crate::parse_args("billmgr-sim upstream", args) {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
-        }
+        Err(code) => return code,
     };
     match run(args) {
         Ok(()) => 0,

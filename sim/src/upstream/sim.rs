@@ -7,7 +7,7 @@ use super::catalog::Catalog;
 use super::certs::IssuingCa;
 use super::faults::FaultScript;
 use super::journal::Journal;
-use super::state::{PendingKind, World};
+use super::state::{Item, PendingKind, World};
 use super::validity::{cert_until, TermModel};
 use chrono::NaiveDate;
 
@@ -61,10 +61,7 @@ impl Sim {
 
     /// Whether `id` is being processed (3 → 4 → 5) and not deleted.
     pub fn is_pending(&self, id: u64) -> bool {
-        self.world
-            .items
-            .get(&id)
-            .is_some_and(|i| i.pending.is_some() && !i.deleted)
+        self.world.items.get(&id).is_some_and(Item::in_processing)
     }
 
     /// Puts an item into processing: `service_status` 3, item status 5 (SIM-22, SIM-25, SIM-27).
@@ -166,7 +163,7 @@ impl Sim {
         self.world
             .items
             .values()
-            .filter(|i| i.pending.is_some() && !i.deleted)
+            .filter(|i| i.in_processing())
             .map(|i| i.id)
             .collect()
     }
@@ -174,13 +171,13 @@ impl Sim {
     /// Before every request: the upstream's own renewals (knob `upstream_autoprolong`) and, with
     /// `issue_mode=auto`, one step per `issue_step_secs` of simulator clock since the last step.
     /// Skipped when nothing can have become due since the last scan (`AutoSeen`): walking every
-    /// item on every request made reads O(certificates). `true` when something changed.
-    pub fn advance_auto(&mut self) -> bool {
+    /// item on every request made reads O(certificates).
+    pub fn advance_auto(&mut self) {
         let now = self.world.now_secs();
         let today = self.world.today();
         if let Some(seen) = self.auto_seen {
             if seen.changes == self.changes && seen.today == today && now < seen.next_step_at {
-                return false;
+                return;
             }
         }
         let mut changed = false;
@@ -218,6 +215,5 @@ impl Sim {
                 next_step_at,
             });
         }
-        changed
     }
 }

@@ -112,6 +112,13 @@ pub struct Item {
     pub certs_issued: u32,
 }
 
+impl Item {
+    /// Being processed (3 → 4 → 5) and not deleted.
+    pub fn in_processing(&self) -> bool {
+        self.pending.is_some() && !self.deleted
+    }
+}
+
 /// Dates as `YYYY-MM-DD` in the state file (chrono's serde feature is not enabled in the workspace).
 mod ymd {
     use chrono::NaiveDate;

@@ -41,6 +41,13 @@ impl Totals {
         self.request += c.request;
     }
 
+    fn merge(&mut self, other: &Totals) {
+        self.count += other.count;
+        self.wait += other.wait;
+        self.locked += other.locked;
+        self.request += other.request;
+    }
+
     fn to_json(self) -> Value {
         let us = |d: Duration| d.as_secs_f64() * 1e6;
         let mean = |d: Duration| {
@@ -173,10 +180,7 @@ impl Stats {
         };
         let mut all = Totals::default();
         for t in s.funcs.values() {
-            all.count += t.count;
-            all.wait += t.wait;
-            all.locked += t.locked;
-            all.request += t.request;
+            all.merge(t);
         }
         json!({
             "since_secs": s.since.elapsed().as_secs_f64(),

@@ -29,8 +29,7 @@ impl Drop for Sim {
     /// that restart over the same `--state` rely on it). SIGKILL if it has not ended in 10 s.
     fn drop(&mut self) {
         if self.terminate(Duration::from_secs(10)).is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+            self.kill_hard();
         }
     }
 }

@@ -32,7 +32,7 @@ use crate::commands::lifecycle::auto::{sync_and_keep_valid, Looked};
 use crate::commands::lifecycle::job::{
     Job, JobSpec, SharedModule, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM,
 };
-use crate::commands::lifecycle::lock::open_lock_file;
+use crate::commands::lifecycle::lock::{lock_within, open_lock_file};
 use crate::commands::lifecycle::maintenance;
 use crate::commands::lifecycle::reconcile::SyncOutcome;
 use crate::commands::lifecycle::status::{list_row_is_active, local_status, ServiceStatus};
@@ -181,10 +181,10 @@ pub fn run(root: &MgrRoot, module: u64, dry_run: bool) -> i32 {
 /// or `None` while another process holds it.
 fn lock_module(root: &MgrRoot, module: u64) -> Result<Option<std::fs::File>> {
     let (file, path) = open_lock_file(&root.lock_dir(), &format!("sync-module-{module}.lock"))?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(file)),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-        Err(std::fs::TryLockError::Error(e)) => Err(ModuleError::new(
+    match lock_within(&file, Duration::ZERO) {
+        Ok(true) => Ok(Some(file)),
+        Ok(false) => Ok(None),
+        Err(e) => Err(ModuleError::new(
             ErrorKind::Internal,
             format!("cannot lock {}: {e}", path.display()),
         )),

@@ -142,26 +142,17 @@ fn lock_messages(root: &MgrRoot) -> std::io::Result<std::fs::File> {
         .truncate(false)
         .write(true)
         .open(dir.join("messages.lock"))?;
-    let deadline = std::time::Instant::now() + MESSAGES_LOCK_WAIT;
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(file),
-            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!(
-                        "another refresh has held {} for {} s",
-                        dir.join("messages.lock").display(),
-                        MESSAGES_LOCK_WAIT.as_secs()
-                    ),
-                ))
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(e),
-        }
+    if crate::commands::lifecycle::lock::lock_within(&file, MESSAGES_LOCK_WAIT)? {
+        return Ok(file);
     }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!(
+            "another refresh has held {} for {} s",
+            dir.join("messages.lock").display(),
+            MESSAGES_LOCK_WAIT.as_secs()
+        ),
+    ))
 }
 
 #[cfg(test)]

@@ -13,13 +13,14 @@
 //! at once serialise on a per-module lock file.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{File, TryLockError};
+use std::fs::File;
+use std::time::Duration;
 
 use chrono::NaiveDate;
 
 use crate::billing::ItemStatus;
 use crate::commands::lifecycle::job::{ITEMTYPE, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM};
-use crate::commands::lifecycle::lock::open_lock_file;
+use crate::commands::lifecycle::lock::{lock_within, open_lock_file};
 use crate::commands::lifecycle::status::{local_status, map_upstream, status_name, UpstreamState};
 use crate::commands::module::{open_module, OpenModule};
 use crate::config::Config;
@@ -234,15 +235,15 @@ impl ImportLock {
     fn acquire(root: &MgrRoot, module: u64) -> Result<ImportLock> {
         let (file, path) =
             open_lock_file(&root.lock_dir(), &format!("import-module-{module}.lock"))?;
-        match file.try_lock() {
-            Ok(()) => Ok(ImportLock(file)),
-            Err(TryLockError::WouldBlock) => Err(ModuleError::new(
+        match lock_within(&file, Duration::ZERO) {
+            Ok(true) => Ok(ImportLock(file)),
+            Ok(false) => Err(ModuleError::new(
                 ErrorKind::Locked,
                 format!(
                     "another import of module {module} is running; run this one again when it has finished"
                 ),
             )),
-            Err(TryLockError::Error(e)) => Err(ModuleError::new(
+            Err(e) => Err(ModuleError::new(
                 ErrorKind::Config,
                 format!("cannot lock {}: {e}", path.display()),
             )),

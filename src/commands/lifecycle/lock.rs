@@ -28,33 +28,40 @@ impl ItemLock {
     /// Take the lock of `item`, waiting up to `wait` for another holder.
     pub fn acquire(lock_dir: &Path, item: u64, wait: Duration) -> Result<ItemLock> {
         let (file, path) = open_lock_file(lock_dir, &format!("item-{item}.lock"))?;
-        let deadline = Instant::now() + wait;
-        loop {
-            match file.try_lock() {
-                Ok(()) => return Ok(ItemLock { _file: file, path }),
-                Err(TryLockError::WouldBlock) => {
-                    if Instant::now() >= deadline {
-                        return Err(ModuleError::new(
-                            ErrorKind::Locked,
-                            format!(
-                                "another pmsslreseller process has been working on item {item} for more than {}s; \
-                                 the operation is retried later. If no such process exists (ps ax | grep pmsslreseller), \
-                                 check {}",
-                                wait.as_secs(),
-                                path.display()
-                            ),
-                        )
-                        .with_object(format!("item {item}")));
-                    }
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                Err(TryLockError::Error(e)) => {
-                    return Err(ModuleError::new(
-                        ErrorKind::Internal,
-                        format!("cannot lock {}: {e}", path.display()),
-                    ))
-                }
+        match lock_within(&file, wait) {
+            Ok(true) => Ok(ItemLock { _file: file, path }),
+            Ok(false) => Err(ModuleError::new(
+                ErrorKind::Locked,
+                format!(
+                    "another pmsslreseller process has been working on item {item} for more than {}s; \
+                     the operation is retried later. If no such process exists (ps ax | grep pmsslreseller), \
+                     check {}",
+                    wait.as_secs(),
+                    path.display()
+                ),
+            )
+            .with_object(format!("item {item}"))),
+            Err(e) => Err(ModuleError::new(
+                ErrorKind::Internal,
+                format!("cannot lock {}: {e}", path.display()),
+            )),
+        }
+    }
+}
+
+/// Lock `file` exclusively, trying again until `wait` has passed (zero:
+/// once); `Ok(false)` when another process still holds it then. Every
+/// module lock waits this way.
+pub fn lock_within(file: &File, wait: Duration) -> std::io::Result<bool> {
+    let deadline = Instant::now() + wait;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(true),
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50));
             }
+            Err(TryLockError::WouldBlock) => return Ok(false),
+            Err(TryLockError::Error(e)) => return Err(e),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! that (module-protocol.md §2): every path is resolved against `MGR5_ROOT`
 //! (default `/usr/local/mgr5`) in this one place.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
@@ -32,13 +33,34 @@ pub fn write_hint(e: &std::io::Error) -> &'static str {
 /// (named by our pid, so parallel writers never share one), then a rename,
 /// so a reader sees the old file or the new one, never half of one.
 pub fn write_atomic(target: &Path, contents: &[u8]) -> std::io::Result<()> {
+    write_atomic_with(target, |out| out.write_all(contents)).map(|_| ())
+}
+
+/// [`write_atomic`] of what `fill` writes through a small buffer (a large
+/// file is streamed, never held whole); the new file's metadata, read from
+/// it before the rename, so a writer racing us cannot make us take its file
+/// for ours.
+pub fn write_atomic_with(
+    target: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<std::fs::Metadata> {
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = target.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, contents)
-        .and_then(|_| std::fs::rename(&tmp, target))
+    std::fs::File::create(&tmp)
+        .and_then(|f| {
+            let mut out = std::io::BufWriter::with_capacity(64 * 1024, &f);
+            fill(&mut out)?;
+            out.flush()?;
+            drop(out);
+            f.metadata()
+        })
+        .and_then(|meta| {
+            std::fs::rename(&tmp, target)?;
+            Ok(meta)
+        })
         .inspect_err(|_| {
             let _ = std::fs::remove_file(&tmp);
         })

@@ -89,7 +89,6 @@ pub fn save(root: &MgrRoot, catalog: &Catalog) -> Result<PathBuf> {
 
 /// [`save`], saying which files it wrote (for `catalog::stamp`).
 pub fn save_identified(root: &MgrRoot, catalog: &Catalog) -> Result<Saved> {
-    let target = path(root, catalog.module_id);
     let dir = root.state_dir();
     std::fs::create_dir_all(&dir).map_err(|e| {
         let hint = crate::paths::write_hint(&e);
@@ -103,14 +102,7 @@ pub fn save_identified(root: &MgrRoot, catalog: &Catalog) -> Result<Saved> {
         &templates_path(root, catalog.module_id),
         &TemplateCatalogRef::of(catalog),
     )?;
-    // Compact: read by the module on every `open` and refresh (issue 15);
-    // `pmsslreseller catalog show` is the human view.
-    let written = write_catalog(&target, catalog)?;
-    Ok(Saved {
-        path: target,
-        view,
-        catalog: written,
-    })
+    save_catalog_only(root, catalog, view)
 }
 
 /// [`save_identified`] of the catalog file alone, for a refresh that found
@@ -118,6 +110,8 @@ pub fn save_identified(root: &MgrRoot, catalog: &Catalog) -> Result<Saved> {
 /// writing 5,000 names again would change nothing. `view`: which file the
 /// view is.
 pub fn save_catalog_only(root: &MgrRoot, catalog: &Catalog, view: FileId) -> Result<Saved> {
+    // Compact: read by the module on every `open` and refresh (issue 15);
+    // `pmsslreseller catalog show` is the human view.
     let target = path(root, catalog.module_id);
     let written = write_catalog(&target, catalog)?;
     Ok(Saved {
@@ -131,13 +125,23 @@ pub fn save_catalog_only(root: &MgrRoot, catalog: &Catalog, view: FileId) -> Res
 /// file through a small buffer: a 3 MiB string first would be 700 more
 /// fresh pages to fault in and one more copy (issue 15).
 fn write<T: Serialize>(path: &Path, value: &T) -> Result<FileId> {
-    write_atomic_identified(path, |out| {
+    write_with(path, |out| {
         serde_json::to_writer(out, value).map_err(std::io::Error::from)
     })
-    .map_err(|e| {
-        let hint = crate::paths::write_hint(&e);
-        cache_error(path, format!("cannot write {}: {e}{hint}", path.display()))
-    })
+}
+
+/// One cache file, what `fill` writes, replaced atomically
+/// (`paths::write_atomic_with`); which file it is now.
+fn write_with(
+    path: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
+) -> Result<FileId> {
+    crate::paths::write_atomic_with(path, fill)
+        .map(|meta| FileId::of(&meta))
+        .map_err(|e| {
+            let hint = crate::paths::write_hint(&e);
+            cache_error(path, format!("cannot write {}: {e}{hint}", path.display()))
+        })
 }
 
 /// The catalog file as [`write`] writes it, the same bytes, with half of
@@ -145,12 +149,8 @@ fn write<T: Serialize>(path: &Path, value: &T) -> Result<FileId> {
 /// streamed (issue 15: serializing 5,000 tariffs was a sixth of a changed
 /// refresh).
 fn write_catalog(path: &Path, catalog: &Catalog) -> Result<FileId> {
-    write_atomic_identified(path, |out| {
+    write_with(path, |out| {
         write_catalog_json(out, catalog, PARALLEL_WRITE_MIN_TARIFFS)
-    })
-    .map_err(|e| {
-        let hint = crate::paths::write_hint(&e);
-        cache_error(path, format!("cannot write {}: {e}{hint}", path.display()))
     })
 }
 
@@ -222,36 +222,6 @@ fn write_catalog_json(
     }
     out.write_all(&second)?;
     out.write_all(&frame[cut..])
-}
-
-/// Replace `target` with what `fill` writes, atomically, as
-/// `paths::write_atomic`, and say which file it is now, read from the new
-/// file before the rename (so a writer racing us cannot make us record its
-/// file as ours).
-fn write_atomic_identified(
-    target: &Path,
-    fill: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
-) -> std::io::Result<FileId> {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = target.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let written = std::fs::File::create(&tmp).and_then(|f| {
-        let mut out = std::io::BufWriter::with_capacity(64 * 1024, &f);
-        fill(&mut out)?;
-        out.flush()?;
-        drop(out);
-        f.metadata()
-    });
-    written
-        .and_then(|meta| {
-            std::fs::rename(&tmp, target)?;
-            Ok(FileId::of(&meta))
-        })
-        .inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })
 }
 
 /// The cache of one module; `Ok(None)` when there is none yet.

@@ -500,18 +500,9 @@ fn report_unchanged(
         None
     };
     let prices = price_check(root, config, module, catalog.as_ref(), local);
-    let cache_path = cache::path(root, module);
     match catalog {
         Some(catalog) if args.json => {
-            let r = Refreshed {
-                catalog,
-                old_fetched_at: Some(stamp.fetched_at.clone()),
-                diff: CatalogDiff::default(),
-                cache_path,
-                unchanged: true,
-                templates_written: false,
-                messages: Ok(crate::catalog::templates::messages_file(root)),
-            };
+            let r = Refreshed::unchanged(root, stamp, catalog);
             print_json(&refresh_json(root, &r, &prices));
             std::mem::forget(r);
         }
@@ -527,7 +518,7 @@ fn report_unchanged(
             out.push_str(&format!(
                 "The export is identical to the one stored at {}: nothing written (cache {}).\n",
                 stamp.fetched_at,
-                cache_path.display()
+                cache::path(root, module).display()
             ));
             out.push_str(&price_text(&prices));
             print!("{out}");

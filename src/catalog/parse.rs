@@ -666,26 +666,20 @@ fn read_halves(text: &str, at: usize) -> Option<RawDocument> {
         Some((first, second.join().ok()?))
     })?;
     let (first, second) = (first?, second?);
-    let mut doc = first.doc;
     let offset = first.position;
+    let (mut doc, second) = (first.into_doc(), second.into_doc());
     doc.tariffs.extend(
         second
-            .doc
             .tariffs
             .into_iter()
             .map(|(position, t)| (position + offset, t)),
     );
-    doc.skipped
-        .extend(second.doc.skipped.into_iter().map(|mut s| {
-            s.position += offset;
-            s
-        }));
-    doc.warnings.extend(second.doc.warnings);
-    let (error_type, error_msg) = match first.error_type {
-        Some(kind) => (Some(kind), first.error_msg),
-        None => (second.error_type, second.error_msg),
-    };
-    doc.error = error_type.map(|kind| (kind, text_of(&error_msg).unwrap_or("").to_string()));
+    doc.skipped.extend(second.skipped.into_iter().map(|mut s| {
+        s.position += offset;
+        s
+    }));
+    doc.warnings.extend(second.warnings);
+    doc.error = doc.error.or(second.error);
     Some(doc)
 }
 
@@ -731,11 +725,7 @@ fn read_whole(text: &str) -> Result<RawDocument> {
     if !root_done {
         return Err(bad_export("no root element"));
     }
-    if let Some(kind) = r.error_type {
-        let msg = text_of(&r.error_msg).unwrap_or("").to_string();
-        r.doc.error = Some((kind, msg));
-    }
-    Ok(r.doc)
+    Ok(r.into_doc())
 }
 
 impl<'a> DocReader<'a> {
@@ -750,6 +740,15 @@ impl<'a> DocReader<'a> {
             error_msg: None,
             error_type: None,
         }
+    }
+
+    /// What was read, with its first `<error>` (type, message).
+    fn into_doc(self) -> RawDocument {
+        let mut doc = self.doc;
+        doc.error = self
+            .error_type
+            .map(|kind| (kind, text_of(&self.error_msg).unwrap_or("").to_string()));
+        doc
     }
 
     /// Every event of `reader` (which reads `self.text` or a part of it)

@@ -36,13 +36,7 @@ pub fn path(root: &MgrRoot, module_id: u64) -> PathBuf {
 /// make two exports collide could hide a price change from the cache) of
 /// the exact bytes, hex.
 pub fn digest(export: &[u8]) -> String {
-    let hash = Sha256::digest(export);
-    let mut hex = String::with_capacity(64);
-    for b in hash {
-        hex.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
-        hex.push(char::from_digit(u32::from(b & 0xf), 16).unwrap_or('0'));
-    }
-    hex
+    format!("{:x}", Sha256::digest(export))
 }
 
 /// The last export stored for a module, and what storing it wrote.
@@ -102,13 +96,6 @@ pub fn intact(root: &MgrRoot, module_id: u64) -> Option<Stamp> {
     intact.then_some(stamp)
 }
 
-/// The [`intact`] stamp of `module_id` when the export of digest `sha256`
-/// is the one its cache holds now. `None` otherwise: then the refresh
-/// stores everything.
-pub fn matching(root: &MgrRoot, module_id: u64, sha256: &str) -> Option<Stamp> {
-    intact(root, module_id).filter(|s| s.sha256 == sha256)
-}
-
 /// Remove the stamp of `module_id` before its cache is rewritten. An error
 /// when it exists and cannot be removed: a refresh must not go on to write
 /// a cache a stale stamp would vouch for.
@@ -145,6 +132,12 @@ fn stamp_error(p: &Path, what: String, e: &std::io::Error) -> ModuleError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The [`intact`] stamp when the export of digest `sha256` is the one
+    /// the cache holds, as `catalog_refresh::store` asks.
+    fn matching(root: &MgrRoot, module_id: u64, sha256: &str) -> Option<Stamp> {
+        intact(root, module_id).filter(|s| s.sha256 == sha256)
+    }
 
     fn stored(root: &MgrRoot, body: &str) -> (Catalog, String) {
         let export = format!("<doc>{body}</doc>");

@@ -45,6 +45,20 @@ pub struct Refreshed {
 }
 
 impl Refreshed {
+    /// The refresh of the export `stamp` names, which stored nothing:
+    /// `catalog` is the cache's.
+    pub fn unchanged(root: &MgrRoot, stamp: &stamp::Stamp, catalog: Catalog) -> Refreshed {
+        Refreshed {
+            cache_path: cache::path(root, catalog.module_id),
+            catalog,
+            old_fetched_at: Some(stamp.fetched_at.clone()),
+            diff: CatalogDiff::default(),
+            unchanged: true,
+            templates_written: false,
+            messages: Ok(templates::messages_file(root)),
+        }
+    }
+
     /// BILLmanager must be restarted to see the templates as they are now.
     pub fn restart_required(&self) -> bool {
         self.old_fetched_at.is_none() || self.diff.needs_restart()
@@ -87,15 +101,11 @@ pub fn store_export(
 ) -> Result<Refreshed> {
     match store(root, module, xml, allow_empty)? {
         Stored::Changed(r) => Ok(r),
-        Stored::Unchanged(stamp) => Ok(Refreshed {
-            catalog: cache::load_required(root, module)?,
-            old_fetched_at: Some(stamp.fetched_at),
-            diff: CatalogDiff::default(),
-            cache_path: cache::path(root, module),
-            unchanged: true,
-            templates_written: false,
-            messages: Ok(templates::messages_file(root)),
-        }),
+        Stored::Unchanged(stamp) => Ok(Refreshed::unchanged(
+            root,
+            &stamp,
+            cache::load_required(root, module)?,
+        )),
     }
 }
 

@@ -51,20 +51,23 @@ pub fn open_module(root: &MgrRoot, config: &Config, id: u64) -> Result<OpenModul
 /// CPU of a catalog refresh, which reads only the local prices).
 pub fn open_module_db(root: &MgrRoot, config: &Config, id: u64) -> Result<Db> {
     let mut db = Db::connect(&Mgrctl::configured(root, config))?;
-    let (module, name) = db.processing_module(id)?;
-    if module != MODULE_NAME {
-        return Err(not_our_module(id, &name, &module));
-    }
+    check_ours(&mut db, id)?;
     Ok(db)
 }
 
 /// The settings of module `id`, which must be a pmsslreseller module.
 pub fn our_module_settings(db: &mut Db, key: &CryptKey, id: u64) -> Result<ModuleSettings> {
+    check_ours(db, id)?;
+    db.module_settings(id, key)
+}
+
+/// Module `id` exists and is a pmsslreseller module.
+fn check_ours(db: &mut Db, id: u64) -> Result<()> {
     let (module, name) = db.processing_module(id)?;
     if module != MODULE_NAME {
         return Err(not_our_module(id, &name, &module));
     }
-    db.module_settings(id, key)
+    Ok(())
 }
 
 /// The one wording of "that module is not ours".

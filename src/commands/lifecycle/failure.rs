@@ -65,6 +65,14 @@ fn settling(db: &mut Db, item: u64, cfg: &LifecycleConfig) -> bool {
     let Ok(Some(raw)) = db.item_param(item, INTENT_PARAM) else {
         return false;
     };
+    // Only a send still unsettled holds the cap; `effective` never makes an
+    // intent `Sent`, so no other needs the upstream id read.
+    let Ok(Some(intent)) = Intent::from_param(Some(&raw)) else {
+        return false;
+    };
+    if intent.phase != Phase::Sent {
+        return false;
+    }
     // An order intent beside a stored upstream id is over, whatever its
     // phase (intent.rs `effective`): it holds no later operation's cap.
     let ordered = db
@@ -72,15 +80,11 @@ fn settling(db: &mut Db, item: u64, cfg: &LifecycleConfig) -> bool {
         .ok()
         .flatten()
         .is_some_and(|v| !v.trim().is_empty());
-    match Intent::from_param(Some(&raw)).map(|i| effective(i, ordered)) {
-        // The grace covers the time between the run's own "still settling"
-        // decision and this report (both in whole seconds).
-        Ok(Some(i)) => {
-            i.phase == Phase::Sent
-                && i.age(now_unix()) <= cfg.settle_secs as i64 + SETTLE_GRACE_SECS
-        }
-        _ => false,
-    }
+    // The grace covers the time between the run's own "still settling"
+    // decision and this report (both in whole seconds).
+    effective(Some(intent), ordered).is_some_and(|i| {
+        i.phase == Phase::Sent && i.age(now_unix()) <= cfg.settle_secs as i64 + SETTLE_GRACE_SECS
+    })
 }
 
 /// Errors no rerun can fix: the admin is asked at once instead of after

@@ -28,13 +28,12 @@ use super::term::prolonged_term_end;
 
 pub fn run(job: &mut Job) -> Result<()> {
     let upstream_id = job.require_upstream_id()?;
-    // The upstream state a reconciliation already read, so the send below
-    // does not read it again.
-    let mut seen: Option<CertView> = None;
-    let (generation, attempt) = match job.decide(IntentOp::Prolong)? {
+    // `seen`: the upstream state a reconciliation already read, so the send
+    // below does not read it again.
+    let (generation, attempt, seen) = match job.decide(IntentOp::Prolong)? {
         Decision::OperationGone => return Ok(()),
-        Decision::Fresh { generation } => (generation, 1),
-        Decision::Resend(intent) => (intent.generation, intent.attempt + 1),
+        Decision::Fresh { generation } => (generation, 1, None),
+        Decision::Resend(intent) => (intent.generation, intent.attempt + 1, None),
         Decision::FinishLocal(intent) => {
             let view = upstream_view(job, upstream_id)?;
             return finish(job, intent, Some(view), None);
@@ -45,8 +44,7 @@ pub fn run(job: &mut Job) -> Result<()> {
         Decision::Reconcile(intent) => match reconcile(job, upstream_id, intent)? {
             Settled::Renewed(intent, view) => return finish(job, intent, Some(*view), None),
             Settled::NotRenewed(intent, view) => {
-                seen = Some(*view);
-                (intent.generation, intent.attempt + 1)
+                (intent.generation, intent.attempt + 1, Some(*view))
             }
         },
     };

@@ -352,9 +352,9 @@ pub fn apply_facts(job: &mut Job, view: &CertView) -> Result<Applied> {
             // The first issuance, not a reissue: no certificate here yet, or
             // this very one already saved by a pass that stopped before its
             // report. A reissued certificate replaces a different one.
-            applied.first_issue = local_crt.as_deref().is_none_or(|l| l.trim().is_empty())
-                || same_pem(local_crt.as_deref(), crt);
-            if !same_pem(local_crt.as_deref(), crt) {
+            let saved = same_pem(local_crt.as_deref(), crt);
+            applied.first_issue = local_crt.as_deref().is_none_or(|l| l.trim().is_empty()) || saved;
+            if !saved {
                 mgrctl.certificate_save(job.item_id, crt)?;
                 applied.writes += 1;
             }

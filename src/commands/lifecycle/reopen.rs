@@ -23,13 +23,12 @@ use super::tariff::{cached_terms, check_names, check_paid_slots, upstream_tariff
 
 pub fn run(job: &mut Job) -> Result<()> {
     let upstream_id = job.require_upstream_id()?;
-    // The upstream state a reconciliation already read, so the send below
-    // does not read it again.
-    let mut seen = None;
-    let (generation, attempt) = match job.decide(IntentOp::Reopen)? {
+    // `seen`: the upstream state a reconciliation already read, so the send
+    // below does not read it again.
+    let (generation, attempt, seen) = match job.decide(IntentOp::Reopen)? {
         Decision::OperationGone => return Ok(()),
-        Decision::Fresh { generation } => (generation, 1),
-        Decision::Resend(intent) => (intent.generation, intent.attempt + 1),
+        Decision::Fresh { generation } => (generation, 1, None),
+        Decision::Resend(intent) => (intent.generation, intent.attempt + 1, None),
         Decision::FinishLocal(intent) => return finish(job, intent),
         Decision::Reconcile(intent) => {
             if intent.op != IntentOp::Reopen {
@@ -55,8 +54,7 @@ pub fn run(job: &mut Job) -> Result<()> {
                 )
                 .with_object(wire::FUNC_CERT_REISSUE));
             }
-            seen = Some(view);
-            (intent.generation, intent.attempt + 1)
+            (intent.generation, intent.attempt + 1, Some(view))
         }
     };
     let view = match seen {

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use clap::{Args as ClapArgs, Subcommand};
 use serde_json::json;
 
+use crate::billing::Db;
 use crate::catalog::diff::CatalogDiff;
 use crate::catalog::stamp::Stamp;
 use crate::catalog::{cache, Catalog, Tariff};
@@ -343,23 +344,25 @@ fn diff_text(d: &CatalogDiff, full: bool) -> String {
 }
 
 /// The export, fetched (or read `--from-file`); the old cache stays on
-/// failure.
-fn export(root: &MgrRoot, config: &Config, args: &RefreshArgs) -> Result<String> {
+/// failure. With the database the fetch opened, if it did.
+fn export(root: &MgrRoot, config: &Config, args: &RefreshArgs) -> Result<(String, Option<Db>)> {
     match &args.from_file {
-        Some(path) => std::fs::read_to_string(path).map_err(|e| {
-            ModuleError::new(
-                ErrorKind::Config,
-                format!("cannot read {}: {e}", path.display()),
-            )
-        }),
-        None => catalog_refresh::fetch(root, config, args.module),
+        Some(path) => std::fs::read_to_string(path)
+            .map(|xml| (xml, None))
+            .map_err(|e| {
+                ModuleError::new(
+                    ErrorKind::Config,
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            }),
+        None => catalog_refresh::fetch(root, config, args.module).map(|(xml, db)| (xml, Some(db))),
     }
 }
 
 pub fn refresh(root: &MgrRoot, config: &Config, args: &RefreshArgs) -> i32 {
     crate::logging::set_context(format!("admin catalog refresh module={}", args.module));
-    let xml = match export(root, config, args) {
-        Ok(xml) => xml,
+    let (xml, db) = match export(root, config, args) {
+        Ok(fetched) => fetched,
         Err(e) => {
             log::error!("catalog refresh: {e}");
             return report(&e);
@@ -370,7 +373,7 @@ pub fn refresh(root: &MgrRoot, config: &Config, args: &RefreshArgs) -> i32 {
     // depend on (issue 15: they were a quarter of a refresh of the same
     // export). A refresh that then fails has only read them for nothing.
     let (stored, local) = std::thread::scope(|scope| {
-        let local = scope.spawn(|| local_prices(root, config, args.module));
+        let local = scope.spawn(|| local_prices(root, config, args.module, db));
         let stored = catalog_refresh::store(root, args.module, &xml, args.allow_empty);
         let local = local.join().unwrap_or_else(|_| {
             Err(ModuleError::internal(
@@ -391,9 +394,18 @@ pub fn refresh(root: &MgrRoot, config: &Config, args: &RefreshArgs) -> i32 {
     }
 }
 
-/// What the module's live services are charged (`commands::price_watch`).
-fn local_prices(root: &MgrRoot, config: &Config, module: u64) -> Result<Vec<LocalPrice>> {
-    let mut db = crate::commands::module::open_module_db(root, config, module)?;
+/// What the module's live services are charged (`commands::price_watch`),
+/// read on `db` when the fetch opened it (one connection per refresh).
+fn local_prices(
+    root: &MgrRoot,
+    config: &Config,
+    module: u64,
+    db: Option<Db>,
+) -> Result<Vec<LocalPrice>> {
+    let mut db = match db {
+        Some(db) => db,
+        None => crate::commands::module::open_module_db(root, config, module)?,
+    };
     price_watch::local_prices(&mut db, module)
 }
 

@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 
+use crate::billing::Db;
 use crate::catalog::diff::{diff, diff_facts, CatalogDiff};
 use crate::catalog::{cache, parse_export, stamp, templates, Catalog};
 use crate::commands::module::open_module;
@@ -15,14 +16,16 @@ use crate::paths::MgrRoot;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 
 /// The raw `pricelist.export` (certificate tariffs) of the upstream of
-/// processing module `module`.
-pub fn export_for_module(root: &MgrRoot, config: &Config, module: u64) -> Result<String> {
-    let client = open_module(root, config, module)?.client(config)?;
+/// processing module `module`, and the local billing's database opened to
+/// read the module's settings (for a caller that reads more from it).
+pub fn export_for_module(root: &MgrRoot, config: &Config, module: u64) -> Result<(String, Db)> {
+    let open = open_module(root, config, module)?;
+    let client = open.client(config)?;
     log::info!(
         "fetching pricelist.export of module {module} from {}",
         client.endpoint()
     );
-    Ok(client.pricelist_export()?)
+    Ok((client.pricelist_export()?, open.db))
 }
 
 /// The outcome of a successful refresh.
@@ -297,12 +300,13 @@ pub fn refresh(
     module: u64,
     allow_empty: bool,
 ) -> Result<Refreshed> {
-    let xml = fetch(root, config, module)?;
+    let (xml, _) = fetch(root, config, module)?;
     store_export(root, module, &xml, allow_empty)
 }
 
-/// The export of `module`'s upstream; a failed fetch says the cache stays.
-pub fn fetch(root: &MgrRoot, config: &Config, module: u64) -> Result<String> {
+/// The export of `module`'s upstream, with the database
+/// ([`export_for_module`]); a failed fetch says the cache stays.
+pub fn fetch(root: &MgrRoot, config: &Config, module: u64) -> Result<(String, Db)> {
     export_for_module(root, config, module).map_err(|mut e| {
         e.message = format!("{}; {}", e.message, kept_note_for(root, module));
         e

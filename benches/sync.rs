@@ -33,16 +33,6 @@ use util::{count, describe, print_table, run_module, take_mgrctl_counts, Row, Sa
 
 const PASS: &str = "bench-secret";
 
-fn seed_set(
-    up: &SimUpstream,
-    db: &TestDb,
-    tariff: u64,
-    user: &str,
-    items: usize,
-) -> (u64, Vec<u64>) {
-    seed_ordered_set(up, db, tariff, user, PASS, items)
-}
-
 fn main() {
     println!("machine: {}", util::machine());
     let direct = std::env::var("PMSS_BENCH_MGRCTL").as_deref() == Ok("direct");
@@ -72,8 +62,8 @@ fn main() {
     let tariff = db.seed_certificate_tariff(&format!("ssl_{TARIFF}"));
 
     let seeding = Instant::now();
-    let (module_a, ids_a) = seed_set(&up, &db, tariff, "per-item", per_item_items);
-    let (module_b, ids_b) = seed_set(&up, &db, tariff, "bulk", bulk_items);
+    let (module_a, ids_a) = seed_ordered_set(&up, &db, tariff, "per-item", PASS, per_item_items);
+    let (module_b, ids_b) = seed_ordered_set(&up, &db, tariff, "bulk", PASS, bulk_items);
     move_upstream(&up, &ids_a);
     move_upstream(&up, &ids_b);
     println!(

@@ -458,7 +458,7 @@ fn a_dropped_database_connection_costs_at_most_the_items_in_flight() {
     assert!(
         errors <= 3,
         "a dropped connection failed more than the items in flight on it: {text}\n{}",
-        std::fs::read_to_string(w.mgr.path().join("var/pmsslreseller.log")).unwrap_or_default()
+        w.mgr.module_log()
     );
     let synced = w
         .items()

@@ -72,6 +72,17 @@ fn fixture() -> String {
     std::fs::read_to_string(FIXTURE).unwrap()
 }
 
+/// The fixture with one tariff's 12-month price raised from 7.5000 to 8.2500.
+fn repriced_fixture() -> String {
+    let fixture = fixture();
+    let repriced = fixture.replace(
+        "<period cost=\"7.5000\" type=\"month\" length=\"12\">",
+        "<period cost=\"8.2500\" type=\"month\" length=\"12\">",
+    );
+    assert_ne!(repriced, fixture, "the fixture has a 7.5000 12-month price");
+    repriced
+}
+
 fn refresh(root: &Root, module: &str, file: &str, extra: &[&str]) -> Output {
     let mut args = vec![
         "catalog",
@@ -229,12 +240,7 @@ fn refresh_shows_diff_and_json() {
     let root = Root::new();
     let old = root.write_export("old.xml", &fixture());
     assert!(refresh(&root, "3", &old, &[]).status.success());
-    let changed = fixture()
-        .replace(
-            "<period cost=\"7.5000\" type=\"month\" length=\"12\">",
-            "<period cost=\"8.2500\" type=\"month\" length=\"12\">",
-        )
-        .replace("<id>1011</id>", "<id>1012</id>");
+    let changed = repriced_fixture().replace("<id>1011</id>", "<id>1012</id>");
     let new = root.write_export("new.xml", &changed);
     let o = refresh(&root, "3", &new, &[]);
     let out = stdout(&o);
@@ -409,13 +415,7 @@ fn the_same_export_again_is_not_stored_again() {
     assert_eq!(snapshot(&root.written(3)), before, "a file was written");
 
     // A changed export is compared and stored.
-    let changed = root.write_export(
-        "changed.xml",
-        &fixture().replace(
-            "<period cost=\"7.5000\" type=\"month\" length=\"12\">",
-            "<period cost=\"8.2500\" type=\"month\" length=\"12\">",
-        ),
-    );
+    let changed = root.write_export("changed.xml", &repriced_fixture());
     let o = refresh(&root, "3", &changed, &[]);
     let out = stdout(&o);
     assert!(
@@ -543,13 +543,7 @@ fn a_price_change_rewrites_the_catalog_alone() {
     let before = snapshot(&templates);
     let cache_before = std::fs::read(root.cache(3)).unwrap();
 
-    let repriced = root.write_export(
-        "repriced.xml",
-        &fixture().replace(
-            "<period cost=\"7.5000\" type=\"month\" length=\"12\">",
-            "<period cost=\"8.2500\" type=\"month\" length=\"12\">",
-        ),
-    );
+    let repriced = root.write_export("repriced.xml", &repriced_fixture());
     let o = refresh(&root, "3", &repriced, &[]);
     let out = stdout(&o);
     assert!(o.status.success(), "{out}{}", stderr(&o));

@@ -1005,6 +1005,39 @@ fn leave_intent(w: &World, intent: &Intent) {
     w.set_param("pmss_intent", &intent.to_json());
 }
 
+/// An `open` run that crashed after ordering: its operation, the open intent
+/// as `open` writes it before ordering (remoteid, cn, pricelist, period),
+/// then the order placed upstream. Returns (the operation, the order's id).
+fn open_crashed_after_order(w: &World) -> (u64, u64) {
+    let ro = w.db.create_running_operation(w.item, "open");
+    let mut intent = Intent::new(
+        IntentOp::Open,
+        1,
+        1,
+        Some(ro),
+        chrono::Utc::now().timestamp(),
+    );
+    intent.remoteid = Some(w.item.to_string());
+    intent.cn = Some("example.com".into());
+    intent.pricelist = Some(TARIFF);
+    intent.period = Some(12);
+    leave_intent(w, &intent);
+    let id = client(w)
+        .certificate_order(&pmsslreseller::upstream::CertOrder {
+            pricelist: TARIFF,
+            period: 12,
+            remoteid: w.item.to_string(),
+            cn: "example.com".into(),
+            csr: EXAMPLE_CSR.into(),
+            altnames: vec!["www.example.com".into(), "mail.example.com".into()],
+            approver_method: None,
+            approver_emails: vec![],
+            extra: vec![],
+        })
+        .unwrap();
+    (ro, id)
+}
+
 /// Under each way the upstream may (not) show `remoteid` (A-U10): in the
 /// list, only in the view (default), nowhere.
 #[test]
@@ -1021,33 +1054,8 @@ fn crash_after_order_is_adopted_not_ordered_again() {
 fn crash_after_order(knobs: &[(&str, &str)]) {
     let w = World::new();
     w.up.knobs(knobs);
-    let ro = w.db.create_running_operation(w.item, "open");
     // The crashed run: intent written, order placed, then death.
-    let mut intent = Intent::new(
-        IntentOp::Open,
-        1,
-        1,
-        Some(ro),
-        chrono::Utc::now().timestamp(),
-    );
-    intent.remoteid = Some(w.item.to_string());
-    intent.cn = Some("example.com".into());
-    intent.pricelist = Some(TARIFF);
-    intent.period = Some(12);
-    leave_intent(&w, &intent);
-    let id = client(&w)
-        .certificate_order(&pmsslreseller::upstream::CertOrder {
-            pricelist: TARIFF,
-            period: 12,
-            remoteid: w.item.to_string(),
-            cn: "example.com".into(),
-            csr: EXAMPLE_CSR.into(),
-            altnames: vec!["www.example.com".into(), "mail.example.com".into()],
-            approver_method: None,
-            approver_emails: vec![],
-            extra: vec![],
-        })
-        .unwrap();
+    let (ro, id) = open_crashed_after_order(&w);
     // BILLmanager reruns the operation.
     w.db.bump_trycount(ro);
     let from = w.up.journal().len();
@@ -1080,31 +1088,7 @@ fn crash_after_order(knobs: &[(&str, &str)]) {
 #[test]
 fn crash_after_the_id_is_stored_finishes_without_looking_up() {
     let w = World::new();
-    let ro = w.db.create_running_operation(w.item, "open");
-    let mut intent = Intent::new(
-        IntentOp::Open,
-        1,
-        1,
-        Some(ro),
-        chrono::Utc::now().timestamp(),
-    );
-    intent.remoteid = Some(w.item.to_string());
-    intent.cn = Some("example.com".into());
-    intent.pricelist = Some(TARIFF);
-    leave_intent(&w, &intent);
-    let id = client(&w)
-        .certificate_order(&pmsslreseller::upstream::CertOrder {
-            pricelist: TARIFF,
-            period: 12,
-            remoteid: w.item.to_string(),
-            cn: "example.com".into(),
-            csr: EXAMPLE_CSR.into(),
-            altnames: vec!["www.example.com".into(), "mail.example.com".into()],
-            approver_method: None,
-            approver_emails: vec![],
-            extra: vec![],
-        })
-        .unwrap();
+    let (ro, id) = open_crashed_after_order(&w);
     w.set_param("pmss_upstream_id", &id.to_string());
     w.up.clear_journal();
     w.db.bump_trycount(ro);

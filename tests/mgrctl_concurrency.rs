@@ -4,18 +4,10 @@
 
 mod support;
 
-use mysql::prelude::Queryable;
 use support::billing::{TestDb, TestMgr};
 
 const PROCESSES: usize = 8;
 const CALLS_EACH: usize = 12;
-
-fn item(db: &TestDb) -> u64 {
-    let mut c = db.conn();
-    c.query_drop("INSERT INTO item (pricelist, account) VALUES (1, 1)")
-        .unwrap();
-    c.last_insert_id()
-}
 
 #[test]
 fn eight_processes_at_once_apply_every_call_and_journal_whole_lines() {
@@ -29,7 +21,7 @@ fn eight_processes_at_once_apply_every_call_and_journal_whole_lines() {
         &support::billing::mysql_socket(),
         &["Fault drop service.setstatus 7"],
     );
-    let items: Vec<u64> = (0..PROCESSES).map(|_| item(&db)).collect();
+    let items: Vec<u64> = (0..PROCESSES).map(|_| db.seed_bare_item()).collect();
     // Longer than PIPE_BUF (4096): a line written in pieces could interleave with another's.
     let long = "x".repeat(6000);
     std::thread::scope(|s| {

@@ -54,11 +54,12 @@ fn ok(root: &Path, func: &str, params: &[&str]) -> String {
     out
 }
 
-fn item(db: &TestDb) -> u64 {
-    let mut c = db.conn();
-    c.query_drop("INSERT INTO item (pricelist, account) VALUES (1, 1)")
-        .unwrap();
-    c.last_insert_id()
+/// A call that fails (exit 1); its answer.
+fn fails(root: &Path, func: &str, params: &[&str]) -> String {
+    let params: Vec<String> = params.iter().map(|s| s.to_string()).collect();
+    let (code, out, err) = run(root, &mgrctl_args(func, &params));
+    assert_eq!(code, 1, "{func}: {out}{err}");
+    out
 }
 
 /// Whether `pid` still runs (a zombie does not: nobody may reap a detached core at once).
@@ -85,7 +86,7 @@ fn starts(mgr: &TestMgr) -> usize {
 fn the_first_call_starts_the_core_and_later_calls_reuse_it() {
     let db = TestDb::create();
     let mgr = TestMgr::with_core(&db);
-    let it = item(&db);
+    let it = db.seed_bare_item();
     assert_eq!(mgr.core_pid(), None);
     let out = ok(mgr.path(), "paramlist", &[]);
     assert!(out.contains(&db.name), "{out}");
@@ -136,7 +137,7 @@ fn the_first_call_starts_the_core_and_later_calls_reuse_it() {
 fn without_core_on_the_small_client_is_the_whole_stand_in() {
     let db = TestDb::create();
     let mgr = TestMgr::with_core(&db);
-    let it = item(&db);
+    let it = db.seed_bare_item();
     // Core off: billmgr-sim-mgrctl becomes billmgr-sim mgrctl (same process), so direct mode
     // answers, errors included, exactly as ever.
     mgr.write_conf("localhost", "root", "", &mysql_socket(), &["Core off"]);
@@ -146,14 +147,12 @@ fn without_core_on_the_small_client_is_the_whole_stand_in() {
         &[&format!("elid={it}"), "service_status=3"],
     );
     assert_eq!(db.item_param(it, "service_status").as_deref(), Some("3"));
-    let (code, out, _) = run(mgr.path(), &mgrctl_args("no.such", &[]));
-    assert_eq!(code, 1);
+    let out = fails(mgr.path(), "no.such", &[]);
     assert!(out.contains("unknown_function"), "{out}");
     assert_eq!(mgr.core_pid(), None, "no core was started");
     // A config billmgr-sim refuses is refused the same way through the small client.
     mgr.write_conf("localhost", "root", "", &mysql_socket(), &["Core maybe"]);
-    let (code, out, _) = run(mgr.path(), &mgrctl_args("paramlist", &[]));
-    assert_eq!(code, 1);
+    let out = fails(mgr.path(), "paramlist", &[]);
     assert!(out.contains("Core must be on or off"), "{out}");
 }
 
@@ -161,7 +160,7 @@ fn without_core_on_the_small_client_is_the_whole_stand_in() {
 fn eight_first_calls_at_once_start_one_core() {
     let db = TestDb::create();
     let mgr = TestMgr::with_core(&db);
-    let items: Vec<u64> = (0..8).map(|_| item(&db)).collect();
+    let items: Vec<u64> = (0..8).map(|_| db.seed_bare_item()).collect();
     let root = mgr.path();
     std::thread::scope(|s| {
         for it in &items {
@@ -368,7 +367,7 @@ fn the_core_applies_calls_exactly_as_direct_mode() {
 fn faults_and_config_changes_apply_per_call() {
     let db = TestDb::create();
     let mgr = TestMgr::with_core(&db);
-    let it = item(&db);
+    let it = db.seed_bare_item();
     let elid = format!("elid={it}");
     let socket = mysql_socket();
     mgr.write_conf(
@@ -398,14 +397,11 @@ fn faults_and_config_changes_apply_per_call() {
         Some("1"),
         "the 2nd setstatus was dropped"
     );
-    let (code, out, _) = run(
+    let out = fails(
         mgr.path(),
-        &mgrctl_args(
-            "service.setexpiredate",
-            &[elid.clone(), "expiredate=2030-01-02".into()],
-        ),
+        "service.setexpiredate",
+        &[&elid, "expiredate=2030-01-02"],
     );
-    assert_eq!(code, 1);
     assert!(out.contains("type=\"fault\""), "{out}");
     assert_eq!(db.item_dates(it).0.as_deref(), Some("2030-01-02"));
     assert!(!ok(mgr.path(), "task.gettype", &["operation=open"]).contains("task_type"));
@@ -436,14 +432,11 @@ fn faults_and_config_changes_apply_per_call() {
     );
     // Settings that cannot reach the database: a clear error, then the right ones work again.
     mgr.write_conf("localhost", "nosuchuser", "", &socket, &[]);
-    let (code, out, _) = run(
+    let out = fails(
         mgr.path(),
-        &mgrctl_args(
-            "service.setstatus",
-            &[elid.clone(), "service_status=3".into()],
-        ),
+        "service.setstatus",
+        &[&elid, "service_status=3"],
     );
-    assert_eq!(code, 1);
     assert!(out.contains("type=\"database\""), "{out}");
     mgr.write_conf("localhost", "root", "", &socket, &[]);
     ok(
@@ -539,7 +532,7 @@ impl Drop for TableLock<'_> {
 fn a_core_killed_mid_call_is_a_clear_error_and_the_next_call_starts_another() {
     let db = TestDb::create();
     let mgr = TestMgr::with_core(&db);
-    let it = item(&db);
+    let it = db.seed_bare_item();
     let elid = format!("elid={it}");
     ok(mgr.path(), "paramlist", &[]);
     let pid = mgr.core_pid().unwrap();
@@ -580,7 +573,7 @@ fn a_core_killed_mid_call_is_a_clear_error_and_the_next_call_starts_another() {
 fn a_client_killed_mid_call_does_not_wedge_the_core() {
     let db = TestDb::create();
     let mgr = TestMgr::with_core(&db);
-    let it = item(&db);
+    let it = db.seed_bare_item();
     let elid = format!("elid={it}");
     ok(mgr.path(), "paramlist", &[]);
     let pid = mgr.core_pid().unwrap();

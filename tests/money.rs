@@ -265,6 +265,20 @@ impl World {
             .collect()
     }
 
+    /// A new item whose `open` runs once with the mgrctl stand-in's `faults`
+    /// and fails (exit 1) after exactly one order upstream. Returns the item,
+    /// its open operation, the run's output and the order's id.
+    fn open_failing_after_one_order(&self, faults: &[&str]) -> (u64, u64, String, u64) {
+        let item = self.new_item();
+        self.mgrctl_faults(faults);
+        let ro = self.operation(item, "open");
+        let (code, out) = self.run(item, "open", Some(ro));
+        assert_eq!(code, 1, "{out}");
+        let orders = self.orders_of(item);
+        assert_eq!(orders.len(), 1, "one order: {orders:?}");
+        (item, ro, out, orders[0])
+    }
+
     /// Prepare `item` for `command`: prolong, reopen and close need an
     /// issued certificate.
     fn prepare(&self, item: u64, command: &str) {
@@ -573,21 +587,13 @@ fn close_deletes_an_order_whose_id_never_reached_the_item() {
     // onto the item is lost; the customer then cancels: close must delete it
     // upstream, not "close locally only" and leave it paid and forgotten.
     let w = World::new();
-    let item = w.new_item();
-    w.mgrctl_faults(&["Fault drop service.saveparam:pmss_upstream_id *"]);
-    let open = w.operation(item, "open");
-    let (code, out) = w.run(item, "open", Some(open));
-    assert_eq!(code, 1, "{out}");
-    let orders = w.orders_of(item);
-    assert_eq!(orders.len(), 1);
+    let (item, _, _, order) =
+        w.open_failing_after_one_order(&["Fault drop service.saveparam:pmss_upstream_id *"]);
     assert_eq!(w.upstream_id(item), None, "the id write was lost");
     let close = w.operation(item, "close");
     let (code, out) = w.run(item, "close", Some(close));
     assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
-    assert!(
-        w.upstream_deleted(orders[0]),
-        "deleted upstream, not orphaned"
-    );
+    assert!(w.upstream_deleted(order), "deleted upstream, not orphaned");
     assert_eq!(w.db.item_status(item), 4);
 }
 
@@ -613,21 +619,16 @@ fn upstream_calls_since(w: &World, from: usize) -> Vec<String> {
 #[test]
 fn an_order_id_not_stored_goes_into_the_intent_and_the_rerun_adopts_it() {
     let w = World::new();
-    let item = w.new_item();
     // The id write answers <ok/> and stores nothing, once.
-    w.mgrctl_faults(&["Fault drop service.saveparam:pmss_upstream_id 1"]);
-    let ro = w.operation(item, "open");
-    let (code, out) = w.run(item, "open", Some(ro));
-    assert_eq!(code, 1, "{out}");
+    let (item, ro, out, order) =
+        w.open_failing_after_one_order(&["Fault drop service.saveparam:pmss_upstream_id 1"]);
     assert!(
         out.contains("pmss_upstream_id"),
         "names the lost write: {out}"
     );
-    let orders = w.orders_of(item);
-    assert_eq!(orders.len(), 1);
     assert_eq!(w.upstream_id(item), None, "the id write was lost");
     let intent = stored_intent(&w, item);
-    assert_eq!(intent.upstream_id, Some(orders[0]), "the intent carries it");
+    assert_eq!(intent.upstream_id, Some(order), "the intent carries it");
     assert_eq!(intent.phase, Phase::Applied);
     assert!(w.db.running_operation(ro).is_some(), "not reported");
     // The rerun takes the id from the intent: no list lookup, no order, only
@@ -636,22 +637,17 @@ fn an_order_id_not_stored_goes_into_the_intent_and_the_rerun_adopts_it() {
     assert!(w.rerun_until_settled(item, "open", ro, 3));
     assert_eq!(upstream_calls_since(&w, from), ["certificate.edit"]);
     assert_eq!(w.applied_now(item, "open"), 1);
-    assert_eq!(w.upstream_id(item), Some(orders[0]));
+    assert_eq!(w.upstream_id(item), Some(order));
 }
 
 #[test]
 fn an_order_id_write_that_fails_after_storing_is_finished_by_the_rerun() {
     let w = World::new();
-    let item = w.new_item();
     // Stored, then answered with an error: the run cannot know it is stored.
-    w.mgrctl_faults(&["Fault fail_after service.saveparam:pmss_upstream_id 1"]);
-    let ro = w.operation(item, "open");
-    let (code, out) = w.run(item, "open", Some(ro));
-    assert_eq!(code, 1, "{out}");
-    let orders = w.orders_of(item);
-    assert_eq!(orders.len(), 1);
-    assert_eq!(w.upstream_id(item), Some(orders[0]));
-    assert_eq!(stored_intent(&w, item).upstream_id, Some(orders[0]));
+    let (item, ro, _, order) =
+        w.open_failing_after_one_order(&["Fault fail_after service.saveparam:pmss_upstream_id 1"]);
+    assert_eq!(w.upstream_id(item), Some(order));
+    assert_eq!(stored_intent(&w, item).upstream_id, Some(order));
     let from = w.up.journal().len();
     assert!(w.rerun_until_settled(item, "open", ro, 3));
     assert_eq!(upstream_calls_since(&w, from), ["certificate.edit"]);
@@ -665,16 +661,10 @@ fn an_order_id_in_neither_the_item_nor_the_intent_is_found_upstream() {
     // the intent still says "sent", so the rerun looks the order up by
     // remoteid before ordering anything.
     let w = World::new();
-    let item = w.new_item();
-    w.mgrctl_faults(&[
+    let (item, ro, _, order) = w.open_failing_after_one_order(&[
         "Fault drop service.saveparam:pmss_upstream_id 1",
         "Fault drop service.saveparam:pmss_intent 2",
     ]);
-    let ro = w.operation(item, "open");
-    let (code, out) = w.run(item, "open", Some(ro));
-    assert_eq!(code, 1, "{out}");
-    let orders = w.orders_of(item);
-    assert_eq!(orders.len(), 1);
     assert_eq!(w.upstream_id(item), None);
     let intent = stored_intent(&w, item);
     assert_eq!((intent.phase, intent.upstream_id), (Phase::Sent, None));
@@ -686,7 +676,7 @@ fn an_order_id_in_neither_the_item_nor_the_intent_is_found_upstream() {
         "looked up: {calls:?}"
     );
     assert_eq!(w.applied_now(item, "open"), 1, "not ordered again");
-    assert_eq!(w.upstream_id(item), Some(orders[0]));
+    assert_eq!(w.upstream_id(item), Some(order));
 }
 
 // ---------------------------------------------------------------------------

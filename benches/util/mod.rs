@@ -144,20 +144,23 @@ pub fn describe(c: &Counts, per: usize) -> String {
         .join(", ")
 }
 
-/// mgrctl stand-in calls in `root`'s journal, by function; the journal is
-/// emptied so the next count starts from zero.
-pub fn take_mgrctl_counts(root: &Path) -> Counts {
+/// The mgrctl stand-in's journal in `root` (`var/mgrctl-journal.jsonl`),
+/// one JSON value a call, oldest first; the journal is emptied so the next
+/// read starts from zero.
+fn take_mgrctl_journal(root: &Path) -> Vec<serde_json::Value> {
     let path = root.join("var/mgrctl-journal.jsonl");
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     let _ = std::fs::remove_file(&path);
-    let funcs: Vec<String> = text
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("journal line is JSON");
-            v["func"].as_str().unwrap_or("?").to_string()
-        })
-        .collect();
-    count(funcs.iter().map(String::as_str))
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("journal line is JSON"))
+        .collect()
+}
+
+/// mgrctl stand-in calls in `root`'s journal, by function; the journal is
+/// emptied so the next count starts from zero.
+pub fn take_mgrctl_counts(root: &Path) -> Counts {
+    let journal = take_mgrctl_journal(root);
+    count(journal.iter().map(|v| v["func"].as_str().unwrap_or("?")))
 }
 
 /// The machine, for the README's figures.
@@ -277,12 +280,9 @@ pub fn number(v: f64) -> String {
 /// `service.saveparam:<param>` (so two writes of one param show as the same
 /// target); the journal is emptied.
 pub fn take_mgrctl_calls(root: &Path) -> Vec<String> {
-    let path = root.join("var/mgrctl-journal.jsonl");
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let _ = std::fs::remove_file(&path);
-    text.lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("journal line is JSON");
+    take_mgrctl_journal(root)
+        .iter()
+        .map(|v| {
             let func = v["func"].as_str().unwrap_or("?");
             match v["params"]["name"].as_str() {
                 Some(name) if func == "service.saveparam" => format!("{func}:{name}"),

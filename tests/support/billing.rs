@@ -183,6 +183,12 @@ impl TestDb {
         a
     }
 
+    /// A bare item row (pricelist 1, account 1, nothing else): a target for
+    /// mgrctl calls that only need an `elid`.
+    pub fn seed_bare_item(&self) -> u64 {
+        self.insert("INSERT INTO item (pricelist, account) VALUES (1, 1)", ())
+    }
+
     /// A certificate item (status 1, ordered) with item params and, when
     /// `csr` is given, a `certificate` row holding it.
     pub fn seed_certificate_item(

@@ -5,7 +5,6 @@
 //! upstream in a fixed mix.
 
 use mysql::prelude::Queryable;
-use serde_json::json;
 
 use super::billing::{TestDb, EXAMPLE_CSR};
 use super::sim::{SeedOrders, SimAccount, SimUpstream};
@@ -87,15 +86,4 @@ pub fn move_upstream(up: &SimUpstream, ids: &[u64]) {
     };
     up.issue_many(&pick(&[0, 2]));
     up.tick_many(&pick(&[1]));
-}
-
-/// One issuance step for one certificate (`POST /_sim/tick {"id":N}`).
-pub fn tick_one(up: &SimUpstream, id: u64) {
-    let r = reqwest::blocking::Client::new()
-        .post(format!("{}/_sim/tick", up.base_url))
-        .header("Content-Type", "application/json")
-        .body(json!({ "id": id }).to_string())
-        .send()
-        .expect("tick");
-    assert!(r.status().is_success(), "tick {id}: HTTP {}", r.status());
 }

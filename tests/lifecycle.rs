@@ -794,11 +794,22 @@ fn bm5_reports_the_first_issuance_only() {
     .unwrap();
     let id = w.issued();
     assert_eq!(w.mgr.mgrctl_count("certificate.open"), 1);
+    let first =
+        w.db.certificate_crt(w.item)
+            .expect("the first certificate saved");
     let (_, code, out) = w.operation("reopen");
     assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
     w.up.issue(Some(id));
     assert_eq!(w.run("sync_item", None).0, 0);
     assert_eq!(w.param("service_status").as_deref(), Some("5"));
+    // The reissue really came through: another certificate is saved.
+    let reissued =
+        w.db.certificate_crt(w.item)
+            .expect("the reissued certificate saved");
+    assert_ne!(
+        reissued, first,
+        "the reissued certificate replaced the first"
+    );
     assert_eq!(
         w.mgr.mgrctl_count("certificate.open"),
         1,

@@ -42,6 +42,18 @@ pub enum UpstreamError {
     TooLarge { func: String, limit: u64 },
     /// `<doc><error …>`: a definite answer.
     Api(ApiError),
+    /// The order was placed but landed in the upstream cart, not paid
+    /// (field-2026-12 §5): `reference` names the cart (`billorder.id 90001`,
+    /// `cart link …`). It exists upstream: never order again.
+    InCart { func: String, reference: String },
+    /// A paginated list that the upstream stops paging before its own total:
+    /// nothing may be decided from the part that was read.
+    /// `total`: the panel's own count (`<p_elems>`), when it gives one.
+    IncompleteList {
+        func: String,
+        read: u64,
+        total: Option<u64>,
+    },
 }
 
 impl UpstreamError {
@@ -54,8 +66,9 @@ impl UpstreamError {
             | UpstreamError::Connect { .. }
             | UpstreamError::Tls { .. } => false,
             UpstreamError::Timeout { sent, .. } => *sent,
-            UpstreamError::Api(_) => false,
-            UpstreamError::Dropped { .. }
+            UpstreamError::Api(_) | UpstreamError::IncompleteList { .. } => false,
+            UpstreamError::InCart { .. }
+            | UpstreamError::Dropped { .. }
             | UpstreamError::HttpStatus { .. }
             | UpstreamError::NotXml { .. }
             | UpstreamError::Malformed { .. }
@@ -82,7 +95,9 @@ impl UpstreamError {
             | UpstreamError::HttpStatus { func, .. }
             | UpstreamError::NotXml { func, .. }
             | UpstreamError::Malformed { func, .. }
-            | UpstreamError::TooLarge { func, .. } => Some(func),
+            | UpstreamError::TooLarge { func, .. }
+            | UpstreamError::InCart { func, .. }
+            | UpstreamError::IncompleteList { func, .. } => Some(func),
             UpstreamError::Api(a) => Some(&a.func),
         }
     }
@@ -101,6 +116,8 @@ impl UpstreamError {
             UpstreamError::Malformed { .. } => "malformed",
             UpstreamError::TooLarge { .. } => "too-large",
             UpstreamError::Api(_) => "api-error",
+            UpstreamError::InCart { .. } => "in-cart",
+            UpstreamError::IncompleteList { .. } => "incomplete-list",
         }
     }
 
@@ -168,6 +185,18 @@ impl std::fmt::Display for UpstreamError {
                 format!("upstream answer to {func} is larger than {limit} bytes")
             }
             UpstreamError::Api(a) => a.to_string(),
+            UpstreamError::InCart { func, reference } => format!(
+                "upstream put the {func} into its cart instead of paying it ({reference}): placed, not paid"
+            ),
+            UpstreamError::IncompleteList { func, read, total } => match total {
+                Some(total) => format!(
+                    "upstream {func} list stops after {read} of its {total} rows (it does not page further)"
+                ),
+                None => format!(
+                    "upstream {func} list repeats its first {read} rows on the next page and gives no total \
+                     (<p_elems>): the rest of the list cannot be read"
+                ),
+            },
         };
         f.write_str(&redact(&text))
     }
@@ -322,6 +351,35 @@ impl From<UpstreamError> for ModuleError {
                 format!("{text}: check that the URL points at the upstream BILLmanager (…/billmgr) and that it works"),
             )
             .with_object(func.clone()),
+            UpstreamError::InCart { func, reference } => ModuleError::new(
+                ErrorKind::ManualRequired,
+                format!(
+                    "{text}: pay it in the upstream BILLmanager (the module's account, its cart) or delete it there; \
+                     nothing is ordered again"
+                ),
+            )
+            .with_object(func.clone())
+            .with_param("cart", reference.clone()),
+            UpstreamError::IncompleteList { func, .. } => ModuleError::new(
+                ErrorKind::UpstreamBadResponse,
+                format!(
+                    "{text}: nothing was decided from the partial list; the next run reads it again. If this stays, \
+                     the upstream ignores p_num: ask its operator, or report it"
+                ),
+            )
+            .with_object(func.clone()),
+            UpstreamError::Api(a) if a.object.as_deref() == Some(wire::SECOND_FACTOR_FUNC) => {
+                ModuleError::new(
+                    ErrorKind::InvalidLogin,
+                    format!(
+                        "upstream {}: the login waits for a second factor (two-factor authentication is on for the \
+                         module's upstream account); nothing was done. Switch two-factor authentication off for that \
+                         account in the upstream BILLmanager, or give the module an account without it",
+                        a.func
+                    ),
+                )
+                .with_object(a.func.clone())
+            }
             UpstreamError::Api(a) => match a.class() {
                 ApiErrorClass::Auth => ModuleError::new(
                     ErrorKind::InvalidLogin,

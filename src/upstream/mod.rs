@@ -334,10 +334,59 @@ impl Client {
         String::from_utf8(body).map_err(|_| UpstreamError::malformed(func, "not UTF-8"))
     }
 
-    /// All certificates of the account (no pagination, A-U11).
+    /// All certificates of the account, every page of a paginated list
+    /// (field-2026-12 §5: live panels may answer the first page only). Pages
+    /// of [`wire::LIST_PAGE_SIZE`] rows are read while the panel's own total
+    /// (`<p_elems>`) is not reached, or, where it gives none, while a page
+    /// comes back full. A panel that stops paging before its total (it
+    /// repeats a page, or sends an empty one) gives
+    /// [`UpstreamError::IncompleteList`]: callers decide nothing from a part.
     pub fn certificate_list(&self) -> Result<Vec<CertSummary>, UpstreamError> {
-        let doc = self.call(wire::FUNC_CERT_LIST, &[])?;
-        Ok(wire::cert_list(&doc))
+        let func = wire::FUNC_CERT_LIST;
+        let mut rows: Vec<CertSummary> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for page in 1..=wire::MAX_LIST_PAGES {
+            let doc = self.call(func, &wire::page_fields(page))?;
+            let total = wire::list_total(&doc);
+            let elems = doc.children_named("elem").count() as u64;
+            let before = rows.len();
+            for row in wire::cert_list(&doc) {
+                if seen.insert(row.id) {
+                    rows.push(row);
+                }
+            }
+            let new_rows = (rows.len() - before) as u64;
+            let read = rows.len() as u64;
+            match total {
+                Some(total) if read >= total => return Ok(rows),
+                Some(total) if new_rows == 0 => {
+                    return Err(UpstreamError::IncompleteList {
+                        func: func.to_string(),
+                        read,
+                        total: Some(total),
+                    })
+                }
+                Some(_) => {}
+                // No total: a page shorter than asked for is the last one
+                // (an empty page after full ones too).
+                None if elems < u64::from(wire::LIST_PAGE_SIZE) => return Ok(rows),
+                // A full page that only repeats earlier rows: the panel
+                // ignores `p_num`, and what lies beyond is unknown.
+                None if new_rows == 0 => {
+                    return Err(UpstreamError::IncompleteList {
+                        func: func.to_string(),
+                        read,
+                        total: None,
+                    })
+                }
+                None => {}
+            }
+        }
+        Err(UpstreamError::IncompleteList {
+            func: func.to_string(),
+            read: rows.len() as u64,
+            total: None,
+        })
     }
 
     /// One certificate's fields from its edit form.

@@ -92,9 +92,13 @@ fn peer_text(value: &str, max_chars: usize) -> String {
     crate::logging::shorten(&redact(value), max_chars)
 }
 
-/// The `/doc/error` of an answer, if any.
+/// The error of an answer, if any: `/doc/error`, or `/doc/warning/error` as
+/// newer BILLmanager 6 builds wrap it (field-2026-12 §5, FS 66932350124):
+/// both are failures.
 pub fn api_error(func: &str, doc: &Node) -> Option<ApiError> {
-    let e = doc.child("error")?;
+    let e = doc
+        .child("error")
+        .or_else(|| doc.child("warning").and_then(|w| w.child("error")))?;
     let kind = e
         .attr("type")
         .map(str::trim)
@@ -123,30 +127,39 @@ pub fn api_error(func: &str, doc: &Node) -> Option<ApiError> {
     })
 }
 
-/// Body → `<doc>` of a successful answer; `/doc/error` → [`UpstreamError::Api`].
+/// Body → `<doc>` of a successful answer; an error ([`api_error`]) →
+/// [`UpstreamError::Api`], and so is a login still waiting for its second
+/// factor ([`super::wire::second_factor_pending`]): nothing was done.
 /// Success is the absence of an error, never the presence of `<ok/>` (A-U5).
 pub fn parse_answer(func: &str, body: &[u8]) -> Result<Node, UpstreamError> {
     let doc = parse_doc(func, body)?;
-    match api_error(func, &doc) {
-        Some(e) => Err(UpstreamError::Api(e)),
-        None => Ok(doc),
+    if let Some(e) = api_error(func, &doc) {
+        return Err(UpstreamError::Api(e));
     }
+    if let Some(e) = super::wire::second_factor_pending(func, &doc) {
+        return Err(UpstreamError::Api(e));
+    }
+    Ok(doc)
 }
 
 /// A money amount as BILLmanager may print it: `123.45`, `12221243.00`,
-/// `1 234,56`, `1 234,56 руб.` (non-breaking spaces), `-5.00 EUR`, `1,234.56`.
-/// Returns the amount and any trailing currency text. One function for every
-/// balance we read (A-U15, upstream-api.md §6, §10).
+/// `1 234,56`, `1 234,56 руб.` (non-breaking spaces), `-5.00 EUR`,
+/// `1,234.56`, and as live panels show prices (field-2026-12 §3, FS
+/// 55077564878, 71186436630): `1.80 € / Месяц` (the `/ period` tail is the
+/// billing period, not the currency), `€5.00` (the currency before the
+/// number), `5,00 EUR`. Returns the amount and the currency, as an ISO code
+/// where the symbol or word is a known one ([`super::wire::currency_code`]).
+/// One function for every amount we read (A-U15, upstream-api.md §6, §10).
 pub fn parse_money(text: &str) -> Option<(Decimal, Option<String>)> {
-    let t = text.trim();
+    // "1.80 € / Month": what follows the slash is the period, never part of
+    // the amount or the currency.
+    let t = text.split('/').next().unwrap_or_default().trim();
     // The number starts at the first digit, or at a minus sign right before one.
     let chars: Vec<char> = t.chars().collect();
     let first_digit = chars.iter().position(|c| c.is_ascii_digit())?;
-    let negative = chars[..first_digit]
-        .iter()
-        .rev()
-        .find(|c| !c.is_whitespace())
-        .is_some_and(|c| *c == '-' || *c == '\u{2212}');
+    let is_minus = |c: &char| *c == '-' || *c == '\u{2212}';
+    let head = &chars[..first_digit];
+    let negative = head.iter().any(is_minus);
     let is_group_space = |c: char| c == ' ' || c == '\u{a0}' || c == '\u{202f}' || c == '\u{2009}';
     let mut end = first_digit;
     while end < chars.len()
@@ -194,10 +207,19 @@ pub fn parse_money(text: &str) -> Option<(Decimal, Option<String>)> {
     if negative {
         value = -value;
     }
-    let rest: String = chars[end..].iter().collect();
-    let currency = rest.trim().trim_end_matches('.').trim().to_string();
-    let currency =
-        (!currency.is_empty() && currency.chars().any(char::is_alphabetic)).then_some(currency);
+    let clean = |s: String| -> Option<String> {
+        let c = s.trim().trim_end_matches('.').trim().to_string();
+        (!c.is_empty() && !c.chars().all(|ch| ch.is_ascii_digit() || is_minus(&ch))).then_some(c)
+    };
+    let after = clean(chars[end..].iter().collect());
+    // A currency before the number is a symbol (`€5.00`, `US$ 5`), never a
+    // word of a sentence.
+    let before = clean(head.iter().filter(|c| !is_minus(c)).collect())
+        .filter(|c| c.chars().count() <= 4 && !c.contains(char::is_whitespace));
+    let currency = after
+        .or(before)
+        .filter(|c| c.chars().any(|ch| !ch.is_ascii_punctuation() || ch == '$'))
+        .map(|c| super::wire::currency_code(&c));
     Some((value, currency))
 }
 
@@ -381,6 +403,41 @@ mod tests {
         let _ = parse_answer("f", b"<doc x=1></doc>");
     }
 
+    /// Newer BILLmanager 6 builds wrap the error in `<warning>` (field-2026-12
+    /// §5, FS 66932350124): a failure, never a success.
+    #[test]
+    fn warning_wrapped_error_is_an_error() {
+        let body = b"<doc><warning><error type=\"not_enough_money\" code=\"1\"><param name=\"amount\">9.00</param>\
+                     <msg>Insufficient funds</msg></error></warning></doc>";
+        let e = parse_answer("certificate.order.param", body).unwrap_err();
+        let a = e.api().unwrap();
+        assert_eq!(a.kind, "not_enough_money");
+        assert_eq!(a.param("amount"), Some("9.00"));
+        assert_eq!(a.class(), super::super::error::ApiErrorClass::Money);
+        // A warning without an error is a success with a remark.
+        assert!(parse_answer("f", b"<doc><warning>slow</warning><id>5</id></doc>").is_ok());
+    }
+
+    /// `whoami` (or any call) while the login waits for its second factor
+    /// answers `<ok>func=totp.confirm</ok>` (field-2026-12 §5, FS 3481085040):
+    /// a credentials problem, nothing done, never a malformed answer.
+    #[test]
+    fn pending_second_factor_is_a_login_error() {
+        for body in [
+            &b"<doc><ok>func=totp.confirm</ok></doc>"[..],
+            b"<doc lang=\"ru\"><ok>func=totp.confirm&amp;elid=5</ok><tparams/></doc>",
+        ] {
+            let e = parse_answer("whoami", body).unwrap_err();
+            assert!(!e.maybe_applied());
+            let a = e.api().unwrap();
+            assert_eq!(a.class(), super::super::error::ApiErrorClass::Auth);
+            let shown = crate::protocol::error::ModuleError::from(e.clone()).message;
+            assert!(shown.contains("second factor"), "{shown}");
+            assert!(!shown.contains("malformed"), "{shown}");
+        }
+        assert!(parse_answer("f", b"<doc><ok>func=cart</ok></doc>").is_ok());
+    }
+
     #[test]
     fn error_without_type_still_an_error() {
         let e = parse_answer("f", b"<doc><error><msg>boom</msg></error></doc>").unwrap_err();
@@ -407,11 +464,11 @@ mod tests {
         assert_eq!(m("1 234,56"), Some((dec("1234.56"), None)));
         assert_eq!(
             m("1\u{a0}234,56\u{a0}руб."),
-            Some((dec("1234.56"), Some("руб".into())))
+            Some((dec("1234.56"), Some("RUB".into())))
         );
         assert_eq!(
             m("12\u{202f}345\u{202f}678,9 руб."),
-            Some((dec("12345678.9"), Some("руб".into())))
+            Some((dec("12345678.9"), Some("RUB".into())))
         );
         assert_eq!(m("123.45 RUB"), Some((dec("123.45"), Some("RUB".into()))));
         assert_eq!(m("-5.00"), Some((dec("-5.00"), None)));
@@ -420,9 +477,31 @@ mod tests {
         assert_eq!(m("1.234,56"), Some((dec("1234.56"), None)));
         assert_eq!(m("1,234,567"), Some((dec("1234567"), None)));
         assert_eq!(m("0"), Some((dec("0"), None)));
-        assert_eq!(m("$ 10"), Some((dec("10"), None)));
+        assert_eq!(m("$ 10"), Some((dec("10"), Some("USD".into()))));
+        assert_eq!(m("Total: 10"), Some((dec("10"), None)));
         assert_eq!(m(""), None);
         assert_eq!(m("abc"), None);
         assert_eq!(m("1.2.3,4,5"), None);
+    }
+
+    /// Prices as live panels print them (field-2026-12 §3: FS 55077564878,
+    /// 71186436630).
+    #[test]
+    fn money_as_live_panels_print_it() {
+        let m = parse_money;
+        let eur = |v: &str| Some((dec(v), Some("EUR".to_string())));
+        assert_eq!(m("1.80 € / Месяц"), eur("1.80"));
+        assert_eq!(m("5.00 EUR / Month"), eur("5.00"));
+        assert_eq!(m("€5.00"), eur("5.00"));
+        assert_eq!(m("-€5.00"), Some((dec("-5.00"), Some("EUR".into()))));
+        assert_eq!(m("5,00 EUR"), eur("5.00"));
+        assert_eq!(
+            m("75.00 RUB / Месяц"),
+            Some((dec("75.00"), Some("RUB".into())))
+        );
+        assert_eq!(m("75 ₽"), Some((dec("75"), Some("RUB".into()))));
+        assert_eq!(m("12 USD"), Some((dec("12"), Some("USD".into()))));
+        assert_eq!(m("12 XTS"), Some((dec("12"), Some("XTS".into()))));
+        assert_eq!(m("/ Month"), None);
     }
 }

@@ -6,12 +6,19 @@
 //! this is the only file to change. Nothing outside this file spells an
 //! upstream function or field name.
 
+pub mod field;
+
 use chrono::NaiveDate;
+
+pub use field::{
+    cart_reference, currency_code, expiry_of, item_status_code, list_total, page_fields,
+    parse_date, renewal_not_before, second_factor_pending, LIST_PAGE_SIZE, MAX_LIST_PAGES,
+    SECOND_FACTOR_FUNC,
+};
 
 use super::error::{ApiErrorClass, UpstreamError};
 use super::parse::{parse_money, Node};
 use super::{is_possible_id, Account, CertOrder, CertSummary, CertView, Reissue, ReissueKind};
-use crate::billing::ItemStatus;
 use crate::config::{OrderConfig, OrderFunction};
 
 // ---- common request fields (upstream-api.md §1.3) -------------------------
@@ -258,7 +265,33 @@ const ORDER_ID_ELEMENTS: &[&str] = &["id", "item.id"];
 /// The new service id of an order answer. Neither id nor error, an id that
 /// is not a possible service id (`0`, not a number), or two that differ:
 /// malformed — the order may exist, outcome unknown, never re-order.
+///
+/// An answer that names a cart (a cart id, or `<ok>` with a link and no
+/// service id, [`cart_reference`]) is [`UpstreamError::InCart`]: the order
+/// was placed but not paid (field-2026-12 §5). A cart id wins over a
+/// service id beside it: whether that service is paid is for the caller to
+/// find out upstream, never to assume.
 pub fn order_id(func: &str, doc: &Node) -> Result<u64, UpstreamError> {
+    let cart = |reference: String| UpstreamError::InCart {
+        func: func.to_string(),
+        reference,
+    };
+    if let Some(reference) = field::CART_ELEMENTS
+        .iter()
+        .any(|name| doc.child_text(name).is_some())
+        .then(|| cart_reference(doc))
+        .flatten()
+    {
+        return Err(cart(reference));
+    }
+    let has_service_id = ORDER_ID_ELEMENTS
+        .iter()
+        .any(|name| doc.child_text(name).is_some());
+    if !has_service_id {
+        if let Some(reference) = cart_reference(doc) {
+            return Err(cart(reference));
+        }
+    }
     let mut found: Option<u64> = None;
     for name in ORDER_ID_ELEMENTS {
         let Some(t) = doc.child_text(name) else {
@@ -309,14 +342,6 @@ pub fn prolong_expiry(doc: &Node) -> Option<NaiveDate> {
     d
 }
 
-/// A BILLmanager date: `YYYY-MM-DD`, possibly followed by a time. Empty and
-/// `0000-00-00` mean "none".
-pub fn parse_date(raw: &str) -> Option<NaiveDate> {
-    let t = raw.trim();
-    let day = t.get(..10)?;
-    NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()
-}
-
 fn owned(n: &Node, name: &str) -> Option<String> {
     n.child_text(name).map(str::to_string)
 }
@@ -330,23 +355,13 @@ fn split_names(raw: Option<&str>) -> Vec<String> {
         .collect()
 }
 
-/// The service status code of a list row or view (A-U8; evidence-2026-12
-/// "Status column", 3P-CODE N6/N5): the numeric column `status` first;
-/// `item_status` only when it is numeric too, since it may be a label
-/// ("Active"). Codes as [`ItemStatus`]: 0 unknown, 1 ordered, 2 active,
-/// 3 stopped, 4 deleted, 5 processing. `None`: no numeric code shown.
-pub fn item_status_code(n: &Node) -> Option<ItemStatus> {
-    ["status", "item_status"]
-        .iter()
-        .find_map(|name| n.child_text(name)?.parse::<i32>().ok())
-        .map(ItemStatus::from_db)
-}
-
 /// One `<elem>` of the `certificate` list: columns `id, CN, pricelist,
-/// createdate, expiredate, status_msg, item_status` [DOC S6], `status`
-/// ([`item_status_code`]), `cost` and `remoteid` where the upstream shows
-/// them (A-U10); whether `pricelist` holds an id or a name is A-U8, so it
-/// stays a string. A row without a possible service id is skipped.
+/// createdate, expiredate, status_msg, item_status` [DOC S6], the status
+/// code in whichever shape the panel sends it ([`item_status_code`]), the
+/// expiry ([`expiry_of`]), the tariff ([`field::tariff_of`]), the period's
+/// price ([`field::period_cost`]) and `remoteid` where the upstream shows
+/// them (A-U10). Whether the tariff is an id or a name is A-U8, so it stays
+/// a string. A row without a possible service id is skipped.
 pub fn cert_summary(elem: &Node) -> Option<CertSummary> {
     let id = elem
         .child_text("id")?
@@ -356,18 +371,19 @@ pub fn cert_summary(elem: &Node) -> Option<CertSummary> {
     Some(CertSummary {
         id,
         cn: owned(elem, "CN").unwrap_or_default(),
-        pricelist: owned(elem, "pricelist").unwrap_or_default(),
+        pricelist: field::tariff_of(elem),
         createdate: owned(elem, "createdate"),
-        expiredate: elem.child_text("expiredate").and_then(parse_date),
+        expiredate: expiry_of(elem),
         item_status: owned(elem, "item_status"),
         status: item_status_code(elem),
         status_msg: owned(elem, "status_msg"),
-        cost: owned(elem, "cost"),
+        cost: field::period_cost(elem),
         remoteid: owned(elem, "remoteid"),
     })
 }
 
-/// The list rows `/doc/elem` [DOC S6]; no pagination parameters are sent (A-U11).
+/// The rows `/doc/elem` of one list page [DOC S6]; the pages are joined by
+/// `Client::certificate_list` ([`page_fields`], [`list_total`]).
 pub fn cert_list(doc: &Node) -> Vec<CertSummary> {
     doc.children_named("elem")
         .filter_map(|e| {
@@ -419,10 +435,10 @@ pub fn cert_view(func: &str, requested: u64, doc: &Node) -> Result<CertView, Ups
         id,
         cn,
         altnames: split_names(doc.child_text("altname")),
-        pricelist: owned(doc, "pricelist").unwrap_or_default(),
+        pricelist: field::tariff_of(doc),
         period: doc.child_text("period").and_then(|p| p.parse().ok()),
         createdate: owned(doc, "createdate"),
-        expiredate: doc.child_text("expiredate").and_then(parse_date),
+        expiredate: expiry_of(doc),
         item_status: owned(doc, "item_status"),
         status: item_status_code(doc),
         service_status: doc
@@ -470,6 +486,7 @@ pub fn classify_error(kind: &str, object: Option<&str>) -> ApiErrorClass {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::billing::ItemStatus;
     use crate::upstream::parse::parse_answer;
     use rust_decimal::Decimal;
     use std::str::FromStr;
@@ -480,7 +497,7 @@ mod tests {
 
     #[test]
     fn whoami_from_real_fixture() {
-        let body = include_bytes!("../../tests/fixtures/upstream/whoami.bm6-log.xml");
+        let body = include_bytes!("../../../tests/fixtures/upstream/whoami.bm6-log.xml");
         let d = parse_answer("whoami", body).unwrap();
         let a = account_from_whoami("whoami", &d).unwrap();
         assert_eq!(a.name, "admin2");
@@ -496,7 +513,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(a.balance, Decimal::from_str("1234.56").unwrap());
-        assert_eq!(a.currency.as_deref(), Some("руб"));
+        assert_eq!(a.currency.as_deref(), Some("RUB"));
         assert!(matches!(
             account_from_whoami("whoami", &doc("<doc><user name=\"r\"/></doc>")),
             Err(UpstreamError::Malformed { .. })
@@ -507,7 +524,7 @@ mod tests {
         ));
         // The published auth answer with its literal "..." line is not a whoami answer.
         let body =
-            include_bytes!("../../tests/fixtures/upstream/auth-response.bm6-general-view.txt");
+            include_bytes!("../../../tests/fixtures/upstream/auth-response.bm6-general-view.txt");
         let r = parse_answer("whoami", body).and_then(|d| account_from_whoami("whoami", &d));
         assert!(matches!(r, Err(UpstreamError::Malformed { .. })), "{r:?}");
     }
@@ -651,6 +668,42 @@ mod tests {
             assert!(matches!(e, UpstreamError::Malformed { .. }));
             assert!(e.maybe_applied(), "{xml}");
         }
+    }
+
+    /// Orders that land in the upstream cart unpaid (field-2026-12 §5):
+    /// placed, never a service id, never "outcome unknown" either.
+    #[test]
+    fn order_answers_naming_a_cart() {
+        for (xml, want) in [
+            (
+                "<doc><billorder.id>90001</billorder.id></doc>",
+                "billorder.id 90001",
+            ),
+            ("<doc><billorder>90001</billorder></doc>", "billorder 90001"),
+            ("<doc><lineitem.id>12</lineitem.id></doc>", "lineitem.id 12"),
+            ("<doc><payment_id>12</payment_id></doc>", "payment_id 12"),
+            (
+                "<doc><ok>https://my.example.com/billmgr?func=cart</ok></doc>",
+                "cart link https://my.example.com/billmgr?func=cart",
+            ),
+            // a cart id beside a service id: still the cart's
+            (
+                "<doc><id>5</id><billorder.id>90001</billorder.id></doc>",
+                "billorder.id 90001",
+            ),
+        ] {
+            match order_id("o", &doc(xml)) {
+                Err(UpstreamError::InCart { reference, .. }) => assert_eq!(reference, want),
+                other => panic!("{xml}: {other:?}"),
+            }
+        }
+        // a link beside a service id is the service's
+        assert_eq!(
+            order_id("o", &doc("<doc><ok>https://x/billmgr</ok><id>5</id></doc>")).unwrap(),
+            5
+        );
+        let e = order_id("o", &doc("<doc><lineitem.id>1</lineitem.id></doc>")).unwrap_err();
+        assert!(e.maybe_applied(), "placed: never ordered again");
     }
 
     #[test]

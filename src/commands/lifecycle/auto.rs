@@ -18,7 +18,7 @@ use crate::upstream::{wire, CertView, ReissueKind};
 use crate::x509;
 
 use super::intent::{digest, now_unix, Decision, Intent, IntentOp, Phase};
-use super::job::{record_send_failure, Job};
+use super::job::{record_send_failure, renewal_held, Job};
 use super::reconcile::{
     apply_facts, commit_status, reissue_request, reissue_visible, renewed, upstream_state,
     SyncOutcome,
@@ -252,6 +252,11 @@ enum Go {
 fn go(job: &mut Job, op: IntentOp, view: &CertView) -> Result<Go> {
     Ok(match job.decide(op)? {
         Decision::Fresh { generation } => Go::Send(generation, 1),
+        // "Can be renewed only after DAY": nobody asks again before then.
+        Decision::Resend(i) if renewal_held(&i).is_some() => Go::Wait(format!(
+            "the upstream renews it only after {}",
+            i.not_before.as_deref().unwrap_or_default()
+        )),
         // A refused BILLmanager reopen moved nothing; ours is a movement of its own.
         Decision::Resend(i) if i.ro.is_some() => Go::Send(i.generation + 1, 1),
         Decision::Resend(i) => Go::Send(i.generation, i.attempt + 1),

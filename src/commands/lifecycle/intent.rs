@@ -109,6 +109,16 @@ pub struct Intent {
     /// again blindly.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub answered_ok: bool,
+    /// The order landed in the upstream cart, not paid (field-2026-12 §5):
+    /// what named the cart (`billorder.id 90001`, `cart link …`, or that the
+    /// lookup found it unpaid). It exists upstream, so it is never ordered
+    /// again; it is adopted once the upstream shows it paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cart: Option<String>,
+    /// A renewal the upstream refuses until this day (`YYYY-MM-DD`, "can be
+    /// renewed only after", field-2026-12 §5): not sent again before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<String>,
 }
 
 /// What a run must do, given the intent it found. Every variant that needs
@@ -214,6 +224,8 @@ impl Intent {
             before: Before::default(),
             local_expiry: None,
             answered_ok: false,
+            cart: None,
+            not_before: None,
         }
     }
 

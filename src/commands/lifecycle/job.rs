@@ -444,13 +444,53 @@ pub fn record_send_failure(job: &mut Job, intent: Intent, e: UpstreamError) -> M
         }
         return err;
     }
-    if let Err(save) = job.save_intent(&intent.with_phase(Phase::Refused)) {
+    let not_before = e.api().and_then(crate::upstream::wire::renewal_not_before);
+    let mut refused = intent.with_phase(Phase::Refused);
+    refused.not_before = not_before.map(|d| d.to_string());
+    if let Err(save) = job.save_intent(&refused) {
         log::error!(
             "item {}: could not record the refused send: {save}",
             job.item_id
         );
     }
-    ModuleError::from(e)
+    match not_before {
+        Some(day) => renewal_refused_until(job.item_id, &refused, day),
+        None => ModuleError::from(e),
+    }
+}
+
+/// The day before which a refused renewal is not sent again: the upstream
+/// said "can be renewed only after DAY" (field-2026-12 §5) and DAY has not
+/// come. `None`: nothing holds it.
+pub fn renewal_held(intent: &Intent) -> Option<chrono::NaiveDate> {
+    if intent.op != IntentOp::Prolong || intent.phase != Phase::Refused {
+        return None;
+    }
+    let day = intent
+        .not_before
+        .as_deref()
+        .and_then(crate::upstream::wire::parse_date)?;
+    (crate::clock::today() < day).then_some(day)
+}
+
+/// A renewal the upstream takes only from `day` on: not transient, so not
+/// retried before then (a definite refusal: `prolong`'s retry cap asks an
+/// admin at once).
+pub fn renewal_refused_until(item: u64, intent: &Intent, day: chrono::NaiveDate) -> ModuleError {
+    let certificate = intent
+        .upstream_id
+        .map(|id| format!("certificate {id}"))
+        .unwrap_or_else(|| "the certificate".into());
+    ModuleError::new(
+        ErrorKind::UpstreamError,
+        format!(
+            "item {item}: the upstream renews {certificate} only after {day} (\"can be renewed only after\"); \
+             nothing was paid upstream. Restart this operation on or after {day}: before that day the module \
+             does not ask the upstream again"
+        ),
+    )
+    .with_object(crate::upstream::wire::FUNC_SERVICE_PROLONG)
+    .with_param("not_before", day.to_string())
 }
 
 /// `service.setstatus` and our copy of the param.

@@ -6,7 +6,9 @@
 //!    and adopt it; order again only when it is certainly not there.
 //! 3. Otherwise: read the order data, record the intent (read back), order
 //!    with `remoteid` = our item id (paid from the upstream balance), store
-//!    the upstream id on the item (read back). The stored id is itself the
+//!    the upstream id on the item (read back). An order the upstream puts
+//!    into its cart unpaid is recorded as placed (never ordered again) and
+//!    adopted only once the upstream shows it paid. The stored id is itself the
 //!    proof that the order finished (job.rs `Job::intent`), so the intent is
 //!    not written again; only when the id is not stored does the intent get
 //!    it, and the run fails.
@@ -19,12 +21,12 @@
 //! the sub-status, the post-open call (issue 15: at most 5).
 
 use crate::billing::CertificateOrderData;
-use crate::protocol::error::Result;
-use crate::upstream::{CertOrder, CertView};
+use crate::protocol::error::{ModuleError, Result};
+use crate::upstream::{CertOrder, CertView, UpstreamError};
 
 use super::intent::{now_unix, Decision, Intent, IntentOp, Phase};
 use super::job::{record_send_failure, set_status, Job, SERVICE_STATUS_PARAM};
-use super::reconcile::{adopt, apply_view, settle_lost_order, upstream_state};
+use super::reconcile::{adopt, apply_view, settle_lost_order, upstream_state, Adopted};
 use super::report::report_ordered;
 use super::status::{is_pending, local_status, ServiceStatus};
 use super::tariff::{cached_terms, check_names, check_paid_slots, upstream_tariff};
@@ -69,12 +71,15 @@ pub fn run(job: &mut Job) -> Result<()> {
             }
         }
     };
-    let upstream_id = place_order(job, generation, attempt)?;
-    finish(job, upstream_id, None)
+    let placed = place_order(job, generation, attempt)?;
+    finish(job, placed.upstream_id, placed.view)
 }
 
-/// Record the intent, order, save the id.
-fn place_order(job: &mut Job, generation: u32, attempt: u32) -> Result<u64> {
+/// Record the intent, order, save the id. An order the upstream put into
+/// its cart is recorded as such and looked up at once: adopted when the
+/// upstream shows it paid, else the run fails saying it waits unpaid
+/// (reconcile.rs `settle_lost_order`).
+fn place_order(job: &mut Job, generation: u32, attempt: u32) -> Result<Adopted> {
     let data = CertificateOrderData::load(job.db, &job.key, job.item_id)?;
     let pricelist = upstream_tariff(job)?;
     let period = job.period_months()?;
@@ -112,7 +117,29 @@ fn place_order(job: &mut Job, generation: u32, attempt: u32) -> Result<u64> {
         Ok(upstream_id) => {
             log::info!("item {}: ordered upstream as {upstream_id}", job.item_id);
             record_order(job, intent, upstream_id)?;
-            Ok(upstream_id)
+            Ok(Adopted {
+                upstream_id,
+                view: None,
+            })
+        }
+        Err(UpstreamError::InCart { reference, .. }) => {
+            let mut placed = intent;
+            placed.cart = Some(reference.clone());
+            log::warn!(
+                "item {}: the upstream put the order into its cart instead of paying it ({reference}); \
+                 it is never ordered again",
+                job.item_id
+            );
+            // Read back before anything else: a rerun must know the order
+            // exists even when this run dies now.
+            job.save_intent(&placed)?;
+            match settle_lost_order(job, &placed)? {
+                Some(found) => Ok(found),
+                // The settle of a cart order never answers "not ordered".
+                None => Err(ModuleError::internal(
+                    "an order placed in the upstream cart was taken for not ordered",
+                )),
+            }
         }
         Err(e) => Err(record_send_failure(job, intent, e)),
     }

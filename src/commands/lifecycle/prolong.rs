@@ -22,7 +22,7 @@ use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::CertView;
 
 use super::intent::{now_unix, Decision, Intent, IntentOp, Phase, INTENT_PARAM};
-use super::job::{record_send_failure, Job};
+use super::job::{record_send_failure, renewal_held, renewal_refused_until, Job};
 use super::reconcile::{apply_view, renewed, sync_once};
 use super::term::prolonged_term_end;
 
@@ -33,7 +33,12 @@ pub fn run(job: &mut Job) -> Result<()> {
     let (generation, attempt, seen) = match job.decide(IntentOp::Prolong)? {
         Decision::OperationGone => return Ok(()),
         Decision::Fresh { generation } => (generation, 1, None),
-        Decision::Resend(intent) => (intent.generation, intent.attempt + 1, None),
+        Decision::Resend(intent) => {
+            if let Some(day) = renewal_held(&intent) {
+                return Err(renewal_refused_until(job.item_id, &intent, day));
+            }
+            (intent.generation, intent.attempt + 1, None)
+        }
         Decision::FinishLocal(intent) => {
             let view = upstream_view(job, upstream_id)?;
             return finish(job, intent, Some(view), None);

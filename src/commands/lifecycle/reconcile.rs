@@ -32,11 +32,13 @@ use crate::config::OpenConvention;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::{CertView, Reissue, ReissueKind};
 
-use super::intent::{digest, Intent, IntentOp, Phase};
+use super::intent::{digest, Intent, IntentOp, Phase, INTENT_PARAM};
 use super::job::{set_status, Job, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM};
 use super::renewal_watch;
 use super::report::report_first_issue;
-use super::status::{is_pending, local_status, map_upstream, ServiceStatus, UpstreamState};
+use super::status::{
+    is_pending, local_status, map_upstream, ItemStatus, ServiceStatus, UpstreamState,
+};
 use super::term::{first_term_end, UPSTREAM_EXPIRY_PARAM};
 
 /// The list columns reconciliation reads.
@@ -47,6 +49,8 @@ pub struct ListRow {
     pub pricelist: String,
     pub createdate: Option<String>,
     pub remoteid: Option<String>,
+    /// The row's status code, where the list shows one (`wire::item_status_code`).
+    pub status: Option<ItemStatus>,
 }
 
 /// The view fields reconciliation reads.
@@ -161,9 +165,11 @@ pub struct Adopted {
     pub view: Option<CertView>,
 }
 
-/// Look up the order of an intent whose answer was lost. `Some`: found and
-/// adopted. `None`: certainly not ordered, the caller may order.
-/// Errors: still settling (retry later) or ambiguous (admin).
+/// Look up the order of an intent whose answer was lost, or that the
+/// upstream put into its cart. `Some`: found, paid, adopted. `None`:
+/// certainly not ordered, the caller may order (never for a cart order).
+/// Errors: still settling (retry later), ambiguous (admin), or placed but
+/// not paid (admin: pay it upstream or delete it there).
 pub fn settle_lost_order(job: &mut Job, intent: &Intent) -> Result<Option<Adopted>> {
     if intent.op != IntentOp::Open {
         return Err(ModuleError::new(
@@ -179,19 +185,32 @@ pub fn settle_lost_order(job: &mut Job, intent: &Intent) -> Result<Option<Adopte
         )
         .with_object(format!("item {}", job.item_id)));
     }
-    let (found, viewed) = lookup_order(job, intent)?;
+    let (found, rows, viewed) = lookup_order(job, intent)?;
     match found {
         Found::One(upstream_id) => {
+            let mut view = viewed.into_iter().find(|v| v.id == upstream_id);
+            let row_status = rows
+                .iter()
+                .find(|r| r.id == upstream_id)
+                .and_then(|r| r.status);
+            let mut evidence = payment_evidence(row_status, view.as_ref());
+            if evidence == Payment::Unknown && view.is_none() {
+                // The list said nothing usable: the view may.
+                let v = job.client()?.certificate_view(upstream_id)?;
+                evidence = payment_evidence(v.status, Some(&v));
+                view = Some(v);
+            }
+            if evidence == Payment::Unpaid || (intent.cart.is_some() && evidence != Payment::Paid) {
+                return Err(unpaid(job, intent, Some(upstream_id), evidence));
+            }
             log::warn!(
-                "item {}: the order sent at {} UTC was found upstream as {upstream_id}; adopting it instead of ordering again",
+                "item {}: the order sent at {} UTC was found upstream as {upstream_id}{}; adopting it instead of ordering again",
                 job.item_id,
-                intent.sent_at_text
+                intent.sent_at_text,
+                if intent.cart.is_some() { ", paid now" } else { "" }
             );
             adopt(job, intent.clone(), upstream_id)?;
-            Ok(Some(Adopted {
-                upstream_id,
-                view: viewed.into_iter().find(|v| v.id == upstream_id),
-            }))
+            Ok(Some(Adopted { upstream_id, view }))
         }
         Found::Ambiguous(ids) => Err(ModuleError::new(
             ErrorKind::ManualRequired,
@@ -200,6 +219,22 @@ pub fn settle_lost_order(job: &mut Job, intent: &Intent) -> Result<Option<Adopte
                  could be it. Check them upstream, set item param {UPSTREAM_ID_PARAM} to the right id, \
                  delete any duplicate upstream, then restart the operation",
                 job.item_id, intent.sent_at_text
+            ),
+        )
+        .with_object(format!("item {}", job.item_id))),
+        // Just placed: the cart order may not be listed yet.
+        Found::Nothing if intent.cart.is_some() && job.still_settling(intent) => {
+            Err(unpaid(job, intent, None, Payment::Unknown))
+        }
+        Found::Nothing if intent.cart.is_some() => Err(ModuleError::new(
+            ErrorKind::ManualRequired,
+            format!(
+                "item {}: the order placed at {} UTC went into the upstream cart unpaid ({}) and is not listed \
+                 upstream any more (deleted from the cart?). It is never ordered again by itself: to order anew, \
+                 delete item param {INTENT_PARAM}, then restart the operation",
+                job.item_id,
+                intent.sent_at_text,
+                intent.cart.as_deref().unwrap_or_default()
             ),
         )
         .with_object(format!("item {}", job.item_id))),
@@ -225,9 +260,94 @@ pub fn settle_lost_order(job: &mut Job, intent: &Intent) -> Result<Option<Adopte
     }
 }
 
-/// Reconciliation inputs from the upstream: one list call, views on demand
-/// (returned too, so none is read twice).
-fn lookup_order(job: &mut Job, intent: &Intent) -> Result<(Found, Vec<CertView>)> {
+/// What the upstream shows about whether an order found there is paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payment {
+    /// Being processed, active or stopped, or its issuance has begun: paid.
+    Paid,
+    /// Status "ordered" and no issuance: placed, waiting in the cart.
+    Unpaid,
+    /// Nothing tells (no readable status).
+    Unknown,
+}
+
+/// Payment evidence from a status code (list row or view) and the view's
+/// issuance state: only what the upstream shows counts (BILLmanager's item
+/// statuses, evidence-2026-12: 1 ordered, 2 active, 3 stopped, 4 deleted,
+/// 5 processing; an unpaid order is "ordered" and no CA has seen it).
+pub fn payment_evidence(status: Option<ItemStatus>, view: Option<&CertView>) -> Payment {
+    let issuing = view.and_then(|v| v.service_status).is_some_and(|s| s > 0);
+    match status.or_else(|| view.and_then(|v| v.status)) {
+        Some(ItemStatus::Active | ItemStatus::Suspended | ItemStatus::Processing) => Payment::Paid,
+        _ if issuing => Payment::Paid,
+        Some(ItemStatus::Ordered) => Payment::Unpaid,
+        _ => Payment::Unknown,
+    }
+}
+
+/// The order exists upstream but is not (shown) paid. Recorded in the
+/// intent (read back) so no later run orders again, and an admin is asked:
+/// right after a lost answer the upstream may still be processing a paid
+/// order, so an order not known to be a cart's waits for the settle window.
+fn unpaid(
+    job: &mut Job,
+    intent: &Intent,
+    upstream_id: Option<u64>,
+    evidence: Payment,
+) -> ModuleError {
+    let as_id = upstream_id
+        .map(|id| format!(" as certificate {id}"))
+        .unwrap_or_default();
+    if intent.cart.is_none() && job.still_settling(intent) {
+        return ModuleError::new(
+            ErrorKind::UpstreamOutcomeUnknown,
+            format!(
+                "item {}: the order sent at {} UTC is upstream{as_id} but not shown paid yet; \
+                 the next run looks again (nothing is ordered again)",
+                job.item_id, intent.sent_at_text
+            ),
+        )
+        .with_object(format!("item {}", job.item_id));
+    }
+    let reference = intent
+        .cart
+        .clone()
+        .unwrap_or_else(|| format!("found unpaid{as_id}"));
+    if intent.cart.is_none() {
+        let mut placed = intent.clone();
+        placed.cart = Some(reference.clone());
+        if let Err(e) = job.save_intent(&placed) {
+            log::error!(
+                "item {}: could not record that the order waits unpaid upstream: {e}",
+                job.item_id
+            );
+        }
+    }
+    let shown = match (evidence, upstream_id) {
+        (Payment::Unpaid, _) => "its status is \"ordered\", not paid",
+        (_, None) => "not listed yet",
+        _ => "the upstream shows no sign that it is paid",
+    };
+    ModuleError::new(
+        ErrorKind::ManualRequired,
+        format!(
+            "item {}: the order placed at {} UTC waits unpaid in the upstream cart{as_id} \
+             ({reference}; {shown}). The upstream did not pay it from the balance. Pay it in the upstream \
+             BILLmanager (the module's account, its cart), then restart this operation: the module finds it by \
+             remoteid {} and finishes it. Nothing is ordered again; to drop it instead, delete it from the \
+             upstream cart and delete item param {INTENT_PARAM} here",
+            job.item_id,
+            intent.sent_at_text,
+            intent.remoteid.as_deref().unwrap_or_default()
+        ),
+    )
+    .with_object(format!("item {}", job.item_id))
+    .with_param("cart", reference)
+}
+
+/// Reconciliation inputs from the upstream: one list (every page), views on
+/// demand; the rows and views are returned too, so none is read twice.
+fn lookup_order(job: &mut Job, intent: &Intent) -> Result<(Found, Vec<ListRow>, Vec<CertView>)> {
     let linked = linked_upstream_ids(job)?;
     let client = job.client()?;
     let rows: Vec<ListRow> = client
@@ -239,6 +359,7 @@ fn lookup_order(job: &mut Job, intent: &Intent) -> Result<(Found, Vec<CertView>)
             pricelist: s.pricelist,
             createdate: s.createdate,
             remoteid: s.remoteid,
+            status: s.status,
         })
         .collect();
     let mut viewed = Vec::new();
@@ -256,7 +377,7 @@ fn lookup_order(job: &mut Job, intent: &Intent) -> Result<(Found, Vec<CertView>)
             })
             .map_err(ModuleError::from)
     })?;
-    Ok((found, viewed))
+    Ok((found, rows, viewed))
 }
 
 /// Upstream ids already linked to other items of the same module: never
@@ -508,6 +629,7 @@ mod tests {
             pricelist: pl.into(),
             createdate: Some(date.into()),
             remoteid: rid.map(Into::into),
+            status: None,
         }
     }
 

@@ -268,7 +268,18 @@ fn route(sim: &mut Sim, req: &Request) -> Response {
                 let advance = match (c.advance_secs, c.now.as_deref()) {
                     (Some(secs), None) => secs,
                     (None, Some(text)) => match super::state::parse_time(text) {
-                        Some(t) => (t - sim.world.now()).num_seconds(),
+                        Some(t) => {
+                            // The offset is whole seconds: rounded up, so the clock lands on
+                            // or just after `now`, never a second before it (the day before,
+                            // for a date).
+                            let delta = t - sim.world.now();
+                            let secs = delta.num_seconds();
+                            if delta > chrono::Duration::seconds(secs) {
+                                secs + 1
+                            } else {
+                                secs
+                            }
+                        }
                         None => {
                             return bad(format!("now {text:?} is neither RFC 3339 nor YYYY-MM-DD"))
                         }

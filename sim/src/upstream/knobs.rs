@@ -71,6 +71,53 @@ const KNOBS: &[(&str, &str, Accepts)] = &[
         "subscription",
         Accepts::OneOf(&["subscription", "per_certificate"]),
     ),
+    // ---- Field shapes (field-2026-12.md; the FS ids are the evidence files) ----
+    // field-2026-12 §1: how a list row and the view show the item status. `code`: a bare number
+    // (mocks only); `label`: localized text (as `item_status_label=on`, kept as an alias);
+    // `orig`: <item_status orig="N">Label</item_status> (BILLmanager 6 hosting.gcore.com 2026-10,
+    // FS 71186436630, 55077564878); `orig_compound`: orig carries compound codes 5_open, 5_prolong,
+    // 3_autosuspend (BILLmanager 6 Zomro, FS 3598771711, 3568929349); `real_status`: no
+    // item_status, the code in <item_real_status> (gcore, FS 71186436630); `orig_or_real`: gcore's
+    // mix, even ids orig, odd ids real_status; `none`: no item status at all.
+    (
+        "item_status_shape",
+        "code",
+        Accepts::OneOf(&[
+            "code",
+            "label",
+            "orig",
+            "orig_compound",
+            "real_status",
+            "orig_or_real",
+            "none",
+        ]),
+    ),
+    // field-2026-12 §1-3: the language of status labels, "Daily charges", "/ Month" and the
+    // prolong refusal (Russian panels: FS 71186436630, 55077564878, 3598771711).
+    ("labels_lang", "en", Accepts::OneOf(&["en", "ru"])),
+    // field-2026-12 §2: `with_real`: <expiredate> and <real_expiredate>, equal; `daily_label`:
+    // <expiredate>Daily charges</expiredate>, the date only in <real_expiredate> (FS 55077564878,
+    // 71186436630); `datetime`: 2027-06-07 20:00 (FS 3522491149); `dotted`: 07.06.2027.
+    (
+        "expiredate_shape",
+        "date",
+        Accepts::OneOf(&["date", "with_real", "daily_label", "datetime", "dotted"]),
+    ),
+    // field-2026-12 §3 (FS 55077564878, 71186436630): `per_month`: <cost>1.75 € / Month</cost>
+    // plus <item_cost> (the whole period) and <currency_str>; `symbol_prefix`: €21.00;
+    // `comma`: 21,00 EUR.
+    (
+        "cost_shape",
+        "plain",
+        Accepts::OneOf(&["plain", "per_month", "symbol_prefix", "comma"]),
+    ),
+    // field-2026-12 §4 (FS 55077564878): `name_with_id`: <pricelist> = the plan name and
+    // <pricelist_id> = its id, in the list and the view; `id`: the id in both.
+    (
+        "pricelist_shape",
+        "default",
+        Accepts::OneOf(&["default", "name_with_id", "id"]),
+    ),
 ];
 
 /// Current knob values; only non-default values are stored (and persisted).

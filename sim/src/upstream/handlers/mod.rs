@@ -6,6 +6,7 @@ mod certificate;
 mod order;
 mod pricelist;
 mod prolong;
+mod shapes;
 
 pub use prolong::auto_renew;
 

@@ -13,6 +13,8 @@ enum Accepts {
     Word,
     /// A positive integer (seconds).
     Positive,
+    /// A non-negative integer (days, page sizes); 0 usually means "off".
+    NonNegative,
     /// `none`, `unissued` or `window:<days>`.
     RefundPolicy,
     /// Comma-separated list, may be empty.
@@ -118,6 +120,15 @@ const KNOBS: &[(&str, &str, Accepts)] = &[
         "default",
         Accepts::OneOf(&["default", "name_with_id", "id"]),
     ),
+    // field-2026-12 §5 (FS 68455228345): the certificate list is paginated. Page size = p_cnt
+    // (capped by list_page_max when > 0), else list_page_default when > 0, else everything.
+    ("list_page_default", "0", Accepts::NonNegative),
+    ("list_page_max", "0", Accepts::NonNegative),
+    // `ignored`: a broken panel that always serves the first page.
+    ("list_p_num", "on", Accepts::OneOf(&["on", "ignored"])),
+    // `on`: every list answer carries <p_elems> (the total), <p_num>, <p_cnt>; sent anyway
+    // whenever paging is in effect.
+    ("list_p_elems", "off", Accepts::OnOff),
 ];
 
 /// Current knob values; only non-default values are stored (and persisted).
@@ -128,6 +139,11 @@ pub struct Knobs {
 }
 
 impl Knobs {
+    /// A numeric knob (`Positive`, `NonNegative`); 0 if unreadable.
+    pub fn number(&self, name: &str) -> u64 {
+        self.get(name).parse().unwrap_or(0)
+    }
+
     /// Sets one knob after checking name and value.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
         let Some((_, default, accepts)) = KNOBS.iter().find(|(n, _, _)| *n == name) else {
@@ -142,6 +158,7 @@ impl Knobs {
             Accepts::OneOf(values) => values.contains(&value),
             Accepts::Word => !value.is_empty() && !value.contains(char::is_whitespace),
             Accepts::Positive => value.parse::<u64>().map(|n| n > 0).unwrap_or(false),
+            Accepts::NonNegative => value.parse::<u64>().is_ok(),
             Accepts::RefundPolicy => parse_refund_policy(value).is_some(),
             Accepts::List => true,
         };
@@ -240,5 +257,7 @@ mod tests {
         assert!(k.fails_cn("B.example"));
         k.set("refund_policy", "unissued").unwrap();
         assert!(!k.values.contains_key("refund_policy"));
+        k.set("list_page_max", "3").unwrap();
+        assert_eq!(k.number("list_page_max"), 3);
     }
 }

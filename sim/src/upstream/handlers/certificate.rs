@@ -5,7 +5,7 @@ use super::order::{altnames, approver_emails, check_csr, check_name};
 use super::shapes::{push_num, write_date, Shapes};
 use super::{ok_doc, ApiError, Call};
 use crate::upstream::certs;
-use crate::upstream::knobs::RefundPolicy;
+use crate::upstream::knobs::{Knobs, RefundPolicy};
 use crate::upstream::sim::Sim;
 use crate::upstream::state::{Item, PendingKind};
 use crate::upstream::xml::{write_field, Node};
@@ -14,7 +14,9 @@ use std::collections::HashMap;
 
 /// The list (SIM-23). Rows are written as XML text under the simulator lock: an element tree of
 /// 10,000 rows took ~80 ms to build and held every other client up meanwhile. Field shapes by
-/// knob (shapes.rs).
+/// knob (shapes.rs); paged (field-2026-12 §5) by `p_cnt`/`p_num` and knobs `list_page_default`,
+/// `list_page_max`, `list_p_num`, `list_p_elems`, in the order of the ids, after the `remoteid`
+/// filter.
 pub fn list(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
     let user = call.user(sim)?;
     let knobs = &sim.world.knobs;
@@ -22,6 +24,7 @@ pub fn list(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
     let status_column = knobs.on("status_column");
     let shapes = Shapes::new(knobs);
     let needs_name = shapes.needs_plan_name(false);
+    let page = Page::new(knobs, call);
     let remoteid_filter = if with_remoteid {
         call.get("remoteid")
     } else {
@@ -31,11 +34,16 @@ pub fn list(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
     let mut plan_names: HashMap<u64, String> = HashMap::new();
     let mut costs: HashMap<(Decimal, &str, i32), String> = HashMap::new();
     let mut rows = String::new();
+    let mut total = 0usize;
     for item in sim.world.items.values() {
         if item.account != user || item.deleted {
             continue;
         }
         if remoteid_filter.is_some() && item.remoteid.as_deref() != remoteid_filter {
+            continue;
+        }
+        total += 1;
+        if !page.holds(total - 1) {
             continue;
         }
         let plan_name: &str = if needs_name {
@@ -77,11 +85,77 @@ pub fn list(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
         }
         rows.push_str("</elem>");
     }
+    page.write_counts(&mut rows, total);
     let mut doc = Node::new("doc");
     if !rows.is_empty() {
         doc.push_raw(rows);
     }
     Ok(doc)
+}
+
+/// Which rows of the list are sent (field-2026-12 §5, FS 68455228345).
+struct Page {
+    /// Rows per page; `None` = everything.
+    size: Option<usize>,
+    /// 1-based.
+    num: usize,
+    /// Send `<p_elems>`, `<p_num>`, `<p_cnt>`.
+    counts: bool,
+}
+
+impl Page {
+    fn new(knobs: &Knobs, call: &Call) -> Page {
+        let number = |name: &str| {
+            call.get(name)
+                .and_then(|v| v.parse::<usize>().ok())
+                .filter(|n| *n > 0)
+        };
+        let as_size = |n: u64| usize::try_from(n).ok().filter(|n| *n > 0);
+        let max = as_size(knobs.number("list_page_max"));
+        let size = match number("p_cnt") {
+            Some(asked) => Some(max.map_or(asked, |m| asked.min(m))),
+            None => as_size(knobs.number("list_page_default")),
+        };
+        let num = if knobs.get("list_p_num") == "ignored" {
+            1
+        } else {
+            number("p_num").unwrap_or(1)
+        };
+        Page {
+            size,
+            num: if size.is_some() { num } else { 1 },
+            counts: size.is_some() || knobs.on("list_p_elems"),
+        }
+    }
+
+    /// Whether row `index` (0-based, after the filter) is on the page.
+    fn holds(&self, index: usize) -> bool {
+        match self.size {
+            None => true,
+            Some(size) => index / size + 1 == self.num,
+        }
+    }
+
+    /// `<p_elems>TOTAL</p_elems><p_num>N</p_num><p_cnt>SIZE</p_cnt>` when they are sent; without
+    /// paging the one page holds everything.
+    fn write_counts(&self, out: &mut String, total: usize) {
+        if !self.counts {
+            return;
+        }
+        for (name, n) in [
+            ("p_elems", total),
+            ("p_num", self.num),
+            ("p_cnt", self.size.unwrap_or(total)),
+        ] {
+            out.push('<');
+            out.push_str(name);
+            out.push('>');
+            push_num(out, n as u64, 0);
+            out.push_str("</");
+            out.push_str(name);
+            out.push('>');
+        }
+    }
 }
 
 fn own<'a>(sim: &'a mut Sim, user: &str, id: u64) -> Result<&'a mut Item, ApiError> {

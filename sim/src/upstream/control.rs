@@ -356,6 +356,20 @@ fn route(sim: &mut Sim, req: &Request) -> Response {
             },
             Err(r) => r,
         },
+        ("POST", "/_sim/cart/pay") => match body_json::<super::drift::CartIn>(req) {
+            Ok(c) => match super::drift::cart_pay(sim, c) {
+                Ok(v) => ok(v),
+                Err((status, v)) => Response::json(status, &v),
+            },
+            Err(r) => r,
+        },
+        ("POST", "/_sim/cart/drop") => match body_json::<super::drift::CartIn>(req) {
+            Ok(c) => match super::drift::cart_drop(sim, c) {
+                Ok(v) => ok(v),
+                Err(e) => bad(e),
+            },
+            Err(r) => r,
+        },
         ("GET", "/_sim/ca") => ok(json!({ "root_pem": sim.ca.root_pem() })),
         ("GET", "/_sim/state") => {
             #[derive(serde::Serialize)]

@@ -120,6 +120,23 @@ const KNOBS: &[(&str, &str, Accepts)] = &[
         "default",
         Accepts::OneOf(&["default", "name_with_id", "id"]),
     ),
+    // field-2026-12 §5 (FS 32391036524, 5296154253, 3578094251): the panel ignores skipbasket=on,
+    // every order lands in the cart unpaid (paid by an admin with POST /_sim/cart/pay).
+    ("order_cart", "off", Accepts::OnOff),
+    // field-2026-12 §4-5 (FS 32391036524, 3509837948, 5296154253): the answer of an order that
+    // lands in the cart: <ok/>, <ok>URL</ok>, or a cart id that is never a service id.
+    (
+        "cart_answer",
+        "ok",
+        Accepts::OneOf(&[
+            "ok",
+            "ok_url",
+            "billorder.id",
+            "billorder",
+            "lineitem.id",
+            "payment_id",
+        ]),
+    ),
     // field-2026-12 §5 (FS 68455228345): the certificate list is paginated. Page size = p_cnt
     // (capped by list_page_max when > 0), else list_page_default when > 0, else everything.
     ("list_page_default", "0", Accepts::NonNegative),

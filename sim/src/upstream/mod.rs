@@ -111,8 +111,10 @@ fn run(args: Args) -> Result<(), String> {
     let listener =
         TcpListener::bind(&args.listen).map_err(|e| format!("--listen {}: {e}", args.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let mut sim = sim::Sim::new(world, catalog, script, certs::IssuingCa::generate()?);
     sim.journal = journal::Journal::new(args.journal_limit);
+    sim.base_url = format!("{scheme}://{addr}");
     let persister = persist::Persister::new(
         state::Store::new(args.state.clone()),
         Duration::from_millis(args.state_flush_ms),
@@ -130,7 +132,6 @@ fn run(args: Args) -> Result<(), String> {
         on_signal.persist.flush_reporting(&on_signal);
         std::process::exit(0);
     });
-    let scheme = if tls.is_some() { "https" } else { "http" };
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening on {scheme}://{addr}").map_err(|e| e.to_string())?;
     out.flush().map_err(|e| e.to_string())?;

@@ -380,6 +380,7 @@ pub fn delete(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
             item.deleted = true;
             item.status = 4;
             item.pending = None;
+            item.in_cart = false;
             item.paid -= back;
         }
         if let Some(a) = sim.world.accounts.get_mut(&user) {

@@ -21,7 +21,29 @@ pub fn order_as(
         params,
         user: Some(user.to_string()),
     };
-    order::order(sim, &call)
+    // A seeded order is a paid one, even where the panel ignores skipbasket (order_cart=on).
+    order::place_order(sim, &call, true)
+}
+
+/// An admin pays item `id`'s unpaid order in the cart (`POST /_sim/cart/pay`): the account's price
+/// of it now (the plan's period and SAN price less the account discount; the price it was ordered
+/// at when the plan is gone) is debited, or refused as an order would be (`not_enough_money`,
+/// currency); the amount. The caller moves the item on.
+pub fn debit_cart_order(sim: &mut Sim, id: u64) -> Result<Decimal, ApiError> {
+    let Some(item) = sim.world.items.get(&id) else {
+        return Err(ApiError::missed("elid"));
+    };
+    let (account, currency) = (item.account.clone(), item.currency.clone());
+    let amount = match sim.catalog.plan(item.pricelist) {
+        Some(plan) => order::account_price(
+            sim,
+            &account,
+            order::price(plan, item.period, item.altname_qty)?,
+        ),
+        None => item.cost,
+    };
+    order::debit(sim, &account, amount, &currency)?;
+    Ok(amount)
 }
 
 use super::sim::Sim;

@@ -137,6 +137,20 @@ const KNOBS: &[(&str, &str, Accepts)] = &[
             "payment_id",
         ]),
     ),
+    // field-2026-12 §5 (FS 66932350124): `warning`: every API error is
+    // <doc><warning><error …>…</error></warning></doc>.
+    ("error_wrap", "plain", Accepts::OneOf(&["plain", "warning"])),
+    // field-2026-12 §5 (FS 3481085040): `totp_confirm`: the credentials of a 2FA account get
+    // <doc><ok>func=totp.confirm</ok></doc> and nothing is done (default: an auth error).
+    (
+        "twofa_shape",
+        "auth_error",
+        Accepts::OneOf(&["auth_error", "totp_confirm"]),
+    ),
+    // field-2026-12 §5 (FS 3485857877): service.prolong is refused ("The service can be renewed
+    // only after DATE", the date in <param name="value">) while the expiry is more than N days
+    // away; 0 = never refused.
+    ("prolong_not_before_days", "0", Accepts::NonNegative),
     // field-2026-12 §5 (FS 68455228345): the certificate list is paginated. Page size = p_cnt
     // (capped by list_page_max when > 0), else list_page_default when > 0, else everything.
     ("list_page_default", "0", Accepts::NonNegative),
@@ -274,6 +288,8 @@ mod tests {
         assert!(k.fails_cn("B.example"));
         k.set("refund_policy", "unissued").unwrap();
         assert!(!k.values.contains_key("refund_policy"));
+        assert!(k.set("prolong_not_before_days", "-1").is_err());
+        k.set("prolong_not_before_days", "0").unwrap();
         k.set("list_page_max", "3").unwrap();
         assert_eq!(k.number("list_page_max"), 3);
     }

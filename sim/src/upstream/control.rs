@@ -129,6 +129,12 @@ struct ClockIn {
     now: Option<String>,
 }
 
+/// `POST /_sim/profile`: every knob back to its default, then the named bundle (profiles.rs).
+#[derive(Deserialize)]
+struct ProfileIn {
+    name: String,
+}
+
 /// The endpoint as the stats name it: per-account paths counted together.
 pub fn endpoint_name(req: &Request) -> String {
     let path = req.path.trim_end_matches('/');
@@ -370,6 +376,14 @@ fn route(sim: &mut Sim, req: &Request) -> Response {
             },
             Err(r) => r,
         },
+        ("POST", "/_sim/profile") => match body_json::<ProfileIn>(req) {
+            Ok(p) => match sim.world.knobs.apply_profile(&p.name) {
+                Ok(()) => ok(json!({ "name": p.name, "knobs": sim.world.knobs.effective() })),
+                Err(e) => bad(e),
+            },
+            Err(r) => r,
+        },
+        ("GET", "/_sim/profile") => ok(json!({ "name": sim.world.knobs.profile() })),
         ("GET", "/_sim/ca") => ok(json!({ "root_pem": sim.ca.root_pem() })),
         ("GET", "/_sim/state") => {
             #[derive(serde::Serialize)]
@@ -378,6 +392,7 @@ fn route(sim: &mut Sim, req: &Request) -> Response {
                 accounts: Vec<Value>,
                 items: Vec<&'a super::state::Item>,
                 knobs: std::collections::BTreeMap<String, String>,
+                profile: &'a str,
                 faults: &'a [Fault],
                 plans: Vec<u64>,
             }
@@ -386,6 +401,7 @@ fn route(sim: &mut Sim, req: &Request) -> Response {
                 accounts: sim.world.accounts.values().map(account_json).collect(),
                 items: sim.world.items.values().collect(),
                 knobs: sim.world.knobs.effective(),
+                profile: sim.world.knobs.profile(),
                 faults: sim.faults.list(),
                 plans: sim.catalog.plans.iter().map(|p| p.id).collect(),
             })

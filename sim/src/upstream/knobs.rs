@@ -167,9 +167,32 @@ const KNOBS: &[(&str, &str, Accepts)] = &[
 pub struct Knobs {
     #[serde(default)]
     values: BTreeMap<String, String>,
+    /// The profile last applied (profiles.rs); `None` = never one since the start (`default`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    profile: Option<String>,
 }
 
 impl Knobs {
+    /// Every knob back to its default, then profile `name`'s bundle (profiles.rs). Unknown name:
+    /// an error listing the known ones, nothing changed.
+    pub fn apply_profile(&mut self, name: &str) -> Result<(), String> {
+        let bundle = super::profiles::bundle(name)?;
+        let mut fresh = Knobs::default();
+        for (k, v) in bundle {
+            fresh
+                .set(k, v)
+                .map_err(|e| format!("profile {name}: {e}"))?;
+        }
+        fresh.profile = Some(name.to_string());
+        *self = fresh;
+        Ok(())
+    }
+
+    /// The name of the profile last applied, or `default`.
+    pub fn profile(&self) -> &str {
+        self.profile.as_deref().unwrap_or("default")
+    }
+
     /// A numeric knob (`Positive`, `NonNegative`); 0 if unreadable.
     pub fn number(&self, name: &str) -> u64 {
         self.get(name).parse().unwrap_or(0)
@@ -292,5 +315,23 @@ mod tests {
         k.set("prolong_not_before_days", "0").unwrap();
         k.set("list_page_max", "3").unwrap();
         assert_eq!(k.number("list_page_max"), 3);
+    }
+
+    #[test]
+    fn every_profile_applies_and_resets_the_rest() {
+        for (name, bundle) in super::super::profiles::PROFILES {
+            let mut k = Knobs::default();
+            k.set("noise", "on").unwrap();
+            k.apply_profile(name).unwrap();
+            assert_eq!(k.profile(), *name);
+            assert_eq!(k.get("noise"), "off", "{name} resets the other knobs");
+            for (knob, value) in *bundle {
+                assert_eq!(k.get(knob), *value, "{name}: {knob}");
+            }
+        }
+        let mut k = Knobs::default();
+        assert_eq!(k.profile(), "default");
+        let e = k.apply_profile("bm7").unwrap_err();
+        assert!(e.contains("bm6-gcore") && e.contains("bm5-classic"), "{e}");
     }
 }

@@ -14,6 +14,7 @@ mod http;
 mod journal;
 mod knobs;
 mod persist;
+mod profiles;
 mod seed;
 mod server;
 mod sim;
@@ -53,6 +54,10 @@ struct Args {
     /// USER:PASS:BALANCE:CURRENCY — create or replace an account (repeatable).
     #[arg(long = "account", value_name = "USER:PASS:BALANCE:CURRENCY")]
     accounts: Vec<String>,
+    /// A bundle of knobs in a real panel's style (default, bm6-gcore, bm6-zomro, bm5-classic):
+    /// every knob reset, then the profile's; --knob options still override single knobs.
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
     /// NAME=VALUE — set a behaviour knob (repeatable).
     #[arg(long = "knob", value_name = "NAME=VALUE")]
     knobs: Vec<String>,
@@ -85,6 +90,9 @@ fn run(args: Args) -> Result<(), String> {
     };
     for spec in &args.accounts {
         world.put_account(state::parse_account_spec(spec)?);
+    }
+    if let Some(name) = &args.profile {
+        world.knobs.apply_profile(name)?;
     }
     for k in &args.knobs {
         world.knobs.set_assignment(k)?;

@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::sim::{SeedOrders, SimAccount, SimFault, SimUpstream, CURRENCY, PASS, USER};
+use support::sim::{SeedOrders, SimAccount, SimFault, SimUpstream, CURRENCY, PASS, PROFILES, USER};
 
 fn call(
     sim: &SimUpstream,
@@ -172,4 +172,60 @@ fn seeding_moving_in_bulk_and_the_simulators_own_cost() {
     );
     // No --state: nothing to write.
     assert!(!sim.flush_state());
+}
+
+#[test]
+fn profile_and_cart_wrappers() {
+    let sim = SimUpstream::start_profile("bm6-zomro", &["--knob", "cart_answer=billorder"]);
+    let client = reqwest::blocking::Client::new();
+    assert_eq!(sim.profile(), "bm6-zomro");
+    let knobs = sim.knobs(&[]);
+    assert_eq!(knobs["order_cart"], "on");
+    assert_eq!(
+        knobs["cart_answer"], "billorder",
+        "--knob overrides the profile"
+    );
+
+    // The panel ignores skipbasket: two orders wait in the cart, nothing debited.
+    let xml = order(&sim, &client).unwrap();
+    assert!(xml.contains("<billorder>90001</billorder>"), "{xml}");
+    order(&sim, &client).unwrap();
+    assert_eq!(sim.account(USER).balance.to_string(), "100.00");
+    let first = sim.certificates()[0]["id"].as_u64().unwrap();
+    let second = sim.certificates()[1]["id"].as_u64().unwrap();
+    assert_eq!(sim.certificate(first).unwrap()["status"], 1);
+
+    assert_eq!(sim.pay_cart(first), vec![first]);
+    assert_eq!(sim.account(USER).balance.to_string(), "79.00");
+    assert_eq!(sim.certificate(first).unwrap()["service_status"], 3);
+    let (status, body) = sim.try_pay_cart(first).unwrap_err();
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(sim.account(USER).balance.to_string(), "79.00");
+
+    sim.drop_cart(second);
+    assert_eq!(sim.certificate(second).unwrap()["deleted"], true);
+    assert_eq!(sim.pay_all_carts(), Vec::<u64>::new());
+
+    // Not enough money: a 409 naming it, nothing changed.
+    order(&sim, &client).unwrap();
+    let third = sim.certificates()[2]["id"].as_u64().unwrap();
+    sim.set_account(&SimAccount::new(USER, PASS, "1.00", CURRENCY));
+    let (status, body) = sim.try_pay_cart(third).unwrap_err();
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (409, Some("not_enough_money"))
+    );
+    assert_eq!(sim.certificate(third).unwrap()["status"], 1);
+
+    for name in PROFILES {
+        sim.set_profile(name);
+        assert_eq!(sim.profile(), *name);
+    }
+    assert_eq!(
+        sim.knobs(&[])["cart_answer"],
+        "billorder.id",
+        "bm5-classic's"
+    );
+    sim.set_profile("default");
+    assert_eq!(sim.knobs(&[])["order_cart"], "off");
 }

@@ -230,3 +230,17 @@ fn absurd_clock_jumps_are_refused_and_the_simulator_keeps_working() {
     assert_eq!(a.status, 400);
     assert!(error(&sim.api("whoami", &[])).is_none());
 }
+
+/// `{"now": DAY}` lands on that day, never a second before it: the offset is whole seconds and
+/// was truncated, so setting the clock again and again crept back into the previous day.
+#[test]
+fn clock_now_lands_on_the_day_asked() {
+    let sim = Sim::start(&[]);
+    for day in ["2027-11-06", "2027-11-07", "2026-01-31", "2027-11-07"] {
+        let now = sim.control("POST", "/_sim/clock", json!({ "now": day }))["now"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(now.starts_with(&format!("{day}T00:00:0")), "{day}: {now}");
+    }
+}

@@ -17,6 +17,10 @@ pub const PASS: &str = "upstream-secret";
 pub const START_BALANCE: &str = "100.00";
 pub const CURRENCY: &str = "EUR";
 
+/// The simulator's profiles (`billmgr-sim upstream --profile NAME`, sim/README.md "Field shapes and
+/// profiles"): `default` is today's behaviour, the others bundle the field shapes of a real panel.
+pub const PROFILES: &[&str] = &["default", "bm6-gcore", "bm6-zomro", "bm5-classic"];
+
 /// An account as `POST /_sim/account` takes it.
 #[derive(Debug, Clone, Serialize)]
 pub struct SimAccount {
@@ -284,9 +288,19 @@ impl SimUpstream {
         SimUpstream::start_with(&["--account", &account])
     }
 
-    /// A simulator with exactly these extra options (`--state`, `--account`, `--knob`, `--fault`, …).
+    /// A simulator with exactly these extra options (`--state`, `--account`, `--knob`,
+    /// `--profile`, `--fault`, …).
     pub fn start_with(args: &[&str]) -> SimUpstream {
         SimUpstream::spawn(args, None)
+    }
+
+    /// `start()` under profile `profile` (one of `PROFILES`) plus `args` (`--knob` options there
+    /// override single knobs of the profile).
+    pub fn start_profile(profile: &str, args: &[&str]) -> SimUpstream {
+        let account = format!("{USER}:{PASS}:{START_BALANCE}:{CURRENCY}");
+        let mut all = vec!["--account", account.as_str(), "--profile", profile];
+        all.extend_from_slice(args);
+        SimUpstream::start_with(&all)
     }
 
     /// `start()` over HTTPS with a generated CA (`ca_file()`); the control API is reached over HTTPS too.
@@ -361,6 +375,26 @@ impl SimUpstream {
 
     fn post(&self, path: &str, body: Value) -> Value {
         self.control(reqwest::Method::POST, path, Some(body.to_string()))
+    }
+
+    /// A POST whose refusal is an answer, not a test failure: `Err((HTTP status, JSON body))`.
+    fn try_post(&self, path: &str, body: Value) -> Result<Value, (u16, Value)> {
+        let url = format!("{}{}", self.base_url, path);
+        let resp = self
+            .client
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        let status = resp.status();
+        let text = resp.text().unwrap_or_default();
+        let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if status.is_success() {
+            Ok(json)
+        } else {
+            Err((status.as_u16(), json))
+        }
     }
 
     fn get(&self, path: &str) -> Value {
@@ -438,6 +472,46 @@ impl SimUpstream {
     /// Sets the simulator clock (RFC 3339 or `YYYY-MM-DD`): ages every certificate at once.
     pub fn set_clock(&self, now: &str) {
         self.post("/_sim/clock", json!({ "now": now }));
+    }
+
+    /// Applies a profile (`POST /_sim/profile`): every knob back to its default, then the
+    /// profile's; knobs set afterwards override it. Panics for an unknown name.
+    pub fn set_profile(&self, name: &str) {
+        self.post("/_sim/profile", json!({ "name": name }));
+    }
+
+    /// The profile last applied (`GET /_sim/profile`), `default` if none.
+    pub fn profile(&self) -> String {
+        self.get("/_sim/profile")["name"]
+            .as_str()
+            .expect("profile name")
+            .to_string()
+    }
+
+    /// The upstream admin pays item `id`'s unpaid order in the cart (`POST /_sim/cart/pay`):
+    /// debited at the account's price, then issued as a paid order; the ids paid. Panics when it
+    /// is not an unpaid cart order or the account cannot pay (see `try_pay_cart`).
+    pub fn pay_cart(&self, id: u64) -> Vec<u64> {
+        ids(&self.post("/_sim/cart/pay", json!({ "id": id }))["paid"])
+    }
+
+    /// `pay_cart` that returns a refusal: `Err((409, {"error","type","id"}))` when the account
+    /// cannot pay (`type` `not_enough_money`; nothing changed), `Err((400, {"error"}))` when `id`
+    /// is no unpaid order in the cart (a second pay, say).
+    pub fn try_pay_cart(&self, id: u64) -> Result<Vec<u64>, (u16, Value)> {
+        self.try_post("/_sim/cart/pay", json!({ "id": id }))
+            .map(|v| ids(&v["paid"]))
+    }
+
+    /// Pays every unpaid order in the cart, all or nothing; the ids paid.
+    pub fn pay_all_carts(&self) -> Vec<u64> {
+        ids(&self.post("/_sim/cart/pay", json!({ "all": true }))["paid"])
+    }
+
+    /// The upstream admin deletes item `id`'s unpaid order from the cart (`POST /_sim/cart/drop`):
+    /// the item is deleted upstream, nothing refunded (nothing was paid).
+    pub fn drop_cart(&self, id: u64) {
+        self.post("/_sim/cart/drop", json!({ "id": id }));
     }
 
     /// Sets knobs; returns all effective knob values.

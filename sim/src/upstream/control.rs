@@ -129,6 +129,12 @@ struct ClockIn {
     now: Option<String>,
 }
 
+/// `POST /_sim/profile`: every knob back to its default, then the named bundle (profiles.rs).
+#[derive(Deserialize)]
+struct ProfileIn {
+    name: String,
+}
+
 /// The endpoint as the stats name it: per-account paths counted together.
 pub fn endpoint_name(req: &Request) -> String {
     let path = req.path.trim_end_matches('/');
@@ -268,7 +274,18 @@ fn route(sim: &mut Sim, req: &Request) -> Response {
                 let advance = match (c.advance_secs, c.now.as_deref()) {
                     (Some(secs), None) => secs,
                     (None, Some(text)) => match super::state::parse_time(text) {
-                        Some(t) => (t - sim.world.now()).num_seconds(),
+                        Some(t) => {
+                            // The offset is whole seconds: rounded up, so the clock lands on
+                            // or just after `now`, never a second before it (the day before,
+                            // for a date).
+                            let delta = t - sim.world.now();
+                            let secs = delta.num_seconds();
+                            if delta > chrono::Duration::seconds(secs) {
+                                secs + 1
+                            } else {
+                                secs
+                            }
+                        }
                         None => {
                             return bad(format!("now {text:?} is neither RFC 3339 nor YYYY-MM-DD"))
                         }
@@ -345,6 +362,28 @@ fn route(sim: &mut Sim, req: &Request) -> Response {
             },
             Err(r) => r,
         },
+        ("POST", "/_sim/cart/pay") => match body_json::<super::drift::CartIn>(req) {
+            Ok(c) => match super::drift::cart_pay(sim, c) {
+                Ok(v) => ok(v),
+                Err((status, v)) => Response::json(status, &v),
+            },
+            Err(r) => r,
+        },
+        ("POST", "/_sim/cart/drop") => match body_json::<super::drift::CartIn>(req) {
+            Ok(c) => match super::drift::cart_drop(sim, c) {
+                Ok(v) => ok(v),
+                Err(e) => bad(e),
+            },
+            Err(r) => r,
+        },
+        ("POST", "/_sim/profile") => match body_json::<ProfileIn>(req) {
+            Ok(p) => match sim.world.knobs.apply_profile(&p.name) {
+                Ok(()) => ok(json!({ "name": p.name, "knobs": sim.world.knobs.effective() })),
+                Err(e) => bad(e),
+            },
+            Err(r) => r,
+        },
+        ("GET", "/_sim/profile") => ok(json!({ "name": sim.world.knobs.profile() })),
         ("GET", "/_sim/ca") => ok(json!({ "root_pem": sim.ca.root_pem() })),
         ("GET", "/_sim/state") => {
             #[derive(serde::Serialize)]
@@ -353,6 +392,7 @@ fn route(sim: &mut Sim, req: &Request) -> Response {
                 accounts: Vec<Value>,
                 items: Vec<&'a super::state::Item>,
                 knobs: std::collections::BTreeMap<String, String>,
+                profile: &'a str,
                 faults: &'a [Fault],
                 plans: Vec<u64>,
             }
@@ -361,6 +401,7 @@ fn route(sim: &mut Sim, req: &Request) -> Response {
                 accounts: sim.world.accounts.values().map(account_json).collect(),
                 items: sim.world.items.values().collect(),
                 knobs: sim.world.knobs.effective(),
+                profile: sim.world.knobs.profile(),
                 faults: sim.faults.list(),
                 plans: sim.catalog.plans.iter().map(|p| p.id).collect(),
             })

@@ -10,9 +10,14 @@
 //! | `renew` | `id`: the upstream renewed it on its own (expiry + one period, no `service.prolong`) |
 //! | `cart` | `id`: a renewal put in the upstream cart and left unpaid (the list shows the item as ordered, status 1) |
 //! | `status` | `id` and any of `status`, `service_status`, `expiredate`: changed upstream by hand (an admin there suspended it, or moved its expiry), no money |
+//!
+//! Also the upstream admin's hand on its cart (field-2026-12 §5: an order placed without
+//! `skipbasket=on`, or on a panel that ignores it, knob `order_cart=on`, waits there unpaid):
+//! `POST /_sim/cart/pay` and `POST /_sim/cart/drop` (`cart_pay`, `cart_drop`).
 
+use super::handlers::debit_cart_order;
 use super::sim::Sim;
-use super::state::{add_months, Item};
+use super::state::{add_months, Item, PendingKind};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -180,7 +185,81 @@ fn seed(sim: &mut Sim, d: DriftIn) -> Result<Value, String> {
             cert_not_before: validity.map(|v| v.0),
             cert_not_after: validity.map(|v| v.1),
             certs_issued: u32::from(validity.is_some()),
+            cart_id: None,
+            in_cart: false,
         },
     );
     Ok(json!({ "id": id }))
+}
+
+/// `{"id": N}` or `{"all": true}`: which unpaid orders in the cart.
+#[derive(Deserialize)]
+pub struct CartIn {
+    #[serde(default)]
+    id: Option<u64>,
+    #[serde(default)]
+    all: bool,
+}
+
+/// The unpaid orders in the cart `c` names; `Err` = a 400 message.
+fn cart_items(sim: &Sim, c: &CartIn) -> Result<Vec<u64>, String> {
+    match (c.id, c.all) {
+        (Some(id), false) => match sim.world.items.get(&id) {
+            Some(item) if item.in_cart && !item.deleted => Ok(vec![id]),
+            Some(_) => Err(format!("item {id} is not an unpaid order in the cart")),
+            None => Err(format!("no item {id}")),
+        },
+        (None, true) => Ok(sim
+            .world
+            .items
+            .values()
+            .filter(|i| i.in_cart && !i.deleted)
+            .map(|i| i.id)
+            .collect()),
+        _ => Err("give {\"id\": N} or {\"all\": true}".into()),
+    }
+}
+
+/// `POST /_sim/cart/pay`: the admin pays unpaid orders in the cart, each at its account's price:
+/// debited once, `paid`, and issuance starts exactly as for a paid order. All or nothing: an
+/// account that cannot pay (`not_enough_money`, a currency the account does not hold) changes
+/// nothing and answers `Err((409, {"error", "type", "id"}))`; a bad request `Err((400, …))`.
+/// `Ok({"paid": [ids]})`.
+pub fn cart_pay(sim: &mut Sim, c: CartIn) -> Result<Value, (u16, Value)> {
+    let ids = cart_items(sim, &c).map_err(|e| (400, json!({ "error": e })))?;
+    let accounts = sim.world.accounts.clone();
+    let mut amounts = Vec::with_capacity(ids.len());
+    for id in &ids {
+        match debit_cart_order(sim, *id) {
+            Ok(amount) => amounts.push(amount),
+            Err(e) => {
+                sim.world.accounts = accounts;
+                return Err((409, json!({ "error": e.msg, "type": e.kind, "id": id })));
+            }
+        }
+    }
+    for (id, amount) in ids.iter().zip(amounts) {
+        if let Some(item) = sim.world.items.get_mut(id) {
+            item.in_cart = false;
+            item.paid += amount;
+            item.cost = amount;
+        }
+        sim.start_processing(*id, PendingKind::Order);
+    }
+    Ok(json!({ "paid": ids }))
+}
+
+/// `POST /_sim/cart/drop`: the admin deletes unpaid orders from the cart: the items are deleted
+/// (gone from lists and views), nothing refunded (nothing was paid). `Ok({"dropped": [ids]})`.
+pub fn cart_drop(sim: &mut Sim, c: CartIn) -> Result<Value, String> {
+    let ids = cart_items(sim, &c)?;
+    for id in &ids {
+        if let Some(item) = sim.world.items.get_mut(id) {
+            item.in_cart = false;
+            item.deleted = true;
+            item.status = 4;
+            item.pending = None;
+        }
+    }
+    Ok(json!({ "dropped": ids }))
 }

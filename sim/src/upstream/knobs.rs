@@ -13,6 +13,8 @@ enum Accepts {
     Word,
     /// A positive integer (seconds).
     Positive,
+    /// A non-negative integer (days, page sizes); 0 usually means "off".
+    NonNegative,
     /// `none`, `unissued` or `window:<days>`.
     RefundPolicy,
     /// Comma-separated list, may be empty.
@@ -71,6 +73,93 @@ const KNOBS: &[(&str, &str, Accepts)] = &[
         "subscription",
         Accepts::OneOf(&["subscription", "per_certificate"]),
     ),
+    // ---- Field shapes (field-2026-12.md; the FS ids are the evidence files) ----
+    // field-2026-12 §1: how a list row and the view show the item status. `code`: a bare number
+    // (mocks only); `label`: localized text (as `item_status_label=on`, kept as an alias);
+    // `orig`: <item_status orig="N">Label</item_status> (BILLmanager 6 hosting.gcore.com 2026-10,
+    // FS 71186436630, 55077564878); `orig_compound`: orig carries compound codes 5_open, 5_prolong,
+    // 3_autosuspend (BILLmanager 6 Zomro, FS 3598771711, 3568929349); `real_status`: no
+    // item_status, the code in <item_real_status> (gcore, FS 71186436630); `orig_or_real`: gcore's
+    // mix, even ids orig, odd ids real_status; `none`: no item status at all.
+    (
+        "item_status_shape",
+        "code",
+        Accepts::OneOf(&[
+            "code",
+            "label",
+            "orig",
+            "orig_compound",
+            "real_status",
+            "orig_or_real",
+            "none",
+        ]),
+    ),
+    // field-2026-12 §1-3: the language of status labels, "Daily charges", "/ Month" and the
+    // prolong refusal (Russian panels: FS 71186436630, 55077564878, 3598771711).
+    ("labels_lang", "en", Accepts::OneOf(&["en", "ru"])),
+    // field-2026-12 §2: `with_real`: <expiredate> and <real_expiredate>, equal; `daily_label`:
+    // <expiredate>Daily charges</expiredate>, the date only in <real_expiredate> (FS 55077564878,
+    // 71186436630); `datetime`: 2027-06-07 20:00 (FS 3522491149); `dotted`: 07.06.2027.
+    (
+        "expiredate_shape",
+        "date",
+        Accepts::OneOf(&["date", "with_real", "daily_label", "datetime", "dotted"]),
+    ),
+    // field-2026-12 §3 (FS 55077564878, 71186436630): `per_month`: <cost>1.75 € / Month</cost>
+    // plus <item_cost> (the whole period) and <currency_str>; `symbol_prefix`: €21.00;
+    // `comma`: 21,00 EUR.
+    (
+        "cost_shape",
+        "plain",
+        Accepts::OneOf(&["plain", "per_month", "symbol_prefix", "comma"]),
+    ),
+    // field-2026-12 §4 (FS 55077564878): `name_with_id`: <pricelist> = the plan name and
+    // <pricelist_id> = its id, in the list and the view; `id`: the id in both.
+    (
+        "pricelist_shape",
+        "default",
+        Accepts::OneOf(&["default", "name_with_id", "id"]),
+    ),
+    // field-2026-12 §5 (FS 32391036524, 5296154253, 3578094251): the panel ignores skipbasket=on,
+    // every order lands in the cart unpaid (paid by an admin with POST /_sim/cart/pay).
+    ("order_cart", "off", Accepts::OnOff),
+    // field-2026-12 §4-5 (FS 32391036524, 3509837948, 5296154253): the answer of an order that
+    // lands in the cart: <ok/>, <ok>URL</ok>, or a cart id that is never a service id.
+    (
+        "cart_answer",
+        "ok",
+        Accepts::OneOf(&[
+            "ok",
+            "ok_url",
+            "billorder.id",
+            "billorder",
+            "lineitem.id",
+            "payment_id",
+        ]),
+    ),
+    // field-2026-12 §5 (FS 66932350124): `warning`: every API error is
+    // <doc><warning><error …>…</error></warning></doc>.
+    ("error_wrap", "plain", Accepts::OneOf(&["plain", "warning"])),
+    // field-2026-12 §5 (FS 3481085040): `totp_confirm`: the credentials of a 2FA account get
+    // <doc><ok>func=totp.confirm</ok></doc> and nothing is done (default: an auth error).
+    (
+        "twofa_shape",
+        "auth_error",
+        Accepts::OneOf(&["auth_error", "totp_confirm"]),
+    ),
+    // field-2026-12 §5 (FS 3485857877): service.prolong is refused ("The service can be renewed
+    // only after DATE", the date in <param name="value">) while the expiry is more than N days
+    // away; 0 = never refused.
+    ("prolong_not_before_days", "0", Accepts::NonNegative),
+    // field-2026-12 §5 (FS 68455228345): the certificate list is paginated. Page size = p_cnt
+    // (capped by list_page_max when > 0), else list_page_default when > 0, else everything.
+    ("list_page_default", "0", Accepts::NonNegative),
+    ("list_page_max", "0", Accepts::NonNegative),
+    // `ignored`: a broken panel that always serves the first page.
+    ("list_p_num", "on", Accepts::OneOf(&["on", "ignored"])),
+    // `on`: every list answer carries <p_elems> (the total), <p_num>, <p_cnt>; sent anyway
+    // whenever paging is in effect.
+    ("list_p_elems", "off", Accepts::OnOff),
 ];
 
 /// Current knob values; only non-default values are stored (and persisted).
@@ -78,9 +167,37 @@ const KNOBS: &[(&str, &str, Accepts)] = &[
 pub struct Knobs {
     #[serde(default)]
     values: BTreeMap<String, String>,
+    /// The profile last applied (profiles.rs); `None` = never one since the start (`default`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    profile: Option<String>,
 }
 
 impl Knobs {
+    /// Every knob back to its default, then profile `name`'s bundle (profiles.rs). Unknown name:
+    /// an error listing the known ones, nothing changed.
+    pub fn apply_profile(&mut self, name: &str) -> Result<(), String> {
+        let bundle = super::profiles::bundle(name)?;
+        let mut fresh = Knobs::default();
+        for (k, v) in bundle {
+            fresh
+                .set(k, v)
+                .map_err(|e| format!("profile {name}: {e}"))?;
+        }
+        fresh.profile = Some(name.to_string());
+        *self = fresh;
+        Ok(())
+    }
+
+    /// The name of the profile last applied, or `default`.
+    pub fn profile(&self) -> &str {
+        self.profile.as_deref().unwrap_or("default")
+    }
+
+    /// A numeric knob (`Positive`, `NonNegative`); 0 if unreadable.
+    pub fn number(&self, name: &str) -> u64 {
+        self.get(name).parse().unwrap_or(0)
+    }
+
     /// Sets one knob after checking name and value.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
         let Some((_, default, accepts)) = KNOBS.iter().find(|(n, _, _)| *n == name) else {
@@ -95,6 +212,7 @@ impl Knobs {
             Accepts::OneOf(values) => values.contains(&value),
             Accepts::Word => !value.is_empty() && !value.contains(char::is_whitespace),
             Accepts::Positive => value.parse::<u64>().map(|n| n > 0).unwrap_or(false),
+            Accepts::NonNegative => value.parse::<u64>().is_ok(),
             Accepts::RefundPolicy => parse_refund_policy(value).is_some(),
             Accepts::List => true,
         };
@@ -193,5 +311,27 @@ mod tests {
         assert!(k.fails_cn("B.example"));
         k.set("refund_policy", "unissued").unwrap();
         assert!(!k.values.contains_key("refund_policy"));
+        assert!(k.set("prolong_not_before_days", "-1").is_err());
+        k.set("prolong_not_before_days", "0").unwrap();
+        k.set("list_page_max", "3").unwrap();
+        assert_eq!(k.number("list_page_max"), 3);
+    }
+
+    #[test]
+    fn every_profile_applies_and_resets_the_rest() {
+        for (name, bundle) in super::super::profiles::PROFILES {
+            let mut k = Knobs::default();
+            k.set("noise", "on").unwrap();
+            k.apply_profile(name).unwrap();
+            assert_eq!(k.profile(), *name);
+            assert_eq!(k.get("noise"), "off", "{name} resets the other knobs");
+            for (knob, value) in *bundle {
+                assert_eq!(k.get(knob), *value, "{name}: {knob}");
+            }
+        }
+        let mut k = Knobs::default();
+        assert_eq!(k.profile(), "default");
+        let e = k.apply_profile("bm7").unwrap_err();
+        assert!(e.contains("bm6-gcore") && e.contains("bm5-classic"), "{e}");
     }
 }

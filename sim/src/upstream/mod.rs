@@ -14,6 +14,7 @@ mod http;
 mod journal;
 mod knobs;
 mod persist;
+mod profiles;
 mod seed;
 mod server;
 mod sim;
@@ -53,6 +54,10 @@ struct Args {
     /// USER:PASS:BALANCE:CURRENCY — create or replace an account (repeatable).
     #[arg(long = "account", value_name = "USER:PASS:BALANCE:CURRENCY")]
     accounts: Vec<String>,
+    /// A bundle of knobs in a real panel's style (default, bm6-gcore, bm6-zomro, bm5-classic):
+    /// every knob reset, then the profile's; --knob options still override single knobs.
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
     /// NAME=VALUE — set a behaviour knob (repeatable).
     #[arg(long = "knob", value_name = "NAME=VALUE")]
     knobs: Vec<String>,
@@ -86,6 +91,9 @@ fn run(args: Args) -> Result<(), String> {
     for spec in &args.accounts {
         world.put_account(state::parse_account_spec(spec)?);
     }
+    if let Some(name) = &args.profile {
+        world.knobs.apply_profile(name)?;
+    }
     for k in &args.knobs {
         world.knobs.set_assignment(k)?;
     }
@@ -111,8 +119,10 @@ fn run(args: Args) -> Result<(), String> {
     let listener =
         TcpListener::bind(&args.listen).map_err(|e| format!("--listen {}: {e}", args.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let mut sim = sim::Sim::new(world, catalog, script, certs::IssuingCa::generate()?);
     sim.journal = journal::Journal::new(args.journal_limit);
+    sim.base_url = format!("{scheme}://{addr}");
     let persister = persist::Persister::new(
         state::Store::new(args.state.clone()),
         Duration::from_millis(args.state_flush_ms),
@@ -130,7 +140,6 @@ fn run(args: Args) -> Result<(), String> {
         on_signal.persist.flush_reporting(&on_signal);
         std::process::exit(0);
     });
-    let scheme = if tls.is_some() { "https" } else { "http" };
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening on {scheme}://{addr}").map_err(|e| e.to_string())?;
     out.flush().map_err(|e| e.to_string())?;

@@ -240,7 +240,7 @@ fn run_api(sim: &mut Sim, params: &BTreeMap<String, String>) -> (Answer, String)
         Ok(doc) => (doc, "ok".to_string()),
         Err(e) => {
             let outcome = format!("error:{}", e.kind);
-            (e.to_doc(), outcome)
+            (e.to_doc(&sim.world.knobs), outcome)
         }
     };
     let answer = Answer::Doc {
@@ -322,14 +322,14 @@ fn api(shared: &Shared, req: &Request, mut stream: Box<dyn Stream>, meter: &mut 
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
                 if e.kind == "not_enough_money" {
-                    e.code = Some("1".into());
+                    e.code = Some("1");
                 }
-                let noise = {
+                let (noise, doc) = {
                     let mut s = meter.lock(shared);
                     journal(&mut s, &params, outcome, None);
-                    s.world.knobs.on("noise")
+                    (s.world.knobs.on("noise"), e.to_doc(&s.world.knobs))
                 };
-                let body = render(noise, e.to_doc(), &func);
+                let body = render(noise, doc, &func);
                 let _ = Response::xml(body).write_to(&mut *stream);
                 return func;
             }

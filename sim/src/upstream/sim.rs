@@ -23,6 +23,8 @@ pub struct Sim {
     pub changes: u64,
     /// What the last full `advance_auto` scan found, while it still holds.
     auto_seen: Option<AutoSeen>,
+    /// `http(s)://HOST:PORT` the simulator listens on (knob `cart_answer=ok_url` names its cart).
+    pub base_url: String,
 }
 
 /// The last `advance_auto` scan that changed nothing: until another change, a new day (renewals
@@ -50,6 +52,7 @@ impl Sim {
             dirty: true,
             changes: 0,
             auto_seen: None,
+            base_url: String::new(),
         }
     }
 

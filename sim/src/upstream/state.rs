@@ -110,6 +110,13 @@ pub struct Item {
     /// Certificates issued for this item so far (order, reissues, renewals).
     #[serde(default)]
     pub certs_issued: u32,
+    /// The upstream cart's id of the order, when it landed in the cart (no `skipbasket=on`, or
+    /// knob `order_cart=on`): what `cart_answer` names. Never an item id; kept once paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cart_id: Option<u64>,
+    /// In the cart and not paid yet (`POST /_sim/cart/pay` pays it, `/_sim/cart/drop` drops it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_cart: bool,
 }
 
 impl Item {
@@ -175,6 +182,9 @@ pub struct World {
     pub next_item_id: u64,
     #[serde(default)]
     pub next_account_id: u64,
+    /// The upstream cart's ids (`Item::cart_id`), a sequence of their own.
+    #[serde(default)]
+    pub next_cart_id: u64,
     #[serde(default)]
     pub sessions: BTreeMap<String, Session>,
     /// The simulator clock = wall clock + this offset (`POST /_sim/clock`).
@@ -219,6 +229,13 @@ pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
 /// First item id handed out; far from typical local ids so mix-ups show in tests.
 const FIRST_ITEM_ID: u64 = 100_001;
 
+/// First cart id (`Item::cart_id`): below the item ids, so a client that takes a cart id for a
+/// service id finds no such service.
+const FIRST_CART_ID: u64 = 90_001;
+
+/// Where cart ids go on once they would reach the item ids: far beyond any item id a test makes.
+const CART_IDS_AFTER_ITEMS: u64 = 9_000_000_001;
+
 impl World {
     pub fn now(&self) -> DateTime<Utc> {
         base_now() + chrono::Duration::seconds(self.clock_offset_secs)
@@ -238,6 +255,19 @@ impl World {
         }
         let id = self.next_item_id;
         self.next_item_id += 1;
+        id
+    }
+
+    /// A new cart id: from 90001, never one the item ids use.
+    pub fn new_cart_id(&mut self) -> u64 {
+        if self.next_cart_id < FIRST_CART_ID {
+            self.next_cart_id = FIRST_CART_ID;
+        }
+        if (FIRST_ITEM_ID..CART_IDS_AFTER_ITEMS).contains(&self.next_cart_id) {
+            self.next_cart_id = CART_IDS_AFTER_ITEMS;
+        }
+        let id = self.next_cart_id;
+        self.next_cart_id += 1;
         id
     }
 
@@ -423,6 +453,16 @@ mod tests {
         assert_eq!(a.balance.to_string(), "100.50");
         assert!(parse_account_spec("x:1:EUR").is_err());
         assert!(parse_account_spec("x:p:abc:EUR").is_err());
+    }
+
+    #[test]
+    fn cart_ids_never_meet_item_ids() {
+        let mut w = World::default();
+        assert_eq!(w.new_cart_id(), 90_001);
+        w.next_cart_id = FIRST_ITEM_ID - 1;
+        assert_eq!(w.new_cart_id(), FIRST_ITEM_ID - 1);
+        assert_eq!(w.new_cart_id(), CART_IDS_AFTER_ITEMS);
+        assert_eq!(w.new_item_id(), FIRST_ITEM_ID);
     }
 
     #[test]

@@ -50,6 +50,14 @@ impl Node {
         self.children.push(Content::Raw(raw.into()));
     }
 
+    /// Well-formed XML text appended to `self` verbatim (nothing when empty).
+    pub fn raw(mut self, raw: String) -> Node {
+        if !raw.is_empty() {
+            self.push_raw(raw);
+        }
+        self
+    }
+
     /// `<name>text</name>` appended to `self`.
     pub fn field(mut self, name: &str, text: impl Into<String>) -> Node {
         self.push(Node::new(name).text(text));

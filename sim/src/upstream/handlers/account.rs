@@ -40,6 +40,14 @@ pub fn auth(sim: &mut Sim, params: &BTreeMap<String, String>) -> Result<Node, Ap
         .unwrap_or_default();
     match sim.world.accounts.get(user) {
         Some(a) if !user.is_empty() && a.password == pass && !a.twofa => {}
+        // Knob twofa_shape=totp_confirm: the second factor is pending, no session is usable.
+        Some(a)
+            if !user.is_empty()
+                && a.password == pass
+                && sim.world.knobs.get("twofa_shape") == "totp_confirm" =>
+        {
+            return Ok(super::totp_confirm())
+        }
         _ => return Err(ApiError::auth(sim)),
     }
     let sid = new_session_id();

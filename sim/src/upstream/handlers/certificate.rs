@@ -2,80 +2,29 @@
 //! refund (SIM-26, SIM-13), suspend/resume (SIM-28), CSR generation (SIM-30).
 
 use super::order::{altnames, approver_emails, check_csr, check_name};
+use super::shapes::{push_num, write_date, Shapes};
 use super::{ok_doc, ApiError, Call};
 use crate::upstream::certs;
-use crate::upstream::knobs::RefundPolicy;
+use crate::upstream::knobs::{Knobs, RefundPolicy};
 use crate::upstream::sim::Sim;
-use crate::upstream::state::{money, Item, PendingKind};
+use crate::upstream::state::{Item, PendingKind};
 use crate::upstream::xml::{write_field, Node};
 use rust_decimal::Decimal;
-use std::borrow::Cow;
 use std::collections::HashMap;
 
-/// Item status as a label (knob `item_status_label`, A-U8); numeric code otherwise.
-fn item_status(sim: &Sim, status: u8) -> String {
-    status_text(sim.world.knobs.on("item_status_label"), status).into_owned()
-}
-
-fn status_text(labels: bool, status: u8) -> Cow<'static, str> {
-    if !labels {
-        return Cow::Owned(status.to_string());
-    }
-    Cow::Borrowed(match status {
-        1 => "Ordered",
-        2 => "Active",
-        3 => "Suspended",
-        4 => "Deleted",
-        5 => "In progress",
-        _ => "Unknown",
-    })
-}
-
-fn date(d: Option<chrono::NaiveDate>) -> String {
-    let mut out = String::new();
-    write_date(&mut out, d);
-    out
-}
-
-/// `YYYY-MM-DD`, or nothing; by hand: chrono's `format` parses its pattern on every call, and a
-/// list writes two dates per certificate.
-fn write_date(out: &mut String, d: Option<chrono::NaiveDate>) {
-    use chrono::Datelike;
-    if let Some(d) = d {
-        push_num(out, u64::try_from(d.year()).unwrap_or(0), 4);
-        out.push('-');
-        push_num(out, u64::from(d.month()), 2);
-        out.push('-');
-        push_num(out, u64::from(d.day()), 2);
-    }
-}
-
-/// `n` in decimal, zero-padded to `width`, without the formatting machinery (see `write_date`).
-fn push_num(out: &mut String, mut n: u64, width: usize) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for _ in (digits.len() - start)..width {
-        out.push('0');
-    }
-    out.extend(digits[start..].iter().map(|b| char::from(*b)));
-}
-
 /// The list (SIM-23). Rows are written as XML text under the simulator lock: an element tree of
-/// 10,000 rows took ~80 ms to build and held every other client up meanwhile.
+/// 10,000 rows took ~80 ms to build and held every other client up meanwhile. Field shapes by
+/// knob (shapes.rs); paged (field-2026-12 §5) by `p_cnt`/`p_num` and knobs `list_page_default`,
+/// `list_page_max`, `list_p_num`, `list_p_elems`, in the order of the ids, after the `remoteid`
+/// filter.
 pub fn list(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
     let user = call.user(sim)?;
     let knobs = &sim.world.knobs;
     let with_remoteid = knobs.on("list_remoteid");
     let status_column = knobs.on("status_column");
-    let labels = knobs.on("item_status_label");
+    let shapes = Shapes::new(knobs);
+    let needs_name = shapes.needs_plan_name(false);
+    let page = Page::new(knobs, call);
     let remoteid_filter = if with_remoteid {
         call.get("remoteid")
     } else {
@@ -83,8 +32,9 @@ pub fn list(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
     };
     // Plan names and prices repeat across thousands of rows; the catalogue lookup is linear.
     let mut plan_names: HashMap<u64, String> = HashMap::new();
-    let mut costs: HashMap<(Decimal, &str), String> = HashMap::new();
+    let mut costs: HashMap<(Decimal, &str, i32), String> = HashMap::new();
     let mut rows = String::new();
+    let mut total = 0usize;
     for item in sim.world.items.values() {
         if item.account != user || item.deleted {
             continue;
@@ -92,28 +42,35 @@ pub fn list(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
         if remoteid_filter.is_some() && item.remoteid.as_deref() != remoteid_filter {
             continue;
         }
-        let plan_name = plan_names.entry(item.pricelist).or_insert_with(|| {
-            sim.catalog
-                .plan(item.pricelist)
-                .map(|p| p.name.clone())
-                .unwrap_or_else(|| item.pricelist.to_string())
-        });
+        total += 1;
+        if !page.holds(total - 1) {
+            continue;
+        }
+        let plan_name: &str = if needs_name {
+            plan_names.entry(item.pricelist).or_insert_with(|| {
+                sim.catalog
+                    .plan(item.pricelist)
+                    .map(|p| p.name.clone())
+                    .unwrap_or_else(|| item.pricelist.to_string())
+            })
+        } else {
+            ""
+        };
         let cost = costs
-            .entry((item.cost, item.currency.as_str()))
-            .or_insert_with(|| format!("{} {}", money(item.cost), item.currency));
+            .entry((item.cost, item.currency.as_str(), item.period))
+            .or_insert_with(|| shapes.cost_xml(item.cost, &item.currency, item.period));
         rows.push_str("<elem><id>");
         push_num(&mut rows, item.id, 0);
         rows.push_str("</id>");
         write_field(&mut rows, "CN", &item.cn);
-        write_field(&mut rows, "pricelist", plan_name);
+        shapes.write_pricelist(&mut rows, plan_name, item.pricelist, false);
         rows.push_str("<createdate>");
         write_date(&mut rows, Some(item.createdate));
-        rows.push_str("</createdate><expiredate>");
-        write_date(&mut rows, item.expiredate);
-        rows.push_str("</expiredate>");
+        rows.push_str("</createdate>");
+        shapes.write_expiry(&mut rows, item.expiredate);
         write_field(&mut rows, "status_msg", &item.status_msg);
-        write_field(&mut rows, "item_status", &status_text(labels, item.status));
-        write_field(&mut rows, "cost", cost);
+        shapes.write_status(&mut rows, item);
+        rows.push_str(cost);
         if status_column {
             rows.push_str("<status>");
             push_num(&mut rows, u64::from(item.status), 0);
@@ -128,11 +85,77 @@ pub fn list(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
         }
         rows.push_str("</elem>");
     }
+    page.write_counts(&mut rows, total);
     let mut doc = Node::new("doc");
     if !rows.is_empty() {
         doc.push_raw(rows);
     }
     Ok(doc)
+}
+
+/// Which rows of the list are sent (field-2026-12 §5, FS 68455228345).
+struct Page {
+    /// Rows per page; `None` = everything.
+    size: Option<usize>,
+    /// 1-based.
+    num: usize,
+    /// Send `<p_elems>`, `<p_num>`, `<p_cnt>`.
+    counts: bool,
+}
+
+impl Page {
+    fn new(knobs: &Knobs, call: &Call) -> Page {
+        let number = |name: &str| {
+            call.get(name)
+                .and_then(|v| v.parse::<usize>().ok())
+                .filter(|n| *n > 0)
+        };
+        let as_size = |n: u64| usize::try_from(n).ok().filter(|n| *n > 0);
+        let max = as_size(knobs.number("list_page_max"));
+        let size = match number("p_cnt") {
+            Some(asked) => Some(max.map_or(asked, |m| asked.min(m))),
+            None => as_size(knobs.number("list_page_default")),
+        };
+        let num = if knobs.get("list_p_num") == "ignored" {
+            1
+        } else {
+            number("p_num").unwrap_or(1)
+        };
+        Page {
+            size,
+            num: if size.is_some() { num } else { 1 },
+            counts: size.is_some() || knobs.on("list_p_elems"),
+        }
+    }
+
+    /// Whether row `index` (0-based, after the filter) is on the page.
+    fn holds(&self, index: usize) -> bool {
+        match self.size {
+            None => true,
+            Some(size) => index / size + 1 == self.num,
+        }
+    }
+
+    /// `<p_elems>TOTAL</p_elems><p_num>N</p_num><p_cnt>SIZE</p_cnt>` when they are sent; without
+    /// paging the one page holds everything.
+    fn write_counts(&self, out: &mut String, total: usize) {
+        if !self.counts {
+            return;
+        }
+        for (name, n) in [
+            ("p_elems", total),
+            ("p_num", self.num),
+            ("p_cnt", self.size.unwrap_or(total)),
+        ] {
+            out.push('<');
+            out.push_str(name);
+            out.push('>');
+            push_num(out, n as u64, 0);
+            out.push_str("</");
+            out.push_str(name);
+            out.push('>');
+        }
+    }
 }
 
 fn own<'a>(sim: &'a mut Sim, user: &str, id: u64) -> Result<&'a mut Item, ApiError> {
@@ -169,21 +192,40 @@ pub fn edit(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
     }
     let show_remoteid = sim.world.knobs.on("edit_remoteid");
     let status_column = sim.world.knobs.on("status_column");
-    let status_text = {
+    let shapes = Shapes::new(&sim.world.knobs);
+    let (plan_id, cost) = {
         let item = own(sim, &user, id)?;
-        item.status
+        (item.pricelist, shapes.cost_in_view().then_some(item.cost))
     };
-    let status_text = item_status(sim, status_text);
+    let plan_name = if shapes.needs_plan_name(true) {
+        sim.catalog
+            .plan(plan_id)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| plan_id.to_string())
+    } else {
+        String::new()
+    };
     let item = own(sim, &user, id)?;
+    // The fields whose shape the knobs choose are written as text (shapes.rs), the rest as nodes.
+    let mut pricelist = String::new();
+    shapes.write_pricelist(&mut pricelist, &plan_name, item.pricelist, true);
+    let mut dates = String::new();
+    dates.push_str("<createdate>");
+    write_date(&mut dates, Some(item.createdate));
+    dates.push_str("</createdate>");
+    shapes.write_expiry(&mut dates, item.expiredate);
+    shapes.write_status(&mut dates, item);
     let mut doc = Node::new("doc")
         .field("id", item.id.to_string())
         .field("CN", item.cn.clone())
         .field("altname", item.altnames.join(" "))
-        .field("pricelist", item.pricelist.to_string())
-        .field("period", item.period.to_string())
-        .field("createdate", date(Some(item.createdate)))
-        .field("expiredate", date(item.expiredate))
-        .field("item_status", status_text)
+        .raw(pricelist)
+        .field("period", item.period.to_string());
+    if let Some(cost) = cost {
+        doc = doc.raw(shapes.cost_xml(cost, &item.currency, item.period));
+    }
+    let mut doc = doc
+        .raw(dates)
         .field("service_status", item.service_status.to_string())
         .field("status_msg", item.status_msg.clone())
         .field(
@@ -338,6 +380,7 @@ pub fn delete(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
             item.deleted = true;
             item.status = 4;
             item.pending = None;
+            item.in_cart = false;
             item.paid -= back;
         }
         if let Some(a) = sim.world.accounts.get_mut(&user) {
@@ -390,27 +433,4 @@ pub fn order_csr(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
     let names = altnames(call);
     let (csr, key) = certs::csr_and_key(cn, &names).map_err(|e| ApiError::new("value", e))?;
     Ok(Node::new("doc").field("csr", csr).field("key", key))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates_and_numbers_by_hand() {
-        let mut out = String::new();
-        write_date(&mut out, chrono::NaiveDate::from_ymd_opt(2027, 3, 5));
-        write_date(&mut out, None);
-        out.push(' ');
-        push_num(&mut out, 0, 0);
-        out.push(' ');
-        push_num(&mut out, 100_001, 0);
-        out.push(' ');
-        push_num(&mut out, u64::MAX, 0);
-        assert_eq!(out, format!("2027-03-05 0 100001 {}", u64::MAX));
-        assert_eq!(
-            date(chrono::NaiveDate::from_ymd_opt(987, 12, 31)),
-            "0987-12-31"
-        );
-    }
 }

@@ -6,6 +6,7 @@ mod certificate;
 mod order;
 mod pricelist;
 mod prolong;
+mod shapes;
 
 pub use prolong::auto_renew;
 
@@ -20,9 +21,32 @@ pub fn order_as(
         params,
         user: Some(user.to_string()),
     };
-    order::order(sim, &call)
+    // A seeded order is a paid one, even where the panel ignores skipbasket (order_cart=on).
+    order::place_order(sim, &call, true)
 }
 
+/// An admin pays item `id`'s unpaid order in the cart (`POST /_sim/cart/pay`): the account's price
+/// of it now (the plan's period and SAN price less the account discount; the price it was ordered
+/// at when the plan is gone) is debited, or refused as an order would be (`not_enough_money`,
+/// currency); the amount. The caller moves the item on.
+pub fn debit_cart_order(sim: &mut Sim, id: u64) -> Result<Decimal, ApiError> {
+    let Some(item) = sim.world.items.get(&id) else {
+        return Err(ApiError::missed("elid"));
+    };
+    let (account, currency) = (item.account.clone(), item.currency.clone());
+    let amount = match sim.catalog.plan(item.pricelist) {
+        Some(plan) => order::account_price(
+            sim,
+            &account,
+            order::price(plan, item.period, item.altname_qty)?,
+        ),
+        None => item.cost,
+    };
+    order::debit(sim, &account, amount, &currency)?;
+    Ok(amount)
+}
+
+use super::knobs::Knobs;
 use super::sim::Sim;
 use super::state::{money, SESSION_TTL_SECS};
 use super::xml::Node;
@@ -34,9 +58,12 @@ use std::collections::BTreeMap;
 pub struct ApiError {
     pub kind: String,
     pub object: Option<String>,
-    pub code: Option<String>,
+    /// `code="1"` of `not_enough_money` (the only code the simulator sends).
+    pub code: Option<&'static str>,
     pub params: Vec<(String, String)>,
     pub msg: String,
+    /// `msg` is Russian (`lang="ru"`; else English, `lang="en"`).
+    pub russian: bool,
 }
 
 impl ApiError {
@@ -47,6 +74,7 @@ impl ApiError {
             code: None,
             params: Vec::new(),
             msg: msg.into(),
+            russian: false,
         }
     }
 
@@ -102,7 +130,7 @@ impl ApiError {
                 money(available)
             ),
         );
-        e.code = Some("1".to_string());
+        e.code = Some("1");
         e.params = vec![
             ("amount".into(), money(amount)),
             ("have".into(), money(have)),
@@ -115,19 +143,24 @@ impl ApiError {
         e
     }
 
-    pub fn to_doc(&self) -> Node {
+    /// `<doc><error …>`, or with knob `error_wrap=warning` `<doc><warning><error …></warning>`
+    /// (field-2026-12 §5, FS 66932350124).
+    pub fn to_doc(&self, knobs: &Knobs) -> Node {
         let mut err = Node::new("error").attr("type", self.kind.clone());
         if let Some(o) = &self.object {
             err = err.attr("object", o.clone());
         }
-        if let Some(c) = &self.code {
-            err = err.attr("code", c.clone());
+        if let Some(c) = self.code {
+            err = err.attr("code", c);
         }
-        err = err.attr("lang", "en");
+        err = err.attr("lang", if self.russian { "ru" } else { "en" });
         for (k, v) in &self.params {
             err.push(Node::new("param").attr("name", k.clone()).text(v.clone()));
         }
         err.push(Node::new("msg").text(self.msg.clone()));
+        if knobs.get("error_wrap") == "warning" {
+            err = Node::new("warning").child(err);
+        }
         Node::new("doc").child(err)
     }
 }
@@ -205,15 +238,38 @@ const ADMIN_ONLY: &[&str] = &[
     "user",
 ];
 
-/// Checks `authinfo` or `auth` (session). `Ok(None)` = no credentials given.
-fn authenticate(
-    sim: &mut Sim,
-    params: &BTreeMap<String, String>,
-) -> Result<Option<String>, ApiError> {
+/// Who is calling.
+enum Login {
+    /// No credentials given.
+    Nobody,
+    User(String),
+    /// The right credentials of an account with 2FA, under knob `twofa_shape=totp_confirm`: the
+    /// panel waits for the second factor.
+    SecondFactor,
+}
+
+/// What a panel answers while a second factor is pending (field-2026-12 §5, FS 3481085040).
+pub fn totp_confirm() -> Node {
+    Node::new("doc").field("ok", "func=totp.confirm")
+}
+
+/// An account with 2FA whose credentials were right: an auth error, or with knob
+/// `twofa_shape=totp_confirm` the pending second factor.
+fn second_factor(sim: &Sim) -> Result<Login, ApiError> {
+    if sim.world.knobs.get("twofa_shape") == "totp_confirm" {
+        Ok(Login::SecondFactor)
+    } else {
+        Err(ApiError::auth(sim))
+    }
+}
+
+/// Checks `authinfo` or `auth` (session).
+fn authenticate(sim: &mut Sim, params: &BTreeMap<String, String>) -> Result<Login, ApiError> {
     if let Some(info) = params.get("authinfo").filter(|v| !v.is_empty()) {
         let (user, pass) = info.split_once(':').unwrap_or((info.as_str(), ""));
         return match sim.world.accounts.get(user) {
-            Some(a) if a.password == pass && !a.twofa => Ok(Some(user.to_string())),
+            Some(a) if a.password == pass && !a.twofa => Ok(Login::User(user.to_string())),
+            Some(a) if a.password == pass => second_factor(sim),
             _ => Err(ApiError::auth(sim)),
         };
     }
@@ -231,11 +287,12 @@ fn authenticate(
             None => return Err(ApiError::auth(sim)),
         };
         return match sim.world.accounts.get(&user) {
-            Some(a) if !a.twofa => Ok(Some(user)),
-            _ => Err(ApiError::auth(sim)),
+            Some(a) if !a.twofa => Ok(Login::User(user)),
+            Some(_) => second_factor(sim),
+            None => Err(ApiError::auth(sim)),
         };
     }
-    Ok(None)
+    Ok(Login::Nobody)
 }
 
 /// Runs one API function. Public functions (`auth`, `pricelist.export`) work without credentials.
@@ -248,7 +305,12 @@ pub fn dispatch(sim: &mut Sim, params: &BTreeMap<String, String>) -> Result<Node
     if func == "auth" {
         return account::auth(sim, params);
     }
-    let user = authenticate(sim, params)?;
+    let user = match authenticate(sim, params)? {
+        Login::User(user) => Some(user),
+        Login::Nobody => None,
+        // Nothing is done with credentials waiting for their second factor.
+        Login::SecondFactor => return Ok(totp_confirm()),
+    };
     let call = Call { params, user };
     if func == "pricelist.export" {
         return pricelist::export(sim, &call);

@@ -251,7 +251,16 @@ fn form(sim: &Sim) -> Node {
     Node::new("doc").child(plans).child(periods)
 }
 
+/// `certificate.order.param` (or its v2 form) as a client calls it.
 pub fn order(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
+    // Knob order_cart (field-2026-12 §5): a panel that ignores skipbasket=on.
+    let honour_skipbasket = !sim.world.knobs.on("order_cart");
+    place_order(sim, call, honour_skipbasket)
+}
+
+/// The order; with `honour_skipbasket` false every order lands in the cart (`/_sim/seed` always
+/// honours it: it makes paid orders).
+pub fn place_order(sim: &mut Sim, call: &Call, honour_skipbasket: bool) -> Result<Node, ApiError> {
     let user = call.user(sim)?;
     if !call.is_ok("sok") {
         return Ok(form(sim));
@@ -320,7 +329,7 @@ pub fn order(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
         }
     }
     let amount = account_price(sim, &user, price(&plan, months, qty)?);
-    let paid_now = call.get("skipbasket") == Some("on");
+    let paid_now = honour_skipbasket && call.get("skipbasket") == Some("on");
     if paid_now {
         debit(sim, &user, amount, &plan.currency)?;
     }
@@ -335,6 +344,7 @@ pub fn order(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let id = sim.world.new_item_id();
+    let cart_id = (!paid_now).then(|| sim.world.new_cart_id());
     let today = sim.world.today();
     sim.world.items.insert(
         id,
@@ -370,11 +380,15 @@ pub fn order(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
             cert_not_before: None,
             cert_not_after: None,
             certs_issued: 0,
+            cart_id,
+            in_cart: !paid_now,
         },
     );
-    if !paid_now {
-        // SIM-21: the cart path leaves an unpaid item; the client must never use it.
-        return Ok(Node::new("doc").child(Node::new("ok")));
+    if let Some(cart_id) = cart_id {
+        // SIM-21: the cart path leaves an unpaid item (status 1, nothing debited) until an admin
+        // pays it (`/_sim/cart/pay`); the answer names the cart, never the service (knob
+        // cart_answer, field-2026-12 §4-5).
+        return Ok(cart_answer(sim, cart_id));
     }
     sim.start_processing(id, PendingKind::Order);
     // Knob order_answer: <id> (S17) or <item.id> (v2 order API).
@@ -383,4 +397,17 @@ pub fn order(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
         "zero" => Node::new("doc").field("id", "0"),
         _ => Node::new("doc").field("id", id.to_string()),
     })
+}
+
+/// The answer of an order that landed in the cart (knob `cart_answer`).
+fn cart_answer(sim: &Sim, cart_id: u64) -> Node {
+    let doc = Node::new("doc");
+    match sim.world.knobs.get("cart_answer") {
+        "ok_url" => doc.field("ok", format!("{}/billmgr?func=cart", sim.base_url)),
+        name @ ("billorder.id" | "billorder" | "lineitem.id" | "payment_id") => {
+            doc.field(name, cart_id.to_string())
+        }
+        // Today's answer, whatever ok_body says.
+        _ => doc.child(Node::new("ok")),
+    }
 }

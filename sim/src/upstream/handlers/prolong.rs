@@ -56,6 +56,35 @@ pub fn auto_renew(sim: &mut Sim) -> bool {
     renewed
 }
 
+/// Knob `prolong_not_before_days` = N > 0 (field-2026-12 §5, FS 3485857877): a renewal more than N
+/// days before the expiry is refused, nothing debited, the first allowed day in
+/// `<param name="value">` and in the message a live panel's client matches.
+fn not_before(sim: &Sim, expiry: chrono::NaiveDate) -> Result<(), ApiError> {
+    let days = sim.world.knobs.number("prolong_not_before_days");
+    if days == 0 {
+        return Ok(());
+    }
+    let from = i64::try_from(days)
+        .ok()
+        .and_then(chrono::Duration::try_days)
+        .and_then(|d| expiry.checked_sub_signed(d))
+        .unwrap_or(chrono::NaiveDate::MIN);
+    if from <= sim.world.today() {
+        return Ok(());
+    }
+    let date = from.format("%Y-%m-%d").to_string();
+    let ru = sim.world.knobs.get("labels_lang") == "ru";
+    let msg = if ru {
+        format!("Услугу можно продлить только после {date}")
+    } else {
+        format!("The service can be renewed only after {date}")
+    };
+    let mut e = ApiError::new("value", msg).with_object("elid");
+    e.params.push(("value".into(), date));
+    e.russian = ru;
+    Err(e)
+}
+
 pub fn prolong(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
     let user = call.user(sim)?;
     let id = call.elid()?;
@@ -71,6 +100,7 @@ pub fn prolong(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
             "the certificate has not been issued yet",
         ));
     };
+    not_before(sim, expiry)?;
     let plan =
         sim.catalog.plan(item.pricelist).cloned().ok_or_else(|| {
             ApiError::value("elid", &id.to_string(), "the plan is no longer sold")

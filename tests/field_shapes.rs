@@ -12,7 +12,9 @@ mod support;
 
 use serde_json::{json, Value};
 
-use support::billing::{certificate_params, run_module, run_module_env, TestDb, TestMgr, EXAMPLE_CSR};
+use support::billing::{
+    certificate_params, run_module, run_module_env, TestDb, TestMgr, EXAMPLE_CSR,
+};
 use support::sim::{JournalEntry, SimAccount, SimFault, SimUpstream};
 
 const USER: &str = "reseller";
@@ -76,7 +78,14 @@ impl World {
         let (item, ro) = (self.item.to_string(), ro.to_string());
         let (code, out, _) = run_module_env(
             &self.mgr,
-            &["--command", command, "--item", &item, "--runningoperation", &ro],
+            &[
+                "--command",
+                command,
+                "--item",
+                &item,
+                "--runningoperation",
+                &ro,
+            ],
             None,
             env,
         );
@@ -171,16 +180,22 @@ const STATUS_SHAPES: &[&[(&str, &str)]] = &[
     &[("item_status_shape", "orig_compound")],
     &[("item_status_shape", "real_status")],
     &[("item_status_shape", "orig_or_real")],
-    &[("status_column", "on"), ("item_status_shape", "orig_compound")],
+    &[
+        ("status_column", "on"),
+        ("item_status_shape", "orig_compound"),
+    ],
 ];
 
-/// A certificate deleted upstream (still listed, status 4) is in the drift
-/// report whatever shape carries its status; before, only the `status`
-/// column and a numeric `item_status` were read, so the `orig` shapes
-/// hid it.
+/// A certificate deleted upstream (still listed, status 4, as gcore lists
+/// it) is in the drift report whatever shape carries its status; before,
+/// only the `status` column and a numeric `item_status` were read, so the
+/// `orig` shapes hid it.
 #[test]
 fn a_certificate_deleted_upstream_is_reported_in_every_status_shape() {
     for knobs in STATUS_SHAPES {
+        let mut knobs = knobs.to_vec();
+        knobs.push(("list_deleted", "on"));
+        let knobs = &knobs;
         let w = World::with(knobs);
         let id = w.issued();
         let (code, report, text) = w.reconcile_json();
@@ -218,7 +233,13 @@ fn the_bulk_sync_sees_a_state_change_in_every_status_shape() {
 }
 
 /// The cart answers of the field (field-2026-12 §4, §5).
-const CART_ANSWERS: &[&str] = &["billorder.id", "billorder", "lineitem.id", "payment_id", "ok_url"];
+const CART_ANSWERS: &[&str] = &[
+    "billorder.id",
+    "billorder",
+    "lineitem.id",
+    "payment_id",
+    "ok_url",
+];
 
 /// An order the upstream puts into its cart unpaid: the run fails for an
 /// admin saying so, BILLmanager is never told it is open, no second order
@@ -228,12 +249,23 @@ const CART_ANSWERS: &[&str] = &["billorder.id", "billorder", "lineitem.id", "pay
 #[test]
 fn an_order_left_in_the_upstream_cart_waits_unpaid_and_is_never_ordered_again() {
     for answer in CART_ANSWERS {
-        let w = World::with(&[("order_cart", "on"), ("cart_answer", answer), ("list_remoteid", "on")]);
+        let w = World::with(&[
+            ("order_cart", "on"),
+            ("cart_answer", answer),
+            ("list_remoteid", "on"),
+        ]);
         let before = w.balance();
         let (ro, code, out) = w.operation("open");
         assert_eq!(code, 1, "{answer}: {out}");
-        assert!(out.contains("waits unpaid in the upstream cart"), "{answer}: {out}");
-        assert_eq!(w.mgr.mgrctl_count("service.postopen"), 0, "{answer}: never reported open");
+        assert!(
+            out.contains("waits unpaid in the upstream cart"),
+            "{answer}: {out}"
+        );
+        assert_eq!(
+            w.mgr.mgrctl_count("service.postopen"),
+            0,
+            "{answer}: never reported open"
+        );
         assert!(w.param("pmss_upstream_id").is_none(), "{answer}");
         let state = w.db.running_operation(ro).expect("operation kept");
         assert_eq!(state.manual, "on", "{answer}: an admin is asked at once");
@@ -250,7 +282,11 @@ fn an_order_left_in_the_upstream_cart_waits_unpaid_and_is_never_ordered_again() 
         assert_eq!(carts.len(), 1, "{answer}");
         let (code, out) = w.run_op("open", ro, &[]);
         assert_eq!(code, 0, "{answer}: {out}\n{}", w.mgr.module_log());
-        assert_eq!(w.upstream_id(), carts[0], "{answer}: the paid cart order is adopted");
+        assert_eq!(
+            w.upstream_id(),
+            carts[0],
+            "{answer}: the paid cart order is adopted"
+        );
         assert_eq!(w.mgr.mgrctl_count("service.postopen"), 1, "{answer}");
         assert_eq!(w.orders(), 1, "{answer}: still one order");
     }
@@ -262,7 +298,11 @@ fn an_order_left_in_the_upstream_cart_waits_unpaid_and_is_never_ordered_again() 
 /// a reason to order again.
 #[test]
 fn a_bare_ok_to_an_order_found_unpaid_is_never_ordered_again() {
-    let w = World::with(&[("order_cart", "on"), ("cart_answer", "ok"), ("list_remoteid", "on")]);
+    let w = World::with(&[
+        ("order_cart", "on"),
+        ("cart_answer", "ok"),
+        ("list_remoteid", "on"),
+    ]);
     let (ro, code, out) = w.operation("open");
     assert_eq!(code, 1, "{out}");
     let mut last = String::new();
@@ -275,7 +315,11 @@ fn a_bare_ok_to_an_order_found_unpaid_is_never_ordered_again() {
             break;
         }
     }
-    assert!(last.contains("waits unpaid"), "{last}\n{}", w.mgr.module_log());
+    assert!(
+        last.contains("waits unpaid"),
+        "{last}\n{}",
+        w.mgr.module_log()
+    );
     assert_eq!(w.orders(), 1);
     assert_eq!(w.mgr.mgrctl_count("service.postopen"), 0);
 }
@@ -335,11 +379,19 @@ fn an_expiry_shown_as_a_label_is_read_from_real_expiredate() {
             .as_str()
             .unwrap()
             .to_string();
-        assert_eq!(w.param("pmss_upstream_expiry").as_deref(), Some(shown.as_str()), "{lang}");
+        assert_eq!(
+            w.param("pmss_upstream_expiry").as_deref(),
+            Some(shown.as_str()),
+            "{lang}"
+        );
         w.up.drift(json!({"action": "renew", "id": id}));
         let (code, report, text) = w.reconcile_json();
         assert_eq!(code, 1, "{lang}: {text}");
-        assert_eq!(drift_rows(&report, "upstream_renewal", w.item), 1, "{lang}: {report}");
+        assert_eq!(
+            drift_rows(&report, "upstream_renewal", w.item),
+            1,
+            "{lang}: {report}"
+        );
     }
 }
 
@@ -357,7 +409,10 @@ fn a_lost_order_is_found_by_the_tariff_id_beside_its_name() {
     w.up.seed_certificate(json!({
         "username": USER, "cn": "example.com", "pricelist": OTHER_TARIFF, "service_status": 3
     }));
-    w.up.fault(&SimFault::new("certificate.order.param", "drop_after_commit"));
+    w.up.fault(&SimFault::new(
+        "certificate.order.param",
+        "drop_after_commit",
+    ));
     let (ro, code, out) = w.operation("open");
     assert_eq!(code, 1, "{out}");
     let mut done = false;
@@ -389,13 +444,18 @@ fn a_renewal_refused_until_a_date_is_not_sent_again_before_it() {
         .as_str()
         .unwrap()
         .to_string();
-    let day = chrono::NaiveDate::parse_from_str(&expiry, "%Y-%m-%d").unwrap() - chrono::Days::new(30);
+    let day =
+        chrono::NaiveDate::parse_from_str(&expiry, "%Y-%m-%d").unwrap() - chrono::Days::new(30);
     assert!(out.contains(&format!("only after {day}")), "{out}");
     assert_eq!(w.calls("service.prolong"), 1);
     let (code, out) = w.run_op("prolong", ro, &[]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains(&format!("only after {day}")), "{out}");
-    assert_eq!(w.calls("service.prolong"), 1, "not asked again before {day}");
+    assert_eq!(
+        w.calls("service.prolong"),
+        1,
+        "not asked again before {day}"
+    );
     // On the day, both clocks moved: the renewal goes through, paid once.
     let now = format!("{day}T12:00:00Z");
     w.up.set_clock(&now);
@@ -442,7 +502,12 @@ use mysql::prelude::Queryable;
 /// whole list).
 #[test]
 fn a_paginated_list_is_read_to_its_end() {
-    let w = World::with(&[("list_page_max", "2"), ("list_p_elems", "on")]);
+    let w = World::with(&[
+        ("list_page_default", "2"),
+        ("list_page_max", "2"),
+        ("list_p_elems", "on"),
+        ("list_deleted", "on"),
+    ]);
     let pairs = linked_services(&w, 5);
     let (last_item, last_up) = pairs[4];
     w.up.drift(json!({"action": "status", "id": last_up, "status": 4}));
@@ -456,12 +521,53 @@ fn a_paginated_list_is_read_to_its_end() {
     );
 }
 
+/// The money side of paging: an order whose answer was lost lands on the
+/// last page of a paginated list. Read to its end, the lookup finds it and
+/// adopts it; with the first page taken for the whole list it was "not
+/// ordered" after the settle window, and ordered (and paid) again.
+#[test]
+fn a_lost_order_on_a_later_page_is_found_not_ordered_again() {
+    let w = World::with(&[
+        ("list_page_default", "2"),
+        ("list_page_max", "2"),
+        ("list_p_elems", "on"),
+        ("list_remoteid", "on"),
+    ]);
+    linked_services(&w, 4);
+    w.up.fault(&SimFault::new(
+        "certificate.order.param",
+        "drop_after_commit",
+    ));
+    let (ro, code, out) = w.operation("open");
+    assert_eq!(code, 1, "{out}");
+    let mut done = false;
+    for _ in 0..12 {
+        std::thread::sleep(std::time::Duration::from_millis(1000));
+        let (code, _) = w.run_op("open", ro, &[]);
+        if code == 0 {
+            done = true;
+            break;
+        }
+    }
+    assert!(done, "{}", w.mgr.module_log());
+    assert_eq!(
+        w.applied("certificate.order.param").len(),
+        1,
+        "one order, paid once"
+    );
+    assert_eq!(w.mgr.mgrctl_count("service.postopen"), 1);
+}
+
 /// A panel that ignores `p_num` while saying how many rows there are: the
 /// list is incomplete, and nothing is decided from the part (before: the
 /// rest was taken for deleted upstream, or never looked at).
 #[test]
 fn a_list_that_stops_paging_is_an_error_not_a_short_list() {
-    let w = World::with(&[("list_page_max", "2"), ("list_p_elems", "on"), ("list_p_num", "ignored")]);
+    let w = World::with(&[
+        ("list_page_max", "2"),
+        ("list_p_elems", "on"),
+        ("list_p_num", "ignored"),
+    ]);
     linked_services(&w, 5);
     let (code, _, text) = w.reconcile_json();
     assert_ne!(code, 0, "{text}");
@@ -476,5 +582,8 @@ fn a_list_that_stops_paging_is_an_error_not_a_short_list() {
         .into_iter()
         .filter(|f| f != "paramlist")
         .collect();
-    assert!(writes.is_empty(), "nothing written from a partial list: {writes:?}");
+    assert!(
+        writes.is_empty(),
+        "nothing written from a partial list: {writes:?}"
+    );
 }

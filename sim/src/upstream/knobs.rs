@@ -160,6 +160,10 @@ const KNOBS: &[(&str, &str, Accepts)] = &[
     // `on`: every list answer carries <p_elems> (the total), <p_num>, <p_cnt>; sent anyway
     // whenever paging is in effect.
     ("list_p_elems", "off", Accepts::OnOff),
+    // field-2026-12 §1 (FS 71186436630: a gcore list carries a row with item_status orig="4"
+    // Deleted): deleted services stay in the certificate list, with their status. Off: they are
+    // gone from it (the view of one answers "missed" either way).
+    ("list_deleted", "off", Accepts::OnOff),
 ];
 
 /// Current knob values; only non-default values are stored (and persisted).

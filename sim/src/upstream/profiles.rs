@@ -25,6 +25,7 @@ pub const PROFILES: &[(&str, &[(&str, &str)])] = &[
             ("labels_lang", "en"),
             ("twofa_shape", "totp_confirm"),
             ("list_p_elems", "on"),
+            ("list_deleted", "on"),
         ],
     ),
     // BILLmanager 6 as Zomro's client code shows it (FS 3598771711, 3568929349, 3555004354): a

@@ -22,6 +22,7 @@ pub fn list(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
     let knobs = &sim.world.knobs;
     let with_remoteid = knobs.on("list_remoteid");
     let status_column = knobs.on("status_column");
+    let list_deleted = knobs.on("list_deleted");
     let shapes = Shapes::new(knobs);
     let needs_name = shapes.needs_plan_name(false);
     let page = Page::new(knobs, call);
@@ -36,7 +37,7 @@ pub fn list(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
     let mut rows = String::new();
     let mut total = 0usize;
     for item in sim.world.items.values() {
-        if item.account != user || item.deleted {
+        if item.account != user || (item.deleted && !list_deleted) {
             continue;
         }
         if remoteid_filter.is_some() && item.remoteid.as_deref() != remoteid_filter {

@@ -18,6 +18,7 @@ const BUNDLES: &[(&str, &[(&str, &str)])] = &[
             ("labels_lang", "en"),
             ("twofa_shape", "totp_confirm"),
             ("list_p_elems", "on"),
+            ("list_deleted", "on"),
         ],
     ),
     (

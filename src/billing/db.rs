@@ -7,6 +7,8 @@
 //! here, so BILLmanager's zero dates (`0000-00-00`) become `None` instead of
 //! an error.
 
+pub mod column;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;

@@ -13,7 +13,10 @@ pub mod period;
 pub mod status;
 
 pub use crypt::CryptKey;
-pub use db::{CertificateRow, Db, DbSettings, ItemRow, ModuleSettings, RunningOperation};
+pub use db::{
+    CertificateRow, Db, DbSettings, ItemRow, ModuleItems, ModuleParams, ModuleSettings,
+    RunningOperation, Skipped,
+};
 pub use mgrctl::Mgrctl;
 pub use order_data::{ApproverMethod, CertificateOrderData};
 pub use period::{OrderPeriod, Period};

@@ -102,6 +102,9 @@ impl<'a> Job<'a> {
             }
         };
         let params = db.item_params(item_id, &key)?;
+        // Debug builds only: the panic net's test, with the password known
+        // to the redaction and in the panic message.
+        crate::panic_net::test_point(op.name(), Some(settings.password.expose()));
         Ok(Job {
             ctx,
             op,

@@ -319,8 +319,8 @@ pub fn import(
     let local_ids: BTreeSet<String> = read.all_ids().map(|i| i.to_string()).collect();
     let mut params = db.module_item_params(module, LINK_PARAMS, &key)?;
     let mut linked: BTreeMap<u64, Local> = BTreeMap::new();
-    for (item, params) in &params.by_item {
-        if let Some(uid) = params
+    for (item, p) in &params.by_item {
+        if let Some(uid) = p
             .get(UPSTREAM_ID_PARAM)
             .and_then(|v| v.trim().parse::<u64>().ok())
             .filter(|id| is_possible_id(*id))
@@ -329,8 +329,8 @@ pub fn import(
                 uid,
                 Local {
                     item: *item,
-                    imported: params.contains_key(IMPORTED_PARAM),
-                    status: local_status(params.get(SERVICE_STATUS_PARAM).map(String::as_str)),
+                    imported: p.contains_key(IMPORTED_PARAM),
+                    status: local_status(p.get(SERVICE_STATUS_PARAM).map(String::as_str)),
                 },
             );
         }

@@ -16,7 +16,8 @@
 //! - the upstream password is in no stdout, stderr or log.
 //!
 //! Then the decisions one by one: an item not yet charged in the price check,
-//! a NULL item param under `prolong`, a NULL period in the cron sync, and the
+//! a NULL item param under `prolong`, a NULL period in the cron sync, the
+//! drift report and the import, an unreadable link in the import, and the
 //! special periods (trial, lifetime, daily) that are never sent upstream.
 //!
 //! Runtime: one database, one simulator and one BILLmanager root per group of
@@ -1091,6 +1092,81 @@ fn one_item_with_a_null_period_costs_that_item_only() {
     assert!(r.stdout.contains("<error type=\"billing\""), "{}", r.stdout);
     assert!(r.stdout.contains("item.period is NULL"), "{}", r.stdout);
     assert!(r.stdout.contains(&format!("item {bad}")), "{}", r.stdout);
+
+    // The drift report names it and still compares the other.
+    let r = b.admin(&["reconcile", "--module", &b.module.to_string()]);
+    check(&r, false).unwrap();
+    assert!(
+        r.stdout.contains(&format!(
+            "could not read: local service: item {bad}: item.period is NULL"
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("1 unreadable"), "{}", r.stdout);
+    assert!(
+        !r.stdout.contains("orphan"),
+        "its certificate is not an orphan: {}",
+        r.stdout
+    );
+    // The import still sees its certificate as linked: no second service.
+    let r = b.admin(&["import", "--module", &b.module.to_string(), "--dry-run"]);
+    check(&r, false).unwrap();
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains(&format!("already linked to service {bad}")),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn an_unreadable_link_stops_new_links_in_the_import_only() {
+    let b = Bench::new();
+    let unreadable = b.issued_item("linked.example.com");
+    set_null(
+        &b,
+        "itemparam",
+        "value",
+        "MEDIUMTEXT",
+        &format!("item = {unreadable} AND intname = 'pmss_upstream_id'"),
+    );
+    // A certificate made upstream by hand: it might be the one the service
+    // above is linked to.
+    b.up.seed_certificate(json!({
+        "username": USER,
+        "cn": "by-hand.example.com",
+        "pricelist": TARIFF,
+        "service_status": 5,
+    }));
+    let items = |b: &Bench| -> u64 {
+        b.db.conn()
+            .query_first::<u64, _>("SELECT COUNT(*) FROM item")
+            .unwrap()
+            .unwrap()
+    };
+    let before = items(&b);
+    let r = b.admin(&["import", "--module", &b.module.to_string()]);
+    check(&r, false).unwrap();
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("not linked while 1 local service(s) cannot be read"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(&format!("local service unreadable: item {unreadable}, param 'pmss_upstream_id': itemparam.value is NULL")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("1 local services unreadable"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(items(&b), before, "no service was created");
 }
 
 /// Item of the trial-less tariff with `period`, opened: a `value` error naming

@@ -621,6 +621,11 @@ pub fn run(root: &MgrRoot, config: &Config, module: u64, as_json: bool) -> i32 {
     crate::logging::set_context(format!("reconcile module={module}"));
     match report(root, config, module) {
         Ok(r) => {
+            // Each row that could not be read, once in the log too (the
+            // table and the JSON show them as well).
+            for e in &r.errors {
+                log::warn!("reconcile module {module}: could not read: {e}");
+            }
             if as_json {
                 let v = json!({
                     "module": r.module,

@@ -31,9 +31,7 @@ use std::sync::Mutex;
 use mysql::prelude::Queryable;
 use serde_json::json;
 
-use support::billing::{
-    certificate_params, run_module, run_module_env, TestDb, TestMgr, EXAMPLE_CSR,
-};
+use support::billing::{certificate_params, run_module, TestDb, TestMgr, EXAMPLE_CSR};
 use support::sim::{SimAccount, SimUpstream};
 
 const USER: &str = "reseller";
@@ -1292,20 +1290,16 @@ fn a_trial_is_ordered_where_the_upstream_tariff_sells_one() {
     b.up.clear_journal();
     let ro = b.db.create_running_operation(item, "open");
     b.db.bump_trycount(ro);
-    let (code, stdout, stderr) = run_module_env(
-        &b.mgr,
-        &[
-            "--command",
-            "open",
-            "--item",
-            &item.to_string(),
-            "--runningoperation",
-            &ro.to_string(),
-        ],
-        None,
-        &[],
-    );
-    assert_eq!(code, 0, "{stdout}{stderr}\n{}", b.module_log());
+    let r = b.billmanager(&[
+        "--command",
+        "open",
+        "--item",
+        &item.to_string(),
+        "--runningoperation",
+        &ro.to_string(),
+    ]);
+    check(&r, true).unwrap();
+    assert_eq!(r.code, 0, "{}{}\n{}", r.stdout, r.stderr, b.module_log());
     let orders: Vec<_> =
         b.up.journal()
             .into_iter()

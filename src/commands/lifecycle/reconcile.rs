@@ -278,8 +278,8 @@ fn linked_upstream_ids(job: &mut Job) -> Result<BTreeSet<u64>> {
         return Err(ModuleError::new(
             e.kind,
             format!(
-                "item {}: looking for its lost order, the upstream certificate of item {other} cannot be \
-                 told apart ({}); nothing was adopted or ordered",
+                "item {}: its lost order is not looked up while the upstream link of item {other} cannot \
+                 be read ({}); nothing was adopted or ordered",
                 job.item_id, e.message
             ),
         )

@@ -6,6 +6,7 @@
 //! - [`commands`]: one lifecycle step per BILLmanager command.
 //! - [`admin`]: the command line for administrators.
 //! - [`config`], [`paths`], [`logging`], [`secret`], [`hardening`], [`clock`]: shared plumbing.
+//! - [`panic_net`]: a bug that panics still answers (error XML, exit 1).
 
 pub mod admin;
 pub mod baseline;
@@ -16,6 +17,7 @@ pub mod commands;
 pub mod config;
 pub mod hardening;
 pub mod logging;
+pub mod panic_net;
 pub mod paths;
 pub mod pricing;
 pub mod protocol;
@@ -34,6 +36,7 @@ use protocol::error::ModuleError;
 /// Decide who is calling: BILLmanager (`--command …`, or any leading option)
 /// or an admin (a subcommand). Returns the process exit code.
 pub fn run(argv: Vec<String>) -> i32 {
+    panic_net::install();
     let rest: Vec<String> = argv.iter().skip(1).cloned().collect();
     let first = rest.first().map(String::as_str);
     // BILLmanager always passes `--command`; an admin who puts an option
@@ -69,7 +72,10 @@ fn fail(e: &ModuleError) -> i32 {
 }
 
 /// One BILLmanager call: parse, set up logging, run the command, answer.
+/// A panic in the command (a bug) is answered too: `internal` error XML,
+/// exit 1, recorded on the running operation of a lifecycle command.
 pub fn run_billmanager(argv: Vec<String>) -> i32 {
+    panic_net::install();
     // A root that does not exist gets an error answer and nothing else: no
     // directory, no log file.
     let root = match MgrRoot::from_env_checked() {
@@ -115,13 +121,25 @@ pub fn run_billmanager(argv: Vec<String>) -> i32 {
         args,
         argv,
     };
-    match commands::execute(&command, &ctx) {
-        Ok(Some(doc)) => {
+    match panic_net::catch(|| commands::execute(&command, &ctx)) {
+        Ok(Ok(Some(doc))) => {
             print_stdout(&doc);
             0
         }
-        Ok(None) => 0,
-        Err(e) => fail(&e),
+        Ok(Ok(None)) => 0,
+        Ok(Err(e)) => fail(&e),
+        Err(what) => {
+            let e = panic_net::bug_error(&what);
+            if let Command::Service {
+                op,
+                item,
+                runningoperation: Some(ro),
+            } = &command
+            {
+                commands::lifecycle::report_bug(*op, *item, *ro, &ctx, &e);
+            }
+            fail(&e)
+        }
     }
 }
 

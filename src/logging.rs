@@ -16,8 +16,8 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::path::Path;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 use log::{Level, LevelFilter, Metadata, Record};
 
@@ -88,6 +88,40 @@ fn message_text(message: &str) -> String {
     out
 }
 
+/// One line of the log: time, pid, level, context tag, the message (already
+/// redacted).
+fn line(level: &str, ctx: &str, message: &str) -> String {
+    format!(
+        "{} [{}] {} [{}] {}\n",
+        chrono::Local::now().format("%Y-%m-%d %H:%M:%S%.3f"),
+        std::process::id(),
+        level,
+        ctx,
+        message_text(message),
+    )
+}
+
+/// The log file, once [`init`] opened it: the panic hook appends to it
+/// through a handle of its own.
+static LOG_PATH: OnceLock<PathBuf> = OnceLock::new();
+
+/// For the panic hook (`crate::panic_net`): append one ERROR line holding
+/// `message` (already redacted) to the module log, touching none of the
+/// logger's locks — the panic may have happened while this thread held one.
+/// `false` when no log is open (or it cannot be written).
+pub fn write_bug_line(message: &str) -> bool {
+    let Some(path) = LOG_PATH.get() else {
+        return false;
+    };
+    let ctx = CONTEXT.try_lock().map(|c| c.clone()).unwrap_or_default();
+    let line = line("ERROR", &ctx, message);
+    OpenOptions::new()
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(line.as_bytes()))
+        .is_ok()
+}
+
 /// Other crates (reqwest, hyper, rustls, mysql) log their internals at debug
 /// and trace; at `pmsslreseller 9` they would drown our lines. They get
 /// warnings and errors only.
@@ -114,14 +148,7 @@ impl log::Log for FileLogger {
             Level::Debug => "DEBUG",
             Level::Trace => "TRACE",
         };
-        let line = format!(
-            "{} [{}] {} [{}] {}\n",
-            chrono::Local::now().format("%Y-%m-%d %H:%M:%S%.3f"),
-            std::process::id(),
-            level,
-            ctx,
-            message_text(&redact(&record.args().to_string())),
-        );
+        let line = line(level, &ctx, &redact(&record.args().to_string()));
         if let Ok(mut f) = self.file.lock() {
             let _ = f.write_all(line.as_bytes());
         }
@@ -201,6 +228,7 @@ pub fn init(root: &MgrRoot, configured_level: &str) -> Result<(), String> {
     };
     if log::set_boxed_logger(Box::new(logger)).is_ok() {
         log::set_max_level(level);
+        let _ = LOG_PATH.set(path);
     }
     Ok(())
 }

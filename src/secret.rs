@@ -80,6 +80,22 @@ pub fn redact(text: &str) -> String {
     let known = KNOWN
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
+    redact_with(&known, text)
+}
+
+/// [`redact`] for the panic hook (`crate::panic_net`), which may run while
+/// this very thread holds the list (a panic inside [`redact`] itself):
+/// `None` when the list is busy, so the caller shows nothing of `text`
+/// rather than wait on its own lock or show it unredacted.
+pub fn try_redact(text: &str) -> Option<String> {
+    match KNOWN.try_lock() {
+        Ok(known) => Some(redact_with(&known, text)),
+        Err(std::sync::TryLockError::Poisoned(p)) => Some(redact_with(&p.into_inner(), text)),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    }
+}
+
+fn redact_with(known: &[String], text: &str) -> String {
     let mut out = text.to_string();
     for s in known.iter() {
         if out.contains(s.as_str()) {

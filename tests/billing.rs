@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use pmsslreseller::billing::{
-    ApproverMethod, CertificateOrderData, CryptKey, Db, ItemStatus, ServiceStatus,
+    ApproverMethod, CertificateOrderData, CryptKey, Db, ItemStatus, Period, ServiceStatus,
 };
 use pmsslreseller::protocol::error::{ErrorKind, ModuleError};
 use support::billing::*;
@@ -183,13 +183,10 @@ fn item_params_and_certificate_rows_are_read() {
     assert_eq!(item.module.as_deref(), Some("pmsslreseller"));
     assert_eq!(item.pricelist_intname, "ssl_3033");
     assert_eq!(item.itemtype_intname, "certificate");
-    assert_eq!(item.period, 12);
+    assert_eq!(item.period, Period::Months(12));
     assert_eq!(item.item_status(), ItemStatus::Ordered);
     assert_eq!(item.name, "example.com");
-    assert_eq!(
-        (item.expiredate, item.opendate, item.remoteid.clone()),
-        (None, None, None)
-    );
+    assert_eq!((item.expiredate, item.opendate), (None, None));
     let params = db.item_params(f.item, &key(&f)).unwrap();
     assert_eq!(
         params.get("org_name").map(String::as_str),
@@ -204,7 +201,11 @@ fn item_params_and_certificate_rows_are_read() {
     assert_eq!(cert.crt, None);
     assert_eq!(db.certificate(9999).unwrap(), None);
     let items = db.module_items(f.module).unwrap();
-    assert_eq!(items.iter().map(|i| i.id).collect::<Vec<_>>(), vec![f.item]);
+    assert_eq!(
+        items.items.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![f.item]
+    );
+    assert!(items.skipped.is_empty());
     let e = db.item(9999).unwrap_err();
     assert_eq!(
         (e.kind, e.object.as_deref()),
@@ -239,9 +240,10 @@ fn module_item_params_reads_the_named_params_of_every_item_at_once() {
     let all = db
         .module_item_params(f.module, &["pmss_upstream_id", "service_status"], &key(&f))
         .unwrap();
-    assert!(!all.contains_key(&foreign));
+    assert!(!all.by_item.contains_key(&foreign));
+    assert!(all.unreadable.is_empty());
     assert_eq!(
-        all[&second],
+        all.by_item[&second],
         BTreeMap::from([
             ("pmss_upstream_id".to_string(), "77".to_string()),
             ("service_status".to_string(), "4".to_string()),
@@ -249,12 +251,13 @@ fn module_item_params_reads_the_named_params_of_every_item_at_once() {
     );
     // Only the wanted names, decrypted.
     assert_eq!(
-        all[&f.item],
+        all.by_item[&f.item],
         BTreeMap::from([("pmss_upstream_id".to_string(), "42".to_string())])
     );
     assert!(db
         .module_item_params(f.module, &[], &key(&f))
         .unwrap()
+        .by_item
         .is_empty());
 }
 
@@ -336,7 +339,7 @@ fn certificate_order_data_errors_name_the_item() {
     );
     let d = CertificateOrderData::load(&mut db, &key(&f), cn_from_csr).unwrap();
     assert_eq!(d.cn, "example.com");
-    assert_eq!(d.item.period, 24);
+    assert_eq!(d.item.period, Period::Months(24));
 }
 
 #[test]
@@ -480,7 +483,7 @@ fn running_operation_and_task_callbacks_are_applied() {
     f.db.bump_trycount(ro);
     let mut db = Db::connect(&m).unwrap();
     let r = db.running_operation(ro).unwrap().unwrap();
-    assert_eq!((r.id, r.item, r.trycount), (ro, Some(f.item), 2));
+    assert_eq!((r.id, r.item, r.trycount), (ro, Some(f.item), Ok(2)));
     assert_eq!(db.running_operation(9999).unwrap(), None);
 
     let err = ModuleError::missed("csr", "item has no CSR <&> «кириллица»");

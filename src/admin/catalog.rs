@@ -17,7 +17,7 @@ use crate::catalog::diff::CatalogDiff;
 use crate::catalog::stamp::Stamp;
 use crate::catalog::{cache, Catalog, Tariff};
 use crate::commands::catalog_refresh::{self, Refreshed, Stored};
-use crate::commands::price_watch::{self, LocalPrice, PriceCheck};
+use crate::commands::price_watch::{self, LocalPrices, PriceCheck};
 use crate::config::Config;
 use crate::paths::MgrRoot;
 use crate::pricing::term::{term_cost, TermCost, TermModel};
@@ -401,7 +401,7 @@ fn local_prices(
     config: &Config,
     module: u64,
     db: Option<Db>,
-) -> Result<Vec<LocalPrice>> {
+) -> Result<LocalPrices> {
     let mut db = match db {
         Some(db) => db,
         None => crate::commands::module::open_module_db(root, config, module)?,
@@ -450,7 +450,7 @@ fn report_stored(
     config: &Config,
     args: &RefreshArgs,
     r: Refreshed,
-    local: Result<Vec<LocalPrice>>,
+    local: Result<LocalPrices>,
 ) -> i32 {
     let prices = price_check(root, config, args.module, Some(&r.catalog), local);
     if args.json {
@@ -500,7 +500,7 @@ fn report_unchanged(
     config: &Config,
     args: &RefreshArgs,
     stamp: &Stamp,
-    local: Result<Vec<LocalPrice>>,
+    local: Result<LocalPrices>,
 ) -> i32 {
     let module = args.module;
     let catalog = if args.json || args.verbose || stamp.tariffs <= LISTED {
@@ -549,22 +549,25 @@ fn price_check(
     config: &Config,
     module: u64,
     catalog: Option<&Catalog>,
-    local: Result<Vec<LocalPrice>>,
+    local: Result<LocalPrices>,
 ) -> Result<PriceCheck> {
-    let prices = local?;
-    if prices.is_empty() {
+    let LocalPrices { prices, left_out } = local?;
+    let mut result = if prices.is_empty() {
         // What `check` finds in no prices, without a catalog to read.
-        return Ok(PriceCheck::default());
-    }
-    let cached;
-    let catalog = match catalog {
-        Some(c) => c,
-        None => {
-            cached = cache::load_required(root, module)?;
-            &cached
-        }
+        PriceCheck::default()
+    } else {
+        let cached;
+        let catalog = match catalog {
+            Some(c) => c,
+            None => {
+                cached = cache::load_required(root, module)?;
+                &cached
+            }
+        };
+        price_watch::check(catalog, &config.pricing, &prices)
     };
-    let result = price_watch::check(catalog, &config.pricing, &prices);
+    // Services whose price could not be read come first, each named.
+    result.unchecked.splice(0..0, left_out);
     for a in &result.alerts {
         log::warn!("catalog of module {module}: {}", a.line());
     }

@@ -138,35 +138,67 @@ pub fn run(argv: Vec<String>) -> i32 {
             return 1;
         }
     };
-    match cli.command {
-        AdminCommand::Sync { module, dry_run } => sync::run(&root, module, dry_run),
+    crate::panic_net::install();
+    let name = cli.command.name();
+    // A panic (a bug) is one error line and exit 1, like any other error;
+    // the hook logged where it happened.
+    match crate::panic_net::catch(|| {
+        crate::panic_net::test_point(name, None);
+        dispatch(cli.command, &root)
+    }) {
+        Ok(code) => code,
+        Err(what) => {
+            eprintln!("error: {}", crate::panic_net::bug_error(&what).message);
+            1
+        }
+    }
+}
+
+impl AdminCommand {
+    /// The subcommand's name, as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AdminCommand::Config => "config",
+            AdminCommand::Sync { .. } => "sync",
+            AdminCommand::Balance { .. } => "balance",
+            AdminCommand::Import { .. } => "import",
+            AdminCommand::Reconcile { .. } => "reconcile",
+            AdminCommand::Catalog(_) => "catalog",
+            AdminCommand::Pricing(_) => "pricing",
+        }
+    }
+}
+
+fn dispatch(command: AdminCommand, root: &MgrRoot) -> i32 {
+    match command {
+        AdminCommand::Sync { module, dry_run } => sync::run(root, module, dry_run),
         AdminCommand::Balance { module } => {
-            with_config(&root, |config| balance::run(&root, config, module))
+            with_config(root, |config| balance::run(root, config, module))
         }
         AdminCommand::Import {
             module,
             dry_run,
             upstream_id,
             account,
-        } => with_config(&root, |config| {
+        } => with_config(root, |config| {
             let opts = crate::commands::import_service::ImportOptions {
                 dry_run,
                 upstream_id,
                 account,
                 search: None,
             };
-            import::run(&root, config, module, &opts)
+            import::run(root, config, module, &opts)
         }),
         AdminCommand::Reconcile { module, json } => {
-            with_config(&root, |config| reconcile::run(&root, config, module, json))
+            with_config(root, |config| reconcile::run(root, config, module, json))
         }
         AdminCommand::Catalog(c) => {
-            with_config(&root, |config| catalog::run_catalog(&root, config, c))
+            with_config(root, |config| catalog::run_catalog(root, config, c))
         }
         AdminCommand::Pricing(p) => {
-            with_config(&root, |config| catalog::run_pricing(&root, config, p))
+            with_config(root, |config| catalog::run_pricing(root, config, p))
         }
-        AdminCommand::Config => show_config(&root),
+        AdminCommand::Config => show_config(root),
     }
 }
 
@@ -250,6 +282,24 @@ mod tests {
             missing.is_empty(),
             "options without a description: {missing:?}"
         );
+    }
+
+    #[test]
+    fn each_subcommand_knows_its_name() {
+        for argv in [
+            &["config"][..],
+            &["sync", "--module", "1"],
+            &["balance"],
+            &["import", "--module", "1"],
+            &["reconcile", "--module", "1"],
+            &["catalog", "show"],
+            &["pricing", "preview", "--module", "1"],
+        ] {
+            let cli =
+                Cli::try_parse_from(std::iter::once("pmsslreseller").chain(argv.iter().copied()))
+                    .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+            assert_eq!(cli.command.name(), argv[0]);
+        }
     }
 
     #[test]

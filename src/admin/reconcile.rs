@@ -152,8 +152,12 @@ pub struct Books {
     pub upstream: BTreeMap<u64, UpCert>,
     /// Linked ids the upstream answered "not found" for.
     pub not_found: BTreeSet<u64>,
-    /// What could not be read, per upstream id.
+    /// What could not be read: local services (their row or params) and
+    /// upstream certificates.
     pub errors: Vec<String>,
+    /// Local services left out as unreadable: an upstream certificate ordered
+    /// for one of them is theirs, not an orphan or someone else's.
+    pub unreadable_items: BTreeSet<u64>,
 }
 
 /// The report.
@@ -388,11 +392,14 @@ pub fn classify(books: &Books) -> Report {
         if linked.contains(&u.id) || u.status == Some(ItemStatus::Deleted) {
             continue;
         }
-        let owner = u
+        let remote_item = u
             .remoteid
             .as_deref()
-            .and_then(|r| r.trim().parse::<u64>().ok())
-            .and_then(|i| by_item.get(&i).copied());
+            .and_then(|r| r.trim().parse::<u64>().ok());
+        if remote_item.is_some_and(|i| books.unreadable_items.contains(&i)) {
+            continue;
+        }
+        let owner = remote_item.and_then(|i| by_item.get(&i).copied());
         let Some(l) = owner else {
             not_ours += 1;
             continue;
@@ -460,15 +467,27 @@ const BOOK_PARAMS: &[&str] = &[
     LEGACY_CERT_NOT_AFTER_PARAM,
 ];
 
-/// The local certificate services of the module, every state included.
-pub fn local_certs(db: &mut Db, key: &CryptKey, module: u64) -> Result<Vec<LocalCert>> {
+/// The local certificate services of the module, every state included, and
+/// what could not be read: a service whose row or params BILLmanager's
+/// database holds unreadable values for is left out of the books (it costs
+/// that row only) and named in the report's errors.
+pub fn local_certs(db: &mut Db, key: &CryptKey, module: u64) -> Result<Locals> {
     let mut out = Vec::new();
+    let mut unreadable = Vec::new();
     let mut all_params = db.module_item_params(module, BOOK_PARAMS, key)?;
-    for item in db.module_items(module)? {
+    let read = db.module_items(module)?;
+    for skipped in &read.skipped {
+        unreadable.push((skipped.item, skipped.error.message.clone()));
+    }
+    for item in read.items {
         if item.itemtype_intname != ITEMTYPE {
             continue;
         }
-        let params = all_params.remove(&item.id).unwrap_or_default();
+        if let Some(e) = all_params.unreadable.remove(&item.id) {
+            unreadable.push((Some(item.id), e.message));
+            continue;
+        }
+        let params = all_params.by_item.remove(&item.id).unwrap_or_default();
         out.push(LocalCert {
             item: item.id,
             name: item.name.clone(),
@@ -487,7 +506,17 @@ pub fn local_certs(db: &mut Db, key: &CryptKey, module: u64) -> Result<Vec<Local
             cert_not_after: cert_end(&params),
         });
     }
-    Ok(out)
+    Ok(Locals {
+        certs: out,
+        unreadable,
+    })
+}
+
+/// What [`local_certs`] read.
+pub struct Locals {
+    pub certs: Vec<LocalCert>,
+    /// Services left out (the item when known, and why).
+    pub unreadable: Vec<(Option<u64>, String)>,
 }
 
 fn is_not_found(e: &UpstreamError) -> bool {
@@ -516,11 +545,17 @@ pub fn gather(
             &fetched
         }
     };
+    let Locals { certs, unreadable } = local_certs(db, key, module)?;
     let mut books = Books {
         module,
         mirror_suspend,
-        locals: local_certs(db, key, module)?,
+        locals: certs,
         upstream: list.iter().map(|r| (r.id, UpCert::from(r))).collect(),
+        unreadable_items: unreadable.iter().filter_map(|(i, _)| *i).collect(),
+        errors: unreadable
+            .into_iter()
+            .map(|(_, e)| format!("local service: {e}"))
+            .collect(),
         ..Books::default()
     };
     let linked: BTreeSet<u64> = books.locals.iter().filter_map(|l| l.upstream_id).collect();
@@ -586,6 +621,11 @@ pub fn run(root: &MgrRoot, config: &Config, module: u64, as_json: bool) -> i32 {
     crate::logging::set_context(format!("reconcile module={module}"));
     match report(root, config, module) {
         Ok(r) => {
+            // Each row that could not be read, once in the log too (the
+            // table and the JSON show them as well).
+            for e in &r.errors {
+                log::warn!("reconcile module {module}: could not read: {e}");
+            }
             if as_json {
                 let v = json!({
                     "module": r.module,

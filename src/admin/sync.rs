@@ -7,8 +7,11 @@
 //! issued (or not yet synced at all), an upstream expiry that differs from
 //! the local one, a row whose status contradicts the local one, a row that
 //! vanished. Each such item goes through the same code as `sync_item`, under
-//! its lock (a busy item is skipped, the next run takes it). Progress on a
-//! terminal, a one-line summary always; exit 1 when any item failed. When
+//! its lock (a busy item is skipped, the next run takes it). An item whose
+//! row or params BILLmanager's database holds unreadable values for is left
+//! out, logged once with the column, and counted as unreadable: it costs that
+//! item only. Progress on a terminal, a one-line summary always; exit 1 when
+//! any item failed or was unreadable. When
 //! the books still disagree afterwards, one warn line in the log: the drift
 //! report's summary, from the same list (`admin::reconcile`).
 //!
@@ -54,6 +57,9 @@ pub struct Summary {
     pub updated: usize,
     pub busy: usize,
     pub errors: usize,
+    /// Items left out because BILLmanager's database holds a value for them
+    /// that cannot be read (each logged with the item and the column).
+    pub unreadable: usize,
     /// Reissues or renewals due now (sent, or listed by a dry run).
     pub due: usize,
     /// Wall time of the whole run.
@@ -63,8 +69,8 @@ pub struct Summary {
 impl Summary {
     pub fn line(&self, module: u64) -> String {
         format!(
-            "sync module {module}: {} certificates, {} not ordered yet, {} read upstream, {} updated, {} busy, {} errors, {} reissues/renewals due; {:.1} s",
-            self.certificates, self.not_ordered, self.read, self.updated, self.busy, self.errors, self.due, self.seconds
+            "sync module {module}: {} certificates, {} not ordered yet, {} read upstream, {} updated, {} busy, {} errors, {} unreadable, {} reissues/renewals due; {:.1} s",
+            self.certificates, self.not_ordered, self.read, self.updated, self.busy, self.errors, self.unreadable, self.due, self.seconds
         )
     }
 }
@@ -167,7 +173,7 @@ pub fn run(root: &MgrRoot, module: u64, dry_run: bool) -> i32 {
             };
             println!("{line}");
             log::info!("{line}");
-            i32::from(summary.errors > 0)
+            i32::from(summary.errors + summary.unreadable > 0)
         }
         Err(e) => {
             log::error!("sync module {module} failed: {e}");
@@ -202,8 +208,9 @@ pub fn sync_module(ctx: &Ctx, module: u64, dry_run: bool) -> Result<Summary> {
     let client = connect(&settings, &ctx.config)?;
     let list = client.certificate_list()?;
     let rows: HashMap<u64, &CertSummary> = list.iter().map(|r| (r.id, r)).collect();
-    let items: Vec<_> = db
-        .module_items(module)?
+    let read = db.module_items(module)?;
+    let items: Vec<_> = read
+        .items
         .into_iter()
         .filter(|i| i.itemtype_intname == crate::commands::lifecycle::job::ITEMTYPE)
         .filter(|i| ItemStatus::from_db(i.status) != ItemStatus::Deleted)
@@ -213,11 +220,22 @@ pub fn sync_module(ctx: &Ctx, module: u64, dry_run: bool) -> Result<Summary> {
         certificates: items.len(),
         ..Summary::default()
     };
+    // A row that cannot be read costs that item only: logged once, counted,
+    // and the rest go on.
+    for skipped in &read.skipped {
+        log::error!("sync module {module}: skipped: {}", skipped.error);
+        summary.unreadable += 1;
+    }
     // Decide from the list and the local params alone which items need a
     // look; only those get a job (lock, item read, upstream read).
     let mut work: Vec<Work> = Vec::new();
     for item in &items {
-        let params = params.remove(&item.id).unwrap_or_default();
+        if let Some(e) = params.unreadable.remove(&item.id) {
+            log::error!("sync module {module}: skipped: {e}");
+            summary.unreadable += 1;
+            continue;
+        }
+        let params = params.by_item.remove(&item.id).unwrap_or_default();
         let Some(upstream_id) = params
             .get(UPSTREAM_ID_PARAM)
             .and_then(|v| v.trim().parse::<u64>().ok())

@@ -188,18 +188,16 @@ mod tests {
     fn item() -> ItemRow {
         ItemRow {
             id: 42,
-            remoteid: None,
             processingmodule: Some(1),
             module: Some("pmsslreseller".into()),
             pricelist: 7,
             lastpricelist: None,
             pricelist_intname: "ssl_3033".into(),
             itemtype_intname: "certificate".into(),
-            period: 12,
+            period: crate::billing::Period::Months(12),
             status: 1,
             expiredate: None,
             opendate: None,
-            account: 1,
             name: "example.com".into(),
         }
     }
@@ -213,7 +211,6 @@ mod tests {
     fn cert(csr: &str) -> Option<CertificateRow> {
         Some(CertificateRow {
             csr: Some(csr.into()),
-            pkey: None,
             crt: None,
         })
     }

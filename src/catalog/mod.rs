@@ -22,6 +22,7 @@ pub mod templates;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::billing::period::{self, OrderPeriod};
 use crate::paths::MgrRoot;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 
@@ -218,8 +219,9 @@ pub mod flags_text {
     }
 }
 
-/// Period `length` the upstream uses for a trial (upstream-api.md §5).
-pub const TRIAL_LENGTH: i64 = -100;
+/// Period `length` the upstream uses for a trial (upstream-api.md §5; the
+/// special periods are kept in `billing::period`).
+pub const TRIAL_LENGTH: i64 = period::TRIAL;
 
 /// One price of a tariff: `price[@currency]/period[@type][@length][@cost]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -263,8 +265,8 @@ pub fn period_label(kind: &str, length: i64) -> String {
     match (kind, length) {
         (_, TRIAL_LENGTH) => "trial".into(),
         ("month", n) if n > 0 => format!("{n} mo"),
-        (_, -50) => "day".into(),
-        (_, 0) => "lifetime".into(),
+        (_, period::DAILY) => "day".into(),
+        (_, period::LIFETIME) => "lifetime".into(),
         (k, n) => format!("{k} {n}"),
     }
 }
@@ -342,6 +344,22 @@ impl Tariff {
             .iter()
             .find(|p| p.is_sold() && p.months() == Some(months))
     }
+
+    /// The tariff's trial, when the upstream sells one (a trial period with
+    /// a cost, usually 0; `cost=""` is listed but not sold).
+    pub fn trial(&self) -> Option<&Period> {
+        self.periods
+            .iter()
+            .find(|p| p.is_trial() && p.cost.is_some())
+    }
+
+    /// The wanted period as the tariff sells it.
+    pub fn order_period(&self, period: OrderPeriod) -> Option<&Period> {
+        match period {
+            OrderPeriod::Months(m) => self.sold_period(m),
+            OrderPeriod::Trial => self.trial(),
+        }
+    }
 }
 
 /// A `<pricelist>` of the export that was not taken, and why.
@@ -383,7 +401,7 @@ impl Catalog {
 pub struct OrderTerms {
     pub module_id: u64,
     pub upstream_tariff: u64,
-    pub period_months: u32,
+    pub period: OrderPeriod,
     /// Upstream cost of that period when the catalog was fetched.
     pub cost: Decimal,
     pub currency: String,
@@ -400,16 +418,21 @@ impl Catalog {
     /// Upstream tariff and period for a local tariff intname and a period in
     /// months, or a clear error saying what the admin must do.
     pub fn order_terms(&self, intname: &str, period_months: u32) -> Result<OrderTerms> {
-        self.order_terms_for(upstream_tariff_id(intname)?, intname, period_months)
+        self.order_terms_for(
+            upstream_tariff_id(intname)?,
+            intname,
+            OrderPeriod::Months(period_months),
+        )
     }
 
     /// [`Catalog::order_terms`] for a local tariff already linked to upstream
-    /// tariff `id` (`intname` only names the local tariff in messages).
+    /// tariff `id` (`intname` only names the local tariff in messages), for
+    /// whole months or the tariff's trial.
     pub fn order_terms_for(
         &self,
         id: u64,
         intname: &str,
-        period_months: u32,
+        period: OrderPeriod,
     ) -> Result<OrderTerms> {
         let hint = format!(
             "run `pmsslreseller catalog refresh --module {}` and check the tariff",
@@ -431,7 +454,7 @@ impl Catalog {
                 tariff.name
             );
         }
-        let period = tariff.sold_period(period_months).ok_or_else(|| {
+        let sold = tariff.order_period(period).ok_or_else(|| {
             let sold: Vec<String> = tariff
                 .periods
                 .iter()
@@ -439,24 +462,33 @@ impl Catalog {
                 .filter_map(|p| p.months())
                 .map(|m| m.to_string())
                 .collect();
+            let sold = if sold.is_empty() {
+                "none".to_string()
+            } else {
+                sold.join(", ")
+            };
+            let what = match period {
+                OrderPeriod::Months(m) => format!("is not sold for {m} months"),
+                OrderPeriod::Trial => "sells no trial".to_string(),
+            };
             ModuleError::value(
                 "period",
                 format!(
-                    "upstream tariff {id} ({}) is not sold for {period_months} months (sold: {} months); \
+                    "upstream tariff {id} ({}) {what} (sold: {sold} months); \
                      change the local tariff's periods or {hint}",
                     tariff.name,
-                    if sold.is_empty() { "none".to_string() } else { sold.join(", ") }
                 ),
             )
-            .with_param("value", period_months.to_string())
+            .with_param("value", period.wire().to_string())
         })?;
         Ok(OrderTerms {
             module_id: self.module_id,
             upstream_tariff: id,
-            period_months,
-            // is_sold() guarantees a cost; Decimal::ZERO is never reached.
-            cost: period.cost.unwrap_or(Decimal::ZERO),
-            currency: period.currency.clone(),
+            period,
+            // order_period() finds only periods with a cost; Decimal::ZERO is
+            // never reached.
+            cost: sold.cost.unwrap_or(Decimal::ZERO),
+            currency: sold.currency.clone(),
             tariff_name: tariff.name.clone(),
             flags: tariff.flags,
             validation: tariff.validation,
@@ -503,8 +535,8 @@ mod tests {
         .unwrap();
         let t = lookup_order_terms(&root, 4, "ssl_3033", 12).unwrap();
         assert_eq!(
-            (t.upstream_tariff, t.period_months, t.currency.as_str()),
-            (3033, 12, "EUR")
+            (t.upstream_tariff, t.period, t.currency.as_str()),
+            (3033, OrderPeriod::Months(12), "EUR")
         );
         assert_eq!(t.cost, "7.5".parse().unwrap());
         assert_eq!(t.altname_limit, Some(10));

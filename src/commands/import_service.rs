@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 
-use crate::billing::ItemStatus;
+use crate::billing::{ItemStatus, Period};
 use crate::commands::lifecycle::job::{ITEMTYPE, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM};
 use crate::commands::lifecycle::lock::{lock_within, open_lock_file};
 use crate::commands::lifecycle::status::{local_status, map_upstream, status_name, UpstreamState};
@@ -105,6 +105,10 @@ pub struct ImportReport {
     pub module: u64,
     pub dry_run: bool,
     pub rows: Vec<ImportRow>,
+    /// Local services whose link BILLmanager's database holds unreadable
+    /// values for (why, naming the column): while there are any, nothing new
+    /// is linked.
+    pub unreadable: Vec<String>,
 }
 
 impl ImportReport {
@@ -122,14 +126,15 @@ impl ImportReport {
 
     pub fn summary(&self) -> String {
         format!(
-            "import module {}: {} upstream certificates, {} {}, {} completed, {} skipped, {} failed",
+            "import module {}: {} upstream certificates, {} {}, {} completed, {} skipped, {} failed, {} local services unreadable",
             self.module,
             self.rows.len(),
             self.linked(),
             if self.dry_run { "would be linked" } else { "linked" },
             self.count(|a| matches!(a, Action::Completed(_))),
             self.count(|a| matches!(a, Action::Skipped(_))),
-            self.failed()
+            self.failed(),
+            self.unreadable.len()
         )
     }
 
@@ -152,11 +157,18 @@ impl ImportReport {
                 r.upstream_id, r.cn, r.tariff, r.state, action
             ));
         }
+        for u in &self.unreadable {
+            out.push_str(&format!("local service unreadable: {u}\n"));
+        }
         out.push_str(&self.summary());
         out.push('\n');
         out
     }
 }
+
+/// The item params that tell which upstream certificate a local service
+/// owns, and how far an earlier import got with it.
+const LINK_PARAMS: &[&str] = &[UPSTREAM_ID_PARAM, IMPORTED_PARAM, SERVICE_STATUS_PARAM];
 
 /// The local shape of one upstream certificate, or why it is not imported.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,6 +176,8 @@ pub struct Planned {
     pub upstream_tariff: u64,
     pub item_status: ItemStatus,
     pub service_status: ServiceStatus,
+    /// Months.
+    pub period: u32,
 }
 
 /// Decide from the upstream view alone (tariff existence is checked after).
@@ -206,10 +220,24 @@ pub fn plan(view: &CertView, today: NaiveDate) -> std::result::Result<Planned, S
     } else {
         ItemStatus::Active
     };
+    // The local service is billed for the upstream's period. One that is not
+    // whole months (a trial, lifetime, daily: `billing::period`) is no term
+    // a local service can be renewed for, so it is not imported. An upstream
+    // that shows no period: 12 months, which the admin can change.
+    let period = match view.period.map(Period::from_db) {
+        None => 12,
+        Some(Period::Months(m)) => m,
+        Some(other) => {
+            return Err(format!(
+                "the upstream period is {other}: not imported; create the service by hand if it is wanted"
+            ))
+        }
+    };
     Ok(Planned {
         upstream_tariff,
         item_status,
         service_status: target,
+        period,
     })
 }
 
@@ -284,13 +312,15 @@ pub fn import(
     let mut rows = client.certificate_list()?;
     rows.sort_by_key(|r| r.id);
     // Links of every local service of the module, whatever its state: a
-    // closed service still owns its upstream certificate.
+    // closed service still owns its upstream certificate, and so does one
+    // whose row BILLmanager's database holds unreadable values for (only its
+    // id and params are needed here).
+    let read = db.module_items(module)?;
+    let local_ids: BTreeSet<String> = read.all_ids().map(|i| i.to_string()).collect();
+    let mut params = db.module_item_params(module, LINK_PARAMS, &key)?;
     let mut linked: BTreeMap<u64, Local> = BTreeMap::new();
-    let mut local_ids: BTreeSet<String> = BTreeSet::new();
-    for item in db.module_items(module)? {
-        local_ids.insert(item.id.to_string());
-        let params = db.item_params(item.id, &key)?;
-        if let Some(uid) = params
+    for (item, p) in &params.by_item {
+        if let Some(uid) = p
             .get(UPSTREAM_ID_PARAM)
             .and_then(|v| v.trim().parse::<u64>().ok())
             .filter(|id| is_possible_id(*id))
@@ -298,12 +328,30 @@ pub fn import(
             linked.insert(
                 uid,
                 Local {
-                    item: item.id,
-                    imported: params.contains_key(IMPORTED_PARAM),
-                    status: local_status(params.get(SERVICE_STATUS_PARAM).map(String::as_str)),
+                    item: *item,
+                    imported: p.contains_key(IMPORTED_PARAM),
+                    status: local_status(p.get(SERVICE_STATUS_PARAM).map(String::as_str)),
                 },
             );
         }
+    }
+    // A service whose link cannot be read might own any upstream
+    // certificate: nothing new is linked in this run, since a second service
+    // for one certificate would be billed too and its close would delete the
+    // other's certificate. The rest of the run (what is linked, completions)
+    // goes on.
+    let mut unreadable: Vec<String> = std::mem::take(&mut params.unreadable)
+        .into_values()
+        .map(|e| e.message)
+        .collect();
+    unreadable.extend(
+        read.skipped
+            .iter()
+            .filter(|s| s.item.is_none())
+            .map(|s| s.error.message.clone()),
+    );
+    for u in &unreadable {
+        log::warn!("import module {module}: a local service cannot be read: {u}");
     }
     let ours = |rid: Option<&str>| {
         rid.map(str::trim)
@@ -315,7 +363,14 @@ pub fn import(
         module,
         dry_run: opts.dry_run,
         rows: Vec::new(),
+        unreadable,
     };
+    let blocked = (!report.unreadable.is_empty()).then(|| {
+        format!(
+            "not linked while {} local service(s) cannot be read (see above); fix them in BILLmanager, then import again",
+            report.unreadable.len()
+        )
+    });
     if let Some(want) = opts.upstream_id {
         if !rows.iter().any(|r| r.id == want) {
             report.rows.push(ImportRow {
@@ -391,6 +446,11 @@ pub fn import(
         };
         let tariff = local_tariff_intname(planned.upstream_tariff);
         out.tariff = tariff.clone();
+        if let Some(why) = &blocked {
+            out.action = Action::Skipped(why.clone());
+            report.rows.push(out);
+            continue;
+        }
         match db.pricelist_by_intname(ITEMTYPE, &tariff)? {
             None => {
                 out.action = Action::Skipped(format!(
@@ -448,7 +508,7 @@ fn link(
     let module_s = module.to_string();
     let status = planned.item_status.to_db().to_string();
     let service_status = planned.service_status.code().to_string();
-    let period = view.period.unwrap_or(12).to_string();
+    let period = planned.period.to_string();
     let upstream_id = view.id.to_string();
     let expiredate = view.expiredate.map(|d| d.format("%Y-%m-%d").to_string());
     let opendate = view
@@ -622,5 +682,19 @@ mod tests {
         let mut v = view(2, Some(5), true, "2027-01-01");
         v.pricelist = "Comodo Positive SSL".into();
         assert!(plan(&v, today()).unwrap_err().contains("not an id"));
+    }
+
+    #[test]
+    fn only_whole_months_are_imported() {
+        let mut v = view(2, Some(5), true, "2027-06-01");
+        v.period = Some(24);
+        assert_eq!(plan(&v, today()).unwrap().period, 24);
+        v.period = None;
+        assert_eq!(plan(&v, today()).unwrap().period, 12);
+        for (p, named) in [(-100, "trial"), (0, "lifetime"), (-50, "daily"), (-7, "-7")] {
+            v.period = Some(p);
+            let why = plan(&v, today()).unwrap_err();
+            assert!(why.contains(named), "{why}");
+        }
     }
 }

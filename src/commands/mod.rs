@@ -55,6 +55,11 @@ fn features_where(listed: impl Fn(Advertised) -> bool) -> Vec<&'static str> {
 /// is answered here: one that is not implemented never parses (its name
 /// answers `not_supported` in [`Command::from_args`]).
 pub fn execute(cmd: &Command, ctx: &Ctx) -> Result<Option<String>> {
+    // A lifecycle command's test panic is in `Job::start`, once it holds
+    // the module's settings.
+    if !matches!(cmd, Command::Service { .. }) {
+        crate::panic_net::test_point(cmd.name(), None);
+    }
     match cmd {
         // Templates come from the catalog caches only: no network, no DB.
         Command::Features => Ok(Some(features::document(

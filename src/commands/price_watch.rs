@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::billing::{Db, ItemStatus};
+use crate::billing::{Db, ItemStatus, Period};
 use crate::catalog::{upstream_tariff_id, Catalog};
 use crate::pricing::{Pricer, PricingConfig, QuoteStatus};
 use crate::protocol::error::Result;
@@ -28,6 +28,14 @@ pub struct LocalPrice {
     pub services: u64,
 }
 
+/// What [`local_prices`] read: the prices, and the services left out of the
+/// check, each with why (for the refresh to print and log once).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalPrices {
+    pub prices: Vec<LocalPrice>,
+    pub left_out: Vec<String>,
+}
+
 /// The local prices of the module's live certificate services.
 ///
 /// OUR GUESS, kept here only: no source names where BILLmanager keeps a
@@ -35,35 +43,86 @@ pub struct LocalPrice {
 /// (module-protocol.md §9.3 lists the column; that it is the price of one
 /// period of the service, in the `[pricing] currency` — or the upstream's
 /// when that is empty — is not confirmed). Services at cost 0 (free, or not
-/// priced yet) and closed services are left out.
-pub fn local_prices(db: &mut Db, module: u64) -> Result<Vec<LocalPrice>> {
+/// priced yet) and closed services are left out silently. Left out by name
+/// (`left_out`), while the others are still checked: a service not charged
+/// yet (`item.cost` NULL), one whose tariff, status, cost or period cannot be
+/// read, and one whose period is not whole months (a trial, lifetime, daily:
+/// the upstream sells by the month).
+pub fn local_prices(db: &mut Db, module: u64) -> Result<LocalPrices> {
     let mut merged: BTreeMap<(String, u32, Decimal), u64> = BTreeMap::new();
-    for (tariff, period, status, cost, n) in db.service_costs(module)? {
+    let mut left_out = Vec::new();
+    for g in db.service_costs(module)? {
+        let who = match (g.first_item, g.services) {
+            (Some(i), 1) => format!("item {i}"),
+            (Some(i), n) => format!("items {i} and {} more", n - 1),
+            (None, n) => format!("{n} services"),
+        };
+        let mut leave = |why: String| {
+            left_out.push(format!("{who}: {why}; left out of the price check"));
+        };
+        let in_db = "in BILLmanager's database";
+        let status = match g.status {
+            Ok(s) => s,
+            Err(p) => {
+                leave(format!("item.status {p} {in_db}"));
+                continue;
+            }
+        };
         if ItemStatus::from_db(status) == ItemStatus::Deleted {
             continue;
         }
-        let Ok(months) = u32::try_from(period) else {
-            continue;
+        let tariff = match g.tariff {
+            Ok(t) => t,
+            Err(p) => {
+                leave(format!("pricelist.intname {p} {in_db}"));
+                continue;
+            }
         };
-        let Ok(price) = cost.trim().parse::<Decimal>() else {
-            continue;
+        let price = match g.cost {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                leave(format!(
+                    "tariff {tariff}: item.cost is NULL {in_db} (not charged yet)"
+                ));
+                continue;
+            }
+            Err(b) => {
+                leave(format!("tariff {tariff}: item.cost {b} {in_db}"));
+                continue;
+            }
         };
-        if price <= Decimal::ZERO || months == 0 {
+        if price <= Decimal::ZERO {
             continue;
         }
+        let months = match g.period {
+            Ok(Period::Months(m)) => m,
+            Ok(other) => {
+                leave(format!(
+                    "tariff {tariff}: its period is {other}, which the upstream does not sell by the month"
+                ));
+                continue;
+            }
+            Err(p) => {
+                leave(format!("tariff {tariff}: item.period {p} {in_db}"));
+                continue;
+            }
+        };
         *merged
             .entry((tariff, months, price.normalize()))
-            .or_default() += n;
+            .or_default() += g.services;
     }
-    Ok(merged
-        .into_iter()
-        .map(|((tariff, months, price), services)| LocalPrice {
-            tariff,
-            months,
-            price,
-            services,
-        })
-        .collect())
+    Ok(LocalPrices {
+        prices: merged
+            .into_iter()
+            .map(|((tariff, months, price), services)| LocalPrice {
+                tariff,
+                months,
+                price,
+                services,
+            })
+            .collect(),
+        left_out,
+    })
 }
 
 /// A local price under the floor, with the numbers.

@@ -34,7 +34,7 @@ use rust_decimal::Decimal;
 pub use error::{ApiError, ApiErrorClass, UpstreamError};
 pub use url::Endpoint;
 
-use crate::billing::ItemStatus;
+use crate::billing::{ItemStatus, OrderPeriod};
 use crate::config::{OrderConfig, UpstreamConfig};
 use crate::secret::{redact, Secret, MASK};
 use parse::Node;
@@ -89,7 +89,8 @@ pub struct CertView {
     pub cn: String,
     pub altnames: Vec<String>,
     pub pricelist: String,
-    pub period: Option<u32>,
+    /// `period` as shown: months, or a special value (`billing::Period`).
+    pub period: Option<i64>,
     pub createdate: Option<String>,
     pub expiredate: Option<NaiveDate>,
     /// The `item_status` field as shown (a code or a label), for logs.
@@ -108,12 +109,12 @@ pub struct CertView {
 }
 
 /// A new certificate order.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertOrder {
     /// Upstream tariff id.
     pub pricelist: u64,
-    /// Months.
-    pub period: u32,
+    /// Months, or the tariff's trial: nothing else can be sent.
+    pub period: OrderPeriod,
     /// Our reference stored on the upstream item (local item id), for reconciliation.
     pub remoteid: String,
     pub cn: String,

@@ -12,7 +12,7 @@
 //! no running operation: nothing is reported to BILLmanager (`post*`), the
 //! local paid term does not move, and the service stays active.
 
-use crate::billing::{CertificateOrderData, ItemStatus};
+use crate::billing::{CertificateOrderData, ItemStatus, OrderPeriod};
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::{wire, CertView, ReissueKind};
 use crate::x509;
@@ -27,7 +27,7 @@ use super::status::ServiceStatus;
 use super::tariff::{cached_terms, upstream_tariff};
 use super::term::{
     certificate_text, describe, next_action_text, plan, validation_note, Action, Facts, Plan,
-    CERTIFICATE_PARAM, LEGACY_VALIDATION_PARAM, NEXT_ACTION_PARAM,
+    CERTIFICATE_PARAM, LEGACY_VALIDATION_PARAM, NEXT_ACTION_PARAM, NO_PAID_RENEWAL,
 };
 
 /// What one look at a service planned and did.
@@ -77,6 +77,12 @@ pub fn facts(job: &Job, view: &CertView) -> Facts {
         cert,
         upstream_expiry: view.expiredate,
         before_days: job.ctx.config.lifecycle.reissue_before_days,
+        no_paid_term: job
+            .item
+            .period
+            .months()
+            .is_none()
+            .then(|| format!("the service's period is {}", job.item.period)),
     }
 }
 
@@ -125,6 +131,11 @@ struct Planned {
 fn plan_for(job: &Job, view: &CertView) -> Planned {
     let facts = facts(job, view);
     let p = plan(&facts);
+    if let Plan::Nothing { why } = &p {
+        if why.starts_with(NO_PAID_RENEWAL) {
+            log::info!("item {}: {why}", job.item_id);
+        }
+    }
     let text = describe(&p, &facts);
     let note = validation_note(&p, &facts);
     let due = match p {
@@ -383,7 +394,8 @@ fn renewal_visible(view: &CertView, intent: &Intent) -> bool {
 /// The upstream cost of one renewal of this item, as the cached catalog
 /// lists it, for the warning.
 pub fn renewal_cost(job: &mut Job, months: u32) -> String {
-    let terms = upstream_tariff(job).and_then(|upstream| cached_terms(job, upstream, months));
+    let terms = upstream_tariff(job)
+        .and_then(|upstream| cached_terms(job, upstream, OrderPeriod::Months(months)));
     match terms {
         Ok(Some(t)) => format!("{} {}", t.cost, t.currency),
         _ => "an amount not in the cached catalog (run catalog refresh)".into(),
@@ -401,7 +413,7 @@ fn renew(job: &mut Job, view: &CertView) -> Result<bool> {
     let before = view.expiredate;
     let mut intent = Intent::new(IntentOp::Prolong, generation, attempt, None, now_unix());
     intent.upstream_id = Some(view.id);
-    intent.period = Some(months);
+    intent.period = Some(i64::from(months));
     intent.before.expiry = before.map(|d| d.to_string());
     intent.before.crt_digest = crt.map(digest);
     job.save_intent(&intent)?;

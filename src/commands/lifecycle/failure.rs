@@ -147,7 +147,16 @@ pub fn report_failure(
     }
     let Some(db) = db else { return };
     let trycount = match db.running_operation(ro) {
-        Ok(Some(op)) => op.trycount,
+        Ok(Some(op)) => op.trycount.unwrap_or_else(|problem| {
+            // At least this run happened: counted as the first try, so only
+            // what stops at the first try (a refused renewal, an error no
+            // rerun can fix) is switched to manual now.
+            log::warn!(
+                "running operation {ro}: runningoperation.trycount {problem} in BILLmanager's database; \
+                 counting this run as try 1"
+            );
+            1
+        }),
         Ok(None) => return,
         Err(e) => {
             log::error!("could not read running operation {ro}: {e}");

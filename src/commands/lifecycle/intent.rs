@@ -93,8 +93,9 @@ pub struct Intent {
     pub cn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pricelist: Option<u64>,
+    /// The period sent: months, or the trial's code (`billing::period`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub period: Option<u32>,
+    pub period: Option<i64>,
     /// Reissue kind sent (`crt_type`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crt_type: Option<String>,

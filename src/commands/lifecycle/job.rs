@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::billing::{CryptKey, Db, ItemRow, Mgrctl, ModuleSettings};
+use crate::billing::period::MAX_MONTHS;
+use crate::billing::{CryptKey, Db, ItemRow, Mgrctl, ModuleSettings, Period};
 use crate::commands::module::{connect, our_module_settings};
 use crate::commands::Ctx;
 use crate::protocol::args::ServiceOp;
@@ -101,6 +102,9 @@ impl<'a> Job<'a> {
             }
         };
         let params = db.item_params(item_id, &key)?;
+        // Debug builds only: the panic net's test, with the password known
+        // to the redaction and in the panic message.
+        crate::panic_net::test_point(op.name(), Some(settings.password.expose()));
         Ok(Job {
             ctx,
             op,
@@ -345,22 +349,42 @@ impl<'a> Job<'a> {
         .with_object(format!("item {}", self.item_id))
     }
 
-    /// The tariff's period in whole months.
+    /// The service's period in whole months, for what is bought or dated by
+    /// the month (a renewal, the paid term). Any other period
+    /// (`billing::period`: trial, lifetime, daily, unknown) is a `value` error
+    /// naming it, raised before anything is sent.
     pub fn period_months(&self) -> Result<u32> {
-        u32::try_from(self.item.period)
-            .ok()
-            .filter(|p| *p > 0)
-            .ok_or_else(|| {
-                ModuleError::value(
-                    "period",
-                    format!(
-                        "item {} has period {} months; certificates are sold for whole months (12, 24, …). \
-                         Fix the item's period",
-                        self.item_id, self.item.period
-                    ),
-                )
-            })
+        self.item
+            .period
+            .months()
+            .ok_or_else(|| not_months(self.item_id, self.item.period))
     }
+}
+
+/// The `value` error for a period that is not whole months, saying what it
+/// is and what to do. Nothing is sent upstream for such a period.
+pub fn not_months(item: u64, period: Period) -> ModuleError {
+    let why = match period {
+        Period::Trial => {
+            "pmsslreseller neither renews a trial nor computes a paid term from it".to_string()
+        }
+        Period::Lifetime => {
+            "certificates are sold for whole months (12, 24, …), never for life".into()
+        }
+        Period::Daily => "certificates are not billed by the day".into(),
+        Period::Unknown(_) => format!(
+            "it is no number of months (1–{MAX_MONTHS}) and no special period pmsslreseller knows"
+        ),
+        Period::Months(_) => "it is not what this step needs".into(),
+    };
+    ModuleError::value(
+        "period",
+        format!(
+            "item {item}'s period is {period}: {why}. Set the service's period to the months the \
+             customer pays for, then rerun; nothing was sent upstream"
+        ),
+    )
+    .with_param("value", period.code().to_string())
 }
 
 /// For the bulk sync: the item (read under its lock) is still a certificate
@@ -411,20 +435,18 @@ fn check_ours(db: &mut Db, key: &CryptKey, item: &ItemRow) -> Result<ModuleSetti
         if e.kind == ErrorKind::WrongModule {
             e.message = format!("item {}: {}", item.id, e.message);
             e.object = Some(item.id.to_string());
+        } else if e.object.as_deref() == Some("processingmodule") {
+            // The module the item names does not exist.
+            e.message = format!("item {}: {} (item.processingmodule)", item.id, e.message);
+            e.object = Some("item.processingmodule".into());
         }
         e
     })
 }
 
-/// A value for an error message: at most 80 characters.
+/// A value for an error message.
 fn shorten(v: &str) -> String {
-    let n = v.chars().count();
-    if n <= 80 {
-        v.to_string()
-    } else {
-        let head: String = v.chars().take(80).collect();
-        format!("{head}… ({n} characters)")
-    }
+    crate::logging::shorten(v, 80)
 }
 
 /// After a failed send: a definite "no" marks the intent refused (a rerun

@@ -33,7 +33,7 @@ pub mod term;
 use crate::billing::{Db, Mgrctl};
 use crate::commands::Ctx;
 use crate::protocol::args::ServiceOp;
-use crate::protocol::error::Result;
+use crate::protocol::error::{ModuleError, Result};
 
 use failure::{report_failure, FailureSite};
 use std::time::Duration;
@@ -85,6 +85,34 @@ pub fn execute(op: ServiceOp, item: u64, ro: Option<u64>, ctx: &Ctx) -> Result<O
             report_failure(&mgrctl, Some(&mut db), &site, &e, &ctx.config.lifecycle);
             Err(e)
         }
+    }
+}
+
+/// After a panic (a bug) in a lifecycle command inside running operation
+/// `ro`: record the error on it as any failure is (failure.rs), so it shows
+/// in the operation's history and the retry cap applies. What the crashed
+/// run had is gone, so this connects afresh; every failure here is only
+/// logged (and a panic in it caught): the caller answers the error anyway.
+pub fn report_bug(op: ServiceOp, item: u64, ro: u64, ctx: &Ctx, error: &ModuleError) {
+    let reported = crate::panic_net::catch(|| {
+        let mgrctl = Mgrctl::configured(&ctx.root, &ctx.config);
+        let mut db = match Db::connect(&mgrctl) {
+            Ok(db) => Some(db),
+            Err(e) => {
+                log::error!("running operation {ro}: the retry cap is not applied: {e}");
+                None
+            }
+        };
+        let site = FailureSite {
+            op,
+            item,
+            ro: Some(ro),
+            module: None,
+        };
+        report_failure(&mgrctl, db.as_mut(), &site, error, &ctx.config.lifecycle);
+    });
+    if let Err(what) = reported {
+        log::error!("running operation {ro}: recording the error failed too: {what}");
     }
 }
 

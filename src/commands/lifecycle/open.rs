@@ -4,7 +4,10 @@
 //! 1. Already ordered (upstream id on the item)? Then only finish.
 //! 2. A previous send whose answer was lost? Look the order up (reconcile.rs)
 //!    and adopt it; order again only when it is certainly not there.
-//! 3. Otherwise: read the order data, record the intent (read back), order
+//! 3. Otherwise: read the order data, decide the period (whole months, or a
+//!    trial only where the upstream tariff sells one: tariff.rs
+//!    `order_period`; anything else stops here, before anything is sent),
+//!    record the intent (read back), order
 //!    with `remoteid` = our item id (paid from the upstream balance), store
 //!    the upstream id on the item (read back). An order the upstream puts
 //!    into its cart unpaid is recorded as placed (never ordered again) and
@@ -29,7 +32,7 @@ use super::job::{record_send_failure, set_status, Job, SERVICE_STATUS_PARAM};
 use super::reconcile::{adopt, apply_view, settle_lost_order, upstream_state, Adopted};
 use super::report::report_ordered;
 use super::status::{is_pending, local_status, ServiceStatus};
-use super::tariff::{cached_terms, check_names, check_paid_slots, upstream_tariff};
+use super::tariff::{check_names, check_paid_slots, order_period, upstream_tariff};
 
 pub fn run(job: &mut Job) -> Result<()> {
     let decision = job.decide(IntentOp::Open)?;
@@ -82,8 +85,8 @@ pub fn run(job: &mut Job) -> Result<()> {
 fn place_order(job: &mut Job, generation: u32, attempt: u32) -> Result<Adopted> {
     let data = CertificateOrderData::load(job.db, &job.key, job.item_id)?;
     let pricelist = upstream_tariff(job)?;
-    let period = job.period_months()?;
-    if let Some(terms) = cached_terms(job, pricelist, period)? {
+    let (period, terms) = order_period(job, pricelist)?;
+    if let Some(terms) = terms {
         check_names(&terms, &data.cn, &data.altnames)?;
     }
     check_paid_slots(job, &data.cn, &data.altnames)?;
@@ -105,10 +108,10 @@ fn place_order(job: &mut Job, generation: u32, attempt: u32) -> Result<Adopted> 
     intent.remoteid = Some(order.remoteid.clone());
     intent.cn = Some(order.cn.clone());
     intent.pricelist = Some(pricelist);
-    intent.period = Some(period);
+    intent.period = Some(period.wire());
     job.save_intent(&intent)?;
     log::info!(
-        "item {}: ordering upstream tariff {pricelist} for {period} months, CN {} (generation {generation}, try {attempt})",
+        "item {}: ordering upstream tariff {pricelist} for {period}, CN {} (generation {generation}, try {attempt})",
         job.item_id,
         order.cn
     );

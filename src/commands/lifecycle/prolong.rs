@@ -53,6 +53,10 @@ pub fn run(job: &mut Job) -> Result<()> {
             }
         },
     };
+    // Everything below may renew: the period must be whole months before
+    // the upstream is even read (a trial, lifetime or daily period is never
+    // renewed, `billing::period`).
+    let period = job.period_months()?;
     let current = match seen {
         Some(view) => view,
         None => upstream_view(job, upstream_id)?,
@@ -68,16 +72,15 @@ pub fn run(job: &mut Job) -> Result<()> {
             let mut intent =
                 Intent::new(IntentOp::Prolong, generation, attempt, job.ro, now_unix())
                     .with_phase(Phase::Applied);
-            intent.local_expiry = local_target(job)?;
+            intent.local_expiry = local_target(job, period);
             return finish(job, intent, Some(current), None);
         }
     }
-    let period = job.period_months()?;
     let mut intent = Intent::new(IntentOp::Prolong, generation, attempt, job.ro, now_unix());
     intent.upstream_id = Some(upstream_id);
-    intent.period = Some(period);
+    intent.period = Some(i64::from(period));
     intent.before.expiry = before.map(|d| d.format("%Y-%m-%d").to_string());
-    intent.local_expiry = local_target(job)?;
+    intent.local_expiry = local_target(job, period);
     job.save_intent(&intent)?;
     log::info!(
         "item {}: renewing upstream {upstream_id} for {period} months (expiry now {}, generation {generation}, try {attempt})",
@@ -229,12 +232,10 @@ fn ok_without_effect(
 
 /// The local paid term's end after this renewal: the current end + the
 /// period (none yet: the upstream's decides, as before issue 12).
-fn local_target(job: &Job) -> Result<Option<String>> {
-    let months = job.period_months()?;
-    Ok(job
-        .item
+fn local_target(job: &Job, months: u32) -> Option<String> {
+    job.item
         .expiredate
-        .map(|end| prolonged_term_end(end, months).to_string()))
+        .map(|end| prolonged_term_end(end, months).to_string())
 }
 
 /// A date for the log.

@@ -381,25 +381,37 @@ fn lookup_order(job: &mut Job, intent: &Intent) -> Result<(Found, Vec<ListRow>, 
 }
 
 /// Upstream ids already linked to other items of the same module: never
-/// adopted for this one.
+/// adopted for this one. An item whose link cannot be read (a param NULL or
+/// not UTF-8) might own any of them, so nothing is adopted then: an error
+/// naming it, before anything is sent.
 fn linked_upstream_ids(job: &mut Job) -> Result<BTreeSet<u64>> {
     let Some(module) = job.item.processingmodule else {
         return Ok(BTreeSet::new());
     };
-    let mut linked = BTreeSet::new();
-    for other in job.db.module_items(module)? {
-        if other.id == job.item_id {
-            continue;
-        }
-        let params = job.db.item_params(other.id, &job.key)?;
-        if let Some(id) = params
-            .get(UPSTREAM_ID_PARAM)
-            .and_then(|v| v.trim().parse().ok())
-        {
-            linked.insert(id);
-        }
+    let params = job
+        .db
+        .module_item_params(module, &[UPSTREAM_ID_PARAM], &job.key)?;
+    if let Some((other, e)) = params
+        .unreadable
+        .iter()
+        .find(|(other, _)| **other != job.item_id)
+    {
+        return Err(ModuleError::new(
+            e.kind,
+            format!(
+                "item {}: its lost order is not looked up while the upstream link of item {other} cannot \
+                 be read ({}); nothing was adopted or ordered",
+                job.item_id, e.message
+            ),
+        )
+        .with_object(e.object.clone().unwrap_or_default()));
     }
-    Ok(linked)
+    Ok(params
+        .by_item
+        .iter()
+        .filter(|(other, _)| **other != job.item_id)
+        .filter_map(|(_, p)| p.get(UPSTREAM_ID_PARAM)?.trim().parse().ok())
+        .collect())
 }
 
 // ---- Applying an upstream view to the local item (sync_item, open, prolong, bulk sync). ----
@@ -492,16 +504,24 @@ pub fn apply_facts(job: &mut Job, view: &CertView) -> Result<Applied> {
                 }
             }
             // The paid term of a new service: open date + ordered period.
+            // A period that is not whole months (a trial, lifetime, daily:
+            // `billing::period`) gives no paid term to compute: the local
+            // expiry is left as BILLmanager keeps it.
             if job.item.expiredate.is_none() {
-                let opened = job.item.opendate.unwrap_or_else(crate::clock::today);
-                let end = match job.period_months() {
-                    Ok(months) => Some(first_term_end(opened, months)),
-                    Err(_) => view.expiredate,
-                };
-                if let Some(end) = end {
-                    mgrctl.setexpiredate(job.item_id, end)?;
-                    job.item.expiredate = Some(end);
-                    applied.writes += 1;
+                match job.item.period.months() {
+                    Some(months) => {
+                        let opened = job.item.opendate.unwrap_or_else(crate::clock::today);
+                        let end = first_term_end(opened, months);
+                        mgrctl.setexpiredate(job.item_id, end)?;
+                        job.item.expiredate = Some(end);
+                        applied.writes += 1;
+                    }
+                    None => log::info!(
+                        "item {}: its period is {}: no paid term is computed from it; the local expiry \
+                         stays as BILLmanager keeps it",
+                        job.item_id,
+                        job.item.period
+                    ),
                 }
             }
         }

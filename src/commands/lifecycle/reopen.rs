@@ -9,7 +9,7 @@
 //! the one recorded in the intent. Then it is adopted, not sent again.
 
 use crate::billing::order_data::PARAM_OLD_ALTNAME;
-use crate::billing::CertificateOrderData;
+use crate::billing::{CertificateOrderData, OrderPeriod};
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::{wire, ReissueKind};
 
@@ -87,15 +87,21 @@ pub fn run(job: &mut Job) -> Result<()> {
         before_names,
     );
     if let ReissueKind::AltName { altnames } = &choice {
-        // Already ordered: a tariff we cannot link only loses the early
-        // check; the upstream still validates the reissue.
-        match upstream_tariff(job) {
-            Ok(upstream) => {
-                if let Some(terms) = cached_terms(job, upstream, job.period_months()?)? {
+        // Already ordered: a tariff we cannot link, or a period that is not
+        // whole months (a trial's terms are the same tariff's), only loses
+        // the early check; the upstream still validates the reissue.
+        let months = job.item.period.months();
+        match (upstream_tariff(job), months) {
+            (Ok(upstream), Some(m)) => {
+                if let Some(terms) = cached_terms(job, upstream, OrderPeriod::Months(m))? {
                     check_names(&terms, &data.cn, altnames)?;
                 }
             }
-            Err(e) => log::info!("SAN list not checked against the catalog: {e}"),
+            (Err(e), _) => log::info!("SAN list not checked against the catalog: {e}"),
+            (Ok(_), None) => log::info!(
+                "SAN list not checked against the catalog: the service's period is {}",
+                job.item.period
+            ),
         }
         check_paid_slots(job, &data.cn, altnames)?;
     }

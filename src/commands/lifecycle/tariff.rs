@@ -6,6 +6,10 @@
 //! (an external id, or the names `import_pricelist` served), else a clear
 //! error before anything is sent.
 //!
+//! The period an order sends ([`order_period`]): whole months, or a trial
+//! where the cached catalog shows the upstream tariff selling one; nothing
+//! else is ever sent.
+//!
 //! The cached upstream catalog (`crate::catalog`, filled by `pmsslreseller
 //! catalog refresh`) knows each tariff's periods, SAN add-on limit and flags.
 //! When it is there, an order or reissue the tariff cannot fulfil (a period
@@ -14,10 +18,11 @@
 //! with a clear error before anything is sent. Without a cache the upstream's
 //! own validation answers instead (logged once).
 
+use crate::billing::{OrderPeriod, Period};
 use crate::catalog::{cache, import_links, upstream_tariff_id, OrderTerms, TEMPLATE_PREFIX};
-use crate::protocol::error::{ModuleError, Result};
+use crate::protocol::error::{ErrorKind, ModuleError, Result};
 
-use super::job::Job;
+use super::job::{not_months, Job};
 
 /// The upstream tariff id the item's local tariff sells.
 ///
@@ -88,14 +93,14 @@ pub fn upstream_tariff(job: &mut Job) -> Result<u64> {
 }
 
 /// Terms of upstream tariff `upstream` (the item's, see [`upstream_tariff`])
-/// from the cached catalog; `None` without a cache.
-pub fn cached_terms(job: &Job, upstream: u64, period_months: u32) -> Result<Option<OrderTerms>> {
+/// for `period` from the cached catalog; `None` without a cache.
+pub fn cached_terms(job: &Job, upstream: u64, period: OrderPeriod) -> Result<Option<OrderTerms>> {
     let Some(module) = job.item.processingmodule else {
         return Ok(None);
     };
     match cache::load(&job.ctx.root, module)? {
         Some(catalog) => catalog
-            .order_terms_for(upstream, &job.item.pricelist_intname, period_months)
+            .order_terms_for(upstream, &job.item.pricelist_intname, period)
             .map(Some),
         None => {
             log::info!(
@@ -104,6 +109,58 @@ pub fn cached_terms(job: &Job, upstream: u64, period_months: u32) -> Result<Opti
             );
             Ok(None)
         }
+    }
+}
+
+/// The period an order of the item sends upstream, with the cached terms
+/// for it (`None` without a cache), decided before anything is recorded or
+/// sent. Whole months go as they are. A trial (`billing::period`) is ordered
+/// only where the cached catalog shows the upstream tariff selling one:
+/// without a cache that cannot be told, so it is refused. Lifetime, daily and
+/// unknown periods are never sent. Each refusal is a `value` error naming the
+/// period and what to do.
+pub fn order_period(job: &Job, upstream: u64) -> Result<(OrderPeriod, Option<OrderTerms>)> {
+    let period = job.item.period;
+    match period {
+        Period::Months(m) => {
+            let wanted = OrderPeriod::Months(m);
+            Ok((wanted, cached_terms(job, upstream, wanted)?))
+        }
+        Period::Trial => {
+            let module = job.item.processingmodule.unwrap_or_default();
+            let refuse = |why: String| {
+                ModuleError::value(
+                    "period",
+                    format!(
+                        "item {}'s period is {period}: {why}; nothing was ordered",
+                        job.item_id
+                    ),
+                )
+                .with_param("value", period.code().to_string())
+            };
+            let Some(catalog) = cache::load(&job.ctx.root, module)? else {
+                return Err(refuse(format!(
+                    "whether upstream tariff {upstream} sells a trial is not known without its catalog. Run \
+                     `pmsslreseller catalog refresh --module {module}`, then restart the operation"
+                )));
+            };
+            let terms = catalog
+                .order_terms_for(upstream, &job.item.pricelist_intname, OrderPeriod::Trial)
+                .map_err(|e| match e.kind {
+                    ErrorKind::Value => refuse(format!(
+                        "{}. Set the service's period to months the tariff sells, or give the local tariff no trial",
+                        e.message
+                    )),
+                    _ => e,
+                })?;
+            log::info!(
+                "item {}: its period is a trial; upstream tariff {upstream} sells one (catalog fetched {})",
+                job.item_id,
+                terms.fetched_at
+            );
+            Ok((OrderPeriod::Trial, Some(terms)))
+        }
+        _ => Err(not_months(job.item_id, period)),
     }
 }
 
@@ -198,7 +255,7 @@ mod tests {
         OrderTerms {
             module_id: 1,
             upstream_tariff: 3033,
-            period_months: 12,
+            period: OrderPeriod::Months(12),
             cost: Decimal::ONE,
             currency: "EUR".into(),
             tariff_name: "Comodo Positive SSL".into(),

@@ -102,7 +102,15 @@ pub struct Facts {
     pub upstream_expiry: Option<NaiveDate>,
     /// `[lifecycle] reissue_before_days`.
     pub before_days: u32,
+    /// Why no paid term is known: the service's period is not whole months
+    /// (a trial, lifetime, daily: `billing::period`). Then no paid upstream
+    /// renewal is ever planned for it.
+    pub no_paid_term: Option<String>,
 }
+
+/// How the plan says that a paid renewal is not bought for a service
+/// without a paid term (the log line starts so, too).
+pub const NO_PAID_RENEWAL: &str = "no paid upstream renewal is bought";
 
 /// What to do about the certificate now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,7 +148,8 @@ impl Action {
 /// - else the action is due `before_days` before the certificate ends: a
 ///   free reissue when the upstream's own term runs past the certificate,
 ///   otherwise (the upstream sells one certificate per purchase) a paid
-///   renewal.
+///   renewal — never for a service whose period is not whole months (no paid
+///   term is known for it: nothing is planned).
 pub fn plan(f: &Facts) -> Plan {
     let nothing = |why: &str| Plan::Nothing { why: why.into() };
     if !f.active {
@@ -159,6 +168,11 @@ pub fn plan(f: &Facts) -> Plan {
         Some(up) if up > cert.not_after => Action::Reissue,
         _ => Action::Renew,
     };
+    if let (Action::Renew, Some(why)) = (action, &f.no_paid_term) {
+        return Plan::Nothing {
+            why: format!("{NO_PAID_RENEWAL}: {why}, so no paid term is known"),
+        };
+    }
     let due = cert
         .not_after
         .checked_sub_days(Days::new(u64::from(f.before_days)))
@@ -246,6 +260,7 @@ mod tests {
             }),
             upstream_expiry: Some(d(up)),
             before_days: 30,
+            no_paid_term: None,
         }
     }
 
@@ -289,6 +304,37 @@ mod tests {
             plan(&f),
             Plan::Now {
                 action: Action::Renew
+            }
+        );
+    }
+
+    #[test]
+    fn no_paid_renewal_without_a_paid_term() {
+        let f = Facts {
+            no_paid_term: Some("the service's period is trial (-100)".into()),
+            ..facts(
+                "2027-06-01",
+                ("2026-12-02", "2027-06-20"),
+                "2028-12-02",
+                "2027-06-20",
+            )
+        };
+        match plan(&f) {
+            Plan::Nothing { why } => {
+                assert!(why.starts_with(NO_PAID_RENEWAL), "{why}");
+                assert!(why.contains("trial (-100)"), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A free reissue is still planned: it costs nothing.
+        let f = Facts {
+            upstream_expiry: Some(d("2028-12-02")),
+            ..f
+        };
+        assert_eq!(
+            plan(&f),
+            Plan::Now {
+                action: Action::Reissue
             }
         );
     }

@@ -156,7 +156,7 @@ pub fn order_fields(o: &CertOrder, cfg: &OrderConfig) -> Fields {
         out.push(f("autoprolong", "off"));
     }
     out.push(f("pricelist", o.pricelist.to_string()));
-    out.push(f("period", o.period.to_string()));
+    out.push(f("period", o.period.wire().to_string()));
     out.push(f("remoteid", o.remoteid.as_str()));
     out.push(f("CN", o.cn.as_str()));
     out.push(f("csr", o.csr.as_str()));
@@ -533,7 +533,7 @@ mod tests {
     fn order_fields_table() {
         let o = CertOrder {
             pricelist: 3033,
-            period: 12,
+            period: crate::billing::OrderPeriod::Months(12),
             remoteid: "item-42".into(),
             cn: "example.com".into(),
             csr: "-----BEGIN CERTIFICATE REQUEST-----\nX\n-----END CERTIFICATE REQUEST-----".into(),
@@ -580,7 +580,14 @@ mod tests {
                 ("autoprolong".into(), "on".into()),
                 ("force_use_new_cart".into(), "off".into()),
             ],
-            ..CertOrder::default()
+            pricelist: 3033,
+            period: crate::billing::OrderPeriod::Months(12),
+            remoteid: "1".into(),
+            cn: "example.com".into(),
+            csr: String::new(),
+            altnames: vec![],
+            approver_method: None,
+            approver_emails: vec![],
         };
         let v2 = OrderConfig {
             function: OrderFunction::V2,
@@ -604,6 +611,26 @@ mod tests {
             .unwrap()
             .contains("function = \"classic\""));
         assert!(order_func_hint(FUNC_WHOAMI).is_none());
+    }
+
+    #[test]
+    fn a_trial_order_carries_the_trial_period() {
+        let o = CertOrder {
+            pricelist: 3033,
+            period: crate::billing::OrderPeriod::Trial,
+            remoteid: "1".into(),
+            cn: "example.com".into(),
+            csr: String::new(),
+            altnames: vec![],
+            approver_method: None,
+            approver_emails: vec![],
+            extra: vec![],
+        };
+        let fields = order_fields(&o, &OrderConfig::default());
+        assert!(
+            fields.iter().any(|(n, v)| n == "period" && v == "-100"),
+            "{fields:?}"
+        );
     }
 
     #[test]

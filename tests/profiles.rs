@@ -421,6 +421,16 @@ fn lifecycle(profile: &'static str) {
     let imported = linked[0];
     assert_eq!(w.db.item_status(imported), 2, "{p}");
     assert_eq!(
+        w.db.item_param(imported, "CN").as_deref(),
+        Some("by-hand.example.com"),
+        "{p}"
+    );
+    assert_eq!(
+        w.db.item_param(imported, "service_status").as_deref(),
+        Some("5"),
+        "{p}"
+    );
+    assert_eq!(
         w.db.item_dates(imported).0.as_deref(),
         Some("2027-11-01"),
         "{p}"

@@ -46,13 +46,17 @@ bench:
 	$(CARGO) bench -p pmsslreseller --bench table
 
 # Kill-and-rerun money trials (never part of `make test`): MONEY_TRIALS per
-# operation (default 1000) against the simulator and MariaDB; prints doubles,
-# lost, stuck and manual counts (README "Never twice, never lost").
+# operation (default 1000) under each simulator profile of MONEY_PROFILES
+# (comma-separated; default: today's answers and the gcore and Zomro panels',
+# whose cart the trials pay as an admin would) against the simulator and
+# MariaDB; prints doubles, lost, stuck, manual and admin counts per profile
+# (README "Never twice, never lost").
 MONEY_TRIALS ?= 1000
+MONEY_PROFILES ?= default,bm6-gcore,bm6-zomro
 .PHONY: money-trials
 money-trials:
 	$(CARGO) build --workspace --bins
-	PMSS_MONEY_TRIALS=$(MONEY_TRIALS) $(CARGO) test --test money money_trials_report -- --ignored --nocapture
+	PMSS_MONEY_TRIALS=$(MONEY_TRIALS) PMSS_MONEY_PROFILES=$(MONEY_PROFILES) $(CARGO) test --test money money_trials_report -- --ignored --nocapture
 
 # DEB and RPM into target/package/ (release binary via cargo-zigbuild, glibc 2.28
 # floor); installs its own tools when missing. See README "Packaging".

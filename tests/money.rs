@@ -14,9 +14,13 @@
 //! - renewals: paid at once (`skipbasket=on`), reported only when the paid
 //!   term moved, a lost answer settled by the next run without an admin;
 //! - kill-and-rerun trials: SIGKILL at seeded random points, reruns as
-//!   BILLmanager does them (trycount + 1), reruns of finished operations.
-//!   `money_trials_report` (ignored; `make money-trials`) runs many more and
-//!   prints doubles, lost, stuck and manual counts.
+//!   BILLmanager does them (trycount + 1), reruns of finished operations;
+//!   also under the simulator profiles `bm6-gcore` and `bm6-zomro` (the
+//!   answer shapes of real panels; Zomro's puts every order in its cart,
+//!   where the trial plays the admin who pays it and restarts the
+//!   operation). `money_trials_report` (ignored; `make money-trials`) runs
+//!   many more, under each profile of `PMSS_MONEY_PROFILES`, and prints
+//!   doubles, lost, stuck and manual counts.
 
 mod support;
 
@@ -39,6 +43,10 @@ const TARIFF: u64 = 3040;
 /// The lifecycle tests' settings: 1 s upstream timeout, 6 s settle window.
 const CONFIG: &str = "[upstream]\ntimeout_secs = 1\nconnect_timeout_secs = 1\n\n\
 [lifecycle]\nsettle_secs = 6\nlock_wait_secs = 60\n";
+
+/// How a run says its order waits unpaid in the upstream cart (a panel that
+/// ignores `skipbasket=on`): an admin must pay it there and restart.
+const CART_WAIT: &str = "waits unpaid in the upstream cart";
 
 /// The upstream call that moves money (or changes the certificate) per command.
 fn money_func(command: &str) -> &'static str {
@@ -71,8 +79,23 @@ impl World {
     }
 
     fn with_knobs(knobs: &[&str]) -> World {
+        World::build("default", knobs)
+    }
+
+    /// The simulator under `profile` (sim/README.md "Field shapes and
+    /// profiles").
+    fn with_profile(profile: &str) -> World {
+        World::build(profile, &[])
+    }
+
+    fn build(profile: &str, knobs: &[&str]) -> World {
         let account = format!("{USER}:{PASSWORD}:100000.00:EUR");
-        let mut args = vec!["--account".to_string(), account];
+        let mut args = vec![
+            "--account".to_string(),
+            account,
+            "--profile".to_string(),
+            profile.to_string(),
+        ];
         for k in knobs {
             args.push("--knob".into());
             args.push(k.to_string());
@@ -217,10 +240,42 @@ impl World {
             .is_some_and(|c| c["deleted"] == serde_json::Value::Bool(true))
     }
 
-    /// Open (once), issue upstream, sync: an issued certificate.
+    /// Whether `ro` waits for an admin to pay its order in the upstream
+    /// cart: switched to manual with that error (a cart-first panel).
+    fn waits_in_the_cart(&self, ro: u64) -> bool {
+        self.db
+            .running_operation(ro)
+            .is_some_and(|s| s.manual == "on" && s.errorxml.is_some_and(|x| x.contains(CART_WAIT)))
+    }
+
+    /// The admin of a cart-first panel: pays the unpaid orders in the
+    /// upstream cart, then restarts the operation in BILLmanager (automatic
+    /// again; the task opened for it done).
+    fn admin_pays_the_cart(&self, ro: u64) {
+        self.up.pay_all_carts();
+        let mut c = self.db.conn();
+        c.exec_drop(
+            "UPDATE runningoperation SET manual = 'off' WHERE id = ?",
+            (ro,),
+        )
+        .unwrap();
+        c.exec_drop(
+            "UPDATE task SET status = 2 WHERE runningoperation = ?",
+            (ro,),
+        )
+        .unwrap();
+    }
+
+    /// Open (once; on a cart-first panel the admin pays the cart and
+    /// restarts it), issue upstream, sync: an issued certificate.
     fn issued(&self, item: u64) -> u64 {
         let ro = self.operation(item, "open");
-        let (code, out) = self.run(item, "open", Some(ro));
+        let (mut code, mut out) = self.run(item, "open", Some(ro));
+        if code != 0 && self.waits_in_the_cart(ro) {
+            self.admin_pays_the_cart(ro);
+            self.db.bump_trycount(ro);
+            (code, out) = self.run(item, "open", Some(ro));
+        }
         assert_eq!(code, 0, "open: {out}\n{}", self.mgr.module_log());
         let id = self.upstream_id(item).expect("upstream id");
         self.up.issue(Some(id));
@@ -841,6 +896,9 @@ struct Tally {
     lost: usize,
     stuck: usize,
     manual: usize,
+    /// Expected admin steps: an order paid in the upstream cart of a
+    /// cart-first panel, then the operation restarted (not "manual").
+    admin: usize,
 }
 
 impl Tally {
@@ -851,6 +909,7 @@ impl Tally {
         self.lost += o.lost;
         self.stuck += o.stuck;
         self.manual += o.manual;
+        self.admin += o.admin;
     }
 }
 
@@ -869,7 +928,10 @@ fn trial_fault(func: &str, rng: &mut Rng) -> SimFault {
 /// One trial: a new operation of `command` on a prepared item, each run
 /// killed at a random point (the first few only, so it can end), reruns as
 /// BILLmanager does, then reruns of the finished operation (gone, then
-/// restored). Counts what went wrong.
+/// restored). On a cart-first panel an order waits unpaid in the upstream
+/// cart and the operation goes to an admin: the trial plays the admin, who
+/// pays the cart and restarts the operation (at most 3 times a trial).
+/// Counts what went wrong.
 fn trial(w: &World, command: &str, rng: &mut Rng, with_fault: bool) -> Tally {
     let mut t = Tally {
         trials: 1,
@@ -891,6 +953,10 @@ fn trial(w: &World, command: &str, rng: &mut Rng, with_fault: bool) -> Tally {
             None => {
                 finished = true;
                 break;
+            }
+            Some(_) if t.admin < 3 && w.waits_in_the_cart(ro) => {
+                w.admin_pays_the_cart(ro);
+                t.admin += 1;
             }
             Some(s) if s.manual == "on" => break,
             Some(_) => {}
@@ -955,8 +1021,13 @@ fn trial(w: &World, command: &str, rng: &mut Rng, with_fault: bool) -> Tally {
         None => {
             let lost = match command {
                 "open" => {
+                    // One order, linked, and paid (never left in the cart).
                     let orders = w.orders_of(item);
-                    orders.len() != 1 || w.upstream_id(item) != Some(orders[0])
+                    orders.len() != 1
+                        || w.upstream_id(item) != Some(orders[0])
+                        || w.up
+                            .certificate(orders[0])
+                            .is_some_and(|c| c["in_cart"] == true)
                 }
                 "prolong" => {
                     let id = id_before.unwrap();
@@ -1000,14 +1071,21 @@ fn trial(w: &World, command: &str, rng: &mut Rng, with_fault: bool) -> Tally {
     t
 }
 
-/// `per_thread` trials of `command` in each of `threads` worlds at once.
-fn trials(command: &'static str, total: usize, with_fault: bool, seed: u64) -> Tally {
+/// `total` trials of `command`, shared by up to 4 worlds (simulator under
+/// `profile`) at once.
+fn trials(
+    profile: &'static str,
+    command: &'static str,
+    total: usize,
+    with_fault: bool,
+    seed: u64,
+) -> Tally {
     let threads = 4.min(total.max(1));
     let handles: Vec<_> = (0..threads)
         .map(|n| {
             let share = total / threads + usize::from(n < total % threads);
             std::thread::spawn(move || {
-                let w = World::new();
+                let w = World::with_profile(profile);
                 let mut rng = Rng(seed ^ (n as u64 + 1).wrapping_mul(0x5851_f42d_4c95_7f2d));
                 let mut tally = Tally::default();
                 for _ in 0..share {
@@ -1035,12 +1113,20 @@ fn assert_clean(command: &str, what: &str, t: Tally) {
 
 #[test]
 fn kill_and_rerun_open() {
-    assert_clean("open", "kill trials", trials("open", 30, false, 1));
+    assert_clean(
+        "open",
+        "kill trials",
+        trials("default", "open", 30, false, 1),
+    );
 }
 
 #[test]
 fn kill_and_rerun_prolong() {
-    assert_clean("prolong", "kill trials", trials("prolong", 30, false, 2));
+    assert_clean(
+        "prolong",
+        "kill trials",
+        trials("default", "prolong", 30, false, 2),
+    );
 }
 
 #[test]
@@ -1048,22 +1134,85 @@ fn kill_and_rerun_prolong_with_upstream_faults() {
     assert_clean(
         "prolong",
         "fault × kill trials",
-        trials("prolong", 30, true, 3),
+        trials("default", "prolong", 30, true, 3),
     );
 }
 
 #[test]
 fn kill_and_rerun_reopen() {
-    assert_clean("reopen", "kill trials", trials("reopen", 30, false, 4));
+    assert_clean(
+        "reopen",
+        "kill trials",
+        trials("default", "reopen", 30, false, 4),
+    );
 }
 
 #[test]
 fn kill_and_rerun_close() {
-    assert_clean("close", "kill trials", trials("close", 30, false, 5));
+    assert_clean(
+        "close",
+        "kill trials",
+        trials("default", "close", 30, false, 5),
+    );
+}
+
+/// The profiles whose panel puts every order into its cart unpaid
+/// (sim/README.md "Profiles": `order_cart=on`).
+const CART_FIRST: &[&str] = &["bm6-zomro", "bm5-classic"];
+
+/// The kill-and-rerun trials of `command` under a real panel's answer
+/// shapes, as many as under `default`. On a cart-first panel each order
+/// is paid by the admin exactly once; nowhere else is an admin needed.
+fn kill_and_rerun_under(profile: &'static str, command: &'static str, seed: u64) {
+    let t = trials(profile, command, 30, false, seed);
+    assert_clean(command, &format!("kill trials under {profile}"), t);
+    let admin = if command == "open" && CART_FIRST.contains(&profile) {
+        t.trials
+    } else {
+        0
+    };
+    assert_eq!(
+        t.admin, admin,
+        "{command} under {profile}: admin steps (carts paid): {t:?}"
+    );
+}
+
+#[test]
+fn kill_and_rerun_open_under_bm6_gcore() {
+    kill_and_rerun_under("bm6-gcore", "open", 11);
+}
+
+#[test]
+fn kill_and_rerun_prolong_under_bm6_gcore() {
+    kill_and_rerun_under("bm6-gcore", "prolong", 12);
+}
+
+#[test]
+fn kill_and_rerun_close_under_bm6_gcore() {
+    kill_and_rerun_under("bm6-gcore", "close", 15);
+}
+
+#[test]
+fn kill_and_rerun_open_under_bm6_zomro() {
+    kill_and_rerun_under("bm6-zomro", "open", 21);
+}
+
+#[test]
+fn kill_and_rerun_prolong_under_bm6_zomro() {
+    kill_and_rerun_under("bm6-zomro", "prolong", 22);
+}
+
+#[test]
+fn kill_and_rerun_close_under_bm6_zomro() {
+    kill_and_rerun_under("bm6-zomro", "close", 25);
 }
 
 /// `make money-trials` (N = `PMSS_MONEY_TRIALS`, default 1000 per
-/// operation): the counts for README "Never twice, never lost".
+/// operation; under each simulator profile of `PMSS_MONEY_PROFILES`,
+/// comma-separated, default `default,bm6-gcore,bm6-zomro`): the counts for
+/// README "Never twice, never lost". `admin` counts the carts an admin paid
+/// on a cart-first panel (expected: one per order), not operations stuck
+/// with an admin (`manual`).
 #[test]
 #[ignore = "long: run with make money-trials"]
 fn money_trials_report() {
@@ -1071,31 +1220,61 @@ fn money_trials_report() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
+    let profiles: Vec<&'static str> = std::env::var("PMSS_MONEY_PROFILES")
+        .unwrap_or_else(|_| "default,bm6-gcore,bm6-zomro".into())
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            *support::sim::PROFILES
+                .iter()
+                .find(|known| **known == p)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "PMSS_MONEY_PROFILES: unknown profile {p:?} (known: {:?})",
+                        support::sim::PROFILES
+                    )
+                })
+        })
+        .collect();
     println!(
-        "{:<9} {:<13} {:>7} {:>7} {:>8} {:>5} {:>6} {:>7}",
-        "command", "trials", "n", "killed", "doubles", "lost", "stuck", "manual"
+        "{:<12} {:<9} {:<13} {:>7} {:>7} {:>8} {:>5} {:>6} {:>7} {:>6}",
+        "profile",
+        "command",
+        "trials",
+        "n",
+        "killed",
+        "doubles",
+        "lost",
+        "stuck",
+        "manual",
+        "admin"
     );
-    for (command, with_fault) in [
-        ("open", false),
-        ("open", true),
-        ("prolong", false),
-        ("prolong", true),
-        ("reopen", false),
-        ("close", false),
-    ] {
-        let started = Instant::now();
-        let t = trials(command, n, with_fault, 1000 + n as u64);
-        println!(
-            "{:<9} {:<13} {:>7} {:>7} {:>8} {:>5} {:>6} {:>7}   ({:.0}s)",
-            command,
-            if with_fault { "fault × kill" } else { "kill" },
-            t.trials,
-            t.killed,
-            t.doubles,
-            t.lost,
-            t.stuck,
-            t.manual,
-            started.elapsed().as_secs_f64()
-        );
+    for profile in profiles {
+        for (command, with_fault) in [
+            ("open", false),
+            ("open", true),
+            ("prolong", false),
+            ("prolong", true),
+            ("reopen", false),
+            ("close", false),
+        ] {
+            let started = Instant::now();
+            let t = trials(profile, command, n, with_fault, 1000 + n as u64);
+            println!(
+                "{:<12} {:<9} {:<13} {:>7} {:>7} {:>8} {:>5} {:>6} {:>7} {:>6}   ({:.0}s)",
+                profile,
+                command,
+                if with_fault { "fault × kill" } else { "kill" },
+                t.trials,
+                t.killed,
+                t.doubles,
+                t.lost,
+                t.stuck,
+                t.manual,
+                t.admin,
+                started.elapsed().as_secs_f64()
+            );
+        }
     }
 }

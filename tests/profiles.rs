@@ -893,23 +893,6 @@ const PANEL_DIFFERENCES: &[PanelDifference] = &[
         default: r#""upstream": "not found","#,
         shown: r#""upstream": "deleted, until 2027-09-01","#,
     },
-    // The price of a renewal made upstream is shown as the list gives it:
-    // `<cost>` verbatim (`0.00 EUR`, Zomro's `0,00 EUR`), or gcore's
-    // period price `<item_cost>` parsed (4 decimals) with `<currency_str>`
-    // as a code (`period_cost` in src/upstream/wire/field.rs). The same
-    // amount in three spellings.
-    PanelDifference {
-        profile: "bm6-gcore",
-        step: "reconcile before any sync: report",
-        default: r#""upstream": "active, until 2028-09-01; charged 0.00 EUR","#,
-        shown: r#""upstream": "active, until 2028-09-01; charged 0.0000 EUR","#,
-    },
-    PanelDifference {
-        profile: "bm6-zomro",
-        step: "reconcile before any sync: report",
-        default: r#""upstream": "active, until 2028-09-01; charged 0.00 EUR","#,
-        shown: r#""upstream": "active, until 2028-09-01; charged 0,00 EUR","#,
-    },
 ];
 
 /// The lines of `a` and `b` that differ, in order, by their longest common

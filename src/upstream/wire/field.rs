@@ -222,11 +222,14 @@ pub fn tariff_of(n: &Node) -> String {
     n.child_text("pricelist").unwrap_or_default().to_string()
 }
 
-/// The price of one period as the row shows it: `<item_cost>` (the whole
-/// period) with `<currency_str>` where the panel gives them, since `<cost>`
-/// is then a per-month price such as `1.80 € / Месяц` (FS 55077564878);
-/// else `<cost>` as shown.
+/// The price of one period as the row shows it, in one spelling whatever
+/// the panel's (`21.00 EUR`): `<item_cost>` (the whole period) with
+/// `<currency_str>` where the panel gives them, since `<cost>` is then a
+/// per-month price such as `1.80 € / Месяц` (FS 55077564878); else `<cost>`.
+/// A per-period price without `<item_cost>` (`/ Month`) and text that is no
+/// amount stay as shown.
 pub fn period_cost(n: &Node) -> Option<String> {
+    let cost = n.child_text("cost");
     if let Some((amount, _)) = n.child_text("item_cost").and_then(parse_money) {
         note_shape(Shape::ItemCost, || {
             "period prices from <item_cost> (<cost> is per month)".into()
@@ -234,13 +237,27 @@ pub fn period_cost(n: &Node) -> Option<String> {
         let currency = n
             .child_text("currency_str")
             .map(currency_code)
-            .or_else(|| n.child_text("cost").and_then(parse_money).and_then(|m| m.1));
-        return Some(match currency {
-            Some(c) => format!("{amount} {c}"),
-            None => amount.to_string(),
-        });
+            .or_else(|| cost.and_then(parse_money).and_then(|m| m.1));
+        return Some(money_text(amount, currency));
     }
-    n.child_text("cost").map(str::to_string)
+    let shown = cost?;
+    if shown.contains('/') {
+        return Some(shown.to_string());
+    }
+    Some(match parse_money(shown) {
+        Some((amount, currency)) => money_text(amount, currency),
+        None => shown.to_string(),
+    })
+}
+
+/// `21.00 EUR`: two decimals, the currency code after.
+fn money_text(amount: rust_decimal::Decimal, currency: Option<String>) -> String {
+    let amount =
+        amount.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    match currency {
+        Some(c) => format!("{amount:.2} {c}"),
+        None => format!("{amount:.2}"),
+    }
 }
 
 /// A currency as an ISO code where the symbol or word is a well-known one
@@ -492,25 +509,32 @@ mod tests {
             "Name"
         );
         assert_eq!(tariff_of(&doc("<doc/>")), "");
+        let cost = |xml: &str| period_cost(&doc(xml));
+        // One spelling, whatever the panel's.
+        for xml in [
+            "<doc><cost>1.80 € / Месяц</cost><item_cost>21.6000</item_cost><currency_str>€</currency_str></doc>",
+            "<doc><cost>1.80 € / Month</cost><item_cost>21.60</item_cost></doc>",
+            "<doc><cost>21.60 EUR</cost></doc>",
+            "<doc><cost>21,6 EUR</cost></doc>",
+            "<doc><cost>€21.60</cost></doc>",
+        ] {
+            assert_eq!(cost(xml).as_deref(), Some("21.60 EUR"), "{xml}");
+        }
         assert_eq!(
-            period_cost(&doc(
-                "<doc><cost>1.80 € / Месяц</cost><item_cost>10.8000</item_cost><currency_str>€</currency_str></doc>"
-            ))
-            .as_deref(),
-            Some("10.8000 EUR")
+            cost("<doc><cost>0.005 EUR</cost></doc>").as_deref(),
+            Some("0.01 EUR")
+        );
+        assert_eq!(cost("<doc><cost>7</cost></doc>").as_deref(), Some("7.00"));
+        // A monthly price alone is not the period's: as shown.
+        assert_eq!(
+            cost("<doc><cost>1.80 € / Month</cost></doc>").as_deref(),
+            Some("1.80 € / Month")
         );
         assert_eq!(
-            period_cost(&doc(
-                "<doc><cost>1.80 € / Month</cost><item_cost>21.60</item_cost></doc>"
-            ))
-            .as_deref(),
-            Some("21.60 EUR")
+            cost("<doc><cost>free</cost></doc>").as_deref(),
+            Some("free")
         );
-        assert_eq!(
-            period_cost(&doc("<doc><cost>21.00 EUR</cost></doc>")).as_deref(),
-            Some("21.00 EUR")
-        );
-        assert_eq!(period_cost(&doc("<doc/>")), None);
+        assert_eq!(cost("<doc/>"), None);
         assert_eq!(currency_code("€"), "EUR");
         assert_eq!(currency_code("руб."), "RUB");
         assert_eq!(currency_code("CHF"), "CHF");

@@ -291,7 +291,8 @@ fn a_killed_sync_is_repaired_by_the_next_round() {
         assert_eq!(
             w.books(),
             expected,
-            "after a kill at {fraction} of the run and one more round"
+            "after a kill at {fraction} of the run and one more round ({})",
+            out.trim()
         );
         w.mgr.clear_journal();
         let (code, out, _) = w.sync();

@@ -58,7 +58,8 @@ pub enum UpstreamError {
 
 impl UpstreamError {
     /// True when the request may have reached the upstream and been applied:
-    /// everything except "nothing was sent" and a definite API error. A caller
+    /// everything except "nothing was sent" and a definite API error (an
+    /// error wrapped in `<warning>` is not known to be definite). A caller
     /// of a money-moving function must then reconcile, never simply retry.
     pub fn maybe_applied(&self) -> bool {
         match self {
@@ -66,7 +67,8 @@ impl UpstreamError {
             | UpstreamError::Connect { .. }
             | UpstreamError::Tls { .. } => false,
             UpstreamError::Timeout { sent, .. } => *sent,
-            UpstreamError::Api(_) | UpstreamError::IncompleteList { .. } => false,
+            UpstreamError::Api(a) => a.wrapped,
+            UpstreamError::IncompleteList { .. } => false,
             UpstreamError::InCart { .. }
             | UpstreamError::Dropped { .. }
             | UpstreamError::HttpStatus { .. }
@@ -186,15 +188,16 @@ impl std::fmt::Display for UpstreamError {
             }
             UpstreamError::Api(a) => a.to_string(),
             UpstreamError::InCart { func, reference } => format!(
-                "upstream put the {func} into its cart instead of paying it ({reference}): placed, not paid"
+                "upstream put the order ({func}) into its cart instead of paying it ({reference}): placed, not paid"
             ),
             UpstreamError::IncompleteList { func, read, total } => match total {
                 Some(total) => format!(
-                    "upstream {func} list stops after {read} of its {total} rows (it does not page further)"
+                    "upstream {func} list stops after {read} of its {total} rows (a page repeats earlier rows \
+                     or comes back empty before the total, or the list kept changing while it was read)"
                 ),
                 None => format!(
-                    "upstream {func} list repeats its first {read} rows on the next page and gives no total \
-                     (<p_elems>): the rest of the list cannot be read"
+                    "upstream {func} list cannot be read to its end after {read} rows (a page repeats earlier \
+                     rows, the list kept changing while it was read, or it has more pages than the module reads)"
                 ),
             },
         };
@@ -218,6 +221,10 @@ pub struct ApiError {
     pub params: Vec<(String, String)>,
     /// `<msg>` text; absent in some real errors (the KB `not_enough_money` copy).
     pub msg: Option<String>,
+    /// The error came wrapped in `<warning>` (field-2026-12 §5): a failure,
+    /// but no source says the action did not run, so a money call answered
+    /// this way counts as "may have been applied" ([`UpstreamError::maybe_applied`]).
+    pub wrapped: bool,
 }
 
 /// What kind of answer an API error is; decided by [`wire::classify_error`] (A-U9).
@@ -363,8 +370,9 @@ impl From<UpstreamError> for ModuleError {
             UpstreamError::IncompleteList { func, .. } => ModuleError::new(
                 ErrorKind::UpstreamBadResponse,
                 format!(
-                    "{text}: nothing was decided from the partial list; the next run reads it again. If this stays, \
-                     the upstream ignores p_num: ask its operator, or report it"
+                    "{text}: nothing was decided from the partial list; the next run reads it again. If this \
+                     stays, ask the upstream's operator whether func=certificate pages with p_cnt and p_num up to \
+                     its <p_elems>"
                 ),
             )
             .with_object(func.clone()),
@@ -430,6 +438,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             msg: None,
+            wrapped: false,
         }
     }
 

@@ -200,6 +200,19 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// Reads of the certificate list before one that did not change under us
+/// counts as failed ([`Client::certificate_list`]).
+const LIST_READS: u32 = 3;
+
+/// What one read of the paginated list gave.
+enum Listed {
+    Whole(Vec<CertSummary>),
+    /// The panel's total changed between pages.
+    Moved {
+        read: u64,
+    },
+}
+
 /// Values longer than this are shortened in the trace log (CSRs, certificates).
 const TRACE_VALUE_CHARS: usize = 80;
 
@@ -336,57 +349,91 @@ impl Client {
     }
 
     /// All certificates of the account, every page of a paginated list
-    /// (field-2026-12 §5: live panels may answer the first page only). Pages
-    /// of [`wire::LIST_PAGE_SIZE`] rows are read while the panel's own total
-    /// (`<p_elems>`) is not reached, or, where it gives none, while a page
-    /// comes back full. A panel that stops paging before its total (it
-    /// repeats a page, or sends an empty one) gives
-    /// [`UpstreamError::IncompleteList`]: callers decide nothing from a part.
+    /// (field-2026-12 §5: live panels may answer the first page only).
+    ///
+    /// Pages of [`wire::LIST_PAGE_SIZE`] rows are read until one adds no
+    /// row: an empty page is the end. Neither a short page (a panel may cap
+    /// `p_cnt` below what we ask) nor the panel's own total (`<p_elems>`,
+    /// which may count differently) is taken for the end; the total only
+    /// checks it: fewer rows than it says, or a page that only repeats
+    /// earlier rows (the panel ignores `p_num`), is
+    /// [`UpstreamError::IncompleteList`], and callers decide nothing from a
+    /// part. A total that changes between pages means the list moved while
+    /// it was read (a row deleted shifts the rest): it is read again, up to
+    /// [`LIST_READS`] times. At most [`wire::MAX_LIST_PAGES`] pages.
     pub fn certificate_list(&self) -> Result<Vec<CertSummary>, UpstreamError> {
         let func = wire::FUNC_CERT_LIST;
-        let mut rows: Vec<CertSummary> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for page in 1..=wire::MAX_LIST_PAGES {
-            let doc = self.call(func, &wire::page_fields(page))?;
-            let total = wire::list_total(&doc);
-            let elems = doc.children_named("elem").count() as u64;
-            let before = rows.len();
-            for row in wire::cert_list(&doc) {
-                if seen.insert(row.id) {
-                    rows.push(row);
+        let mut reads = 1;
+        loop {
+            match self.list_pages(func)? {
+                Listed::Whole(rows) => return Ok(rows),
+                Listed::Moved { read } if reads < LIST_READS => {
+                    log::info!(
+                        "upstream {func}: the list changed while it was read ({read} rows so far); reading it again"
+                    );
+                    reads += 1;
                 }
-            }
-            let new_rows = (rows.len() - before) as u64;
-            let read = rows.len() as u64;
-            match total {
-                Some(total) if read >= total => return Ok(rows),
-                Some(total) if new_rows == 0 => {
-                    return Err(UpstreamError::IncompleteList {
-                        func: func.to_string(),
-                        read,
-                        total: Some(total),
-                    })
-                }
-                Some(_) => {}
-                // No total: a page shorter than asked for is the last one
-                // (an empty page after full ones too).
-                None if elems < u64::from(wire::LIST_PAGE_SIZE) => return Ok(rows),
-                // A full page that only repeats earlier rows: the panel
-                // ignores `p_num`, and what lies beyond is unknown.
-                None if new_rows == 0 => {
+                Listed::Moved { read } => {
                     return Err(UpstreamError::IncompleteList {
                         func: func.to_string(),
                         read,
                         total: None,
                     })
                 }
-                None => {}
             }
+        }
+    }
+
+    /// One read of the list, page after page ([`Client::certificate_list`]).
+    fn list_pages(&self, func: &str) -> Result<Listed, UpstreamError> {
+        let mut rows: Vec<CertSummary> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut first_total: Option<u64> = None;
+        for page in 1..=wire::MAX_LIST_PAGES {
+            let doc = self.call(func, &wire::page_fields(page))?;
+            let total = wire::list_total(&doc);
+            if page == 1 {
+                first_total = total;
+            } else if total.is_some() && total != first_total {
+                return Ok(Listed::Moved {
+                    read: rows.len() as u64,
+                });
+            }
+            let elems = doc.children_named("elem").count();
+            let page_rows = wire::cert_list(&doc);
+            let repeated = !page_rows.is_empty();
+            let mut added = 0;
+            for row in page_rows {
+                if seen.insert(row.id) {
+                    rows.push(row);
+                    added += 1;
+                }
+            }
+            if added > 0 || (elems > 0 && !repeated) {
+                // New rows, or only rows without an id (skipped, logged):
+                // there may be more.
+                continue;
+            }
+            let read = rows.len() as u64;
+            let total = first_total;
+            if repeated || total.is_some_and(|t| read < t) {
+                return Err(UpstreamError::IncompleteList {
+                    func: func.to_string(),
+                    read,
+                    total,
+                });
+            }
+            if let Some(t) = total.filter(|t| read > *t) {
+                log::info!(
+                    "upstream {func}: {read} rows listed, the panel's count says {t}; all are used"
+                );
+            }
+            return Ok(Listed::Whole(rows));
         }
         Err(UpstreamError::IncompleteList {
             func: func.to_string(),
             read: rows.len() as u64,
-            total: None,
+            total: first_total,
         })
     }
 
@@ -495,6 +542,7 @@ mod tests {
                 code: None,
                 params: Vec::new(),
                 msg: None,
+                wrapped: false,
             })
         };
         assert_eq!(auth_outcome(&Ok::<(), _>(())), Some(AuthOutcome::Accepted));

@@ -8,8 +8,6 @@
 //! for a short one), and a `/doc/error` always wins. No panics on any input;
 //! custom entities are never expanded.
 
-use rust_decimal::Decimal;
-
 use super::error::{ApiError, UpstreamError};
 use crate::secret::redact;
 
@@ -96,9 +94,10 @@ fn peer_text(value: &str, max_chars: usize) -> String {
 /// newer BILLmanager 6 builds wrap it (field-2026-12 §5, FS 66932350124):
 /// both are failures.
 pub fn api_error(func: &str, doc: &Node) -> Option<ApiError> {
-    let e = doc
-        .child("error")
-        .or_else(|| doc.child("warning").and_then(|w| w.child("error")))?;
+    let (e, wrapped) = match doc.child("error") {
+        Some(e) => (e, false),
+        None => (doc.child("warning").and_then(|w| w.child("error"))?, true),
+    };
     let kind = e
         .attr("type")
         .map(str::trim)
@@ -124,6 +123,7 @@ pub fn api_error(func: &str, doc: &Node) -> Option<ApiError> {
         code: e.attr("code").map(|c| peer_text(c, 40)),
         params,
         msg: e.child_text("msg").map(|m| peer_text(m, 1000)),
+        wrapped,
     })
 }
 
@@ -142,87 +142,6 @@ pub fn parse_answer(func: &str, body: &[u8]) -> Result<Node, UpstreamError> {
     Ok(doc)
 }
 
-/// A money amount as BILLmanager may print it: `123.45`, `12221243.00`,
-/// `1 234,56`, `1 234,56 руб.` (non-breaking spaces), `-5.00 EUR`,
-/// `1,234.56`, and as live panels show prices (field-2026-12 §3, FS
-/// 55077564878, 71186436630): `1.80 € / Месяц` (the `/ period` tail is the
-/// billing period, not the currency), `€5.00` (the currency before the
-/// number), `5,00 EUR`. Returns the amount and the currency, as an ISO code
-/// where the symbol or word is a known one ([`super::wire::currency_code`]).
-/// One function for every amount we read (A-U15, upstream-api.md §6, §10).
-pub fn parse_money(text: &str) -> Option<(Decimal, Option<String>)> {
-    // "1.80 € / Month": what follows the slash is the period, never part of
-    // the amount or the currency.
-    let t = text.split('/').next().unwrap_or_default().trim();
-    // The number starts at the first digit, or at a minus sign right before one.
-    let chars: Vec<char> = t.chars().collect();
-    let first_digit = chars.iter().position(|c| c.is_ascii_digit())?;
-    let is_minus = |c: &char| *c == '-' || *c == '\u{2212}';
-    let head = &chars[..first_digit];
-    let negative = head.iter().any(is_minus);
-    let is_group_space = |c: char| c == ' ' || c == '\u{a0}' || c == '\u{202f}' || c == '\u{2009}';
-    let mut end = first_digit;
-    while end < chars.len()
-        && (chars[end].is_ascii_digit()
-            || chars[end] == '.'
-            || chars[end] == ','
-            || chars[end] == '\''
-            || (is_group_space(chars[end])
-                && chars.get(end + 1).is_some_and(|c| c.is_ascii_digit())))
-    {
-        end += 1;
-    }
-    let number: String = chars[first_digit..end]
-        .iter()
-        .filter(|c| !is_group_space(**c) && **c != '\'')
-        .collect();
-    let number = number.trim_end_matches(['.', ',']);
-    let dots = number.matches('.').count();
-    let commas = number.matches(',').count();
-    let normal = match (dots, commas) {
-        (0, 0) => number.to_string(),
-        // One separator kind: a single one is the decimal point, several are grouping.
-        (1, 0) => number.to_string(),
-        (0, 1) => number.replace(',', "."),
-        (_, 0) => number.replace('.', ""),
-        (0, _) => number.replace(',', ""),
-        // Both: the last one is the decimal point.
-        _ => {
-            let last_dot = number.rfind('.')?;
-            let last_comma = number.rfind(',')?;
-            if last_dot > last_comma {
-                if dots > 1 {
-                    return None;
-                }
-                number.replace(',', "")
-            } else {
-                if commas > 1 {
-                    return None;
-                }
-                number.replace('.', "").replace(',', ".")
-            }
-        }
-    };
-    let mut value: Decimal = normal.parse().ok()?;
-    if negative {
-        value = -value;
-    }
-    let clean = |s: String| -> Option<String> {
-        let c = s.trim().trim_end_matches('.').trim().to_string();
-        (!c.is_empty() && !c.chars().all(|ch| ch.is_ascii_digit() || is_minus(&ch))).then_some(c)
-    };
-    let after = clean(chars[end..].iter().collect());
-    // A currency before the number is a symbol (`€5.00`, `US$ 5`), never a
-    // word of a sentence.
-    let before = clean(head.iter().filter(|c| !is_minus(c)).collect())
-        .filter(|c| c.chars().count() <= 4 && !c.contains(char::is_whitespace));
-    let currency = after
-        .or(before)
-        .filter(|c| c.chars().any(|ch| !ch.is_ascii_punctuation() || ch == '$'))
-        .map(|c| super::wire::currency_code(&c));
-    Some((value, currency))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,10 +154,6 @@ mod tests {
             .join("tests/fixtures/upstream")
             .join(name);
         std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
-    }
-
-    fn dec(s: &str) -> Decimal {
-        Decimal::from_str(s).unwrap()
     }
 
     #[test]
@@ -414,6 +329,11 @@ mod tests {
         assert_eq!(a.kind, "not_enough_money");
         assert_eq!(a.param("amount"), Some("9.00"));
         assert_eq!(a.class(), super::super::error::ApiErrorClass::Money);
+        // No source says a wrapped error means "not done": a money call
+        // answered so may have been applied, and is looked up, never resent.
+        assert!(e.maybe_applied());
+        let plain = parse_answer("f", b"<doc><error type=\"value\"/></doc>").unwrap_err();
+        assert!(!plain.maybe_applied());
         // A warning without an error is a success with a remark.
         assert!(parse_answer("f", b"<doc><warning>slow</warning><id>5</id></doc>").is_ok());
     }
@@ -454,54 +374,5 @@ mod tests {
         assert!(!l.contains('\n'));
         assert_eq!(first_line(b"\n\n  Bad Gateway  \n<p>x</p>"), "Bad Gateway");
         assert_eq!(first_line(b""), "(empty body)");
-    }
-
-    #[test]
-    fn money_formats() {
-        let m = parse_money;
-        assert_eq!(m("123.45"), Some((dec("123.45"), None)));
-        assert_eq!(m("12221243.00"), Some((dec("12221243.00"), None)));
-        assert_eq!(m("1 234,56"), Some((dec("1234.56"), None)));
-        assert_eq!(
-            m("1\u{a0}234,56\u{a0}руб."),
-            Some((dec("1234.56"), Some("RUB".into())))
-        );
-        assert_eq!(
-            m("12\u{202f}345\u{202f}678,9 руб."),
-            Some((dec("12345678.9"), Some("RUB".into())))
-        );
-        assert_eq!(m("123.45 RUB"), Some((dec("123.45"), Some("RUB".into()))));
-        assert_eq!(m("-5.00"), Some((dec("-5.00"), None)));
-        assert_eq!(m("−5,00 EUR"), Some((dec("-5.00"), Some("EUR".into()))));
-        assert_eq!(m("1,234.56"), Some((dec("1234.56"), None)));
-        assert_eq!(m("1.234,56"), Some((dec("1234.56"), None)));
-        assert_eq!(m("1,234,567"), Some((dec("1234567"), None)));
-        assert_eq!(m("0"), Some((dec("0"), None)));
-        assert_eq!(m("$ 10"), Some((dec("10"), Some("USD".into()))));
-        assert_eq!(m("Total: 10"), Some((dec("10"), None)));
-        assert_eq!(m(""), None);
-        assert_eq!(m("abc"), None);
-        assert_eq!(m("1.2.3,4,5"), None);
-    }
-
-    /// Prices as live panels print them (field-2026-12 §3: FS 55077564878,
-    /// 71186436630).
-    #[test]
-    fn money_as_live_panels_print_it() {
-        let m = parse_money;
-        let eur = |v: &str| Some((dec(v), Some("EUR".to_string())));
-        assert_eq!(m("1.80 € / Месяц"), eur("1.80"));
-        assert_eq!(m("5.00 EUR / Month"), eur("5.00"));
-        assert_eq!(m("€5.00"), eur("5.00"));
-        assert_eq!(m("-€5.00"), Some((dec("-5.00"), Some("EUR".into()))));
-        assert_eq!(m("5,00 EUR"), eur("5.00"));
-        assert_eq!(
-            m("75.00 RUB / Месяц"),
-            Some((dec("75.00"), Some("RUB".into())))
-        );
-        assert_eq!(m("75 ₽"), Some((dec("75"), Some("RUB".into()))));
-        assert_eq!(m("12 USD"), Some((dec("12"), Some("USD".into()))));
-        assert_eq!(m("12 XTS"), Some((dec("12"), Some("XTS".into()))));
-        assert_eq!(m("/ Month"), None);
     }
 }

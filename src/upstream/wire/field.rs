@@ -15,7 +15,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use chrono::NaiveDate;
 
 use super::super::error::ApiError;
-use super::super::parse::{parse_money, Node};
+use rust_decimal::Decimal;
+
+use super::super::parse::Node;
 use crate::billing::ItemStatus;
 
 // ---- logging which shape a run met ------------------------------------------
@@ -251,13 +253,103 @@ pub fn period_cost(n: &Node) -> Option<String> {
 }
 
 /// `21.00 EUR`: two decimals, the currency code after.
-fn money_text(amount: rust_decimal::Decimal, currency: Option<String>) -> String {
+fn money_text(amount: Decimal, currency: Option<String>) -> String {
     let amount =
         amount.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
     match currency {
         Some(c) => format!("{amount:.2} {c}"),
         None => format!("{amount:.2}"),
     }
+}
+
+/// A money amount as BILLmanager may print it: `123.45`, `12221243.00`,
+/// `1 234,56`, `1 234,56 руб.` (non-breaking spaces), `-5.00 EUR`,
+/// `1,234.56`, and as live panels show prices (field-2026-12 §3, FS
+/// 55077564878, 71186436630): `1.80 € / Месяц` (the `/ period` tail is the
+/// billing period, not the currency), `€5.00` (the currency before the
+/// number), `5,00 EUR`. Returns the amount and the currency, as an ISO code
+/// where the symbol or word is a known one ([`currency_code`]).
+/// One function for every amount we read (A-U15, upstream-api.md §6, §10).
+pub fn parse_money(text: &str) -> Option<(Decimal, Option<String>)> {
+    // "1.80 € / Month": what follows the slash is the period, never part of
+    // the amount or the currency.
+    let t = text.split('/').next().unwrap_or_default().trim();
+    // The number starts at the first digit, or at a minus sign right before one.
+    let chars: Vec<char> = t.chars().collect();
+    let first_digit = chars.iter().position(|c| c.is_ascii_digit())?;
+    let is_minus = |c: &char| *c == '-' || *c == '\u{2212}';
+    let head = &chars[..first_digit];
+    // A minus right before the number (`-5.00`, `€-5.00`), or before a short
+    // currency symbol that precedes it (`-€5.00`); a dash elsewhere in a
+    // label is no sign.
+    let sign: Vec<char> = head
+        .iter()
+        .copied()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let negative = sign.last().is_some_and(is_minus)
+        || (sign.first().is_some_and(is_minus) && sign.len() <= 5);
+    let is_group_space = |c: char| c == ' ' || c == '\u{a0}' || c == '\u{202f}' || c == '\u{2009}';
+    let mut end = first_digit;
+    while end < chars.len()
+        && (chars[end].is_ascii_digit()
+            || chars[end] == '.'
+            || chars[end] == ','
+            || chars[end] == '\''
+            || (is_group_space(chars[end])
+                && chars.get(end + 1).is_some_and(|c| c.is_ascii_digit())))
+    {
+        end += 1;
+    }
+    let number: String = chars[first_digit..end]
+        .iter()
+        .filter(|c| !is_group_space(**c) && **c != '\'')
+        .collect();
+    let number = number.trim_end_matches(['.', ',']);
+    let dots = number.matches('.').count();
+    let commas = number.matches(',').count();
+    let normal = match (dots, commas) {
+        (0, 0) => number.to_string(),
+        // One separator kind: a single one is the decimal point, several are grouping.
+        (1, 0) => number.to_string(),
+        (0, 1) => number.replace(',', "."),
+        (_, 0) => number.replace('.', ""),
+        (0, _) => number.replace(',', ""),
+        // Both: the last one is the decimal point.
+        _ => {
+            let last_dot = number.rfind('.')?;
+            let last_comma = number.rfind(',')?;
+            if last_dot > last_comma {
+                if dots > 1 {
+                    return None;
+                }
+                number.replace(',', "")
+            } else {
+                if commas > 1 {
+                    return None;
+                }
+                number.replace('.', "").replace(',', ".")
+            }
+        }
+    };
+    let mut value: Decimal = normal.parse().ok()?;
+    if negative {
+        value = -value;
+    }
+    let clean = |s: String| -> Option<String> {
+        let c = s.trim().trim_end_matches('.').trim().to_string();
+        (!c.is_empty() && !c.chars().all(|ch| ch.is_ascii_digit() || is_minus(&ch))).then_some(c)
+    };
+    let after = clean(chars[end..].iter().collect());
+    // A currency before the number is a symbol (`€5.00`, `US$ 5`), never a
+    // word of a sentence.
+    let before = clean(head.iter().filter(|c| !is_minus(c)).collect())
+        .filter(|c| c.chars().count() <= 4 && !c.contains(char::is_whitespace));
+    let currency = after
+        .or(before)
+        .filter(|c| c.chars().any(|ch| !ch.is_ascii_punctuation() || ch == '$'))
+        .map(|c| currency_code(&c));
+    Some((value, currency))
 }
 
 /// A currency as an ISO code where the symbol or word is a well-known one
@@ -294,7 +386,36 @@ pub fn cart_reference(doc: &Node) -> Option<String> {
         }
     }
     doc.child_text("ok")
-        .map(|link| format!("cart link {}", shown(link)))
+        .map(|link| format!("cart link {}", link_without_query(link)))
+}
+
+/// A link as safe to keep: scheme, host and path, and of the query only
+/// `func` (`https://my.example.com/billmgr?func=cart`). A session `auth=…`
+/// or any other parameter is dropped: the reference is logged, shown and
+/// stored in the item's intent for good.
+fn link_without_query(link: &str) -> String {
+    let (base, query) = link.split_once('?').unwrap_or((link, ""));
+    let base = base.split('#').next().unwrap_or_default();
+    // No user:password@ either.
+    let base = match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let host_and_path = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+            format!("{scheme}://{host_and_path}")
+        }
+        None => base.to_string(),
+    };
+    let func = query
+        .split(['&', '#'])
+        .find_map(|kv| kv.strip_prefix("func="))
+        .filter(|f| {
+            f.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
+        });
+    let kept = match func {
+        Some(f) => format!("{base}?func={f}"),
+        None => base,
+    };
+    shown(&kept)
 }
 
 /// The function a login waiting for its second factor is sent to.
@@ -319,6 +440,7 @@ pub fn second_factor_pending(func: &str, doc: &Node) -> Option<ApiError> {
             "the upstream login waits for a second factor (two-factor authentication is on for this account)"
                 .into(),
         ),
+        wrapped: false,
     })
 }
 
@@ -347,8 +469,10 @@ pub fn renewal_not_before(e: &ApiError) -> Option<NaiveDate> {
 
 /// Rows asked for per list page: what live clients send (FS 68455228345).
 pub const LIST_PAGE_SIZE: u32 = 1000;
-/// More pages than this is not a certificate list (10 million rows).
-pub const MAX_LIST_PAGES: u32 = 10_000;
+/// More pages than this is not a certificate list we read (200,000 rows at
+/// 1,000 a page, or a panel that keeps inventing rows): the read stops with
+/// an error instead of holding an item's lock for ever.
+pub const MAX_LIST_PAGES: u32 = 200;
 
 /// `p_cnt` and `p_num` (1-based) of a list request.
 pub fn page_fields(page: u32) -> Vec<(String, String)> {
@@ -540,6 +664,64 @@ mod tests {
         assert_eq!(currency_code("CHF"), "CHF");
     }
 
+    fn dec(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn money_formats() {
+        let m = parse_money;
+        assert_eq!(m("123.45"), Some((dec("123.45"), None)));
+        assert_eq!(m("12221243.00"), Some((dec("12221243.00"), None)));
+        assert_eq!(m("1 234,56"), Some((dec("1234.56"), None)));
+        assert_eq!(
+            m("1\u{a0}234,56\u{a0}руб."),
+            Some((dec("1234.56"), Some("RUB".into())))
+        );
+        assert_eq!(
+            m("12\u{202f}345\u{202f}678,9 руб."),
+            Some((dec("12345678.9"), Some("RUB".into())))
+        );
+        assert_eq!(m("123.45 RUB"), Some((dec("123.45"), Some("RUB".into()))));
+        assert_eq!(m("-5.00"), Some((dec("-5.00"), None)));
+        assert_eq!(m("−5,00 EUR"), Some((dec("-5.00"), Some("EUR".into()))));
+        assert_eq!(m("1,234.56"), Some((dec("1234.56"), None)));
+        assert_eq!(m("1.234,56"), Some((dec("1234.56"), None)));
+        assert_eq!(m("1,234,567"), Some((dec("1234567"), None)));
+        assert_eq!(m("0"), Some((dec("0"), None)));
+        assert_eq!(m("$ 10"), Some((dec("10"), Some("USD".into()))));
+        assert_eq!(m("Total: 10"), Some((dec("10"), None)));
+        assert_eq!(m(""), None);
+        assert_eq!(m("abc"), None);
+        assert_eq!(m("1.2.3,4,5"), None);
+    }
+
+    /// Prices as live panels print them (field-2026-12 §3: FS 55077564878,
+    /// 71186436630).
+    #[test]
+    fn money_as_live_panels_print_it() {
+        let m = parse_money;
+        let eur = |v: &str| Some((dec(v), Some("EUR".to_string())));
+        assert_eq!(m("1.80 € / Месяц"), eur("1.80"));
+        assert_eq!(m("5.00 EUR / Month"), eur("5.00"));
+        assert_eq!(m("€5.00"), eur("5.00"));
+        assert_eq!(m("-€5.00"), Some((dec("-5.00"), Some("EUR".into()))));
+        assert_eq!(m("5,00 EUR"), eur("5.00"));
+        assert_eq!(
+            m("75.00 RUB / Месяц"),
+            Some((dec("75.00"), Some("RUB".into())))
+        );
+        assert_eq!(m("75 ₽"), Some((dec("75"), Some("RUB".into()))));
+        assert_eq!(m("12 USD"), Some((dec("12"), Some("USD".into()))));
+        assert_eq!(m("12 XTS"), Some((dec("12"), Some("XTS".into()))));
+        assert_eq!(m("/ Month"), None);
+        assert_eq!(m("€-5.00"), Some((dec("-5.00"), Some("EUR".into()))));
+        assert_eq!(
+            m("Charged - thank you: 5.00 EUR"),
+            Some((dec("5.00"), Some("EUR".into())))
+        );
+    }
+
     #[test]
     fn cart_answers() {
         let cart = |xml: &str| cart_reference(&doc(xml));
@@ -563,6 +745,12 @@ mod tests {
             cart("<doc><ok>https://my.example.com/billmgr?func=cart</ok></doc>").as_deref(),
             Some("cart link https://my.example.com/billmgr?func=cart")
         );
+        // Nothing but scheme, host, path and func is kept of a link.
+        let kept = cart(
+            "<doc><ok>https://u:pw@my.example.com/billmgr?auth=abc123&amp;authinfo=u:p%40ss%20x&amp;func=cart#top</ok></doc>",
+        )
+        .unwrap();
+        assert_eq!(kept, "cart link https://my.example.com/billmgr?func=cart");
         assert_eq!(cart("<doc><ok/></doc>"), None);
         assert_eq!(cart("<doc><id>5</id></doc>"), None);
     }
@@ -578,6 +766,7 @@ mod tests {
                 .map(|v| vec![("value".to_string(), v.to_string())])
                 .unwrap_or_default(),
             msg: Some(msg.into()),
+            wrapped: false,
         };
         let d = NaiveDate::from_ymd_opt(2027, 5, 1);
         assert_eq!(

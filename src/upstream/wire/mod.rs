@@ -12,12 +12,12 @@ use chrono::NaiveDate;
 
 pub use field::{
     cart_reference, currency_code, expiry_of, item_status_code, list_total, page_fields,
-    parse_date, renewal_not_before, second_factor_pending, LIST_PAGE_SIZE, MAX_LIST_PAGES,
-    SECOND_FACTOR_FUNC,
+    parse_date, parse_money, renewal_not_before, second_factor_pending, LIST_PAGE_SIZE,
+    MAX_LIST_PAGES, SECOND_FACTOR_FUNC,
 };
 
 use super::error::{ApiErrorClass, UpstreamError};
-use super::parse::{parse_money, Node};
+use super::parse::Node;
 use super::{is_possible_id, Account, CertOrder, CertSummary, CertView, Reissue, ReissueKind};
 use crate::config::{OrderConfig, OrderFunction};
 

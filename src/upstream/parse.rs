@@ -145,7 +145,6 @@ pub fn parse_answer(func: &str, body: &[u8]) -> Result<Node, UpstreamError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::str::FromStr;
 
     /// Published upstream answers, re-typed in `tests/fixtures/upstream/`
     /// (each names its public source in a comment).

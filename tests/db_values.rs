@@ -1047,76 +1047,92 @@ fn a_null_item_param_stops_prolong_with_error_xml_on_the_running_operation() {
     );
 }
 
+/// A NULL `item.period` is decided per use: only what is bought or dated by
+/// the month needs it. The service is still synced (by the cron sync and by
+/// `sync_item`), a renewal is refused with a `value` error naming the column
+/// and nothing sent, and the customer's close still deletes the certificate
+/// upstream (a service that cannot be closed would keep it there).
 #[test]
-fn one_item_with_a_null_period_costs_that_item_only() {
+fn an_item_with_a_null_period_is_synced_and_closed_but_never_renewed() {
     let b = Bench::new();
     let good = b.issued_item("good.example.com");
     let bad = b.issued_item("bad.example.com");
     set_null(&b, "item", "period", "INT", &format!("id = {bad}"));
+    let upstream = |item: u64| -> u64 {
+        b.db.item_param(item, "pmss_upstream_id")
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
     // The upstream moved both expiries: the sync reads both.
     for item in [good, bad] {
-        let up: u64 =
-            b.db.item_param(item, "pmss_upstream_id")
-                .unwrap()
-                .parse()
-                .unwrap();
-        b.up.drift(json!({ "action": "renew", "id": up }));
+        b.up.drift(json!({ "action": "renew", "id": upstream(item) }));
     }
     let r = b.admin(&["sync", "--module", &b.module.to_string()]);
     check(&r, false).unwrap();
-    assert_eq!(
-        r.code, 1,
-        "a skipped item fails the run: {}{}",
-        r.stdout, r.stderr
-    );
-    assert!(r.stdout.contains("1 unreadable"), "counted: {}", r.stdout);
-    assert!(
-        b.db.item_param(good, "pmss_upstream_expiry").is_some(),
-        "the good item was synced: {}",
-        b.module_log()
-    );
-    assert!(b.db.item_param(bad, "pmss_upstream_expiry").is_none());
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("0 unreadable"), "{}", r.stdout);
+    for item in [good, bad] {
+        assert!(
+            b.db.item_param(item, "pmss_upstream_expiry").is_some(),
+            "item {item} was synced: {}",
+            b.module_log()
+        );
+    }
     let log = b.module_log();
-    let lines: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains(&format!("item {bad}")) && l.contains("item.period"))
-        .collect();
-    assert_eq!(lines.len(), 1, "the bad item is logged once: {log}");
-    assert!(lines[0].contains("NULL"), "{}", lines[0]);
+    assert!(
+        log.lines()
+            .any(|l| l.contains(&format!("item {bad}: item.period is NULL"))),
+        "the missing period is logged: {log}"
+    );
 
     let r = b.billmanager(&["--command", "sync_item", "--item", &bad.to_string()]);
     check(&r, true).unwrap();
-    assert_eq!(r.code, 1);
-    assert!(r.stdout.contains("<error type=\"billing\""), "{}", r.stdout);
-    assert!(r.stdout.contains("item.period is NULL"), "{}", r.stdout);
-    assert!(r.stdout.contains(&format!("item {bad}")), "{}", r.stdout);
+    assert_eq!(r.code, 0, "{}", r.stdout);
 
-    // The drift report names it and still compares the other.
+    // A renewal needs the period: refused before anything is sent.
+    b.up.clear_journal();
+    let ro = b.db.create_running_operation(bad, "prolong");
+    b.db.bump_trycount(ro);
+    let r = b.billmanager(&[
+        "--command",
+        "prolong",
+        "--item",
+        &bad.to_string(),
+        "--runningoperation",
+        &ro.to_string(),
+    ]);
+    check(&r, true).unwrap();
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stdout.contains("<error type=\"value\" object=\"period\""),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("NULL"), "{}", r.stdout);
+    assert_eq!(upstream_calls(&b), Vec::<String>::new(), "nothing sent");
+
+    // The drift report compares it like any other service.
     let r = b.admin(&["reconcile", "--module", &b.module.to_string()]);
     check(&r, false).unwrap();
-    assert!(
-        r.stdout.contains(&format!(
-            "could not read: local service: item {bad}: item.period is NULL"
-        )),
-        "{}",
-        r.stdout
-    );
-    assert!(r.stdout.contains("1 unreadable"), "{}", r.stdout);
-    assert!(
-        !r.stdout.contains("orphan"),
-        "its certificate is not an orphan: {}",
-        r.stdout
-    );
-    // The import still sees its certificate as linked: no second service.
-    let r = b.admin(&["import", "--module", &b.module.to_string(), "--dry-run"]);
-    check(&r, false).unwrap();
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert!(
-        r.stdout
-            .contains(&format!("already linked to service {bad}")),
-        "{}",
-        r.stdout
-    );
+    assert!(!r.stdout.contains("could not read"), "{}", r.stdout);
+    assert!(!r.stdout.contains("orphan"), "{}", r.stdout);
+
+    // The customer's close deletes the certificate upstream.
+    let id = upstream(bad);
+    let ro = b.db.create_running_operation(bad, "close");
+    b.db.bump_trycount(ro);
+    let r = b.billmanager(&[
+        "--command",
+        "close",
+        "--item",
+        &bad.to_string(),
+        "--runningoperation",
+        &ro.to_string(),
+    ]);
+    check(&r, true).unwrap();
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, b.module_log());
+    assert!(b.up.certificate(id).is_some_and(|c| c["deleted"] == true));
 }
 
 #[test]

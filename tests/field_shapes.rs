@@ -10,6 +10,7 @@
 
 mod support;
 
+use mysql::prelude::Queryable;
 use serde_json::{json, Value};
 
 use support::billing::{
@@ -292,6 +293,63 @@ fn an_order_left_in_the_upstream_cart_waits_unpaid_and_is_never_ordered_again() 
     }
 }
 
+/// An upstream id set by hand on an order still unpaid in the cart (what an
+/// admin might do from the drift report) is not reported open: only an
+/// upstream that shows the order paid is.
+#[test]
+fn an_unpaid_cart_order_linked_by_hand_is_not_reported_open() {
+    let w = World::with(&[
+        ("order_cart", "on"),
+        ("cart_answer", "billorder.id"),
+        ("list_remoteid", "on"),
+    ]);
+    let (ro, code, out) = w.operation("open");
+    assert_eq!(code, 1, "{out}");
+    let cart_item = w.up.certificates().as_array().unwrap()[0]["id"]
+        .as_u64()
+        .unwrap();
+    w.db.conn()
+        .exec_drop(
+            "INSERT INTO itemparam (item, intname, value) VALUES (?, 'pmss_upstream_id', ?)",
+            (w.item, cart_item.to_string()),
+        )
+        .unwrap();
+    let (code, out) = w.run_op("open", ro, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("not paid") || out.contains("waits unpaid"),
+        "{out}"
+    );
+    assert_eq!(w.mgr.mgrctl_count("service.postopen"), 0);
+    w.up.pay_all_carts();
+    let (code, out) = w.run_op("open", ro, &[]);
+    assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
+    assert_eq!(w.mgr.mgrctl_count("service.postopen"), 1);
+    assert_eq!(w.orders(), 1);
+}
+
+/// The customer closes a service whose order waits unpaid in the upstream
+/// cart: the order is deleted upstream (it cost nothing) and the service is
+/// closed; before, the close failed with "pay it, then restart", which
+/// would have paid for a certificate the close then deletes.
+#[test]
+fn closing_a_service_whose_order_waits_in_the_cart_pays_nothing() {
+    let w = World::with(&[
+        ("order_cart", "on"),
+        ("cart_answer", "lineitem.id"),
+        ("list_remoteid", "on"),
+    ]);
+    let before = w.balance();
+    let (_, code, out) = w.operation("open");
+    assert_eq!(code, 1, "{out}");
+    let (_, code, out) = w.operation("close");
+    assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
+    assert_eq!(w.mgr.mgrctl_count("service.postclose"), 1);
+    assert_eq!(w.applied("certificate.delete").len(), 1);
+    assert_eq!(w.balance(), before, "nothing paid");
+    assert_eq!(w.orders(), 1);
+}
+
 /// An upstream that answers a cart order with a bare `<ok/>` (no id, no
 /// cart id): outcome unknown at first; the lookup finds the order with the
 /// status "ordered", and after the settle window it is the cart case, not
@@ -500,8 +558,6 @@ fn linked_services(w: &World, n: usize) -> Vec<(u64, u64)> {
         })
         .collect()
 }
-
-use mysql::prelude::Queryable;
 
 /// A paginated list is read to its end: a certificate deleted upstream on
 /// the last page is reported (before: the first page was taken for the

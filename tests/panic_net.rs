@@ -50,13 +50,20 @@ fn world() -> World {
 }
 
 /// Run with the panic trigger on `command` (and `RUST_BACKTRACE=1`: the net
-/// never captures a backtrace).
+/// never captures a backtrace). Where the trigger fires after the module's
+/// settings are read, the panic message carries the upstream password: the
+/// net must keep it out of everything it writes.
 fn run_panicking(w: &World, command: &str, args: &[&str]) -> (i32, String, String) {
+    let text = if command == "open" { PASSWORD } else { "" };
     run_module_env(
         &w.mgr,
         args,
         None,
-        &[(PANIC_ENV, command), ("RUST_BACKTRACE", "1")],
+        &[
+            (PANIC_ENV, command),
+            ("PMSSLRESELLER_TEST_PANIC_TEXT", text),
+            ("RUST_BACKTRACE", "1"),
+        ],
     )
 }
 

@@ -143,7 +143,7 @@ pub fn run(argv: Vec<String>) -> i32 {
     // A panic (a bug) is one error line and exit 1, like any other error;
     // the hook logged where it happened.
     match crate::panic_net::catch(|| {
-        crate::panic_net::test_point(name, None);
+        crate::panic_net::test_point(name);
         dispatch(cli.command, &root)
     }) {
         Ok(code) => code,

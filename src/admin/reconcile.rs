@@ -405,6 +405,12 @@ pub fn classify(books: &Books) -> Report {
             continue;
         };
         let action = match l.upstream_id {
+            // Unpaid: linking it would report an order nobody paid for.
+            None if u.status == Some(ItemStatus::Ordered) => format!(
+                "ordered for service {} but waiting unpaid in the upstream cart: pay it there, then restart the \
+                 service's open operation (it finds and links it); or delete it from the upstream cart",
+                l.item
+            ),
             None => format!(
                 "ordered for service {} but never linked (an answer lost past the settle window): if it is that service's certificate, set item param {UPSTREAM_ID_PARAM}={} on service {} and run `{sync_hint}`; otherwise delete it upstream",
                 l.item, u.id, l.item

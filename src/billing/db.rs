@@ -147,7 +147,7 @@ pub struct ModuleSettings {
 /// | `item.pricelist`, the tariff row it names | error | error |
 /// | `pricelist.intname` | empty: the tariff is linked by its other names (lifecycle `tariff.rs`) | error |
 /// | `pricelist.itemtype`, `itemtype.intname` | error | error |
-/// | `item.period` | error | error; a number that is no period is [`Period::Unknown`] |
+/// | `item.period` | [`Period::Missing`]: what needs it (an order, a renewal, the paid term) refuses, the rest goes on | the same, logged; a number that is no period is [`Period::Unknown`] |
 /// | `item.status` | error | error |
 /// | `item.expiredate`, `item.opendate` | not set (the zero date likewise) | error |
 /// | `item.name` | empty | shown with replacement characters (a label only) |
@@ -419,7 +419,22 @@ fn item_from(row: &Row) -> Result<ItemRow> {
         )
         .with_object("pricelist.itemtype"));
     }
-    let period = required(column::int(row.as_ref(c::PERIOD))).map_err(|p| bad("item.period", p))?;
+    // Only an order, a renewal and the paid term need the period: a service
+    // without a readable one is still synced, suspended, closed.
+    let period = match column::int(row.as_ref(c::PERIOD)) {
+        Ok(Some(v)) => Period::from_db(v),
+        Ok(None) => {
+            log::warn!("{whose}: item.period is NULL; nothing is ordered, renewed or dated by it");
+            Period::Missing
+        }
+        Err(b) => {
+            log::warn!(
+                "{}; nothing is ordered, renewed or dated by it",
+                bad("item.period", b.into()).message
+            );
+            Period::Missing
+        }
+    };
     let status = required(column::int(row.as_ref(c::STATUS)))
         .and_then(|s| i32::try_from(s).map_err(|_| Problem::Bad(Bad::OutOfRange(s.to_string()))))
         .map_err(|p| bad("item.status", p))?;
@@ -435,7 +450,7 @@ fn item_from(row: &Row) -> Result<ItemRow> {
             .unwrap_or_default(),
         itemtype_intname: required(column::text(row.as_ref(c::ITEMTYPE_INTNAME)))
             .map_err(|p| bad("itemtype.intname", p))?,
-        period: Period::from_db(period),
+        period,
         status,
         expiredate: column::date(row.as_ref(c::EXPIREDATE))
             .map_err(|b| bad("item.expiredate", b.into()))?,

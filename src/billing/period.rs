@@ -34,6 +34,11 @@ pub enum Period {
     Daily,
     /// Anything else (other negatives, more than [`MAX_MONTHS`]).
     Unknown(i64),
+    /// Not set: NULL, or no number, in BILLmanager's database. Only what is
+    /// bought or dated by the month needs the period (an order, a renewal,
+    /// the paid term); everything else about the service goes on without it
+    /// (a close still deletes the certificate upstream).
+    Missing,
 }
 
 impl Period {
@@ -58,15 +63,16 @@ impl Period {
         }
     }
 
-    /// The value as stored.
-    pub fn code(self) -> i64 {
-        match self {
+    /// The value as stored (`None`: not set).
+    pub fn code(self) -> Option<i64> {
+        Some(match self {
             Period::Months(m) => i64::from(m),
             Period::Trial => TRIAL,
             Period::Lifetime => LIFETIME,
             Period::Daily => DAILY,
             Period::Unknown(n) => n,
-        }
+            Period::Missing => return None,
+        })
     }
 }
 
@@ -78,6 +84,7 @@ impl fmt::Display for Period {
             Period::Lifetime => write!(f, "lifetime/one-off ({LIFETIME})"),
             Period::Daily => write!(f, "daily ({DAILY})"),
             Period::Unknown(n) => write!(f, "{n} (not a period pmsslreseller knows)"),
+            Period::Missing => write!(f, "not set (item.period is NULL or no number)"),
         }
     }
 }
@@ -125,7 +132,7 @@ mod tests {
         assert_eq!(Period::from_db(i64::MAX), Period::Unknown(i64::MAX));
         for p in [-100, 0, -50, -1, 1201] {
             assert_eq!(Period::from_db(p).months(), None, "{p}");
-            assert_eq!(Period::from_db(p).code(), p);
+            assert_eq!(Period::from_db(p).code(), Some(p));
         }
         assert_eq!(Period::from_db(1200).months(), Some(1200));
     }
@@ -137,6 +144,9 @@ mod tests {
         assert_eq!(Period::Daily.to_string(), "daily (-50)");
         assert_eq!(Period::Months(24).to_string(), "24 months");
         assert!(Period::Unknown(-7).to_string().starts_with("-7 "));
+        assert_eq!(Period::Missing.code(), None);
+        assert!(Period::Missing.to_string().contains("NULL"));
+        assert_eq!(Period::Missing.months(), None);
         assert_eq!(OrderPeriod::Trial.wire(), -100);
         assert_eq!(OrderPeriod::Months(12).wire(), 12);
     }

@@ -58,7 +58,7 @@ pub fn execute(cmd: &Command, ctx: &Ctx) -> Result<Option<String>> {
     // A lifecycle command's test panic is in `Job::start`, once it holds
     // the module's settings.
     if !matches!(cmd, Command::Service { .. }) {
-        crate::panic_net::test_point(cmd.name(), None);
+        crate::panic_net::test_point(cmd.name());
     }
     match cmd {
         // Templates come from the catalog caches only: no network, no DB.

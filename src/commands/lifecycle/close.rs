@@ -3,8 +3,10 @@
 //!
 //! Deleting is idempotent by nature: an upstream "not found" means an earlier
 //! run (whose answer was lost) already deleted it, and counts as success.
-//! An item whose order answer was lost is looked up first, so its upstream
-//! certificate is deleted rather than left paid and forgotten. The delete is
+//! An item whose order answer was lost, or whose order went into the
+//! upstream cart, is looked up first, so its upstream certificate is deleted
+//! (paid or not) rather than left forgotten; a cart order not listed as a
+//! certificate is left to the admin to drop from the cart (it cost nothing). The delete is
 //! recorded as an intent like every other call (intent.rs): a rerun of a
 //! finished close, or a run whose operation is gone, sends nothing.
 
@@ -13,7 +15,7 @@ use crate::upstream::{ApiErrorClass, UpstreamError};
 
 use super::intent::{now_unix, Decision, Intent, IntentOp, Phase};
 use super::job::Job;
-use super::reconcile::settle_lost_order;
+use super::reconcile::{lookup_lost_order, Lost};
 
 pub fn run(job: &mut Job) -> Result<()> {
     let mut upstream_id = job.upstream_id()?;
@@ -29,7 +31,28 @@ pub fn run(job: &mut Job) -> Result<()> {
         Decision::OperationGone => return Ok(()),
         Decision::FinishLocal(_) => return report(job),
         Decision::Reconcile(intent) if intent.op == IntentOp::Open && upstream_id.is_none() => {
-            upstream_id = settle_lost_order(job, &intent)?.map(|a| a.upstream_id);
+            match lookup_lost_order(job, &intent)? {
+                Lost::Adopted(found) => upstream_id = Some(found.upstream_id),
+                // Paid or not, a certificate the customer closes is deleted
+                // upstream (an unpaid one costs nothing to delete).
+                Lost::Unpaid {
+                    upstream_id: Some(id),
+                    ..
+                } => upstream_id = Some(id),
+                Lost::Unpaid {
+                    upstream_id: None, ..
+                } => {
+                    log::warn!(
+                        "item {}: closed while its order sits unpaid in the upstream cart ({}), not listed as a \
+                         certificate; delete it from the upstream cart of the module's account (nothing was paid)",
+                        job.item_id,
+                        intent.cart.as_deref().unwrap_or("found unpaid")
+                    );
+                    // The order is over: nothing is ordered for a closed service.
+                    job.save_intent(&intent.with_phase(Phase::Done))?;
+                }
+                Lost::NotOrdered => {}
+            }
         }
         // A lost delete is repeated (deleting is idempotent); any other
         // op's unknown outcome does not stop the customer's close.

@@ -102,9 +102,9 @@ impl<'a> Job<'a> {
             }
         };
         let params = db.item_params(item_id, &key)?;
-        // Debug builds only: the panic net's test, with the password known
-        // to the redaction and in the panic message.
-        crate::panic_net::test_point(op.name(), Some(settings.password.expose()));
+        // Debug builds only: the panic net's test, once the password is
+        // known to the redaction (the test puts it into the message).
+        crate::panic_net::test_point(op.name());
         Ok(Job {
             ctx,
             op,
@@ -375,6 +375,7 @@ pub fn not_months(item: u64, period: Period) -> ModuleError {
         Period::Unknown(_) => format!(
             "it is no number of months (1–{MAX_MONTHS}) and no special period pmsslreseller knows"
         ),
+        Period::Missing => "BILLmanager's database holds no period for it".into(),
         Period::Months(_) => "it is not what this step needs".into(),
     };
     ModuleError::value(
@@ -384,7 +385,10 @@ pub fn not_months(item: u64, period: Period) -> ModuleError {
              customer pays for, then rerun; nothing was sent upstream"
         ),
     )
-    .with_param("value", period.code().to_string())
+    .with_param(
+        "value",
+        period.code().map(|c| c.to_string()).unwrap_or_default(),
+    )
 }
 
 /// For the bulk sync: the item (read under its lock) is still a certificate
@@ -466,7 +470,10 @@ pub fn record_send_failure(job: &mut Job, intent: Intent, e: UpstreamError) -> M
         }
         return err;
     }
-    let not_before = e.api().and_then(crate::upstream::wire::renewal_not_before);
+    let not_before = e
+        .api()
+        .filter(|_| intent.op == IntentOp::Prolong)
+        .and_then(crate::upstream::wire::renewal_not_before);
     let mut refused = intent.with_phase(Phase::Refused);
     refused.not_before = not_before.map(|d| d.to_string());
     if let Err(save) = job.save_intent(&refused) {

@@ -24,12 +24,15 @@
 //! the sub-status, the post-open call (issue 15: at most 5).
 
 use crate::billing::CertificateOrderData;
-use crate::protocol::error::{ModuleError, Result};
+use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::{CertOrder, CertView, UpstreamError};
 
 use super::intent::{now_unix, Decision, Intent, IntentOp, Phase};
 use super::job::{record_send_failure, set_status, Job, SERVICE_STATUS_PARAM};
-use super::reconcile::{adopt, apply_view, settle_lost_order, upstream_state, Adopted};
+use super::reconcile::{
+    adopt, apply_view, payment_evidence, settle_lost_order, unpaid, upstream_state, Adopted,
+    Payment,
+};
 use super::report::report_ordered;
 use super::status::{is_pending, local_status, ServiceStatus};
 use super::tariff::{check_names, check_paid_slots, order_period, upstream_tariff};
@@ -135,7 +138,14 @@ fn place_order(job: &mut Job, generation: u32, attempt: u32) -> Result<Adopted> 
             );
             // Read back before anything else: a rerun must know the order
             // exists even when this run dies now.
-            job.save_intent(&placed)?;
+            job.save_intent(&placed).map_err(|mut e| {
+                e.message = format!(
+                    "item {}: the order went into the upstream cart ({reference}), but recording that failed: {}; \
+                     the next run finds the order upstream by remoteid before anything is sent",
+                    job.item_id, e.message
+                );
+                e
+            })?;
             match settle_lost_order(job, &placed)? {
                 Some(found) => Ok(found),
                 // The settle of a cart order never answers "not ordered".
@@ -177,6 +187,21 @@ fn record_order(job: &mut Job, intent: Intent, upstream_id: u64) -> Result<()> {
     Err(e)
 }
 
+/// An upstream certificate linked to the item (by hand, or by an answer with
+/// its id) that the upstream shows unpaid, with no order intent to tell
+/// when it was placed.
+fn not_paid_yet(item: u64, upstream_id: u64) -> ModuleError {
+    ModuleError::new(
+        ErrorKind::ManualRequired,
+        format!(
+            "item {item}: upstream certificate {upstream_id} is not paid upstream (its status is \"ordered\"); \
+             it is not reported open. Pay it in the upstream BILLmanager (the module's account, its cart), then \
+             restart this operation; nothing is ordered again"
+        ),
+    )
+    .with_object(format!("item {item}"))
+}
+
 /// One upstream read of the certificate (none when `seen`, a view the
 /// order lookup already read), the sub-status it shows, the post-open call,
 /// then the rest of that read applied.
@@ -215,6 +240,37 @@ fn finish(job: &mut Job, upstream_id: u64, seen: Option<CertView>) -> Result<()>
             None
         }
     };
+    // Reported only on positive evidence of payment: an id stored by hand,
+    // or answered by a panel that ignores skipbasket, may name an order
+    // still waiting in the upstream cart.
+    let intent = job.stored_intent()?;
+    match view.as_ref().map(|v| payment_evidence(None, Some(v))) {
+        Some(Payment::Unpaid) => {
+            let e = match &intent {
+                Some(i) if i.op == IntentOp::Open => {
+                    unpaid(job, i, Some(upstream_id), Payment::Unpaid)
+                }
+                _ => not_paid_yet(job.item_id, upstream_id),
+            };
+            return Err(e);
+        }
+        // Put into a cart, and its payment cannot be read now: not reported.
+        None if intent
+            .as_ref()
+            .is_some_and(|i| i.op == IntentOp::Open && i.cart.is_some()) =>
+        {
+            return Err(ModuleError::new(
+                ErrorKind::UpstreamBadResponse,
+                format!(
+                    "item {}: upstream certificate {upstream_id} went through the upstream cart and could not be \
+                     read to see that it is paid; the operation is finished by the next run",
+                    job.item_id
+                ),
+            )
+            .with_object(crate::upstream::wire::FUNC_CERT_EDIT));
+        }
+        _ => {}
+    }
     if local_status(job.param(SERVICE_STATUS_PARAM)).is_none() {
         let first = view
             .as_ref()

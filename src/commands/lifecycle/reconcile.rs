@@ -30,7 +30,7 @@ use crate::billing::CertificateOrderData;
 use crate::billing::Mgrctl;
 use crate::config::OpenConvention;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
-use crate::upstream::{CertView, Reissue, ReissueKind};
+use crate::upstream::{ApiErrorClass, CertView, Reissue, ReissueKind, UpstreamError};
 
 use super::intent::{digest, Intent, IntentOp, Phase, INTENT_PARAM};
 use super::job::{set_status, Job, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM};
@@ -59,6 +59,7 @@ pub struct ViewIdentity {
     pub cn: String,
     pub pricelist: String,
     pub remoteid: Option<String>,
+    pub status: Option<ItemStatus>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,31 +99,39 @@ fn created_in_window(createdate: Option<&str>, intent: &Intent) -> bool {
     }
 }
 
-/// Run the strategy. `view` reads one upstream certificate.
+/// Run the strategy. `view` reads one upstream certificate (`None`: the
+/// upstream says it does not exist). A deleted certificate is never ours to
+/// adopt: panels that list deleted services (gcore) show an earlier order of
+/// the same item, dropped from the cart, with our remoteid.
 pub fn find_order<E>(
     rows: &[ListRow],
     intent: &Intent,
     linked_elsewhere: &BTreeSet<u64>,
-    mut view: impl FnMut(u64) -> Result<ViewIdentity, E>,
+    mut view: impl FnMut(u64) -> Result<Option<ViewIdentity>, E>,
 ) -> Result<Found, E> {
     let ours = intent.remoteid.as_deref().unwrap_or("");
+    let live = |r: &&ListRow| r.status != Some(ItemStatus::Deleted);
     let mut exact: Vec<u64> = rows
         .iter()
+        .filter(live)
         .filter(|r| !ours.is_empty() && r.remoteid.as_deref().map(str::trim) == Some(ours))
         .map(|r| r.id)
         .collect();
     if exact.is_empty() {
         let cn = intent.cn.as_deref().unwrap_or("");
         let mut weak = Vec::new();
-        for r in rows.iter().filter(|r| {
+        for r in rows.iter().filter(live).filter(|r| {
             !linked_elsewhere.contains(&r.id)
                 && r.remoteid.is_none()
                 && same_name(&r.cn, cn)
                 && tariff_may_match(&r.pricelist, intent.pricelist)
                 && created_in_window(r.createdate.as_deref(), intent)
         }) {
-            let v = view(r.id)?;
-            if !same_name(&v.cn, cn) || !tariff_may_match(&v.pricelist, intent.pricelist) {
+            let Some(v) = view(r.id)? else { continue };
+            if v.status == Some(ItemStatus::Deleted)
+                || !same_name(&v.cn, cn)
+                || !tariff_may_match(&v.pricelist, intent.pricelist)
+            {
                 continue;
             }
             match v.remoteid.as_deref().map(str::trim) {
@@ -165,12 +174,27 @@ pub struct Adopted {
     pub view: Option<CertView>,
 }
 
+/// What the lookup of an order found ([`lookup_lost_order`]).
+pub enum Lost {
+    /// Found upstream and shown paid: adopted (id stored, intent done).
+    Adopted(Box<Adopted>),
+    /// Placed, not (shown) paid: waiting in the upstream cart as
+    /// `upstream_id`, or not listed (`None`: on BILLmanager 6's new cart an
+    /// unpaid order need not be a service yet). It exists: never ordered
+    /// again. Recorded in the intent (`cart`).
+    Unpaid {
+        upstream_id: Option<u64>,
+        evidence: Payment,
+    },
+    /// Certainly not ordered (never said of an order that went into a cart):
+    /// the caller may order.
+    NotOrdered,
+}
+
 /// Look up the order of an intent whose answer was lost, or that the
-/// upstream put into its cart. `Some`: found, paid, adopted. `None`:
-/// certainly not ordered, the caller may order (never for a cart order).
-/// Errors: still settling (retry later), ambiguous (admin), or placed but
-/// not paid (admin: pay it upstream or delete it there).
-pub fn settle_lost_order(job: &mut Job, intent: &Intent) -> Result<Option<Adopted>> {
+/// upstream put into its cart. Errors: still settling (retry later),
+/// ambiguous (admin), another item's link unreadable.
+pub fn lookup_lost_order(job: &mut Job, intent: &Intent) -> Result<Lost> {
     if intent.op != IntentOp::Open {
         return Err(ModuleError::new(
             ErrorKind::ManualRequired,
@@ -186,7 +210,7 @@ pub fn settle_lost_order(job: &mut Job, intent: &Intent) -> Result<Option<Adopte
         .with_object(format!("item {}", job.item_id)));
     }
     let (found, rows, viewed) = lookup_order(job, intent)?;
-    match found {
+    let found = match found {
         Found::One(upstream_id) => {
             let mut view = viewed.into_iter().find(|v| v.id == upstream_id);
             let row_status = rows
@@ -197,21 +221,52 @@ pub fn settle_lost_order(job: &mut Job, intent: &Intent) -> Result<Option<Adopte
             if evidence == Payment::Unknown && view.is_none() {
                 // The list said nothing usable: the view may.
                 let v = job.client()?.certificate_view(upstream_id)?;
-                evidence = payment_evidence(v.status, Some(&v));
+                evidence = payment_evidence(row_status, Some(&v));
                 view = Some(v);
             }
-            if evidence == Payment::Unpaid || (intent.cart.is_some() && evidence != Payment::Paid) {
-                return Err(unpaid(job, intent, Some(upstream_id), evidence));
+            match evidence {
+                Payment::Gone => Found::Nothing,
+                Payment::Paid => {
+                    log::warn!(
+                        "item {}: the order sent at {} UTC was found upstream as {upstream_id}{}; adopting it \
+                         instead of ordering again",
+                        job.item_id,
+                        intent.sent_at_text,
+                        if intent.cart.is_some() { ", paid now" } else { "" }
+                    );
+                    adopt(job, intent.clone(), upstream_id)?;
+                    return Ok(Lost::Adopted(Box::new(Adopted { upstream_id, view })));
+                }
+                // A lost answer whose order shows no sign either way: it is
+                // ours by remoteid (or the only candidate), as before any cart.
+                Payment::Unknown if intent.cart.is_none() => {
+                    log::warn!(
+                        "item {}: the order sent at {} UTC was found upstream as {upstream_id} (its payment \
+                         state is not shown); adopting it instead of ordering again",
+                        job.item_id,
+                        intent.sent_at_text
+                    );
+                    adopt(job, intent.clone(), upstream_id)?;
+                    return Ok(Lost::Adopted(Box::new(Adopted { upstream_id, view })));
+                }
+                evidence => {
+                    // Right after a lost answer a paid order may not show it
+                    // yet: only a cart's, or one past the settle window, is
+                    // recorded as waiting unpaid.
+                    if intent.cart.is_some() || !job.still_settling(intent) {
+                        record_cart(job, intent, Some(upstream_id));
+                    }
+                    return Ok(Lost::Unpaid {
+                        upstream_id: Some(upstream_id),
+                        evidence,
+                    });
+                }
             }
-            log::warn!(
-                "item {}: the order sent at {} UTC was found upstream as {upstream_id}{}; adopting it instead of ordering again",
-                job.item_id,
-                intent.sent_at_text,
-                if intent.cart.is_some() { ", paid now" } else { "" }
-            );
-            adopt(job, intent.clone(), upstream_id)?;
-            Ok(Some(Adopted { upstream_id, view }))
         }
+        other => other,
+    };
+    match found {
+        Found::One(_) => Err(ModuleError::internal("a found order was not decided")),
         Found::Ambiguous(ids) => Err(ModuleError::new(
             ErrorKind::ManualRequired,
             format!(
@@ -222,22 +277,10 @@ pub fn settle_lost_order(job: &mut Job, intent: &Intent) -> Result<Option<Adopte
             ),
         )
         .with_object(format!("item {}", job.item_id))),
-        // Just placed: the cart order may not be listed yet.
-        Found::Nothing if intent.cart.is_some() && job.still_settling(intent) => {
-            Err(unpaid(job, intent, None, Payment::Unknown))
-        }
-        Found::Nothing if intent.cart.is_some() => Err(ModuleError::new(
-            ErrorKind::ManualRequired,
-            format!(
-                "item {}: the order placed at {} UTC went into the upstream cart unpaid ({}) and is not listed \
-                 upstream any more (deleted from the cart?). It is never ordered again by itself: to order anew, \
-                 delete item param {INTENT_PARAM}, then restart the operation",
-                job.item_id,
-                intent.sent_at_text,
-                intent.cart.as_deref().unwrap_or_default()
-            ),
-        )
-        .with_object(format!("item {}", job.item_id))),
+        Found::Nothing if intent.cart.is_some() => Ok(Lost::Unpaid {
+            upstream_id: None,
+            evidence: Payment::Unknown,
+        }),
         Found::Nothing if job.still_settling(intent) => Err(ModuleError::new(
             ErrorKind::UpstreamOutcomeUnknown,
             format!(
@@ -255,8 +298,42 @@ pub fn settle_lost_order(job: &mut Job, intent: &Intent) -> Result<Option<Adopte
                 job.item_id,
                 intent.sent_at_text
             );
-            Ok(None)
+            Ok(Lost::NotOrdered)
         }
+    }
+}
+
+/// [`lookup_lost_order`] for an order to be finished: `Some` adopted, `None`
+/// certainly not ordered (the caller may order); an order placed but not
+/// paid is an error saying so ([`unpaid`]).
+pub fn settle_lost_order(job: &mut Job, intent: &Intent) -> Result<Option<Adopted>> {
+    match lookup_lost_order(job, intent)? {
+        Lost::Adopted(found) => Ok(Some(*found)),
+        Lost::NotOrdered => Ok(None),
+        Lost::Unpaid {
+            upstream_id,
+            evidence,
+        } => Err(unpaid(job, intent, upstream_id, evidence)),
+    }
+}
+
+/// Remember in the intent (read back) that the order exists upstream but is
+/// not paid, so no later run orders again. A failed write is only logged:
+/// the intent still says "sent", and a rerun looks the order up again.
+fn record_cart(job: &mut Job, intent: &Intent, upstream_id: Option<u64>) {
+    if intent.cart.is_some() {
+        return;
+    }
+    let mut placed = intent.clone();
+    placed.cart = Some(match upstream_id {
+        Some(id) => format!("found unpaid as certificate {id}"),
+        None => "found unpaid".into(),
+    });
+    if let Err(e) = job.save_intent(&placed) {
+        log::error!(
+            "item {}: could not record that the order waits unpaid upstream: {e}",
+            job.item_id
+        );
     }
 }
 
@@ -267,17 +344,21 @@ pub enum Payment {
     Paid,
     /// Status "ordered" and no issuance: placed, waiting in the cart.
     Unpaid,
+    /// Deleted upstream: not an order to adopt.
+    Gone,
     /// Nothing tells (no readable status).
     Unknown,
 }
 
-/// Payment evidence from a status code (list row or view) and the view's
-/// issuance state: only what the upstream shows counts (BILLmanager's item
-/// statuses, evidence-2026-12: 1 ordered, 2 active, 3 stopped, 4 deleted,
-/// 5 processing; an unpaid order is "ordered" and no CA has seen it).
-pub fn payment_evidence(status: Option<ItemStatus>, view: Option<&CertView>) -> Payment {
+/// Payment evidence from a status code and the view's issuance state: only
+/// what the upstream shows counts (BILLmanager's item statuses,
+/// evidence-2026-12: 1 ordered, 2 active, 3 stopped, 4 deleted,
+/// 5 processing; an unpaid order is "ordered" and no CA has seen it). The
+/// view, read later than the list, wins over the list row.
+pub fn payment_evidence(row_status: Option<ItemStatus>, view: Option<&CertView>) -> Payment {
     let issuing = view.and_then(|v| v.service_status).is_some_and(|s| s > 0);
-    match status.or_else(|| view.and_then(|v| v.status)) {
+    match view.and_then(|v| v.status).or(row_status) {
+        Some(ItemStatus::Deleted) => Payment::Gone,
         Some(ItemStatus::Active | ItemStatus::Suspended | ItemStatus::Processing) => Payment::Paid,
         _ if issuing => Payment::Paid,
         Some(ItemStatus::Ordered) => Payment::Unpaid,
@@ -285,12 +366,13 @@ pub fn payment_evidence(status: Option<ItemStatus>, view: Option<&CertView>) -> 
     }
 }
 
-/// The order exists upstream but is not (shown) paid. Recorded in the
-/// intent (read back) so no later run orders again, and an admin is asked:
-/// right after a lost answer the upstream may still be processing a paid
-/// order, so an order not known to be a cart's waits for the settle window.
-fn unpaid(
-    job: &mut Job,
+/// The order exists upstream but is not (shown) paid: the error for an
+/// operation that would finish it. Right after a lost answer the upstream
+/// may still be processing a paid order, so an order not known to be a
+/// cart's waits for the settle window (outcome unknown); then an admin is
+/// asked.
+pub fn unpaid(
+    job: &Job,
     intent: &Intent,
     upstream_id: Option<u64>,
     evidence: Payment,
@@ -298,7 +380,8 @@ fn unpaid(
     let as_id = upstream_id
         .map(|id| format!(" as certificate {id}"))
         .unwrap_or_default();
-    if intent.cart.is_none() && job.still_settling(intent) {
+    let settling = job.still_settling(intent);
+    if intent.cart.is_none() && settling {
         return ModuleError::new(
             ErrorKind::UpstreamOutcomeUnknown,
             format!(
@@ -313,36 +396,37 @@ fn unpaid(
         .cart
         .clone()
         .unwrap_or_else(|| format!("found unpaid{as_id}"));
-    if intent.cart.is_none() {
-        let mut placed = intent.clone();
-        placed.cart = Some(reference.clone());
-        if let Err(e) = job.save_intent(&placed) {
-            log::error!(
-                "item {}: could not record that the order waits unpaid upstream: {e}",
-                job.item_id
-            );
-        }
-    }
-    let shown = match (evidence, upstream_id) {
-        (Payment::Unpaid, _) => "its status is \"ordered\", not paid",
-        (_, None) => "not listed yet",
-        _ => "the upstream shows no sign that it is paid",
-    };
-    ModuleError::new(
-        ErrorKind::ManualRequired,
-        format!(
-            "item {}: the order placed at {} UTC waits unpaid in the upstream cart{as_id} \
-             ({reference}; {shown}). The upstream did not pay it from the balance. Pay it in the upstream \
-             BILLmanager (the module's account, its cart), then restart this operation: the module finds it by \
-             remoteid {} and finishes it. Nothing is ordered again; to drop it instead, delete it from the \
-             upstream cart and delete item param {INTENT_PARAM} here",
-            job.item_id,
-            intent.sent_at_text,
-            intent.remoteid.as_deref().unwrap_or_default()
+    let remoteid = intent.remoteid.as_deref().unwrap_or_default();
+    let message = match (upstream_id, evidence) {
+        (None, _) if !settling => format!(
+            "item {}: the order placed at {} UTC went into the upstream cart unpaid ({reference}) and is not \
+             listed upstream as a certificate (on BILLmanager 6's new cart an unpaid order may not be one \
+             yet). Check the upstream cart of the module's account: if the order is there, pay it, then \
+             restart this operation (the module finds it by remoteid {remoteid}); only if it is gone from \
+             the cart too, delete item param {INTENT_PARAM} and restart to order anew. It is never ordered \
+             again by itself",
+            job.item_id, intent.sent_at_text
         ),
-    )
-    .with_object(format!("item {}", job.item_id))
-    .with_param("cart", reference)
+        _ => {
+            let shown = match (evidence, upstream_id) {
+                (Payment::Unpaid, _) => "its status is \"ordered\", not paid",
+                (_, None) => "not listed yet",
+                _ => "the upstream shows no sign that it is paid",
+            };
+            format!(
+                "item {}: the order placed at {} UTC waits unpaid in the upstream cart{as_id} ({reference}; \
+                 {shown}). The upstream did not pay it from the balance. Pay it in the upstream BILLmanager \
+                 (the module's account, its cart), then restart this operation: the module finds it by \
+                 remoteid {remoteid} and finishes it. Nothing is ordered again. If it is paid already and this \
+                 stays, set item param {UPSTREAM_ID_PARAM} to its upstream id and restart; to drop it instead, \
+                 delete it from the upstream cart and delete item param {INTENT_PARAM} here",
+                job.item_id, intent.sent_at_text
+            )
+        }
+    };
+    ModuleError::new(ErrorKind::ManualRequired, message)
+        .with_object(format!("item {}", job.item_id))
+        .with_param("cart", reference)
 }
 
 /// Reconciliation inputs from the upstream: one list (every page), views on
@@ -364,18 +448,21 @@ fn lookup_order(job: &mut Job, intent: &Intent) -> Result<(Found, Vec<ListRow>, 
         .collect();
     let mut viewed = Vec::new();
     let found = find_order(&rows, intent, &linked, |id| {
-        client
-            .certificate_view(id)
-            .map(|v| {
+        match client.certificate_view(id) {
+            Ok(v) => {
                 let identity = ViewIdentity {
                     cn: v.cn.clone(),
                     pricelist: v.pricelist.clone(),
                     remoteid: v.remoteid.clone(),
+                    status: v.status,
                 };
                 viewed.push(v);
-                identity
-            })
-            .map_err(ModuleError::from)
+                Ok(Some(identity))
+            }
+            // Listed a moment ago, gone now: not an order to adopt.
+            Err(UpstreamError::Api(a)) if a.class() == ApiErrorClass::NotFound => Ok(None),
+            Err(e) => Err(ModuleError::from(e)),
+        }
     })?;
     Ok((found, rows, viewed))
 }
@@ -399,8 +486,8 @@ fn linked_upstream_ids(job: &mut Job) -> Result<BTreeSet<u64>> {
         return Err(ModuleError::new(
             e.kind,
             format!(
-                "item {}: its lost order is not looked up while the upstream link of item {other} cannot \
-                 be read ({}); nothing was adopted or ordered",
+                "item {}: its order is not looked up upstream while the upstream link of item {other} cannot \
+                 be read ({}); nothing more is sent for it until that link can be read",
                 job.item_id, e.message
             ),
         )
@@ -653,7 +740,7 @@ mod tests {
         }
     }
 
-    fn no_view(_: u64) -> Result<ViewIdentity, String> {
+    fn no_view(_: u64) -> Result<Option<ViewIdentity>, String> {
         Err("view must not be called".into())
     }
 
@@ -681,11 +768,12 @@ mod tests {
         let mut viewed = Vec::new();
         let found = find_order(&rows, &intent(), &BTreeSet::new(), |id| {
             viewed.push(id);
-            Ok::<_, String>(ViewIdentity {
+            Ok::<_, String>(Some(ViewIdentity {
                 cn: "example.com".into(),
                 pricelist: "3033".into(),
                 remoteid: Some(if id == 6 { "42" } else { "17" }.into()),
-            })
+                status: None,
+            }))
         })
         .unwrap();
         assert_eq!(found, Found::One(6));
@@ -699,11 +787,12 @@ mod tests {
             row(6, "example.com", "3033", "2023-11-14", None),
         ];
         let anon = |_: u64| {
-            Ok::<_, String>(ViewIdentity {
+            Ok::<_, String>(Some(ViewIdentity {
                 cn: "example.com".into(),
                 pricelist: "3033".into(),
                 remoteid: None,
-            })
+                status: None,
+            }))
         };
         assert_eq!(
             find_order(&rows, &intent(), &BTreeSet::new(), anon).unwrap(),
@@ -713,6 +802,88 @@ mod tests {
         assert_eq!(
             find_order(&rows, &intent(), &linked, anon).unwrap(),
             Found::One(6)
+        );
+    }
+
+    /// A deleted certificate is never ours to adopt, even with our remoteid
+    /// (gcore lists deleted services: an earlier order of the same item,
+    /// dropped from the cart), nor a candidate whose view is gone or deleted.
+    #[test]
+    fn deleted_certificates_are_never_adopted() {
+        let mut deleted = row(7, "example.com", "3033", "2023-11-14", Some("42"));
+        deleted.status = Some(ItemStatus::Deleted);
+        assert_eq!(
+            find_order(&[deleted.clone()], &intent(), &BTreeSet::new(), no_view).unwrap(),
+            Found::Nothing
+        );
+        let mut live = row(8, "example.com", "3033", "2023-11-15", Some("42"));
+        live.status = Some(ItemStatus::Processing);
+        assert_eq!(
+            find_order(&[deleted, live], &intent(), &BTreeSet::new(), no_view).unwrap(),
+            Found::One(8)
+        );
+        let candidates = [
+            row(5, "example.com", "3033", "2023-11-14", None),
+            row(6, "example.com", "3033", "2023-11-14", None),
+        ];
+        let found = find_order(&candidates, &intent(), &BTreeSet::new(), |id| {
+            Ok::<_, String>(match id {
+                5 => None,
+                _ => Some(ViewIdentity {
+                    cn: "example.com".into(),
+                    pricelist: "3033".into(),
+                    remoteid: None,
+                    status: Some(ItemStatus::Deleted),
+                }),
+            })
+        })
+        .unwrap();
+        assert_eq!(found, Found::Nothing);
+    }
+
+    #[test]
+    fn payment_evidence_from_status_and_issuance() {
+        use crate::upstream::CertView;
+        let view = |status: Option<ItemStatus>, service_status: Option<u8>| CertView {
+            id: 1,
+            cn: "x".into(),
+            altnames: vec![],
+            pricelist: "1".into(),
+            period: None,
+            createdate: None,
+            expiredate: None,
+            item_status: None,
+            status,
+            service_status,
+            status_msg: None,
+            approver_method: None,
+            approver_emails: vec![],
+            csr: None,
+            crt: None,
+            remoteid: None,
+        };
+        use ItemStatus::*;
+        assert_eq!(payment_evidence(Some(Ordered), None), Payment::Unpaid);
+        assert_eq!(payment_evidence(Some(Processing), None), Payment::Paid);
+        assert_eq!(payment_evidence(Some(Deleted), None), Payment::Gone);
+        assert_eq!(payment_evidence(None, None), Payment::Unknown);
+        // The view, read later, wins over the list row.
+        assert_eq!(
+            payment_evidence(Some(Ordered), Some(&view(Some(Processing), None))),
+            Payment::Paid
+        );
+        assert_eq!(
+            payment_evidence(Some(Active), Some(&view(Some(Deleted), None))),
+            Payment::Gone
+        );
+        // Issuance begun: paid, whatever the status says (or not).
+        assert_eq!(
+            payment_evidence(None, Some(&view(None, Some(3)))),
+            Payment::Paid
+        );
+        assert_eq!(
+            payment_evidence(None, Some(&view(Some(Ordered), Some(0)))),
+            Payment::Unpaid
         );
     }
 
@@ -728,7 +899,7 @@ mod tests {
     fn view_errors_propagate() {
         let rows = [row(5, "example.com", "3033", "2023-11-14", None)];
         let e = find_order(&rows, &intent(), &BTreeSet::new(), |_| {
-            Err::<ViewIdentity, _>("boom".to_string())
+            Err::<Option<ViewIdentity>, _>("boom".to_string())
         })
         .unwrap_err();
         assert_eq!(e, "boom");

@@ -136,7 +136,10 @@ pub fn order_period(job: &Job, upstream: u64) -> Result<(OrderPeriod, Option<Ord
                         job.item_id
                     ),
                 )
-                .with_param("value", period.code().to_string())
+                .with_param(
+                    "value",
+                    period.code().map(|c| c.to_string()).unwrap_or_default(),
+                )
             };
             let Some(catalog) = cache::load(&job.ctx.root, module)? else {
                 return Err(refuse(format!(

@@ -159,9 +159,12 @@ pub fn item_status_code(n: &Node) -> Option<ItemStatus> {
 
 // ---- dates (field-2026-12 §2) -----------------------------------------------
 
-/// A BILLmanager date: `YYYY-MM-DD`, or `DD.MM.YYYY` as Russian panels
-/// print it, either possibly followed by a time (`2025-04-07 20:00`,
-/// FS 3522491149). Empty, `0000-00-00` and anything else: none.
+/// A BILLmanager date: `YYYY-MM-DD`, possibly followed by a time
+/// (`2025-04-07 20:00`, FS 3522491149). Also `DD.MM.YYYY`, the Russian
+/// locale's form: UNCONFIRMED, no field source shows a panel sending it; read
+/// because an answer in that form was met in an evaluation of this module,
+/// and the dotted form is day-first in every locale BILLmanager ships.
+/// Empty, `0000-00-00` and anything else: none.
 pub fn parse_date(raw: &str) -> Option<NaiveDate> {
     let day = raw.trim().split([' ', 'T']).next()?;
     let b = day.as_bytes();
@@ -447,8 +450,9 @@ pub fn second_factor_pending(func: &str, doc: &Node) -> Option<ApiError> {
 /// "The service can be renewed only after DATE" (FS 3485857877: a live
 /// panel's client matches this text and reads the date from `<param
 /// name="value">`): a refusal that holds until that date, not a transient
-/// error. The English and Russian texts are matched; the date is read from
-/// the `value` param, else from the end of the message.
+/// error. The English text is the source's; the Russian one
+/// ("продлить … только после") is UNCONFIRMED, our translation. The date is
+/// read from the `value` param, else from the end of the message.
 pub fn renewal_not_before(e: &ApiError) -> Option<NaiveDate> {
     let msg = e.msg.as_deref().unwrap_or_default();
     let lower = msg.to_lowercase();
@@ -800,11 +804,11 @@ mod tests {
         );
     }
 
+    /// Every shape has its own bit in `SEEN` (a u32).
+    const _: () = assert!((Shape::Paginated as u32) < 32);
+
     #[test]
-    fn shapes_are_noted_without_panicking() {
-        for s in 0..=Shape::Paginated as u32 {
-            assert!(s < 32, "SEEN has 32 bits");
-        }
+    fn a_shape_is_noted_once() {
         note_shape(Shape::Paginated, || "x".into());
         note_shape(Shape::Paginated, || panic!("logged twice"));
     }

@@ -211,15 +211,20 @@ fn main() {
         goal: "-".into(),
         met: None,
     });
+    // The list is read page by page to the empty page that ends it
+    // (src/upstream/mod.rs `certificate_list`): one read of it is its pages
+    // plus that one.
     let lists = up_c.get("certificate").copied().unwrap_or(0) as f64 / STEADY_RUNS as f64;
+    let one_read =
+        (bulk_items as f64 / f64::from(pmsslreseller::upstream::wire::LIST_PAGE_SIZE)).ceil() + 1.0;
     util::record(util::Figure {
-        figure: "upstream list calls per nothing-changed round".into(),
+        figure: "upstream list page calls per nothing-changed round (one read of the list)".into(),
         ours: lists,
         unit: "calls".into(),
         reference: None,
         reference_what: "-".into(),
-        goal: "1".into(),
-        met: Some(lists == 1.0),
+        goal: format!("{one_read}"),
+        met: Some(lists == one_read),
     });
     let reads = up_c.get("certificate.edit").copied().unwrap_or(0) as f64 / STEADY_RUNS as f64;
     let needless = reads - pending_b as f64;

@@ -773,6 +773,8 @@ fn sync_item_writes_once_per_changed_fact() {
             "service.saveparam:pmss_certificate",
             // the plan: next action and whether it needs a fresh validation
             "service.saveparam:pmss_next_action",
+            // the record of the paid term a renewal counts one period from
+            "service.saveparam:pmss_paid_until",
             // the sub-status, last: what the bulk sync takes as "up to date"
             "service.setstatus",
         ],

@@ -39,7 +39,9 @@ use crate::commands::lifecycle::lock::{lock_within, open_lock_file};
 use crate::commands::lifecycle::maintenance;
 use crate::commands::lifecycle::reconcile::SyncOutcome;
 use crate::commands::lifecycle::status::{list_row_is_active, local_status, ServiceStatus};
-use crate::commands::lifecycle::term::{shown_cert_end, CERTIFICATE_PARAM, UPSTREAM_EXPIRY_PARAM};
+use crate::commands::lifecycle::term::{
+    shown_cert_end, CERTIFICATE_PARAM, PAID_UNTIL_PARAM, UPSTREAM_EXPIRY_PARAM,
+};
 use crate::commands::module::{connect, open_module, OpenModule};
 use crate::commands::Ctx;
 use crate::config::Config;
@@ -254,7 +256,12 @@ pub fn sync_module(ctx: &Ctx, module: u64, dry_run: bool) -> Result<Summary> {
             item.expiredate,
             ctx.config.lifecycle.reissue_before_days,
         );
-        if needs_read(local, seen_expiry, due, rows.get(&upstream_id).copied()) {
+        // The record of the paid term out of step with the item's expiry
+        // (BILLmanager or an admin moved it): a look records it (auto.rs).
+        let term_unrecorded = item.expiredate.is_some_and(|e| {
+            params.get(PAID_UNTIL_PARAM).map(|v| v.trim().to_string()) != Some(e.to_string())
+        });
+        if term_unrecorded || needs_read(local, seen_expiry, due, rows.get(&upstream_id).copied()) {
             work.push(Work {
                 item: item.id,
                 upstream_id,
@@ -309,6 +316,7 @@ const DECISION_PARAMS: &[&str] = &[
     SERVICE_STATUS_PARAM,
     UPSTREAM_EXPIRY_PARAM,
     CERTIFICATE_PARAM,
+    PAID_UNTIL_PARAM,
 ];
 
 /// One item that needs a look.

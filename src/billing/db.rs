@@ -967,6 +967,26 @@ impl Db {
         }))
     }
 
+    /// Whether any running operation of BILLmanager exists for the item: while
+    /// one does, BILLmanager may have moved the item's dates for it (a paid
+    /// renewal moves the expiry at payment, field-2026-12 §6), so the module
+    /// does not take them for settled.
+    pub fn item_has_running_operation(&mut self, item_id: u64) -> Result<bool> {
+        let row: Option<Row> = self
+            .conn
+            .exec_first(
+                "SELECT COUNT(*) FROM runningoperation WHERE item = ?",
+                (item_id,),
+            )
+            .map_err(|e| db_error("reading runningoperation", e))?;
+        let n = match row {
+            Some(r) => column::count(r.as_ref(0))
+                .map_err(|b| db_error("counting running operations", b))?,
+            None => 0,
+        };
+        Ok(n > 0)
+    }
+
     /// Whether an admin task (open or in work) exists for the operation.
     pub fn has_open_task(&mut self, ro: u64) -> Result<bool> {
         let q =

@@ -46,6 +46,9 @@ pub enum ErrorKind {
     WrongModule,
     /// Another run is working on the same item right now.
     Locked,
+    /// The upstream is still working on the certificate (its issuance, or a
+    /// reissue before this one): nothing was sent, the operation is retried.
+    Waiting,
     /// A previous attempt left a state that needs an admin's decision.
     ManualRequired,
     /// A bug: an internal invariant failed.
@@ -71,6 +74,7 @@ impl ErrorKind {
         ErrorKind::Billing,
         ErrorKind::WrongModule,
         ErrorKind::Locked,
+        ErrorKind::Waiting,
         ErrorKind::ManualRequired,
         ErrorKind::Internal,
     ];
@@ -95,6 +99,7 @@ impl ErrorKind {
             ErrorKind::Billing => "billing",
             ErrorKind::WrongModule => "wrong_module",
             ErrorKind::Locked => "locked",
+            ErrorKind::Waiting => "waiting",
             ErrorKind::ManualRequired => "manual_required",
             ErrorKind::Internal => "internal",
         }

@@ -20,7 +20,7 @@ use crate::x509;
 use super::intent::{digest, now_unix, Decision, Intent, IntentOp, Phase};
 use super::job::{record_send_failure, renewal_held, Job};
 use super::reconcile::{
-    apply_facts, commit_status, reissue_request, reissue_visible, renewed, upstream_state,
+    applied_upstream, apply_facts, commit_status, reissue_request, renewal_visible, upstream_state,
     SyncOutcome,
 };
 use super::status::ServiceStatus;
@@ -28,6 +28,7 @@ use super::tariff::{cached_terms, upstream_tariff};
 use super::term::{
     certificate_text, describe, next_action_text, plan, validation_note, Action, Facts, Plan,
     CERTIFICATE_PARAM, LEGACY_VALIDATION_PARAM, NEXT_ACTION_PARAM, NO_PAID_RENEWAL,
+    PAID_UNTIL_PARAM,
 };
 
 /// What one look at a service planned and did.
@@ -115,6 +116,7 @@ pub fn sync_and_keep_valid(
     let applied = apply_facts(job, &view)?;
     let planned = plan_for(job, &view);
     show_plan(job, &planned)?;
+    record_paid_term(job)?;
     let outcome = commit_status(job, applied)?;
     let looked = act(job, &view, planned)?;
     Ok((outcome, looked))
@@ -159,6 +161,30 @@ fn show_plan(job: &mut Job, planned: &Planned) -> Result<()> {
         }
     }
     show(job, &planned.facts, &planned.text, planned.note.as_deref())
+}
+
+/// Keep the record of the paid term ([`PAID_UNTIL_PARAM`]) in step with
+/// the item's expiry while BILLmanager runs no operation on it: a renewal
+/// then moves the term by one period from there, whether BILLmanager moved
+/// the expiry itself at payment or not (prolong.rs `local_target`). While an
+/// operation runs, the expiry may already be moved for it: not recorded
+/// (a later look records it). One write when it changed, none otherwise.
+fn record_paid_term(job: &mut Job) -> Result<()> {
+    let Some(end) = job.item.expiredate else {
+        return Ok(());
+    };
+    let text = end.to_string();
+    if job.param(PAID_UNTIL_PARAM) == Some(text.as_str()) {
+        return Ok(());
+    }
+    if job.db.item_has_running_operation(job.item_id)? {
+        log::debug!(
+            "item {}: paid term {end} not recorded while BILLmanager runs an operation on the item",
+            job.item_id
+        );
+        return Ok(());
+    }
+    job.save_param(PAID_UNTIL_PARAM, &text)
 }
 
 /// Settle an automatic send whose answer was lost, then do what is due.
@@ -233,12 +259,7 @@ fn settle_own(job: &mut Job, view: &CertView) -> Result<()> {
     if i.phase != Phase::Sent || i.ro.is_some() {
         return Ok(());
     }
-    let applied = match i.op {
-        IntentOp::Reopen => reissue_visible(view, &i),
-        IntentOp::Prolong => renewal_visible(view, &i),
-        _ => false,
-    };
-    if applied {
+    if applied_upstream(view, &i) {
         log::warn!(
             "item {}: the automatic {} sent at {} UTC was applied upstream; adopting it",
             job.item_id,
@@ -286,11 +307,7 @@ fn go(job: &mut Job, op: IntentOp, view: &CertView) -> Result<Go> {
             i.sent_at_text
         )),
         Decision::Reconcile(i) => {
-            let applied = match op {
-                IntentOp::Reopen => reissue_visible(view, &i),
-                _ => renewal_visible(view, &i),
-            };
-            if applied {
+            if applied_upstream(view, &i) {
                 log::warn!(
                     "item {}: the automatic {} sent at {} UTC was applied upstream; adopting it",
                     job.item_id,
@@ -360,6 +377,7 @@ fn reissue(job: &mut Job, view: &CertView) -> Result<bool> {
     let data = CertificateOrderData::load(job.db, &job.key, job.item_id)?;
     let kind = ReissueKind::OldRequest;
     let mut intent = Intent::new(IntentOp::Reopen, generation, attempt, None, now_unix());
+    intent.auto = true;
     intent.upstream_id = Some(view.id);
     intent.crt_type = Some(wire::crt_type(&kind).to_string());
     intent.before.crt_digest = crt.map(digest);
@@ -379,16 +397,6 @@ fn reissue(job: &mut Job, view: &CertView) -> Result<bool> {
         }
         Err(e) => Err(record_send_failure(job, intent, e)),
     }
-}
-
-/// A renewal shows as the upstream's own expiry past the recorded one.
-fn renewal_visible(view: &CertView, intent: &Intent) -> bool {
-    let before = intent
-        .before
-        .expiry
-        .as_deref()
-        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
-    renewed(before, view.expiredate)
 }
 
 /// The upstream cost of one renewal of this item, as the cached catalog
@@ -412,6 +420,7 @@ fn renew(job: &mut Job, view: &CertView) -> Result<bool> {
     let months = job.period_months()?;
     let before = view.expiredate;
     let mut intent = Intent::new(IntentOp::Prolong, generation, attempt, None, now_unix());
+    intent.auto = true;
     intent.upstream_id = Some(view.id);
     intent.period = Some(i64::from(months));
     intent.before.expiry = before.map(|d| d.to_string());

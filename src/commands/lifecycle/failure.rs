@@ -43,6 +43,7 @@ pub fn rerun_settles(error: &ModuleError) -> bool {
             | ErrorKind::UpstreamUnreachable
             | ErrorKind::Billing
             | ErrorKind::Locked
+            | ErrorKind::Waiting
     )
 }
 

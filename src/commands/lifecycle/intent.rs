@@ -120,6 +120,11 @@ pub struct Intent {
     /// renewed only after", field-2026-12 §5): not sent again before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_before: Option<String>,
+    /// The module's own automatic reissue or renewal (auto.rs), not a
+    /// movement BILLmanager asked for. With [`Intent::ro`] it names the
+    /// owner ([`Intent::module_owned`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto: bool,
 }
 
 /// What a run must do, given the intent it found. Every variant that needs
@@ -227,7 +232,27 @@ impl Intent {
             answered_ok: false,
             cart: None,
             not_before: None,
+            auto: false,
         }
+    }
+
+    /// Who owns this movement: BILLmanager's running operation [`Intent::ro`],
+    /// or, with none, the module itself (its automatic reissue or renewal,
+    /// or an admin's run without an operation). Only the owner finishes a
+    /// movement as its own; another run settles it first from what the
+    /// upstream shows (reconcile.rs `settle_module_owned`).
+    pub fn module_owned(&self) -> bool {
+        self.ro.is_none()
+    }
+
+    /// The module's automatic action (auto.rs): marked so, or, written
+    /// before the mark existed, a movement without an operation that
+    /// recorded the certificate it replaces (BILLmanager's renewals do not).
+    pub fn automatic(&self) -> bool {
+        self.auto
+            || (self.ro.is_none()
+                && self.before.crt_digest.is_some()
+                && matches!(self.op, IntentOp::Prolong | IntentOp::Reopen))
     }
 
     pub fn to_json(&self) -> String {

@@ -23,16 +23,32 @@ use crate::upstream::CertView;
 
 use super::intent::{now_unix, Decision, Intent, IntentOp, Phase, INTENT_PARAM};
 use super::job::{record_send_failure, renewal_held, renewal_refused_until, Job};
-use super::reconcile::{apply_view, renewed, sync_once};
-use super::term::prolonged_term_end;
+use super::reconcile::{apply_view, renewed, settle_module_owned, sync_once};
+use super::term::{prolonged_term_end, PAID_UNTIL_PARAM};
 
 pub fn run(job: &mut Job) -> Result<()> {
     let upstream_id = job.require_upstream_id()?;
+    // A movement the module started itself and left "sent" is settled first:
+    // never finished as this operation's own (reconcile.rs).
+    let settled = if job.operation_still_open()? {
+        settle_module_owned(job, upstream_id)?
+    } else {
+        None
+    };
     // `seen`: the upstream state a reconciliation already read, so the send
     // below does not read it again.
     let (generation, attempt, seen) = match job.decide(IntentOp::Prolong)? {
         Decision::OperationGone => return Ok(()),
-        Decision::Fresh { generation } => (generation, 1, None),
+        Decision::Fresh { generation } => {
+            if let Some(auto) = automatic_renewal_of_this_term(job)? {
+                let view = match settled {
+                    Some(view) => view,
+                    None => upstream_view(job, upstream_id)?,
+                };
+                return adopt_automatic(job, generation, auto, view);
+            }
+            (generation, 1, settled)
+        }
         Decision::Resend(intent) => {
             if let Some(day) = renewal_held(&intent) {
                 return Err(renewal_refused_until(job.item_id, &intent, day));
@@ -72,7 +88,7 @@ pub fn run(job: &mut Job) -> Result<()> {
             let mut intent =
                 Intent::new(IntentOp::Prolong, generation, attempt, job.ro, now_unix())
                     .with_phase(Phase::Applied);
-            intent.local_expiry = local_target(job, period);
+            intent.local_expiry = local_target(job, period)?;
             return finish(job, intent, Some(current), None);
         }
     }
@@ -80,7 +96,7 @@ pub fn run(job: &mut Job) -> Result<()> {
     intent.upstream_id = Some(upstream_id);
     intent.period = Some(i64::from(period));
     intent.before.expiry = before.map(|d| d.format("%Y-%m-%d").to_string());
-    intent.local_expiry = local_target(job, period);
+    intent.local_expiry = local_target(job, period)?;
     job.save_intent(&intent)?;
     log::info!(
         "item {}: renewing upstream {upstream_id} for {period} months (expiry now {}, generation {generation}, try {attempt})",
@@ -230,12 +246,107 @@ fn ok_without_effect(
     .with_object(crate::upstream::wire::FUNC_SERVICE_PROLONG)
 }
 
-/// The local paid term's end after this renewal: the current end + the
-/// period (none yet: the upstream's decides, as before issue 12).
-fn local_target(job: &Job, months: u32) -> Option<String> {
-    job.item
-        .expiredate
-        .map(|end| prolonged_term_end(end, months).to_string())
+/// The local paid term's end after this renewal: exactly one period past
+/// the term before it, whichever way BILLmanager behaves. It probably moves
+/// `item.expiredate` by the period itself when the renewal is paid, before
+/// `prolong` runs (field-2026-12 §6, inferred from every public module, not
+/// confirmed): adding the period again would give the customer two periods
+/// for one payment. So the term before is the one the module recorded when
+/// it last set or saw it settled ([`PAID_UNTIL_PARAM`]); an expiry already
+/// one period past it was moved by BILLmanager and is kept; one that was not
+/// is set to the absolute date; it never moves backwards. Which of the two
+/// BILLmanager did is logged, so the first real installation tells. `None`:
+/// no term at all yet (the upstream's then decides).
+fn local_target(job: &Job, months: u32) -> Result<Option<String>> {
+    let now = job.item.expiredate;
+    let (base, source) = match term_before(job)? {
+        Some((day, source)) => (Some(day), source),
+        None => (now, "the expiry now, no record of the term before"),
+    };
+    let Some(base) = base else {
+        return Ok(None);
+    };
+    let target = prolonged_term_end(base, months);
+    let item = job.item_id;
+    match now {
+        Some(n) if n >= target => log::info!(
+            "item {item}: BILLmanager moved the paid term itself at payment ({base} → {n}, {source}): \
+             this renewal does not move it again"
+        ),
+        Some(n) if n > base => log::warn!(
+            "item {item}: the paid term is {n}, past the term before ({base}, {source}) but less than one \
+             period of {months} months: it is set to {target}"
+        ),
+        Some(n) => log::info!(
+            "item {item}: BILLmanager had not moved the paid term ({n}): this renewal sets it to {target} \
+             ({base}, {source}, + {months} months)"
+        ),
+        None => log::info!("item {item}: no paid term yet; this renewal sets it to {target}"),
+    }
+    Ok(Some(now.map_or(target, |n| n.max(target)).to_string()))
+}
+
+/// The paid term before this renewal as the module knows it: the recorded
+/// end ([`PAID_UNTIL_PARAM`]), else the end a finished renewal of a
+/// BILLmanager operation set (an item not looked at since the record
+/// exists), with where it came from.
+fn term_before(job: &Job) -> Result<Option<(NaiveDate, &'static str)>> {
+    if let Some(day) = job.param(PAID_UNTIL_PARAM).and_then(parse_day) {
+        return Ok(Some((day, "as the module recorded it")));
+    }
+    let from_intent = job
+        .stored_intent()?
+        .filter(|i| i.op == IntentOp::Prolong && i.phase == Phase::Done && !i.automatic())
+        .and_then(|i| i.local_expiry.as_deref().and_then(parse_day));
+    Ok(from_intent.map(|day| (day, "as the last renewal set it")))
+}
+
+fn parse_day(text: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()
+}
+
+/// An automatic paid renewal (auto.rs, a per-certificate upstream) applied
+/// during the current paid term and not yet taken by a renewal of
+/// BILLmanager's: the upstream term it bought is this renewal's, so nothing
+/// is paid twice for the same period.
+fn automatic_renewal_of_this_term(job: &Job) -> Result<Option<Intent>> {
+    let Some(i) = job.stored_intent()? else {
+        return Ok(None);
+    };
+    if i.op != IntentOp::Prolong || i.phase != Phase::Done || !i.automatic() {
+        return Ok(None);
+    }
+    let months = job.period_months()?;
+    let term_end = term_before(job)?.map(|(d, _)| d).or(job.item.expiredate);
+    let term_start = term_end.and_then(|end| end.checked_sub_months(chrono::Months::new(months)));
+    let sent = chrono::DateTime::from_timestamp(i.sent_at, 0).map(|t| t.date_naive());
+    Ok(match (term_start, sent) {
+        (Some(start), Some(sent)) if sent >= start => Some(i),
+        _ => None,
+    })
+}
+
+/// This operation's renewal is the automatic one already paid upstream:
+/// recorded as applied (with the one period the local term moves) and
+/// finished, nothing sent.
+fn adopt_automatic(job: &mut Job, generation: u32, auto: Intent, view: CertView) -> Result<()> {
+    log::warn!(
+        "item {}: the automatic upstream renewal sent at {} UTC (upstream term {} → {}) is this renewal's: \
+         not paid again",
+        job.item_id,
+        auto.sent_at_text,
+        auto.before.expiry.as_deref().unwrap_or("not set"),
+        show(view.expiredate)
+    );
+    let months = job.period_months()?;
+    let mut intent = Intent::new(IntentOp::Prolong, generation, 1, job.ro, now_unix())
+        .with_phase(Phase::Applied);
+    intent.upstream_id = auto.upstream_id;
+    intent.period = auto.period;
+    intent.before.expiry = auto.before.expiry.clone();
+    intent.local_expiry = local_target(job, months)?;
+    job.save_intent(&intent)?;
+    finish(job, intent, Some(view), None)
 }
 
 /// A date for the log.
@@ -267,8 +378,15 @@ fn finish(
         .or_else(|| view.as_ref().and_then(|v| v.expiredate))
         .or(answered);
     if let Some(d) = expiry {
-        if job.item.expiredate != Some(d) {
+        // Never backwards: a term already past the target stays.
+        if job.item.expiredate.is_none_or(|now| now < d) {
             job.set_expiry_confirmed(d)?;
+        }
+        // The record the next renewal counts one period from, read back: a
+        // stale record would make it take its own move for BILLmanager's.
+        let settled = job.item.expiredate.map_or(d, |now| now.max(d)).to_string();
+        if job.param(PAID_UNTIL_PARAM) != Some(settled.as_str()) {
+            job.save_param_confirmed(PAID_UNTIL_PARAM, &settled)?;
         }
     }
     // Done (read back) before the report: a rerun of this operation after a

@@ -685,6 +685,97 @@ pub fn reissue_visible(view: &CertView, intent: &Intent) -> bool {
     }
 }
 
+/// A renewal shows as the upstream's own expiry past the one the intent
+/// recorded before sending.
+pub fn renewal_visible(view: &CertView, intent: &Intent) -> bool {
+    let before = intent
+        .before
+        .expiry
+        .as_deref()
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    renewed(before, view.expiredate)
+}
+
+/// The upstream shows the effect of the intent's reissue or renewal.
+pub fn applied_upstream(view: &CertView, intent: &Intent) -> bool {
+    match intent.op {
+        IntentOp::Reopen => reissue_visible(view, intent),
+        IntentOp::Prolong => renewal_visible(view, intent),
+        IntentOp::Open | IntentOp::Close => false,
+    }
+}
+
+/// Before a BILLmanager operation decides: a reissue or renewal the module
+/// started itself (its automatic action, or an admin's run without an
+/// operation) and left "sent" is not this operation's to finish. It is
+/// settled from what the upstream shows — adopted (done) when applied,
+/// dropped (refused: nothing moved) when nothing shows after the settle
+/// window — so the operation then decides afresh for itself: a customer's
+/// reissue still sends the customer's CSR, a renewal is not mistaken for the
+/// module's. While the outcome is still settling the operation waits (a
+/// retryable error, never an admin's task). Returns the upstream view read,
+/// if one was.
+pub fn settle_module_owned(job: &mut Job, upstream_id: u64) -> Result<Option<CertView>> {
+    if job.ro.is_none() {
+        return Ok(None);
+    }
+    let Some(i) = job.stored_intent()? else {
+        return Ok(None);
+    };
+    if i.phase != Phase::Sent
+        || !i.module_owned()
+        || !matches!(i.op, IntentOp::Reopen | IntentOp::Prolong)
+    {
+        return Ok(None);
+    }
+    let what = if i.automatic() {
+        format!("automatic {}", i.op.name())
+    } else {
+        format!("{} without an operation", i.op.name())
+    };
+    let view = job.client()?.certificate_view(upstream_id)?;
+    if applied_upstream(&view, &i) {
+        log::warn!(
+            "item {}: the {what} sent at {} UTC was applied upstream; settled as done before this operation",
+            job.item_id,
+            i.sent_at_text
+        );
+        job.save_intent(&i.with_phase(Phase::Done))?;
+        return Ok(Some(view));
+    }
+    if job.still_settling(&i) {
+        return Err(ModuleError::new(
+            ErrorKind::UpstreamOutcomeUnknown,
+            format!(
+                "item {}: the {what} sent at {} UTC has an unknown outcome (its answer was lost); this operation \
+                 waits for it and goes on by itself at its next run, after at most {}s",
+                job.item_id, i.sent_at_text, job.ctx.config.lifecycle.settle_secs
+            ),
+        )
+        .with_object(format!("item {}", job.item_id)));
+    }
+    if i.answered_ok {
+        return Err(ModuleError::new(
+            ErrorKind::ManualRequired,
+            format!(
+                "item {}: the upstream answered ok to the {what} sent at {} UTC, but its expiry did not move; \
+                 check the upstream account (cart, payments), then delete item param {INTENT_PARAM} and restart \
+                 this operation",
+                job.item_id, i.sent_at_text
+            ),
+        )
+        .with_object(format!("item {}", job.item_id)));
+    }
+    log::warn!(
+        "item {}: the {what} sent at {} UTC shows no effect upstream after the settle window: nothing moved; \
+         this operation goes on",
+        job.item_id,
+        i.sent_at_text
+    );
+    job.save_intent(&i.with_phase(Phase::Refused))?;
+    Ok(Some(view))
+}
+
 /// The effect of a renewal: the upstream's paid term moved past the one
 /// before (none before: any term counts).
 pub fn renewed(before: Option<NaiveDate>, now: Option<NaiveDate>) -> bool {

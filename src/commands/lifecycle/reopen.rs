@@ -16,19 +16,29 @@ use crate::upstream::{wire, ReissueKind};
 use super::intent::{digest, now_unix, Decision, Intent, IntentOp, Phase};
 use super::job::Job;
 use super::job::{record_send_failure, set_status};
-use super::reconcile::{reissue_request, reissue_visible, upstream_state as state_of};
+use super::reconcile::{
+    reissue_request, reissue_visible, settle_module_owned, upstream_state as state_of,
+};
 use super::reissue_kind::choose;
-use super::status::{status_name, ServiceStatus};
+use super::status::{is_pending, status_name, ServiceStatus};
 use super::tariff::{cached_terms, check_names, check_paid_slots, upstream_tariff};
 
 pub fn run(job: &mut Job) -> Result<()> {
     let upstream_id = job.require_upstream_id()?;
+    // A reissue or renewal the module started itself and left "sent" is
+    // settled first: the customer's reissue is never taken for it, so the
+    // customer's CSR and names always reach the upstream (reconcile.rs).
+    let settled = if job.operation_still_open()? {
+        settle_module_owned(job, upstream_id)?
+    } else {
+        None
+    };
     // `seen`: the upstream state a reconciliation already read, so the send
     // below does not read it again.
     let (generation, attempt, seen) = match job.decide(IntentOp::Reopen)? {
         Decision::OperationGone => return Ok(()),
-        Decision::Fresh { generation } => (generation, 1, None),
-        Decision::Resend(intent) => (intent.generation, intent.attempt + 1, None),
+        Decision::Fresh { generation } => (generation, 1, settled),
+        Decision::Resend(intent) => (intent.generation, intent.attempt + 1, settled),
         Decision::FinishLocal(intent) => return finish(job, intent),
         Decision::Reconcile(intent) => {
             if intent.op != IntentOp::Reopen {
@@ -61,7 +71,22 @@ pub fn run(job: &mut Job) -> Result<()> {
         Some(view) => view,
         None => job.client()?.certificate_view(upstream_id)?,
     };
-    if state_of(&view) != Some(ServiceStatus::Issued) {
+    let state = state_of(&view);
+    if state.is_some_and(is_pending) {
+        // In work upstream (its first issuance, or a reissue before this
+        // one, the module's automatic one included): this one waits.
+        return Err(ModuleError::new(
+            ErrorKind::Waiting,
+            format!(
+                "item {}: the upstream certificate {upstream_id} is being issued (it is {}); this reissue is sent \
+                 once it is issued, at a later run; nothing was sent",
+                job.item_id,
+                state.map(status_name).unwrap_or_default()
+            ),
+        )
+        .with_object(wire::FUNC_CERT_REISSUE));
+    }
+    if state != Some(ServiceStatus::Issued) {
         return Err(ModuleError::value(
             "service_status",
             format!(

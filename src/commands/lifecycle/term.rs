@@ -27,6 +27,12 @@ pub const NEXT_ACTION_PARAM: &str = "pmss_next_action";
 /// The upstream service's own expiry as last seen (differs from the local
 /// paid term on a per-certificate upstream).
 pub const UPSTREAM_EXPIRY_PARAM: &str = "pmss_upstream_expiry";
+/// The local paid term's end as the module last set it (a renewal, a first
+/// issue) or saw it settled (a sync while BILLmanager runs no operation on
+/// the item): what one renewal adds one period to, whether or not
+/// BILLmanager moved `item.expiredate` itself at payment (prolong.rs
+/// `local_target`). Not shown in the form.
+pub const PAID_UNTIL_PARAM: &str = "pmss_paid_until";
 /// The service form's params, in the descriptor's order.
 pub const FORM_PARAMS: [&str; 3] = [CERTIFICATE_PARAM, NEXT_ACTION_PARAM, UPSTREAM_EXPIRY_PARAM];
 

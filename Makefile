@@ -49,8 +49,10 @@ bench:
 # operation (default 1000) under each simulator profile of MONEY_PROFILES
 # (comma-separated; default: today's answers and the gcore and Zomro panels',
 # whose cart the trials pay as an admin would) against the simulator and
-# MariaDB; prints doubles, lost, stuck, manual and admin counts per profile
-# (README "Never twice, never lost").
+# MariaDB; prints doubles, lost, stuck, manual and admin counts per profile,
+# and first the meeting trials (BILLmanager's renewal and the module's own
+# automatic renewal or reissue on one item), with paid terms shortened or
+# doubled (README "Never twice, never lost").
 MONEY_TRIALS ?= 1000
 MONEY_PROFILES ?= default,bm6-gcore,bm6-zomro
 .PHONY: money-trials

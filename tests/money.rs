@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use mysql::prelude::Queryable;
 
 use pmsslreseller::commands::lifecycle::intent::{Intent, Phase};
-use support::billing::{certificate_params, run_module, TestDb, TestMgr, EXAMPLE_CSR};
+use support::billing::{certificate_params, TestDb, TestMgr, EXAMPLE_CSR};
 use support::bin_path;
 use support::sim::{JournalEntry, SimFault, SimUpstream};
 
@@ -71,6 +71,9 @@ struct World {
     /// Running average of a whole run (ms), so kills land all over a run
     /// whatever the machine's load.
     run_ms: std::cell::Cell<u64>,
+    /// The test clock of the module and the mgrctl stand-in
+    /// (`PMSSLRESELLER_TEST_NOW`), when a trial sets one.
+    now: std::cell::RefCell<Option<String>>,
 }
 
 impl World {
@@ -114,6 +117,7 @@ impl World {
             module,
             tariff,
             run_ms: std::cell::Cell::new(400),
+            now: std::cell::RefCell::new(None),
         }
     }
 
@@ -154,22 +158,34 @@ impl World {
     }
 
     fn run(&self, item: u64, command: &str, ro: Option<u64>) -> (i32, String) {
-        let args = World::args(item, command, ro);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (code, out, _) = run_module(&self.mgr, &args, None);
-        (code, out)
+        let out = self
+            .spawn(item, command, ro)
+            .wait_with_output()
+            .expect("wait for pmsslreseller");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
     }
 
     fn spawn(&self, item: u64, command: &str, ro: Option<u64>) -> Child {
-        Command::new(bin_path("pmsslreseller"))
-            .args(World::args(item, command, ro))
+        let mut cmd = Command::new(bin_path("pmsslreseller"));
+        cmd.args(World::args(item, command, ro))
             .env("MGR5_ROOT", self.mgr.path())
             .current_dir(self.mgr.path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start pmsslreseller")
+            .stderr(Stdio::null());
+        if let Some(now) = self.now.borrow().as_deref() {
+            cmd.env("PMSSLRESELLER_TEST_NOW", now);
+        }
+        cmd.spawn().expect("start pmsslreseller")
+    }
+
+    /// Both clocks (the simulator's and the module's test clock) to `now`.
+    fn at(&self, now: &str) {
+        self.up.set_clock(now);
+        *self.now.borrow_mut() = Some(now.to_string());
     }
 
     /// A new running operation, tried once by BILLmanager's count.
@@ -899,6 +915,9 @@ struct Tally {
     /// Expected admin steps: an order paid in the upstream cart of a
     /// cart-first panel, then the operation restarted (not "manual").
     admin: usize,
+    /// A renewal that left the paid term short of one period, or past it.
+    shortened: usize,
+    doubled_terms: usize,
 }
 
 impl Tally {
@@ -910,6 +929,8 @@ impl Tally {
         self.stuck += o.stuck;
         self.manual += o.manual;
         self.admin += o.admin;
+        self.shortened += o.shortened;
+        self.doubled_terms += o.doubled_terms;
     }
 }
 
@@ -1207,6 +1228,193 @@ fn kill_and_rerun_close_under_bm6_zomro() {
     kill_and_rerun_under("bm6-zomro", "close", 25);
 }
 
+// ---------------------------------------------------------------------------
+// Where two owners meet: BILLmanager's renewal and the module's own
+// automatic action on one item, each run killed at random.
+
+/// One meeting on a fresh 12-month certificate opened on 2026-12-02, ten
+/// days before its first certificate ends (2027-06-20), when the module's
+/// automatic action is due — a paid renewal on a per-certificate upstream,
+/// a free reissue on a subscription one — and the customer renews: a
+/// `prolong` operation (after BILLmanager moved the expiry at payment, or
+/// not) and `sync_item` runs start together, later rounds a minute apart on
+/// both clocks (past the settle window), any run killed at a random point in
+/// the first rounds, with an upstream fault armed on the money calls in a
+/// third of the trials. Afterwards: exactly one upstream renewal (the
+/// automatic one adopted, or the customer's), at most one reissue, the
+/// operation finished without an admin, and the paid term exactly one
+/// period later: 2028-12-02.
+fn meeting_trial(w: &World, rng: &mut Rng) -> Tally {
+    let mut t = Tally {
+        trials: 1,
+        ..Tally::default()
+    };
+    w.up.clear_faults();
+    w.at("2026-12-02T10:00:00Z");
+    let item = w.new_item();
+    let ro = w.operation(item, "open");
+    let (code, out) = w.run(item, "open", Some(ro));
+    assert_eq!(code, 0, "open: {out}\n{}", w.mgr.module_log());
+    let (code, out) = w.run(item, "sync_item", None);
+    assert_eq!(code, 0, "sync_item: {out}");
+    assert_eq!(w.expiry(item).as_deref(), Some("2027-12-02"));
+    let id = w.upstream_id(item).expect("upstream id");
+    let day = "2027-06-10";
+    w.at(&format!("{day}T10:00:00Z"));
+    if rng.below(2) == 0 {
+        // BILLmanager moved the paid term at payment, before prolong runs.
+        w.db.conn()
+            .exec_drop(
+                "UPDATE item SET expiredate = '2028-12-02' WHERE id = ?",
+                (item,),
+            )
+            .unwrap();
+    }
+    if rng.below(3) == 0 {
+        let func = if rng.below(2) == 0 {
+            "service.prolong"
+        } else {
+            "certificate.reissue.step2"
+        };
+        w.up.fault(&trial_fault(func, rng));
+    }
+    let ro = w.db.create_running_operation(item, "prolong");
+    let window = w.run_ms.get() * 6 / 5 + 1;
+    let mut finished = false;
+    for round in 0u64..30 {
+        w.at(&format!("{day}T10:{:02}:00Z", round.min(59)));
+        let op = match w.db.running_operation(ro) {
+            None => {
+                finished = true;
+                None
+            }
+            Some(s) if s.manual == "on" => break,
+            Some(_) => {
+                w.db.bump_trycount(ro);
+                Some((Instant::now(), w.spawn(item, "prolong", Some(ro))))
+            }
+        };
+        if finished && round > 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(rng.below(window / 2 + 1)));
+        let sync = (Instant::now(), w.spawn(item, "sync_item", None));
+        for (started, mut child) in op.into_iter().chain(std::iter::once(sync)) {
+            // Kills land anywhere in a run (uniform over 1.2 × its average).
+            let kill_at = (round < 3 && rng.below(2) == 0).then(|| rng.below(window));
+            match kill_at {
+                Some(ms) => {
+                    let end = started + Duration::from_millis(ms);
+                    while Instant::now() < end && child.try_wait().unwrap().is_none() {
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                    if child.try_wait().unwrap().is_none() {
+                        child.kill().unwrap();
+                        t.killed += 1;
+                    }
+                    let _ = child.wait();
+                }
+                None => {
+                    let _ = child.wait();
+                    let ms = started.elapsed().as_millis() as u64;
+                    w.run_ms.set((w.run_ms.get() * 3 + ms) / 4);
+                }
+            }
+        }
+    }
+    // Let a delayed request finish before counting.
+    std::thread::sleep(Duration::from_millis(100));
+    let journal = w.up.journal();
+    let renewals = w.applied(&journal, item, "service.prolong");
+    let reissues = w.applied(&journal, item, "certificate.reissue.step2");
+    if renewals > 1 || reissues > 1 {
+        t.doubles += 1;
+    }
+    match w.db.running_operation(ro) {
+        Some(s) if s.manual == "on" => t.manual += 1,
+        Some(_) => t.stuck += 1,
+        None => {
+            if renewals == 0 {
+                t.lost += 1;
+            }
+            match w.expiry(item).as_deref() {
+                Some("2028-12-02") => {}
+                Some(e) if e < "2028-12-02" => t.shortened += 1,
+                _ => t.doubled_terms += 1,
+            }
+        }
+    }
+    if t.doubles + t.lost + t.stuck + t.manual + t.shortened + t.doubled_terms > 0
+        && std::env::var_os("PMSS_TRIAL_LOG").is_some()
+    {
+        let calls: Vec<String> = journal
+            .iter()
+            .filter(|e| e.params.get("elid") == Some(&id.to_string()))
+            .map(|e| format!("{} {} {} {:?}", e.time, e.func, e.outcome, e.result))
+            .collect();
+        let tag = format!("item={item}");
+        let log: Vec<String> = w
+            .mgr
+            .module_log()
+            .lines()
+            .filter(|l| l.contains(&tag) && !l.contains("DEBUG"))
+            .map(str::to_string)
+            .collect();
+        eprintln!(
+            "meeting trial item {item}: {t:?}, expiry {:?}\nupstream:\n{}\nlog:\n{}",
+            w.expiry(item),
+            calls.join("\n"),
+            log.join("\n")
+        );
+    }
+    t
+}
+
+/// `total` meeting trials on `term_model` upstreams, shared by up to 4
+/// worlds at once.
+fn meetings(term_model: &'static str, total: usize, seed: u64) -> Tally {
+    let threads = 4.min(total.max(1));
+    let handles: Vec<_> = (0..threads)
+        .map(|n| {
+            let share = total / threads + usize::from(n < total % threads);
+            std::thread::spawn(move || {
+                let model = format!("term_model={term_model}");
+                let w = World::build("default", &["issue_mode=instant", &model]);
+                let mut rng = Rng(seed ^ (n as u64 + 1).wrapping_mul(0x5851_f42d_4c95_7f2d));
+                let mut tally = Tally::default();
+                for _ in 0..share {
+                    tally.add(meeting_trial(&w, &mut rng));
+                }
+                tally
+            })
+        })
+        .collect();
+    let mut tally = Tally::default();
+    for h in handles {
+        tally.add(h.join().unwrap());
+    }
+    tally
+}
+
+fn assert_meetings_clean(what: &str, t: Tally) {
+    assert_clean("prolong + sync_item", what, t);
+    assert_eq!(t.shortened, 0, "{what}: a paid term shortened: {t:?}");
+    assert_eq!(t.doubled_terms, 0, "{what}: a paid term doubled: {t:?}");
+}
+
+#[test]
+fn billmanagers_renewal_meets_the_automatic_renewal() {
+    assert_meetings_clean(
+        "per-certificate upstream",
+        meetings("per_certificate", 16, 41),
+    );
+}
+
+#[test]
+fn billmanagers_renewal_meets_the_automatic_reissue() {
+    assert_meetings_clean("subscription upstream", meetings("subscription", 14, 42));
+}
+
 /// `make money-trials` (N = `PMSS_MONEY_TRIALS`, default 1000 per
 /// operation; under each simulator profile of `PMSS_MONEY_PROFILES`,
 /// comma-separated, default `default,bm6-gcore,bm6-zomro`): the counts for
@@ -1238,7 +1446,7 @@ fn money_trials_report() {
         })
         .collect();
     println!(
-        "{:<12} {:<9} {:<13} {:>7} {:>7} {:>8} {:>5} {:>6} {:>7} {:>6}",
+        "{:<12} {:<9} {:<13} {:>7} {:>7} {:>8} {:>5} {:>6} {:>7} {:>6} {:>6}",
         "profile",
         "command",
         "trials",
@@ -1248,8 +1456,33 @@ fn money_trials_report() {
         "lost",
         "stuck",
         "manual",
-        "admin"
+        "admin",
+        "terms"
     );
+    let report = |profile: &str, command: &str, what: &str, t: Tally, started: Instant| {
+        println!(
+            "{:<12} {:<9} {:<13} {:>7} {:>7} {:>8} {:>5} {:>6} {:>7} {:>6} {:>6}   ({:.0}s)",
+            profile,
+            command,
+            what,
+            t.trials,
+            t.killed,
+            t.doubles,
+            t.lost,
+            t.stuck,
+            t.manual,
+            t.admin,
+            t.shortened + t.doubled_terms,
+            started.elapsed().as_secs_f64()
+        );
+    };
+    // BILLmanager's renewal meeting the module's automatic action (default
+    // shapes): `terms` counts paid terms shortened or doubled.
+    for (model, seed) in [("per_certificate", 2000), ("subscription", 2001)] {
+        let started = Instant::now();
+        let t = meetings(model, n, seed + n as u64);
+        report("default", "meeting", model, t, started);
+    }
     for profile in profiles {
         for (command, with_fault) in [
             ("open", false),
@@ -1261,20 +1494,8 @@ fn money_trials_report() {
         ] {
             let started = Instant::now();
             let t = trials(profile, command, n, with_fault, 1000 + n as u64);
-            println!(
-                "{:<12} {:<9} {:<13} {:>7} {:>7} {:>8} {:>5} {:>6} {:>7} {:>6}   ({:.0}s)",
-                profile,
-                command,
-                if with_fault { "fault × kill" } else { "kill" },
-                t.trials,
-                t.killed,
-                t.doubles,
-                t.lost,
-                t.stuck,
-                t.manual,
-                t.admin,
-                started.elapsed().as_secs_f64()
-            );
+            let what = if with_fault { "fault × kill" } else { "kill" };
+            report(profile, command, what, t, started);
         }
     }
 }

@@ -1459,8 +1459,8 @@ fn money_trials_report() {
         "admin",
         "terms"
     );
-    let report = |profile: &str, command: &str, what: &str, t: Tally, started: Instant| {
-        println!(
+    let line = |profile: &str, command: &str, what: &str, t: Tally, started: Instant| {
+        format!(
             "{:<12} {:<9} {:<13} {:>7} {:>7} {:>8} {:>5} {:>6} {:>7} {:>6} {:>6}   ({:.0}s)",
             profile,
             command,
@@ -1474,28 +1474,38 @@ fn money_trials_report() {
             t.admin,
             t.shortened + t.doubled_terms,
             started.elapsed().as_secs_f64()
-        );
+        )
     };
-    // BILLmanager's renewal meeting the module's automatic action (default
-    // shapes): `terms` counts paid terms shortened or doubled.
-    for (model, seed) in [("per_certificate", 2000), ("subscription", 2001)] {
-        let started = Instant::now();
-        let t = meetings(model, n, seed + n as u64);
-        report("default", "meeting", model, t, started);
-    }
-    for profile in profiles {
-        for (command, with_fault) in [
-            ("open", false),
-            ("open", true),
-            ("prolong", false),
-            ("prolong", true),
-            ("reopen", false),
-            ("close", false),
-        ] {
-            let started = Instant::now();
-            let t = trials(profile, command, n, with_fault, 1000 + n as u64);
-            let what = if with_fault { "fault × kill" } else { "kill" };
-            report(profile, command, what, t, started);
+    // The meeting trials (BILLmanager's renewal and the module's automatic
+    // action, default shapes; `terms` counts paid terms shortened or
+    // doubled) and each profile's trials run side by side: the runs mostly
+    // wait (settle windows, reruns), so a whole run takes about as long as
+    // its longest part. Each part prints its rows when it ends.
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for (model, seed) in [("per_certificate", 2000), ("subscription", 2001)] {
+                let started = Instant::now();
+                let t = meetings(model, n, seed + n as u64);
+                println!("{}", line("default", "meeting", model, t, started));
+            }
+        });
+        for profile in &profiles {
+            let profile: &'static str = profile;
+            scope.spawn(move || {
+                for (command, with_fault) in [
+                    ("open", false),
+                    ("open", true),
+                    ("prolong", false),
+                    ("prolong", true),
+                    ("reopen", false),
+                    ("close", false),
+                ] {
+                    let started = Instant::now();
+                    let t = trials(profile, command, n, with_fault, 1000 + n as u64);
+                    let what = if with_fault { "fault × kill" } else { "kill" };
+                    println!("{}", line(profile, command, what, t, started));
+                }
+            });
         }
-    }
+    });
 }

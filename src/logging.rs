@@ -81,6 +81,19 @@ pub fn argv_text(argv: &[String]) -> String {
 /// Longest argv value logged whole.
 const MAX_ARG_CHARS: usize = 200;
 
+/// How much of a stored or received value a message quotes ([`quote`]):
+/// enough to recognise it, never enough to flood an answer or a log.
+pub const QUOTE_CHARS: usize = 80;
+
+/// A value read from BILLmanager's database, the upstream, `mgrctl` or argv,
+/// quoted in an error or log message: [`shorten`]ed to [`QUOTE_CHARS`], with
+/// its length when cut. The one helper for that; every error text quoting
+/// such a value goes through it (`ModuleError` bounds whole messages too, as
+/// a net).
+pub fn quote(value: &str) -> String {
+    shorten(value, QUOTE_CHARS)
+}
+
 /// The message part of a line: control characters escaped except newlines
 /// (continuation lines, indented) and tabs; cut at [`MAX_LINE_BYTES`].
 fn message_text(message: &str) -> String {

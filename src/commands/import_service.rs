@@ -212,7 +212,12 @@ pub fn plan(view: &CertView, today: NaiveDate) -> std::result::Result<Planned, S
         .parse::<u64>()
         .ok()
         .filter(|t| *t > 0)
-        .ok_or_else(|| format!("upstream tariff '{}' is not an id", view.pricelist))?;
+        .ok_or_else(|| {
+            format!(
+                "upstream tariff '{}' is not an id",
+                crate::logging::quote(&view.pricelist)
+            )
+        })?;
     // BILLmanager's own import code marks expired services suspended (§9.4).
     let expired = view.expiredate.is_some_and(|e| e < today);
     let item_status = if expired || view.status == Some(ItemStatus::Suspended) {

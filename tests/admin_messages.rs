@@ -10,7 +10,9 @@ use std::process::{Command, Stdio};
 
 use mysql::prelude::Queryable;
 
-use support::billing::{certificate_params, run_module, TestDb, TestMgr, EXAMPLE_CSR};
+use support::billing::{
+    certificate_params, run_module, run_operation, TestDb, TestMgr, EXAMPLE_CSR,
+};
 use support::bin_path;
 use support::sim::{SimUpstream, PASS, USER};
 
@@ -317,18 +319,7 @@ fn a_permanent_error_is_logged_once_and_goes_to_an_admin() {
     assert_eq!(code, 0, "{out}{err}");
     let ro = db.create_running_operation(item, "open");
     db.bump_trycount(ro);
-    let (code, out, _) = run_module(
-        &mgr,
-        &[
-            "--command",
-            "open",
-            "--item",
-            &item.to_string(),
-            "--runningoperation",
-            &ro.to_string(),
-        ],
-        None,
-    );
+    let (code, out, _) = run_operation(&mgr, "open", item, ro, &[]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("object=\"period\""), "{out}");
     let log = mgr.module_log();
@@ -374,18 +365,7 @@ fn a_5_mb_param_gives_a_short_error_that_reaches_the_operation() {
         .unwrap();
     let ro = db.create_running_operation(item, "prolong");
     db.bump_trycount(ro);
-    let (code, out, err) = run_module(
-        &mgr,
-        &[
-            "--command",
-            "prolong",
-            "--item",
-            &item.to_string(),
-            "--runningoperation",
-            &ro.to_string(),
-        ],
-        None,
-    );
+    let (code, out, err) = run_operation(&mgr, "prolong", item, ro, &[]);
     assert_eq!(code, 1, "{err}");
     assert!(out.len() < 10_000, "{} bytes on stdout", out.len());
     assert!(out.contains("<error type=\"manual_required\""), "{out}");

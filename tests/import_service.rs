@@ -14,7 +14,7 @@ use mysql::prelude::Queryable;
 use serde_json::json;
 
 use support::billing::{
-    certificate_params, run_module, run_module_env, TestDb, TestMgr, EXAMPLE_CSR,
+    certificate_params, run_module, run_module_env, run_operation, TestDb, TestMgr, EXAMPLE_CSR,
 };
 use support::bin_path;
 use support::sim::{SimFault, SimUpstream};
@@ -99,6 +99,17 @@ impl World {
             .find(|l| l.trim_start().starts_with(&id.to_string()))
             .unwrap_or_else(|| panic!("no line for {id}:\n{out}"))
             .to_string()
+    }
+
+    /// The local tariff `ssl_<TARIFF_A>`.
+    fn tariff_a(&self) -> u64 {
+        self.db
+            .conn()
+            .query_first(format!(
+                "SELECT id FROM pricelist WHERE intname = 'ssl_{TARIFF_A}'"
+            ))
+            .unwrap()
+            .unwrap()
     }
 
     /// `processing.import.service` calls the stand-in journaled so far.
@@ -209,13 +220,7 @@ fn import_links_fifty_mixed_certificates_once_and_orders_nothing() {
     let linked_up = w.up.seed_certificate(
         json!({"username": USER, "cn": "linked.example.com", "pricelist": TARIFF_A}),
     );
-    let tariff: u64 =
-        w.db.conn()
-            .query_first(format!(
-                "SELECT id FROM pricelist WHERE intname = 'ssl_{TARIFF_A}'"
-            ))
-            .unwrap()
-            .unwrap();
+    let tariff = w.tariff_a();
     let local = w.db.seed_certificate_item(
         w.module,
         tariff,
@@ -552,13 +557,7 @@ fn an_import_whose_answer_is_lost_makes_one_service_per_certificate() {
 fn an_order_still_being_settled_is_left_to_its_open() {
     let w = World::with(false, &["list_remoteid=off", "edit_remoteid=off"]);
     std::fs::write(w.mgr.path().join("etc/pmsslreseller.toml"), SHORT_TIMEOUTS).unwrap();
-    let tariff: u64 =
-        w.db.conn()
-            .query_first(format!(
-                "SELECT id FROM pricelist WHERE intname = 'ssl_{TARIFF_A}'"
-            ))
-            .unwrap()
-            .unwrap();
+    let tariff = w.tariff_a();
     let item = w.db.seed_certificate_item(
         w.module,
         tariff,
@@ -570,18 +569,7 @@ fn an_order_still_being_settled_is_left_to_its_open() {
     let ro = w.db.create_running_operation(item, "open");
     let open = |ro: u64| {
         w.db.bump_trycount(ro);
-        run_module(
-            &w.mgr,
-            &[
-                "--command",
-                "open",
-                "--item",
-                &item.to_string(),
-                "--runningoperation",
-                &ro.to_string(),
-            ],
-            None,
-        )
+        run_operation(&w.mgr, "open", item, ro, &[])
     };
     // The order is applied upstream only after the module's 1 s timeout.
     w.up.fault(&SimFault::new("certificate.order.param", "delay").delay_ms(2500));

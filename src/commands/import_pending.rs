@@ -18,6 +18,13 @@
 //! call landed: nothing is created) and only then may import again. Like
 //! every lost answer (README "Not guaranteed — the settle window"), a call
 //! BILLmanager applies later than the window is not covered.
+//!
+//! UNCONFIRMED (no source; docs/protocol.md, module side, last row): that
+//! BILLmanager's core may still apply a call whose `mgrctl` the module killed
+//! at `[mgrctl] timeout_secs` (module-protocol.md §10 names the callbacks,
+//! not what a killed client leaves behind), and that it does so within
+//! `settle_secs`. The mark assumes the first and bounds the wait by the
+//! second; the `mgrctl` stand-in's core mode plays it (`Fault delay:<ms>`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -657,8 +657,9 @@ fn earlier_import(
     if let Some(service) = sent.service {
         return Ok(Earlier::Wait(format!(
             "its import at {} UTC answered service {service}, which does not carry item param \
-             {UPSTREAM_ID_PARAM}; set it to {upstream_id} on service {service} (or delete that service), \
-             then run the import again",
+             {UPSTREAM_ID_PARAM}; set it to {upstream_id} on service {service} and run the import again \
+             (or, if that service is not wanted, delete it and remove the entry \"{upstream_id}\" from \
+             var/pmsslreseller/import-pending-{module}.json)",
             sent.at_text
         )));
     }
@@ -731,7 +732,8 @@ fn link_once(
         ErrorKind::Billing,
         format!(
             "{} answered service {item}, but the database shows no item param {UPSTREAM_ID_PARAM} = {} on it; \
-             set it on service {item} (or delete that service), then run the import again",
+             set it on service {item}, then run the import again; until then this certificate is not \
+             imported again",
             wire::FUNC,
             view.id
         ),

@@ -92,7 +92,7 @@ pub fn run_billmanager(argv: Vec<String>) -> i32 {
     let args = match parsed {
         Ok(a) => a,
         Err(e) => {
-            log::error!("bad command line {argv:?}");
+            log::error!("bad command line {}", logging::argv_text(&argv));
             return fail(&e);
         }
     };
@@ -101,13 +101,13 @@ pub fn run_billmanager(argv: Vec<String>) -> i32 {
         Err(e) => {
             // A command we do not answer is not a malformed command line.
             if e.kind != protocol::error::ErrorKind::NotSupported {
-                log::error!("bad command line {argv:?}");
+                log::error!("bad command line {}", logging::argv_text(&argv));
             }
             return fail(&e);
         }
     };
     logging::set_context(context_tag(&command, &args));
-    log::debug!("argv {argv:?}");
+    log::debug!("argv {}", logging::argv_text(&argv));
     if !args.unknown.is_empty() {
         log::warn!("ignoring unknown options {:?}", args.unknown);
     }

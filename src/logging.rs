@@ -70,6 +70,30 @@ pub fn shorten(value: &str, max_chars: usize) -> String {
     out
 }
 
+/// BILLmanager's argv for a log line, as `["--command", "open", …]`: each
+/// value cut by [`shorten`]. Argv carries no secret (the settings and their
+/// password come on stdin, which is never logged, only its length).
+pub fn argv_text(argv: &[String]) -> String {
+    let cut: Vec<String> = argv.iter().map(|a| shorten(a, MAX_ARG_CHARS)).collect();
+    format!("{cut:?}")
+}
+
+/// Longest argv value logged whole.
+const MAX_ARG_CHARS: usize = 200;
+
+/// How much of a stored or received value a message quotes ([`quote`]):
+/// enough to recognise it, never enough to flood an answer or a log.
+pub const QUOTE_CHARS: usize = 80;
+
+/// A value read from BILLmanager's database, the upstream, `mgrctl` or argv,
+/// quoted in an error or log message: [`shorten`]ed to [`QUOTE_CHARS`], with
+/// its length when cut. The one helper for that; every error text quoting
+/// such a value goes through it (`ModuleError` bounds whole messages too, as
+/// a net).
+pub fn quote(value: &str) -> String {
+    shorten(value, QUOTE_CHARS)
+}
+
 /// The message part of a line: control characters escaped except newlines
 /// (continuation lines, indented) and tabs; cut at [`MAX_LINE_BYTES`].
 fn message_text(message: &str) -> String {
@@ -269,6 +293,15 @@ mod tests {
         assert_eq!(shorten("a\nb\r\u{1b}", 10), "a\\nb\\r\\u{1b}");
         let big = "A".repeat(1000);
         assert_eq!(shorten(&big, 4), "AAAA…(1000 bytes)");
+    }
+
+    #[test]
+    fn argv_is_logged_cut() {
+        let argv = vec!["--command".to_string(), "x".repeat(5000)];
+        let t = argv_text(&argv);
+        assert!(t.starts_with("[\"--command\", \"xxx"), "{t}");
+        assert!(t.ends_with("…(5000 bytes)\"]"), "{t}");
+        assert!(t.len() < 300, "{}", t.len());
     }
 
     #[test]

@@ -10,7 +10,9 @@ use std::process::{Command, Stdio};
 
 use mysql::prelude::Queryable;
 
-use support::billing::{certificate_params, run_module, TestDb, TestMgr, EXAMPLE_CSR};
+use support::billing::{
+    certificate_params, run_module, run_operation, TestDb, TestMgr, EXAMPLE_CSR,
+};
 use support::bin_path;
 use support::sim::{SimUpstream, PASS, USER};
 
@@ -317,18 +319,7 @@ fn a_permanent_error_is_logged_once_and_goes_to_an_admin() {
     assert_eq!(code, 0, "{out}{err}");
     let ro = db.create_running_operation(item, "open");
     db.bump_trycount(ro);
-    let (code, out, _) = run_module(
-        &mgr,
-        &[
-            "--command",
-            "open",
-            "--item",
-            &item.to_string(),
-            "--runningoperation",
-            &ro.to_string(),
-        ],
-        None,
-    );
+    let (code, out, _) = run_operation(&mgr, "open", item, ro, &[]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("object=\"period\""), "{out}");
     let log = mgr.module_log();
@@ -347,4 +338,55 @@ fn a_permanent_error_is_logged_once_and_goes_to_an_admin() {
         .journal()
         .iter()
         .all(|e| e.func != "certificate.order.param"));
+}
+
+/// A 5 MB item param that money depends on (`pmss_intent`, not JSON) in a
+/// `prolong`: the error quotes it shortened with its length, the answer on
+/// stdout stays a few KB, and the error reaches the running operation (its
+/// `mgrctl runningoperation.edit` carries the error XML as one argv value,
+/// which Linux caps at 128 KiB): the admin reads there what to do, and the
+/// operation goes to an admin at once. Nothing is sent upstream.
+#[test]
+fn a_5_mb_param_gives_a_short_error_that_reaches_the_operation() {
+    let sim = SimUpstream::start();
+    let db = TestDb::create();
+    let mgr = TestMgr::new(&db);
+    let module = db.seed_module(&sim.url(), USER, PASS);
+    let tariff = db.seed_certificate_tariff("ssl_3040");
+    let mut params = certificate_params();
+    params.push(("pmss_upstream_id", "100001"));
+    let item = db.seed_certificate_item(module, tariff, 12, &params, Some(EXAMPLE_CSR));
+    let junk = "J".repeat(5 * 1024 * 1024);
+    db.conn()
+        .exec_drop(
+            "REPLACE INTO itemparam (item, intname, value) VALUES (?, 'pmss_intent', ?)",
+            (item, &junk),
+        )
+        .unwrap();
+    let ro = db.create_running_operation(item, "prolong");
+    db.bump_trycount(ro);
+    let (code, out, err) = run_operation(&mgr, "prolong", item, ro, &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(out.len() < 10_000, "{} bytes on stdout", out.len());
+    assert!(out.contains("<error type=\"manual_required\""), "{out}");
+    assert!(out.contains("pmss_intent"), "{out}");
+    assert!(out.contains(&format!("({} bytes)", junk.len())), "{out}");
+    let state = db.running_operation(ro).unwrap();
+    let recorded = state
+        .errorxml
+        .unwrap_or_else(|| panic!("no error on the operation\n{}", mgr.module_log()));
+    assert!(recorded.len() < 20_000, "{} bytes recorded", recorded.len());
+    assert!(recorded.contains("manual_required"), "{recorded}");
+    assert!(
+        recorded.contains("delete the param"),
+        "what to do: {recorded}"
+    );
+    assert_eq!(state.manual, "on", "an admin gets it at once");
+    assert_eq!(db.tasks().len(), 1);
+    assert!(
+        sim.journal().iter().all(|e| e.func != "service.prolong"),
+        "nothing sent upstream"
+    );
+    let log = mgr.module_log();
+    assert!(log.len() < 200_000, "{} bytes of log", log.len());
 }

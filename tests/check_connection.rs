@@ -229,6 +229,37 @@ fn missing_setting_is_missed_with_object() {
     assert!(out.stdout.contains("object=\"url\""), "{}", out.stdout);
 }
 
+/// Settings that are not well-formed XML, with the password written raw
+/// (a sender that did not escape it): the parser's complaint would quote a
+/// piece of it, before the password is known to the redaction. The answer
+/// says what is wrong and where, and quotes nothing of the input.
+#[test]
+fn ill_formed_settings_quote_nothing_of_the_password() {
+    let r = root();
+    for (raw, piece) in [
+        ("<Tag-Pa55word>", "Tag-Pa55word"),
+        ("x&Ent1ty-Pa55;", "Ent1ty-Pa55"),
+        ("Amp-Pa55&word", "Amp-Pa55"),
+    ] {
+        let stdin = format!(
+            "<doc><processingmodule><url>https://billing.example.com</url>\
+             <username>{USER}</username><password>{raw}</password></processingmodule></doc>"
+        );
+        let out = run(r.path(), &stdin);
+        assert_eq!(out.code, 1, "{}", out.stdout);
+        assert_eq!(
+            error_type(&out.stdout).as_deref(),
+            Some("value"),
+            "{}",
+            out.stdout
+        );
+        assert!(out.stdout.contains("object=\"stdin\""), "{}", out.stdout);
+        assert!(out.stdout.contains("not valid XML"), "{}", out.stdout);
+        assert!(!out.stdout.contains(piece), "{raw}: {}", out.stdout);
+        assert!(!out.log.contains(piece), "{raw}: {}", out.log);
+    }
+}
+
 #[test]
 fn features_advertises_check_connection() {
     let r = root();

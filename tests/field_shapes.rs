@@ -14,7 +14,7 @@ use mysql::prelude::Queryable;
 use serde_json::{json, Value};
 
 use support::billing::{
-    certificate_params, run_module, run_module_env, TestDb, TestMgr, EXAMPLE_CSR,
+    certificate_params, run_module, run_operation, TestDb, TestMgr, EXAMPLE_CSR,
 };
 use support::sim::{JournalEntry, SimAccount, SimFault, SimUpstream};
 
@@ -76,20 +76,7 @@ impl World {
     /// `command` on the item in running operation `ro` (trycount + 1).
     fn run_op(&self, command: &str, ro: u64, env: &[(&str, &str)]) -> (i32, String) {
         self.db.bump_trycount(ro);
-        let (item, ro) = (self.item.to_string(), ro.to_string());
-        let (code, out, _) = run_module_env(
-            &self.mgr,
-            &[
-                "--command",
-                command,
-                "--item",
-                &item,
-                "--runningoperation",
-                &ro,
-            ],
-            None,
-            env,
-        );
+        let (code, out, _) = run_operation(&self.mgr, command, self.item, ro, env);
         (code, out)
     }
 

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use mysql::prelude::Queryable;
 use serde_json::json;
 
-use support::billing::{run_module, TestDb, TestMgr};
+use support::billing::{
+    certificate_params, run_module, run_module_env, run_operation, TestDb, TestMgr, EXAMPLE_CSR,
+};
 use support::bin_path;
 use support::sim::{SimFault, SimUpstream};
 
@@ -32,12 +34,30 @@ struct World {
     module: u64,
 }
 
+/// Short timeouts and a settle window of a minute on the test clock.
+const SHORT_TIMEOUTS: &str = "[upstream]\ntimeout_secs = 1\nconnect_timeout_secs = 1\n\n\
+[mgrctl]\ntimeout_secs = 1\n\n[lifecycle]\nsettle_secs = 60\n";
+
 impl World {
     fn new() -> World {
+        World::with(false, &[])
+    }
+
+    /// `core`: the mgrctl stand-in in core mode (a call whose mgrctl was
+    /// killed is still applied); `knobs`: simulator knobs `NAME=VALUE`.
+    fn with(core: bool, knobs: &[&str]) -> World {
         let account = format!("{USER}:{PASSWORD}:1000.00:EUR");
-        let up = SimUpstream::start_with(&["--account", account.as_str()]);
+        let mut args = vec!["--account", account.as_str()];
+        for k in knobs {
+            args.extend(["--knob", k]);
+        }
+        let up = SimUpstream::start_with(&args);
         let db = TestDb::create();
-        let mgr = TestMgr::new(&db);
+        let mgr = if core {
+            TestMgr::with_core(&db)
+        } else {
+            TestMgr::new(&db)
+        };
         let module = db.seed_module(&up.url(), USER, PASSWORD);
         db.seed_certificate_tariff(&format!("ssl_{TARIFF_A}"));
         db.seed_certificate_tariff(&format!("ssl_{TARIFF_B}"));
@@ -59,6 +79,42 @@ impl World {
         let mut all = vec!["import", "--module", module.as_str()];
         all.extend_from_slice(args);
         run_module(&self.mgr, &all, None)
+    }
+
+    /// `pmsslreseller import --module N` with the module's clock at `now`.
+    fn import_at(&self, now: &str) -> (i32, String) {
+        let module = self.module.to_string();
+        let (code, out, err) = run_module_env(
+            &self.mgr,
+            &["import", "--module", &module],
+            None,
+            &[("PMSSLRESELLER_TEST_NOW", now)],
+        );
+        (code, format!("{out}{err}"))
+    }
+
+    /// The table line of upstream certificate `id`.
+    fn line(out: &str, id: u64) -> String {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(&id.to_string()))
+            .unwrap_or_else(|| panic!("no line for {id}:\n{out}"))
+            .to_string()
+    }
+
+    /// The local tariff `ssl_<TARIFF_A>`.
+    fn tariff_a(&self) -> u64 {
+        self.db
+            .conn()
+            .query_first(format!(
+                "SELECT id FROM pricelist WHERE intname = 'ssl_{TARIFF_A}'"
+            ))
+            .unwrap()
+            .unwrap()
+    }
+
+    /// `processing.import.service` calls the stand-in journaled so far.
+    fn import_calls(&self) -> usize {
+        self.mgr.mgrctl_count("processing.import.service")
     }
 
     /// Local services linked to an upstream id: upstream id → service ids.
@@ -164,13 +220,7 @@ fn import_links_fifty_mixed_certificates_once_and_orders_nothing() {
     let linked_up = w.up.seed_certificate(
         json!({"username": USER, "cn": "linked.example.com", "pricelist": TARIFF_A}),
     );
-    let tariff: u64 =
-        w.db.conn()
-            .query_first(format!(
-                "SELECT id FROM pricelist WHERE intname = 'ssl_{TARIFF_A}'"
-            ))
-            .unwrap()
-            .unwrap();
+    let tariff = w.tariff_a();
     let local = w.db.seed_certificate_item(
         w.module,
         tariff,
@@ -382,8 +432,12 @@ fn import_killed_half_way_is_safe_to_run_again() {
         .exec_drop("DELETE FROM certificate WHERE item = ?", (first[0],))
         .unwrap();
     w.up.clear_faults();
-    let (code, out, err) = w.admin(&[]);
-    assert_eq!(code, 0, "{out}{err}");
+    // An hour later on the module's clock: a certificate whose import the
+    // kill left unsettled (marked, no service seen) is past the settle
+    // window, looked for, and imported.
+    let later = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let (code, out) = w.import_at(&later);
+    assert_eq!(code, 0, "{out}");
     assert!(
         out.contains(&format!("completed: service {}", first[0])),
         "{out}"
@@ -398,4 +452,172 @@ fn import_killed_half_way_is_safe_to_run_again() {
         );
     }
     assert_eq!(w.mutating_calls(), Vec::<String>::new());
+}
+
+/// `processing.import.service` applied late by BILLmanager's core, after the
+/// module's mgrctl timeout killed its `mgrctl` (stand-in in core mode, `Fault
+/// delay:3000`), and one whose answer says nothing (`Fault drop`: `<ok/>`,
+/// nothing created). The run cannot tell whether a service exists. A rerun
+/// inside the settle window sends nothing for either and says why; after it,
+/// the late one is found linked (nothing created) and the dropped one is
+/// imported again. Exactly one local service per certificate.
+#[test]
+fn an_import_whose_answer_is_lost_makes_one_service_per_certificate() {
+    let w = World::with(true, &[]);
+    std::fs::write(w.mgr.path().join("etc/pmsslreseller.toml"), SHORT_TIMEOUTS).unwrap();
+    let late = w.up.seed_certificate(
+        json!({"username": USER, "cn": "late.example.com", "pricelist": TARIFF_A, "expiredate": "2030-01-15"}),
+    );
+    let dropped = w.up.seed_certificate(
+        json!({"username": USER, "cn": "dropped.example.com", "pricelist": TARIFF_A, "expiredate": "2030-01-15"}),
+    );
+    w.mgr.write_conf(
+        "localhost",
+        "root",
+        "",
+        &support::billing::mysql_socket(),
+        &[
+            "Fault delay:3000 processing.import.service 1",
+            "Fault drop processing.import.service 2",
+        ],
+    );
+    let items_before = w.item_count();
+
+    let (code, out) = w.import_at("2026-12-07T10:00:00Z");
+    assert_eq!(code, 1, "{out}");
+    assert!(World::line(&out, late).contains("FAILED"), "{out}");
+    assert!(World::line(&out, dropped).contains("FAILED"), "{out}");
+
+    // Inside the settle window: nothing is sent for either.
+    let (code, out) = w.import_at("2026-12-07T10:00:10Z");
+    assert_eq!(code, 0, "{out}");
+    for id in [late, dropped] {
+        let line = World::line(&out, id);
+        assert!(line.contains("may still be applied"), "{line}");
+    }
+    // The late call lands in the meantime.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !w.links().contains_key(&late) {
+        assert!(
+            Instant::now() < deadline,
+            "the delayed import was never applied"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let calls = w.import_calls();
+    assert_eq!(
+        calls,
+        2,
+        "the rerun sent nothing: {:?}",
+        w.mgr.journal_funcs()
+    );
+
+    // After the window: the late one is adopted, the dropped one imported again.
+    let (code, out) = w.import_at("2026-12-07T10:02:00Z");
+    assert_eq!(code, 0, "{out}");
+    let links = w.links();
+    assert_eq!(links[&late].len(), 1, "{out}");
+    assert_eq!(links[&dropped].len(), 1, "{out}");
+    // Found linked (nothing created); the certificate the killed run never
+    // got to save is saved now.
+    let line = World::line(&out, late);
+    assert!(
+        line.contains(&format!("completed: service {}", links[&late][0])),
+        "{out}"
+    );
+    assert!(
+        World::line(&out, dropped).contains(&format!("linked: service {}", links[&dropped][0])),
+        "{out}"
+    );
+    assert_eq!(
+        w.import_calls(),
+        calls + 1,
+        "one more import: the dropped one"
+    );
+    assert_eq!(w.item_count(), items_before + 2);
+    // Nothing left pending: a later run is an ordinary one.
+    let (code, out) = w.import_at("2026-12-07T10:03:00Z");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(" 0 linked"), "{out}");
+    assert!(!out.contains("may still be applied"), "{out}");
+    assert_eq!(w.item_count(), items_before + 2);
+    let marks = w.mgr.path().join(format!(
+        "var/pmsslreseller/import-pending-{}.json",
+        w.module
+    ));
+    assert!(!marks.exists(), "every mark cleared");
+}
+
+/// An `open` whose order answer was lost (its intent "sent", no upstream
+/// id) on an upstream that shows no `remoteid` anywhere, then an import:
+/// the new upstream certificate may be that order, so the import leaves it
+/// to the open and says so; the open's rerun adopts it. One paid order, one
+/// local service.
+#[test]
+fn an_order_still_being_settled_is_left_to_its_open() {
+    let w = World::with(false, &["list_remoteid=off", "edit_remoteid=off"]);
+    std::fs::write(w.mgr.path().join("etc/pmsslreseller.toml"), SHORT_TIMEOUTS).unwrap();
+    let tariff = w.tariff_a();
+    let item = w.db.seed_certificate_item(
+        w.module,
+        tariff,
+        12,
+        &certificate_params(),
+        Some(EXAMPLE_CSR),
+    );
+    let items_before = w.item_count();
+    let ro = w.db.create_running_operation(item, "open");
+    let open = |ro: u64| {
+        w.db.bump_trycount(ro);
+        run_operation(&w.mgr, "open", item, ro, &[])
+    };
+    // The order is applied upstream only after the module's 1 s timeout.
+    w.up.fault(&SimFault::new("certificate.order.param", "delay").delay_ms(2500));
+    let (code, out, _) = open(ro);
+    assert_eq!(code, 1, "the answer was lost: {out}");
+    assert_eq!(w.db.item_param(item, "pmss_upstream_id"), None);
+    let orders = || {
+        w.up.journal()
+            .into_iter()
+            .filter(|e| e.func == "certificate.order.param")
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while orders() == 0 {
+        assert!(Instant::now() < deadline, "the order was never applied");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let (code, out, err) = w.admin(&[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "may be the order of service {item} still being settled; run its open operation first"
+        )),
+        "{out}"
+    );
+    assert!(w.links().is_empty(), "nothing imported: {out}");
+    assert_eq!(w.item_count(), items_before);
+
+    let (code, out, _) = open(ro);
+    assert_eq!(
+        code,
+        0,
+        "the open adopts its order: {out}\n{}",
+        w.mgr.module_log()
+    );
+    let upstream: u64 =
+        w.db.item_param(item, "pmss_upstream_id")
+            .expect("adopted")
+            .parse()
+            .unwrap();
+    let (code, out, err) = w.admin(&[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        World::line(&out, upstream).contains(&format!("already linked to service {item}")),
+        "{out}"
+    );
+    assert_eq!(w.links()[&upstream], vec![item]);
+    assert_eq!(w.item_count(), items_before, "one local service");
+    assert_eq!(orders(), 1, "one paid order");
 }

@@ -50,16 +50,25 @@ struct World {
 
 impl World {
     fn new(term_model: &str) -> World {
+        World::with_knobs(term_model, &[])
+    }
+
+    /// An upstream of `term_model` with further simulator knobs (`NAME=VALUE`).
+    fn with_knobs(term_model: &str, knobs: &[&str]) -> World {
         let account = format!("{USER}:{PASSWORD}:1000.00:EUR");
         let knob = format!("term_model={term_model}");
-        let up = SimUpstream::start_with(&[
+        let mut args = vec![
             "--account",
             &account,
             "--knob",
             "issue_mode=instant",
             "--knob",
             &knob,
-        ]);
+        ];
+        for k in knobs {
+            args.extend(["--knob", k]);
+        }
+        let up = SimUpstream::start_with(&args);
         let db = TestDb::create();
         let mgr = TestMgr::new(&db);
         std::fs::write(mgr.path().join("etc/pmsslreseller.toml"), CONFIG).unwrap();
@@ -393,6 +402,61 @@ fn a_24_month_term_on_a_per_certificate_upstream_renews_exactly_when_needed() {
     let (_, table, _) = w.module(&["pricing", "preview", "--module", &m], d(START));
     assert!(table.contains("LOSES MONEY"), "{table}");
     assert!(table.contains("lose money"), "{table}");
+}
+
+/// An upstream whose certificate view shows no readable expiry (no
+/// `<expiredate>` at all, or one that is not a date) gives no evidence that
+/// its own term ends with the certificate. At the due date neither the cron
+/// `sync` nor `sync_item` buys a renewal (nor reissues: which one is due is
+/// not known); each look warns once, and the service form and the dry run
+/// say why.
+#[test]
+fn an_unreadable_upstream_expiry_buys_no_renewal() {
+    for shape in ["missing", "garbage"] {
+        let w = World::with_knobs("subscription", &[&format!("expiredate_shape={shape}")]);
+        w.open();
+        let balance = w.up.account(USER).balance;
+        let (cert_end, day) = w.ten_days_before_cert_end();
+        let said = "the upstream's own expiry cannot be read";
+
+        let (code, out) = w.sync(day, true);
+        assert_eq!(code, 0, "{shape}: {out}");
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&format!("item {} ", w.item)))
+            .unwrap_or_else(|| panic!("{shape}: the dry run names the item: {out}"));
+        assert!(line.contains(said), "{shape}: {line}");
+        assert!(!out.contains("would do paid"), "{shape}: {out}");
+
+        let (code, out) = w.sync(day, false);
+        assert_eq!(code, 0, "{shape}: {out}\n{}", w.mgr.module_log());
+        let item = w.item.to_string();
+        let (code, out, err) = w.module(&["--command", "sync_item", "--item", &item], day);
+        assert_eq!(code, 0, "{shape}: {out}{err}\n{}", w.mgr.module_log());
+
+        assert_eq!(w.calls("service.prolong"), 0, "{shape}: no renewal bought");
+        assert_eq!(
+            w.up.account(USER).balance,
+            balance,
+            "{shape}: no money moved"
+        );
+        assert_eq!(w.calls("certificate.reissue.step2"), 0, "{shape}");
+        assert_eq!(w.local_cert_end(), cert_end, "{shape}");
+        let next = w.param("pmss_next_action").unwrap();
+        assert!(
+            next.starts_with("none: ") && next.contains(said),
+            "{shape}: {next}"
+        );
+        let log = w.mgr.module_log();
+        let warned = log
+            .lines()
+            .filter(|l| l.contains("WARN") && l.contains(said))
+            .count();
+        assert_eq!(
+            warned, 3,
+            "{shape}: one warn line per look (dry run, sync, sync_item)\n{log}"
+        );
+    }
 }
 
 /// An item synced before issue 15 shows the certificate in three params and

@@ -232,7 +232,8 @@ fn russian_labels() {
 }
 
 /// field-2026-12 §2 (FS 55077564878, 71186436630, 3522491149): expiry shapes, list and view; an
-/// item without an expiry has empty elements.
+/// item without an expiry has empty elements. `missing` and `garbage` are no panel's shape: an
+/// expiry the module cannot read.
 #[test]
 fn expiredate_shapes() {
     let sim = world(&[]);
@@ -256,6 +257,13 @@ fn expiredate_shapes() {
             "dotted",
             "<expiredate>07.12.2027</expiredate>",
             "<expiredate></expiredate>",
+        ),
+        // An expiry the module cannot read: none at all, or not a date.
+        ("missing", "", ""),
+        (
+            "garbage",
+            "<expiredate>soon</expiredate>",
+            "<expiredate>soon</expiredate>",
         ),
     ] {
         sim.control("POST", "/_sim/knobs", json!({"expiredate_shape": shape}));

@@ -352,6 +352,10 @@ impl Summary {
                 if o.writes > 0 || looked.sent {
                     self.updated += 1;
                 }
+                if looked.held && dry_run {
+                    // Logged at warn by the look itself.
+                    println!("item {item} (upstream {upstream_id}): {}", looked.text);
+                }
                 if looked.due.is_some() {
                     self.due += 1;
                     if dry_run {

@@ -29,7 +29,7 @@ use super::crypt::CryptKey;
 use super::mgrctl::Mgrctl;
 use super::period::Period;
 use super::status::ItemStatus;
-use crate::logging::shorten;
+use crate::logging::{quote, shorten};
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::protocol::settings;
 use crate::secret::{redact, Secret};
@@ -79,7 +79,7 @@ impl DbSettings {
                 let port = p.parse::<u16>().map_err(|_| {
                     ModuleError::new(
                         ErrorKind::Billing,
-                        format!("BILLmanager's DBHost '{host_raw}' has a bad port"),
+                        format!("BILLmanager's DBHost '{}' has a bad port", quote(&host_raw)),
                     )
                     .with_object("DBHost")
                 })?;
@@ -299,7 +299,7 @@ fn db_error(what: &str, e: impl std::fmt::Display) -> ModuleError {
 /// name, user and password come from BILLmanager (`mgrctl paramlist`,
 /// module-protocol.md §9.1), so that is where the admin looks.
 fn connect_error(s: &DbSettings, via: &str, e: &mysql::Error) -> ModuleError {
-    let (name, user) = (&s.name, &s.user);
+    let (name, user) = (quote(&s.name), quote(&s.user));
     let check = "check DBName, DBUser, DBPassword and DBHost in BILLmanager's configuration \
                  (`mgrctl -m billmgr paramlist` shows them)";
     let text = match e {

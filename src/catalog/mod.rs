@@ -48,6 +48,7 @@ pub fn template_id(upstream_id: u64) -> String {
 
 /// The upstream tariff id a local tariff intname stands for (`ssl_3033` → 3033).
 pub fn upstream_tariff_id(intname: &str) -> Result<u64> {
+    let shown = crate::logging::quote(intname);
     let digits = intname
         .trim()
         .strip_prefix(TEMPLATE_PREFIX)
@@ -55,26 +56,26 @@ pub fn upstream_tariff_id(intname: &str) -> Result<u64> {
             ModuleError::value(
                 "pricelist_intname",
                 format!(
-                    "the tariff's internal name '{intname}' is not a pmsslreseller template; \
+                    "the tariff's internal name '{shown}' is not a pmsslreseller template; \
                  it must be {TEMPLATE_PREFIX}<upstream tariff id>, e.g. {TEMPLATE_PREFIX}3033 \
                  (pick the template in the tariff plan settings)"
                 ),
             )
-            .with_param("value", intname.to_string())
+            .with_param("value", shown.clone())
         })?;
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ModuleError::value(
             "pricelist_intname",
-            format!("the tariff's internal name '{intname}' must be {TEMPLATE_PREFIX} followed by the upstream tariff id digits"),
+            format!("the tariff's internal name '{shown}' must be {TEMPLATE_PREFIX} followed by the upstream tariff id digits"),
         )
-        .with_param("value", intname.to_string()));
+        .with_param("value", shown.clone()));
     }
     digits.parse::<u64>().map_err(|_| {
         ModuleError::value(
             "pricelist_intname",
-            format!("the upstream tariff id in '{intname}' is too large"),
+            format!("the upstream tariff id in '{shown}' is too large"),
         )
-        .with_param("value", intname.to_string())
+        .with_param("value", shown.clone())
     })
 }
 

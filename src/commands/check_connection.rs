@@ -32,10 +32,17 @@ pub fn connection_from_stdin(input: &str) -> Result<Connection> {
             "check_connection got no settings on stdin; BILLmanager passes them as XML",
         ));
     }
-    let doc = parse_tree(input).map_err(|e| {
+    // The parser's complaint is not passed on: it quotes the input, which
+    // holds the password before it is known to the redaction.
+    let doc = parse_tree(input).map_err(|_| {
         ModuleError::value(
             "stdin",
-            format!("check_connection input is not valid XML: {e}"),
+            format!(
+                "check_connection input is not valid XML ({} bytes, not shown: they hold the module's \
+                 password); BILLmanager passes the module settings as \
+                 <doc><processingmodule>…</processingmodule></doc>",
+                input.len()
+            ),
         )
     })?;
     if doc.name != "doc" {
@@ -43,7 +50,7 @@ pub fn connection_from_stdin(input: &str) -> Result<Connection> {
             "stdin",
             format!(
                 "check_connection input has root <{}>, expected <doc>",
-                doc.name
+                crate::logging::shorten(&doc.name, 40)
             ),
         ));
     }

@@ -21,9 +21,11 @@
 //!
 //! The catalog is fetched from the upstream on every call (prices must be
 //! current) and refreshes the cache. Every call's argv, stdin and answer are
-//! logged at info level and kept in `var/pmsslreseller/import-<time>.xml`
-//! (`import_capture`), so the real format can be read off a real
-//! installation and fixed here. A detail answer is recorded
+//! kept in `var/pmsslreseller/import-<time>.xml` (`import_capture`, passwords
+//! masked), so the real format can be read off a real installation and fixed
+//! here; the log has the argv and the sizes of stdin and the answer, never
+//! stdin itself (it may carry the module's settings, password included,
+//! before the password is known to the redaction). A detail answer is recorded
 //! (`catalog::import_links`) so the tariff the wizard creates from it can be
 //! linked back even if BILLmanager renames it. The feature is advertised by
 //! default; `[catalog] advertise_import_pricelist = false` hides it.
@@ -68,11 +70,15 @@ fn stdin_snapshot() -> Option<String> {
 
 /// The command: log the call, take the module's catalog, answer, keep it all.
 pub fn run(ctx: &Ctx, module: u64, subcommand: &str, id: Option<u64>) -> Result<Option<String>> {
-    log::info!("import_pricelist call (P-U2 capture): argv {:?}", ctx.argv);
+    log::info!(
+        "import_pricelist call (P-U2 capture): argv {}",
+        crate::logging::argv_text(&ctx.argv)
+    );
     let stdin = stdin_snapshot();
     match &stdin {
+        // Its length only: BILLmanager may pass the module settings here.
         Some(s) => log::info!(
-            "import_pricelist call (P-U2 capture): stdin {} bytes: {s:?}",
+            "import_pricelist call (P-U2 capture): stdin {} bytes (kept in the capture, not logged)",
             s.len()
         ),
         None => log::info!(
@@ -93,7 +99,11 @@ pub fn run(ctx: &Ctx, module: u64, subcommand: &str, id: Option<u64>) -> Result<
         Ok(doc) => doc.clone(),
         Err(e) => format!("error {:?}: {e}", e.kind),
     };
-    log::info!("import_pricelist answer: {answered}");
+    log::info!(
+        "import_pricelist answer: {} bytes{}",
+        answered.len(),
+        if result.is_ok() { "" } else { " (an error)" }
+    );
     super::import_capture::write(
         &ctx.root,
         &super::import_capture::Capture {

@@ -7,10 +7,15 @@
 //! Safety of reruns: each service is created by ONE `processing.import.service`
 //! call that carries the upstream id as an item param (module-protocol.md
 //! §10.6 passes item params in the same call), so a service never exists
-//! without its link, and a second run sees the link and skips it. A run
-//! killed after creating a service but before saving its certificate is
-//! finished by the next run (services marked [`IMPORTED_PARAM`]). Two runs
-//! at once serialise on a per-module lock file.
+//! without its link, and a second run sees the link and skips it. A call
+//! whose outcome is not known (no answer in time, no service id) is marked
+//! before it is sent (`import_pending`): no second call for that certificate
+//! inside the settle window, and after it only when no local service carries
+//! the upstream id. A certificate that may be the order of a local service
+//! whose `open` is still being settled (its intent sent, no upstream id) is
+//! left to that `open`. A run killed after creating a service but before
+//! saving its certificate is finished by the next run (services marked
+//! [`IMPORTED_PARAM`]). Two runs at once serialise on a per-module lock file.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -18,9 +23,13 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 
+use crate::billing::order_data::PARAM_CN;
 use crate::billing::{ItemStatus, Period};
+use crate::commands::import_pending::Pending;
+use crate::commands::lifecycle::intent::{Intent, IntentOp, Phase, INTENT_PARAM};
 use crate::commands::lifecycle::job::{ITEMTYPE, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM};
 use crate::commands::lifecycle::lock::{lock_within, open_lock_file};
+use crate::commands::lifecycle::reconcile::may_be_order;
 use crate::commands::lifecycle::status::{local_status, map_upstream, status_name, UpstreamState};
 use crate::commands::module::{open_module, OpenModule};
 use crate::config::Config;
@@ -167,8 +176,15 @@ impl ImportReport {
 }
 
 /// The item params that tell which upstream certificate a local service
-/// owns, and how far an earlier import got with it.
-const LINK_PARAMS: &[&str] = &[UPSTREAM_ID_PARAM, IMPORTED_PARAM, SERVICE_STATUS_PARAM];
+/// owns, how far an earlier import got with it, and whether its own order
+/// may still be unsettled (the intent, and the CN it was ordered for).
+const LINK_PARAMS: &[&str] = &[
+    UPSTREAM_ID_PARAM,
+    IMPORTED_PARAM,
+    SERVICE_STATUS_PARAM,
+    INTENT_PARAM,
+    PARAM_CN,
+];
 
 /// The local shape of one upstream certificate, or why it is not imported.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,7 +228,12 @@ pub fn plan(view: &CertView, today: NaiveDate) -> std::result::Result<Planned, S
         .parse::<u64>()
         .ok()
         .filter(|t| *t > 0)
-        .ok_or_else(|| format!("upstream tariff '{}' is not an id", view.pricelist))?;
+        .ok_or_else(|| {
+            format!(
+                "upstream tariff '{}' is not an id",
+                crate::logging::quote(&view.pricelist)
+            )
+        })?;
     // BILLmanager's own import code marks expired services suspended (§9.4).
     let expired = view.expiredate.is_some_and(|e| e < today);
     let item_status = if expired || view.status == Some(ItemStatus::Suspended) {
@@ -286,6 +307,60 @@ struct Local {
     status: Option<ServiceStatus>,
 }
 
+/// A local service whose `open` ordered and lost the answer: its intent is
+/// sent (or applied) and no upstream id is stored. The upstream certificate
+/// may be that order, which its `open` adopts on its rerun.
+struct PendingOrder {
+    item: u64,
+    intent: Intent,
+}
+
+impl PendingOrder {
+    /// From one service's link params; `Err`: its intent cannot be read
+    /// (it may hide such an order).
+    fn of(
+        item: u64,
+        p: &BTreeMap<String, String>,
+    ) -> std::result::Result<Option<PendingOrder>, String> {
+        let intent = Intent::from_param(p.get(INTENT_PARAM).map(String::as_str)).map_err(|m| {
+            format!(
+                "service {item}: {m}; it may record an order still being settled: check the upstream \
+                 account, then correct or delete the param"
+            )
+        })?;
+        Ok(intent
+            .filter(|i| i.op == IntentOp::Open && matches!(i.phase, Phase::Sent | Phase::Applied))
+            .map(|mut intent| {
+                if intent.cn.is_none() {
+                    intent.cn = p.get(PARAM_CN).cloned();
+                }
+                PendingOrder { item, intent }
+            }))
+    }
+
+    /// Could `view` be this order? The id the intent recorded, else (as the
+    /// `open`'s own lookup decides) no other `remoteid`, the same CN, the
+    /// same tariff where the upstream shows it, created on or after the
+    /// intent's day minus one.
+    fn may_be(&self, view: &CertView) -> bool {
+        if let Some(id) = self.intent.upstream_id {
+            return id == view.id;
+        }
+        let ours = self.item.to_string();
+        view.remoteid
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .is_none_or(|r| r == ours)
+            && may_be_order(
+                &self.intent,
+                &view.cn,
+                &view.pricelist,
+                view.createdate.as_deref(),
+            )
+    }
+}
+
 /// Run the import of module `module`.
 pub fn import(
     root: &MgrRoot,
@@ -319,20 +394,25 @@ pub fn import(
     let local_ids: BTreeSet<String> = read.all_ids().map(|i| i.to_string()).collect();
     let mut params = db.module_item_params(module, LINK_PARAMS, &key)?;
     let mut linked: BTreeMap<u64, Local> = BTreeMap::new();
+    let mut orders: Vec<PendingOrder> = Vec::new();
+    let mut unreadable_intents: Vec<String> = Vec::new();
     for (item, p) in &params.by_item {
-        if let Some(uid) = p
-            .get(UPSTREAM_ID_PARAM)
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .filter(|id| is_possible_id(*id))
-        {
-            linked.insert(
-                uid,
-                Local {
-                    item: *item,
-                    imported: p.contains_key(IMPORTED_PARAM),
-                    status: local_status(p.get(SERVICE_STATUS_PARAM).map(String::as_str)),
-                },
-            );
+        match linked_id(p) {
+            Some(uid) => {
+                linked.insert(
+                    uid,
+                    Local {
+                        item: *item,
+                        imported: p.contains_key(IMPORTED_PARAM),
+                        status: local_status(p.get(SERVICE_STATUS_PARAM).map(String::as_str)),
+                    },
+                );
+            }
+            None => match PendingOrder::of(*item, p) {
+                Ok(Some(o)) => orders.push(o),
+                Ok(None) => {}
+                Err(why) => unreadable_intents.push(why),
+            },
         }
     }
     // A service whose link cannot be read might own any upstream
@@ -350,6 +430,7 @@ pub fn import(
             .filter(|s| s.item.is_none())
             .map(|s| s.error.message.clone()),
     );
+    unreadable.extend(unreadable_intents);
     for u in &unreadable {
         log::warn!("import module {module}: a local service cannot be read: {u}");
     }
@@ -359,6 +440,21 @@ pub fn import(
             .map(str::to_string)
     };
     let today = crate::clock::today();
+    let settle_secs = i64::try_from(config.lifecycle.settle_secs).unwrap_or(i64::MAX);
+    // Calls whose outcome was not known: those now seen linked are over.
+    let mut pending = Pending::load(root, module)?;
+    if !opts.dry_run {
+        for id in pending.ids() {
+            if let Some(local) = linked.get(&id) {
+                log::info!(
+                    "import module {module}: upstream certificate {id} is linked to service {}; its \
+                     import is settled",
+                    local.item
+                );
+                pending.clear(id)?;
+            }
+        }
+    }
     let mut report = ImportReport {
         module,
         dry_run: opts.dry_run,
@@ -436,6 +532,19 @@ pub fn import(
             report.rows.push(out);
             continue;
         }
+        let settling: Vec<String> = orders
+            .iter()
+            .filter(|o| o.may_be(&view))
+            .map(|o| o.item.to_string())
+            .collect();
+        if !settling.is_empty() {
+            out.action = Action::Skipped(format!(
+                "may be the order of service {} still being settled; run its open operation first",
+                settling.join(" or ")
+            ));
+            report.rows.push(out);
+            continue;
+        }
         let planned = match plan(&view, today) {
             Ok(p) => p,
             Err(why) => {
@@ -451,6 +560,32 @@ pub fn import(
             report.rows.push(out);
             continue;
         }
+        if let Some(sent) = pending.get(row.id).cloned() {
+            match earlier_import(
+                &mut db,
+                &key,
+                module,
+                row.id,
+                &sent,
+                settle_secs,
+                opts.dry_run,
+            )? {
+                Earlier::Open => {}
+                Earlier::Wait(why) => {
+                    out.action = Action::Skipped(why);
+                    report.rows.push(out);
+                    continue;
+                }
+                Earlier::Landed(item) => {
+                    pending.clear(row.id)?;
+                    out.action = Action::Skipped(format!(
+                        "already linked to service {item} (its earlier import was applied late)"
+                    ));
+                    report.rows.push(out);
+                    continue;
+                }
+            }
+        }
         match db.pricelist_by_intname(ITEMTYPE, &tariff)? {
             None => {
                 out.action = Action::Skipped(format!(
@@ -459,15 +594,14 @@ pub fn import(
             }
             Some(_) if opts.dry_run => {}
             Some(_) => {
-                out.action = match link(
-                    &mgrctl,
+                let linking = Linking {
+                    mgrctl: &mgrctl,
                     module,
-                    &view,
-                    &planned,
-                    &tariff,
-                    opts.account,
+                    tariff: &tariff,
+                    account: opts.account,
                     today,
-                ) {
+                };
+                out.action = match link_once(&linking, &mut db, &mut pending, &view, &planned) {
                     Ok(item) => {
                         log::info!(
                             "imported upstream certificate {} ({}) as service {item}",
@@ -486,6 +620,125 @@ pub fn import(
         report.rows.push(out);
     }
     Ok(report)
+}
+
+/// The upstream id a service's link params name, if any.
+fn linked_id(p: &BTreeMap<String, String>) -> Option<u64> {
+    p.get(UPSTREAM_ID_PARAM)
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|id| is_possible_id(*id))
+}
+
+/// What an earlier import of the same certificate, whose outcome was not
+/// known, allows now.
+enum Earlier {
+    /// Its service never came: import it.
+    Open,
+    /// Nothing now, and why.
+    Wait(String),
+    /// It was applied late: service N carries the upstream id.
+    Landed(u64),
+}
+
+/// An import of `upstream_id` was sent at `sent.at` without a known
+/// outcome: inside the settle window nothing is sent again; after it, a
+/// local service carrying the id (read now, not at the start of the run)
+/// means the call landed late. A service BILLmanager answered without its
+/// link is an admin's case.
+fn earlier_import(
+    db: &mut crate::billing::Db,
+    key: &crate::billing::CryptKey,
+    module: u64,
+    upstream_id: u64,
+    sent: &crate::commands::import_pending::Sent,
+    settle_secs: i64,
+    dry_run: bool,
+) -> Result<Earlier> {
+    if let Some(service) = sent.service {
+        return Ok(Earlier::Wait(format!(
+            "its import at {} UTC answered service {service}, which does not carry item param \
+             {UPSTREAM_ID_PARAM}; set it to {upstream_id} on service {service} and run the import again \
+             (or, if that service is not wanted, delete it and remove the entry \"{upstream_id}\" from \
+             var/pmsslreseller/import-pending-{module}.json)",
+            sent.at_text
+        )));
+    }
+    let age = crate::clock::now_unix().saturating_sub(sent.at);
+    if age < settle_secs {
+        return Ok(Earlier::Wait(format!(
+            "its import sent at {} UTC got no answer and may still be applied by BILLmanager; it is not \
+             sent again before {} UTC ([lifecycle] settle_secs = {settle_secs}): run the import again then",
+            sent.at_text,
+            crate::commands::lifecycle::intent::unix_text(sent.at.saturating_add(settle_secs))
+        )));
+    }
+    if dry_run {
+        return Ok(Earlier::Open);
+    }
+    let now = db.module_item_params(module, &[UPSTREAM_ID_PARAM], key)?;
+    if let Some(why) = now.unreadable.values().next() {
+        return Ok(Earlier::Wait(format!(
+            "its import sent at {} UTC got no answer, and a local service cannot be read to see \
+             whether it landed ({}); fix it, then run the import again",
+            sent.at_text, why.message
+        )));
+    }
+    Ok(now
+        .by_item
+        .iter()
+        .find(|(_, p)| linked_id(p) == Some(upstream_id))
+        .map_or(Earlier::Open, |(item, _)| Earlier::Landed(*item)))
+}
+
+/// What every link of one run shares.
+struct Linking<'a> {
+    mgrctl: &'a crate::billing::Mgrctl,
+    module: u64,
+    tariff: &'a str,
+    account: Option<u64>,
+    today: NaiveDate,
+}
+
+/// [`link`], at most once: the mark first (stored and read back), then the
+/// call; the mark is cleared once the new service is seen linked in the
+/// database. A call without a known outcome leaves the mark for the next
+/// run.
+fn link_once(
+    l: &Linking,
+    db: &mut crate::billing::Db,
+    pending: &mut Pending,
+    view: &CertView,
+    planned: &Planned,
+) -> Result<u64> {
+    pending.mark(view.id, crate::clock::now_unix())?;
+    let item = link(
+        l.mgrctl, l.module, view, planned, l.tariff, l.account, l.today,
+    )
+    .map_err(|mut e| {
+        e.message.push_str(&format!(
+            "; it is not sent again for this certificate within [lifecycle] settle_secs, and after \
+             that only if no local service carries upstream id {}: run the import again later",
+            view.id
+        ));
+        e
+    })?;
+    let stored = db.item_param(item, UPSTREAM_ID_PARAM)?;
+    if stored.as_deref().map(str::trim) == Some(view.id.to_string().as_str()) {
+        pending.clear(view.id)?;
+        return Ok(item);
+    }
+    pending.answered(view.id, item)?;
+    Err(ModuleError::new(
+        ErrorKind::Billing,
+        format!(
+            "{} answered service {item}, but the database shows no item param {UPSTREAM_ID_PARAM} = {} on it; \
+             set it on service {item}, then run the import again; until then this certificate is not \
+             imported again",
+            wire::FUNC,
+            view.id
+        ),
+    )
+    .with_object(wire::FUNC))
 }
 
 fn ordered_by_us(item: &str) -> String {
@@ -554,7 +807,7 @@ fn link(
             ModuleError::new(
                 ErrorKind::Billing,
                 format!(
-                    "{} answered no {}; the service may exist: run the import again, it skips what is linked",
+                    "{} answered no {}; the service may exist",
                     wire::FUNC,
                     wire::ANSWER_ID
                 ),

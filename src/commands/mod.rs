@@ -6,6 +6,7 @@ pub mod check_connection;
 pub mod credential_health;
 pub mod getbalance;
 pub mod import_capture;
+pub mod import_pending;
 pub mod import_pricelist;
 pub mod import_service;
 pub mod lifecycle;

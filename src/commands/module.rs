@@ -72,6 +72,7 @@ fn check_ours(db: &mut Db, id: u64) -> Result<()> {
 
 /// The one wording of "that module is not ours".
 pub fn not_our_module(id: u64, name: &str, module: &str) -> ModuleError {
+    let (name, module) = (crate::logging::quote(name), crate::logging::quote(module));
     ModuleError::new(
         ErrorKind::WrongModule,
         format!(

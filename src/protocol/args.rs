@@ -50,9 +50,12 @@ fn parse_number(option: &str, value: &str) -> Result<u64> {
     value.trim().parse::<u64>().map_err(|_| {
         ModuleError::value(
             option.to_string(),
-            format!("--{option} must be a non-negative whole number, got '{value}'"),
+            format!(
+                "--{option} must be a non-negative whole number, got '{}'",
+                crate::logging::quote(value)
+            ),
         )
-        .with_param("value", value.to_string())
+        .with_param("value", crate::logging::quote(value))
     })
 }
 

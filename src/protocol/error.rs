@@ -106,6 +106,25 @@ impl ErrorKind {
     }
 }
 
+/// The most of one text of an error (its message, object, each param) that
+/// is shown: the net under any message that quotes a stored or received
+/// value whole. The error XML goes to stdout and into the running operation
+/// as ONE argv value of `mgrctl runningoperation.edit` (Linux caps one at
+/// 128 KiB, `E2BIG`), and it must always get there: with three copies of
+/// the message in that document, a few KB each leave ample room.
+pub const MAX_SHOWN_CHARS: usize = 2000;
+
+/// One text of an error as shown: secrets scrubbed, then cut to
+/// [`MAX_SHOWN_CHARS`] with its length (`logging::shorten`) when longer.
+fn shown(text: &str) -> String {
+    let text = redact(text);
+    if text.chars().count() <= MAX_SHOWN_CHARS {
+        text
+    } else {
+        crate::logging::shorten(&text, MAX_SHOWN_CHARS)
+    }
+}
+
 /// A failure, ready to be shown to BILLmanager.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModuleError {
@@ -163,17 +182,17 @@ impl ModuleError {
         ModuleError::new(ErrorKind::Internal, message)
     }
 
-    /// The `<error>` element (secrets scrubbed).
+    /// The `<error>` element (secrets scrubbed, every text bounded).
     pub fn error_elem(&self) -> Elem {
         let mut e = Elem::new("error").attr("type", self.kind.type_name());
         if let Some(o) = &self.object {
-            e = e.attr("object", redact(o));
+            e = e.attr("object", shown(o));
         }
         e = e.attr("lang", "en");
         for (k, v) in &self.params {
-            e = e.child(Elem::new("param").attr("name", k.as_str()).text(redact(v)));
+            e = e.child(Elem::new("param").attr("name", shown(k)).text(shown(v)));
         }
-        e.leaf("msg", redact(&self.message))
+        e.leaf("msg", shown(&self.message))
     }
 
     /// The error document printed on stdout (module-protocol.md §11.1).
@@ -196,7 +215,7 @@ impl ModuleError {
         let pm = pm.child(
             inner
                 .clone()
-                .child(Elem::new("log").text(redact(&self.message))),
+                .child(Elem::new("log").text(shown(&self.message))),
         );
         Elem::doc().child(pm).child(inner).to_compact()
     }
@@ -211,9 +230,9 @@ impl std::fmt::Display for ModuleError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.kind.type_name())?;
         if let Some(o) = &self.object {
-            write!(f, " ({})", redact(o))?;
+            write!(f, " ({})", shown(o))?;
         }
-        write!(f, ": {}", redact(&self.message))
+        write!(f, ": {}", shown(&self.message))
     }
 }
 
@@ -243,6 +262,24 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), ErrorKind::ALL.len());
+    }
+
+    #[test]
+    fn every_text_is_bounded_with_its_length() {
+        let big = "V".repeat(5 * 1024 * 1024);
+        let e = ModuleError::value(big.clone(), format!("bad: {big}")).with_param("value", &big);
+        let doc = e.to_document();
+        assert!(doc.len() < 4 * MAX_SHOWN_CHARS, "{}", doc.len());
+        assert!(
+            doc.contains(&format!("({} bytes)", big.len())),
+            "the length is kept"
+        );
+        let ro = e.running_operation_xml(Some(1), "2026-01-01 10:00:00");
+        assert!(ro.len() < 16 * 1024, "one argv value: {}", ro.len());
+        assert!(e.to_string().len() < 3 * MAX_SHOWN_CHARS);
+        // A message within the bound is shown as it is, newlines included.
+        let small = ModuleError::new(ErrorKind::Billing, "line 1\nline 2");
+        assert!(small.to_document().contains("line 1\nline 2"));
     }
 
     #[test]

@@ -633,6 +633,32 @@ pub fn run_module(mgr: &TestMgr, args: &[&str], stdin: Option<&str>) -> (i32, St
     run_module_env(mgr, args, stdin, &[])
 }
 
+/// A lifecycle command in a running operation, as BILLmanager runs it:
+/// `--command COMMAND --item ITEM --runningoperation RO`, with extra
+/// environment variables `env` (e.g. the test clock).
+pub fn run_operation(
+    mgr: &TestMgr,
+    command: &str,
+    item: u64,
+    ro: u64,
+    env: &[(&str, &str)],
+) -> (i32, String, String) {
+    let (item, ro) = (item.to_string(), ro.to_string());
+    run_module_env(
+        mgr,
+        &[
+            "--command",
+            command,
+            "--item",
+            &item,
+            "--runningoperation",
+            &ro,
+        ],
+        None,
+        env,
+    )
+}
+
 /// [`run_module`] with extra environment variables (e.g. the test clock
 /// `PMSSLRESELLER_TEST_NOW`, which the mgrctl stand-in inherits too).
 pub fn run_module_env(

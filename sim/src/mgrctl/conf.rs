@@ -11,7 +11,8 @@
 //! # task.gettype: type per operation; "-" = no task type
 //! TaskType open ssl_open_failed
 //! TaskType close -
-//! # faulty writes (faults.rs): drop = <ok/> without storing; fail_after = stored, then an error
+//! # faulty writes (faults.rs): drop = <ok/> without storing; fail_after = stored, then an error;
+//! # delay:<ms> = applied and answered that much later
 //! Fault drop service.saveparam:pmss_intent 1
 //! # core mode (server.rs): calls go to a long-lived core holding the connections
 //! Core on

@@ -11,7 +11,11 @@
 //! ```
 //! `drop` answers `<ok/>` without applying the call; `fail_after` applies it,
 //! then answers an error with exit code 1; `fail` answers an error with exit
-//! code 1 and applies nothing. `<param>` narrows
+//! code 1 and applies nothing; `delay:<ms>` waits that long, then applies the
+//! call and answers as usual: past the module's `[mgrctl] timeout_secs` the
+//! module kills its `mgrctl`, which in direct mode stops the call unapplied
+//! and in core mode (`Core on`) leaves the core to apply it late, as
+//! BILLmanager's core applies the call of a killed `mgrctl`. `<param>` narrows
 //! `service.saveparam` / `service.dropparam` to one param name (either call
 //! form). `<nth>` (default 1) counts the matching calls of all processes
 //! (counters in `var/mgrctl-faults.json`, under a file lock); `*` hits every one.
@@ -31,6 +35,8 @@ pub enum Mode {
     FailAfter,
     /// An error, nothing applied.
     Fail,
+    /// Wait this many milliseconds, then apply and answer as usual.
+    Delay(u64),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,14 +56,24 @@ impl Rule {
             [m, t] => (*m, *t, "1"),
             [m, t, n] => (*m, *t, *n),
             _ => {
-                return Err("Fault needs <drop|fail_after|fail> <func>[:<param>] [<nth>|*]".into())
+                return Err(
+                    "Fault needs <drop|fail_after|fail|delay:<ms>> <func>[:<param>] [<nth>|*]"
+                        .into(),
+                )
             }
         };
         let mode = match mode {
             "drop" => Mode::Drop,
             "fail_after" => Mode::FailAfter,
             "fail" => Mode::Fail,
-            m => return Err(format!("Fault mode '{m}' unknown (drop, fail_after, fail)")),
+            m => match m.strip_prefix("delay:").map(str::parse::<u64>) {
+                Some(Ok(ms)) => Mode::Delay(ms),
+                _ => {
+                    return Err(format!(
+                        "Fault mode '{m}' unknown (drop, fail_after, fail, delay:<milliseconds>)"
+                    ))
+                }
+            },
         };
         let (func, param) = match target.split_once(':') {
             Some((f, p)) => (f.to_string(), Some(p.to_string())),
@@ -166,6 +182,9 @@ mod tests {
         assert!(all.matches(&call("service.postopen", &[("elid", "1")])));
         let fail = Rule::parse("fail certificate.open").unwrap();
         assert_eq!((fail.mode, fail.nth), (Mode::Fail, Some(1)));
+        let late = Rule::parse("delay:3000 processing.import.service").unwrap();
+        assert_eq!((late.mode, late.nth), (Mode::Delay(3000), Some(1)));
+        assert!(Rule::parse("delay:soon x").is_err());
         assert!(Rule::parse("explode x").is_err());
         assert!(Rule::parse("drop x 0").is_err());
         assert!(Rule::parse("drop").is_err());

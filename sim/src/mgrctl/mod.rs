@@ -231,6 +231,9 @@ pub(crate) fn apply(root: &Path, caller: &Caller, args: &[String], slot: &mut Db
         journal(root, caller, &call, "fault:fail", &mut answer);
         return answer;
     }
+    if let Some(faults::Mode::Delay(ms)) = fault {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
     let result = funcs::execute(root, &conf, caller, &call, slot);
     if let Err(e) = &result {
         // A connection that failed mid-call may be mid-transaction or broken:
@@ -251,7 +254,11 @@ pub(crate) fn apply(root: &Path, caller: &Caller, args: &[String], slot: &mut Db
         }
         Ok(body) => {
             let mut answer = Answer::ok(&body);
-            journal(root, caller, &call, "ok", &mut answer);
+            let outcome = match fault {
+                Some(faults::Mode::Delay(_)) => "fault:delay",
+                _ => "ok",
+            };
+            journal(root, caller, &call, outcome, &mut answer);
             answer
         }
         Err(e) => failed(&call, &e),

@@ -100,10 +100,20 @@ const KNOBS: &[(&str, &str, Accepts)] = &[
     // field-2026-12 §2: `with_real`: <expiredate> and <real_expiredate>, equal; `daily_label`:
     // <expiredate>Daily charges</expiredate>, the date only in <real_expiredate> (FS 55077564878,
     // 71186436630); `datetime`: 2027-06-07 20:00 (FS 3522491149); `dotted`: 07.06.2027.
+    // `missing`: neither element; `garbage`: <expiredate>soon</expiredate> (no panel is known to
+    // do either: an expiry the module cannot read must never buy a renewal).
     (
         "expiredate_shape",
         "date",
-        Accepts::OneOf(&["date", "with_real", "daily_label", "datetime", "dotted"]),
+        Accepts::OneOf(&[
+            "date",
+            "with_real",
+            "daily_label",
+            "datetime",
+            "dotted",
+            "missing",
+            "garbage",
+        ]),
     ),
     // field-2026-12 §3 (FS 55077564878, 71186436630): `per_month`: <cost>1.75 € / Month</cost>
     // plus <item_cost> (the whole period) and <currency_str>; `symbol_prefix`: €21.00;

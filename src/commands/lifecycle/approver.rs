@@ -66,10 +66,10 @@ pub fn authorization_domains(domain: &str) -> Result<Vec<String>> {
             "domain",
             format!(
                 "'{}' is not a domain name; enter a name such as example.com",
-                domain.trim()
+                crate::logging::quote(domain.trim())
             ),
         )
-        .with_param("value", domain.trim().to_string()));
+        .with_param("value", crate::logging::quote(domain.trim())));
     }
     let registrable = psl::domain_str(&d).ok_or_else(|| {
         ModuleError::value(

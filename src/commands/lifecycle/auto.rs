@@ -40,6 +40,10 @@ pub struct Looked {
     pub text: String,
     /// Something was sent upstream (never in a dry run).
     pub sent: bool,
+    /// A step is due now that the planner does not take because the
+    /// upstream's own expiry cannot be read (term.rs [`Plan::Undecided`]):
+    /// the dry run lists it with `text`.
+    pub held: bool,
 }
 
 impl Looked {
@@ -50,6 +54,7 @@ impl Looked {
             due: None,
             text: "nothing".to_string(),
             sent: false,
+            held: false,
         }
     }
 }
@@ -110,6 +115,7 @@ pub fn sync_and_keep_valid(
                 due: planned.due,
                 text: planned.text,
                 sent: false,
+                held: planned.held,
             },
         ));
     }
@@ -128,17 +134,30 @@ struct Planned {
     due: Option<Action>,
     text: String,
     note: Option<String>,
+    /// A step due now is held back (the upstream's expiry cannot be read).
+    held: bool,
 }
 
 fn plan_for(job: &Job, view: &CertView) -> Planned {
     let facts = facts(job, view);
     let p = plan(&facts);
-    if let Plan::Nothing { why } = &p {
-        if why.starts_with(NO_PAID_RENEWAL) {
+    let text = describe(&p, &facts);
+    let mut held = false;
+    match &p {
+        Plan::Nothing { why } if why.starts_with(NO_PAID_RENEWAL) => {
             log::info!("item {}: {why}", job.item_id);
         }
+        // No money without evidence: said once per look, at warn once the
+        // step is due (until then the service form shows it).
+        Plan::Undecided { on } if facts.today >= *on => {
+            held = true;
+            log::warn!("item {} (upstream {}): {text}", job.item_id, view.id);
+        }
+        Plan::Undecided { .. } => {
+            log::debug!("item {} (upstream {}): {text}", job.item_id, view.id)
+        }
+        _ => {}
     }
-    let text = describe(&p, &facts);
     let note = validation_note(&p, &facts);
     let due = match p {
         Plan::Now { action } => Some(action),
@@ -149,6 +168,7 @@ fn plan_for(job: &Job, view: &CertView) -> Planned {
         due,
         text,
         note,
+        held,
     }
 }
 
@@ -199,6 +219,7 @@ fn act(job: &mut Job, view: &CertView, planned: Planned) -> Result<Looked> {
         due: planned.due,
         text: planned.text,
         sent,
+        held: planned.held,
     })
 }
 

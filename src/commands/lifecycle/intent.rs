@@ -266,9 +266,10 @@ impl Intent {
     pub fn from_param(value: Option<&str>) -> Result<Option<Intent>, String> {
         match value.map(str::trim) {
             None | Some("") => Ok(None),
-            Some(v) => serde_json::from_str(v)
-                .map(Some)
-                .map_err(|e| format!("item param {INTENT_PARAM} is not readable ({e}): {v}")),
+            Some(v) => serde_json::from_str(v).map(Some).map_err(|e| {
+                let v = crate::logging::quote(v);
+                format!("item param {INTENT_PARAM} is not readable ({e}): {v}")
+            }),
         }
     }
 

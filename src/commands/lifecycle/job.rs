@@ -11,6 +11,7 @@ use crate::billing::period::MAX_MONTHS;
 use crate::billing::{CryptKey, Db, ItemRow, Mgrctl, ModuleSettings, Period};
 use crate::commands::module::{connect, our_module_settings};
 use crate::commands::Ctx;
+use crate::logging::quote;
 use crate::protocol::args::ServiceOp;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::{is_possible_id, Client, UpstreamError};
@@ -208,7 +209,7 @@ impl<'a> Job<'a> {
         }
         let found = match &stored {
             None => "nothing".to_string(),
-            Some(v) => format!("'{}'", shorten(v)),
+            Some(v) => format!("'{}'", quote(v)),
         };
         Err(ModuleError::new(
             ErrorKind::Billing,
@@ -217,7 +218,7 @@ impl<'a> Job<'a> {
                  instead of '{}'; nothing was sent upstream. Check that `mgrctl -m billmgr service.saveparam` \
                  stores item params on this BILLmanager, then rerun the operation",
                 self.item_id,
-                shorten(value)
+                quote(value)
             ),
         )
         .with_object(format!("service.saveparam {name}")))
@@ -446,11 +447,6 @@ fn check_ours(db: &mut Db, key: &CryptKey, item: &ItemRow) -> Result<ModuleSetti
         }
         e
     })
-}
-
-/// A value for an error message.
-fn shorten(v: &str) -> String {
-    crate::logging::shorten(v, 80)
 }
 
 /// After a failed send: a definite "no" marks the intent refused (a rerun

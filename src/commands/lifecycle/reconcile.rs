@@ -99,6 +99,17 @@ fn created_in_window(createdate: Option<&str>, intent: &Intent) -> bool {
     }
 }
 
+/// Could an upstream certificate with this CN, tariff (column as shown) and
+/// creation date be the order `intent` records? Its CN, a tariff that is
+/// ours where the column is a number, and a creation date not before the
+/// intent's day minus one (time zones). The weak match of [`find_order`],
+/// and what the service import leaves to a pending `open`.
+pub fn may_be_order(intent: &Intent, cn: &str, pricelist: &str, createdate: Option<&str>) -> bool {
+    same_name(cn, intent.cn.as_deref().unwrap_or(""))
+        && tariff_may_match(pricelist, intent.pricelist)
+        && created_in_window(createdate, intent)
+}
+
 /// Run the strategy. `view` reads one upstream certificate (`None`: the
 /// upstream says it does not exist). A deleted certificate is never ours to
 /// adopt: panels that list deleted services (gcore) show an earlier order of
@@ -123,9 +134,7 @@ pub fn find_order<E>(
         for r in rows.iter().filter(live).filter(|r| {
             !linked_elsewhere.contains(&r.id)
                 && r.remoteid.is_none()
-                && same_name(&r.cn, cn)
-                && tariff_may_match(&r.pricelist, intent.pricelist)
-                && created_in_window(r.createdate.as_deref(), intent)
+                && may_be_order(intent, &r.cn, &r.pricelist, r.createdate.as_deref())
         }) {
             let Some(v) = view(r.id)? else { continue };
             if v.status == Some(ItemStatus::Deleted)

@@ -118,11 +118,20 @@ pub struct Facts {
 /// without a paid term (the log line starts so, too).
 pub const NO_PAID_RENEWAL: &str = "no paid upstream renewal is bought";
 
+/// How the plan says that nothing is done because the upstream's own expiry
+/// is unknown (the log line says it too).
+pub const UNREADABLE_UPSTREAM_EXPIRY: &str = "the upstream's own expiry cannot be read";
+
 /// What to do about the certificate now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Plan {
     /// Nothing now or later in this term.
     Nothing { why: String },
+    /// A step is needed on `on`, but which one cannot be told: the upstream
+    /// shows no readable expiry of its own. Nothing is sent, neither a paid
+    /// renewal (no evidence that the upstream's term ends with the
+    /// certificate) nor a reissue.
+    Undecided { on: NaiveDate },
     /// Nothing now; `on` is the day of the next action.
     Later { on: NaiveDate, action: Action },
     /// Due now.
@@ -153,9 +162,12 @@ impl Action {
 ///   or it already lasts the paid term;
 /// - else the action is due `before_days` before the certificate ends: a
 ///   free reissue when the upstream's own term runs past the certificate,
-///   otherwise (the upstream sells one certificate per purchase) a paid
-///   renewal — never for a service whose period is not whole months (no paid
-///   term is known for it: nothing is planned).
+///   a paid renewal only on positive evidence that the upstream sells one
+///   certificate per purchase (its expiry read, at or before the
+///   certificate's end) — never for a service whose period is not whole
+///   months (no paid term is known for it: nothing is planned);
+/// - an upstream expiry that is missing or unreadable is no evidence either
+///   way: nothing is sent ([`Plan::Undecided`]).
 pub fn plan(f: &Facts) -> Plan {
     let nothing = |why: &str| Plan::Nothing { why: why.into() };
     if !f.active {
@@ -170,19 +182,20 @@ pub fn plan(f: &Facts) -> Plan {
     if cert.not_after >= paid_until {
         return nothing("the certificate lasts the paid term");
     }
+    let due = cert
+        .not_after
+        .checked_sub_days(Days::new(u64::from(f.before_days)))
+        .unwrap_or(cert.not_after);
     let action = match f.upstream_expiry {
         Some(up) if up > cert.not_after => Action::Reissue,
-        _ => Action::Renew,
+        Some(_) => Action::Renew,
+        None => return Plan::Undecided { on: due },
     };
     if let (Action::Renew, Some(why)) = (action, &f.no_paid_term) {
         return Plan::Nothing {
             why: format!("{NO_PAID_RENEWAL}: {why}, so no paid term is known"),
         };
     }
-    let due = cert
-        .not_after
-        .checked_sub_days(Days::new(u64::from(f.before_days)))
-        .unwrap_or(cert.not_after);
     if f.today >= due {
         Plan::Now { action }
     } else {
@@ -207,6 +220,12 @@ pub fn describe(plan: &Plan, f: &Facts) -> String {
         .unwrap_or_else(|| "unknown".into());
     match plan {
         Plan::Nothing { why } => format!("none: {why} (certificate until {ends}, paid until {paid})"),
+        Plan::Undecided { on } => format!(
+            "none: {UNREADABLE_UPSTREAM_EXPIRY} (its certificate view has no date in <expiredate> or \
+             <real_expiredate>), so it is not known whether the certificate needs a free reissue or a \
+             paid upstream renewal due from {on}; nothing is reissued or bought until the upstream shows its \
+             expiry: check the certificate in the upstream account (certificate until {ends}, paid until {paid})"
+        ),
         Plan::Later { on, action } => format!(
             "{} on {on}: the certificate ends {ends}, the paid term {paid}, the upstream's term {up}",
             action.name()
@@ -227,7 +246,7 @@ pub fn validation_note(plan: &Plan, f: &Facts) -> Option<String> {
     let on = match plan {
         Plan::Later { on, .. } => *on,
         Plan::Now { .. } => f.today,
-        Plan::Nothing { .. } => return None,
+        Plan::Nothing { .. } | Plan::Undecided { .. } => return None,
     };
     let window = baseline::validation_reuse_days(on);
     Some(if baseline::needs_fresh_validation(cert.not_before, on) {
@@ -343,6 +362,53 @@ mod tests {
                 action: Action::Reissue
             }
         );
+    }
+
+    #[test]
+    fn an_unknown_upstream_expiry_buys_nothing_and_reissues_nothing() {
+        let known = facts(
+            "2027-06-01",
+            ("2026-12-02", "2027-06-20"),
+            "2028-12-02",
+            "2027-06-20",
+        );
+        let f = Facts {
+            upstream_expiry: None,
+            ..known.clone()
+        };
+        assert_eq!(
+            plan(&f),
+            Plan::Undecided {
+                on: d("2027-05-21")
+            }
+        );
+        let text = describe(&plan(&f), &f);
+        assert!(text.starts_with("none: "), "{text}");
+        assert!(text.contains(UNREADABLE_UPSTREAM_EXPIRY), "{text}");
+        assert!(text.contains("due from 2027-05-21"), "{text}");
+        assert_eq!(validation_note(&plan(&f), &f), None);
+        // Also long before the due day, and for a service without a paid term.
+        let early = Facts {
+            today: d("2027-01-01"),
+            no_paid_term: Some("the service's period is trial (-100)".into()),
+            ..f
+        };
+        assert!(matches!(plan(&early), Plan::Undecided { .. }));
+        // Positive evidence still renews: the upstream's term ends with the
+        // certificate, or before it.
+        for up in ["2027-06-20", "2027-06-19"] {
+            let f = Facts {
+                upstream_expiry: Some(d(up)),
+                ..known.clone()
+            };
+            assert_eq!(
+                plan(&f),
+                Plan::Now {
+                    action: Action::Renew
+                },
+                "{up}"
+            );
+        }
     }
 
     #[test]

@@ -237,7 +237,10 @@ pub fn account_from_whoami(func: &str, doc: &Node) -> Result<Account, UpstreamEr
         .or_else(|| user.child_text("balance").map(str::to_string))
         .ok_or_else(|| UpstreamError::malformed(func, "no balance in the whoami answer"))?;
     let (balance, currency_hint) = parse_money(&raw).ok_or_else(|| {
-        UpstreamError::malformed(func, format!("balance '{raw}' is not a number"))
+        UpstreamError::malformed(
+            func,
+            format!("balance '{}' is not a number", crate::logging::quote(&raw)),
+        )
     })?;
     let name = user
         .attr("name")
@@ -305,7 +308,8 @@ pub fn order_id(func: &str, doc: &Node) -> Result<u64, UpstreamError> {
                 UpstreamError::malformed(
                     func,
                     format!(
-                        "order answer <{name}> '{t}' is not a service id: outcome unknown, the order may exist"
+                        "order answer <{name}> '{}' is not a service id: outcome unknown, the order may exist",
+                        crate::logging::quote(t)
                     ),
                 )
             })?;
@@ -405,7 +409,13 @@ pub fn cert_view(func: &str, requested: u64, doc: &Node) -> Result<CertView, Ups
     })?;
     let id = match doc.child_text("id").or_else(|| doc.child_text("elid")) {
         Some(t) => t.parse::<u64>().map_err(|_| {
-            UpstreamError::malformed(func, format!("certificate id '{t}' is not a number"))
+            UpstreamError::malformed(
+                func,
+                format!(
+                    "certificate id '{}' is not a number",
+                    crate::logging::quote(t)
+                ),
+            )
         })?,
         None => requested,
     };

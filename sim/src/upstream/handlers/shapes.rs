@@ -35,6 +35,10 @@ enum ExpiryShape {
     DailyLabel,
     DateTime,
     Dotted,
+    /// No `<expiredate>` and no `<real_expiredate>` at all.
+    Missing,
+    /// `<expiredate>soon</expiredate>`: not a date, and nothing explains it.
+    Garbage,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +89,8 @@ impl Shapes {
             "daily_label" => ExpiryShape::DailyLabel,
             "datetime" => ExpiryShape::DateTime,
             "dotted" => ExpiryShape::Dotted,
+            "missing" => ExpiryShape::Missing,
+            "garbage" => ExpiryShape::Garbage,
             _ => ExpiryShape::Date,
         };
         let cost = match knobs.get("cost_shape") {
@@ -185,8 +191,17 @@ impl Shapes {
     }
 
     /// `<expiredate>` in its shape, with `<real_expiredate>` for `with_real` and `daily_label`.
-    /// Without an expiry every element is empty.
+    /// Without an expiry every element is empty. `missing` writes nothing; `garbage` writes
+    /// `soon` in place of the date.
     pub fn write_expiry(&self, out: &mut String, d: Option<NaiveDate>) {
+        match self.expiry {
+            ExpiryShape::Missing => return,
+            ExpiryShape::Garbage => {
+                out.push_str("<expiredate>soon</expiredate>");
+                return;
+            }
+            _ => {}
+        }
         out.push_str("<expiredate>");
         if let Some(d) = d {
             match self.expiry {
@@ -201,6 +216,7 @@ impl Shapes {
                     out.push_str(EXPIRY_TIME);
                 }
                 ExpiryShape::Dotted => write_dotted(out, d),
+                ExpiryShape::Missing | ExpiryShape::Garbage => {}
             }
         }
         out.push_str("</expiredate>");

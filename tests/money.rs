@@ -1065,31 +1065,49 @@ fn trial(w: &World, command: &str, rng: &mut Rng, with_fault: bool) -> Tally {
             }
         }
     }
-    if t.doubles + t.lost + t.stuck + t.manual > 0 && std::env::var_os("PMSS_TRIAL_LOG").is_some() {
-        let id = w.upstream_id(item).map(|i| i.to_string());
-        let calls: Vec<String> = journal
-            .iter()
-            .filter(|e| {
-                e.params.get("remoteid") == Some(&item.to_string())
-                    || (id.is_some() && e.params.get("elid") == id.as_ref())
-            })
-            .map(|e| format!("{} {} {} {:?}", e.time, e.func, e.outcome, e.result))
-            .collect();
-        let tag = format!("item={item} ");
-        let log: Vec<String> = w
-            .mgr
-            .module_log()
-            .lines()
-            .filter(|l| l.contains(&tag) && !l.contains("DEBUG"))
-            .map(str::to_string)
-            .collect();
-        eprintln!(
-            "trial {command} item {item}: {t:?}\nupstream:\n{}\nlog:\n{}",
-            calls.join("\n"),
-            log.join("\n")
-        );
+    if t.doubles + t.lost + t.stuck + t.manual > 0 {
+        let id = w.upstream_id(item);
+        explain_failed_trial(w, &format!("trial {command}"), item, id, &journal, t);
     }
     t
+}
+
+/// With `PMSS_TRIAL_LOG` set: what the upstream saw of a trial's item and
+/// what the module logged about it (DEBUG lines left out), on stderr.
+fn explain_failed_trial(
+    w: &World,
+    what: &str,
+    item: u64,
+    upstream_id: Option<u64>,
+    journal: &[JournalEntry],
+    t: Tally,
+) {
+    if std::env::var_os("PMSS_TRIAL_LOG").is_none() {
+        return;
+    }
+    let id = upstream_id.map(|i| i.to_string());
+    let calls: Vec<String> = journal
+        .iter()
+        .filter(|e| {
+            e.params.get("remoteid") == Some(&item.to_string())
+                || (id.is_some() && e.params.get("elid") == id.as_ref())
+        })
+        .map(|e| format!("{} {} {} {:?}", e.time, e.func, e.outcome, e.result))
+        .collect();
+    // The context tag is `[command item=N ro=R]` or `[sync_item item=N]`.
+    let (tag, last) = (format!("item={item} "), format!("item={item}]"));
+    let log: Vec<String> = w
+        .mgr
+        .module_log()
+        .lines()
+        .filter(|l| (l.contains(&tag) || l.contains(&last)) && !l.contains("DEBUG"))
+        .map(str::to_string)
+        .collect();
+    eprintln!(
+        "{what} item {item}: {t:?}\nupstream:\n{}\nlog:\n{}",
+        calls.join("\n"),
+        log.join("\n")
+    );
 }
 
 /// `total` trials of `command`, shared by up to 4 worlds (simulator under
@@ -1344,28 +1362,9 @@ fn meeting_trial(w: &World, rng: &mut Rng) -> Tally {
             }
         }
     }
-    if t.doubles + t.lost + t.stuck + t.manual + t.shortened + t.doubled_terms > 0
-        && std::env::var_os("PMSS_TRIAL_LOG").is_some()
-    {
-        let calls: Vec<String> = journal
-            .iter()
-            .filter(|e| e.params.get("elid") == Some(&id.to_string()))
-            .map(|e| format!("{} {} {} {:?}", e.time, e.func, e.outcome, e.result))
-            .collect();
-        let tag = format!("item={item}");
-        let log: Vec<String> = w
-            .mgr
-            .module_log()
-            .lines()
-            .filter(|l| l.contains(&tag) && !l.contains("DEBUG"))
-            .map(str::to_string)
-            .collect();
-        eprintln!(
-            "meeting trial item {item}: {t:?}, expiry {:?}\nupstream:\n{}\nlog:\n{}",
-            w.expiry(item),
-            calls.join("\n"),
-            log.join("\n")
-        );
+    if t.doubles + t.lost + t.stuck + t.manual + t.shortened + t.doubled_terms > 0 {
+        let what = format!("meeting trial (expiry {:?})", w.expiry(item));
+        explain_failed_trial(w, &what, item, Some(id), &journal, t);
     }
     t
 }

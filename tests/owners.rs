@@ -14,7 +14,9 @@ use mysql::prelude::Queryable;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use support::billing::{certificate_params, run_module_env, TestDb, TestMgr, EXAMPLE_CSR};
+use support::billing::{
+    certificate_params, run_module_env, run_operation, TestDb, TestMgr, EXAMPLE_CSR,
+};
 use support::sim::{JournalEntry, SimFault, SimUpstream};
 
 const USER: &str = "reseller";
@@ -110,15 +112,14 @@ impl World {
 
     fn rerun(&self, command: &str, ro: u64) -> (i32, String) {
         self.db.bump_trycount(ro);
-        let (item, ro) = (self.item.to_string(), ro.to_string());
-        let (code, out, _) = self.module(&[
-            "--command",
+        let now = self.now.borrow().clone();
+        let (code, out, _) = run_operation(
+            &self.mgr,
             command,
-            "--item",
-            &item,
-            "--runningoperation",
-            &ro,
-        ]);
+            self.item,
+            ro,
+            &[("PMSSLRESELLER_TEST_NOW", now.as_str())],
+        );
         (code, out)
     }
 

@@ -35,7 +35,7 @@ demo:
 
 # Benchmarks (never part of `make test`): release binaries first, since the
 # process benchmarks run target/release/pmsslreseller and billmgr-sim. Each
-# benchmark records its issue-15 figures; `table` prints them as one table
+# benchmark records its performance-goal figures; `table` prints them as one table
 # (figure, ours, reference, ratio, goal, met) at the end.
 BENCHES ?= startup catalog lifecycle sync
 .PHONY: bench

@@ -80,7 +80,7 @@ fn main() {
         ),
     });
 
-    // Issue 15's catalog goals, as whole processes: a 5,000-tariff
+    // The catalog performance goals, as whole processes: a 5,000-tariff
     // `catalog refresh --from-file` beside Python's bare ElementTree parse of
     // the same file (the reference: at most half of it), then `features`
     // with the 5,000 templates cached (goal: at most 10 ms). The refresh
@@ -168,7 +168,7 @@ fn main() {
         ours: features_median.as_secs_f64() * 1e3,
         unit: "ms".into(),
         reference: Some(51.0),
-        reference_what: "issue 15's measurement before the work".into(),
+        reference_what: "measured before the performance work".into(),
         goal: "≤ 10 ms".into(),
         met: Some(features_median.as_secs_f64() <= 0.010),
     });

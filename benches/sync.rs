@@ -166,7 +166,7 @@ fn main() {
         ],
     );
 
-    // Issue 15's figures. References: README "Performance" of 2026-11-26,
+    // The performance goals' figures. References: the Performance figures of 2026-11-26,
     // measured over 1,000 certificates one after another, scaled to this run.
     let scale = bulk_items as f64 / 1_000.0;
     let bulk_s = bulk.median().as_secs_f64();

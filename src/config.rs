@@ -118,7 +118,7 @@ impl OrderFunction {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct CatalogConfig {
-    /// Advertise `import_pricelist` in `features`. On by default (issue 13):
+    /// Advertise `import_pricelist` in `features`. On by default:
     /// without it the Import wizard never offers the module. The answer
     /// shapes are unconfirmed (P-U2, module-protocol.md §14.2, §18); `false`
     /// switches it off and leaves the templates route.
@@ -203,7 +203,7 @@ pub struct LifecycleConfig {
     /// module-protocol.md §12.5, §18).
     pub open_convention: OpenConvention,
     /// Days before the current certificate ends at which a free reissue is
-    /// asked for, while the paid term goes on (issue 12). Checked against
+    /// asked for, while the paid term goes on. Checked against
     /// [`REISSUE_BEFORE_DAYS`].
     pub reissue_before_days: u32,
 }
@@ -421,7 +421,7 @@ fn pem_file_problem(path: &Path) -> Option<String> {
 
 impl Config {
     /// Refuse settings under which money could move twice or a run could hold
-    /// the item lock past a parallel run's patience (issue 9). Every problem
+    /// the item lock past a parallel run's patience. Every problem
     /// is named with the reason, all in one message.
     pub fn check_safe(&self) -> Result<()> {
         let problems = self.safety_problems();

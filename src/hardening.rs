@@ -1,7 +1,8 @@
 //! Process hardening at start-up: no core dumps.
 //!
-//! A core dump of the module holds the upstream password (the issue-9 trial
-//! found four plain and three url-encoded copies in one). Two cheap calls,
+//! A core dump of the module holds the upstream password (a trial
+//! while hardening against hostile peers found four plain and three
+//! url-encoded copies in one). Two cheap calls,
 //! made first thing in `main`: `RLIMIT_CORE` 0 (no core file, inherited by
 //! the `mgrctl` children) and `PR_SET_DUMPABLE` 0 (no core handed to a
 //! `core_pattern` pipe either, and no ptrace attach by other processes of

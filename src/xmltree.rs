@@ -6,7 +6,7 @@
 //! is an error, never a short answer; nesting is bounded; custom entities are
 //! never expanded; no input makes it panic.
 //!
-//! Bounded against a hostile peer (issue 9): work is linear in the input
+//! Bounded against a hostile peer: work is linear in the input
 //! (quick-xml's own duplicate-attribute check compares each attribute with
 //! every earlier one, so 30,000 attributes on one element cost seconds; ours
 //! uses a hash set), and attributes per element, elements per document and

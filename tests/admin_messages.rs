@@ -270,7 +270,7 @@ fn pricing_preview_shows_money_with_currency_and_two_decimals() {
             && currency.len() == 3
             && currency.chars().all(|c| c.is_ascii_uppercase())
     };
-    // The price table, then (after a blank line) the one of whole terms (issue 12).
+    // The price table, then (after a blank line) the one of whole terms.
     let (prices, terms) = out.split_once("\n\n").expect("two tables");
     let rows: Vec<&str> = prices.lines().filter(|l| l.starts_with("ssl_")).collect();
     assert!(!rows.is_empty(), "{out}");

@@ -147,7 +147,7 @@ fn refresh_then_features_has_templates_identical_between_runs() {
         templates, golden,
         "templates differ from {golden_path} (UPDATE_GOLDEN=1 rewrites it)"
     );
-    // import_pricelist is advertised by default (issue 13), so the wizard offers the module.
+    // import_pricelist is advertised by default, so the wizard offers the module.
     assert!(features.contains("<feature name=\"import_pricelist\"/>"));
 }
 

@@ -1,4 +1,4 @@
-//! Speaking the real BILLmanager (issue 10): `setparam`, `getbalance` and
+//! Speaking the real BILLmanager: `setparam`, `getbalance` and
 //! `pmsslreseller balance`, the answer shapes real upstreams send (order id
 //! as `<item.id>`, numeric `status` with `item_status` as a label, the v2
 //! order function), orders without upstream auto-renewal — each on the real
@@ -142,7 +142,7 @@ fn features(w: &World) -> Vec<String> {
 }
 
 // ---------------------------------------------------------------------------
-// setparam (issue 10 §1)
+// setparam
 
 #[test]
 fn setparam_finishes_with_postsetparam_and_moves_no_money() {
@@ -230,7 +230,7 @@ fn mgrctl_stand_in_rollback_needs_a_pending_change() {
 }
 
 // ---------------------------------------------------------------------------
-// getbalance (issue 10 §2)
+// getbalance
 
 #[test]
 fn getbalance_reports_the_balance_of_every_active_module() {
@@ -354,7 +354,7 @@ fn check_connection_still_shows_the_balance() {
 }
 
 // ---------------------------------------------------------------------------
-// One open_module (issue 11 §4): the same refusal everywhere
+// One open_module: the same refusal everywhere
 
 #[test]
 fn a_module_of_another_type_is_named_as_such_by_sync() {
@@ -375,7 +375,7 @@ fn a_module_of_another_type_is_named_as_such_by_sync() {
 }
 
 // ---------------------------------------------------------------------------
-// Order answers, status codes, order function, auto-renewal (issue 10 §4–§8)
+// Order answers, status codes, order function, auto-renewal
 
 fn upstream_client(w: &World) -> pmsslreseller::upstream::Client {
     let conn = pmsslreseller::upstream::Connection {
@@ -569,7 +569,7 @@ fn a_renewal_no_local_prolong_asked_for_is_logged_with_its_amount() {
     assert!(item["auto_renewals"].as_u64().unwrap() >= 1, "{item}");
     let (code, out, _) = w.run(&["--command", "sync_item", "--item", &w.item.to_string()]);
     assert_eq!(code, 0, "{out}");
-    // Issue 12: the local paid term moves only with a local prolong (the next
+    // The local paid term moves only with a local prolong (the next
     // one adopts this renewal instead of paying again); the upstream's own
     // expiry is recorded beside it.
     let after = w.db.item_dates(w.item).0.unwrap();

@@ -1,4 +1,4 @@
-//! Hostile peers (issue 9, points 3–7): an upstream that trickles its answer,
+//! Hostile peers: an upstream that trickles its answer,
 //! answers built to exhaust the XML reader, an `mgrctl` that hangs or leaves a
 //! process holding its stdout, unsafe settings, forged log lines, a
 //! self-signed `ca_file`, core dumps and secrets left in memory.

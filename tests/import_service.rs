@@ -1,4 +1,4 @@
-//! Service import (issue 14 part 1) end to end: the real `pmsslreseller`
+//! Service import end to end: the real `pmsslreseller`
 //! binary, the `billmgr-sim mgrctl` stand-in on MariaDB, and the simulator
 //! upstream holding 50 certificates in mixed states. Checks what is linked,
 //! what is skipped and why, that nothing is ordered or paid, that a rerun

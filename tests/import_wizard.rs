@@ -1,4 +1,4 @@
-//! Issue 13: the tariff import wizard end to end. `billmgr-sim wizard` plays
+//! The tariff import wizard end to end. `billmgr-sim wizard` plays
 //! BILLmanager's Products → Tariff plans → Import (list, then detail, then
 //! the local tariff with its prices and SAN add-ons in the test database),
 //! the admin enabling it and a customer ordering; then the real

@@ -687,7 +687,7 @@ fn items_of_other_modules_and_unknown_tariffs_are_refused() {
     assert!(w.up.journal().iter().all(|e| e.func != "service.prolong"));
 }
 
-/// Issue 15: a plain open costs five mgrctl calls — `paramlist`, the intent
+/// A plain open costs five mgrctl calls — `paramlist`, the intent
 /// before sending, the upstream id (which also proves the order finished),
 /// the sub-status the upstream shows (written once), the report — and two
 /// upstream calls: the order and the first sync's read.
@@ -735,7 +735,7 @@ fn mgrctl_calls(w: &World) -> Vec<String> {
         .collect()
 }
 
-/// `sync_item` under issue 15: `paramlist`, then one write per fact that
+/// `sync_item`: `paramlist`, then one write per fact that
 /// changed — none when nothing did.
 #[test]
 fn sync_item_writes_once_per_changed_fact() {

@@ -1,4 +1,4 @@
-//! The mgrctl stand-in under 8 processes at once (issue 15: a bulk sync with 8 concurrent readers
+//! The mgrctl stand-in under 8 processes at once (a bulk sync with 8 concurrent readers
 //! makes its writes from many processes): every call applied, one whole journal line each even when
 //! a line is longer than a pipe buffer, and a counted fault fires exactly once across processes.
 

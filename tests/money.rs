@@ -1,5 +1,5 @@
-//! Money moves once per running operation, whatever runs it (issue 9, and
-//! issue 10 §3 renewals that really pay): the real `pmsslreseller` binary
+//! Money moves once per running operation, whatever runs it, and
+//! renewals really pay: the real `pmsslreseller` binary
 //! against a real MariaDB (through the `billmgr-sim mgrctl` stand-in) and the
 //! `billmgr-sim upstream` simulator.
 //!
@@ -851,7 +851,7 @@ fn a_lost_renewal_answer_is_settled_by_the_next_run_not_an_admin() {
 
 /// A send whose answer was lost and whose effect never showed is sent again
 /// after the settle window; the run that looks and then sends reads the
-/// upstream once before sending (issue 15: no read twice), and still only
+/// upstream once before sending (no read twice), and still only
 /// once pays.
 #[test]
 fn a_resend_after_the_settle_window_reads_the_certificate_once() {

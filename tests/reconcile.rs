@@ -1,4 +1,4 @@
-//! Keeping the books straight (issue 14 parts 2–4), end to end: the real
+//! Keeping the books straight (drift report, price check, credential health), end to end: the real
 //! `pmsslreseller` binary, the `billmgr-sim mgrctl` stand-in on MariaDB and
 //! the simulator upstream.
 //! - `reconcile` finds each kind of drift the simulator can produce (a

@@ -1,4 +1,4 @@
-//! Issue 12: a paid term that outlives its certificates. The whole life of a
+//! A paid term that outlives its certificates. The whole life of a
 //! 24-month certificate from 2026-12-02, run day by day on the test clock
 //! (`PMSSLRESELLER_TEST_NOW` for the module and the mgrctl stand-in, the
 //! simulator's clock set to the same day), against a subscription upstream
@@ -7,7 +7,7 @@
 //!
 //! The expected counts follow from SC-081 (200-day certificates until
 //! 2027-03-15, then 100 days) and `reissue_before_days = 30`, checked every 5
-//! days. The issue's "4 certificates" assumed 200 days throughout; with the
+//! days. The first estimate, "4 certificates", assumed 200 days throughout; with the
 //! 100-day limit from 2027-03-15 a 24-month term from 2026-12-02 needs 9:
 //! 2026-12-02..2027-06-20, then reissues on 2027-05-21 (100 days each),
 //! 07-30, 10-08, 12-17, 2028-02-25, 05-05, 07-14 and 09-22 (the last one
@@ -459,20 +459,20 @@ fn an_unreadable_upstream_expiry_buys_no_renewal() {
     }
 }
 
-/// An item synced before issue 15 shows the certificate in three params and
-/// the validation note in a fourth. The next bulk sync reads it (the form it
+/// An item synced before the form showed one param per certificate shows
+/// the certificate in three params and the validation note in a fourth. The next bulk sync reads it (the form it
 /// shows is not the current one), writes the current form once — the
 /// certificate and the next action, two `service.saveparam` — and after that
 /// leaves it alone like any unchanged item.
 #[test]
-fn an_item_showing_the_form_of_before_issue_15_is_rewritten_once() {
+fn an_item_showing_the_older_form_is_rewritten_once() {
     let w = World::new("subscription");
     w.open();
     let (code, out) = w.sync(d(START), false);
     assert_eq!(code, 0, "{out}");
     let shown = w.param("pmss_certificate").unwrap();
     let next = w.param("pmss_next_action").unwrap();
-    // As the module before issue 15 left it.
+    // As the module of the older form left it.
     let (plan, note) = next.split_once("; ").unwrap();
     let serial = shown.rsplit_once("serial ").unwrap().1.to_string();
     w.db.conn()

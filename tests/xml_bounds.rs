@@ -1,4 +1,4 @@
-//! Bounded XML (issue 9, point 4): answers built to exhaust the reader are
+//! Bounded XML: answers built to exhaust the reader are
 //! parsed or refused in linear time and bounded memory.
 //!
 //! This file has a counting global allocator, so it holds only these tests,

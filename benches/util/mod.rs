@@ -199,7 +199,7 @@ pub fn items(default: usize) -> usize {
         .unwrap_or(default)
 }
 
-// ---- Issue 15's one table: each figure beside its reference. ----
+// ---- The performance goals in one table: each figure beside its reference. ----
 
 /// One line of the `make bench` summary: a figure of ours beside its
 /// reference (another program on the same input, measured in the same run,

@@ -1,4 +1,4 @@
-//! Load on the upstream simulator alone (issue 15: "the simulator keeps up"):
+//! Load on the upstream simulator alone (the goal: the simulator keeps up):
 //! 10,000 certificates, then 8 client threads reading them with
 //! `certificate.edit` (what a bulk `sync` does) plus a few whole `certificate`
 //! lists, each request on its own connection as the module makes them.

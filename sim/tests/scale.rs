@@ -1,4 +1,4 @@
-//! The simulator at reseller scale (issue 15): batched state writes (still written, still
+//! The simulator at reseller scale: batched state writes (still written, still
 //! reloadable, written on SIGTERM and on `/_sim/flush`), the per-request stats, bulk seeding through
 //! the order handler, a bounded journal, and correct answers to 8 clients at once.
 

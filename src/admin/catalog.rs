@@ -191,7 +191,7 @@ fn tariff_rows(c: &Catalog) -> Vec<Vec<String>> {
 /// More tariffs than this, or changes of one kind, are summed up after a
 /// refresh unless `--verbose` asks for all of them: a 5,000-row table is
 /// more than an admin reads (`catalog show` lists them), and printing it was
-/// a seventh of a refresh (issue 15).
+/// a seventh of a refresh.
 const LISTED: usize = 50;
 
 fn print_catalog(c: &Catalog) {
@@ -370,7 +370,7 @@ pub fn refresh(root: &MgrRoot, config: &Config, args: &RefreshArgs) -> i32 {
     };
     // The local prices come from BILLmanager's database (a mgrctl process
     // and a connection): read while the export is stored, which they do not
-    // depend on (issue 15: they were a quarter of a refresh of the same
+    // depend on (measured: they were a quarter of a refresh of the same
     // export). A refresh that then fails has only read them for nothing.
     let (stored, local) = std::thread::scope(|scope| {
         let local = scope.spawn(|| local_prices(root, config, args.module, db));
@@ -486,7 +486,7 @@ fn report_stored(
     }
     let code = refresh_exit(args, r.messages.is_ok(), &prices);
     // The process ends here: freeing 5,000 tariffs one by one would only
-    // cost time (issue 15).
+    // cost time.
     std::mem::forget(r);
     code
 }
@@ -788,7 +788,7 @@ pub fn preview(root: &MgrRoot, config: &Config, args: &PreviewArgs) -> i32 {
     0
 }
 
-/// Issue 12: each priced period as one local term from today, under both
+/// Each priced period as one local term from today, under both
 /// upstream models (pricing/term.rs).
 fn term_costs(config: &Config, quotes: &[(&Tariff, Quote)]) -> Vec<(String, TermCost)> {
     let today = crate::clock::today();

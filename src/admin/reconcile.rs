@@ -1,5 +1,5 @@
-//! `pmsslreseller reconcile --module N [--json]`: the drift report (issue 14
-//! part 2). The local and the upstream books of one processing module side
+//! `pmsslreseller reconcile --module N [--json]`: the drift report.
+//! The local and the upstream books of one processing module side
 //! by side: local services whose upstream certificate is gone, upstream
 //! certificates ordered for one of our services but linked to none
 //! (orphans), status and expiry mismatches, renewals the upstream made on its
@@ -90,9 +90,9 @@ pub struct LocalCert {
     pub service_status: Option<ServiceStatus>,
     /// A local renewal is sent or running (its intent is not done).
     pub renewal_in_flight: bool,
-    /// The current certificate's own end (item param, issue 12).
+    /// The current certificate's own end (item param).
     pub cert_not_after: Option<NaiveDate>,
-    /// The last upstream renewal was the module's own automatic one (issue 12).
+    /// The last upstream renewal was the module's own automatic one.
     pub renewed_by_module: bool,
 }
 
@@ -448,7 +448,7 @@ pub fn classify(books: &Books) -> Report {
     }
 }
 
-/// Issue 12: an upstream whose own term is the current certificate (a
+/// An upstream whose own term is the current certificate (a
 /// per-certificate upstream) ends before the local paid term by design; the
 /// cron sync renews it before the certificate ends. Not drift while the
 /// upstream's term still covers the current certificate.

@@ -105,8 +105,8 @@ pub fn needs_read(
 
 /// From the item params alone: does the certificate end within the reissue
 /// window while the paid term runs past it? (Unknown → read and see; an
-/// item still showing the form of before issue 15 is unknown too, so one
-/// read rewrites it.)
+/// item still showing the older form, before one param per certificate,
+/// is unknown too, so one read rewrites it.)
 fn term_step_due(
     params: &BTreeMap<String, String>,
     paid_until: Option<NaiveDate>,

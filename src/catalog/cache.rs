@@ -23,7 +23,7 @@ pub fn path(root: &MgrRoot, module_id: u64) -> PathBuf {
 }
 
 /// The template view of the same cache, `templates-<module id>.json`: what
-/// `features` reads (issue 15: reading the whole catalog for 5,000 templates
+/// `features` reads (measured: reading the whole catalog for 5,000 templates
 /// cost more than the 10 ms `features` may take). Written before the catalog
 /// by [`save`]; missing (a cache written by an older version) or unreadable,
 /// `features` reads the catalog file instead.
@@ -110,7 +110,7 @@ pub fn save_identified(root: &MgrRoot, catalog: &Catalog) -> Result<Saved> {
 /// writing 5,000 names again would change nothing. `view`: which file the
 /// view is.
 pub fn save_catalog_only(root: &MgrRoot, catalog: &Catalog, view: FileId) -> Result<Saved> {
-    // Compact: read by the module on every `open` and refresh (issue 15);
+    // Compact: read by the module on every `open` and refresh;
     // `pmsslreseller catalog show` is the human view.
     let target = path(root, catalog.module_id);
     let written = write_catalog(&target, catalog)?;
@@ -123,7 +123,7 @@ pub fn save_catalog_only(root: &MgrRoot, catalog: &Catalog, view: FileId) -> Res
 
 /// One cache file as compact JSON, replaced atomically. Streamed to the
 /// file through a small buffer: a 3 MiB string first would be 700 more
-/// fresh pages to fault in and one more copy (issue 15).
+/// fresh pages to fault in and one more copy.
 fn write<T: Serialize>(path: &Path, value: &T) -> Result<FileId> {
     write_with(path, |out| {
         serde_json::to_writer(out, value).map_err(std::io::Error::from)
@@ -146,7 +146,7 @@ fn write_with(
 
 /// The catalog file as [`write`] writes it, the same bytes, with half of
 /// the tariffs serialized on a second thread while the other half is
-/// streamed (issue 15: serializing 5,000 tariffs was a sixth of a changed
+/// streamed (measured: serializing 5,000 tariffs was a sixth of a changed
 /// refresh).
 fn write_catalog(path: &Path, catalog: &Catalog) -> Result<FileId> {
     write_with(path, |out| {
@@ -261,7 +261,7 @@ pub fn facts<'t>(root: &MgrRoot, module_id: u64, text: &'t str) -> Result<Cached
 }
 
 /// What `features` needs of one cached tariff, read from the same file
-/// without the rest (periods, add-ons, warnings): issue 15, `features` with
+/// without the rest (periods, add-ons, warnings): measured, `features` with
 /// 5,000 templates spent most of its time building the full model.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TemplateTariff {
@@ -569,7 +569,7 @@ mod tests {
         assert!(text.contains(r#""flags":"www,authemail""#), "{text}");
         assert!(text.contains(&format!(r#""format":{}"#, super::super::CACHE_FORMAT)));
         assert_eq!(load(&root, 7).unwrap(), Some(c.clone()));
-        // A cache written before issue 15: format 1, flags as nine booleans
+        // A cache of format 1 (before the performance work): flags as nine booleans
         // (an unknown one ignored, as then).
         let old = text
             .replacen(

@@ -45,7 +45,7 @@ impl CatalogDiff {
 /// What the diff compares of one cached tariff, borrowed from the cache
 /// file's text: read by [`super::cache::load_facts`] without the rest of the
 /// model (add-ons, siteinfo, skipped entries, warnings), because reading the
-/// whole old catalog cost as much as parsing the new export (issue 15).
+/// whole old catalog cost as much as parsing the new export.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct TariffFacts<'a> {
     pub id: u64,

@@ -98,7 +98,7 @@ fn keyword_bit(word: &str) -> u32 {
 /// keyword is ASCII, so only runs of ASCII letters and digits can match, and
 /// the (slow, table-driven) Unicode class is asked only of the two
 /// characters around a run that matched: one pass, no allocation, for every
-/// tariff of a 5,000-tariff export (issue 15).
+/// tariff of a 5,000-tariff export.
 fn keyword_mask(name: &str) -> u32 {
     let bytes = name.as_bytes();
     let mut mask = 0;

@@ -33,7 +33,7 @@ pub const TEMPLATE_PREFIX: &str = "ssl_";
 
 /// Version of the cache file layout written now. 2: template flags as one
 /// summary string (`"www,authemail"`) instead of nine named booleans, which
-/// were a third of the file and of the time to write and read it (issue 15).
+/// were a third of the file and of the time to write and read it.
 pub const CACHE_FORMAT: u32 = 2;
 
 /// Cache layouts this version reads: format 1 differs only in how flags are

@@ -100,7 +100,7 @@ pub fn parse_export(xml: &str, module_id: u64, fetched_at: &str) -> Result<Catal
 
 // ---------------------------------------------------------------------------
 // Reading the document: quick-xml events straight into the raw tariff fields
-// below, with no element tree (issue 15: building and freeing a tree of
+// below, with no element tree (measured: building and freeing a tree of
 // 100,000 nodes was most of the time). Only the elements read are kept; the
 // rest is skipped, still checked for well-formedness by quick-xml. The rules
 // are those of `xmltree`: the first child of a name counts, an element's text
@@ -177,7 +177,7 @@ struct RawDocument {
 }
 
 /// A text or attribute value as written: borrowed from the input unless it
-/// had to be unescaped or joined (no copy for most values, issue 15).
+/// had to be unescaped or joined (no copy for most values).
 type Field<'a> = Option<Cow<'a, str>>;
 
 /// Append a piece of an element's text to its field.
@@ -538,7 +538,7 @@ fn span_in(text: &str, part: &[u8]) -> std::ops::Range<usize> {
 /// The unescaped text of `raw`, bytes quick-xml read from `text`: borrowed
 /// from `text` unless an entity had to be replaced. The input is a `&str`,
 /// so its bytes are not checked as UTF-8 a second time, and the entity scan
-/// runs only when there is a `&` (issue 15: decoding every text and
+/// runs only when there is a `&` (measured: decoding every text and
 /// attribute value again cost a tenth of the parse). `Err` is the detail.
 fn unescaped<'a>(text: &'a str, raw: &[u8]) -> std::result::Result<Cow<'a, str>, String> {
     let value: Cow<'a, str> = match text
@@ -575,7 +575,7 @@ fn text_value<'a>(text: &'a str, raw: &[u8]) -> Result<Cow<'a, str>> {
 /// The unescaped values of the first attributes named `keys` of `e`, in one
 /// pass over its attributes, borrowed from `text` where nothing needed
 /// unescaping. Checked attributes are off on purpose: quick-xml's duplicate
-/// check is quadratic in the attribute count (issue 9); the first one wins.
+/// check is quadratic in the attribute count (a hostile peer's weapon); the first one wins.
 fn attrs<'a, const N: usize>(
     text: &'a str,
     e: &BytesStart<'_>,
@@ -646,8 +646,8 @@ fn split_point(text: &str, min: usize) -> Option<usize> {
     }
 }
 
-/// The document read as two halves at `at`, one on a second thread (issue
-/// 15: the parse was half of a changed catalog refresh): the first half up
+/// The document read as two halves at `at`, one on a second thread
+/// (measured: the parse was half of a changed catalog refresh): the first half up
 /// to `at`, the second from `at` on as if inside the root element. `None`
 /// unless both halves were read without error and the first ended exactly
 /// inside the root, between two of its children, as a reading of the whole

@@ -2,7 +2,7 @@
 //! `var/pmsslreseller/export-<module id>.json`: the export's SHA-256 and
 //! which cache files storing it produced. A refresh whose export is
 //! byte-identical, and whose cache files are still the ones the stamp
-//! names, has nothing to store: no diff, no writes (issue 15: the diff and
+//! names, has nothing to store: no diff, no writes (measured: the diff and
 //! the three writes were most of a 5,000-tariff refresh, and cron refreshes
 //! mostly fetch the same export again).
 //!

@@ -82,7 +82,7 @@ pub fn messages_file(root: &MgrRoot) -> PathBuf {
 
 /// `<mgrdata>` with `<messages name="pricelist.certificate">` in ru and en.
 /// Each `<msg>` is serialised at once ([`text_element`]): a tree of 10,000
-/// of them cost more than the rest of the file (issue 15).
+/// of them cost more than the rest of the file.
 pub fn messages_document(catalogs: &[TemplateCatalog]) -> String {
     let tariffs = merged(catalogs);
     let mut mgrdata = Elem::new("mgrdata");

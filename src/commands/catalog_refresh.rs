@@ -116,13 +116,13 @@ pub fn store_export(
 /// empty export is an error and leaves the old cache as it was. An export
 /// byte-identical to the one the cache holds is not even parsed: most
 /// refreshes (cron) fetch the same export again, and a 5,000-tariff one
-/// costs more to parse and store than the rest of the refresh (issue 15).
+/// costs more to parse and store than the rest of the refresh.
 pub fn store(root: &MgrRoot, module: u64, xml: &str, allow_empty: bool) -> Result<Stored> {
     // The cache files as one whole refresh left them, or `None`.
     let previous = stamp::intact(root, module);
     // The old cache's text, for the diff, is read while the export is
     // digested: on a second thread, for nothing when the export is the
-    // stamped one, but off the path of a changed one (issue 15).
+    // stamped one, but off the path of a changed one.
     let (sha256, old_text) = std::thread::scope(|scope| {
         let old_text = std::thread::Builder::new()
             .name("old-cache-read".into())
@@ -156,7 +156,7 @@ pub fn store(root: &MgrRoot, module: u64, xml: &str, allow_empty: bool) -> Resul
     // Only what the diff compares is read of the old cache, and on a
     // second thread while the export is parsed: the two do not depend on
     // each other, and reading the old cache was a third of a changed
-    // refresh (issue 15).
+    // refresh.
     let old_text = old_text.unwrap_or_else(|e| {
         log::warn!("{} (it will be replaced)", e.message);
         None
@@ -222,7 +222,7 @@ pub fn store(root: &MgrRoot, module: u64, xml: &str, allow_empty: bool) -> Resul
     // When none of those changed and the view is the one written with the
     // catalog just compared (the stamp says so, and the catalog read is
     // still that file), rewriting them would write the same bytes: a price
-    // change writes the catalog alone (issue 15).
+    // change writes the catalog alone.
     let same_view = previous
         .filter(|s| s.catalog_intact(root))
         .filter(|_| {

@@ -1,4 +1,4 @@
-//! Credential health (issue 14 part 4): when the upstream keeps refusing the
+//! Credential health: when the upstream keeps refusing the
 //! module's login across runs (a password changed or expired upstream, two-
 //! factor login switched on), the admin gets ONE problem in BILLmanager that
 //! names the account and what to change, instead of only one failed

@@ -47,7 +47,7 @@ pub fn open_module(root: &MgrRoot, config: &Config, id: u64) -> Result<OpenModul
 
 /// The local billing's database, for reads of module `id` (which must be a
 /// pmsslreseller module) that need none of its settings: no key is read and
-/// no password decrypted (issue 15: the RSA decryption was a tenth of the
+/// no password decrypted (measured: the RSA decryption was a tenth of the
 /// CPU of a catalog refresh, which reads only the local prices).
 pub fn open_module_db(root: &MgrRoot, config: &Config, id: u64) -> Result<Db> {
     let mut db = Db::connect(&Mgrctl::configured(root, config))?;

@@ -1,4 +1,4 @@
-//! The price-change alert (issue 14 part 3): after `catalog refresh`, the new
+//! The price-change alert: after `catalog refresh`, the new
 //! upstream costs against the prices the local services of the module are
 //! sold at. Every local price now under the `[pricing]` margin floor
 //! (converted cost + minimum margin, the same floor `pricing preview` uses)

@@ -1,4 +1,4 @@
-//! Issue 12: what one local paid term costs upstream, now that one term
+//! What one local paid term costs upstream, now that one term
 //! spans several certificates (SC-081 validity, baseline.rs). A subscription
 //! upstream sells the term once (its reissues are free); a per-certificate
 //! upstream needs a paid renewal whenever its own term — one certificate —

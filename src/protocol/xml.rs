@@ -132,7 +132,7 @@ fn write_attr(out: &mut String, key: &str, value: &str) {
 
 /// `<name key="value" …/>`, serialised at once: for the thousands of small
 /// elements of one document (`features`' templates) that need no tree of
-/// their own (issue 15). Same escaping as every [`Elem`].
+/// their own. Same escaping as every [`Elem`].
 pub fn empty_element<'a>(
     name: &str,
     attrs: impl IntoIterator<Item = (&'a str, &'a str)>,
@@ -149,7 +149,7 @@ pub fn empty_element<'a>(
 
 /// `<name key="value" …>text</name>`, serialised at once like
 /// [`empty_element`]: for the thousands of `<msg>` elements of the template
-/// names file (issue 15). Same escaping as every [`Elem`].
+/// names file. Same escaping as every [`Elem`].
 pub fn text_element<'a>(
     name: &str,
     attrs: impl IntoIterator<Item = (&'a str, &'a str)>,

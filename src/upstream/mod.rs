@@ -49,7 +49,7 @@ pub struct Connection {
 
 /// Can `id` name an upstream service? BILLmanager ids start at 1, and no SQL
 /// key column holds more than `i64::MAX`; `0` is what a broken answer or an
-/// empty field parses to (issue 9: "upstream id 0 refused").
+/// empty field parses to, so an upstream id 0 is refused.
 pub fn is_possible_id(id: u64) -> bool {
     id > 0 && i64::try_from(id).is_ok()
 }
@@ -148,9 +148,9 @@ pub enum ReissueKind {
     AltName { altnames: Vec<String> },
 }
 
-/// What one answer proved about the login (credential health, issue 14
-/// part 4): any answer that is not an authentication error means the
-/// upstream took the credentials.
+/// What one answer proved about the login (credential health): any answer
+/// that is not an authentication error means the upstream took the
+/// credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthOutcome {
     Accepted,

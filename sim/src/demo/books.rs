@@ -1,4 +1,4 @@
-//! Demo steps for the books (issue 14): a certificate the reseller already
+//! Demo steps for the books: a certificate the reseller already
 //! had upstream (ordered by hand) is brought in by the service import,
 //! nothing ordered; then the drift report finds the local and the upstream
 //! books in agreement — read-only, exit 0.

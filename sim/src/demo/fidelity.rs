@@ -1,6 +1,5 @@
 //! Demo steps for what a real BILLmanager also runs besides the lifecycle:
-//! `setparam` when the service is edited, `getbalance` from its balance cron
-//! (issue 10 §1, §2).
+//! `setparam` when the service is edited, `getbalance` from its balance cron.
 
 use super::{Checks, Demo, Step};
 

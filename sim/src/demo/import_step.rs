@@ -1,4 +1,4 @@
-//! The demo's tariff step, the way the admin is told to do it (issue 13):
+//! The demo's tariff step, the way the admin is told to do it:
 //! Products → Tariff plans → Import. BILLmanager's wizard (played by
 //! `crate::wizard`) asks the module for the plans it can import and for the
 //! chosen plan's details, creates the local tariff from the answer; the admin

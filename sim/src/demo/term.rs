@@ -1,4 +1,4 @@
-//! Demo step 7c/7d (issue 12): one automatic reissue within a paid term. The
+//! Demo step 7c/7d: one automatic reissue within a paid term. The
 //! clocks move to ten days before the current certificate ends (the
 //! simulator's through `/_sim/clock`, the module's through its test-only
 //! `PMSSLRESELLER_TEST_NOW`); `sync_item` then asks for a free `oldrequest`

@@ -1,6 +1,6 @@
 //! Faulty writes of the `mgrctl` stand-in, to prove that the module reads its
-//! writes back before money moves (issue 9: "Writes through mgrctl are never
-//! read back").
+//! writes back before money moves (a
+//! write `mgrctl` answers ok but does not store must never go unnoticed).
 //!
 //! A line in `billmgr-sim.conf`:
 //! ```text

@@ -280,7 +280,7 @@ fn post(c: &mut Db, call: &Call, status: Option<i32>, opened: Option<Option<&str
     }
     if let Some(test_now) = opened {
         // The open date is "today", on the test clock when one is set (the module's
-        // PMSSLRESELLER_TEST_NOW, issue 12), so a test's paid term starts on its own day.
+        // PMSSLRESELLER_TEST_NOW), so a test's paid term starts on its own day.
         let today = test_now
             .and_then(|t| t.get(..10).map(str::to_string))
             .filter(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok());

@@ -1,4 +1,4 @@
-//! BILLmanager's problem register as the stand-in keeps it (issue 14 part 4):
+//! BILLmanager's problem register as the stand-in keeps it:
 //! `problems.register name id param_* level sok` (module-protocol.md §10.3,
 //! L-MOD) adds or replaces the problem `<name>:<id>`; `problems.delete name
 //! id sok` — the module's guess of how a problem is taken back

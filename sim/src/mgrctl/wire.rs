@@ -73,7 +73,7 @@ pub struct Caller {
     pub pid: u32,
     pub ssh_connection: String,
     pub cwd: String,
-    /// The test clock `PMSSLRESELLER_TEST_NOW` (issue 12): `service.postopen`
+    /// The test clock `PMSSLRESELLER_TEST_NOW`: `service.postopen`
     /// dates the opening by it.
     pub test_now: Option<String>,
 }

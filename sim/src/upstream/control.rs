@@ -120,7 +120,7 @@ impl IdIn {
 }
 
 /// `{"advance_secs": N}` moves the clock by N seconds; `{"now": "2027-05-20"}` (or RFC 3339) sets
-/// it, so a test ages every certificate to a chosen day (issue 12).
+/// it, so a test ages every certificate to a chosen day.
 #[derive(Deserialize)]
 struct ClockIn {
     #[serde(default)]

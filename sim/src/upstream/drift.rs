@@ -1,4 +1,4 @@
-//! Control endpoint `POST /_sim/drift` (issue 14): put the upstream books out
+//! Control endpoint `POST /_sim/drift`: put the upstream books out
 //! of line with the local ones the way real life does, without the reseller's
 //! API. JSON `{"action": …}`:
 //!

@@ -66,7 +66,7 @@ const KNOBS: &[(&str, &str, Accepts)] = &[
     ), // SIM-22
     ("issue_step_secs", "60", Accepts::Positive), // SIM-22: one 3→4→5 step per N sim seconds (auto)
     ("fail_cn", "", Accepts::List), // SIM-22: CNs whose issuance fails (service_status 6)
-    // Issue 12: what the upstream's service expiry means (validity.rs). `subscription`: the paid
+    // What the upstream's service expiry means (validity.rs). `subscription`: the paid
     // term, reissues within it free; `per_certificate`: the certificate's end, a paid renewal beyond.
     (
         "term_model",

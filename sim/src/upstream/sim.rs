@@ -127,7 +127,7 @@ impl Sim {
                 item.period,
             ),
         };
-        // Issue 12: never longer than the CA/B Forum cap of the issue date (validity.rs).
+        // Never longer than the CA/B Forum cap of the issue date (validity.rs).
         let until = cert_until(today, paid_until);
         match self.ca.issue(&item.cn, &item.altnames, today, until) {
             Ok(chain) => {

@@ -101,7 +101,7 @@ pub struct Item {
     /// Renewals the upstream made on its own (no `service.prolong`).
     #[serde(default)]
     pub auto_renewals: u32,
-    /// Validity of the certificate in `crt` (issue 12: capped by validity.rs,
+    /// Validity of the certificate in `crt` (capped by validity.rs,
     /// so it may end long before `expiredate`, the upstream service's expiry).
     #[serde(default, with = "ymd_opt")]
     pub cert_not_before: Option<NaiveDate>,

@@ -1,5 +1,5 @@
-//! The simulator's own cost per request (`GET /_sim/stats`, issue 15: "its own cost per request is
-//! in the bench output"): requests counted by API function (control calls by endpoint), with the
+//! The simulator's own cost per request (`GET /_sim/stats`, printed by the
+//! benchmarks): requests counted by API function (control calls by endpoint), with the
 //! time spent waiting for the simulator lock, holding it, and the whole request from the first
 //! byte read to the last byte written; and the state file writes. Kept behind its own small lock so
 //! that counting never waits for the simulator's.

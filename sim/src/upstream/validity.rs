@@ -1,5 +1,5 @@
 //! How long the simulated CA lets a certificate live, by its issue date, and
-//! what one upstream purchase buys under each `term_model` (issue 12).
+//! what one upstream purchase buys under each `term_model`.
 //!
 //! The caps are the CA/Browser Forum Baseline Requirements as changed by
 //! ballot SC-081 (evidence-2026-12 "The certificate world since 2026", C1):

@@ -174,7 +174,7 @@ fn plan_for(job: &Job, view: &CertView) -> Planned {
 
 /// The plan on the item's service form (and the validation warning, once).
 fn show_plan(job: &mut Job, planned: &Planned) -> Result<()> {
-    // Issue 12 item 6: said once, when it becomes true, before the reissue.
+    // A fresh validation ahead: said once, when it becomes true, before the reissue.
     if let Some(n) = planned.note.as_deref().filter(|n| n.starts_with("fresh")) {
         if !already_shown(job, n) {
             log::warn!("item {}: {n}", job.item_id);
@@ -229,7 +229,7 @@ fn changed(job: &Job, name: &str, value: &str) -> bool {
 }
 
 /// The item already shows validation note `note` (in the next action, or
-/// in its own param on an item not looked at since issue 15).
+/// in its own param on an item not looked at since the form showed one param per certificate).
 fn already_shown(job: &Job, note: &str) -> bool {
     job.param(NEXT_ACTION_PARAM)
         .is_some_and(|v| v.contains(note))

@@ -32,7 +32,7 @@ pub fn max_tries(op: ServiceOp, cfg: &LifecycleConfig) -> u32 {
 /// Errors after which a rerun cannot pay twice and can find out itself what
 /// happened: nothing was sent (unreachable, local failure, lock), or the
 /// intent stays `Sent` and the next run decides from the upstream (a lost or
-/// unreadable answer, an `ok` without effect). Issue 9 §8: a lost renewal
+/// unreadable answer, an `ok` without effect). A lost renewal
 /// answer is settled by the next run, not by an admin.
 pub fn rerun_settles(error: &ModuleError) -> bool {
     matches!(

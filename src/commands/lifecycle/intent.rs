@@ -198,8 +198,8 @@ pub fn decide(stored: Option<&Intent>, run: Run) -> Decision {
 
 /// The intent as the rule reads it. An order intent not `Done` while the
 /// item holds the upstream id is over: `open` stores the id after the order
-/// and does not write the intent again (one `mgrctl` call less per open,
-/// issue 15), so the stored id is the proof that the order finished. A crash
+/// and does not write the intent again (one `mgrctl` call less per open),
+/// so the stored id is the proof that the order finished. A crash
 /// between the two writes ends the same way.
 pub fn effective(stored: Option<Intent>, ordered: bool) -> Option<Intent> {
     stored.map(|i| {

@@ -21,7 +21,7 @@
 //!    once.
 //!
 //! `mgrctl` calls of a plain open: `paramlist`, the intent, the upstream id,
-//! the sub-status, the post-open call (issue 15: at most 5).
+//! the sub-status, the post-open call (at most 5).
 
 use crate::billing::CertificateOrderData;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};

@@ -368,7 +368,7 @@ fn finish(
     view: Option<CertView>,
     answered: Option<NaiveDate>,
 ) -> Result<()> {
-    // The local paid term moves by exactly the period (issue 12 item 2);
+    // The local paid term moves by exactly the period;
     // an intent from before that rule falls back to the upstream's expiry.
     let target = intent
         .local_expiry

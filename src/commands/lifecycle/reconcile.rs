@@ -588,7 +588,7 @@ pub fn apply_facts(job: &mut Job, view: &CertView) -> Result<Applied> {
                 applied.writes += 1;
             }
             // The upstream's own expiry is recorded, never copied onto the
-            // local paid term (issue 12 item 2): on a per-certificate upstream
+            // local paid term: on a per-certificate upstream
             // it is the certificate's end, long before the term the customer
             // paid for.
             if let Some(up) = view.expiredate {

@@ -4,7 +4,7 @@
 //! not happen ([order] autoprolong_off); when it does, it is logged at warn
 //! with the amount, so the admin sees the money that moved.
 //!
-//! The local expiry does not follow it (issue 12: the local paid term moves
+//! The local expiry does not follow it (the local paid term moves
 //! only with a local prolong); the next local prolong finds the upstream term
 //! already past the local one and adopts it instead of paying again.
 //! Warned once per upstream expiry seen (reconcile.rs records it).
@@ -49,7 +49,7 @@ pub fn warn_if_unasked(job: &mut Job, upstream_id: u64, upstream_expiry: NaiveDa
 }
 
 /// The last upstream renewal of the item is the module's own: a local
-/// prolong still running, or an automatic renewal of sync (issue 12: on a
+/// prolong still running, or an automatic renewal of sync (on a
 /// per-certificate upstream, no running operation) — not the upstream's.
 pub fn asked_for(intent: &Intent) -> bool {
     intent.op == IntentOp::Prolong && (intent.phase != Phase::Done || intent.ro.is_none())

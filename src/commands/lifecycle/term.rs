@@ -1,4 +1,4 @@
-//! The paid term versus the life of one certificate (issue 12): since
+//! The paid term versus the life of one certificate: since
 //! SC-081 a certificate lives 200, 100, then 47 days (baseline.rs) while a
 //! customer pays for 12-36 months, so one paid term spans several
 //! certificates. This module is the pure planner — given the local paid term,
@@ -15,7 +15,7 @@ use crate::x509::CertFacts;
 
 /// Item params shown in the service form (xml/ descriptor, form
 /// `certificate.pmsslreseller.my`), each written only when its value
-/// changes, so each changed fact costs one `mgrctl` call (issue 15).
+/// changes, so each changed fact costs one `mgrctl` call.
 ///
 /// The current certificate: its validity and serial in one param
 /// ([`certificate_text`]), since they change exactly when the certificate
@@ -36,8 +36,8 @@ pub const PAID_UNTIL_PARAM: &str = "pmss_paid_until";
 /// The service form's params, in the descriptor's order.
 pub const FORM_PARAMS: [&str; 3] = [CERTIFICATE_PARAM, NEXT_ACTION_PARAM, UPSTREAM_EXPIRY_PARAM];
 
-/// The form's params before issue 15: one per fact of the certificate, and
-/// the validation note on its own. No longer written or shown; the end date
+/// The form's params before it showed one param per certificate: one per
+/// fact of the certificate, and the validation note on its own. No longer written or shown; the end date
 /// is still read where an item has not been looked at since ([`cert_end`]),
 /// and the next look at such an item writes the params above in their place.
 pub const LEGACY_CERT_NOT_AFTER_PARAM: &str = "pmss_cert_not_after";
@@ -54,7 +54,7 @@ pub fn certificate_text(c: &CertFacts) -> String {
 
 /// The end of the current certificate as the form shows it. `None`: not
 /// shown in this form — never issued, or an item still carrying the params
-/// of before issue 15 (the bulk sync then reads it, which rewrites them).
+/// of that older form (the bulk sync then reads it, which rewrites them).
 pub fn shown_cert_end(params: &BTreeMap<String, String>) -> Option<NaiveDate> {
     let shown = params.get(CERTIFICATE_PARAM)?;
     let (_, until) = shown.trim().split_once(" until ")?;
@@ -80,7 +80,7 @@ pub fn next_action_text(plan: &str, validation: Option<&str>) -> String {
 }
 
 /// The local paid term of a new service: the open date plus the ordered
-/// period (issue 12 item 2); later only a paid prolong moves it.
+/// period; later only a paid prolong moves it.
 pub fn first_term_end(opened: NaiveDate, months: u32) -> NaiveDate {
     opened
         .checked_add_months(Months::new(months))
@@ -238,7 +238,7 @@ pub fn describe(plan: &Plan, f: &Facts) -> String {
     }
 }
 
-/// Issue 12 item 6: will the next issuance need a fresh domain validation?
+/// Will the next issuance need a fresh domain validation?
 /// The last validation is taken as the current certificate's issue date
 /// (a CA validates at or before issuance; the upstream shows no DCV date).
 pub fn validation_note(plan: &Plan, f: &Facts) -> Option<String> {
@@ -478,7 +478,7 @@ mod tests {
         let mut params = BTreeMap::from([(CERTIFICATE_PARAM.to_string(), text)]);
         assert_eq!(shown_cert_end(&params), Some(d("2027-06-20")));
         assert_eq!(cert_end(&params), Some(d("2027-06-20")));
-        // An item from before issue 15: its end is read, but it is not shown
+        // An item showing the older form: its end is read, but it is not shown
         // in this form yet.
         params.clear();
         params.insert(LEGACY_CERT_NOT_AFTER_PARAM.into(), "2027-01-10".into());

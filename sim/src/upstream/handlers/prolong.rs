@@ -126,7 +126,7 @@ pub fn prolong(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
     }
     let amount = account_price(sim, &user, price(&plan, months, item.altname_qty)?);
     debit(sim, &user, amount, &plan.currency)?;
-    // Issue 12: a subscription adds the period to the paid term; a per-certificate upstream sells
+    // A subscription adds the period to the paid term; a per-certificate upstream sells
     // one more (capped) certificate from the later of today and the old expiry.
     let today = sim.world.today();
     let new_expiry = match TermModel::from_knob(sim.world.knobs.get("term_model")) {

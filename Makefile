@@ -52,7 +52,7 @@ bench:
 # MariaDB; prints doubles, lost, stuck, manual and admin counts per profile,
 # and first the meeting trials (BILLmanager's renewal and the module's own
 # automatic renewal or reissue on one item), with paid terms shortened or
-# doubled (README "Never twice, never lost").
+# doubled (docs/money-safety.md).
 MONEY_TRIALS ?= 1000
 MONEY_PROFILES ?= default,bm6-gcore,bm6-zomro
 .PHONY: money-trials
@@ -61,7 +61,7 @@ money-trials:
 	PMSS_MONEY_TRIALS=$(MONEY_TRIALS) PMSS_MONEY_PROFILES=$(MONEY_PROFILES) $(CARGO) test --test money money_trials_report -- --ignored --nocapture
 
 # DEB and RPM into target/package/ (release binary via cargo-zigbuild, glibc 2.28
-# floor); installs its own tools when missing. See README "Packaging".
+# floor); installs its own tools when missing. See docs/testing.md "Packaging checks".
 package:
 	bash packaging/build.sh
 
@@ -73,7 +73,7 @@ package-test: package
 # The DEB installed and run in Debian 11 and 13 roots made with debootstrap
 # (features, check_connection against billmgr-sim), the RPM's scriptlets run by
 # rpm in a real userland. Needs root and deb.debian.org; not part of `make test`
-# (README "Packaging").
+# (docs/testing.md "Packaging checks").
 .PHONY: package-matrix
 package-matrix:
 	bash packaging/matrix.sh

@@ -10,8 +10,8 @@
 //! process hands its call to one running core that holds the MariaDB
 //! connections, as a real mgrctl hands it to the running BILLmanager. In
 //! direct mode every call paid a connection handshake of its own, the
-//! stand-in's cost rather than BILLmanager's (README "The mgrctl stand-in for
-//! tests"; `benches/startup.rs` prints both per call). `PMSS_BENCH_MGRCTL=direct` runs it in direct
+//! stand-in's cost rather than BILLmanager's (docs/testing.md, "The mgrctl stand-in
+//! for tests"; `benches/startup.rs` prints both per call). `PMSS_BENCH_MGRCTL=direct` runs it in direct
 //! mode instead, to compare the two on the same machine and load.
 //!
 //! `cargo bench --bench sync` (after `cargo build --release --workspace

@@ -1,7 +1,7 @@
 //! The last step of `make bench`: every figure the other benchmarks recorded
 //! (`util::record`, one JSON line each in `target/release/bench-figures.jsonl`)
 //! printed as one table — figure, ours, reference, ratio, goal, met — the
-//! table README "Performance" is refreshed from. `make bench` empties the
+//! table docs/performance.md is refreshed from. `make bench` empties the
 //! file first, so the table is one run's.
 
 #[path = "../tests/support/mod.rs"]

@@ -28,7 +28,7 @@ pub struct Config {
     pub sync: SyncConfig,
 }
 
-/// The cron `pmsslreseller sync --module N` (README "Periodic sync").
+/// The cron `pmsslreseller sync --module N` (README "Cron"; docs/design.md "Periodic sync (cron)").
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct SyncConfig {
@@ -72,7 +72,7 @@ impl MgrctlConfig {
 }
 
 /// How orders are sent upstream: the shapes real upstreams differ in
-/// (evidence-2026-12 "Orders", "Order function"; README "Unconfirmed wire
+/// (evidence-2026-12 "Orders", "Order function"; docs/protocol.md "Unconfirmed wire
 /// details"). The wire names themselves are in `upstream::wire`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]

@@ -1,4 +1,4 @@
-//! Every value read from BILLmanager's database is optional (README "Local
+//! Every value read from BILLmanager's database is optional (docs/design.md, "Local
 //! BILLmanager access"). No public schema says which columns may be NULL
 //! (field evidence field-2026-12 §7: ISPsystem's own code LEFT JOINs the
 //! tariff, product type and module onto `item`; an item not yet charged has

@@ -1417,7 +1417,7 @@ fn billmanagers_renewal_meets_the_automatic_reissue() {
 /// `make money-trials` (N = `PMSS_MONEY_TRIALS`, default 1000 per
 /// operation; under each simulator profile of `PMSS_MONEY_PROFILES`,
 /// comma-separated, default `default,bm6-gcore,bm6-zomro`): the counts for
-/// README "Never twice, never lost". `admin` counts the carts an admin paid
+/// docs/money-safety.md, "Never twice, never lost". `admin` counts the carts an admin paid
 /// on a cart-first panel (expected: one per order), not operations stuck
 /// with an admin (`manual`).
 #[test]

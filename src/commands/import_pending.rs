@@ -16,7 +16,7 @@
 //! applied": nothing is sent for that certificate. After the window the
 //! import looks for a local service carrying the upstream id first (the late
 //! call landed: nothing is created) and only then may import again. Like
-//! every lost answer (README "Not guaranteed — the settle window"), a call
+//! every lost answer (docs/money-safety.md, "Not guaranteed — the settle window"), a call
 //! BILLmanager applies later than the window is not covered.
 //!
 //! UNCONFIRMED (no source; docs/protocol.md, module side, last row): that

@@ -479,7 +479,7 @@ impl TestMgr {
     }
 
     /// [`TestMgr::new`] with the stand-in in core mode: its calls go to a
-    /// core started by the first one (README "The mgrctl stand-in for tests").
+    /// core started by the first one (docs/testing.md, "The mgrctl stand-in for tests").
     /// `sbin/mgrctl` is then `billmgr-sim-mgrctl`, the client alone, which
     /// starts far more cheaply than the whole `billmgr-sim`.
     pub fn with_core(db: &TestDb) -> TestMgr {

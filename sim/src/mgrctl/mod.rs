@@ -23,7 +23,7 @@
 //!   ([`client`]) that hands the call to a long-lived core ([`server`]) holding
 //!   a pool of connections, as a real `mgrctl` hands its call to the running
 //!   BILLmanager. Each process's own connection handshake was most of the
-//!   stand-in's cost per call (README "The mgrctl stand-in for tests").
+//!   stand-in's cost per call (docs/testing.md, "The mgrctl stand-in for tests").
 
 mod client;
 mod conf;

@@ -1427,6 +1427,12 @@ fn money_trials_report() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
+    // The meeting trials' own count (default N; 0 leaves them out, so that
+    // they can run apart from the profiles' trials).
+    let meeting_n: usize = std::env::var("PMSS_MEETING_TRIALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(n);
     let profiles: Vec<&'static str> = std::env::var("PMSS_MONEY_PROFILES")
         .unwrap_or_else(|_| "default,bm6-gcore,bm6-zomro".into())
         .split(',')
@@ -1482,9 +1488,12 @@ fn money_trials_report() {
     // its longest part. Each part prints its rows when it ends.
     std::thread::scope(|scope| {
         scope.spawn(|| {
+            if meeting_n == 0 {
+                return;
+            }
             for (model, seed) in [("per_certificate", 2000), ("subscription", 2001)] {
                 let started = Instant::now();
-                let t = meetings(model, n, seed + n as u64);
+                let t = meetings(model, meeting_n, seed + meeting_n as u64);
                 println!("{}", line("default", "meeting", model, t, started));
             }
         });

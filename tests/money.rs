@@ -1025,10 +1025,8 @@ fn trial(w: &World, command: &str, rng: &mut Rng, with_fault: bool) -> Tally {
             finished = false;
         }
     }
-    // Finish a delayed request before counting.
-    if with_fault {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // Finish a delayed request before counting: a late double counts too.
+    w.up.wait_idle();
     let journal = w.up.journal();
     let func = money_func(command);
     let applied = w.applied(&journal, item, func);
@@ -1258,7 +1256,11 @@ fn kill_and_rerun_close_under_bm6_zomro() {
 /// not) and `sync_item` runs start together, later rounds a minute apart on
 /// both clocks (past the settle window), any run killed at a random point in
 /// the first rounds, with an upstream fault armed on the money calls in a
-/// third of the trials. Afterwards: exactly one upstream renewal (the
+/// third of the trials. A round starts only when the simulator serves no
+/// request: the minute the clocks jump would let the settle window pass
+/// before a delayed request lands, which real minutes do not (the module's
+/// guarantee assumes an upstream that applies a request within the window).
+/// Afterwards: exactly one upstream renewal (the
 /// automatic one adopted, or the customer's), at most one reissue, the
 /// operation finished without an admin, and the paid term exactly one
 /// period later: 2028-12-02.
@@ -1300,6 +1302,10 @@ fn meeting_trial(w: &World, rng: &mut Rng) -> Tally {
     let window = w.run_ms.get() * 6 / 5 + 1;
     let mut finished = false;
     for round in 0u64..30 {
+        // A minute passes on both clocks in milliseconds: first let every
+        // request a killed or timed-out run left with the simulator land,
+        // as the settle window's real minutes would.
+        w.up.wait_idle();
         w.at(&format!("{day}T10:{:02}:00Z", round.min(59)));
         let op = match w.db.running_operation(ro) {
             None => {
@@ -1341,7 +1347,7 @@ fn meeting_trial(w: &World, rng: &mut Rng) -> Tally {
         }
     }
     // Let a delayed request finish before counting.
-    std::thread::sleep(Duration::from_millis(100));
+    w.up.wait_idle();
     let journal = w.up.journal();
     let renewals = w.applied(&journal, item, "service.prolong");
     let reissues = w.applied(&journal, item, "certificate.reissue.step2");

@@ -568,6 +568,32 @@ impl SimUpstream {
         serde_json::from_value(self.get("/_sim/stats")).expect("stats JSON")
     }
 
+    /// Waits (at most 30 s) until no API request is being served: every
+    /// request a killed or timed-out client left behind has been applied or
+    /// refused. A test that moves the clock past the module's settle window
+    /// waits here first, as real time would: the module's guarantee assumes
+    /// an upstream that applies a request within the settle window
+    /// (docs/money-safety.md, "Not guaranteed — the settle window"), and a
+    /// clock moved a minute in milliseconds would otherwise outrun a delayed
+    /// request. Two idle readings apart, so a request just accepted but not
+    /// yet read is counted too.
+    pub fn wait_idle(&self) {
+        let end = std::time::Instant::now() + Duration::from_secs(30);
+        let mut idle = 0;
+        while idle < 2 {
+            if self.stats().api_in_flight == 0 {
+                idle += 1;
+            } else {
+                idle = 0;
+                assert!(
+                    std::time::Instant::now() < end,
+                    "simulator still serving a request after 30 s"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
     /// Counts from zero again (`DELETE /_sim/stats`).
     pub fn reset_stats(&self) {
         self.delete("/_sim/stats");

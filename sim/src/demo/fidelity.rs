@@ -17,14 +17,7 @@ impl Demo {
             "no upstream call, no money",
             || format!("{:?}", run.upstream_funcs()),
         )?;
-        c.check(
-            run.mgrctl_count("service.postsetparam") == 1,
-            "service.postsetparam",
-            || format!("{:?}", run.mgrctl_funcs()),
-        )?;
-        c.check(st.running_ops == 0, "running operation finished", || {
-            format!("{} left", st.running_ops)
-        })?;
+        c.operation_done(&run, &st, "setparam")?;
         self.passed(c);
         Ok(())
     }

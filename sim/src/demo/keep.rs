@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use super::{interrupted, Demo, CN};
+use super::stop::{interrupted, say, stdout_gone, EXIT_STDOUT_CLOSED};
+use super::{Demo, CN};
 
 impl Demo {
     /// `--keep`: a second order waiting to be opened, the exact commands to
@@ -22,7 +23,7 @@ impl Demo {
         let (item, ro) = match next {
             Ok(v) => v,
             Err(e) => {
-                println!("{} {e}", self.style.bad("DEMO FAILED:"));
+                say!("{} {e}", self.style.bad("DEMO FAILED:"));
                 return 1;
             }
         };
@@ -32,44 +33,46 @@ impl Demo {
         };
         let bin = self.module_bin.display().to_string();
         let s = self.style;
-        println!();
-        println!(
+        say!();
+        say!(
             "{} the simulated upstream keeps serving at {} until Ctrl-C.",
             s.bold("--keep:"),
             self.world.upstream_url
         );
-        println!("In another terminal, try (the module reads its settings from the database):");
-        println!("  export MGR5_ROOT={}", root.display());
-        println!("  {bin} config");
-        println!("  {bin} catalog show --module {}", seed.module);
-        println!("  {bin} pricing preview --module {}", seed.module);
-        println!("  {bin} sync --module {}", seed.module);
-        println!(
+        say!("In another terminal, try (the module reads its settings from the database):");
+        say!("  export MGR5_ROOT={}", root.display());
+        say!("  {bin} config");
+        say!("  {bin} catalog show --module {}", seed.module);
+        say!("  {bin} pricing preview --module {}", seed.module);
+        say!("  {bin} sync --module {}", seed.module);
+        say!(
             "  {bin} --command open --item {item} --runningoperation {ro}   # a second order, waiting to be opened"
         );
-        println!("  {bin} --command sync_item --item {item}   # after open: polls the upstream");
-        println!(
-            "  tail \"$MGR5_ROOT/var/pmsslreseller.log\" \"$MGR5_ROOT/var/mgrctl-journal.jsonl\""
-        );
-        println!("  mariadb --socket={socket} {db} -e 'SELECT id, status, expiredate FROM item'");
-        println!(
+        say!("  {bin} --command sync_item --item {item}   # after open: polls the upstream");
+        say!("  tail \"$MGR5_ROOT/var/pmsslreseller.log\" \"$MGR5_ROOT/var/mgrctl-journal.jsonl\"");
+        say!("  mariadb --socket={socket} {db} -e 'SELECT id, status, expiredate FROM item'");
+        say!(
             "Ctrl-C here stops the simulator, drops database {db} and removes {}.",
             root.display()
         );
         loop {
             if interrupted() {
-                println!();
-                println!("{}", s.dim("Ctrl-C: cleaning up"));
+                say!();
+                say!("{}", s.dim("Ctrl-C: cleaning up"));
                 return 0;
+            }
+            // `| tee log` whose tee has gone: nobody sees the hints any more.
+            if stdout_gone() {
+                return EXIT_STDOUT_CLOSED;
             }
             match self.world.sim_exited() {
                 Ok(None) => std::thread::sleep(Duration::from_millis(200)),
                 Ok(Some(status)) => {
-                    println!("the simulator exited ({status}); cleaning up");
+                    say!("the simulator exited ({status}); cleaning up");
                     return 1;
                 }
                 Err(e) => {
-                    println!("cannot watch the simulator: {e}; cleaning up");
+                    say!("cannot watch the simulator: {e}; cleaning up");
                     return 1;
                 }
             }

@@ -33,17 +33,18 @@ mod local;
 mod run;
 mod show;
 mod steps;
+mod stop;
 mod term;
 mod world;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use http::Control;
 use local::{ItemState, Local, Seed};
 use run::Run;
 use show::Style;
+use stop::{complain, interrupted, say, stdout_gone, EXIT_INTERRUPTED, EXIT_STDOUT_CLOSED};
 use world::World;
 
 /// The upstream tariff the customer orders (Comodo Positive SSL, EUR, in
@@ -59,32 +60,6 @@ const USAGE: &str = "usage: billmgr-sim demo [--keep] [--pmsslreseller PATH]\n\
   --keep               afterwards, keep the simulator, the scratch MGR5_ROOT and its database\n\
                        until Ctrl-C, and print commands to try against them\n\
   --pmsslreseller PATH the module binary (default: next to billmgr-sim)";
-
-/// Set by SIGINT/SIGTERM: the demo stops at the next step and cleans up.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    // Only an atomic store: all a signal handler may safely do.
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
-/// Ctrl-C (or a kill) no longer ends the process on the spot, which would
-/// leave the simulator, the database and the scratch root behind.
-fn catch_interrupts() {
-    let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-    // SAFETY: installs a handler that only stores to an atomic.
-    unsafe {
-        libc::signal(libc::SIGINT, handler);
-        libc::signal(libc::SIGTERM, handler);
-    }
-}
-
-fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
-}
-
-/// The exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
-const EXIT_INTERRUPTED: i32 = 130;
 
 /// Why the demo stops.
 type Fail = String;
@@ -114,16 +89,18 @@ pub fn main(args: Vec<String>) -> i32 {
             "--pmsslreseller" => match it.next() {
                 Some(p) => module_bin = Some(PathBuf::from(p)),
                 None => {
-                    eprintln!("{USAGE}");
+                    complain(format_args!("{USAGE}"));
                     return 2;
                 }
             },
             "-h" | "--help" => {
-                println!("{USAGE}");
+                say!("{USAGE}");
                 return 0;
             }
             other => {
-                eprintln!("billmgr-sim demo: unknown argument {other}\n{USAGE}");
+                complain(format_args!(
+                    "billmgr-sim demo: unknown argument {other}\n{USAGE}"
+                ));
                 return 2;
             }
         }
@@ -131,7 +108,7 @@ pub fn main(args: Vec<String>) -> i32 {
     let module_bin = match module_bin.map(Ok).unwrap_or_else(default_module_bin) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("billmgr-sim demo: {e}");
+            complain(format_args!("billmgr-sim demo: {e}"));
             return 1;
         }
     };
@@ -151,7 +128,7 @@ pub fn main(args: Vec<String>) -> i32 {
         runs: 0,
         module_env: Vec::new(),
     };
-    catch_interrupts();
+    stop::catch_interrupts();
     let started = Instant::now();
     let result = demo
         .world
@@ -160,14 +137,17 @@ pub fn main(args: Vec<String>) -> i32 {
         .and_then(|_| demo.steps());
     let code = match result {
         _ if interrupted() => {
-            println!();
-            println!("{}", demo.style.bad("interrupted (Ctrl-C): cleaning up"));
+            say!();
+            say!("{}", demo.style.bad("interrupted (Ctrl-C): cleaning up"));
             EXIT_INTERRUPTED
         }
+        // Nobody reads what the demo says: it stops (the step in hand is
+        // the last), quietly.
+        _ if stdout_gone() => EXIT_STDOUT_CLOSED,
         Ok(()) => {
             let s = demo.style;
-            println!();
-            println!(
+            say!();
+            say!(
                 "{} {} module runs, {} upstream calls, {} mgrctl callbacks, {:.1} s",
                 s.good("demo passed:"),
                 demo.runs,
@@ -182,13 +162,14 @@ pub fn main(args: Vec<String>) -> i32 {
             }
         }
         Err(msg) => {
-            println!();
-            println!("{} {msg}", demo.style.bad("DEMO FAILED:"));
+            say!();
+            say!("{} {msg}", demo.style.bad("DEMO FAILED:"));
             demo.print_module_log_tail();
             1
         }
     };
-    demo.world.tear_down();
+    // The world's guard cleans up (it would on a panic too).
+    drop(demo);
     code
 }
 
@@ -275,8 +256,8 @@ impl Demo {
     }
 
     fn heading(&self, n: &str, title: &str, what: &str) {
-        println!();
-        println!(
+        say!();
+        say!(
             "{} {}",
             self.style.bold(&format!("{n:>2}. {title}")),
             self.style.dim(&format!("- {what}"))
@@ -304,7 +285,7 @@ impl Demo {
         }
         for (i, l) in lines.iter().enumerate() {
             let label = if i == 0 { "ok" } else { "" };
-            println!(
+            say!(
                 "  {}{} {l}",
                 self.style.good(label),
                 " ".repeat(9 - label.len())
@@ -314,7 +295,7 @@ impl Demo {
 
     /// One line explaining a state that looks surprising.
     fn note(&self, text: &str) {
-        println!(
+        say!(
             "  {} {}",
             self.style.dim(&format!("{:<9}", "note")),
             self.style.dim(text)

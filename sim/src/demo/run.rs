@@ -11,6 +11,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::local::ItemState;
+use super::stop::{self, say};
 use super::{show, Demo, Step};
 
 /// What one module run did.
@@ -52,6 +53,10 @@ impl Demo {
         stdin: Option<&str>,
         stdin_note: &str,
     ) -> Step<Run> {
+        // Ctrl-C or a closed stdout: no further run (main tells why).
+        if stop::requested() {
+            return Err("stopped".into());
+        }
         self.ctrl().delete("/_sim/journal")?;
         let root = self.local().root.clone();
         let started = Instant::now();
@@ -92,17 +97,17 @@ impl Demo {
         } else {
             s.bad(&format!("exit {exit}"))
         };
-        println!(
+        say!(
             "  {} pmsslreseller {}{}   {exit_text}, {ms} ms",
             s.dim("$"),
             args.join(" "),
             stdin_note
         );
         for l in show::calls(&s, "upstream", &upstream) {
-            println!("{l}");
+            say!("{l}");
         }
         for l in show::calls(&s, "mgrctl", &mgrctl) {
-            println!("{l}");
+            say!("{l}");
         }
         Ok(Run {
             exit,
@@ -136,7 +141,7 @@ impl Demo {
         let item = self.seed().item;
         let st = self.local().item_state(item)?;
         for l in show::state(item, &st) {
-            println!("{l}");
+            say!("{l}");
         }
         Ok(st)
     }
@@ -193,12 +198,12 @@ impl Demo {
         if lines.is_empty() {
             return;
         }
-        println!("last lines of {}:", local.module_log_path().display());
+        say!("last lines of {}:", local.module_log_path().display());
         for l in &lines[lines.len().saturating_sub(8)..] {
-            println!("  {l}");
+            say!("  {l}");
         }
         if !self.keep {
-            println!(
+            say!(
                 "(run with --keep to explore the scratch root, database and simulator after a run)"
             );
         }

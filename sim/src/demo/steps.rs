@@ -8,15 +8,14 @@
 use serde_json::{json, Value};
 
 use super::local::ItemState;
-use super::{
-    interrupted, show, Checks, Demo, Fail, Step, MAX_SYNC_ROUNDS, START_BALANCE, UPSTREAM_USER,
-};
+use super::stop::{self, say};
+use super::{show, Checks, Demo, Fail, Step, MAX_SYNC_ROUNDS, START_BALANCE, UPSTREAM_USER};
 
 impl Demo {
     pub(super) fn steps(&mut self) -> Step<()> {
         let go_on = || {
-            if interrupted() {
-                Err(Fail::from("interrupted"))
+            if stop::requested() {
+                Err(Fail::from("stopped"))
             } else {
                 Ok(())
             }
@@ -62,7 +61,7 @@ impl Demo {
         let run = self.module(&["--command", "features"], None, "")?;
         self.expect_success(&run, None)?;
         let names = xml_attr_values(&run.stdout, "feature", "name");
-        println!("  {:<9} features: {}", "answer", names.join(" "));
+        say!("  {:<9} features: {}", "answer", names.join(" "));
         let mut c = Checks::new();
         for wanted in [
             "check_connection",
@@ -117,7 +116,7 @@ impl Demo {
             " < settings XML on stdin (url, username, password)",
         )?;
         self.expect_success(&run, None)?;
-        println!("  {:<9} {}", "answer", run.stdout.trim().replace('\n', " "));
+        say!("  {:<9} {}", "answer", run.stdout.trim().replace('\n', " "));
         let mut c = Checks::new();
         c.check(
             run.stdout.contains("<doc") && !run.stdout.contains("<error"),
@@ -177,7 +176,7 @@ impl Demo {
         c.operation_done(&run, &st, "open")?;
         self.passed(c);
         let acct = self.ctrl().get(&format!("/_sim/account/{UPSTREAM_USER}"))?;
-        println!(
+        say!(
             "  {:<9} reseller balance {START_BALANCE} -> {} {}",
             "upstream",
             acct["balance"].as_str().unwrap_or("?"),
@@ -193,7 +192,7 @@ impl Demo {
         let before = self.current()?;
         for round in 1..=MAX_SYNC_ROUNDS {
             let advanced = self.ctrl().post("/_sim/tick", &json!({}))?;
-            println!(
+            say!(
                 "  {} upstream CA advances one step (POST /_sim/tick -> {})",
                 self.style.dim(&format!("round {round}:")),
                 advanced["advanced"]
@@ -385,7 +384,7 @@ impl Demo {
             );
         }
         let acct = self.ctrl().get(&format!("/_sim/account/{UPSTREAM_USER}"))?;
-        println!(
+        say!(
             "  {:<9} reseller balance now {} {} (issued certificates are not refunded)",
             "upstream",
             acct["balance"].as_str().unwrap_or("?"),

@@ -4,6 +4,7 @@
 //! stopped, the database dropped, the scratch root removed.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 
@@ -12,6 +13,7 @@ use serde_json::json;
 use super::http::Control;
 use super::local::{self, Local, Seed};
 use super::show::Style;
+use super::stop::{complain, say};
 use super::{Step, START_BALANCE, UPSTREAM_USER};
 
 /// What the demo runs against; each part is there once set up.
@@ -61,23 +63,25 @@ impl World {
     /// Set up everything and print what was made; the seed for the steps.
     pub fn set_up(&mut self, module_bin: &Path) -> Step<Seed> {
         let s = self.style;
-        println!(
+        say!(
             "{}",
             s.bold("pmsslreseller demo: what BILLmanager runs, against a simulated upstream BILLmanager")
         );
-        println!();
-        println!("{}", s.bold("setup"));
-        let say = |m: &str| println!("  {:<11} {m}", "mariadb");
-        let socket = local::ensure_mariadb(&say)?;
+        say!();
+        say!("{}", s.bold("setup"));
+        let tell = |m: &str| say!("  {:<11} {m}", "mariadb");
+        let socket = local::ensure_mariadb(&tell)?;
         let local = Local::create(socket)?;
-        println!(
+        say!(
             "  {:<11} {}  (etc/billmgr.pem test key, sbin/mgrctl -> billmgr-sim mgrctl stand-in)",
             "MGR5_ROOT",
             local.root.display()
         );
-        println!(
+        say!(
             "  {:<11} {} on {}  (schema fixture tests/fixtures/billmgr-schema.sql)",
-            "database", local.db_name, local.socket
+            "database",
+            local.db_name,
+            local.socket
         );
         let sim_log = local.root.join("var/billmgr-sim-upstream.log");
         self.local = Some(local);
@@ -85,11 +89,29 @@ impl World {
         let me = std::env::current_exe().map_err(|e| format!("own path: {e}"))?;
         let log =
             std::fs::File::create(&sim_log).map_err(|e| format!("{}: {e}", sim_log.display()))?;
-        let mut child = Command::new(me)
+        let parent = std::process::id();
+        let mut command = Command::new(me);
+        command
             .args(["upstream", "--listen", "127.0.0.1:0"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
+            // Its own process group: a terminal's Ctrl-C reaches the demo
+            // alone, which stops the simulator when it has cleaned up.
+            .process_group(0);
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            command.pre_exec(move || {
+                // Dies with the demo even when the demo cannot clean up
+                // (SIGKILL); checked after, in case the demo is already gone.
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                if libc::getppid() as u32 != parent {
+                    return Err(std::io::Error::other("the demo has exited"));
+                }
+                Ok(())
+            });
+        }
+        let mut child = command
             .spawn()
             .map_err(|e| format!("start billmgr-sim upstream: {e}"))?;
         let first = child.stdout.take().map(|out| {
@@ -114,24 +136,25 @@ impl World {
             &json!({"username": UPSTREAM_USER, "password": self.upstream_password,
                     "balance": START_BALANCE, "currency": "EUR"}),
         )?;
-        println!(
+        say!(
             "  {:<11} {}  (billmgr-sim upstream; account {UPSTREAM_USER}, {START_BALANCE} EUR)",
-            "upstream", self.upstream_url
+            "upstream",
+            self.upstream_url
         );
 
         let url = self.upstream_url.clone();
         let pass = self.upstream_password.clone();
         let seed = self.local().seed(&url, UPSTREAM_USER, &pass)?;
-        println!(
+        say!(
             "  {:<11} processing module {} (url, username; password crypted with etc/billmgr.pem); customer {}",
             "seeded", seed.module, seed.account
         );
-        println!("  {:<11} {}", "module", module_bin.display());
+        say!("  {:<11} {}", "module", module_bin.display());
         Ok(seed)
     }
 
     /// Stop the simulator, drop the database, remove the scratch root.
-    pub fn tear_down(&mut self) {
+    fn tear_down(&mut self) {
         if let Some(mut child) = self.sim.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -139,7 +162,7 @@ impl World {
         if let Some(mut local) = self.local.take() {
             let problems = local.cleanup(false);
             if problems.is_empty() {
-                println!(
+                say!(
                     "{}",
                     self.style.dim(
                         "cleaned up: simulator stopped, database dropped, scratch root removed"
@@ -147,9 +170,17 @@ impl World {
                 );
             } else {
                 for p in problems {
-                    eprintln!("cleanup: {p}");
+                    complain(format_args!("cleanup: {p}"));
                 }
             }
         }
+    }
+}
+
+/// The clean-up runs however the demo ends: passed, failed, interrupted,
+/// its reader gone, or a panic unwinding.
+impl Drop for World {
+    fn drop(&mut self) {
+        self.tear_down();
     }
 }

@@ -168,47 +168,157 @@ fn demo_keep_leaves_a_world_to_explore_until_ctrl_c() {
         .find_map(|l| l.trim().strip_prefix("export MGR5_ROOT="))
         .expect("the MGR5_ROOT to export")
         .to_string();
-    // Every printed command works while the simulator serves: run them as printed.
+    // Every printed command works while the simulator serves: run them as
+    // printed, in their order (the simulator's tick with an HTTP client of
+    // our own rather than curl).
     let module = bin_path("pmsslreseller").display().to_string();
-    let commands: Vec<Vec<String>> = text
+    let printed: Vec<Printed> = text
         .lines()
         .map(str::trim)
-        .filter_map(|l| l.strip_prefix(module.as_str()))
-        .map(|rest| {
-            rest.split('#')
-                .next()
-                .unwrap()
-                .split_whitespace()
-                .map(str::to_string)
-                .collect()
+        .filter_map(|l| {
+            let words = |rest: &str| -> Vec<String> {
+                rest.split('#')
+                    .next()
+                    .unwrap()
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect()
+            };
+            if let Some(rest) = l.strip_prefix(module.as_str()) {
+                Some(Printed::Module(words(rest)))
+            } else {
+                l.strip_prefix("curl -X POST ")
+                    .map(|rest| Printed::Post(words(rest)[0].clone()))
+            }
         })
         .collect();
-    for wanted in ["catalog", "pricing", "sync", "--command"] {
+    let modules: Vec<&Vec<String>> = printed
+        .iter()
+        .filter_map(|p| match p {
+            Printed::Module(args) => Some(args),
+            Printed::Post(_) => None,
+        })
+        .collect();
+    for wanted in ["catalog", "pricing", "sync", "--command", "reconcile"] {
         assert!(
-            commands.iter().any(|c| c[0] == wanted),
+            modules.iter().any(|c| c[0] == wanted),
             "no {wanted} command printed:\n{text}"
         );
     }
-    for args in &commands {
+    let tick = printed
+        .iter()
+        .find_map(|p| match p {
+            Printed::Post(url) if url.ends_with("/_sim/tick") => Some(url.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no tick command printed:\n{text}"));
+    let http = reqwest::blocking::Client::new();
+    let mut reconcile = None;
+    for p in &printed {
+        match p {
+            Printed::Post(url) => {
+                let answer = http.post(url).send().expect("POST to the simulator");
+                assert!(answer.status().is_success(), "{url}: {}", answer.status());
+            }
+            Printed::Module(args) => {
+                let out = Command::new(bin_path("pmsslreseller"))
+                    .args(args)
+                    .env("MGR5_ROOT", &root)
+                    .stdin(Stdio::null())
+                    .output()
+                    .unwrap();
+                let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+                assert_eq!(
+                    out.status.code(),
+                    Some(0),
+                    "{args:?}: {stdout}{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                if args[0] == "reconcile" {
+                    reconcile = Some(stdout);
+                }
+            }
+        }
+    }
+    assert!(reconcile.is_some(), "reconcile was run");
+    // As the hints say: tick and sync_item again until the second order is
+    // issued; then the drift report finds the books in agreement, not a
+    // renewal the upstream never made.
+    let sync_item = modules
+        .iter()
+        .find(|c| c.iter().any(|a| a == "sync_item"))
+        .expect("a sync_item command");
+    let module_run = |args: &[String]| {
         let out = Command::new(bin_path("pmsslreseller"))
             .args(args)
             .env("MGR5_ROOT", &root)
-            .stdin(std::process::Stdio::null())
+            .stdin(Stdio::null())
             .output()
             .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{args:?}: {}{}",
+        let text = format!(
+            "{}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        (out.status.code(), text)
+    };
+    let item: u64 = sync_item
+        .windows(2)
+        .find(|w| w[0] == "--item")
+        .and_then(|w| w[1].parse().ok())
+        .expect("the item of sync_item");
+    let db = root.rsplit('/').next().unwrap().replace('-', "_");
+    let opts = mysql::OptsBuilder::new()
+        .ip_or_hostname(Some("localhost"))
+        .socket(Some(support::billing::mysql_socket()))
+        .user(Some("root"))
+        .db_name(Some(db));
+    let mut conn = mysql::Conn::new(opts).expect("the demo's database");
+    let mut issued = || {
+        conn.exec_first::<String, _, _>(
+            "SELECT value FROM itemparam WHERE item = ? AND intname = 'service_status'",
+            (item,),
+        )
+        .unwrap()
+        .as_deref()
+            == Some("5")
+    };
+    for _ in 0..4 {
+        if issued() {
+            break;
+        }
+        http.post(&tick).send().expect("tick");
+        let (code, text) = module_run(sync_item);
+        assert_eq!(code, Some(0), "{text}");
     }
+    let issued = issued();
+    assert!(issued, "the second order was never issued");
+    let reconcile_args = modules.iter().find(|c| c[0] == "reconcile").unwrap();
+    let (code, report) = module_run(reconcile_args);
+    assert!(!report.contains("renewed"), "{report}");
+    assert_eq!(code, Some(0), "{report}");
+    // The simulator's clock is back to today (the demo moved it months
+    // ahead for its term step): nothing looks renewed or expired.
+    let clock: serde_json::Value = http
+        .get(tick.replace("/_sim/tick", "/_sim/clock"))
+        .send()
+        .and_then(|r| r.text())
+        .map(|t| serde_json::from_str(&t).expect("the clock as JSON"))
+        .expect("the simulator's clock");
+    let now = chrono::DateTime::parse_from_rfc3339(clock["now"].as_str().unwrap()).unwrap();
+    let off = (now.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds();
+    assert!(off.abs() < 120, "simulator clock {now}, {off} s off");
     assert!(std::path::Path::new(&root).exists());
     let (code, text) = demo.interrupt();
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("cleaned up"), "{text}");
     assert!(!std::path::Path::new(&root).exists(), "{root} left behind");
+}
+
+/// A command line the --keep hints print.
+enum Printed {
+    Module(Vec<String>),
+    Post(String),
 }
 
 #[test]

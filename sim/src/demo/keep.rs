@@ -1,8 +1,12 @@
 //! `--keep`: after a passed run, a world to explore first — a second order
 //! waiting to be opened, the exact commands to try in another terminal, and
-//! the simulator serving until Ctrl-C.
+//! the simulator serving until Ctrl-C. Its clock is back to today first: the
+//! term step left it months ahead, where a certificate issued now would look
+//! renewed upstream to `reconcile`.
 
 use std::time::Duration;
+
+use serde_json::json;
 
 use super::stop::{interrupted, say, stdout_gone, EXIT_STDOUT_CLOSED};
 use super::{Demo, CN};
@@ -13,9 +17,16 @@ impl Demo {
     /// by itself). The caller's teardown cleans up either way.
     pub(super) fn serve_until_interrupted(&mut self) -> i32 {
         let seed = self.seed();
+        // The commands below run the module on the real clock.
+        self.module_env.clear();
+        let now = chrono::Utc::now().to_rfc3339();
         let next = self
-            .local()
-            .seed_order(seed.module, seed.tariff, seed.account, CN)
+            .ctrl()
+            .post("/_sim/clock", &json!({ "now": now }))
+            .and_then(|_| {
+                self.local()
+                    .seed_order(seed.module, seed.tariff, seed.account, CN)
+            })
             .and_then(|item| {
                 let ro = self.local().running_operation(item, "open")?;
                 Ok((item, ro))
@@ -48,7 +59,17 @@ impl Demo {
         say!(
             "  {bin} --command open --item {item} --runningoperation {ro}   # a second order, waiting to be opened"
         );
-        say!("  {bin} --command sync_item --item {item}   # after open: polls the upstream");
+        say!(
+            "  curl -X POST http://{}/_sim/tick   # after open: the simulated CA moves one step",
+            self.ctrl().addr
+        );
+        say!(
+            "  {bin} --command sync_item --item {item}   # polls the upstream; tick and repeat until service_status 5 (issued)"
+        );
+        say!(
+            "  {bin} reconcile --module {}   # local services and upstream certificates side by side",
+            seed.module
+        );
         say!("  tail \"$MGR5_ROOT/var/pmsslreseller.log\" \"$MGR5_ROOT/var/mgrctl-journal.jsonl\"");
         say!("  mariadb --socket={socket} {db} -e 'SELECT id, status, expiredate FROM item'");
         say!(

@@ -13,15 +13,17 @@
 //! journal), the `mgrctl` callbacks (the stand-in's journal) and the local
 //! state (database), and checks what must have happened. Any deviation ends
 //! the demo with exit code 1 and says what was expected. It cleans up (the
-//! simulator, the database, the scratch root) at the end, after a failure and
-//! on Ctrl-C. With `--keep` it leaves a world to explore first: the simulator
-//! keeps serving, a second order waits to be opened, and the exact commands
-//! to try are printed; Ctrl-C then cleans up.
+//! simulator, the database, the scratch root) at the end, after a failure, on
+//! Ctrl-C and when nobody reads its output any more (`| head`). With `--keep`
+//! it leaves a world to explore first: the simulator keeps serving on today's
+//! clock, a second order waits to be opened, and the exact commands to try
+//! are printed; Ctrl-C then cleans up.
 //!
 //! The parts: world.rs sets the world up and tears it down, run.rs runs the
 //! module and reads the local state, steps.rs holds the lifecycle steps in
 //! their order (import_step.rs, books.rs, term.rs and fidelity.rs the others),
-//! keep.rs the `--keep` serving, show.rs the printing; here are the
+//! keep.rs the `--keep` serving, stop.rs the signals and the output that
+//! never panics, show.rs the printing; here are the
 //! arguments, the order of the whole, and the checks.
 
 mod books;

@@ -14,7 +14,7 @@ use super::{Demo, CN};
 impl Demo {
     /// `--keep`: a second order waiting to be opened, the exact commands to
     /// try, then the simulator keeps serving until Ctrl-C (or until it exits
-    /// by itself). The caller's teardown cleans up either way.
+    /// by itself). The world's guard cleans up either way.
     pub(super) fn serve_until_interrupted(&mut self) -> i32 {
         let seed = self.seed();
         // The commands below run the module on the real clock.

@@ -5,12 +5,13 @@
 
 use serde_json::json;
 
+use super::stop::say;
 use super::{Checks, Demo, Run, Step, UPSTREAM_TARIFF, UPSTREAM_USER};
 
 /// The admin command's own output, shown under its step.
 fn print_report(stdout: &str) {
     for line in stdout.lines() {
-        println!("  {:<9} {line}", "report");
+        say!("  {:<9} {line}", "report");
     }
 }
 
@@ -37,7 +38,7 @@ impl Demo {
                     "pricelist": UPSTREAM_TARIFF}),
         )?;
         let upstream_id = seeded["id"].as_u64().ok_or("the seeded certificate's id")?;
-        println!("  {:<9} upstream certificate {upstream_id} for {HAND_MADE_CN}, issued, ordered by hand", "given");
+        say!("  {:<9} upstream certificate {upstream_id} for {HAND_MADE_CN}, issued, ordered by hand", "given");
         let acct = format!("/_sim/account/{UPSTREAM_USER}");
         let balance_before = self.ctrl().get(&acct)?["balance"].clone();
         let module = self.seed().module.to_string();

@@ -1,6 +1,7 @@
 //! Demo steps for what a real BILLmanager also runs besides the lifecycle:
 //! `setparam` when the service is edited, `getbalance` from its balance cron.
 
+use super::stop::say;
 use super::{Checks, Demo, Step};
 
 impl Demo {
@@ -17,14 +18,7 @@ impl Demo {
             "no upstream call, no money",
             || format!("{:?}", run.upstream_funcs()),
         )?;
-        c.check(
-            run.mgrctl_count("service.postsetparam") == 1,
-            "service.postsetparam",
-            || format!("{:?}", run.mgrctl_funcs()),
-        )?;
-        c.check(st.running_ops == 0, "running operation finished", || {
-            format!("{} left", st.running_ops)
-        })?;
+        c.operation_done(&run, &st, "setparam")?;
         self.passed(c);
         Ok(())
     }
@@ -39,7 +33,7 @@ impl Demo {
         let run = self.module(&["--command", "getbalance"], None, "")?;
         self.expect_success(&run, None)?;
         let saved = self.local().module_balance(module)?;
-        println!(
+        say!(
             "  {:<9} processing module {module} balance {}",
             "local",
             saved.as_deref().unwrap_or("-")

@@ -5,6 +5,7 @@
 //! enables it; the customer orders it. Each module call is shown like every
 //! other step (its upstream calls, its mgrctl callbacks) and checked.
 
+use super::stop::say;
 use super::{cut, Checks, Demo, Step, CN, UPSTREAM_TARIFF};
 use crate::wizard;
 
@@ -23,7 +24,7 @@ impl Demo {
         self.expect_success(&list, None)?;
         let listed = wizard::pick(&list.stdout, UPSTREAM_TARIFF)?;
         let plans = list.stdout.matches("<elem>").count();
-        println!(
+        say!(
             "  {:<9} {plans} plans to import, with their periods; the admin picks {UPSTREAM_TARIFF} ({listed})",
             "answer"
         );
@@ -42,7 +43,7 @@ impl Demo {
             .iter()
             .map(|p| format!("{} mo {} {}", p.months, p.cost, p.currency))
             .collect();
-        println!(
+        say!(
             "  {:<9} tariff {UPSTREAM_TARIFF} in pricelist.export shape, internal name {}, sell prices: {}",
             "answer",
             plan.intname,
@@ -81,7 +82,7 @@ impl Demo {
             &plan,
             &wizard::Options::default(),
         )?;
-        println!(
+        say!(
             "  {:<9} tariff {} '{}' ({}) created, disabled, {} prices, {} add-ons",
             "wizard",
             created.tariff,
@@ -91,7 +92,7 @@ impl Demo {
             created.addons.len()
         );
         wizard::enable(&mut self.local().conn, created.tariff)?;
-        println!("  {:<9} tariff {} enabled", "admin", created.tariff);
+        say!("  {:<9} tariff {} enabled", "admin", created.tariff);
         let mut seed = self.seed();
         let item = wizard::order(
             &mut self.local().conn,
@@ -104,7 +105,7 @@ impl Demo {
                 csr: super::local::CSR.to_string(),
             },
         )?;
-        println!(
+        say!(
             "  {:<9} certificate order: item {item} for {CN}, 12 months, CSR attached, not yet opened",
             "customer"
         );

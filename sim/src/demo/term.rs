@@ -7,6 +7,7 @@
 
 use serde_json::{json, Value};
 
+use super::stop::say;
 use super::{Checks, Demo, Step};
 
 impl Demo {
@@ -34,7 +35,7 @@ impl Demo {
         self.ctrl().post("/_sim/clock", &json!({ "now": now }))?;
         // From here on the module runs on the same day as the simulator.
         self.module_env = vec![("PMSSLRESELLER_TEST_NOW".into(), now.clone())];
-        println!(
+        say!(
             "  {} both clocks to {now}: the certificate ends {cert_end}, the paid term {}",
             self.style.dim("clock:"),
             before.expiredate.as_deref().unwrap_or("-")

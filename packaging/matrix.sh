@@ -138,6 +138,8 @@ for suite in "${suites[@]}"; do
   check "$label: chroot dpkg -i without BILLmanager" in_root "$r" dpkg -i /tmp/pmsslreseller.deb
   check "$label: package installed" test "$(in_root "$r" dpkg-query -W -f='${Status}' pmsslreseller)" = "install ok installed"
 
+  # The module answers only in a BILLmanager root: one with sbin/mgrctl.
+  fake_mgrctl "$r"
   if features=$(in_root "$r" "$bin_in_root" --command features </dev/null 2>"$scratch/features.err"); then
     check "$label: installed binary: --command features" features_ok "$features"
   else

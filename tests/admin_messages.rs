@@ -64,6 +64,47 @@ fn a_missing_root_is_named_and_nothing_is_created() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 
+/// `MGR5_ROOT=/tmp`: a directory that exists but is not BILLmanager's (no
+/// `sbin/mgrctl`). Every kind of call is refused with the reason, and
+/// nothing — no log, no lock, no state directory — is created in it.
+#[test]
+fn a_directory_that_is_not_billmanagers_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_ours = dir.path();
+    let calls: [&[&str]; 5] = [
+        &["--command", "features"],
+        &[
+            "--command",
+            "open",
+            "--item",
+            "5",
+            "--runningoperation",
+            "7",
+        ],
+        &["config"],
+        &["sync", "--module", "1"],
+        &["catalog", "show"],
+    ];
+    for args in calls {
+        let (code, out, err) = run_with_root(Some(not_ours), args);
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        let said = format!("{out}{err}");
+        assert!(
+            said.contains(&format!(
+                "MGR5_ROOT={} is not a BILLmanager root (it has no sbin/mgrctl)",
+                not_ours.display()
+            )),
+            "{args:?}: {said}"
+        );
+        assert!(said.contains("Nothing was created"), "{args:?}: {said}");
+        let left: Vec<_> = std::fs::read_dir(not_ours)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert!(left.is_empty(), "{args:?} created {left:?}");
+    }
+}
+
 #[test]
 fn without_mgr5_root_nothing_is_written_into_a_missing_default_root() {
     let default = Path::new(pmsslreseller::paths::DEFAULT_ROOT);
@@ -85,11 +126,7 @@ fn without_mgr5_root_nothing_is_written_into_a_missing_default_root() {
 
 /// A scratch root with the directories BILLmanager has.
 fn scratch_root() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for d in ["etc", "var"] {
-        std::fs::create_dir_all(dir.path().join(d)).unwrap();
-    }
-    dir
+    support::scratch_billmanager_root()
 }
 
 #[test]

@@ -21,8 +21,7 @@ struct Run {
 
 /// A temp BILLmanager root with trace logging (so the leak check sees everything).
 fn root() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+    let dir = support::scratch_billmanager_root();
     std::fs::write(dir.path().join("etc/debug.conf"), "pmsslreseller 9\n").unwrap();
     dir
 }

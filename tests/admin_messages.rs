@@ -124,6 +124,55 @@ fn without_mgr5_root_nothing_is_written_into_a_missing_default_root() {
     assert!(!default.exists(), "{} was created", default.display());
 }
 
+/// `text` without the terminal's colour sequences (`ESC [ … m`).
+fn without_colours(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The bare name typed at a terminal prints the usage. `script` runs it
+/// with a terminal as stdin and stdout, then with only stdin one
+/// (`| cat`, as `pmsslreseller | less`). BILLmanager always passes
+/// `--command`, on pipes: no argument there is still an error document.
+#[test]
+fn the_bare_name_on_a_terminal_prints_the_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("mgr5");
+    let bin = bin_path("pmsslreseller");
+    for line in [
+        format!("'{}'", bin.display()),
+        format!("'{}' | cat", bin.display()),
+    ] {
+        let out = Command::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .env("MGR5_ROOT", &missing)
+            .stdin(Stdio::null())
+            .output()
+            .expect("script (util-linux) gives the command a terminal");
+        let text = without_colours(&String::from_utf8_lossy(&out.stdout));
+        assert!(text.contains("Usage: pmsslreseller"), "{line}: {text}");
+        assert!(text.contains("Commands:"), "{line}: {text}");
+        assert!(text.contains("reconcile"), "{line}: {text}");
+        assert!(!text.contains("<?xml"), "{line}: {text}");
+    }
+    let (code, out, _) = run_with_root(Some(&missing), &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("<?xml"), "{out}");
+    assert!(!missing.exists(), "{} was created", missing.display());
+}
+
 /// A scratch root with the directories BILLmanager has.
 fn scratch_root() -> tempfile::TempDir {
     support::scratch_billmanager_root()

@@ -16,6 +16,8 @@ use crate::paths::MgrRoot;
 #[command(
     name = "pmsslreseller",
     version,
+    // The bare name on a terminal: the whole usage, not a one-line error.
+    arg_required_else_help = true,
     about = "BILLmanager processing module reselling SSL certificates from an upstream BILLmanager",
     after_help = "BILLmanager itself runs this binary as `pmsslreseller --command <name> [--item N …]`.\n\
                   The commands above are for administrators. MGR5_ROOT selects the BILLmanager root \

@@ -253,6 +253,33 @@ fn config_reports_every_bad_value_and_prints_toml() {
     assert!(err.is_empty(), "{err}");
 }
 
+/// `config` lists every problem of the file, not only the first the TOML
+/// reader meets: unknown keys, wrong types and bad values together.
+#[test]
+fn config_lists_every_problem_of_the_file() {
+    let root = scratch_root();
+    std::fs::write(
+        root.path().join("etc/pmsslreseller.toml"),
+        "[log]\nlevle = \"debug\"\n[upstream]\ntimeout_secs = \"fast\"\ntimeout = 5\n\
+         [lifecycle]\nreissue_before_days = 0\n[sync]\nconcurrency = 99\n",
+    )
+    .unwrap();
+    let (code, out, err) = run_with_root(Some(root.path()), &["config"]);
+    assert_eq!(code, 1, "{out}{err}");
+    for needle in [
+        "error: [log] levle: unknown field `levle`",
+        "error: [upstream] timeout: unknown field `timeout`",
+        "error: [upstream] timeout_secs: invalid type: string \"fast\"",
+        "error: [lifecycle] reissue_before_days: 0 is outside",
+        "error: [sync] concurrency: 99 is outside",
+        "5 problem(s) in",
+    ] {
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+    // The rest is still shown as read.
+    assert!(out.contains("[upstream]"), "{out}");
+}
+
 /// Module `id` becomes a module of another type with none of our settings.
 fn make_foreign(db: &TestDb, id: u64) {
     let mut c = db.conn();

@@ -205,10 +205,12 @@ fn dispatch(command: AdminCommand, root: &MgrRoot) -> i32 {
 }
 
 /// `pmsslreseller config`: where things are, the effective settings as TOML,
-/// and every value problem (exit 1 when there is one).
+/// and every problem of the file, not only the first (exit 1 when there is one).
 fn show_config(root: &MgrRoot) -> i32 {
     let path = root.config_file();
-    let config = match Config::load_unchecked(&path) {
+    // Every problem of the file at once: the keys it cannot take (left at
+    // their defaults below), then the values and combinations.
+    let (config, mut problems) = match Config::load_report(&path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -234,9 +236,16 @@ fn show_config(root: &MgrRoot) -> i32 {
         );
     }
     println!();
-    println!("# Effective settings (defaults included), as written in the file:");
+    if problems.is_empty() {
+        println!("# Effective settings (defaults included), as written in the file:");
+    } else {
+        println!(
+            "# Effective settings (defaults included; a key of unknown name or wrong type is \
+             left out, its default shown), as written in the file:"
+        );
+    }
     print!("{}", config.to_toml());
-    let mut problems = config.value_problems();
+    problems.extend(config.value_problems());
     problems.extend(config.safety_problems());
     for p in &problems {
         eprintln!("error: {p}");

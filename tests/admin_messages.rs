@@ -280,6 +280,35 @@ fn config_lists_every_problem_of_the_file() {
     assert!(out.contains("[upstream]"), "{out}");
 }
 
+/// A module whose upstream password is short gets a warning from `config`
+/// (and in the log when it connects); the password itself shows nowhere.
+#[test]
+fn config_warns_about_a_short_upstream_password() {
+    let db = TestDb::create();
+    let mgr = TestMgr::new(&db);
+    let long = db.seed_module("https://upstream.invalid/billmgr", USER, PASS);
+    let short = db.seed_module("https://upstream.invalid/billmgr", USER, "oop");
+    let (code, out, err) = run_with_root(Some(mgr.path()), &["config"]);
+    assert_eq!(code, 0, "a warning, not a problem: {out}{err}");
+    assert!(
+        err.contains(&format!(
+            "warning: processing module {short}: the upstream password is shorter than 6 characters"
+        )),
+        "{err}"
+    );
+    assert!(
+        !err.contains(&format!("processing module {long}:")),
+        "{err}"
+    );
+    let said = format!("{out}{err}");
+    assert!(
+        !said
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|w| w == "oop"),
+        "{said}"
+    );
+}
+
 /// Module `id` becomes a module of another type with none of our settings.
 fn make_foreign(db: &TestDb, id: u64) {
     let mut c = db.conn();

@@ -441,6 +441,63 @@ fn pricing_preview_shows_money_with_currency_and_two_decimals() {
     );
 }
 
+/// With default rules (no markup) every term that needs more than one
+/// purchase loses money, but only on an upstream that sells one certificate
+/// per purchase: each such row, and the warning, must say so, or the admin
+/// reads a screen of losses that a subscription upstream never makes.
+#[test]
+fn pricing_preview_says_losses_are_per_certificate_only() {
+    let root = scratch_root();
+    let catalog = concat!(env!("CARGO_MANIFEST_DIR"), "/sim/fixtures/catalog.xml");
+    let (code, out, err) = run_with_root(
+        Some(root.path()),
+        &[
+            "catalog",
+            "refresh",
+            "--module",
+            "5",
+            "--from-file",
+            catalog,
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) =
+        run_with_root(Some(root.path()), &["pricing", "preview", "--module", "5"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (_, terms) = out.split_once("\n\n").expect("two tables");
+    let losing: Vec<&str> = terms
+        .lines()
+        .filter(|l| l.starts_with("ssl_") && l.contains("LOSES MONEY"))
+        .collect();
+    assert!(
+        !losing.is_empty(),
+        "default rules lose money somewhere: {out}"
+    );
+    for row in &losing {
+        assert!(row.contains("per certificate"), "model column: {row}");
+        assert!(row.contains("LOSES MONEY if per-certificate"), "{row}");
+    }
+    for row in terms.lines().filter(|l| l.contains("subscription")) {
+        assert!(!row.contains("LOSES"), "{row}");
+    }
+    assert!(
+        terms.contains("which of the two your upstream follows is not known to the module"),
+        "{terms}"
+    );
+    let warning = terms
+        .lines()
+        .find(|l| l.starts_with("warning:"))
+        .expect("a warning");
+    assert!(
+        warning.contains("only if your upstream sells one certificate per purchase"),
+        "{warning}"
+    );
+    assert!(
+        warning.contains("a subscription upstream loses on none"),
+        "{warning}"
+    );
+}
+
 #[test]
 fn a_permanent_error_is_logged_once_and_goes_to_an_admin() {
     let sim = SimUpstream::start();

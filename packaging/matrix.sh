@@ -162,7 +162,7 @@ for suite in "${suites[@]}"; do
   check "$label: postinst restarted BILLmanager" test "$(mgrctl_calls "$r")" = "-m billmgr -R"
   check "$label: chroot dpkg --purge" in_root "$r" dpkg --purge pmsslreseller
   check "$label: purge leaves only BILLmanager's own files" bash -c \
-    "[ ! -e '$r$bin_in_root' ] && [ ! -e '$r$MGR5/etc/pmsslreseller.toml' ] && [ ! -e '$r/etc/logrotate.d/pmsslreseller' ] && [ -x '$r$MGR5/sbin/mgrctl' ]"
+    "[ ! -e '$r$bin_in_root' ] && [ ! -e '$r$MGR5/etc/pmsslreseller.toml' ] && [ ! -e '$r/etc/logrotate.d/pmsslreseller' ] && [ ! -e '$r/etc/cron.d/pmsslreseller' ] && [ ! -L '$r/usr/local/bin/pmsslreseller' ] && [ -x '$r$MGR5/sbin/mgrctl' ]"
 
   if [ "$suite" = trixie ]; then
     # rpm runs %post/%postun itself, chrooted into a real userland (test.sh's

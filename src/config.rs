@@ -322,6 +322,10 @@ impl Config {
                 format!("invalid configuration: {}", e.to_string().trim()),
             )
         })?;
+        // The usual case, a good file, in one pass: BILLmanager's every call reads it.
+        if let Ok(config) = toml::Value::Table(table.clone()).try_into::<Config>() {
+            return Ok((config, Vec::new()));
+        }
         let mut problems = Vec::new();
         let clean = clean_table(&[], &table, &mut problems);
         match toml::Value::Table(clean).try_into::<Config>() {

@@ -78,10 +78,16 @@ install -D -m 0755 "$bin" "$mgr5/processing/pmsslreseller"
 install -D -m 0644 xml/billmgr_mod_pmsslreseller.xml "$mgr5/etc/xml/billmgr_mod_pmsslreseller.xml"
 install -D -m 0644 etc/pmsslreseller.toml "$mgr5/etc/pmsslreseller.toml"
 install -D -m 0644 packaging/logrotate "$stage/etc/logrotate.d/pmsslreseller"
+install -D -m 0644 packaging/cron "$stage/etc/cron.d/pmsslreseller"
+# The admin commands by their bare name: BILLmanager's processing/ is on no PATH.
+install -d -m 0755 "$stage/usr/local/bin"
+ln -s ../mgr5/processing/pmsslreseller "$stage/usr/local/bin/pmsslreseller"
 install -d -m 0755 "$stage/DEBIAN"
 install -m 0755 packaging/deb/postinst packaging/deb/postrm "$stage/DEBIAN/"
-# Both files under etc are the admin's once installed: upgrades keep their edits.
-printf '%s\n' /usr/local/mgr5/etc/pmsslreseller.toml /etc/logrotate.d/pmsslreseller >"$stage/DEBIAN/conffiles"
+# The files under etc are the admin's once installed: upgrades keep their edits
+# (the cron jobs the admin switched on above all).
+printf '%s\n' /usr/local/mgr5/etc/pmsslreseller.toml /etc/logrotate.d/pmsslreseller /etc/cron.d/pmsslreseller \
+  >"$stage/DEBIAN/conffiles"
 chmod 0644 "$stage/DEBIAN/conffiles"
 installed_kb=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
 cat >"$stage/DEBIAN/control" <<CONTROL
@@ -111,6 +117,7 @@ mkdir -p "$rpmtop/SOURCES" "$rpmtop/BUILD" "$rpmtop/BUILDROOT"
 install -m 0755 "$bin" "$rpmtop/SOURCES/pmsslreseller"
 install -m 0644 xml/billmgr_mod_pmsslreseller.xml etc/pmsslreseller.toml "$rpmtop/SOURCES/"
 install -m 0644 packaging/logrotate "$rpmtop/SOURCES/pmsslreseller.logrotate"
+install -m 0644 packaging/cron "$rpmtop/SOURCES/pmsslreseller.cron"
 rpmbuild -bb --quiet \
   --define "_topdir $rpmtop" \
   --define "_sourcedir $rpmtop/SOURCES" \

@@ -138,6 +138,8 @@ for suite in "${suites[@]}"; do
   check "$label: chroot dpkg -i without BILLmanager" in_root "$r" dpkg -i /tmp/pmsslreseller.deb
   check "$label: package installed" test "$(in_root "$r" dpkg-query -W -f='${Status}' pmsslreseller)" = "install ok installed"
 
+  # The module answers only in a BILLmanager root: one with sbin/mgrctl.
+  fake_mgrctl "$r"
   if features=$(in_root "$r" "$bin_in_root" --command features </dev/null 2>"$scratch/features.err"); then
     check "$label: installed binary: --command features" features_ok "$features"
   else
@@ -160,7 +162,7 @@ for suite in "${suites[@]}"; do
   check "$label: postinst restarted BILLmanager" test "$(mgrctl_calls "$r")" = "-m billmgr -R"
   check "$label: chroot dpkg --purge" in_root "$r" dpkg --purge pmsslreseller
   check "$label: purge leaves only BILLmanager's own files" bash -c \
-    "[ ! -e '$r$bin_in_root' ] && [ ! -e '$r$MGR5/etc/pmsslreseller.toml' ] && [ ! -e '$r/etc/logrotate.d/pmsslreseller' ] && [ -x '$r$MGR5/sbin/mgrctl' ]"
+    "[ ! -e '$r$bin_in_root' ] && [ ! -e '$r$MGR5/etc/pmsslreseller.toml' ] && [ ! -e '$r/etc/logrotate.d/pmsslreseller' ] && [ ! -e '$r/etc/cron.d/pmsslreseller' ] && [ ! -L '$r/usr/local/bin/pmsslreseller' ] && [ -x '$r$MGR5/sbin/mgrctl' ]"
 
   if [ "$suite" = trixie ]; then
     # rpm runs %post/%postun itself, chrooted into a real userland (test.sh's

@@ -6,7 +6,8 @@
 # - the packaged binary: glibc floor, shared libraries, `--command features`;
 # - RPM: metadata, file list with modes/owners/config flags, scriptlets,
 #   requirements, same binary as the DEB;
-# - the logrotate rule, by really rotating a log.
+# - the logrotate rule, by really rotating a log;
+# - the cron file: every job commented out, each naming the packaged binary.
 # Needs root (dpkg -x keeps owners). Last line: "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,12 +58,16 @@ fi
 source packaging/names.sh
 
 # What both packages must contain, and nothing else ("mode owner:group path").
-expected_files="0644 root:root /etc/logrotate.d/pmsslreseller
+expected_files="0644 root:root /etc/cron.d/pmsslreseller
+0644 root:root /etc/logrotate.d/pmsslreseller
 0644 root:root $MGR5/etc/pmsslreseller.toml
 0644 root:root $MGR5/etc/xml/billmgr_mod_pmsslreseller.xml
 0755 root:root $MGR5/processing/pmsslreseller"
 expected_conffiles="$MGR5/etc/pmsslreseller.toml
-/etc/logrotate.d/pmsslreseller"
+/etc/logrotate.d/pmsslreseller
+/etc/cron.d/pmsslreseller"
+# The one symlink: the admin commands by their bare name ("path -> target").
+expected_links="/usr/local/bin/pmsslreseller -> ../mgr5/processing/pmsslreseller"
 
 # "-rwxr-xr-x" -> "0755" (setuid/sticky bits would show as s/t and fail the comparison).
 octal_mode() {
@@ -101,8 +106,10 @@ listing=$(dpkg-deb -c "$deb")
 same "DEB regular files, modes, owners: exactly the expected set" "$expected_files" \
   "$(printf '%s\n' "$listing" | awk '$1 ~ /^-/ {print $1, $2, substr($6, 2)}' | while read -r perms owner path; do
        printf '%s %s %s\n' "$(octal_mode "$perms")" "${owner/\//:}" "$path"; done | sort -k3)"
-same "DEB has no symlinks, devices or other non-file entries" "" \
-  "$(printf '%s\n' "$listing" | awk '$1 !~ /^[-d]/')"
+same "DEB symlinks: exactly the expected one" "$expected_links" \
+  "$(printf '%s\n' "$listing" | awk '$1 ~ /^l/ {print substr($6, 2), $7, $8}')"
+same "DEB has no devices or other special entries" "" \
+  "$(printf '%s\n' "$listing" | awk '$1 !~ /^[-dl]/')"
 same "DEB directories are root:root 0755" "" \
   "$(printf '%s\n' "$listing" | awk '$1 ~ /^d/ && ($1 != "drwxr-xr-x" || $2 != "root/root")')"
 check "DEB does not ship billmgr-sim" bash -c "! grep -q billmgr-sim <<<\"\$1\"" _ "$listing"
@@ -110,7 +117,7 @@ check "DEB does not ship billmgr-sim" bash -c "! grep -q billmgr-sim <<<\"\$1\""
 ctrl="$scratch/control"
 dpkg-deb -e "$deb" "$ctrl"
 same "DEB control members" "conffiles control postinst postrm" "$(cd "$ctrl" && ls | sort | tr '\n' ' ' | sed 's/ $//')"
-same "DEB conffiles: config and logrotate rule" "$expected_conffiles" "$(cat "$ctrl/conffiles")"
+same "DEB conffiles: config, logrotate rule, cron jobs" "$expected_conffiles" "$(cat "$ctrl/conffiles")"
 same "DEB maintainer scripts are 0755" "755 755" "$(stat -c %a "$ctrl/postinst") $(stat -c %a "$ctrl/postrm")"
 check "DEB maintainer scripts are valid sh" bash -c 'sh -n "$1" && sh -n "$2"' _ "$ctrl/postinst" "$ctrl/postrm"
 
@@ -124,6 +131,9 @@ same "dpkg -x: every file has its mode and owner" "$expected_files" "${got%$'\n'
 check "packaged descriptor is xml/billmgr_mod_pmsslreseller.xml" cmp "$repo/xml/billmgr_mod_pmsslreseller.xml" "$x$MGR5/etc/xml/billmgr_mod_pmsslreseller.xml"
 check "packaged config is etc/pmsslreseller.toml" cmp "$repo/etc/pmsslreseller.toml" "$x$MGR5/etc/pmsslreseller.toml"
 check "packaged logrotate rule is packaging/logrotate" cmp "$repo/packaging/logrotate" "$x/etc/logrotate.d/pmsslreseller"
+check "packaged cron jobs are packaging/cron" cmp "$repo/packaging/cron" "$x/etc/cron.d/pmsslreseller"
+same "dpkg -x: /usr/local/bin/pmsslreseller runs the module binary" "pmsslreseller $version" \
+  "$("$x/usr/local/bin/pmsslreseller" --version 2>&1)"
 
 echo "# packaged binary"
 bin="$x$MGR5/processing/pmsslreseller"
@@ -137,6 +147,8 @@ check "needs only glibc libraries ($needed)" bash -c '
       *) echo "unexpected shared library $lib"; exit 1 ;; esac
   done' _ "$needed"
 
+# The module answers only in a BILLmanager root: one with sbin/mgrctl.
+fake_mgrctl "$x"
 features=$(cd / && env -i PATH="$clean_path" MGR5_ROOT="$x$MGR5" "$bin" --command features </dev/null 2>"$scratch/features.err") \
   && rc=0 || rc=$?
 same "features: exit code 0" 0 "$rc"
@@ -192,6 +204,7 @@ same "dpkg: conffiles registered" "$expected_conffiles" \
   "$(dpkg-query --admindir="$r/var/lib/dpkg" -W -f='${Conffiles}\n' pmsslreseller | awk 'NF {print $1}')"
 same "dpkg: install restarted BILLmanager" "-m billmgr -R" "$(mgrctl_calls "$r")"
 check "dpkg: installed binary is executable" test -x "$r$MGR5/processing/pmsslreseller"
+check "dpkg: /usr/local/bin/pmsslreseller leads to it" test "$r/usr/local/bin/pmsslreseller" -ef "$r$MGR5/processing/pmsslreseller"
 echo '# admin edit' >>"$r$MGR5/etc/pmsslreseller.toml"
 echo 'old log line' >"$r/placeholder" && mkdir -p "$r$MGR5/var" && echo line >"$r$MGR5/var/pmsslreseller.log"
 check "dpkg: reinstall/upgrade" dpkg_r --force-confold -i "$deb"
@@ -199,10 +212,10 @@ check "dpkg: upgrade keeps the admin's config" grep -q '^# admin edit$' "$r$MGR5
 fake_mgrctl "$r"
 check "dpkg --remove" dpkg_r --remove pmsslreseller
 same "dpkg: remove restarted BILLmanager" "-m billmgr -R" "$(mgrctl_calls "$r")"
-check "dpkg: remove deletes binary and descriptor" bash -c "[ ! -e '$r$MGR5/processing/pmsslreseller' ] && [ ! -e '$r$MGR5/etc/xml/billmgr_mod_pmsslreseller.xml' ]"
+check "dpkg: remove deletes binary, descriptor and command link" bash -c "[ ! -e '$r$MGR5/processing/pmsslreseller' ] && [ ! -e '$r$MGR5/etc/xml/billmgr_mod_pmsslreseller.xml' ] && [ ! -L '$r/usr/local/bin/pmsslreseller' ]"
 check "dpkg: remove keeps the config" grep -q '^# admin edit$' "$r$MGR5/etc/pmsslreseller.toml"
 check "dpkg --purge" dpkg_r --purge pmsslreseller
-check "dpkg: purge deletes config, logrotate rule and log" bash -c "[ ! -e '$r$MGR5/etc/pmsslreseller.toml' ] && [ ! -e '$r/etc/logrotate.d/pmsslreseller' ] && [ ! -e '$r$MGR5/var/pmsslreseller.log' ]"
+check "dpkg: purge deletes config, logrotate rule, cron jobs and log" bash -c "[ ! -e '$r$MGR5/etc/pmsslreseller.toml' ] && [ ! -e '$r/etc/logrotate.d/pmsslreseller' ] && [ ! -e '$r/etc/cron.d/pmsslreseller' ] && [ ! -e '$r$MGR5/var/pmsslreseller.log' ]"
 check "dpkg: BILLmanager's own files untouched" test -x "$r$MGR5/sbin/mgrctl"
 
 echo "# RPM $rpm"
@@ -210,10 +223,13 @@ if [ -f "$rpm" ]; then pass "RPM exists"; else fail "RPM exists" "missing $rpm (
 q() { rpm -qp --nosignature --queryformat "$1" "$rpm"; }
 same "RPM name, version, release, arch" "pmsslreseller ${pkg_version} ${release} x86_64" "$(q '%{NAME} %{VERSION} %{RELEASE} %{ARCH}')"
 same "RPM payload is xz (readable by EL8 rpm)" xz "$(q '%{PAYLOADCOMPRESSOR}')"
-same "RPM file list (rpm -qlp)" "$(awk '{print $3}' <<<"$expected_files")" "$(rpm -qlp --nosignature "$rpm" | sort)"
-same "RPM modes and owners" "$expected_files" \
-  "$(q '[%{FILEMODES:perms} %{FILEUSERNAME}:%{FILEGROUPNAME} %{FILENAMES}\n]' | while read -r perms owner path; do
+same "RPM file list (rpm -qlp)" "$({ awk '{print $3}' <<<"$expected_files"; awk '{print $1}' <<<"$expected_links"; } | sort)" \
+  "$(rpm -qlp --nosignature "$rpm" | sort)"
+same "RPM modes and owners of the regular files" "$expected_files" \
+  "$(q '[%{FILEMODES:perms} %{FILEUSERNAME}:%{FILEGROUPNAME} %{FILENAMES}\n]' | awk '$1 ~ /^-/' | while read -r perms owner path; do
        printf '%s %s %s\n' "$(octal_mode "$perms")" "$owner" "$path"; done | sort -k3)"
+same "RPM symlinks: exactly the expected one" "$expected_links" \
+  "$(q '[%{FILEMODES:perms} %{FILENAMES} -> %{FILELINKTOS}\n]' | awk '$1 ~ /^l/ {print $2, $3, $4}')"
 same "RPM config(noreplace) files" "$(sort <<<"$expected_conffiles")" \
   "$(q '[flags=%{FILEFLAGS:fflags} %{FILENAMES}\n]' | awk '$1 ~ /c/ && $1 ~ /n/ {print $2}' | sort)"
 rpm_sha=$(q '[%{FILEDIGESTS} %{FILENAMES}\n]' | awk -v p="$MGR5/processing/pmsslreseller" '$2 == p {print $1}')
@@ -255,6 +271,7 @@ while read -r _ _ path; do
   got+="$(stat -c '%04a %U:%G' "$rr$path" 2>&1) $path"$'\n'
 done <<<"$expected_files"
 same "rpm -i: every file has its mode and owner" "$expected_files" "${got%$'\n'}"
+check "rpm -i: /usr/local/bin/pmsslreseller leads to the binary" test "$rr/usr/local/bin/pmsslreseller" -ef "$rr$MGR5/processing/pmsslreseller"
 echo '# admin edit' >>"$rr$MGR5/etc/pmsslreseller.toml"
 rpm_r -U --replacepkgs "$rpm" >/dev/null
 check "rpm -U: upgrade keeps the admin's config" grep -q '^# admin edit$' "$rr$MGR5/etc/pmsslreseller.toml"
@@ -271,3 +288,16 @@ sed "s#$MGR5/var/pmsslreseller.log#$lr/pmsslreseller.log#" "$x/etc/logrotate.d/p
 check "logrotate -f rotates" logrotate -f -s "$lr/state" "$lr/rule"
 check "rotated copy keeps the lines, the log is truncated in place" bash -c \
   "grep -q 'line two' '$lr/pmsslreseller.log.1' && [ -f '$lr/pmsslreseller.log' ] && [ ! -s '$lr/pmsslreseller.log' ]"
+
+echo "# cron jobs"
+cron="$x/etc/cron.d/pmsslreseller"
+check "cron: no job is switched on by the package" bash -c '! grep -Ev "^[[:space:]]*(#|$)" "$1"' _ "$cron"
+# Each "#<5 time fields> root <command>" line, switched on, runs the packaged binary by its full path
+# (cron's PATH has no /usr/local/bin) for one of the three jobs.
+jobs=$(sed -n 's/^#\([^ #]\+ [^ ]\+ [^ ]\+ [^ ]\+ [^ ]\+\) root \(.*\)$/\2/p' "$cron")
+same "cron: sync, reconcile, catalog refresh --check, in that order" \
+  "$MGR5/processing/pmsslreseller sync --module 1
+$MGR5/processing/pmsslreseller reconcile --module 1
+$MGR5/processing/pmsslreseller catalog refresh --module 1 --check" \
+  "$(sed 's/ *>\/dev\/null.*//' <<<"$jobs")"
+check "cron: says to replace 1 by the module id" grep -q "replace 1 by your module id" "$cron"

@@ -267,13 +267,27 @@ impl Config {
         Ok(config)
     }
 
-    /// Read the file with its syntax and key names checked, but not its
-    /// values: for `pmsslreseller config`, which lists every value problem.
+    /// Read the file with its syntax, key names and value types checked,
+    /// but not its values: every key problem in one error.
     pub fn load_unchecked(path: &Path) -> Result<Config> {
+        match Config::load_report(path)? {
+            (config, problems) if problems.is_empty() => Ok(config),
+            (_, problems) => Err(problems_error(&problems)),
+        }
+    }
+
+    /// For `pmsslreseller config`, which lists every problem of the file: the
+    /// settings with every key it cannot take left at its default, and those
+    /// keys' problems. `Err` only when the file cannot be read or is not TOML
+    /// (the parser stops at the first syntax error).
+    pub fn load_report(path: &Path) -> Result<(Config, Vec<ValueProblem>)> {
         match std::fs::read_to_string(path) {
-            Ok(text) => Config::parse_unchecked(&text)
-                .map_err(|e| e.with_object(path.display().to_string())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Ok(text) => {
+                Config::parse_report(&text).map_err(|e| e.with_object(path.display().to_string()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok((Config::default(), Vec::new()))
+            }
             Err(e) => Err(ModuleError::new(
                 ErrorKind::Config,
                 format!(
@@ -294,12 +308,38 @@ impl Config {
     }
 
     fn parse_unchecked(text: &str) -> Result<Config> {
-        toml::from_str(text).map_err(|e| {
+        match Config::parse_report(text)? {
+            (config, problems) if problems.is_empty() => Ok(config),
+            (_, problems) => Err(problems_error(&problems)),
+        }
+    }
+
+    /// [`Config::load_report`] of a text.
+    pub fn parse_report(text: &str) -> Result<(Config, Vec<ValueProblem>)> {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
             ModuleError::new(
                 ErrorKind::Config,
                 format!("invalid configuration: {}", e.to_string().trim()),
             )
-        })
+        })?;
+        // The usual case, a good file, in one pass: BILLmanager's every call reads it.
+        if let Ok(config) = toml::Value::Table(table.clone()).try_into::<Config>() {
+            return Ok((config, Vec::new()));
+        }
+        let mut problems = Vec::new();
+        let clean = clean_table(&[], &table, &mut problems);
+        match toml::Value::Table(clean).try_into::<Config>() {
+            Ok(config) => Ok((config, problems)),
+            // Every key left was accepted on its own; a refusal of them
+            // together is still named rather than lost.
+            Err(e) => {
+                problems.push(ValueProblem {
+                    key: "(file)".into(),
+                    problem: e.message().trim().to_string(),
+                });
+                Ok((Config::default(), problems))
+            }
+        }
     }
 
     /// All [`Config::value_problems`] as one error, or `Ok`.
@@ -387,6 +427,151 @@ impl Config {
     pub fn to_toml(&self) -> String {
         toml::to_string(self).unwrap_or_else(|e| format!("# cannot show the settings: {e}\n"))
     }
+}
+
+/// All key problems as one `config` error; its object is the first key's
+/// own name (`timeout_sec`), as the descriptor's messages name it.
+fn problems_error(problems: &[ValueProblem]) -> ModuleError {
+    let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    let key = problems
+        .first()
+        .and_then(|p| p.key.rsplit(' ').next())
+        .unwrap_or_default();
+    ModuleError::new(
+        ErrorKind::Config,
+        format!("invalid configuration: {}", list.join("; ")),
+    )
+    .with_object(key)
+}
+
+/// One step of a key's place in the file.
+#[derive(Debug, Clone)]
+enum Seg {
+    Key(String),
+    /// An entry of an array of tables (`[[pricing.tariff]]`), from 0.
+    Index(usize),
+}
+
+/// A key as the admin finds it in the file: `log.level` → `[log] level`,
+/// `pricing.tariff[1].id` → `[[pricing.tariff]] 2 id`, a top-level key bare.
+fn key_text(path: &[Seg]) -> String {
+    let mut table = String::new();
+    let mut entry = None;
+    let Some((last, parents)) = path.split_last() else {
+        return String::new();
+    };
+    for seg in parents {
+        match seg {
+            Seg::Key(k) => {
+                if !table.is_empty() {
+                    table.push('.');
+                }
+                table.push_str(k);
+            }
+            Seg::Index(i) => entry = Some(i + 1),
+        }
+    }
+    let last = match last {
+        Seg::Key(k) => k.clone(),
+        Seg::Index(i) => {
+            return format!("[[{table}]] {}", i + 1);
+        }
+    };
+    match (table.is_empty(), entry) {
+        (true, _) => last,
+        (false, Some(n)) => format!("[[{table}]] {n} {last}"),
+        (false, None) => format!("[{table}] {last}"),
+    }
+}
+
+/// `value` at `path` in an otherwise empty file: every other key at its
+/// default, so what [`probe`] says about it is about this value alone.
+fn place(path: &[Seg], value: toml::Value) -> toml::Value {
+    path.iter().rev().fold(value, |inner, seg| match seg {
+        Seg::Key(k) => {
+            let mut t = toml::Table::new();
+            t.insert(k.clone(), inner);
+            toml::Value::Table(t)
+        }
+        Seg::Index(_) => toml::Value::Array(vec![inner]),
+    })
+}
+
+/// Whether a file of only `doc` is settings we can take, and if not, the
+/// deserializer's reason.
+fn probe(doc: toml::Value) -> std::result::Result<(), String> {
+    doc.try_into::<Config>()
+        .map(|_| ())
+        .map_err(|e| e.message().trim().to_string())
+}
+
+/// `table` (at `path` in the file) without the keys the settings cannot
+/// take, each of which is added to `out` with its reason.
+///
+/// The deserializer stops at its first problem, so every key is tried on
+/// its own ([`place`]): an unknown key, a value of the wrong type or an
+/// unknown choice is reported and left out, a table is searched key by key.
+/// "missing field" on a key tried alone is another key's absence (an
+/// `[[pricing.tariff]]` entry without `id`), reported when its entry is
+/// tried whole.
+fn clean_table(path: &[Seg], table: &toml::Table, out: &mut Vec<ValueProblem>) -> toml::Table {
+    let mut clean = toml::Table::new();
+    for (k, v) in table {
+        let mut at = path.to_vec();
+        at.push(Seg::Key(k.clone()));
+        let problem = match probe(place(&at, v.clone())) {
+            Ok(()) => {
+                clean.insert(k.clone(), v.clone());
+                continue;
+            }
+            Err(problem) => problem,
+        };
+        if problem.starts_with(&format!("unknown field `{k}`")) {
+            push(out, &at, problem);
+            continue;
+        }
+        match v {
+            toml::Value::Table(inner) => {
+                let kept = toml::Value::Table(clean_table(&at, inner, out));
+                match probe(place(&at, kept.clone())) {
+                    Ok(()) => {
+                        clean.insert(k.clone(), kept);
+                    }
+                    Err(problem) => push(out, &at, problem),
+                }
+            }
+            toml::Value::Array(items)
+                if !items.is_empty() && items.iter().all(|i| i.is_table()) =>
+            {
+                let mut kept = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    let mut entry_at = at.clone();
+                    entry_at.push(Seg::Index(i));
+                    let Some(entry) = item.as_table() else {
+                        continue;
+                    };
+                    let entry = toml::Value::Table(clean_table(&entry_at, entry, out));
+                    match probe(place(&entry_at, entry.clone())) {
+                        Ok(()) => kept.push(entry),
+                        Err(problem) => push(out, &entry_at, problem),
+                    }
+                }
+                clean.insert(k.clone(), toml::Value::Array(kept));
+            }
+            _ if problem.starts_with("missing field") => {
+                clean.insert(k.clone(), v.clone());
+            }
+            _ => push(out, &at, problem),
+        }
+    }
+    clean
+}
+
+fn push(out: &mut Vec<ValueProblem>, at: &[Seg], problem: String) {
+    out.push(ValueProblem {
+        key: key_text(at),
+        problem,
+    });
 }
 
 /// Why `path` cannot serve as `ca_file`, if it cannot: it must be a readable
@@ -519,6 +704,60 @@ mod tests {
         let e = Config::parse("[upstream]\ntimeout_sec = 5\n").unwrap_err();
         assert_eq!(e.kind, ErrorKind::Config);
         assert!(e.message.contains("timeout_sec"), "{}", e.message);
+    }
+
+    /// Unknown keys, wrong types, unknown choices and a tariff entry
+    /// without its id: all of them, each with its key, and the rest of the
+    /// file still read.
+    #[test]
+    fn every_key_problem_is_reported_not_only_the_first() {
+        let text = "colour = 1\n\
+                    [log]\nlevle = \"debug\"\n\
+                    [upstream]\ntimeout_secs = \"fast\"\nconnect_timeout_secs = 20\n\
+                    [lifecycle]\nopen_convention = \"bm7\"\nmax_tries = 4\n\
+                    [pricing]\nmarkup_percent = 1.5\n\
+                    [[pricing.tariff]]\nid = 3033\nmarkup_fixed = \"1\"\n\
+                    [[pricing.tariff]]\nmarkup_fixed = \"2\"\n\
+                    [[pricing.tariff]]\nid = 3044\nrounding = \"up\"\n\
+                    [extra]\nx = 1\n";
+        let (config, problems) = Config::parse_report(text).unwrap();
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "colour",
+                "extra",
+                "[lifecycle] open_convention",
+                "[log] levle",
+                "[pricing] markup_percent",
+                "[[pricing.tariff]] 2",
+                "[[pricing.tariff]] 3 rounding",
+                "[upstream] timeout_secs",
+            ],
+            "{problems:#?}"
+        );
+        let text_of = |key: &str| {
+            problems
+                .iter()
+                .find(|p| p.key == key)
+                .map(|p| p.problem.clone())
+                .unwrap()
+        };
+        assert!(text_of("[log] levle").contains("unknown field `levle`"));
+        assert!(text_of("[lifecycle] open_convention").contains("bm7"));
+        assert!(text_of("[[pricing.tariff]] 2").contains("missing field `id`"));
+        // The good keys are read; the bad ones keep their defaults.
+        assert_eq!(config.upstream.connect_timeout_secs, 20);
+        assert_eq!(config.upstream.timeout_secs, 60);
+        assert_eq!(config.lifecycle.max_tries, 4);
+        assert_eq!(config.pricing.tariff.len(), 2);
+        // BILLmanager's calls get all of them in one message.
+        let e = Config::parse(text).unwrap_err();
+        for key in keys {
+            assert!(e.message.contains(key), "{key}: {}", e.message);
+        }
+        // A syntax error stops the parser: that one is reported alone.
+        assert!(Config::parse_report("[log\n").is_err());
     }
 
     #[test]

@@ -38,24 +38,32 @@ use protocol::error::ModuleError;
 pub fn run(argv: Vec<String>) -> i32 {
     panic_net::install();
     let rest: Vec<String> = argv.iter().skip(1).cloned().collect();
-    let first = rest.first().map(String::as_str);
-    // BILLmanager always passes `--command`; an admin who puts an option
-    // before the subcommand (`--module 1 sync`) still means the admin CLI.
+    let terminal = std::io::stdin().is_terminal() || std::io::stdout().is_terminal();
+    if billmanager_style(&rest, terminal) {
+        run_billmanager(rest)
+    } else {
+        admin::run(argv)
+    }
+}
+
+/// Whether `rest` (argv without the program name) is a BILLmanager call.
+/// `terminal`: stdin or stdout is a terminal. BILLmanager always passes
+/// `--command` and runs us on pipes, so no arguments at all on a terminal
+/// is an admin who typed the bare name (`pmsslreseller | less` included):
+/// they get the usage, not an error document.
+fn billmanager_style(rest: &[String], terminal: bool) -> bool {
+    // An admin who puts an option before the subcommand (`--module 1 sync`)
+    // still means the admin CLI.
     let names_command = rest
         .iter()
         .any(|a| a == "--command" || a == "-c" || a.starts_with("--command="));
-    let billmanager_style = match first {
-        None => !std::io::stdout().is_terminal(),
+    match rest.first().map(String::as_str) {
+        None => !terminal,
         Some("-h" | "--help" | "-V" | "--version") => false,
         Some(a) => {
             a.starts_with('-')
                 && (names_command || !rest.iter().any(|w| admin::is_subcommand_name(w)))
         }
-    };
-    if billmanager_style {
-        run_billmanager(rest)
-    } else {
-        admin::run(argv)
     }
 }
 
@@ -155,4 +163,43 @@ fn context_tag(command: &Command, args: &Args) -> String {
         tag.push_str(&format!(" ro={r}"));
     }
     tag
+}
+
+#[cfg(test)]
+mod tests {
+    use super::billmanager_style;
+
+    fn argv(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn no_arguments_on_a_terminal_is_an_admin() {
+        assert!(!billmanager_style(&[], true));
+        // On pipes (as BILLmanager runs us) it stays a BILLmanager call.
+        assert!(billmanager_style(&[], false));
+    }
+
+    #[test]
+    fn command_options_are_billmanagers_subcommands_the_admins() {
+        for terminal in [true, false] {
+            assert!(billmanager_style(
+                &argv(&["--command", "features"]),
+                terminal
+            ));
+            assert!(billmanager_style(
+                &argv(&["-c", "open", "--item", "5"]),
+                terminal
+            ));
+            assert!(!billmanager_style(
+                &argv(&["sync", "--module", "1"]),
+                terminal
+            ));
+            assert!(!billmanager_style(
+                &argv(&["--module", "1", "sync"]),
+                terminal
+            ));
+            assert!(!billmanager_style(&argv(&["--help"]), terminal));
+        }
+    }
 }

@@ -17,6 +17,9 @@ pub const DEFAULT_ROOT: &str = "/usr/local/mgr5";
 /// The environment variable naming the BILLmanager root.
 pub const ROOT_VAR: &str = "MGR5_ROOT";
 
+/// What makes a directory a BILLmanager root ([`MgrRoot::check_is_billmanager`]).
+pub const BILLMANAGER_MARKER: &str = "sbin/mgrctl";
+
 /// What to add to a failed write under the root: BILLmanager runs us as its
 /// own user (root), so "permission denied" almost always means the admin ran
 /// us as someone else.
@@ -80,25 +83,35 @@ impl MgrRoot {
         }
     }
 
-    /// [`MgrRoot::from_env`], refused unless the directory exists: a wrong
-    /// `MGR5_ROOT` (or no BILLmanager at the default root) must not make us
-    /// create a root of our own with a log in it. Checks only; creates nothing.
+    /// [`MgrRoot::from_env`], refused unless it is a BILLmanager root
+    /// ([`MgrRoot::check_is_billmanager`]): a wrong `MGR5_ROOT` (or no
+    /// BILLmanager at the default root) must not make us create a log, a
+    /// lock or a state directory of our own there. Checks only; creates nothing.
     pub fn from_env_checked() -> Result<MgrRoot> {
         let set = std::env::var_os(ROOT_VAR).filter(|v| !v.is_empty());
         let root = MgrRoot::from_env();
-        root.check_exists(set.is_some())?;
+        root.check_is_billmanager(set.is_some())?;
         Ok(root)
     }
 
-    /// `Ok` when the root is a directory; else an error naming the variable
-    /// and what it should point at. `from_variable`: the path came from
-    /// `MGR5_ROOT` (else it is the default).
-    pub fn check_exists(&self, from_variable: bool) -> Result<()> {
+    /// `Ok` when the root is a directory holding [`BILLMANAGER_MARKER`];
+    /// else an error naming the variable and what it should point at.
+    /// `from_variable`: the path came from `MGR5_ROOT` (else it is the default).
+    ///
+    /// `sbin/mgrctl` is the marker because every BILLmanager has it, the
+    /// module cannot write to BILLmanager without it, and the package's own
+    /// scripts look for it; a directory that merely exists (`/tmp`) is not
+    /// enough.
+    pub fn check_is_billmanager(&self, from_variable: bool) -> Result<()> {
+        let marker = self.root.join(BILLMANAGER_MARKER);
         let problem = match std::fs::metadata(&self.root) {
-            Ok(m) if m.is_dir() => return Ok(()),
-            Ok(_) => "is not a directory",
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "does not exist",
-            Err(_) => "cannot be read",
+            Ok(m) if m.is_dir() => match std::fs::symlink_metadata(&marker) {
+                Ok(_) => return Ok(()),
+                Err(_) => format!("is not a BILLmanager root (it has no {BILLMANAGER_MARKER})"),
+            },
+            Ok(_) => "is not a directory".to_string(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "does not exist".to_string(),
+            Err(_) => "cannot be read".to_string(),
         };
         let shown = self.root.display();
         let message = if from_variable {
@@ -179,19 +192,44 @@ mod tests {
     fn a_missing_root_names_the_variable_and_creates_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("mgr5");
-        let e = MgrRoot::new(&missing).check_exists(true).unwrap_err();
+        let e = MgrRoot::new(&missing)
+            .check_is_billmanager(true)
+            .unwrap_err();
         assert!(e.message.starts_with("MGR5_ROOT=/"), "{}", e.message);
         assert!(e.message.contains("does not exist"), "{}", e.message);
         assert!(e.message.contains("BILLmanager root"), "{}", e.message);
         assert!(!missing.exists());
-        let e = MgrRoot::new(&missing).check_exists(false).unwrap_err();
+        let e = MgrRoot::new(&missing)
+            .check_is_billmanager(false)
+            .unwrap_err();
         assert!(e
             .message
             .starts_with("MGR5_ROOT is not set and the default BILLmanager root"));
         std::fs::write(&missing, "").unwrap();
-        let e = MgrRoot::new(&missing).check_exists(true).unwrap_err();
+        let e = MgrRoot::new(&missing)
+            .check_is_billmanager(true)
+            .unwrap_err();
         assert!(e.message.contains("is not a directory"), "{}", e.message);
-        assert!(MgrRoot::new(dir.path()).check_exists(true).is_ok());
+    }
+
+    /// A directory that exists but is not BILLmanager's (`MGR5_ROOT=/tmp`)
+    /// is refused as such, and nothing is created in it.
+    #[test]
+    fn a_directory_without_mgrctl_is_not_a_billmanager_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = MgrRoot::new(dir.path());
+        let e = root.check_is_billmanager(true).unwrap_err();
+        assert!(
+            e.message
+                .contains("is not a BILLmanager root (it has no sbin/mgrctl)"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("Nothing was created"), "{}", e.message);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        std::fs::create_dir_all(dir.path().join("sbin")).unwrap();
+        std::fs::write(root.mgrctl(), "").unwrap();
+        assert!(root.check_is_billmanager(true).is_ok());
     }
 
     #[test]

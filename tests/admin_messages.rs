@@ -64,6 +64,47 @@ fn a_missing_root_is_named_and_nothing_is_created() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 
+/// `MGR5_ROOT=/tmp`: a directory that exists but is not BILLmanager's (no
+/// `sbin/mgrctl`). Every kind of call is refused with the reason, and
+/// nothing — no log, no lock, no state directory — is created in it.
+#[test]
+fn a_directory_that_is_not_billmanagers_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_ours = dir.path();
+    let calls: [&[&str]; 5] = [
+        &["--command", "features"],
+        &[
+            "--command",
+            "open",
+            "--item",
+            "5",
+            "--runningoperation",
+            "7",
+        ],
+        &["config"],
+        &["sync", "--module", "1"],
+        &["catalog", "show"],
+    ];
+    for args in calls {
+        let (code, out, err) = run_with_root(Some(not_ours), args);
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        let said = format!("{out}{err}");
+        assert!(
+            said.contains(&format!(
+                "MGR5_ROOT={} is not a BILLmanager root (it has no sbin/mgrctl)",
+                not_ours.display()
+            )),
+            "{args:?}: {said}"
+        );
+        assert!(said.contains("Nothing was created"), "{args:?}: {said}");
+        let left: Vec<_> = std::fs::read_dir(not_ours)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert!(left.is_empty(), "{args:?} created {left:?}");
+    }
+}
+
 #[test]
 fn without_mgr5_root_nothing_is_written_into_a_missing_default_root() {
     let default = Path::new(pmsslreseller::paths::DEFAULT_ROOT);
@@ -83,13 +124,58 @@ fn without_mgr5_root_nothing_is_written_into_a_missing_default_root() {
     assert!(!default.exists(), "{} was created", default.display());
 }
 
+/// `text` without the terminal's colour sequences (`ESC [ … m`).
+fn without_colours(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The bare name typed at a terminal prints the usage. `script` runs it
+/// with a terminal as stdin and stdout, then with only stdin one
+/// (`| cat`, as `pmsslreseller | less`). BILLmanager always passes
+/// `--command`, on pipes: no argument there is still an error document.
+#[test]
+fn the_bare_name_on_a_terminal_prints_the_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("mgr5");
+    let bin = bin_path("pmsslreseller");
+    for line in [
+        format!("'{}'", bin.display()),
+        format!("'{}' | cat", bin.display()),
+    ] {
+        let out = Command::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .env("MGR5_ROOT", &missing)
+            .stdin(Stdio::null())
+            .output()
+            .expect("script (util-linux) gives the command a terminal");
+        let text = without_colours(&String::from_utf8_lossy(&out.stdout));
+        assert!(text.contains("Usage: pmsslreseller"), "{line}: {text}");
+        assert!(text.contains("Commands:"), "{line}: {text}");
+        assert!(text.contains("reconcile"), "{line}: {text}");
+        assert!(!text.contains("<?xml"), "{line}: {text}");
+    }
+    let (code, out, _) = run_with_root(Some(&missing), &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("<?xml"), "{out}");
+    assert!(!missing.exists(), "{} was created", missing.display());
+}
+
 /// A scratch root with the directories BILLmanager has.
 fn scratch_root() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for d in ["etc", "var"] {
-        std::fs::create_dir_all(dir.path().join(d)).unwrap();
-    }
-    dir
+    support::scratch_billmanager_root()
 }
 
 #[test]
@@ -165,6 +251,62 @@ fn config_reports_every_bad_value_and_prints_toml() {
     let (code, out, err) = run_with_root(Some(root.path()), &["config"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(err.is_empty(), "{err}");
+}
+
+/// `config` lists every problem of the file, not only the first the TOML
+/// reader meets: unknown keys, wrong types and bad values together.
+#[test]
+fn config_lists_every_problem_of_the_file() {
+    let root = scratch_root();
+    std::fs::write(
+        root.path().join("etc/pmsslreseller.toml"),
+        "[log]\nlevle = \"debug\"\n[upstream]\ntimeout_secs = \"fast\"\ntimeout = 5\n\
+         [lifecycle]\nreissue_before_days = 0\n[sync]\nconcurrency = 99\n",
+    )
+    .unwrap();
+    let (code, out, err) = run_with_root(Some(root.path()), &["config"]);
+    assert_eq!(code, 1, "{out}{err}");
+    for needle in [
+        "error: [log] levle: unknown field `levle`",
+        "error: [upstream] timeout: unknown field `timeout`",
+        "error: [upstream] timeout_secs: invalid type: string \"fast\"",
+        "error: [lifecycle] reissue_before_days: 0 is outside",
+        "error: [sync] concurrency: 99 is outside",
+        "5 problem(s) in",
+    ] {
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+    // The rest is still shown as read.
+    assert!(out.contains("[upstream]"), "{out}");
+}
+
+/// A module whose upstream password is short gets a warning from `config`
+/// (and in the log when it connects); the password itself shows nowhere.
+#[test]
+fn config_warns_about_a_short_upstream_password() {
+    let db = TestDb::create();
+    let mgr = TestMgr::new(&db);
+    let long = db.seed_module("https://upstream.invalid/billmgr", USER, PASS);
+    let short = db.seed_module("https://upstream.invalid/billmgr", USER, "oop");
+    let (code, out, err) = run_with_root(Some(mgr.path()), &["config"]);
+    assert_eq!(code, 0, "a warning, not a problem: {out}{err}");
+    assert!(
+        err.contains(&format!(
+            "warning: processing module {short}: the upstream password is shorter than 6 characters"
+        )),
+        "{err}"
+    );
+    assert!(
+        !err.contains(&format!("processing module {long}:")),
+        "{err}"
+    );
+    let said = format!("{out}{err}");
+    assert!(
+        !said
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|w| w == "oop"),
+        "{said}"
+    );
 }
 
 /// Module `id` becomes a module of another type with none of our settings.
@@ -296,6 +438,63 @@ fn pricing_preview_shows_money_with_currency_and_two_decimals() {
     assert!(
         out.contains(&format!("rules from {}", config.display())),
         "{out}"
+    );
+}
+
+/// With default rules (no markup) every term that needs more than one
+/// purchase loses money, but only on an upstream that sells one certificate
+/// per purchase: each such row, and the warning, must say so, or the admin
+/// reads a screen of losses that a subscription upstream never makes.
+#[test]
+fn pricing_preview_says_losses_are_per_certificate_only() {
+    let root = scratch_root();
+    let catalog = concat!(env!("CARGO_MANIFEST_DIR"), "/sim/fixtures/catalog.xml");
+    let (code, out, err) = run_with_root(
+        Some(root.path()),
+        &[
+            "catalog",
+            "refresh",
+            "--module",
+            "5",
+            "--from-file",
+            catalog,
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) =
+        run_with_root(Some(root.path()), &["pricing", "preview", "--module", "5"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (_, terms) = out.split_once("\n\n").expect("two tables");
+    let losing: Vec<&str> = terms
+        .lines()
+        .filter(|l| l.starts_with("ssl_") && l.contains("LOSES MONEY"))
+        .collect();
+    assert!(
+        !losing.is_empty(),
+        "default rules lose money somewhere: {out}"
+    );
+    for row in &losing {
+        assert!(row.contains("per certificate"), "model column: {row}");
+        assert!(row.contains("LOSES MONEY if per-certificate"), "{row}");
+    }
+    for row in terms.lines().filter(|l| l.contains("subscription")) {
+        assert!(!row.contains("LOSES"), "{row}");
+    }
+    assert!(
+        terms.contains("which of the two your upstream follows is not known to the module"),
+        "{terms}"
+    );
+    let warning = terms
+        .lines()
+        .find(|l| l.starts_with("warning:"))
+        .expect("a warning");
+    assert!(
+        warning.contains("only if your upstream sells one certificate per purchase"),
+        "{warning}"
+    );
+    assert!(
+        warning.contains("a subscription upstream loses on none"),
+        "{warning}"
     );
 }
 

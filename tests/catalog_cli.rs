@@ -4,6 +4,7 @@
 
 #[path = "gen/catalog_export.rs"]
 mod gen;
+mod support;
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -17,8 +18,7 @@ struct Root {
 
 impl Root {
     fn new() -> Root {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+        let dir = support::scratch_billmanager_root();
         Root { dir }
     }
 

@@ -21,8 +21,7 @@ struct Run {
 
 /// A temp BILLmanager root with trace logging (so the leak check sees everything).
 fn root() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+    let dir = support::scratch_billmanager_root();
     std::fs::write(dir.path().join("etc/debug.conf"), "pmsslreseller 9\n").unwrap();
     dir
 }
@@ -274,4 +273,32 @@ fn features_advertises_check_connection() {
         text.contains("<feature name=\"check_connection\"/>"),
         "{text}"
     );
+}
+
+/// A short password (here "oop") is warned about, is never in the log as a
+/// value, and does not mask unrelated text: the username "loopback-…"
+/// stays readable.
+#[test]
+fn a_short_password_is_warned_about_and_masks_only_itself() {
+    const SHORT_USER: &str = "loopback-reseller@example.com";
+    let s = SimUpstream::start();
+    s.set_account(&SimAccount::new(SHORT_USER, "oop", "10.00", "EUR"));
+    let r = root();
+    let out = run(r.path(), &settings_xml(&s.url(), SHORT_USER, "oop"));
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.log.lines().any(|l| l.contains("WARN")
+            && l.contains("the upstream password entered is shorter than 6 characters")),
+        "{}",
+        out.log
+    );
+    assert!(out.log.contains(SHORT_USER), "{}", out.log);
+    for text in [&out.log, &out.stdout] {
+        assert!(
+            !text
+                .split(|c: char| !c.is_alphanumeric())
+                .any(|w| w == "oop"),
+            "the short password as a value: {text}"
+        );
+    }
 }

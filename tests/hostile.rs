@@ -6,6 +6,8 @@
 //! Time and CPU bounds here are generous hang guards, never performance
 //! assertions: the point of each test is the kind of the result.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
@@ -179,8 +181,7 @@ fn a_30_mb_attribute_never_becomes_a_30_mb_log_line() {
 
 /// A BILLmanager root holding only `etc/pmsslreseller.toml` with `config`.
 fn root_with_config(config: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+    let dir = support::scratch_billmanager_root();
     std::fs::write(dir.path().join("etc/pmsslreseller.toml"), config).unwrap();
     dir
 }

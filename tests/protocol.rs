@@ -16,6 +16,8 @@ use pmsslreseller::protocol::error::ErrorKind;
 use pmsslreseller::protocol::settings::MODULE_PARAMS;
 use quick_xml::events::Event;
 
+mod support;
+
 const BIN: &str = env!("CARGO_BIN_EXE_pmsslreseller");
 
 struct Run {
@@ -26,7 +28,7 @@ struct Run {
 }
 
 fn run(args: &[&str]) -> Run {
-    let root = tempfile::tempdir().unwrap();
+    let root = support::scratch_billmanager_root();
     let out = Command::new(BIN)
         .args(args)
         .env("MGR5_ROOT", root.path())
@@ -247,8 +249,7 @@ fn help_for_humans() {
 
 #[test]
 fn broken_config_is_reported_as_config_error() {
-    let root = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(root.path().join("etc")).unwrap();
+    let root = support::scratch_billmanager_root();
     std::fs::write(
         root.path().join("etc/pmsslreseller.toml"),
         "[upstream]\ntimeout = 5\n",

@@ -808,6 +808,13 @@ fn print_terms(terms: &[(String, TermCost)], losing: usize) {
         "Over one local term from {} (certificates live 200/100/47 days, SC-081): upstream purchases and margin",
         crate::clock::today()
     );
+    // Both models are shown because the module cannot tell which one the
+    // upstream follows; a loss belongs to the per-certificate one only.
+    println!(
+        "A subscription upstream sells the term once (reissues free); a per-certificate upstream is paid \
+         again for each certificate. Both rows are shown: which of the two your upstream follows is not \
+         known to the module."
+    );
     let rows: Vec<Vec<String>> = terms
         .iter()
         .map(|(template, c)| {
@@ -822,7 +829,7 @@ fn print_terms(terms: &[(String, TermCost)], losing: usize) {
                 money(c.cost, &c.currency),
                 money(c.sell, &c.currency),
                 money(c.margin, &c.currency),
-                if c.loses_money { "LOSES MONEY" } else { "ok" }.to_string(),
+                term_status(c).to_string(),
             ]
         })
         .collect();
@@ -844,9 +851,19 @@ fn print_terms(terms: &[(String, TermCost)], losing: usize) {
     );
     if losing > 0 {
         println!(
-            "warning: {losing} term(s) lose money: on a per-certificate upstream each renewal is paid again. \
-             Raise those prices, or sell them only from a subscription upstream."
+            "warning: {losing} term(s) lose money, but only if your upstream sells one certificate per purchase \
+             (each renewal is paid again); a subscription upstream loses on none. Ask your upstream which it \
+             is; if per certificate, raise those prices."
         );
+    }
+}
+
+/// A term row's status: a loss names the model it belongs to.
+fn term_status(c: &TermCost) -> &'static str {
+    match (c.loses_money, c.model) {
+        (false, _) => "ok",
+        (true, TermModel::PerCertificate) => "LOSES MONEY if per-certificate",
+        (true, TermModel::Subscription) => "LOSES MONEY",
     }
 }
 

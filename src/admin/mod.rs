@@ -11,11 +11,14 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 use crate::paths::MgrRoot;
+use crate::secret::MIN_GUARDED_LEN;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "pmsslreseller",
     version,
+    // The bare name on a terminal: the whole usage, not a one-line error.
+    arg_required_else_help = true,
     about = "BILLmanager processing module reselling SSL certificates from an upstream BILLmanager",
     after_help = "BILLmanager itself runs this binary as `pmsslreseller --command <name> [--item N …]`.\n\
                   The commands above are for administrators. MGR5_ROOT selects the BILLmanager root \
@@ -202,11 +205,31 @@ fn dispatch(command: AdminCommand, root: &MgrRoot) -> i32 {
     }
 }
 
+/// The active pmsslreseller modules whose upstream password is short
+/// ([`crate::secret::Secret::is_short`]). Reads BILLmanager's database and key.
+fn short_password_modules(
+    root: &MgrRoot,
+    config: &Config,
+) -> crate::protocol::error::Result<Vec<u64>> {
+    use crate::billing::{CryptKey, Db, Mgrctl};
+    let mut db = Db::connect(&Mgrctl::configured(root, config))?;
+    let key = CryptKey::load(root)?;
+    let mut short = Vec::new();
+    for id in db.active_modules(crate::paths::MODULE_NAME)? {
+        if db.module_settings(id, &key)?.password.is_short() {
+            short.push(id);
+        }
+    }
+    Ok(short)
+}
+
 /// `pmsslreseller config`: where things are, the effective settings as TOML,
-/// and every value problem (exit 1 when there is one).
+/// and every problem of the file, not only the first (exit 1 when there is one).
 fn show_config(root: &MgrRoot) -> i32 {
     let path = root.config_file();
-    let config = match Config::load_unchecked(&path) {
+    // Every problem of the file at once: the keys it cannot take (left at
+    // their defaults below), then the values and combinations.
+    let (config, mut problems) = match Config::load_report(&path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -232,10 +255,32 @@ fn show_config(root: &MgrRoot) -> i32 {
         );
     }
     println!();
-    println!("# Effective settings (defaults included), as written in the file:");
+    if problems.is_empty() {
+        println!("# Effective settings (defaults included), as written in the file:");
+    } else {
+        println!(
+            "# Effective settings (defaults included; a key of unknown name or wrong type is \
+             left out, its default shown), as written in the file:"
+        );
+    }
     print!("{}", config.to_toml());
-    let mut problems = config.value_problems();
+    problems.extend(config.value_problems());
     problems.extend(config.safety_problems());
+    println!();
+    match short_password_modules(root, &config) {
+        Ok(short) if short.is_empty() => {
+            println!("upstream passwords: none shorter than {MIN_GUARDED_LEN} characters")
+        }
+        Ok(short) => {
+            for id in short {
+                eprintln!(
+                    "warning: {}",
+                    crate::commands::module::short_password_warning(id)
+                );
+            }
+        }
+        Err(e) => println!("upstream passwords: not checked ({})", e.message),
+    }
     for p in &problems {
         eprintln!("error: {p}");
     }

@@ -82,6 +82,12 @@ pub fn run(ctx: &Ctx) -> Result<Option<String>> {
         ModuleError::value("stdin", format!("cannot read the settings from stdin: {e}"))
     })?;
     let conn = connection_from_stdin(&input)?;
+    if conn.password.is_short() {
+        log::warn!(
+            "the upstream password entered {}",
+            crate::secret::SHORT_PASSWORD_ADVICE
+        );
+    }
     let client = Client::new(&conn, &ctx.config.upstream)?;
     log::info!(
         "checking upstream {} as {}",

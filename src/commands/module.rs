@@ -70,6 +70,28 @@ fn check_ours(db: &mut Db, id: u64) -> Result<()> {
     Ok(())
 }
 
+/// A warn line in the log, once per module and process, when the module's
+/// upstream password is short ([`crate::secret::Secret::is_short`]).
+fn warn_if_short_password(settings: &ModuleSettings) {
+    static WARNED: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
+    if !settings.password.is_short() {
+        return;
+    }
+    let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
+    if !warned.contains(&settings.id) {
+        warned.push(settings.id);
+        log::warn!("{}", short_password_warning(settings.id));
+    }
+}
+
+/// The one wording of "module `id` has a short upstream password".
+pub fn short_password_warning(id: u64) -> String {
+    format!(
+        "processing module {id}: the upstream password {}",
+        crate::secret::SHORT_PASSWORD_ADVICE
+    )
+}
+
 /// The one wording of "that module is not ours".
 pub fn not_our_module(id: u64, name: &str, module: &str) -> ModuleError {
     let (name, module) = (crate::logging::quote(name), crate::logging::quote(module));
@@ -87,6 +109,7 @@ pub fn not_our_module(id: u64, name: &str, module: &str) -> ModuleError {
 pub fn connect(settings: &ModuleSettings, config: &Config) -> Result<Client> {
     // So a refused login can name the module (credential health).
     super::credential_health::note_module(settings);
+    warn_if_short_password(settings);
     let conn = Connection {
         url: settings.url.clone(),
         username: settings.username.clone(),

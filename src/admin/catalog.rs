@@ -44,7 +44,7 @@ pub struct RefreshArgs {
     /// Accept an export with no certificate tariff (normally refused as broken).
     #[arg(long)]
     pub allow_empty: bool,
-    /// Exit 1 when a local price is under the [pricing] margin floor of the
+    /// Exit 1 when a local price is under the `[pricing]` margin floor of the
     /// new upstream costs (for cron).
     #[arg(long)]
     pub check: bool,

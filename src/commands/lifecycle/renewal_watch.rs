@@ -1,7 +1,7 @@
 //! A renewal found upstream that no local prolong asked for: the upstream
 //! renewed, and charged the reseller, on its own (evidence-2026-12 "Orders":
 //! an upstream's auto-renewal). Orders carry `autoprolong=off` so this should
-//! not happen ([order] autoprolong_off); when it does, it is logged at warn
+//! not happen (`[order] autoprolong_off`); when it does, it is logged at warn
 //! with the amount, so the admin sees the money that moved.
 //!
 //! The local expiry does not follow it (the local paid term moves

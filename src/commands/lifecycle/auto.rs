@@ -92,7 +92,7 @@ pub fn facts(job: &Job, view: &CertView) -> Facts {
     }
 }
 
-/// One sync pass (reconcile.rs) and then the term's next step, for
+/// One sync pass (reconcile/apply.rs) and then the term's next step, for
 /// `sync_item` and the cron `sync`. A dry run reads the upstream and plans,
 /// and writes nothing anywhere.
 ///

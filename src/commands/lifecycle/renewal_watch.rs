@@ -7,7 +7,7 @@
 //! The local expiry does not follow it (the local paid term moves
 //! only with a local prolong); the next local prolong finds the upstream term
 //! already past the local one and adopts it instead of paying again.
-//! Warned once per upstream expiry seen (reconcile.rs records it).
+//! Warned once per upstream expiry seen (reconcile/apply.rs records it).
 
 use chrono::NaiveDate;
 

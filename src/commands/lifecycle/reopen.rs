@@ -27,7 +27,7 @@ pub fn run(job: &mut Job) -> Result<()> {
     let upstream_id = job.require_upstream_id()?;
     // A reissue or renewal the module started itself and left "sent" is
     // settled first: the customer's reissue is never taken for it, so the
-    // customer's CSR and names always reach the upstream (reconcile.rs).
+    // customer's CSR and names always reach the upstream (reconcile/effect.rs).
     let settled = if job.operation_still_open()? {
         settle_module_owned(job, upstream_id)?
     } else {

@@ -3,7 +3,7 @@
 //!
 //! The pass is `auto::sync_and_keep_valid`, shared with the bulk sync: one
 //! upstream read → the state mapped (status.rs) → the facts written where
-//! they differ (reconcile.rs `apply_facts`: on issue the certificate,
+//! they differ (reconcile/apply.rs `apply_facts`: on issue the certificate,
 //! `certificate.save`, and the paid term of a new service,
 //! `service.setexpiredate`; on failure `certificate.failed`) → the service
 //! form → the sub-status last (`commit_status`). Idempotent and cheap: every

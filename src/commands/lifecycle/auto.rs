@@ -23,7 +23,7 @@ use super::reconcile::{
     applied_upstream, apply_facts, commit_status, reissue_request, renewal_visible, upstream_state,
     SyncOutcome,
 };
-use super::status::ServiceStatus;
+use super::status_map::ServiceStatus;
 use super::tariff::{cached_terms, upstream_tariff};
 use super::term::{
     certificate_text, describe, next_action_text, plan, validation_note, Action, Facts, Plan,

@@ -34,7 +34,7 @@ use super::reconcile::{
     Payment,
 };
 use super::report::report_ordered;
-use super::status::{is_pending, local_status, ServiceStatus};
+use super::status_map::{is_pending, local_status, ServiceStatus};
 use super::tariff::{check_names, check_paid_slots, order_period, upstream_tariff};
 
 pub fn run(job: &mut Job) -> Result<()> {

@@ -20,7 +20,7 @@ use super::reconcile::{
     reissue_request, reissue_visible, settle_module_owned, upstream_state as state_of,
 };
 use super::reissue_kind::choose;
-use super::status::{is_pending, status_name, ServiceStatus};
+use super::status_map::{is_pending, status_name, ServiceStatus};
 use super::tariff::{cached_terms, check_names, check_paid_slots, upstream_tariff};
 
 pub fn run(job: &mut Job) -> Result<()> {

@@ -6,7 +6,7 @@ use crate::billing::Mgrctl;
 use crate::commands::lifecycle::job::{set_status, Job, SERVICE_STATUS_PARAM};
 use crate::commands::lifecycle::renewal_watch;
 use crate::commands::lifecycle::report::report_first_issue;
-use crate::commands::lifecycle::status::{
+use crate::commands::lifecycle::status_map::{
     local_status, map_upstream, ServiceStatus, UpstreamState,
 };
 use crate::commands::lifecycle::term::{first_term_end, UPSTREAM_EXPIRY_PARAM};

@@ -7,7 +7,9 @@ use chrono::NaiveDate;
 use crate::billing::CertificateOrderData;
 use crate::commands::lifecycle::intent::{digest, Intent, IntentOp, Phase, INTENT_PARAM};
 use crate::commands::lifecycle::job::Job;
-use crate::commands::lifecycle::status::{is_pending, map_upstream, ServiceStatus, UpstreamState};
+use crate::commands::lifecycle::status_map::{
+    is_pending, map_upstream, ServiceStatus, UpstreamState,
+};
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::{CertView, Reissue, ReissueKind};
 

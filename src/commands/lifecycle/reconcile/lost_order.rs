@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use crate::commands::lifecycle::intent::{Intent, IntentOp, Phase, INTENT_PARAM};
 use crate::commands::lifecycle::job::{Job, UPSTREAM_ID_PARAM};
-use crate::commands::lifecycle::status::ItemStatus;
+use crate::commands::lifecycle::status_map::ItemStatus;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::{ApiErrorClass, CertView, UpstreamError};
 

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use chrono::NaiveDate;
 
 use crate::commands::lifecycle::intent::Intent;
-use crate::commands::lifecycle::status::ItemStatus;
+use crate::commands::lifecycle::status_map::ItemStatus;
 
 /// The list columns reconciliation reads.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,10 +17,10 @@ mod support;
 mod util;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
-use support::billing::{TestDb, TestMgr, EXAMPLE_CSR};
+use support::billing::{TestMgr, EXAMPLE_CSR};
 use support::sim::{SimUpstream, PASS, USER};
+use support::world::{Base, WorldBuilder};
 use util::{count, describe, print_table, run_module, Counts, Figure, Row, Samples};
 
 const TARIFF: u64 = 3033;
@@ -73,15 +73,15 @@ impl Step {
 }
 
 /// Run `args` once against `root`, adding its time and calls to `step`.
-fn measure(step: &mut Step, root: &Path, up: &SimUpstream, args: &[&str]) {
+fn measure(step: &mut Step, mgr: &TestMgr, up: &SimUpstream, args: &[&str]) {
     up.clear_journal();
-    let _ = util::take_mgrctl_calls(root);
-    step.times.push(run_module(root, args, None));
+    let _ = util::take_mgrctl_calls(mgr.path());
+    step.times.push(run_module(mgr, args, None));
     add(
         &mut step.upstream,
         &count(up.journal().iter().map(|e| e.func.as_str())),
     );
-    let calls = util::take_mgrctl_calls(root);
+    let calls = util::take_mgrctl_calls(mgr.path());
     add(&mut step.mgrctl, &count(calls.iter().map(String::as_str)));
     let distinct: BTreeSet<&String> = calls.iter().collect();
     if distinct.len() != calls.len() {
@@ -93,18 +93,17 @@ fn measure(step: &mut Step, root: &Path, up: &SimUpstream, args: &[&str]) {
 fn main() {
     println!("machine: {}", util::machine());
     let items = util::items(20);
-    let account = format!("{USER}:{PASS}:100000.00:EUR");
-    let up = SimUpstream::start_with(&["--account", &account]);
-    let db = TestDb::create();
-    let mgr = TestMgr::new(&db);
-    let root = mgr.path().to_path_buf();
-    let module = db.seed_module(&up.url(), USER, PASS);
-    let tariff = db.seed_certificate_tariff(&format!("ssl_{TARIFF}"));
+    let base = WorldBuilder::new()
+        .account(USER, PASS, "100000.00")
+        .tariffs(&[TARIFF])
+        .build();
+    let (module, tariff) = (base.module(), base.tariff());
+    let Base { up, db, mgr, .. } = base;
     let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/sim/fixtures/catalog.xml");
     let module_id = module.to_string();
     // The tariff check before ordering reads the cached catalog, as in production.
     run_module(
-        &root,
+        &mgr,
         &[
             "catalog",
             "refresh",
@@ -135,7 +134,7 @@ fn main() {
 
         measure(
             &mut open,
-            &root,
+            &mgr,
             &up,
             &[
                 "--command",
@@ -150,15 +149,15 @@ fn main() {
             .item_param(item, "pmss_upstream_id")
             .and_then(|v| v.parse().ok())
             .expect("open saved the upstream id");
-        measure(&mut pending_same, &root, &up, &sync_item);
+        measure(&mut pending_same, &mgr, &up, &sync_item);
         up.tick();
-        measure(&mut enrolled, &root, &up, &sync_item);
+        measure(&mut enrolled, &mgr, &up, &sync_item);
         assert_eq!(db.item_param(item, "service_status").as_deref(), Some("4"));
         up.issue(Some(upstream_id));
-        measure(&mut first_issue, &root, &up, &sync_item);
+        measure(&mut first_issue, &mgr, &up, &sync_item);
         assert_eq!(db.item_param(item, "service_status").as_deref(), Some("5"));
         assert!(db.certificate_crt(item).is_some(), "certificate saved");
-        measure(&mut issued_same, &root, &up, &sync_item);
+        measure(&mut issued_same, &mgr, &up, &sync_item);
 
         let n = open.times.0.len();
         both.push(open.times.0[n - 1] + first_issue.times.0[n - 1]);

@@ -15,33 +15,35 @@ mod util;
 
 use std::path::Path;
 
-use support::billing::{TestDb, TestMgr};
-use support::sim::{SimUpstream, PASS, USER};
+use support::billing::TestMgr;
+use support::sim::{PASS, START_BALANCE, USER};
+use support::world::{Base, WorldBuilder};
 use util::{describe, print_table, run_module, take_mgrctl_counts, Row, Samples};
 
 const RUNS: usize = 50;
 
-fn repeat(root: &Path, args: &[&str], stdin: Option<&str>) -> Samples {
+fn repeat(mgr: &TestMgr, args: &[&str], stdin: Option<&str>) -> Samples {
     // One warm-up run: page cache and dynamic loader, as on a live server.
-    run_module(root, args, stdin);
+    run_module(mgr, args, stdin);
     let mut s = Samples::default();
     for _ in 0..RUNS {
-        s.push(run_module(root, args, stdin));
+        s.push(run_module(mgr, args, stdin));
     }
     s
 }
 
 fn main() {
     println!("machine: {}", util::machine());
-    let up = SimUpstream::start();
-    let db = TestDb::create();
-    let mgr = TestMgr::new(&db);
-    let module = db.seed_module(&up.url(), USER, PASS);
+    let base = WorldBuilder::new()
+        .account(USER, PASS, START_BALANCE)
+        .build();
+    let module = base.module();
+    let Base { up, db, mgr, .. } = base;
     let root = mgr.path().to_path_buf();
     let mut rows = Vec::new();
 
     up.clear_journal();
-    let s = repeat(&root, &["--command", "features"], None);
+    let s = repeat(&mgr, &["--command", "features"], None);
     rows.push(Row {
         what: "features (no catalog cached)".into(),
         samples: s,
@@ -55,7 +57,7 @@ fn main() {
     let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/sim/fixtures/catalog.xml");
     let module_id = module.to_string();
     run_module(
-        &root,
+        &mgr,
         &[
             "catalog",
             "refresh",
@@ -69,7 +71,7 @@ fn main() {
     up.clear_journal();
     // The refresh's own price-check paramlist is not features'.
     take_mgrctl_counts(&root);
-    let s = repeat(&root, &["--command", "features"], None);
+    let s = repeat(&mgr, &["--command", "features"], None);
     rows.push(Row {
         what: "features (simulator catalog cached)".into(),
         samples: s,
@@ -114,9 +116,9 @@ fn main() {
     let same = refresh_args(&big_file);
     let same: Vec<&str> = same.iter().map(String::as_str).collect();
     let mut s = Samples::default();
-    run_module(&root, &same, None);
+    run_module(&mgr, &same, None);
     for _ in 0..CATALOG_RUNS {
-        s.push(run_module(&root, &same, None));
+        s.push(run_module(&mgr, &same, None));
     }
     let unchanged_median = s.median();
     rows.push(Row {
@@ -137,7 +139,7 @@ fn main() {
     let mut s = Samples::default();
     for run in 0..CATALOG_RUNS {
         let args: Vec<&str> = changed[run % 2].iter().map(String::as_str).collect();
-        s.push(run_module(&root, &args, None));
+        s.push(run_module(&mgr, &args, None));
     }
     let changed_median = s.median();
     rows.push(Row {
@@ -156,7 +158,7 @@ fn main() {
             note: "parse only, inside one interpreter (start-up not counted)".into(),
         });
     }
-    let s = repeat(&root, &["--command", "features"], None);
+    let s = repeat(&mgr, &["--command", "features"], None);
     let features_median = s.median();
     rows.push(Row {
         what: "features (5,000 templates cached)".into(),
@@ -200,7 +202,7 @@ fn main() {
         up.url()
     );
     up.clear_journal();
-    let s = repeat(&root, &["--command", "check_connection"], Some(&stdin));
+    let s = repeat(&mgr, &["--command", "check_connection"], Some(&stdin));
     let calls = util::count(up.journal().iter().map(|e| e.func.as_str()));
     rows.push(Row {
         what: "check_connection".into(),

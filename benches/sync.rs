@@ -26,9 +26,9 @@ use std::time::Instant;
 
 use mysql::prelude::Queryable;
 
-use support::billing::{TestDb, TestMgr};
+use support::billing::TestDb;
 use support::bulk::{move_upstream, seed_ordered_set, TARIFF};
-use support::sim::SimUpstream;
+use support::world::{Base, WorldBuilder};
 use util::{count, describe, print_table, run_module, take_mgrctl_counts, Row, Samples};
 
 const PASS: &str = "bench-secret";
@@ -51,15 +51,14 @@ fn main() {
     );
     let bulk_items = util::items(10_000);
     let per_item_items = bulk_items.min(500);
-    let up = SimUpstream::start_with(&[]);
-    let db = TestDb::create();
-    let mgr = if direct {
-        TestMgr::new(&db)
-    } else {
-        TestMgr::with_core(&db)
-    };
+    // No account here: `seed_ordered_set` makes each module's own.
+    let base = WorldBuilder::new()
+        .core_mgrctl(!direct)
+        .tariffs(&[TARIFF])
+        .build();
+    let tariff = base.tariff();
+    let Base { up, db, mgr, .. } = base;
     let root = mgr.path().to_path_buf();
-    let tariff = db.seed_certificate_tariff(&format!("ssl_{TARIFF}"));
 
     let seeding = Instant::now();
     let (module_a, ids_a) = seed_ordered_set(&up, &db, tariff, "per-item", PASS, per_item_items);
@@ -86,7 +85,7 @@ fn main() {
     for item in &items_a {
         let item_s = item.to_string();
         per_item.push(run_module(
-            &root,
+            &mgr,
             &["--command", "sync_item", "--item", &item_s],
             None,
         ));
@@ -105,7 +104,7 @@ fn main() {
     up.reset_stats();
     let module_b_s = module_b.to_string();
     let mut bulk = Samples::default();
-    bulk.push(run_module(&root, &["sync", "--module", &module_b_s], None));
+    bulk.push(run_module(&mgr, &["sync", "--module", &module_b_s], None));
     let up_b = count(up.journal().iter().map(|e| e.func.as_str()));
     let mg_b = take_mgrctl_counts(&root);
     let sim_b = up.stats();
@@ -122,7 +121,7 @@ fn main() {
     let mut steady = Samples::default();
     const STEADY_RUNS: usize = 3;
     for _ in 0..STEADY_RUNS {
-        steady.push(run_module(&root, &["sync", "--module", &module_b_s], None));
+        steady.push(run_module(&mgr, &["sync", "--module", &module_b_s], None));
     }
     let up_c = count(up.journal().iter().map(|e| e.func.as_str()));
     let mg_c = take_mgrctl_counts(&root);

@@ -8,7 +8,7 @@
 //! silently (import leaves them out and logs them, `pricing preview` marks
 //! them).
 
-pub mod term;
+pub mod term_cost;
 
 use std::collections::BTreeMap;
 

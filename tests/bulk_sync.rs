@@ -26,6 +26,7 @@ use support::billing::{run_module, TestDb, TestMgr};
 use support::bin_path;
 use support::bulk::{move_upstream, seed_ordered_set, TARIFF};
 use support::sim::{SeedOrders, SimFault, SimUpstream};
+use support::world::{Base, WorldBuilder};
 
 const USER: &str = "bulk";
 const PASS: &str = "Bulk-S3cret!pw";
@@ -43,21 +44,20 @@ impl World {
     /// `ITEMS` ordered certificates, moved on upstream (half issued, a
     /// quarter enrolled, a quarter unchanged), `[sync] concurrency` as given.
     fn new(concurrency: u32) -> World {
-        World::with_mgr(concurrency, TestMgr::with_core)
+        World::with_mgr(concurrency, true)
     }
 
-    /// [`World::new`] with the stand-in `mgr` makes (direct mode: each
-    /// mgrctl call a process with a connection of its own).
-    fn with_mgr(concurrency: u32, mgr: fn(&TestDb) -> TestMgr) -> World {
-        let up = SimUpstream::start_with(&[]);
-        let db = TestDb::create();
-        let mgr = mgr(&db);
-        std::fs::write(
-            mgr.path().join("etc/pmsslreseller.toml"),
-            format!("[sync]\nconcurrency = {concurrency}\n"),
-        )
-        .unwrap();
-        let tariff = db.seed_certificate_tariff(&format!("ssl_{TARIFF}"));
+    /// [`World::new`] with the stand-in in core mode or not (direct mode:
+    /// each mgrctl call a process with a connection of its own).
+    fn with_mgr(concurrency: u32, core: bool) -> World {
+        // No account here: `seed_ordered_set` makes the module's own.
+        let base = WorldBuilder::new()
+            .core_mgrctl(core)
+            .config(&format!("[sync]\nconcurrency = {concurrency}\n"))
+            .tariffs(&[TARIFF])
+            .build();
+        let tariff = base.tariff();
+        let Base { up, db, mgr, .. } = base;
         let (module, upstream_ids) = seed_ordered_set(&up, &db, tariff, USER, PASS, ITEMS);
         move_upstream(&up, &upstream_ids);
         up.clear_journal();
@@ -416,7 +416,7 @@ fn an_item_relinked_during_the_run_is_synced_from_its_new_upstream_id() {
 fn a_dropped_database_connection_costs_at_most_the_items_in_flight() {
     // Direct mode: the only long-lived connections to the test database are
     // the sync's own.
-    let w = World::with_mgr(2, TestMgr::new);
+    let w = World::with_mgr(2, false);
     w.hold_reads_up();
     let child = w.spawn_sync(Stdio::piped);
     let deadline = Instant::now() + std::time::Duration::from_secs(30);

@@ -9,8 +9,9 @@ mod support;
 
 use mysql::prelude::Queryable;
 
-use support::billing::{certificate_params, run_module, TestDb, TestMgr, EXAMPLE_CSR};
+use support::billing::{certificate_params, run_module, TestDb, TestMgr};
 use support::sim::{JournalEntry, SimUpstream};
+use support::world::{Base, WorldBuilder};
 
 const USER: &str = "reseller";
 const PASSWORD: &str = "Upstr3am-S3cret!pw";
@@ -34,22 +35,16 @@ impl World {
     /// `sim_args`: more `billmgr-sim upstream` options; `config`: more
     /// lines of etc/pmsslreseller.toml.
     fn with(sim_args: &[&str], config: &str) -> World {
-        let account = format!("{USER}:{PASSWORD}:1000.00:EUR");
-        let mut args = vec!["--account", account.as_str()];
-        args.extend_from_slice(sim_args);
-        let up = SimUpstream::start_with(&args);
-        let db = TestDb::create();
-        let mgr = TestMgr::new(&db);
-        std::fs::write(
-            mgr.path().join("etc/pmsslreseller.toml"),
-            format!("{CONFIG}{config}"),
-        )
-        .unwrap();
-        std::fs::write(mgr.path().join("etc/debug.conf"), "pmsslreseller 9\n").unwrap();
-        let module = db.seed_module(&up.url(), USER, PASSWORD);
-        let tariff = db.seed_certificate_tariff(&format!("ssl_{TARIFF}"));
-        let item =
-            db.seed_certificate_item(module, tariff, 12, &certificate_params(), Some(EXAMPLE_CSR));
+        let base = WorldBuilder::new()
+            .account(USER, PASSWORD, "1000.00")
+            .sim_args(sim_args)
+            .config(&format!("{CONFIG}{config}"))
+            .debug_log()
+            .tariffs(&[TARIFF])
+            .item(12, &certificate_params())
+            .build();
+        let (module, item) = (base.module(), base.item());
+        let Base { up, db, mgr, .. } = base;
         World {
             up,
             db,

@@ -18,6 +18,7 @@ use support::billing::{
 };
 use support::bin_path;
 use support::sim::{SimFault, SimUpstream};
+use support::world::{Base, WorldBuilder};
 
 const USER: &str = "reseller";
 const PASSWORD: &str = "Upstr3am-S3cret!pw";
@@ -46,21 +47,14 @@ impl World {
     /// `core`: the mgrctl stand-in in core mode (a call whose mgrctl was
     /// killed is still applied); `knobs`: simulator knobs `NAME=VALUE`.
     fn with(core: bool, knobs: &[&str]) -> World {
-        let account = format!("{USER}:{PASSWORD}:1000.00:EUR");
-        let mut args = vec!["--account", account.as_str()];
-        for k in knobs {
-            args.extend(["--knob", k]);
-        }
-        let up = SimUpstream::start_with(&args);
-        let db = TestDb::create();
-        let mgr = if core {
-            TestMgr::with_core(&db)
-        } else {
-            TestMgr::new(&db)
-        };
-        let module = db.seed_module(&up.url(), USER, PASSWORD);
-        db.seed_certificate_tariff(&format!("ssl_{TARIFF_A}"));
-        db.seed_certificate_tariff(&format!("ssl_{TARIFF_B}"));
+        let base = WorldBuilder::new()
+            .account(USER, PASSWORD, "1000.00")
+            .knobs(knobs)
+            .core_mgrctl(core)
+            .tariffs(&[TARIFF_A, TARIFF_B])
+            .build();
+        let module = base.module();
+        let Base { up, db, mgr, .. } = base;
         // The provider's own account: where BILLmanager puts services
         // imported without --account (the stand-in takes the lowest id).
         db.conn()

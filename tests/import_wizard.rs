@@ -17,6 +17,7 @@ use rust_decimal::Decimal;
 use support::billing::{run_module, TestDb, TestMgr};
 use support::bin_path;
 use support::sim::SimUpstream;
+use support::world::{Base, WorldBuilder};
 
 const USER: &str = "reseller";
 const PASSWORD: &str = "Wizard-Upstr3am-pw";
@@ -36,12 +37,12 @@ struct World {
 impl World {
     /// Pricing `rules` go to `etc/pmsslreseller.toml`.
     fn new(rules: &str) -> World {
-        let account = format!("{USER}:{PASSWORD}:1000.00:EUR");
-        let up = SimUpstream::start_with(&["--account", account.as_str()]);
-        let db = TestDb::create();
-        let mgr = TestMgr::new(&db);
-        std::fs::write(mgr.path().join("etc/pmsslreseller.toml"), rules).unwrap();
-        let module = db.seed_module(&up.url(), USER, PASSWORD);
+        let base = WorldBuilder::new()
+            .account(USER, PASSWORD, "1000.00")
+            .config(rules)
+            .build();
+        let module = base.module();
+        let Base { up, db, mgr, .. } = base;
         db.conn()
             .query_drop("INSERT INTO account (name, project) VALUES ('Customer', 1)")
             .unwrap();

@@ -23,6 +23,7 @@ use pmsslreseller::commands::lifecycle::intent::{Intent, IntentOp, Phase};
 use support::billing::{certificate_params, run_module, TestDb, TestMgr, EXAMPLE_CSR};
 use support::bin_path;
 use support::sim::{JournalEntry, SimAccount, SimFault, SimUpstream};
+use support::world::{Base, WorldBuilder};
 
 const USER: &str = "reseller";
 const PASSWORD: &str = "Upstr3am-S3cret!pw";
@@ -77,28 +78,18 @@ impl World {
 
     /// `sim_args`: more `billmgr-sim upstream` options (e.g. `--fault …`).
     fn build(extra: &[&str], sim_args: &[&str]) -> World {
-        let account = format!("{USER}:{PASSWORD}:1000.00:EUR");
-        let mut args = vec!["--account", account.as_str()];
-        args.extend_from_slice(sim_args);
-        let up = SimUpstream::start_with(&args);
-        let db = TestDb::create();
-        let mgr = TestMgr::new(&db);
-        if !extra.is_empty() {
-            mgr.write_conf(
-                "localhost",
-                "root",
-                "",
-                &support::billing::mysql_socket(),
-                extra,
-            );
-        }
-        std::fs::write(mgr.path().join("etc/pmsslreseller.toml"), CONFIG).unwrap();
-        // Most verbose logging: the password must stay out even of debug lines.
-        std::fs::write(mgr.path().join("etc/debug.conf"), "pmsslreseller 9\n").unwrap();
-        let module = db.seed_module(&up.url(), USER, PASSWORD);
-        let tariff = db.seed_certificate_tariff(&format!("ssl_{TARIFF}"));
-        let item =
-            db.seed_certificate_item(module, tariff, 12, &certificate_params(), Some(EXAMPLE_CSR));
+        let base = WorldBuilder::new()
+            .account(USER, PASSWORD, "1000.00")
+            .sim_args(sim_args)
+            .mgrctl_conf(extra)
+            .config(CONFIG)
+            // Most verbose logging: the password must stay out even of debug lines.
+            .debug_log()
+            .tariffs(&[TARIFF])
+            .item(12, &certificate_params())
+            .build();
+        let (module, item) = (base.module(), base.item());
+        let Base { up, db, mgr, .. } = base;
         World {
             up,
             db,

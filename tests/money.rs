@@ -34,6 +34,7 @@ use pmsslreseller::commands::lifecycle::intent::{Intent, Phase};
 use support::billing::{certificate_params, TestDb, TestMgr, EXAMPLE_CSR};
 use support::bin_path;
 use support::sim::{JournalEntry, SimFault, SimUpstream};
+use support::world::{Base, WorldBuilder};
 
 const USER: &str = "reseller";
 const PASSWORD: &str = "Upstr3am-S3cret!pw";
@@ -92,24 +93,15 @@ impl World {
     }
 
     fn build(profile: &str, knobs: &[&str]) -> World {
-        let account = format!("{USER}:{PASSWORD}:100000.00:EUR");
-        let mut args = vec![
-            "--account".to_string(),
-            account,
-            "--profile".to_string(),
-            profile.to_string(),
-        ];
-        for k in knobs {
-            args.push("--knob".into());
-            args.push(k.to_string());
-        }
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let up = SimUpstream::start_with(&args);
-        let db = TestDb::create();
-        let mgr = TestMgr::new(&db);
-        std::fs::write(mgr.path().join("etc/pmsslreseller.toml"), CONFIG).unwrap();
-        let module = db.seed_module(&up.url(), USER, PASSWORD);
-        let tariff = db.seed_certificate_tariff(&format!("ssl_{TARIFF}"));
+        let base = WorldBuilder::new()
+            .account(USER, PASSWORD, "100000.00")
+            .profile(profile)
+            .knobs(knobs)
+            .config(CONFIG)
+            .tariffs(&[TARIFF])
+            .build();
+        let (module, tariff) = (base.module(), base.tariff());
+        let Base { up, db, mgr, .. } = base;
         World {
             up,
             db,

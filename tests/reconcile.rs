@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 
 use support::billing::{run_module, TestDb, TestMgr};
 use support::sim::{SimAccount, SimUpstream};
+use support::world::{Base, WorldBuilder};
 
 const USER: &str = "reseller";
 const PASSWORD: &str = "B00ks-Str4ight!pw";
@@ -34,12 +35,12 @@ struct World {
 
 impl World {
     fn new() -> World {
-        let account = format!("{USER}:{PASSWORD}:1000.00:EUR");
-        let up = SimUpstream::start_with(&["--account", account.as_str()]);
-        let db = TestDb::create();
-        let mgr = TestMgr::new(&db);
-        let module = db.seed_module(&up.url(), USER, PASSWORD);
-        let tariff = db.seed_certificate_tariff(&format!("ssl_{TARIFF}"));
+        let base = WorldBuilder::new()
+            .account(USER, PASSWORD, "1000.00")
+            .tariffs(&[TARIFF])
+            .build();
+        let (module, tariff) = (base.module(), base.tariff());
+        let Base { up, db, mgr, .. } = base;
         World {
             up,
             db,

@@ -23,8 +23,9 @@ use mysql::prelude::Queryable;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use support::billing::{certificate_params, run_module_env, TestDb, TestMgr, EXAMPLE_CSR};
+use support::billing::{certificate_params, run_module_env, TestDb, TestMgr};
 use support::sim::SimUpstream;
+use support::world::{Base, WorldBuilder};
 
 const USER: &str = "reseller";
 const PASSWORD: &str = "Upstr3am-S3cret!pw";
@@ -55,31 +56,21 @@ impl World {
 
     /// An upstream of `term_model` with further simulator knobs (`NAME=VALUE`).
     fn with_knobs(term_model: &str, knobs: &[&str]) -> World {
-        let account = format!("{USER}:{PASSWORD}:1000.00:EUR");
-        let knob = format!("term_model={term_model}");
-        let mut args = vec![
-            "--account",
-            &account,
-            "--knob",
-            "issue_mode=instant",
-            "--knob",
-            &knob,
-        ];
-        for k in knobs {
-            args.extend(["--knob", k]);
-        }
-        let up = SimUpstream::start_with(&args);
-        let db = TestDb::create();
-        let mgr = TestMgr::new(&db);
-        std::fs::write(mgr.path().join("etc/pmsslreseller.toml"), CONFIG).unwrap();
-        let module = db.seed_module(&up.url(), USER, PASSWORD);
-        let tariff = db.seed_certificate_tariff(&format!("ssl_{TARIFF}"));
         // A single-name certificate: this tariff sells no SANs.
         let params: Vec<(&str, &str)> = certificate_params()
             .into_iter()
             .filter(|(k, _)| *k != "altname")
             .collect();
-        let item = db.seed_certificate_item(module, tariff, 24, &params, Some(EXAMPLE_CSR));
+        let base = WorldBuilder::new()
+            .account(USER, PASSWORD, "1000.00")
+            .knobs(&["issue_mode=instant", &format!("term_model={term_model}")])
+            .knobs(knobs)
+            .config(CONFIG)
+            .tariffs(&[TARIFF])
+            .item(24, &params)
+            .build();
+        let (module, item) = (base.module(), base.item());
+        let Base { up, db, mgr, .. } = base;
         let w = World {
             up,
             db,

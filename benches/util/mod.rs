@@ -1,20 +1,20 @@
 //! Shared by the process benchmarks (`startup`, `lifecycle`, `sync`): timing
-//! statistics, the result table, running the module binary as BILLmanager
-//! does, and counting calls in the two journals (the simulator's upstream
+//! statistics, the result table, the tests' own run of the module binary
+//! timed, and counting calls in the two journals (the simulator's upstream
 //! journal and the mgrctl stand-in's `var/mgrctl-journal.jsonl`).
 //!
 //! Included with `#[path]` next to the integration-test support code, so the
-//! benchmarks build their worlds exactly like the tests (real MariaDB, real
-//! `billmgr-sim`), from the release binaries (`make bench` builds them).
+//! benchmarks build their worlds with the tests' builder (real MariaDB, real
+//! `billmgr-sim`) and run the module as the tests do, from the release
+//! binaries (`make bench` builds them).
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::bin_path;
+use crate::support::billing::TestMgr;
 
 /// Timings of repeated runs of one thing.
 #[derive(Debug, Clone, Default)]
@@ -76,39 +76,14 @@ pub fn print_table(title: &str, rows: &[Row]) {
     }
 }
 
-/// Run `pmsslreseller` with `MGR5_ROOT` = `root` (also the working
-/// directory, as BILLmanager does); returns the wall time, asserting exit 0.
-pub fn run_module(root: &Path, args: &[&str], stdin: Option<&str>) -> Duration {
+/// The tests' [`run_module`](crate::support::billing::run_module) (the
+/// binary with `MGR5_ROOT` = the root of `mgr`, also its working directory,
+/// as BILLmanager runs it), timed up to its collected output; asserts exit 0.
+pub fn run_module(mgr: &TestMgr, args: &[&str], stdin: Option<&str>) -> Duration {
     let started = Instant::now();
-    let mut child = Command::new(bin_path("pmsslreseller"))
-        .args(args)
-        .env("MGR5_ROOT", root)
-        .current_dir(root)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run pmsslreseller");
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("stdin pipe")
-            .write_all(input.as_bytes())
-            .expect("write stdin");
-    }
-    let out = child.wait_with_output().expect("wait for pmsslreseller");
+    let (code, out, err) = crate::support::billing::run_module(mgr, args, stdin);
     let took = started.elapsed();
-    assert!(
-        out.status.success(),
-        "pmsslreseller {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(code, 0, "pmsslreseller {args:?} failed: {out}{err}");
     took
 }
 

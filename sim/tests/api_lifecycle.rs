@@ -2,6 +2,8 @@
 
 mod common;
 use common::*;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 use serde_json::{json, Value};
 
 fn pem_blocks(pem: &str) -> usize {
@@ -28,7 +30,7 @@ fn tick_moves_3_4_5_and_issues_a_real_chain() {
     let view = sim.api("certificate.edit", &[("elid", &id.to_string())]);
     let crt = text(&view, "doc/crt").expect("crt once issued");
     assert_eq!(pem_blocks(&crt), 2, "leaf + intermediate");
-    let ders = rustls_pemfile::certs(&mut crt.as_bytes())
+    let ders = CertificateDer::pem_slice_iter(crt.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .expect("valid PEM");
     assert_eq!(ders.len(), 2);

@@ -2,6 +2,8 @@
 
 mod common;
 use common::*;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -62,7 +64,7 @@ fn https_with_the_generated_ca() {
     );
     let ca = std::fs::read(dir.path().join("ca.pem")).unwrap();
     let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut ca.as_slice()) {
+    for cert in CertificateDer::pem_slice_iter(&ca) {
         roots.add(cert.unwrap()).unwrap();
     }
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(

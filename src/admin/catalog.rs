@@ -20,7 +20,7 @@ use crate::commands::catalog_refresh::{self, Refreshed, Stored};
 use crate::commands::price_watch::{self, LocalPrices, PriceCheck};
 use crate::config::Config;
 use crate::paths::MgrRoot;
-use crate::pricing::term::{term_cost, TermCost, TermModel};
+use crate::pricing::term_cost::{term_cost, TermCost, TermModel};
 use crate::pricing::{Pricer, Quote, QuoteStatus};
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 
@@ -44,7 +44,7 @@ pub struct RefreshArgs {
     /// Accept an export with no certificate tariff (normally refused as broken).
     #[arg(long)]
     pub allow_empty: bool,
-    /// Exit 1 when a local price is under the [pricing] margin floor of the
+    /// Exit 1 when a local price is under the `[pricing]` margin floor of the
     /// new upstream costs (for cron).
     #[arg(long)]
     pub check: bool,
@@ -789,7 +789,7 @@ pub fn preview(root: &MgrRoot, config: &Config, args: &PreviewArgs) -> i32 {
 }
 
 /// Each priced period as one local term from today, under both
-/// upstream models (pricing/term.rs).
+/// upstream models (pricing/term_cost.rs).
 fn term_costs(config: &Config, quotes: &[(&Tariff, Quote)]) -> Vec<(String, TermCost)> {
     let today = crate::clock::today();
     let before = config.lifecycle.reissue_before_days;

@@ -23,7 +23,7 @@ use crate::billing::{CryptKey, Db, ItemStatus};
 use crate::commands::lifecycle::intent::{Intent, IntentOp, Phase, INTENT_PARAM};
 use crate::commands::lifecycle::job::{ITEMTYPE, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM};
 use crate::commands::lifecycle::renewal_watch::asked_for;
-use crate::commands::lifecycle::status::{local_status, ServiceStatus};
+use crate::commands::lifecycle::status_map::{local_status, ServiceStatus};
 use crate::commands::lifecycle::term::{cert_end, CERTIFICATE_PARAM, LEGACY_CERT_NOT_AFTER_PARAM};
 use crate::commands::module::{connect, open_module, OpenModule};
 use crate::config::Config;

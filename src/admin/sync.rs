@@ -38,7 +38,7 @@ use crate::commands::lifecycle::job::{
 use crate::commands::lifecycle::lock::{lock_within, open_lock_file};
 use crate::commands::lifecycle::maintenance;
 use crate::commands::lifecycle::reconcile::SyncOutcome;
-use crate::commands::lifecycle::status::{list_row_is_active, local_status, ServiceStatus};
+use crate::commands::lifecycle::status_map::{list_row_is_active, local_status, ServiceStatus};
 use crate::commands::lifecycle::term::{
     shown_cert_end, CERTIFICATE_PARAM, PAID_UNTIL_PARAM, UPSTREAM_EXPIRY_PARAM,
 };

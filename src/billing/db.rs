@@ -7,7 +7,7 @@
 //!
 //! Every value read is optional: no public schema says which columns may be
 //! NULL or what they hold (field evidence field-2026-12 §7). So rows are read
-//! as `mysql::Row`s and each value is converted by [`column`] — never by the
+//! as `mysql::Row`s and each value is converted by [`column`](mod@column) — never by the
 //! mysql crate's typed reads, which panic on a NULL or a value they cannot
 //! convert. Each reader decides, and says in its doc, what a NULL or a bad
 //! value means for its use: a documented default, a row left out (and

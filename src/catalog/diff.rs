@@ -43,7 +43,7 @@ impl CatalogDiff {
 }
 
 /// What the diff compares of one cached tariff, borrowed from the cache
-/// file's text: read by [`super::cache::load_facts`] without the rest of the
+/// file's text: read by [`super::cache::facts`] without the rest of the
 /// model (add-ons, siteinfo, skipped entries, warnings), because reading the
 /// whole old catalog cost as much as parsing the new export.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -30,14 +30,16 @@ use crate::commands::lifecycle::intent::{Intent, IntentOp, Phase, INTENT_PARAM};
 use crate::commands::lifecycle::job::{ITEMTYPE, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM};
 use crate::commands::lifecycle::lock::{lock_within, open_lock_file};
 use crate::commands::lifecycle::reconcile::may_be_order;
-use crate::commands::lifecycle::status::{local_status, map_upstream, status_name, UpstreamState};
+use crate::commands::lifecycle::status_map::{
+    local_status, map_upstream, status_name, UpstreamState,
+};
 use crate::commands::module::{open_module, OpenModule};
 use crate::config::Config;
 use crate::paths::MgrRoot;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::{is_possible_id, CertView};
 
-use super::lifecycle::status::ServiceStatus;
+use super::lifecycle::status_map::ServiceStatus;
 
 /// Item param marking a service created by import (value: the import date).
 pub const IMPORTED_PARAM: &str = "pmss_imported";

@@ -356,7 +356,7 @@ pub enum Command {
 
 impl Command {
     /// The command and its arguments; a command we do not answer is
-    /// `not_supported` (module-protocol.md §6.3 [design]).
+    /// `not_supported` (module-protocol.md §6.3; a design choice).
     pub fn from_args(a: &Args) -> Result<Command> {
         let name = a.command.as_deref().ok_or_else(|| {
             ModuleError::missed(

@@ -360,7 +360,7 @@ impl Client {
     /// [`UpstreamError::IncompleteList`], and callers decide nothing from a
     /// part. A total that changes between pages means the list moved while
     /// it was read (a row deleted shifts the rest): it is read again, up to
-    /// [`LIST_READS`] times. At most [`wire::MAX_LIST_PAGES`] pages.
+    /// `LIST_READS` times. At most [`wire::MAX_LIST_PAGES`] pages.
     pub fn certificate_list(&self) -> Result<Vec<CertSummary>, UpstreamError> {
         let func = wire::FUNC_CERT_LIST;
         let mut reads = 1;

@@ -5,6 +5,7 @@
 pub mod billing;
 pub mod bulk;
 pub mod sim;
+pub mod world;
 
 use std::path::{Path, PathBuf};
 

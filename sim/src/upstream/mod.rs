@@ -61,7 +61,7 @@ struct Args {
     /// NAME=VALUE — set a behaviour knob (repeatable).
     #[arg(long = "knob", value_name = "NAME=VALUE")]
     knobs: Vec<String>,
-    /// func:kind[:count[:delay_ms]] — script a fault (repeatable); kind `error=TYPE` for API errors.
+    /// `func:kind[:count[:delay_ms]]` — script a fault (repeatable); kind `error=TYPE` for API errors.
     #[arg(long = "fault", value_name = "SPEC")]
     faults: Vec<String>,
     /// Serve HTTPS; writes the generated CA to DIR/ca.pem (CA key kept in DIR/ca-key.pem).

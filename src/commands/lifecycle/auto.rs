@@ -23,7 +23,7 @@ use super::reconcile::{
     applied_upstream, apply_facts, commit_status, reissue_request, renewal_visible, upstream_state,
     SyncOutcome,
 };
-use super::status::ServiceStatus;
+use super::status_map::ServiceStatus;
 use super::tariff::{cached_terms, upstream_tariff};
 use super::term::{
     certificate_text, describe, next_action_text, plan, validation_note, Action, Facts, Plan,
@@ -92,7 +92,7 @@ pub fn facts(job: &Job, view: &CertView) -> Facts {
     }
 }
 
-/// One sync pass (reconcile.rs) and then the term's next step, for
+/// One sync pass (reconcile/apply.rs) and then the term's next step, for
 /// `sync_item` and the cron `sync`. A dry run reads the upstream and plans,
 /// and writes nothing anywhere.
 ///

@@ -3,7 +3,7 @@
 //!
 //! It makes a lost answer or a crash recoverable: a rerun that finds an intent
 //! in phase `Sent` knows that an order/renewal/reissue may exist upstream and
-//! looks it up (reconcile.rs) instead of paying again. The key of one money
+//! looks it up (reconcile/lost_order.rs) instead of paying again. The key of one money
 //! movement is (item, op, generation); `generation` grows by one each time a
 //! new movement starts after the previous one finished.
 //!
@@ -240,7 +240,7 @@ impl Intent {
     /// or, with none, the module itself (its automatic reissue or renewal,
     /// or an admin's run without an operation). Only the owner finishes a
     /// movement as its own; another run settles it first from what the
-    /// upstream shows (reconcile.rs `settle_module_owned`).
+    /// upstream shows (reconcile/effect.rs `settle_module_owned`).
     pub fn module_owned(&self) -> bool {
         self.ro.is_none()
     }

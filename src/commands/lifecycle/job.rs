@@ -20,7 +20,7 @@ use super::intent::{
     decide, effective, now_unix, Decision, Intent, IntentOp, Phase, Run, INTENT_PARAM,
 };
 use super::lock::ItemLock;
-use super::status::ServiceStatus;
+use super::status_map::ServiceStatus;
 
 /// Item param holding the upstream certificate id.
 pub const UPSTREAM_ID_PARAM: &str = "pmss_upstream_id";

@@ -24,7 +24,7 @@ pub mod renewal_watch;
 pub mod reopen;
 pub mod report;
 pub mod setparam;
-pub mod status;
+pub mod status_map;
 pub mod suspend;
 pub mod sync_item;
 pub mod tariff;

@@ -2,7 +2,7 @@
 //!
 //! 0. The running operation is gone (intent.rs `decide`)? Nothing at all.
 //! 1. Already ordered (upstream id on the item)? Then only finish.
-//! 2. A previous send whose answer was lost? Look the order up (reconcile.rs)
+//! 2. A previous send whose answer was lost? Look the order up (reconcile/lost_order.rs)
 //!    and adopt it; order again only when it is certainly not there.
 //! 3. Otherwise: read the order data, decide the period (whole months, or a
 //!    trial only where the upstream tariff sells one: tariff.rs
@@ -34,7 +34,7 @@ use super::reconcile::{
     Payment,
 };
 use super::report::report_ordered;
-use super::status::{is_pending, local_status, ServiceStatus};
+use super::status_map::{is_pending, local_status, ServiceStatus};
 use super::tariff::{check_names, check_paid_slots, order_period, upstream_tariff};
 
 pub fn run(job: &mut Job) -> Result<()> {
@@ -84,7 +84,7 @@ pub fn run(job: &mut Job) -> Result<()> {
 /// Record the intent, order, save the id. An order the upstream put into
 /// its cart is recorded as such and looked up at once: adopted when the
 /// upstream shows it paid, else the run fails saying it waits unpaid
-/// (reconcile.rs `settle_lost_order`).
+/// (reconcile/lost_order.rs `settle_lost_order`).
 fn place_order(job: &mut Job, generation: u32, attempt: u32) -> Result<Adopted> {
     let data = CertificateOrderData::load(job.db, &job.key, job.item_id)?;
     let pricelist = upstream_tariff(job)?;
@@ -165,7 +165,7 @@ fn place_order(job: &mut Job, generation: u32, attempt: u32) -> Result<Adopted> 
 /// (read back) so the rerun adopts the order from the intent without a list
 /// lookup, and the run fails: open never reports without the stored id. If
 /// that write fails too, the intent is still `Sent` and the rerun finds the
-/// order upstream by `remoteid` (reconcile.rs) before ordering anything.
+/// order upstream by `remoteid` (reconcile/order_match.rs) before ordering anything.
 fn record_order(job: &mut Job, intent: Intent, upstream_id: u64) -> Result<()> {
     let Err(e) = job.save_upstream_id(upstream_id) else {
         return Ok(());

@@ -29,7 +29,7 @@ use super::term::{prolonged_term_end, PAID_UNTIL_PARAM};
 pub fn run(job: &mut Job) -> Result<()> {
     let upstream_id = job.require_upstream_id()?;
     // A movement the module started itself and left "sent" is settled first:
-    // never finished as this operation's own (reconcile.rs).
+    // never finished as this operation's own (reconcile/effect.rs).
     let settled = if job.operation_still_open()? {
         settle_module_owned(job, upstream_id)?
     } else {

@@ -1,13 +1,13 @@
 //! A renewal found upstream that no local prolong asked for: the upstream
 //! renewed, and charged the reseller, on its own (evidence-2026-12 "Orders":
 //! an upstream's auto-renewal). Orders carry `autoprolong=off` so this should
-//! not happen ([order] autoprolong_off); when it does, it is logged at warn
+//! not happen (`[order] autoprolong_off`); when it does, it is logged at warn
 //! with the amount, so the admin sees the money that moved.
 //!
 //! The local expiry does not follow it (the local paid term moves
 //! only with a local prolong); the next local prolong finds the upstream term
 //! already past the local one and adopts it instead of paying again.
-//! Warned once per upstream expiry seen (reconcile.rs records it).
+//! Warned once per upstream expiry seen (reconcile/apply.rs records it).
 
 use chrono::NaiveDate;
 

@@ -20,14 +20,14 @@ use super::reconcile::{
     reissue_request, reissue_visible, settle_module_owned, upstream_state as state_of,
 };
 use super::reissue_kind::choose;
-use super::status::{is_pending, status_name, ServiceStatus};
+use super::status_map::{is_pending, status_name, ServiceStatus};
 use super::tariff::{cached_terms, check_names, check_paid_slots, upstream_tariff};
 
 pub fn run(job: &mut Job) -> Result<()> {
     let upstream_id = job.require_upstream_id()?;
     // A reissue or renewal the module started itself and left "sent" is
     // settled first: the customer's reissue is never taken for it, so the
-    // customer's CSR and names always reach the upstream (reconcile.rs).
+    // customer's CSR and names always reach the upstream (reconcile/effect.rs).
     let settled = if job.operation_still_open()? {
         settle_module_owned(job, upstream_id)?
     } else {

@@ -2,8 +2,8 @@
 //! upstream one (module-protocol.md §13).
 //!
 //! The pass is `auto::sync_and_keep_valid`, shared with the bulk sync: one
-//! upstream read → the state mapped (status.rs) → the facts written where
-//! they differ (reconcile.rs `apply_facts`: on issue the certificate,
+//! upstream read → the state mapped (status_map.rs) → the facts written where
+//! they differ (reconcile/apply.rs `apply_facts`: on issue the certificate,
 //! `certificate.save`, and the paid term of a new service,
 //! `service.setexpiredate`; on failure `certificate.failed`) → the service
 //! form → the sub-status last (`commit_status`). Idempotent and cheap: every
@@ -20,7 +20,7 @@ use crate::protocol::error::Result;
 
 use super::auto::sync_and_keep_valid;
 use super::job::Job;
-use super::status::status_name;
+use super::status_map::status_name;
 
 pub fn run(job: &mut Job) -> Result<()> {
     if ItemStatus::from_db(job.item.status) == ItemStatus::Deleted {

@@ -23,6 +23,7 @@ pub mod pricing;
 pub mod protocol;
 pub mod secret;
 pub mod upstream;
+pub mod vocab;
 pub mod x509;
 pub mod xmltree;
 

@@ -21,8 +21,9 @@ use std::sync::{Mutex, OnceLock};
 
 use log::{Level, LevelFilter, Metadata, Record};
 
-use crate::paths::{MgrRoot, MODULE_NAME};
+use crate::paths::MgrRoot;
 use crate::secret::redact;
+use crate::vocab::MODULE_NAME;
 
 struct FileLogger {
     file: Mutex<std::fs::File>,

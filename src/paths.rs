@@ -8,9 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
-
-/// Module name: file name of the binary, `<plugin name>`, `processingmodule.module`.
-pub const MODULE_NAME: &str = "pmsslreseller";
+use crate::vocab::MODULE_NAME;
 
 pub const DEFAULT_ROOT: &str = "/usr/local/mgr5";
 

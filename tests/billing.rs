@@ -8,10 +8,9 @@ mod support;
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use pmsslreseller::billing::{
-    ApproverMethod, CertificateOrderData, CryptKey, Db, ItemStatus, Period, ServiceStatus,
-};
+use pmsslreseller::billing::{ApproverMethod, CertificateOrderData, CryptKey, Db};
 use pmsslreseller::protocol::error::{ErrorKind, ModuleError};
+use pmsslreseller::vocab::{ItemStatus, Period, ServiceStatus};
 use support::billing::*;
 
 struct Fixture {

@@ -497,7 +497,7 @@ fn a_numeric_status_column_is_read_when_item_status_is_a_label() {
     assert_eq!(rows[0].item_status.as_deref(), Some("In progress"));
     assert_eq!(
         rows[0].status,
-        Some(pmsslreseller::billing::ItemStatus::Processing)
+        Some(pmsslreseller::vocab::ItemStatus::Processing)
     );
     let (code, out, err) = w.run(&["sync", "--module", &w.module.to_string()]);
     assert_eq!(code, 0, "{out}{err}");

@@ -1029,7 +1029,7 @@ fn open_crashed_after_order(w: &World) -> (u64, u64) {
     let id = client(w)
         .certificate_order(&pmsslreseller::upstream::CertOrder {
             pricelist: TARIFF,
-            period: pmsslreseller::billing::OrderPeriod::Months(12),
+            period: pmsslreseller::vocab::OrderPeriod::Months(12),
             remoteid: w.item.to_string(),
             cn: "example.com".into(),
             csr: EXAMPLE_CSR.into(),

@@ -387,7 +387,7 @@ fn descriptor_has_ru_and_en_text_for_every_error_type_and_field() {
 /// param renamed in the code is renamed in the form, or this fails.
 #[test]
 fn service_form_shows_the_params_sync_writes_with_ru_and_en_text() {
-    use pmsslreseller::commands::lifecycle::term::FORM_PARAMS;
+    use pmsslreseller::vocab::item_params::FORM_PARAMS;
     let d = descriptor();
     let inputs: Vec<String> = elements(&d)
         .iter()

@@ -64,7 +64,7 @@ fn client_cfg(s: &SimUpstream, cfg: UpstreamConfig) -> Client {
 fn order(cn: &str, remoteid: &str) -> CertOrder {
     CertOrder {
         pricelist: 3033,
-        period: pmsslreseller::billing::OrderPeriod::Months(12),
+        period: pmsslreseller::vocab::OrderPeriod::Months(12),
         remoteid: remoteid.to_string(),
         cn: cn.to_string(),
         csr: CSR.to_string(),

@@ -5,7 +5,8 @@
 
 use crate::commands::getbalance::read_balances;
 use crate::config::Config;
-use crate::paths::{MgrRoot, MODULE_NAME};
+use crate::paths::MgrRoot;
+use crate::vocab::MODULE_NAME;
 
 pub fn run(root: &MgrRoot, config: &Config, module: Option<u64>) -> i32 {
     let results = match read_balances(root, config, module) {

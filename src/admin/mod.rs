@@ -215,7 +215,7 @@ fn short_password_modules(
     let mut db = Db::connect(&Mgrctl::configured(root, config))?;
     let key = CryptKey::load(root)?;
     let mut short = Vec::new();
-    for id in db.active_modules(crate::paths::MODULE_NAME)? {
+    for id in db.active_modules(crate::vocab::MODULE_NAME)? {
         if db.module_settings(id, &key)?.password.is_short() {
             short.push(id);
         }

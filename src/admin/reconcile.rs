@@ -19,12 +19,12 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::billing::{CryptKey, Db, ItemStatus};
-use crate::commands::lifecycle::intent::{Intent, IntentOp, Phase, INTENT_PARAM};
-use crate::commands::lifecycle::job::{ITEMTYPE, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM};
+use crate::billing::{CryptKey, Db};
+use crate::commands::lifecycle::intent::{Intent, IntentOp, Phase};
+use crate::commands::lifecycle::job::ITEMTYPE;
 use crate::commands::lifecycle::renewal_watch::asked_for;
 use crate::commands::lifecycle::status_map::{local_status, ServiceStatus};
-use crate::commands::lifecycle::term::{cert_end, CERTIFICATE_PARAM, LEGACY_CERT_NOT_AFTER_PARAM};
+use crate::commands::lifecycle::term::cert_end;
 use crate::commands::module::{connect, open_module, OpenModule};
 use crate::config::Config;
 use crate::paths::MgrRoot;
@@ -32,6 +32,10 @@ use crate::protocol::error::{ModuleError, Result};
 use crate::upstream::{
     is_possible_id, ApiErrorClass, CertSummary, CertView, Client, UpstreamError,
 };
+use crate::vocab::item_params::INTENT_PARAM;
+use crate::vocab::item_params::{CERTIFICATE_PARAM, LEGACY_CERT_NOT_AFTER_PARAM};
+use crate::vocab::item_params::{SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM};
+use crate::vocab::ItemStatus;
 
 /// What kind of disagreement a row reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -769,7 +773,10 @@ mod tests {
             ]
         );
         let orphan = &r.rows[1];
-        assert!(orphan.action.contains("pmss_upstream_id=14"), "{orphan:?}");
+        assert!(
+            orphan.action.contains(&format!("{UPSTREAM_ID_PARAM}=14")),
+            "{orphan:?}"
+        );
         assert!(r.rows[5].upstream.contains("21.00 EUR"));
         assert!(r.rows.iter().all(|r| !r.action.is_empty()));
         assert!(!r.is_clean());

@@ -30,18 +30,14 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 
-use crate::billing::{Db, ItemStatus, Mgrctl};
+use crate::billing::{Db, Mgrctl};
 use crate::commands::lifecycle::auto::{sync_and_keep_valid, Looked};
-use crate::commands::lifecycle::job::{
-    Job, JobSpec, SharedModule, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM,
-};
+use crate::commands::lifecycle::job::{Job, JobSpec, SharedModule};
 use crate::commands::lifecycle::lock::{lock_within, open_lock_file};
 use crate::commands::lifecycle::maintenance;
 use crate::commands::lifecycle::reconcile::SyncOutcome;
 use crate::commands::lifecycle::status_map::{list_row_is_active, local_status, ServiceStatus};
-use crate::commands::lifecycle::term::{
-    shown_cert_end, CERTIFICATE_PARAM, PAID_UNTIL_PARAM, UPSTREAM_EXPIRY_PARAM,
-};
+use crate::commands::lifecycle::term::shown_cert_end;
 use crate::commands::module::{connect, open_module, OpenModule};
 use crate::commands::Ctx;
 use crate::config::Config;
@@ -49,6 +45,9 @@ use crate::paths::MgrRoot;
 use crate::protocol::args::{Args, ServiceOp};
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::{is_possible_id, CertSummary};
+use crate::vocab::item_params::{CERTIFICATE_PARAM, PAID_UNTIL_PARAM, UPSTREAM_EXPIRY_PARAM};
+use crate::vocab::item_params::{SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM};
+use crate::vocab::ItemStatus;
 
 /// Counters printed in the summary.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -27,12 +27,11 @@ use rust_decimal::Decimal;
 
 use super::crypt::CryptKey;
 use super::mgrctl::Mgrctl;
-use super::period::Period;
-use super::status::ItemStatus;
 use crate::logging::{quote, shorten};
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::protocol::settings;
 use crate::secret::{redact, Secret};
+use crate::vocab::{ItemStatus, Period};
 use column::{required, unusable, Bad, Problem};
 
 /// Where MySQL/MariaDB put their socket, probed in this order when

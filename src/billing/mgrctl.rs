@@ -22,9 +22,10 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use crate::paths::{MgrRoot, MODULE_NAME};
+use crate::paths::MgrRoot;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::secret::{contains_secret, redact, MASK};
+use crate::vocab::MODULE_NAME;
 use crate::xmltree::{parse_tree, Node};
 
 /// Values longer than this are logged as their length only (PEMs, error XML).

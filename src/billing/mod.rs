@@ -1,16 +1,14 @@
 //! Local BILLmanager access (module-protocol.md §9–§11): reads from its MySQL
 //! database ([`Db`]), writes through `mgrctl` ([`Mgrctl`]), crypted values
 //! ([`CryptKey`]), the one reader of certificate order data
-//! ([`CertificateOrderData`]), the status vocabularies ([`ItemStatus`],
-//! [`ServiceStatus`]) and what a service's period means ([`Period`]).
+//! ([`CertificateOrderData`]). The words it shares with the other layers
+//! (status numbers, periods, item param names) are in [`crate::vocab`].
 
 pub mod crypt;
 pub mod csr;
 pub mod db;
 pub mod mgrctl;
 pub mod order_data;
-pub mod period;
-pub mod status;
 
 pub use crypt::CryptKey;
 pub use db::{
@@ -19,5 +17,3 @@ pub use db::{
 };
 pub use mgrctl::Mgrctl;
 pub use order_data::{ApproverMethod, CertificateOrderData};
-pub use period::{OrderPeriod, Period};
-pub use status::{ItemStatus, ServiceStatus};

@@ -12,17 +12,10 @@ use super::crypt::CryptKey;
 use super::csr;
 use super::db::{CertificateRow, Db, ItemRow};
 use crate::protocol::error::{ModuleError, Result};
-
-/// Item params holding the order data (§12.3).
-pub const PARAM_CN: &str = "CN";
-pub const PARAM_ALTNAME: &str = "altname";
-pub const PARAM_OLD_ALTNAME: &str = "old_altname";
-pub const PARAM_APPROVER_EMAIL: &str = "approver_email";
-pub const PARAM_APPROVER_METHOD: &str = "approver_method";
-/// Fallback when the `certificate` row has no CSR.
-pub const PARAM_CSR: &str = "csr";
-/// Prefixes of contact params passed through to the upstream order.
-pub const CONTACT_PREFIXES: &[&str] = &["adm_", "tech_", "org_"];
+use crate::vocab::item_params::{
+    ALTNAME_PARAM, APPROVER_EMAIL_PARAM, APPROVER_METHOD_PARAM, CN_PARAM, CONTACT_PREFIXES,
+    CSR_PARAM, OLD_ALTNAME_PARAM,
+};
 
 /// Domain-control validation method (item param `approver_method`).
 ///
@@ -127,7 +120,7 @@ impl CertificateOrderData {
         let csr = certificate
             .as_ref()
             .and_then(|c| c.csr.clone())
-            .or_else(|| params.get(PARAM_CSR).cloned())
+            .or_else(|| params.get(CSR_PARAM).cloned())
             .filter(|c| !c.trim().is_empty())
             .ok_or_else(|| {
                 ModuleError::missed(
@@ -140,7 +133,7 @@ impl CertificateOrderData {
                 .with_param("item", id.to_string())
             })?;
         let cn = params
-            .get(PARAM_CN)
+            .get(CN_PARAM)
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
             .or_else(|| csr::common_name(&csr))
@@ -162,12 +155,12 @@ impl CertificateOrderData {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         Ok(CertificateOrderData {
-            altnames: split_ws(params.get(PARAM_ALTNAME)),
-            old_altnames: split_ws(params.get(PARAM_OLD_ALTNAME)),
+            altnames: split_ws(params.get(ALTNAME_PARAM)),
+            old_altnames: split_ws(params.get(OLD_ALTNAME_PARAM)),
             approver_method: ApproverMethod::from_param(
-                params.get(PARAM_APPROVER_METHOD).map(String::as_str),
+                params.get(APPROVER_METHOD_PARAM).map(String::as_str),
             ),
-            approver_emails: split_commas(params.get(PARAM_APPROVER_EMAIL)),
+            approver_emails: split_commas(params.get(APPROVER_EMAIL_PARAM)),
             cn,
             csr,
             contacts,
@@ -194,7 +187,7 @@ mod tests {
             lastpricelist: None,
             pricelist_intname: "ssl_3033".into(),
             itemtype_intname: "certificate".into(),
-            period: crate::billing::Period::Months(12),
+            period: crate::vocab::Period::Months(12),
             status: 1,
             expiredate: None,
             opendate: None,

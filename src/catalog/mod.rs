@@ -22,9 +22,9 @@ pub mod templates;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::billing::period::{self, OrderPeriod};
 use crate::paths::MgrRoot;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
+use crate::vocab::period::{self, OrderPeriod};
 
 pub use parse::parse_export;
 
@@ -221,7 +221,7 @@ pub mod flags_text {
 }
 
 /// Period `length` the upstream uses for a trial (upstream-api.md §5; the
-/// special periods are kept in `billing::period`).
+/// special periods are kept in `vocab::period`).
 pub const TRIAL_LENGTH: i64 = period::TRIAL;
 
 /// One price of a tariff: `price[@currency]/period[@type][@length][@cost]`.

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 
 use super::cache::{self, TemplateCatalog, TemplateTariff};
 use super::Catalog;
-use crate::paths::{MgrRoot, MODULE_NAME};
+use crate::paths::MgrRoot;
 use crate::protocol::xml::{empty_element, text_element, Elem};
+use crate::vocab::MODULE_NAME;
 
 /// One `<template …/>`: `name` and `id` (same value, §12.2 design),
 /// `display_name` (OP-SSL's attribute), then the flags that are on, as `yes`.

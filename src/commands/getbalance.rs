@@ -11,10 +11,11 @@
 
 use crate::billing::{CryptKey, Db, Mgrctl, ModuleSettings};
 use crate::config::Config;
-use crate::paths::{MgrRoot, MODULE_NAME};
+use crate::paths::MgrRoot;
 use crate::protocol::error::{ModuleError, Result};
 use crate::protocol::xml::Elem;
 use crate::upstream::Account;
+use crate::vocab::MODULE_NAME;
 
 use super::module::{connect, our_module_settings};
 use super::Ctx;

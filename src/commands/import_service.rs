@@ -23,11 +23,9 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 
-use crate::billing::order_data::PARAM_CN;
-use crate::billing::{ItemStatus, Period};
 use crate::commands::import_pending::Pending;
-use crate::commands::lifecycle::intent::{Intent, IntentOp, Phase, INTENT_PARAM};
-use crate::commands::lifecycle::job::{ITEMTYPE, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM};
+use crate::commands::lifecycle::intent::{Intent, IntentOp, Phase};
+use crate::commands::lifecycle::job::ITEMTYPE;
 use crate::commands::lifecycle::lock::{lock_within, open_lock_file};
 use crate::commands::lifecycle::reconcile::may_be_order;
 use crate::commands::lifecycle::status_map::{
@@ -38,11 +36,13 @@ use crate::config::Config;
 use crate::paths::MgrRoot;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::{is_possible_id, CertView};
+use crate::vocab::item_params::INTENT_PARAM;
+use crate::vocab::item_params::{
+    ALTNAME_PARAM, CN_PARAM, IMPORTED_PARAM, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM,
+};
+use crate::vocab::{ItemStatus, Period};
 
 use super::lifecycle::status_map::ServiceStatus;
-
-/// Item param marking a service created by import (value: the import date).
-pub const IMPORTED_PARAM: &str = "pmss_imported";
 
 /// The one place for the names of `processing.import.service`
 /// (module-protocol.md §10.6, L-REG/RUTLD/OP-SSL). Confirmed there: the
@@ -185,7 +185,7 @@ const LINK_PARAMS: &[&str] = &[
     IMPORTED_PARAM,
     SERVICE_STATUS_PARAM,
     INTENT_PARAM,
-    PARAM_CN,
+    CN_PARAM,
 ];
 
 /// The local shape of one upstream certificate, or why it is not imported.
@@ -244,7 +244,7 @@ pub fn plan(view: &CertView, today: NaiveDate) -> std::result::Result<Planned, S
         ItemStatus::Active
     };
     // The local service is billed for the upstream's period. One that is not
-    // whole months (a trial, lifetime, daily: `billing::period`) is no term
+    // whole months (a trial, lifetime, daily: `vocab::period`) is no term
     // a local service can be renewed for, so it is not imported. An upstream
     // that shows no period: 12 months, which the admin can change.
     let period = match view.period.map(Period::from_db) {
@@ -334,7 +334,7 @@ impl PendingOrder {
             .filter(|i| i.op == IntentOp::Open && matches!(i.phase, Phase::Sent | Phase::Applied))
             .map(|mut intent| {
                 if intent.cn.is_none() {
-                    intent.cn = p.get(PARAM_CN).cloned();
+                    intent.cn = p.get(CN_PARAM).cloned();
                 }
                 PendingOrder { item, intent }
             }))
@@ -794,9 +794,9 @@ fn link(
     if let Some(a) = &account_s {
         params.push((wire::ACCOUNT, a));
     }
-    params.push((crate::billing::order_data::PARAM_CN, &view.cn));
+    params.push((CN_PARAM, &view.cn));
     if !altnames.is_empty() {
-        params.push((crate::billing::order_data::PARAM_ALTNAME, &altnames));
+        params.push((ALTNAME_PARAM, &altnames));
     }
     params.push((UPSTREAM_ID_PARAM, &upstream_id));
     params.push((IMPORTED_PARAM, &imported));

@@ -6,9 +6,10 @@
 
 use crate::billing::{CryptKey, Db, Mgrctl, ModuleSettings};
 use crate::config::Config;
-use crate::paths::{MgrRoot, MODULE_NAME};
+use crate::paths::MgrRoot;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::{Client, Connection};
+use crate::vocab::MODULE_NAME;
 
 /// A pmsslreseller processing module with the local BILLmanager it lives in.
 pub struct OpenModule {

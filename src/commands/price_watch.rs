@@ -12,10 +12,11 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::billing::{Db, ItemStatus, Period};
+use crate::billing::Db;
 use crate::catalog::{upstream_tariff_id, Catalog};
 use crate::pricing::{Pricer, PricingConfig, QuoteStatus};
 use crate::protocol::error::Result;
+use crate::vocab::{ItemStatus, Period};
 
 /// One local price: what services of a tariff and period are charged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

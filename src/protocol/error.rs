@@ -207,7 +207,7 @@ impl ModuleError {
     pub fn running_operation_xml(&self, module_id: Option<u64>, now: &str) -> String {
         let mut pm = Elem::new("processingmodule")
             .attr("date", now)
-            .attr("name", crate::paths::MODULE_NAME);
+            .attr("name", crate::vocab::MODULE_NAME);
         if let Some(id) = module_id {
             pm = pm.attr("id", id.to_string());
         }

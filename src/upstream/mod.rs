@@ -34,9 +34,9 @@ use rust_decimal::Decimal;
 pub use error::{ApiError, ApiErrorClass, UpstreamError};
 pub use url::Endpoint;
 
-use crate::billing::{ItemStatus, OrderPeriod};
 use crate::config::{OrderConfig, UpstreamConfig};
 use crate::secret::{redact, Secret, MASK};
+use crate::vocab::{ItemStatus, OrderPeriod};
 use parse::Node;
 
 /// Connection settings of one processing module (module-protocol.md §7.1).
@@ -89,7 +89,7 @@ pub struct CertView {
     pub cn: String,
     pub altnames: Vec<String>,
     pub pricelist: String,
-    /// `period` as shown: months, or a special value (`billing::Period`).
+    /// `period` as shown: months, or a special value (`vocab::Period`).
     pub period: Option<i64>,
     pub createdate: Option<String>,
     pub expiredate: Option<NaiveDate>,

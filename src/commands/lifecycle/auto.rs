@@ -12,9 +12,10 @@
 //! no running operation: nothing is reported to BILLmanager (`post*`), the
 //! local paid term does not move, and the service stays active.
 
-use crate::billing::{CertificateOrderData, ItemStatus, OrderPeriod};
+use crate::billing::CertificateOrderData;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::{wire, CertView, ReissueKind};
+use crate::vocab::{ItemStatus, OrderPeriod};
 use crate::x509;
 
 use super::intent::{digest, now_unix, Decision, Intent, IntentOp, Phase};
@@ -27,8 +28,10 @@ use super::status_map::ServiceStatus;
 use super::tariff::{cached_terms, upstream_tariff};
 use super::term::{
     certificate_text, describe, next_action_text, plan, validation_note, Action, Facts, Plan,
-    CERTIFICATE_PARAM, LEGACY_VALIDATION_PARAM, NEXT_ACTION_PARAM, NO_PAID_RENEWAL,
-    PAID_UNTIL_PARAM,
+    NO_PAID_RENEWAL,
+};
+use crate::vocab::item_params::{
+    CERTIFICATE_PARAM, INTENT_PARAM, LEGACY_VALIDATION_PARAM, NEXT_ACTION_PARAM, PAID_UNTIL_PARAM,
 };
 
 /// What one look at a service planned and did.
@@ -350,7 +353,7 @@ fn go(job: &mut Job, op: IntentOp, view: &CertView) -> Result<Go> {
                     format!(
                         "item {}: the upstream answered ok to the automatic renewal sent at {} UTC, but its \
                          expiry did not move; check the upstream account (cart, payments), then delete item \
-                         param pmss_intent",
+                         param {INTENT_PARAM}",
                         job.item_id, i.sent_at_text
                     ),
                 ));

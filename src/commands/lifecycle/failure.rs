@@ -16,9 +16,11 @@ use crate::config::LifecycleConfig;
 use crate::protocol::args::ServiceOp;
 use crate::protocol::error::{ErrorKind, ModuleError};
 
-use super::intent::{effective, now_unix, Intent, Phase, INTENT_PARAM};
-use super::job::UPSTREAM_ID_PARAM;
+use super::intent::{effective, now_unix, Intent, Phase};
+
 use crate::commands::credential_health::problem_raised as credential_problem_raised;
+use crate::vocab::item_params::INTENT_PARAM;
+use crate::vocab::item_params::UPSTREAM_ID_PARAM;
 
 /// Tries allowed for `command` before manual handling.
 pub fn max_tries(op: ServiceOp, cfg: &LifecycleConfig) -> u32 {

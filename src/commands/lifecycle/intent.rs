@@ -20,8 +20,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Item param holding the record.
-pub const INTENT_PARAM: &str = "pmss_intent";
+use crate::vocab::item_params::INTENT_PARAM;
 
 /// The money-moving (or certificate-changing) upstream operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,7 +92,7 @@ pub struct Intent {
     pub cn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pricelist: Option<u64>,
-    /// The period sent: months, or the trial's code (`billing::period`).
+    /// The period sent: months, or the trial's code (`vocab::period`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub period: Option<i64>,
     /// Reissue kind sent (`crt_type`).

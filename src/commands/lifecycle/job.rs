@@ -7,25 +7,22 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::billing::period::MAX_MONTHS;
-use crate::billing::{CryptKey, Db, ItemRow, Mgrctl, ModuleSettings, Period};
+use crate::billing::{CryptKey, Db, ItemRow, Mgrctl, ModuleSettings};
 use crate::commands::module::{connect, our_module_settings};
 use crate::commands::Ctx;
 use crate::logging::quote;
 use crate::protocol::args::ServiceOp;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::{is_possible_id, Client, UpstreamError};
+use crate::vocab::period::MAX_MONTHS;
+use crate::vocab::Period;
 
-use super::intent::{
-    decide, effective, now_unix, Decision, Intent, IntentOp, Phase, Run, INTENT_PARAM,
-};
+use super::intent::{decide, effective, now_unix, Decision, Intent, IntentOp, Phase, Run};
+
 use super::lock::ItemLock;
 use super::status_map::ServiceStatus;
+use crate::vocab::item_params::{INTENT_PARAM, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM};
 
-/// Item param holding the upstream certificate id.
-pub const UPSTREAM_ID_PARAM: &str = "pmss_upstream_id";
-/// Item param BILLmanager shows as the certificate sub-status.
-pub const SERVICE_STATUS_PARAM: &str = "service_status";
 /// Product type we serve.
 pub const ITEMTYPE: &str = "certificate";
 
@@ -352,7 +349,7 @@ impl<'a> Job<'a> {
 
     /// The service's period in whole months, for what is bought or dated by
     /// the month (a renewal, the paid term). Any other period
-    /// (`billing::period`: trial, lifetime, daily, unknown) is a `value` error
+    /// (`vocab::period`: trial, lifetime, daily, unknown) is a `value` error
     /// naming it, raised before anything is sent.
     pub fn period_months(&self) -> Result<u32> {
         self.item

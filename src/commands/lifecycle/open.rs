@@ -28,7 +28,7 @@ use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::{CertOrder, CertView, UpstreamError};
 
 use super::intent::{now_unix, Decision, Intent, IntentOp, Phase};
-use super::job::{record_send_failure, set_status, Job, SERVICE_STATUS_PARAM};
+use super::job::{record_send_failure, set_status, Job};
 use super::reconcile::{
     adopt, apply_view, payment_evidence, settle_lost_order, unpaid, upstream_state, Adopted,
     Payment,
@@ -36,6 +36,7 @@ use super::reconcile::{
 use super::report::report_ordered;
 use super::status_map::{is_pending, local_status, ServiceStatus};
 use super::tariff::{check_names, check_paid_slots, order_period, upstream_tariff};
+use crate::vocab::item_params::SERVICE_STATUS_PARAM;
 
 pub fn run(job: &mut Job) -> Result<()> {
     let decision = job.decide(IntentOp::Open)?;

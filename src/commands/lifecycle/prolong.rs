@@ -21,10 +21,13 @@ use chrono::NaiveDate;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::CertView;
 
-use super::intent::{now_unix, Decision, Intent, IntentOp, Phase, INTENT_PARAM};
+use super::intent::{now_unix, Decision, Intent, IntentOp, Phase};
+
 use super::job::{record_send_failure, renewal_held, renewal_refused_until, Job};
 use super::reconcile::{apply_view, renewed, settle_module_owned, sync_once};
-use super::term::{prolonged_term_end, PAID_UNTIL_PARAM};
+use super::term::prolonged_term_end;
+use crate::vocab::item_params::INTENT_PARAM;
+use crate::vocab::item_params::PAID_UNTIL_PARAM;
 
 pub fn run(job: &mut Job) -> Result<()> {
     let upstream_id = job.require_upstream_id()?;
@@ -71,7 +74,7 @@ pub fn run(job: &mut Job) -> Result<()> {
     };
     // Everything below may renew: the period must be whole months before
     // the upstream is even read (a trial, lifetime or daily period is never
-    // renewed, `billing::period`).
+    // renewed, `vocab::period`).
     let period = job.period_months()?;
     let current = match seen {
         Some(view) => view,

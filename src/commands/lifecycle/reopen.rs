@@ -8,10 +8,11 @@
 //! certificate is back in work (requested / awaiting issue) or differs from
 //! the one recorded in the intent. Then it is adopted, not sent again.
 
-use crate::billing::order_data::PARAM_OLD_ALTNAME;
-use crate::billing::{CertificateOrderData, OrderPeriod};
+use crate::billing::CertificateOrderData;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::{wire, ReissueKind};
+use crate::vocab::item_params::OLD_ALTNAME_PARAM;
+use crate::vocab::OrderPeriod;
 
 use super::intent::{digest, now_unix, Decision, Intent, IntentOp, Phase};
 use super::job::Job;
@@ -100,7 +101,7 @@ pub fn run(job: &mut Job) -> Result<()> {
     let data = CertificateOrderData::load(job.db, &job.key, job.item_id)?;
     // The SAN list before: BILLmanager's `old_altname` when it keeps one,
     // else what the upstream certificate was issued for.
-    let before_names = if data.params.contains_key(PARAM_OLD_ALTNAME) {
+    let before_names = if data.params.contains_key(OLD_ALTNAME_PARAM) {
         &data.old_altnames
     } else {
         &view.altnames

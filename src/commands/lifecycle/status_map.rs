@@ -8,7 +8,7 @@
 //! (0 unknown, 1 ordered, 2 active, 3 stopped, 4 deleted, 5 processing), plus
 //! the presence of a certificate decide.
 
-pub use crate::billing::{ItemStatus, ServiceStatus};
+pub use crate::vocab::{ItemStatus, ServiceStatus};
 
 /// Human name of a sub-status, for logs and summaries.
 pub fn status_name(s: ServiceStatus) -> &'static str {

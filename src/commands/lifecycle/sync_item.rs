@@ -15,8 +15,8 @@
 //! per-certificate upstream, a paid renewal) when the certificate ends
 //! before the paid term does.
 
-use crate::billing::ItemStatus;
 use crate::protocol::error::Result;
+use crate::vocab::ItemStatus;
 
 use super::auto::sync_and_keep_valid;
 use super::job::Job;

@@ -18,9 +18,9 @@
 //! with a clear error before anything is sent. Without a cache the upstream's
 //! own validation answers instead (logged once).
 
-use crate::billing::{OrderPeriod, Period};
 use crate::catalog::{cache, import_links, upstream_tariff_id, OrderTerms, TEMPLATE_PREFIX};
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
+use crate::vocab::{OrderPeriod, Period};
 
 use super::job::{not_months, Job};
 
@@ -114,7 +114,7 @@ pub fn cached_terms(job: &Job, upstream: u64, period: OrderPeriod) -> Result<Opt
 
 /// The period an order of the item sends upstream, with the cached terms
 /// for it (`None` without a cache), decided before anything is recorded or
-/// sent. Whole months go as they are. A trial (`billing::period`) is ordered
+/// sent. Whole months go as they are. A trial (`vocab::period`) is ordered
 /// only where the cached catalog shows the upstream tariff selling one:
 /// without a cache that cannot be told, so it is refused. Lifetime, daily and
 /// unknown periods are never sent. Each refusal is a `value` error naming the

@@ -11,37 +11,8 @@ use std::collections::BTreeMap;
 use chrono::{Days, Months, NaiveDate};
 
 use crate::baseline;
+use crate::vocab::item_params::{CERTIFICATE_PARAM, LEGACY_CERT_NOT_AFTER_PARAM};
 use crate::x509::CertFacts;
-
-/// Item params shown in the service form (xml/ descriptor, form
-/// `certificate.pmsslreseller.my`), each written only when its value
-/// changes, so each changed fact costs one `mgrctl` call.
-///
-/// The current certificate: its validity and serial in one param
-/// ([`certificate_text`]), since they change exactly when the certificate
-/// does.
-pub const CERTIFICATE_PARAM: &str = "pmss_certificate";
-/// The next planned action, with whether it needs a fresh domain validation
-/// ([`next_action_text`]): both follow from the same plan.
-pub const NEXT_ACTION_PARAM: &str = "pmss_next_action";
-/// The upstream service's own expiry as last seen (differs from the local
-/// paid term on a per-certificate upstream).
-pub const UPSTREAM_EXPIRY_PARAM: &str = "pmss_upstream_expiry";
-/// The local paid term's end as the module last set it (a renewal, a first
-/// issue) or saw it settled (a sync while BILLmanager runs no operation on
-/// the item): what one renewal adds one period to, whether or not
-/// BILLmanager moved `item.expiredate` itself at payment (prolong.rs
-/// `local_target`). Not shown in the form.
-pub const PAID_UNTIL_PARAM: &str = "pmss_paid_until";
-/// The service form's params, in the descriptor's order.
-pub const FORM_PARAMS: [&str; 3] = [CERTIFICATE_PARAM, NEXT_ACTION_PARAM, UPSTREAM_EXPIRY_PARAM];
-
-/// The form's params before it showed one param per certificate: one per
-/// fact of the certificate, and the validation note on its own. No longer written or shown; the end date
-/// is still read where an item has not been looked at since ([`cert_end`]),
-/// and the next look at such an item writes the params above in their place.
-pub const LEGACY_CERT_NOT_AFTER_PARAM: &str = "pmss_cert_not_after";
-pub const LEGACY_VALIDATION_PARAM: &str = "pmss_validation";
 
 /// The current certificate as the form shows it:
 /// `from 2026-12-02 until 2027-06-20, serial 0A1B2C`.
@@ -109,7 +80,7 @@ pub struct Facts {
     /// `[lifecycle] reissue_before_days`.
     pub before_days: u32,
     /// Why no paid term is known: the service's period is not whole months
-    /// (a trial, lifetime, daily: `billing::period`). Then no paid upstream
+    /// (a trial, lifetime, daily: `vocab::period`). Then no paid upstream
     /// renewal is ever planned for it.
     pub no_paid_term: Option<String>,
 }

@@ -18,7 +18,7 @@ use super::super::error::ApiError;
 use rust_decimal::Decimal;
 
 use super::super::parse::Node;
-use crate::billing::ItemStatus;
+use crate::vocab::ItemStatus;
 
 // ---- logging which shape a run met ------------------------------------------
 

@@ -496,8 +496,8 @@ pub fn classify_error(kind: &str, object: Option<&str>) -> ApiErrorClass {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::billing::ItemStatus;
     use crate::upstream::parse::parse_answer;
+    use crate::vocab::ItemStatus;
     use rust_decimal::Decimal;
     use std::str::FromStr;
 
@@ -543,7 +543,7 @@ mod tests {
     fn order_fields_table() {
         let o = CertOrder {
             pricelist: 3033,
-            period: crate::billing::OrderPeriod::Months(12),
+            period: crate::vocab::OrderPeriod::Months(12),
             remoteid: "item-42".into(),
             cn: "example.com".into(),
             csr: "-----BEGIN CERTIFICATE REQUEST-----\nX\n-----END CERTIFICATE REQUEST-----".into(),
@@ -591,7 +591,7 @@ mod tests {
                 ("force_use_new_cart".into(), "off".into()),
             ],
             pricelist: 3033,
-            period: crate::billing::OrderPeriod::Months(12),
+            period: crate::vocab::OrderPeriod::Months(12),
             remoteid: "1".into(),
             cn: "example.com".into(),
             csr: String::new(),
@@ -627,7 +627,7 @@ mod tests {
     fn a_trial_order_carries_the_trial_period() {
         let o = CertOrder {
             pricelist: 3033,
-            period: crate::billing::OrderPeriod::Trial,
+            period: crate::vocab::OrderPeriod::Trial,
             remoteid: "1".into(),
             cn: "example.com".into(),
             csr: String::new(),

@@ -3,16 +3,18 @@
 //! where it differs.
 
 use crate::billing::Mgrctl;
-use crate::commands::lifecycle::job::{set_status, Job, SERVICE_STATUS_PARAM};
+use crate::commands::lifecycle::job::{set_status, Job};
 use crate::commands::lifecycle::renewal_watch;
 use crate::commands::lifecycle::report::report_first_issue;
 use crate::commands::lifecycle::status_map::{
     local_status, map_upstream, ServiceStatus, UpstreamState,
 };
-use crate::commands::lifecycle::term::{first_term_end, UPSTREAM_EXPIRY_PARAM};
+use crate::commands::lifecycle::term::first_term_end;
 use crate::config::OpenConvention;
 use crate::protocol::error::Result;
 use crate::upstream::CertView;
+use crate::vocab::item_params::SERVICE_STATUS_PARAM;
+use crate::vocab::item_params::UPSTREAM_EXPIRY_PARAM;
 
 /// What one sync pass changed locally.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -103,7 +105,7 @@ pub fn apply_facts(job: &mut Job, view: &CertView) -> Result<Applied> {
             }
             // The paid term of a new service: open date + ordered period.
             // A period that is not whole months (a trial, lifetime, daily:
-            // `billing::period`) gives no paid term to compute: the local
+            // `vocab::period`) gives no paid term to compute: the local
             // expiry is left as BILLmanager keeps it.
             if job.item.expiredate.is_none() {
                 match job.item.period.months() {

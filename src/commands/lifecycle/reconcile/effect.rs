@@ -5,13 +5,14 @@
 use chrono::NaiveDate;
 
 use crate::billing::CertificateOrderData;
-use crate::commands::lifecycle::intent::{digest, Intent, IntentOp, Phase, INTENT_PARAM};
+use crate::commands::lifecycle::intent::{digest, Intent, IntentOp, Phase};
 use crate::commands::lifecycle::job::Job;
 use crate::commands::lifecycle::status_map::{
     is_pending, map_upstream, ServiceStatus, UpstreamState,
 };
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::{CertView, Reissue, ReissueKind};
+use crate::vocab::item_params::INTENT_PARAM;
 
 /// The local sub-status an upstream view maps to.
 pub fn upstream_state(view: &CertView) -> Option<ServiceStatus> {

@@ -4,11 +4,14 @@
 
 use std::collections::BTreeSet;
 
-use crate::commands::lifecycle::intent::{Intent, IntentOp, Phase, INTENT_PARAM};
-use crate::commands::lifecycle::job::{Job, UPSTREAM_ID_PARAM};
+use crate::commands::lifecycle::intent::{Intent, IntentOp, Phase};
+
+use crate::commands::lifecycle::job::Job;
 use crate::commands::lifecycle::status_map::ItemStatus;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::{ApiErrorClass, CertView, UpstreamError};
+use crate::vocab::item_params::INTENT_PARAM;
+use crate::vocab::item_params::UPSTREAM_ID_PARAM;
 
 use super::order_match::{find_order, Found, ListRow, ViewIdentity};
 
@@ -54,7 +57,7 @@ pub fn lookup_lost_order(job: &mut Job, intent: &Intent) -> Result<Lost> {
             ErrorKind::ManualRequired,
             format!(
                 "item {} has an unfinished upstream {} (generation {}, sent {} UTC) but no upstream id; \
-                 check the upstream account, then set {UPSTREAM_ID_PARAM} or delete pmss_intent",
+                 check the upstream account, then set {UPSTREAM_ID_PARAM} or delete {INTENT_PARAM}",
                 job.item_id,
                 intent.op.name(),
                 intent.generation,

@@ -16,6 +16,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod hardening;
+pub mod lock;
 pub mod logging;
 pub mod panic_net;
 pub mod paths;

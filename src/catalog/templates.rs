@@ -143,7 +143,7 @@ fn lock_messages(root: &MgrRoot) -> std::io::Result<std::fs::File> {
         .truncate(false)
         .write(true)
         .open(dir.join("messages.lock"))?;
-    if crate::commands::lifecycle::lock::lock_within(&file, MESSAGES_LOCK_WAIT)? {
+    if crate::lock::lock_within(&file, MESSAGES_LOCK_WAIT)? {
         return Ok(file);
     }
     Err(std::io::Error::new(

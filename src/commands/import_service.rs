@@ -26,13 +26,13 @@ use chrono::NaiveDate;
 use crate::commands::import_pending::Pending;
 use crate::commands::lifecycle::intent::{Intent, IntentOp, Phase};
 use crate::commands::lifecycle::job::ITEMTYPE;
-use crate::commands::lifecycle::lock::{lock_within, open_lock_file};
 use crate::commands::lifecycle::reconcile::may_be_order;
 use crate::commands::lifecycle::status_map::{
     local_status, map_upstream, status_name, UpstreamState,
 };
 use crate::commands::module::{open_module, OpenModule};
 use crate::config::Config;
+use crate::lock::{lock_within, open_lock_file};
 use crate::paths::MgrRoot;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::{is_possible_id, CertView};

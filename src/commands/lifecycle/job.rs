@@ -19,8 +19,8 @@ use crate::vocab::Period;
 
 use super::intent::{decide, effective, now_unix, Decision, Intent, IntentOp, Phase, Run};
 
-use super::lock::ItemLock;
 use super::status_map::ServiceStatus;
+use crate::lock::ItemLock;
 use crate::vocab::item_params::{INTENT_PARAM, SERVICE_STATUS_PARAM, UPSTREAM_ID_PARAM};
 
 /// Product type we serve.

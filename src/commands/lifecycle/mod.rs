@@ -2,8 +2,8 @@
 //! resume, close, setparam, and the approver list — safe under retries and crashes.
 //!
 //! One file per command, each reading like the step it implements. Shared
-//! pieces: the intent record and its state machine (`intent`), the per-item
-//! lock (`lock`), the reconciliation strategy for lost answers (`reconcile`),
+//! pieces: the intent record and its state machine (`intent`), the
+//! reconciliation strategy for lost answers (`reconcile`),
 //! the upstream → local status table (`status`), the reissue-kind choice
 //! (`reissue_kind`), failure reporting and retry caps (`failure`),
 //! maintenance mode (`maintenance`).
@@ -14,7 +14,6 @@ pub mod close;
 pub mod failure;
 pub mod intent;
 pub mod job;
-pub mod lock;
 pub mod maintenance;
 pub mod open;
 pub mod prolong;

@@ -1,4 +1,7 @@
-//! The per-item lock: one module process at a time works on one certificate.
+//! The module's file locks: the per-item lock (one module process at a time
+//! works on one certificate) and the same kind of lock for the other
+//! writers that must not overlap (the bulk sync and the service import of a
+//! module, the catalog's template names file).
 //!
 //! An exclusive `flock`-style lock (`std::fs::File::lock`) on
 //! `var/pmsslreseller/locks/item-<id>.lock`. The kernel drops it when the

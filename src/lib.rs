@@ -22,6 +22,7 @@ pub mod panic_net;
 pub mod paths;
 pub mod pricing;
 pub mod protocol;
+pub mod quote;
 pub mod secret;
 pub mod upstream;
 pub mod vocab;

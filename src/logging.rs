@@ -22,6 +22,7 @@ use std::sync::{Mutex, OnceLock};
 use log::{Level, LevelFilter, Metadata, Record};
 
 use crate::paths::MgrRoot;
+use crate::quote::{push_escaped, shorten};
 use crate::secret::redact;
 use crate::vocab::MODULE_NAME;
 
@@ -47,30 +48,6 @@ const MAX_CONTEXT_CHARS: usize = 120;
 /// Longest log line written; the rest is replaced by its length.
 pub const MAX_LINE_BYTES: usize = 16 * 1024;
 
-/// A control character as a visible escape (`\n`, `\u{1b}`).
-fn push_escaped(out: &mut String, c: char) {
-    if c.is_control() {
-        out.extend(c.escape_default());
-    } else {
-        out.push(c);
-    }
-}
-
-/// A value from a peer (upstream, mgrctl, argv) fit for one log line or
-/// message: at most `max_chars` characters, control characters escaped, and
-/// when cut, the original length, e.g. `AAAA…(31457280 bytes)`.
-pub fn shorten(value: &str, max_chars: usize) -> String {
-    let mut out = String::new();
-    let mut chars = value.chars();
-    for c in chars.by_ref().take(max_chars) {
-        push_escaped(&mut out, c);
-    }
-    if chars.next().is_some() {
-        out.push_str(&format!("…({} bytes)", value.len()));
-    }
-    out
-}
-
 /// BILLmanager's argv for a log line, as `["--command", "open", …]`: each
 /// value cut by [`shorten`]. Argv carries no secret (the settings and their
 /// password come on stdin, which is never logged, only its length).
@@ -81,19 +58,6 @@ pub fn argv_text(argv: &[String]) -> String {
 
 /// Longest argv value logged whole.
 const MAX_ARG_CHARS: usize = 200;
-
-/// How much of a stored or received value a message quotes ([`quote`]):
-/// enough to recognise it, never enough to flood an answer or a log.
-pub const QUOTE_CHARS: usize = 80;
-
-/// A value read from BILLmanager's database, the upstream, `mgrctl` or argv,
-/// quoted in an error or log message: [`shorten`]ed to [`QUOTE_CHARS`], with
-/// its length when cut. The one helper for that; every error text quoting
-/// such a value goes through it (`ModuleError` bounds whole messages too, as
-/// a net).
-pub fn quote(value: &str) -> String {
-    shorten(value, QUOTE_CHARS)
-}
 
 /// The message part of a line: control characters escaped except newlines
 /// (continuation lines, indented) and tabs; cut at [`MAX_LINE_BYTES`].
@@ -286,14 +250,6 @@ mod tests {
         assert!(!logger.enabled(&meta(Level::Debug, "hyper_util::client")));
         assert!(!logger.enabled(&meta(Level::Info, "reqwest::connect")));
         assert!(logger.enabled(&meta(Level::Warn, "rustls::conn")));
-    }
-
-    #[test]
-    fn shorten_cuts_and_escapes() {
-        assert_eq!(shorten("abc", 10), "abc");
-        assert_eq!(shorten("a\nb\r\u{1b}", 10), "a\\nb\\r\\u{1b}");
-        let big = "A".repeat(1000);
-        assert_eq!(shorten(&big, 4), "AAAA…(1000 bytes)");
     }
 
     #[test]

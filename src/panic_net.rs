@@ -26,8 +26,8 @@ use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, PanicHookInfo};
 use std::sync::Once;
 
-use crate::logging::shorten;
 use crate::protocol::error::ModuleError;
+use crate::quote::shorten;
 use crate::secret::try_redact;
 
 /// The test trigger (debug builds only): the command name to panic in.

@@ -98,7 +98,7 @@ impl Budget {
 
 /// An element name for a message: short, without control characters.
 fn shown_name(name: &str) -> String {
-    crate::logging::shorten(name, 40)
+    crate::quote::shorten(name, 40)
 }
 
 fn element(e: &BytesStart<'_>, budget: &mut Budget) -> Result<Node, String> {
@@ -150,7 +150,7 @@ pub fn parse_tree(text: &str) -> Result<Node, String> {
     loop {
         let event = reader.read_event().map_err(|e| {
             // quick-xml quotes tag names, which a peer can make huge.
-            let detail = crate::logging::shorten(&e.to_string(), 300);
+            let detail = crate::quote::shorten(&e.to_string(), 300);
             format!("at byte {}: {detail}", reader.buffer_position())
         })?;
         match event {
@@ -184,7 +184,7 @@ pub fn parse_tree(text: &str) -> Result<Node, String> {
             }
             Event::Text(t) => {
                 let s = t.unescape().map_err(|e| {
-                    format!("bad text: {}", crate::logging::shorten(&e.to_string(), 300))
+                    format!("bad text: {}", crate::quote::shorten(&e.to_string(), 300))
                 })?;
                 budget.add_text(s.len())?;
                 match stack.last_mut() {

@@ -27,9 +27,9 @@ use rust_decimal::Decimal;
 
 use super::crypt::CryptKey;
 use super::mgrctl::Mgrctl;
-use crate::logging::{quote, shorten};
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::protocol::settings;
+use crate::quote::{quote, shorten};
 use crate::secret::{redact, Secret};
 use crate::vocab::{ItemStatus, Period};
 use column::{required, unusable, Bad, Problem};

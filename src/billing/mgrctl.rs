@@ -528,7 +528,7 @@ fn first_line(s: &str) -> Option<String> {
     s.lines()
         .map(str::trim)
         .find(|l| !l.is_empty())
-        .map(|l| crate::logging::shorten(&redact(l), ERROR_TEXT_MAX))
+        .map(|l| crate::quote::shorten(&redact(l), ERROR_TEXT_MAX))
 }
 
 /// A value element's text as BILLmanager wrote it; blank means empty.
@@ -552,7 +552,7 @@ fn error_of(doc: &Node) -> Option<String> {
         text.push_str(": ");
         text.push_str(msg);
     }
-    Some(crate::logging::shorten(&redact(&text), ERROR_TEXT_MAX))
+    Some(crate::quote::shorten(&redact(&text), ERROR_TEXT_MAX))
 }
 
 #[cfg(test)]

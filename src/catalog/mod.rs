@@ -48,7 +48,7 @@ pub fn template_id(upstream_id: u64) -> String {
 
 /// The upstream tariff id a local tariff intname stands for (`ssl_3033` → 3033).
 pub fn upstream_tariff_id(intname: &str) -> Result<u64> {
-    let shown = crate::logging::quote(intname);
+    let shown = crate::quote::quote(intname);
     let digits = intname
         .trim()
         .strip_prefix(TEMPLATE_PREFIX)

@@ -50,7 +50,7 @@ pub fn connection_from_stdin(input: &str) -> Result<Connection> {
             "stdin",
             format!(
                 "check_connection input has root <{}>, expected <doc>",
-                crate::logging::shorten(&doc.name, 40)
+                crate::quote::shorten(&doc.name, 40)
             ),
         ));
     }

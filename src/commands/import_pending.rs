@@ -167,7 +167,7 @@ fn unreadable(path: &Path, why: &str) -> ModuleError {
              nothing is imported. Check in BILLmanager that no upstream certificate it names is \
              linked to two services, then delete the file and run the import again",
             path.display(),
-            crate::logging::quote(why)
+            crate::quote::quote(why)
         ),
     )
     .with_object("import-pending")

@@ -233,7 +233,7 @@ pub fn plan(view: &CertView, today: NaiveDate) -> std::result::Result<Planned, S
         .ok_or_else(|| {
             format!(
                 "upstream tariff '{}' is not an id",
-                crate::logging::quote(&view.pricelist)
+                crate::quote::quote(&view.pricelist)
             )
         })?;
     // BILLmanager's own import code marks expired services suspended (§9.4).

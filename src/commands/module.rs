@@ -95,7 +95,7 @@ pub fn short_password_warning(id: u64) -> String {
 
 /// The one wording of "that module is not ours".
 pub fn not_our_module(id: u64, name: &str, module: &str) -> ModuleError {
-    let (name, module) = (crate::logging::quote(name), crate::logging::quote(module));
+    let (name, module) = (crate::quote::quote(name), crate::quote::quote(module));
     ModuleError::new(
         ErrorKind::WrongModule,
         format!(

@@ -52,10 +52,10 @@ fn parse_number(option: &str, value: &str) -> Result<u64> {
             option.to_string(),
             format!(
                 "--{option} must be a non-negative whole number, got '{}'",
-                crate::logging::quote(value)
+                crate::quote::quote(value)
             ),
         )
-        .with_param("value", crate::logging::quote(value))
+        .with_param("value", crate::quote::quote(value))
     })
 }
 

@@ -115,13 +115,13 @@ impl ErrorKind {
 pub const MAX_SHOWN_CHARS: usize = 2000;
 
 /// One text of an error as shown: secrets scrubbed, then cut to
-/// [`MAX_SHOWN_CHARS`] with its length (`logging::shorten`) when longer.
+/// [`MAX_SHOWN_CHARS`] with its length (`quote::shorten`) when longer.
 fn shown(text: &str) -> String {
     let text = redact(text);
     if text.chars().count() <= MAX_SHOWN_CHARS {
         text
     } else {
-        crate::logging::shorten(&text, MAX_SHOWN_CHARS)
+        crate::quote::shorten(&text, MAX_SHOWN_CHARS)
     }
 }
 

@@ -87,7 +87,7 @@ const MAX_ERROR_PARAMS: usize = 16;
 /// A value from the upstream for a message or log line: redacted, control
 /// characters escaped, cut at `max_chars` with its length.
 fn peer_text(value: &str, max_chars: usize) -> String {
-    crate::logging::shorten(&redact(value), max_chars)
+    crate::quote::shorten(&redact(value), max_chars)
 }
 
 /// The error of an answer, if any: `/doc/error`, or `/doc/warning/error` as

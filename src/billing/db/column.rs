@@ -17,8 +17,8 @@ use chrono::NaiveDate;
 use mysql::Value;
 use rust_decimal::Decimal;
 
-use crate::logging::shorten;
 use crate::protocol::error::{ErrorKind, ModuleError};
+use crate::quote::shorten;
 
 /// Longest piece of a bad value quoted in a message.
 const QUOTED_CHARS: usize = 40;

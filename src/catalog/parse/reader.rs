@@ -310,7 +310,7 @@ const MAX_DEPTH: usize = crate::xmltree::MAX_DEPTH;
 
 /// A name for a message: short, without control characters.
 fn shown(name: &[u8]) -> String {
-    crate::logging::shorten(&String::from_utf8_lossy(name), 40)
+    crate::quote::shorten(&String::from_utf8_lossy(name), 40)
 }
 
 /// Where `part` (a slice quick-xml borrowed from `text`) lies in `text`;
@@ -344,7 +344,7 @@ fn unescaped<'a>(text: &'a str, raw: &[u8]) -> std::result::Result<Cow<'a, str>,
     if !value.contains('&') {
         return Ok(value);
     }
-    let detail = |e: quick_xml::escape::EscapeError| crate::logging::shorten(&e.to_string(), 300);
+    let detail = |e: quick_xml::escape::EscapeError| crate::quote::shorten(&e.to_string(), 300);
     match value {
         Cow::Borrowed(v) => quick_xml::escape::unescape(v).map_err(detail),
         Cow::Owned(v) => Ok(Cow::Owned(
@@ -453,7 +453,7 @@ impl<'a> DocReader<'a> {
         loop {
             let event = reader.read_event().map_err(|e| {
                 // quick-xml quotes tag names, which a peer can make huge.
-                let detail = crate::logging::shorten(&e.to_string(), 300);
+                let detail = crate::quote::shorten(&e.to_string(), 300);
                 bad_export(format!("at byte {}: {detail}", reader.buffer_position()))
             })?;
             match event {

@@ -66,10 +66,10 @@ pub fn authorization_domains(domain: &str) -> Result<Vec<String>> {
             "domain",
             format!(
                 "'{}' is not a domain name; enter a name such as example.com",
-                crate::logging::quote(domain.trim())
+                crate::quote::quote(domain.trim())
             ),
         )
-        .with_param("value", crate::logging::quote(domain.trim())));
+        .with_param("value", crate::quote::quote(domain.trim())));
     }
     let registrable = psl::domain_str(&d).ok_or_else(|| {
         ModuleError::value(

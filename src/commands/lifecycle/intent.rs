@@ -266,7 +266,7 @@ impl Intent {
         match value.map(str::trim) {
             None | Some("") => Ok(None),
             Some(v) => serde_json::from_str(v).map(Some).map_err(|e| {
-                let v = crate::logging::quote(v);
+                let v = crate::quote::quote(v);
                 format!("item param {INTENT_PARAM} is not readable ({e}): {v}")
             }),
         }

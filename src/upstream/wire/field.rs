@@ -68,7 +68,7 @@ pub fn note_shape(shape: Shape, what: impl FnOnce() -> String) {
 
 /// A value from the peer for a log line: one line, cut.
 fn shown(v: &str) -> String {
-    crate::logging::shorten(&crate::secret::redact(v), 60)
+    crate::quote::shorten(&crate::secret::redact(v), 60)
 }
 
 // ---- status (field-2026-12 §1) ---------------------------------------------

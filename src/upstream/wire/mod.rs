@@ -239,7 +239,7 @@ pub fn account_from_whoami(func: &str, doc: &Node) -> Result<Account, UpstreamEr
     let (balance, currency_hint) = parse_money(&raw).ok_or_else(|| {
         UpstreamError::malformed(
             func,
-            format!("balance '{}' is not a number", crate::logging::quote(&raw)),
+            format!("balance '{}' is not a number", crate::quote::quote(&raw)),
         )
     })?;
     let name = user
@@ -309,7 +309,7 @@ pub fn order_id(func: &str, doc: &Node) -> Result<u64, UpstreamError> {
                     func,
                     format!(
                         "order answer <{name}> '{}' is not a service id: outcome unknown, the order may exist",
-                        crate::logging::quote(t)
+                        crate::quote::quote(t)
                     ),
                 )
             })?;
@@ -413,7 +413,7 @@ pub fn cert_view(func: &str, requested: u64, doc: &Node) -> Result<CertView, Ups
                 func,
                 format!(
                     "certificate id '{}' is not a number",
-                    crate::logging::quote(t)
+                    crate::quote::quote(t)
                 ),
             )
         })?,

@@ -651,7 +651,7 @@ fn warn_on_drift(
     mirror_suspend: bool,
     list: &[CertSummary],
 ) {
-    use super::reconcile::{classify, gather, Depth};
+    use crate::commands::drift::{classify, gather, Depth};
     match gather(
         db,
         key,

@@ -4,6 +4,7 @@
 pub mod catalog_refresh;
 pub mod check_connection;
 pub mod credential_health;
+pub mod drift;
 pub mod getbalance;
 pub mod import_capture;
 pub mod import_pending;

@@ -748,7 +748,7 @@ fn bulk_syncs_and_sync_items_at_once_pay_one_automatic_renewal() {
         .collect();
     let items: Vec<_> = (0..4).map(|_| spawn_sync_item(&w, &now)).collect();
     // A bulk sync finding another one holding the module's lock does nothing
-    // and exits 0 (admin/sync.rs); one finding the item busy skips it, also 0.
+    // and exits 0 (commands/bulk_sync.rs); one finding the item busy skips it, also 0.
     for (i, mut c) in bulk.into_iter().enumerate() {
         let status = c.wait().unwrap();
         assert!(

@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use clap::{Args as ClapArgs, Subcommand};
 use serde_json::json;
 
-use crate::billing::Db;
 use crate::catalog::diff::CatalogDiff;
 use crate::catalog::stamp::Stamp;
 use crate::catalog::{cache, Catalog, Tariff};
@@ -22,7 +21,7 @@ use crate::config::Config;
 use crate::paths::MgrRoot;
 use crate::pricing::term_cost::{term_cost, TermCost, TermModel};
 use crate::pricing::{Pricer, Quote, QuoteStatus};
-use crate::protocol::error::{ErrorKind, ModuleError, Result};
+use crate::protocol::error::{ModuleError, Result};
 
 #[derive(Debug, Subcommand)]
 pub enum CatalogCommand {
@@ -343,70 +342,26 @@ fn diff_text(d: &CatalogDiff, full: bool) -> String {
     out
 }
 
-/// The export, fetched (or read `--from-file`); the old cache stays on
-/// failure. With the database the fetch opened, if it did.
-fn export(root: &MgrRoot, config: &Config, args: &RefreshArgs) -> Result<(String, Option<Db>)> {
-    match &args.from_file {
-        Some(path) => std::fs::read_to_string(path)
-            .map(|xml| (xml, None))
-            .map_err(|e| {
-                ModuleError::new(
-                    ErrorKind::Config,
-                    format!("cannot read {}: {e}", path.display()),
-                )
-            }),
-        None => catalog_refresh::fetch(root, config, args.module).map(|(xml, db)| (xml, Some(db))),
-    }
-}
-
 pub fn refresh(root: &MgrRoot, config: &Config, args: &RefreshArgs) -> i32 {
     crate::logging::set_context(format!("admin catalog refresh module={}", args.module));
-    let (xml, db) = match export(root, config, args) {
-        Ok(fetched) => fetched,
+    let refreshed = catalog_refresh::refresh_with_prices(
+        root,
+        config,
+        args.module,
+        args.from_file.as_deref(),
+        args.allow_empty,
+    );
+    let (stored, local) = match refreshed {
+        Ok(both) => both,
         Err(e) => {
             log::error!("catalog refresh: {e}");
             return report(&e);
         }
     };
-    // The local prices come from BILLmanager's database (a mgrctl process
-    // and a connection): read while the export is stored, which they do not
-    // depend on (measured: they were a quarter of a refresh of the same
-    // export). A refresh that then fails has only read them for nothing.
-    let (stored, local) = std::thread::scope(|scope| {
-        let local = scope.spawn(|| local_prices(root, config, args.module, db));
-        let stored = catalog_refresh::store(root, args.module, &xml, args.allow_empty);
-        let local = local.join().unwrap_or_else(|_| {
-            Err(ModuleError::internal(
-                "reading the local prices failed".to_string(),
-            ))
-        });
-        (stored, local)
-    });
-    // The process ends soon: the 3 MiB export is not worth freeing.
-    std::mem::forget(xml);
     match stored {
-        Ok(Stored::Changed(r)) => report_stored(root, config, args, r, local),
-        Ok(Stored::Unchanged(stamp)) => report_unchanged(root, config, args, &stamp, local),
-        Err(e) => {
-            log::error!("catalog refresh: {e}");
-            report(&e)
-        }
+        Stored::Changed(r) => report_stored(root, config, args, r, local),
+        Stored::Unchanged(stamp) => report_unchanged(root, config, args, &stamp, local),
     }
-}
-
-/// What the module's live services are charged (`commands::price_watch`),
-/// read on `db` when the fetch opened it (one connection per refresh).
-fn local_prices(
-    root: &MgrRoot,
-    config: &Config,
-    module: u64,
-    db: Option<Db>,
-) -> Result<LocalPrices> {
-    let mut db = match db {
-        Some(db) => db,
-        None => crate::commands::module::open_module_db(root, config, module)?,
-    };
-    price_watch::local_prices(&mut db, module)
 }
 
 /// The `--json` answer of a refresh.

@@ -5,12 +5,13 @@
 //! for an export identical to the stored one, `catalog::stamp`). One path
 //! for `catalog refresh`, `pricing preview --refresh` and `import_pricelist`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::billing::Db;
 use crate::catalog::diff::{diff, diff_facts, CatalogDiff};
 use crate::catalog::{cache, parse_export, stamp, templates, Catalog};
 use crate::commands::module::open_module;
+use crate::commands::price_watch::{self, LocalPrices};
 use crate::config::Config;
 use crate::paths::MgrRoot;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
@@ -302,6 +303,63 @@ pub fn refresh(
 ) -> Result<Refreshed> {
     let (xml, _) = fetch(root, config, module)?;
     store_export(root, module, &xml, allow_empty)
+}
+
+/// What `catalog refresh` does: the export fetched (or read from
+/// `from_file`) and stored, and meanwhile the local prices of the module's
+/// live services read (`commands::price_watch`), for the caller to check
+/// against the new costs. Fails when the export cannot be had or stored;
+/// the old cache then stays. The local prices fail on their own.
+pub fn refresh_with_prices(
+    root: &MgrRoot,
+    config: &Config,
+    module: u64,
+    from_file: Option<&Path>,
+    allow_empty: bool,
+) -> Result<(Stored, Result<LocalPrices>)> {
+    let (xml, db) = match from_file {
+        Some(path) => std::fs::read_to_string(path)
+            .map(|xml| (xml, None))
+            .map_err(|e| {
+                ModuleError::new(
+                    ErrorKind::Config,
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?,
+        None => fetch(root, config, module).map(|(xml, db)| (xml, Some(db)))?,
+    };
+    // The local prices come from BILLmanager's database (a mgrctl process
+    // and a connection): read while the export is stored, which they do not
+    // depend on (measured: they were a quarter of a refresh of the same
+    // export). A refresh that then fails has only read them for nothing.
+    let (stored, local) = std::thread::scope(|scope| {
+        let local = scope.spawn(|| local_prices(root, config, module, db));
+        let stored = store(root, module, &xml, allow_empty);
+        let local = local.join().unwrap_or_else(|_| {
+            Err(ModuleError::internal(
+                "reading the local prices failed".to_string(),
+            ))
+        });
+        (stored, local)
+    });
+    // The process ends soon: the 3 MiB export is not worth freeing.
+    std::mem::forget(xml);
+    Ok((stored?, local))
+}
+
+/// What the module's live services are charged (`commands::price_watch`),
+/// read on `db` when the fetch opened it (one connection per refresh).
+fn local_prices(
+    root: &MgrRoot,
+    config: &Config,
+    module: u64,
+    db: Option<Db>,
+) -> Result<LocalPrices> {
+    let mut db = match db {
+        Some(db) => db,
+        None => crate::commands::module::open_module_db(root, config, module)?,
+    };
+    price_watch::local_prices(&mut db, module)
 }
 
 /// The export of `module`'s upstream, with the database

@@ -205,24 +205,6 @@ fn dispatch(command: AdminCommand, root: &MgrRoot) -> i32 {
     }
 }
 
-/// The active pmsslreseller modules whose upstream password is short
-/// ([`crate::secret::Secret::is_short`]). Reads BILLmanager's database and key.
-fn short_password_modules(
-    root: &MgrRoot,
-    config: &Config,
-) -> crate::protocol::error::Result<Vec<u64>> {
-    use crate::billing::{CryptKey, Db, Mgrctl};
-    let mut db = Db::connect(&Mgrctl::configured(root, config))?;
-    let key = CryptKey::load(root)?;
-    let mut short = Vec::new();
-    for id in db.active_modules(crate::vocab::MODULE_NAME)? {
-        if db.module_settings(id, &key)?.password.is_short() {
-            short.push(id);
-        }
-    }
-    Ok(short)
-}
-
 /// `pmsslreseller config`: where things are, the effective settings as TOML,
 /// and every problem of the file, not only the first (exit 1 when there is one).
 fn show_config(root: &MgrRoot) -> i32 {
@@ -267,7 +249,7 @@ fn show_config(root: &MgrRoot) -> i32 {
     problems.extend(config.value_problems());
     problems.extend(config.safety_problems());
     println!();
-    match short_password_modules(root, &config) {
+    match crate::commands::module::short_password_modules(root, &config) {
         Ok(short) if short.is_empty() => {
             println!("upstream passwords: none shorter than {MIN_GUARDED_LEN} characters")
         }

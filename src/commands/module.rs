@@ -93,6 +93,20 @@ pub fn short_password_warning(id: u64) -> String {
     )
 }
 
+/// The active pmsslreseller modules whose upstream password is short
+/// ([`crate::secret::Secret::is_short`]). Reads BILLmanager's database and key.
+pub fn short_password_modules(root: &MgrRoot, config: &Config) -> Result<Vec<u64>> {
+    let mut db = Db::connect(&Mgrctl::configured(root, config))?;
+    let key = CryptKey::load(root)?;
+    let mut short = Vec::new();
+    for id in db.active_modules(MODULE_NAME)? {
+        if db.module_settings(id, &key)?.password.is_short() {
+            short.push(id);
+        }
+    }
+    Ok(short)
+}
+
 /// The one wording of "that module is not ours".
 pub fn not_our_module(id: u64, name: &str, module: &str) -> ModuleError {
     let (name, module) = (crate::quote::quote(name), crate::quote::quote(module));

@@ -332,3 +332,32 @@ fn the_simulator_shares_no_code_with_the_module() {
         "billmgr-sim does not depend on the module crate: it must not agree with the module by sharing its code",
     );
 }
+
+/// A rule, the words only the door may use, and which files are the door.
+type Door = (&'static str, &'static [&'static str], fn(&str) -> bool);
+
+#[test]
+fn each_peer_has_one_door() {
+    let all = sources();
+    let doors: [Door; 3] = [
+        (
+            "BILLmanager's database is read only in src/billing/db.rs (and db/)",
+            &["mysql::", "use mysql"],
+            |rel| rel == "billing/db.rs" || rel.starts_with("billing/db/"),
+        ),
+        (
+            "the only child process is mgrctl, started in src/billing/mgrctl.rs",
+            &["Command::new"],
+            |rel| rel == "billing/mgrctl.rs",
+        ),
+        (
+            "HTTP is spoken only in src/upstream/",
+            &["reqwest::", "use reqwest"],
+            |rel| rel.starts_with("upstream/"),
+        ),
+    ];
+    for (rule, words, door) in doors {
+        let others: Vec<&Source> = all.iter().filter(|s| !door(&s.rel)).collect();
+        assert_none(lines_naming(&others, words, true), rule);
+    }
+}

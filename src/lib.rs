@@ -1,11 +1,15 @@
 //! pmsslreseller: a BILLmanager service processing module that resells SSL
 //! certificates bought from an upstream BILLmanager.
 //!
-//! Layers, outside in:
+//! Layers, outside in (the map and its rules: docs/ARCHITECTURE.md):
 //! - [`protocol`]: what BILLmanager sees: argv, `features`, error XML.
-//! - [`commands`]: one lifecycle step per BILLmanager command.
-//! - [`admin`]: the command line for administrators.
-//! - [`config`], [`paths`], [`logging`], [`secret`], [`hardening`], [`clock`]: shared plumbing.
+//! - [`admin`]: the command line for administrators; it parses and prints.
+//! - [`commands`]: one lifecycle step per BILLmanager command, and the
+//!   engines the admin commands run.
+//! - [`billing`], [`upstream`], [`catalog`], [`pricing`]: the local
+//!   BILLmanager, the upstream's API, the upstream's tariffs, the prices.
+//! - [`config`], [`paths`], [`lock`], [`logging`], [`hardening`]: shared plumbing.
+//! - [`vocab`], [`quote`], [`secret`], [`clock`]: leaves every layer uses.
 //! - [`panic_net`]: a bug that panics still answers (error XML, exit 1).
 
 pub mod admin;

@@ -247,7 +247,7 @@ impl Mgrctl {
         .map(drop)
     }
 
-    /// Certificate sub-status (see [`super::ServiceStatus`] for the values).
+    /// Certificate sub-status (see [`crate::vocab::ServiceStatus`] for the values).
     pub fn setstatus(&self, item: u64, service_status: u8) -> Result<()> {
         let id = item.to_string();
         let st = service_status.to_string();

@@ -159,7 +159,7 @@ pub fn calls(style: &Style, label: &str, entries: &[Value]) -> Vec<String> {
 }
 
 pub fn item_status_name(status: i32) -> &'static str {
-    // Names of 1/4/5 are P-U7 guesses (src/billing/status.rs holds them for the module).
+    // Names of 1/4/5 are P-U7 guesses (src/vocab/item_status.rs holds them for the module).
     match status {
         1 => "ordered",
         2 => "active",

@@ -57,10 +57,13 @@ MONEY_TRIALS ?= 1000
 MONEY_PROFILES ?= default,bm6-gcore,bm6-zomro
 # The meeting trials' count (default MONEY_TRIALS; 0 leaves them out).
 MEETING_TRIALS ?= $(MONEY_TRIALS)
+# Only these rows of each profile (comma-separated open, open-fault, prolong,
+# prolong-fault, reopen, close; default all), to run rows side by side.
+MONEY_ROWS ?=
 .PHONY: money-trials
 money-trials:
 	$(CARGO) build --workspace --bins
-	PMSS_MONEY_TRIALS=$(MONEY_TRIALS) PMSS_MEETING_TRIALS=$(MEETING_TRIALS) PMSS_MONEY_PROFILES=$(MONEY_PROFILES) $(CARGO) test --test money money_trials_report -- --ignored --nocapture
+	$(if $(MONEY_ROWS),PMSS_MONEY_ROWS=$(MONEY_ROWS)) PMSS_MONEY_TRIALS=$(MONEY_TRIALS) PMSS_MEETING_TRIALS=$(MEETING_TRIALS) PMSS_MONEY_PROFILES=$(MONEY_PROFILES) $(CARGO) test --test money money_trials_report -- --ignored --nocapture
 
 # DEB and RPM into target/package/ (release binary via cargo-zigbuild, glibc 2.28
 # floor); installs its own tools when missing. See docs/testing.md "Packaging checks".

@@ -372,8 +372,9 @@ fn a_database_error_says_what_to_check() {
     assert!(!err.contains("ERROR 1049"), "{err}");
 }
 
-#[test]
-fn pricing_preview_shows_money_with_currency_and_two_decimals() {
+/// `pricing preview` of module 5 after a `catalog refresh` from the
+/// simulator's fixture catalog, with the default pricing rules.
+fn preview_of_the_fixture_catalog() -> (tempfile::TempDir, String) {
     let root = scratch_root();
     let catalog = concat!(env!("CARGO_MANIFEST_DIR"), "/sim/fixtures/catalog.xml");
     let (code, out, err) = run_with_root(
@@ -391,6 +392,12 @@ fn pricing_preview_shows_money_with_currency_and_two_decimals() {
     let (code, out, err) =
         run_with_root(Some(root.path()), &["pricing", "preview", "--module", "5"]);
     assert_eq!(code, 0, "{out}{err}");
+    (root, out)
+}
+
+#[test]
+fn pricing_preview_shows_money_with_currency_and_two_decimals() {
+    let (root, out) = preview_of_the_fixture_catalog();
     let config = root.path().join("etc/pmsslreseller.toml");
     assert!(
         out.contains(&format!(
@@ -447,23 +454,7 @@ fn pricing_preview_shows_money_with_currency_and_two_decimals() {
 /// reads a screen of losses that a subscription upstream never makes.
 #[test]
 fn pricing_preview_says_losses_are_per_certificate_only() {
-    let root = scratch_root();
-    let catalog = concat!(env!("CARGO_MANIFEST_DIR"), "/sim/fixtures/catalog.xml");
-    let (code, out, err) = run_with_root(
-        Some(root.path()),
-        &[
-            "catalog",
-            "refresh",
-            "--module",
-            "5",
-            "--from-file",
-            catalog,
-        ],
-    );
-    assert_eq!(code, 0, "{out}{err}");
-    let (code, out, err) =
-        run_with_root(Some(root.path()), &["pricing", "preview", "--module", "5"]);
-    assert_eq!(code, 0, "{out}{err}");
+    let (_root, out) = preview_of_the_fixture_catalog();
     let (_, terms) = out.split_once("\n\n").expect("two tables");
     let losing: Vec<&str> = terms
         .lines()

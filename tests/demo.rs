@@ -374,16 +374,7 @@ fn ctrl_c_on_a_kept_demo_piped_into_tee_leaves_nothing_behind() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let stderr = stderr.join().unwrap();
-    let left = leftovers_of(pid);
-    left.remove(pid);
-    assert!(
-        left.none(),
-        "left behind: database {}, root {:?}, simulators {:?}\nstderr:\n{stderr}",
-        left.database,
-        left.root,
-        left.simulators
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_nothing_left(pid, &stderr);
 }
 
 #[test]
@@ -423,6 +414,22 @@ struct Leftovers {
     database: bool,
     root: Option<std::path::PathBuf>,
     simulators: Vec<i32>,
+}
+
+/// The demo `pid` left no database, scratch root or simulator behind (any
+/// found is removed, so a failing test does not leave them either), and did
+/// not panic.
+fn assert_nothing_left(pid: u32, stderr: &str) {
+    let left = leftovers_of(pid);
+    left.remove(pid);
+    assert!(
+        left.none(),
+        "left behind: database {}, root {:?}, simulators {:?}\nstderr:\n{stderr}",
+        left.database,
+        left.root,
+        left.simulators
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 fn leftovers_of(pid: u32) -> Leftovers {
@@ -538,16 +545,7 @@ fn a_reader_that_goes_away_stops_the_demo_and_leaves_nothing_behind() {
     });
     let status = wait_at_most(&mut child, Duration::from_secs(120));
     let stderr = stderr.join().unwrap();
-    let left = leftovers_of(pid);
-    left.remove(pid);
-    assert!(
-        left.none(),
-        "left behind: database {}, root {:?}, simulators {:?}\nstderr:\n{stderr}",
-        left.database,
-        left.root,
-        left.simulators
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_nothing_left(pid, &stderr);
     // 128 + SIGPIPE, as a shell reports a writer whose reader went away.
     assert_eq!(
         status.code(),

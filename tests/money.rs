@@ -1412,6 +1412,22 @@ fn billmanagers_renewal_meets_the_automatic_reissue() {
     assert_meetings_clean("subscription upstream", meetings("subscription", 14, 42));
 }
 
+/// Whether `PMSS_MONEY_ROWS` (comma-separated `open`, `open-fault`,
+/// `prolong`, `prolong-fault`, `reopen`, `close`; default all) asks for the
+/// profile row of `command`: rows can run in processes of their own, side by
+/// side, when one run's rows would take too long one after the other.
+fn row_wanted(command: &str, with_fault: bool) -> bool {
+    let name = if with_fault {
+        format!("{command}-fault")
+    } else {
+        command.to_string()
+    };
+    match std::env::var("PMSS_MONEY_ROWS") {
+        Ok(rows) => rows.split(',').any(|r| r.trim() == name),
+        Err(_) => true,
+    }
+}
+
 /// `make money-trials` (N = `PMSS_MONEY_TRIALS`, default 1000 per
 /// operation; under each simulator profile of `PMSS_MONEY_PROFILES`,
 /// comma-separated, default `default,bm6-gcore,bm6-zomro`): the counts for
@@ -1506,6 +1522,9 @@ fn money_trials_report() {
                     ("reopen", false),
                     ("close", false),
                 ] {
+                    if !row_wanted(command, with_fault) {
+                        continue;
+                    }
                     let started = Instant::now();
                     let t = trials(profile, command, n, with_fault, 1000 + n as u64);
                     let what = if with_fault { "fault × kill" } else { "kill" };

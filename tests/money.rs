@@ -926,6 +926,20 @@ impl Tally {
     }
 }
 
+/// Kills `child` at `end` if it is still running then, and reaps it either
+/// way; whether it was killed.
+fn kill_at_or_reap(child: &mut Child, end: Instant) -> bool {
+    while Instant::now() < end && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let killed = child.try_wait().unwrap().is_none();
+    if killed {
+        child.kill().unwrap();
+    }
+    let _ = child.wait();
+    killed
+}
+
 /// Upstream faults for the fault × kill trials of a money call.
 fn trial_fault(func: &str, rng: &mut Rng) -> SimFault {
     match rng.below(6) {
@@ -981,18 +995,9 @@ fn trial(w: &World, command: &str, rng: &mut Rng, with_fault: bool) -> Tally {
         let kill_at = (round < 4 && rng.below(3) != 0).then(|| rng.below(window));
         match kill_at {
             Some(ms) => {
-                let end = Instant::now() + Duration::from_millis(ms);
-                while Instant::now() < end {
-                    if child.try_wait().unwrap().is_some() {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                if child.try_wait().unwrap().is_none() {
-                    child.kill().unwrap();
+                if kill_at_or_reap(&mut child, Instant::now() + Duration::from_millis(ms)) {
                     t.killed += 1;
                 }
-                let _ = child.wait();
             }
             None => {
                 let out = child.wait_with_output().unwrap();
@@ -1320,15 +1325,9 @@ fn meeting_trial(w: &World, rng: &mut Rng) -> Tally {
             let kill_at = (round < 3 && rng.below(2) == 0).then(|| rng.below(window));
             match kill_at {
                 Some(ms) => {
-                    let end = started + Duration::from_millis(ms);
-                    while Instant::now() < end && child.try_wait().unwrap().is_none() {
-                        std::thread::sleep(Duration::from_millis(2));
-                    }
-                    if child.try_wait().unwrap().is_none() {
-                        child.kill().unwrap();
+                    if kill_at_or_reap(&mut child, started + Duration::from_millis(ms)) {
                         t.killed += 1;
                     }
-                    let _ = child.wait();
                 }
                 None => {
                     let _ = child.wait();

@@ -26,6 +26,81 @@ pub struct Config {
     pub mgrctl: MgrctlConfig,
     pub order: OrderConfig,
     pub sync: SyncConfig,
+    pub validation: ValidationConfig,
+}
+
+/// Domain validation: what the service form says and the customer's two
+/// actions `send_dv_email` and `send_dv_dns` (README "Domain validation").
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ValidationConfig {
+    /// The language of the validation line in the service form.
+    pub language: FormLanguage,
+    /// The upstream function that resends the validation e-mail of a
+    /// certificate still waiting for validation. None is public
+    /// (upstream-api.md §3.7): unset, such a request is refused with advice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resend_email_func: Option<String>,
+    /// The upstream function that asks the CA to check a DNS record again;
+    /// `send_dv_dns` is offered only when it is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns_check_func: Option<String>,
+    /// The DNS server asked before `send_dv_dns` (`IP` or `IP:port`); unset:
+    /// the first `nameserver` of /etc/resolv.conf.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns_server: Option<String>,
+    /// How long that DNS question may take, in milliseconds.
+    pub dns_timeout_ms: u64,
+}
+
+impl Default for ValidationConfig {
+    fn default() -> Self {
+        ValidationConfig {
+            language: FormLanguage::En,
+            resend_email_func: None,
+            dns_check_func: None,
+            dns_server: None,
+            dns_timeout_ms: 2000,
+        }
+    }
+}
+
+/// Accepted `[validation] dns_timeout_ms`: a DNS answer is quick or lost.
+pub const DNS_TIMEOUT_MS: std::ops::RangeInclusive<u64> = 100..=10_000;
+
+/// The language of the words the module writes into the service form.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FormLanguage {
+    #[default]
+    En,
+    Ru,
+}
+
+impl ValidationConfig {
+    /// The DNS server to ask: the setting, else /etc/resolv.conf's first.
+    pub fn dns_server_addr(&self) -> Option<std::net::SocketAddr> {
+        match &self.dns_server {
+            Some(s) => parse_dns_server(s),
+            None => std::fs::read_to_string("/etc/resolv.conf")
+                .ok()
+                .and_then(|text| {
+                    text.lines()
+                        .filter_map(|l| l.trim().strip_prefix("nameserver"))
+                        .find_map(|rest| parse_dns_server(rest.trim()))
+                }),
+        }
+    }
+}
+
+/// `IP` (port 53) or `IP:port`.
+pub fn parse_dns_server(text: &str) -> Option<std::net::SocketAddr> {
+    let t = text.trim();
+    t.parse::<std::net::SocketAddr>().ok().or_else(|| {
+        t.parse::<std::net::IpAddr>()
+            .ok()
+            .map(|ip| std::net::SocketAddr::new(ip, 53))
+    })
 }
 
 /// The cron `pmsslreseller sync --module N` (README "Cron"; docs/design.md "Periodic sync (cron)").
@@ -402,6 +477,44 @@ impl Config {
                     self.lifecycle.reissue_before_days,
                     REISSUE_BEFORE_DAYS.start(),
                     REISSUE_BEFORE_DAYS.end()
+                ),
+            );
+        }
+        for (key, func) in [
+            ("resend_email_func", &self.validation.resend_email_func),
+            ("dns_check_func", &self.validation.dns_check_func),
+        ] {
+            if let Some(f) = func {
+                if f.is_empty() || !f.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+                    add(
+                        &format!("[validation] {key}"),
+                        format!(
+                            "'{}' is no upstream function name (letters, digits, '.', '_', '-')",
+                            crate::quote::quote(f)
+                        ),
+                    );
+                }
+            }
+        }
+        if let Some(server) = &self.validation.dns_server {
+            if parse_dns_server(server).is_none() {
+                add(
+                    "[validation] dns_server",
+                    format!(
+                        "'{}' is no IP address or IP:port",
+                        crate::quote::quote(server)
+                    ),
+                );
+            }
+        }
+        if !DNS_TIMEOUT_MS.contains(&self.validation.dns_timeout_ms) {
+            add(
+                "[validation] dns_timeout_ms",
+                format!(
+                    "{} is outside {}..={}",
+                    self.validation.dns_timeout_ms,
+                    DNS_TIMEOUT_MS.start(),
+                    DNS_TIMEOUT_MS.end()
                 ),
             );
         }

@@ -895,6 +895,7 @@ mod tests {
             csr: None,
             crt: crt.then(|| "-----BEGIN CERTIFICATE-----".into()),
             remoteid: None,
+            validation: Default::default(),
         }
     }
 

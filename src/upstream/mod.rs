@@ -106,6 +106,25 @@ pub struct CertView {
     /// The issued certificate (PEM, or whatever the upstream CA module stored; A-U3).
     pub crt: Option<String>,
     pub remoteid: Option<String>,
+    /// What the view shows about domain validation, where it shows it
+    /// ([`wire::VALIDATION_FIELDS`]).
+    pub validation: Validation,
+}
+
+/// Domain validation facts of one certificate as the upstream view shows
+/// them. Each is `None` when the view does not carry the field at all (an
+/// upstream that does not show it: nothing is known); `Some` of an empty
+/// value or list when it shows the field empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validation {
+    /// When the validation e-mail was sent, as shown (a date, maybe with a time).
+    pub email_sent: Option<String>,
+    /// The DNS TXT value the CA looks for.
+    pub dns_txt: Option<String>,
+    /// The names still to be validated.
+    pub pending: Option<Vec<String>>,
+    /// The names already validated.
+    pub validated: Option<Vec<String>>,
 }
 
 /// A new certificate order.
@@ -455,6 +474,31 @@ impl Client {
     /// Start a reissue. Success = no error (A-U5).
     pub fn certificate_reissue(&self, r: &Reissue) -> Result<(), UpstreamError> {
         self.call(wire::FUNC_CERT_REISSUE, &wire::reissue_fields(r))
+            .map(drop)
+    }
+
+    /// Resend the validation e-mail to `email` through the admin's function
+    /// `func` (`[validation] resend_email_func`; none is public, A-U4).
+    /// Success = no error.
+    pub fn validation_resend_email(
+        &self,
+        func: &str,
+        id: u64,
+        email: &str,
+    ) -> Result<(), UpstreamError> {
+        self.call(func, &wire::resend_email_fields(id, email))
+            .map(drop)
+    }
+
+    /// Ask the CA to check the DNS record of `domain` again, through the
+    /// admin's function `func` (`[validation] dns_check_func`; A-U4).
+    pub fn validation_check_dns(
+        &self,
+        func: &str,
+        id: u64,
+        domain: &str,
+    ) -> Result<(), UpstreamError> {
+        self.call(func, &wire::dns_check_fields(id, domain))
             .map(drop)
     }
 

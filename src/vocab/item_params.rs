@@ -37,8 +37,18 @@ pub const UPSTREAM_EXPIRY_PARAM: &str = "pmss_upstream_expiry";
 /// BILLmanager moved `item.expiredate` itself at payment (prolong.rs
 /// `local_target`). Not shown in the form.
 pub const PAID_UNTIL_PARAM: &str = "pmss_paid_until";
+/// The domain validation in words for the customer: what the CA waits for
+/// (the e-mail and where it went, the DNS TXT value to publish) and which
+/// names are validated (lifecycle/validation.rs `validation_text`), in the
+/// language of `[validation] language`.
+pub const VALIDATION_STATE_PARAM: &str = "pmss_domain_validation";
 /// The service form's params, in the descriptor's order.
-pub const FORM_PARAMS: [&str; 3] = [CERTIFICATE_PARAM, NEXT_ACTION_PARAM, UPSTREAM_EXPIRY_PARAM];
+pub const FORM_PARAMS: [&str; 4] = [
+    CERTIFICATE_PARAM,
+    NEXT_ACTION_PARAM,
+    UPSTREAM_EXPIRY_PARAM,
+    VALIDATION_STATE_PARAM,
+];
 
 /// The form's params before it showed one param per certificate: one per
 /// fact of the certificate, and the validation note on its own. No longer
@@ -60,6 +70,12 @@ pub const ALTNAME_PARAM: &str = "altname";
 pub const OLD_ALTNAME_PARAM: &str = "old_altname";
 pub const APPROVER_EMAIL_PARAM: &str = "approver_email";
 pub const APPROVER_METHOD_PARAM: &str = "approver_method";
+/// The validation data as ISPsystem's certificate modules keep it
+/// (field-2026-12 §8): the DNS TXT value the CA looks for, and the names
+/// still to verify (comma-separated). Copied from the upstream view
+/// (lifecycle/validation.rs).
+pub const AUTH_DNSTXT_VALUE_PARAM: &str = "auth_dnstxt_value";
+pub const DOMAINS_LIST_PARAM: &str = "domains_list";
 /// Fallback when the `certificate` row has no CSR.
 pub const CSR_PARAM: &str = "csr";
 /// Prefixes of contact params passed through to the upstream order.

@@ -187,6 +187,7 @@ fn seed(sim: &mut Sim, d: DriftIn) -> Result<Value, String> {
             certs_issued: u32::from(validity.is_some()),
             cart_id: None,
             in_cart: false,
+            dcv_sent: None,
         },
     );
     Ok(json!({ "id": id }))

@@ -174,6 +174,16 @@ const KNOBS: &[(&str, &str, Accepts)] = &[
     // Deleted): deleted services stay in the certificate list, with their status. Off: they are
     // gone from it (the view of one answers "missed" either way).
     ("list_deleted", "off", Accepts::OnOff),
+    // upstream-api.md §3.7 (A-U4), field-2026-12 §8: whether the certificate view shows its
+    // domain validation (the e-mail's date, the DNS TXT value, the names to verify and the
+    // validated ones), and under which names: `ispsystem` = the item params of ISPsystem's
+    // GlobalSign module (`auth_dnstxt_value`, `domains_list`, …), `dcv` = `dcv_*` names.
+    ("validation_view", "on", Accepts::OnOff),
+    (
+        "validation_names",
+        "ispsystem",
+        Accepts::OneOf(&["ispsystem", "dcv"]),
+    ),
 ];
 
 /// Current knob values; only non-default values are stored (and persisted).

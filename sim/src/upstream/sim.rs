@@ -76,6 +76,10 @@ impl Sim {
             item.status_msg = MSG_REQUESTED.to_string();
             item.pending = Some((kind, now));
         }
+        let today = self.world.today();
+        if let Some(item) = self.world.items.get_mut(&id) {
+            item.dcv_sent = Some(today);
+        }
         if self.world.knobs.get("issue_mode") == "instant" {
             self.complete(id);
         }

@@ -117,6 +117,10 @@ pub struct Item {
     /// In the cart and not paid yet (`POST /_sim/cart/pay` pays it, `/_sim/cart/drop` drops it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub in_cart: bool,
+    /// The day the CA last sent the validation e-mail: each processing start (order, reissue)
+    /// and each resend (handlers/validation.rs).
+    #[serde(default, with = "ymd_opt")]
+    pub dcv_sent: Option<NaiveDate>,
 }
 
 impl Item {

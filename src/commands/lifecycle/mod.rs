@@ -28,6 +28,7 @@ pub mod suspend;
 pub mod sync_item;
 pub mod tariff;
 pub mod term;
+pub mod validation;
 
 use crate::billing::{Db, Mgrctl};
 use crate::commands::Ctx;

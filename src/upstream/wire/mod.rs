@@ -18,7 +18,9 @@ pub use field::{
 
 use super::error::{ApiErrorClass, UpstreamError};
 use super::parse::Node;
-use super::{is_possible_id, Account, CertOrder, CertSummary, CertView, Reissue, ReissueKind};
+use super::{
+    is_possible_id, Account, CertOrder, CertSummary, CertView, Reissue, ReissueKind, Validation,
+};
 use crate::config::{OrderConfig, OrderFunction};
 
 // ---- common request fields (upstream-api.md §1.3) -------------------------
@@ -221,6 +223,34 @@ pub fn prolong_fields(id: u64, period_months: u32) -> Fields {
         f(SOK.0, SOK.1),
     ]
 }
+
+/// The admin's own function for resending the validation e-mail of a
+/// certificate still waiting for validation (`[validation]
+/// resend_email_func`): `elid`, `sok=ok` and the new approver as the order
+/// and the reissue send it. No public function exists (upstream-api.md §3.7,
+/// A-U4), so neither its name nor these fields are confirmed.
+pub fn resend_email_fields(id: u64, email: &str) -> Fields {
+    let mut out = vec![f(FIELD_ELID, id.to_string()), f(SOK.0, SOK.1)];
+    approver_fields(&mut out, Some(APPROVER_METHOD_EMAIL), &[email.to_string()]);
+    out
+}
+
+/// The admin's own function asking the CA to check the DNS record of one
+/// name again (`[validation] dns_check_func`): `elid`, `sok=ok`, `domain`
+/// (the name as BILLmanager passes it to `send_dv_dns`, field-2026-12 §8).
+/// Unconfirmed like [`resend_email_fields`] (upstream-api.md §3.7, A-U4).
+pub fn dns_check_fields(id: u64, domain: &str) -> Fields {
+    vec![
+        f(FIELD_ELID, id.to_string()),
+        f(SOK.0, SOK.1),
+        f("domain", domain),
+    ]
+}
+
+/// `approver_method` of validation by e-mail [ISP-CODE S16, upstream-api.md §3.4].
+pub const APPROVER_METHOD_EMAIL: &str = "auth_email";
+/// `approver_method` of validation by a DNS TXT record [ISP-CODE S16, upstream-api.md §3.4].
+pub const APPROVER_METHOD_DNS: &str = "auth_dnstxt";
 
 // ---- responses -------------------------------------------------------------
 
@@ -460,7 +490,51 @@ pub fn cert_view(func: &str, requested: u64, doc: &Node) -> Result<CertView, Ups
         csr: owned(doc, "csr"),
         crt: owned(doc, "crt"),
         remoteid: owned(doc, "remoteid"),
+        validation: validation_of(doc),
     })
+}
+
+/// Where a certificate view may show its domain validation: for each fact,
+/// the field names tried in order, the first present wins. The first names
+/// are the item params of ISPsystem's GlobalSign module (field-2026-12 §8:
+/// `auth_dnstxt_value`, `domains_list` = names to verify); whether the
+/// upstream's `certificate.edit` shows them at all, and under which names, is
+/// not known (upstream-api.md §3.7, A-U4): the `dcv_*` names are a second
+/// guess. The e-mail's date and the validated names have no known name.
+pub struct ValidationFields {
+    pub email_sent: &'static [&'static str],
+    pub dns_txt: &'static [&'static str],
+    pub pending: &'static [&'static str],
+    pub validated: &'static [&'static str],
+}
+
+/// THE table of validation field names (A-U4; see [`ValidationFields`]).
+pub const VALIDATION_FIELDS: ValidationFields = ValidationFields {
+    email_sent: &["approver_email_sent", "dcv_email_sent"],
+    dns_txt: &["auth_dnstxt_value", "dcv_dnstxt_value"],
+    pending: &["domains_list", "dcv_pending"],
+    validated: &["domains_validated", "dcv_validated"],
+};
+
+/// The first of `names` the view carries: its trimmed text (maybe empty).
+fn first_field(doc: &Node, names: &[&str]) -> Option<String> {
+    names
+        .iter()
+        .find_map(|n| doc.child(n))
+        .map(|c| c.text.trim().to_string())
+}
+
+/// The validation facts of a view ([`VALIDATION_FIELDS`]); name lists are
+/// comma- or space-separated.
+pub fn validation_of(doc: &Node) -> Validation {
+    let t = &VALIDATION_FIELDS;
+    let names = |raw: Option<String>| raw.map(|r| split_names(Some(&r)));
+    Validation {
+        email_sent: first_field(doc, t.email_sent),
+        dns_txt: first_field(doc, t.dns_txt),
+        pending: names(first_field(doc, t.pending)),
+        validated: names(first_field(doc, t.validated)),
+    }
 }
 
 // ---- errors ----------------------------------------------------------------
@@ -815,6 +889,30 @@ mod tests {
         assert_eq!(v.id, 9);
         assert_eq!(v.approver_emails, ["a@x"]);
         assert!(v.altnames.is_empty() && v.crt.is_none());
+    }
+
+    #[test]
+    fn validation_facts_by_either_name_absent_or_empty() {
+        let v = validation_of(&doc(
+            "<doc><approver_email_sent>2026-12-07</approver_email_sent>\
+             <auth_dnstxt_value> abc </auth_dnstxt_value><domains_list>a.example, b.example</domains_list>\
+             <domains_validated>c.example</domains_validated></doc>",
+        ));
+        assert_eq!(v.email_sent.as_deref(), Some("2026-12-07"));
+        assert_eq!(v.dns_txt.as_deref(), Some("abc"));
+        assert_eq!(v.pending, Some(vec!["a.example".into(), "b.example".into()]));
+        assert_eq!(v.validated, Some(vec!["c.example".into()]));
+        let v = validation_of(&doc(
+            "<doc><dcv_email_sent>2026-12-08</dcv_email_sent><dcv_pending/></doc>",
+        ));
+        assert_eq!(v.email_sent.as_deref(), Some("2026-12-08"));
+        assert_eq!(v.pending, Some(vec![]), "shown empty: nothing pending");
+        assert_eq!(v.dns_txt, None, "not shown: unknown");
+        assert_eq!(validation_of(&doc("<doc/>")), Validation::default());
+        let fl = resend_email_fields(7, "a@example.com");
+        assert!(fl.contains(&f("approver_email_1", "a@example.com")));
+        assert!(fl.contains(&f("approver_method", "auth_email")));
+        assert!(dns_check_fields(7, "www.example.com").contains(&f("domain", "www.example.com")));
     }
 
     #[test]

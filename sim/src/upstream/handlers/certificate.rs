@@ -192,6 +192,8 @@ pub fn edit(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
         return Ok(ok_doc(sim));
     }
     let show_remoteid = sim.world.knobs.on("edit_remoteid");
+    let knobs_validation_view = sim.world.knobs.on("validation_view");
+    let validation_names = sim.world.knobs.get("validation_names").to_string();
     let status_column = sim.world.knobs.on("status_column");
     let shapes = Shapes::new(&sim.world.knobs);
     let (plan_id, cost) = {
@@ -240,6 +242,9 @@ pub fn edit(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
             doc = doc.field("crt", crt.clone());
         }
     }
+    if knobs_validation_view {
+        doc = validation_fields(doc, item, &validation_names);
+    }
     if !item.old_altnames.is_empty() {
         doc = doc.field("old_altname", item.old_altnames.join(" "));
     }
@@ -250,6 +255,110 @@ pub fn edit(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
         doc = doc.field("status", item.status.to_string());
     }
     Ok(doc)
+}
+
+/// The view's domain validation (knobs `validation_view`, `validation_names`; A-U4): the day the
+/// e-mail went out, the DNS TXT value of a `auth_dnstxt` certificate, the names still to verify
+/// and those validated. Requested: every name to verify; enrolled: the CN validated, the others
+/// not yet; issued: all validated; failed: nothing shown.
+fn validation_fields(mut doc: Node, item: &Item, names: &str) -> Node {
+    let [sent, txt, pending, validated] = if names == "dcv" {
+        [
+            "dcv_email_sent",
+            "dcv_dnstxt_value",
+            "dcv_pending",
+            "dcv_validated",
+        ]
+    } else {
+        [
+            "approver_email_sent",
+            "auth_dnstxt_value",
+            "domains_list",
+            "domains_validated",
+        ]
+    };
+    let mut all = vec![item.cn.clone()];
+    all.extend(item.altnames.iter().filter(|n| **n != item.cn).cloned());
+    let (to_verify, done): (Vec<String>, Vec<String>) = match item.service_status {
+        3 => (all, Vec::new()),
+        4 => (all[1..].to_vec(), all[..1].to_vec()),
+        5 => (Vec::new(), all),
+        _ => return doc,
+    };
+    let dns = item.approver_method.as_deref() == Some("auth_dnstxt");
+    if !dns {
+        if let Some(day) = item.dcv_sent {
+            doc = doc.field(sent, day.format("%Y-%m-%d").to_string());
+        }
+    }
+    doc = doc.field(
+        txt,
+        if dns {
+            dns_txt_value(item)
+        } else {
+            String::new()
+        },
+    );
+    doc.field(pending, to_verify.join(","))
+        .field(validated, done.join(","))
+}
+
+/// The TXT value the simulated CA wants for an item: stable per certificate generation.
+pub fn dns_txt_value(item: &Item) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in format!("{}:{}:{}", item.id, item.cn, item.certs_issued).bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("sim-dv-{h:016x}")
+}
+
+/// The simulator's stand-in for the unknown upstream function that resends the validation
+/// e-mail of a certificate waiting for validation (`[validation] resend_email_func` of the
+/// module; A-U4): the first `approver_email_N` becomes the approver, the e-mail goes out today.
+pub fn resend_email(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
+    let user = call.user(sim)?;
+    let id = call.elid()?;
+    let emails = approver_emails(call);
+    let today = sim.world.today();
+    let item = own(sim, &user, id)?;
+    if !matches!(item.service_status, 3 | 4) {
+        return Err(ApiError::value(
+            "elid",
+            &id.to_string(),
+            "only a certificate waiting for validation can get its e-mail again",
+        ));
+    }
+    let Some(first) = emails.into_iter().next() else {
+        return Err(ApiError::missed("approver_email_1"));
+    };
+    item.approver_method = Some("auth_email".into());
+    item.approver_emails = vec![first];
+    item.dcv_sent = Some(today);
+    Ok(ok_doc(sim))
+}
+
+/// The simulator's stand-in for the unknown upstream function asking the CA to check a DNS
+/// record again (`[validation] dns_check_func`; A-U4): the name must be one of the item's.
+pub fn check_dns(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
+    let user = call.user(sim)?;
+    let id = call.elid()?;
+    let domain = call
+        .get("domain")
+        .ok_or_else(|| ApiError::missed("domain"))?
+        .to_string();
+    let item = own(sim, &user, id)?;
+    if !matches!(item.service_status, 3 | 4) {
+        return Err(ApiError::value(
+            "elid",
+            &id.to_string(),
+            "only a certificate waiting for validation can be checked again",
+        ));
+    }
+    if domain != item.cn && !item.altnames.contains(&domain) {
+        return Err(ApiError::value("domain", &domain, "not a name of this certificate"));
+    }
+    Ok(ok_doc(sim))
 }
 
 pub fn reissue(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {

@@ -295,6 +295,11 @@ fn authenticate(sim: &mut Sim, params: &BTreeMap<String, String>) -> Result<Logi
     Ok(Login::Nobody)
 }
 
+/// The simulator's names for the two validation functions no public source names (A-U4): the
+/// module reaches them only when its configuration names them (`[validation]`).
+pub const RESEND_EMAIL_FUNC: &str = "certificate.approver.resend";
+pub const DNS_CHECK_FUNC: &str = "certificate.dcv.check";
+
 /// Runs one API function. Public functions (`auth`, `pricelist.export`) work without credentials.
 pub fn dispatch(sim: &mut Sim, params: &BTreeMap<String, String>) -> Result<Node, ApiError> {
     let func = params
@@ -322,6 +327,8 @@ pub fn dispatch(sim: &mut Sim, params: &BTreeMap<String, String>) -> Result<Node
             | "certificate.edit"
             | "certificate.order.csr"
             | "certificate.reissue.step2"
+            | RESEND_EMAIL_FUNC
+            | DNS_CHECK_FUNC
             | "certificate.delete"
             | "certificate.suspend"
             | "certificate.resume"
@@ -346,6 +353,8 @@ pub fn dispatch(sim: &mut Sim, params: &BTreeMap<String, String>) -> Result<Node
         f if f == order::order_func(sim) => order::order(sim, &call),
         "certificate.order.csr" => certificate::order_csr(sim, &call),
         "certificate.reissue.step2" => certificate::reissue(sim, &call),
+        RESEND_EMAIL_FUNC => certificate::resend_email(sim, &call),
+        DNS_CHECK_FUNC => certificate::check_dns(sim, &call),
         "certificate.delete" => certificate::delete(sim, &call),
         "certificate.suspend" => certificate::suspend_resume(sim, &call, true),
         "certificate.resume" => certificate::suspend_resume(sim, &call, false),

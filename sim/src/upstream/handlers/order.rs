@@ -382,6 +382,7 @@ pub fn place_order(sim: &mut Sim, call: &Call, honour_skipbasket: bool) -> Resul
             certs_issued: 0,
             cart_id,
             in_cart: !paid_now,
+            dcv_sent: None,
         },
     );
     if let Some(cart_id) = cart_id {

@@ -10,6 +10,7 @@ use crate::commands::lifecycle::status_map::{
     local_status, map_upstream, ServiceStatus, UpstreamState,
 };
 use crate::commands::lifecycle::term::first_term_end;
+use crate::commands::lifecycle::validation::apply_validation;
 use crate::config::OpenConvention;
 use crate::protocol::error::Result;
 use crate::upstream::CertView;
@@ -52,7 +53,7 @@ pub struct Applied {
 
 /// Everything an upstream view changes except the sub-status: the
 /// certificate, the upstream's expiry, the paid term of a new service, the
-/// "failed" mark. The sub-status is what the bulk sync reads to decide that
+/// "failed" mark, the validation data (validation.rs). The sub-status is what the bulk sync reads to decide that
 /// an item is up to date, so it is written only after every other fact is
 /// stored ([`commit_status`]): a run killed in between leaves an item the
 /// next round still reads and finishes.
@@ -75,6 +76,7 @@ pub fn apply_facts(job: &mut Job, view: &CertView) -> Result<Applied> {
             view.service_status,
             view.item_status
         );
+        applied.writes += apply_validation(job, view, None)?;
         return Ok(applied);
     };
     let mgrctl: &Mgrctl = job.mgrctl;
@@ -138,6 +140,8 @@ pub fn apply_facts(job: &mut Job, view: &CertView) -> Result<Applied> {
         // Already failed, or in work: only the sub-status (commit_status).
         _ => {}
     }
+    // What the customer must do for the CA, or did (validation.rs).
+    applied.writes += apply_validation(job, view, Some(target))?;
     Ok(applied)
 }
 

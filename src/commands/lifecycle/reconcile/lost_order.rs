@@ -382,6 +382,7 @@ mod tests {
             csr: None,
             crt: None,
             remoteid: None,
+            validation: Default::default(),
         };
         use ItemStatus::*;
         assert_eq!(payment_evidence(Some(Ordered), None), Payment::Unpaid);

@@ -19,6 +19,7 @@ pub mod catalog;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod dns;
 pub mod hardening;
 pub mod lock;
 pub mod logging;

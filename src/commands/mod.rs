@@ -40,10 +40,17 @@ pub fn advertised_features() -> Vec<&'static str> {
 }
 
 /// Features to print for this configuration: the default ones, plus the
-/// configurable ones (`import_pricelist`) unless `[catalog] advertise_import_pricelist` is off.
+/// configurable ones (`import_pricelist`) unless `[catalog] advertise_import_pricelist` is off,
+/// and `send_dv_dns` when `[validation] dns_check_func` is set.
 pub fn advertised_features_for(config: &Config) -> Vec<&'static str> {
     let opt_in = config.catalog.advertise_import_pricelist;
-    features_where(|a| a == Advertised::Always || (opt_in && a == Advertised::WhenConfigured))
+    let dns = config.validation.dns_check_func.is_some();
+    features_where(|a| match a {
+        Advertised::Always => true,
+        Advertised::WhenConfigured => opt_in,
+        Advertised::WithDnsCheckFunc => dns,
+        Advertised::Never => false,
+    })
 }
 
 fn features_where(listed: impl Fn(Advertised) -> bool) -> Vec<&'static str> {
@@ -114,6 +121,16 @@ mod tests {
     }
 
     #[test]
+    fn send_dv_dns_is_advertised_only_with_its_upstream_function() {
+        let mut config = Config::default();
+        let f = advertised_features_for(&config);
+        assert!(f.contains(&"send_dv_email"));
+        assert!(!f.contains(&"send_dv_dns"));
+        config.validation.dns_check_func = Some("certificate.dcv.check".into());
+        assert!(advertised_features_for(&config).contains(&"send_dv_dns"));
+    }
+
+    #[test]
     fn check_connection_is_advertised() {
         assert!(advertised_features().contains(&"check_connection"));
         let doc = features::document(&advertised_features(), Vec::new());
@@ -127,6 +144,9 @@ mod tests {
     fn every_lifecycle_command_is_advertised_features_itself_is_not() {
         let f = advertised_features();
         for op in ServiceOp::ALL {
+            if *op == ServiceOp::SendDvDns {
+                continue;
+            }
             assert!(f.contains(&op.name()), "{}", op.name());
         }
         assert!(f.contains(&"approver"));

@@ -204,6 +204,12 @@ pub enum ServiceOp {
     Close,
     /// The service's parameters changed (module-protocol.md §6.3).
     SetParam,
+    /// The customer's "send the validation e-mail (again)", with `--emails`
+    /// (field-2026-12 §8).
+    SendDvEmail,
+    /// The customer's "check the DNS record again", with `--domain`
+    /// (field-2026-12 §8).
+    SendDvDns,
 }
 
 impl ServiceOp {
@@ -216,6 +222,8 @@ impl ServiceOp {
         ServiceOp::Resume,
         ServiceOp::Close,
         ServiceOp::SetParam,
+        ServiceOp::SendDvEmail,
+        ServiceOp::SendDvDns,
     ];
 
     /// The `--command` value and feature name.
@@ -229,13 +237,20 @@ impl ServiceOp {
             ServiceOp::Resume => "resume",
             ServiceOp::Close => "close",
             ServiceOp::SetParam => "setparam",
+            ServiceOp::SendDvEmail => "send_dv_email",
+            ServiceOp::SendDvDns => "send_dv_dns",
         }
     }
 
     /// Commands ISPsystem's base class skips in maintenance mode
-    /// (module-protocol.md §4); `setparam` is not among them.
+    /// (module-protocol.md §4); `setparam` is not among them, nor the
+    /// customer's validation actions, which nobody reruns: they refuse
+    /// instead (lifecycle/send_dv.rs).
     pub fn paused_by_maintenance(self) -> bool {
-        !matches!(self, ServiceOp::SetParam)
+        !matches!(
+            self,
+            ServiceOp::SetParam | ServiceOp::SendDvEmail | ServiceOp::SendDvDns
+        )
     }
 }
 
@@ -248,6 +263,9 @@ pub enum Advertised {
     /// (`import_pricelist`, P-U2, module-protocol.md §18). It still answers
     /// when called.
     WhenConfigured,
+    /// Listed only when `[validation] dns_check_func` names the upstream
+    /// function it needs (`send_dv_dns`: none is public, upstream-api.md §3.7).
+    WithDnsCheckFunc,
     /// Not a feature (`features` itself).
     Never,
 }
@@ -286,6 +304,8 @@ impl Verb {
         Verb::Service(ServiceOp::Resume),
         Verb::Service(ServiceOp::Close),
         Verb::Service(ServiceOp::SetParam),
+        Verb::Service(ServiceOp::SendDvEmail),
+        Verb::Service(ServiceOp::SendDvDns),
         Verb::ImportPricelist,
     ];
 
@@ -310,6 +330,7 @@ impl Verb {
         match self {
             Verb::Features => Advertised::Never,
             Verb::ImportPricelist => Advertised::WhenConfigured,
+            Verb::Service(ServiceOp::SendDvDns) => Advertised::WithDnsCheckFunc,
             Verb::CheckConnection
             | Verb::Approver
             | Verb::GetBalance

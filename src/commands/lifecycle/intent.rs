@@ -124,6 +124,10 @@ pub struct Intent {
     /// owner ([`Intent::module_owned`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub auto: bool,
+    /// The customer's `send_dv_email`: the reissue that makes this address
+    /// the approver (send_dv.rs). One request per address and certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approver: Option<String>,
 }
 
 /// What a run must do, given the intent it found. Every variant that needs
@@ -232,6 +236,7 @@ impl Intent {
             cart: None,
             not_before: None,
             auto: false,
+            approver: None,
         }
     }
 
@@ -250,6 +255,7 @@ impl Intent {
     pub fn automatic(&self) -> bool {
         self.auto
             || (self.ro.is_none()
+                && self.approver.is_none()
                 && self.before.crt_digest.is_some()
                 && matches!(self.op, IntentOp::Prolong | IntentOp::Reopen))
     }

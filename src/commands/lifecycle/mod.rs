@@ -21,6 +21,7 @@ pub mod reconcile;
 pub mod reissue_kind;
 pub mod renewal_watch;
 pub mod reopen;
+pub mod send_dv;
 pub mod report;
 pub mod setparam;
 pub mod status_map;
@@ -127,5 +128,7 @@ pub fn run_op(job: &mut Job, op: ServiceOp) -> Result<()> {
         ServiceOp::Resume => suspend::run(job, suspend::Direction::Resume),
         ServiceOp::Close => close::run(job),
         ServiceOp::SetParam => setparam::run(job),
+        ServiceOp::SendDvEmail => send_dv::send_email(job),
+        ServiceOp::SendDvDns => send_dv::send_dns(job),
     }
 }

@@ -485,7 +485,11 @@ impl Config {
             ("dns_check_func", &self.validation.dns_check_func),
         ] {
             if let Some(f) = func {
-                if f.is_empty() || !f.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+                if f.is_empty()
+                    || !f
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                {
                     add(
                         &format!("[validation] {key}"),
                         format!(

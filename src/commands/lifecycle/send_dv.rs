@@ -63,7 +63,10 @@ pub fn first_email(emails: Option<&str>) -> Result<String> {
         .map(str::trim)
         .find(|e| !e.is_empty())
         .ok_or_else(|| {
-            ModuleError::missed("emails", "send_dv_email needs --emails <address>[,<address>…]")
+            ModuleError::missed(
+                "emails",
+                "send_dv_email needs --emails <address>[,<address>…]",
+            )
         })?;
     let plausible = first.len() <= MAX_EMAIL
         && first.split_once('@').is_some_and(|(local, domain)| {
@@ -101,9 +104,7 @@ pub fn send_email(job: &mut Job) -> Result<()> {
     if let Some(i) = job.intent()?.filter(|i| request_for(i, &email)) {
         let same_certificate = i.before.crt_digest == view.crt.as_deref().map(digest);
         match i.phase {
-            Phase::Done | Phase::Applied
-                if same_certificate || state.is_some_and(is_pending) =>
-            {
+            Phase::Done | Phase::Applied if same_certificate || state.is_some_and(is_pending) => {
                 if state.is_some_and(is_pending) {
                     if let Some(func) = job.ctx.config.validation.resend_email_func.clone() {
                         return resend(job, &func, &view, &email);
@@ -367,7 +368,9 @@ pub fn send_dns(job: &mut Job) -> Result<()> {
                 Some(server) => {
                     dns::txt_records(server, &name, Duration::from_millis(cfg.dns_timeout_ms))
                 }
-                None => Err("no DNS server: none in [validation] dns_server or /etc/resolv.conf".into()),
+                None => {
+                    Err("no DNS server: none in [validation] dns_server or /etc/resolv.conf".into())
+                }
             };
             match preflight(lookup, &value) {
                 Preflight::Published => log::info!(
@@ -413,8 +416,17 @@ mod tests {
             "admin@example.com"
         );
         assert_eq!(first_email(None).unwrap_err().kind, ErrorKind::Missed);
-        assert_eq!(first_email(Some(" , ")).unwrap_err().kind, ErrorKind::Missed);
-        for bad in ["admin", "a@b", "a b@example.com", "<a@example.com>", "@example.com"] {
+        assert_eq!(
+            first_email(Some(" , ")).unwrap_err().kind,
+            ErrorKind::Missed
+        );
+        for bad in [
+            "admin",
+            "a@b",
+            "a b@example.com",
+            "<a@example.com>",
+            "@example.com",
+        ] {
             assert_eq!(
                 first_email(Some(bad)).unwrap_err().kind,
                 ErrorKind::Value,

@@ -262,10 +262,7 @@ mod tests {
             "опубликуйте DNS TXT-запись для example.com: ca-3f1a"
         );
         // No value shown yet: nothing to say about DNS.
-        let none = ValidationFacts {
-            dns_txt: None,
-            ..f
-        };
+        let none = ValidationFacts { dns_txt: None, ..f };
         assert_eq!(validation_text(&none, FormLanguage::En), None);
     }
 

@@ -463,8 +463,13 @@ pub fn cert_view(func: &str, requested: u64, doc: &Node) -> Result<CertView, Ups
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect();
+    // Numbered only: `approver_email_sent` (VALIDATION_FIELDS) is a date.
     for c in &doc.children {
-        if c.name.starts_with("approver_email_") {
+        let numbered = c
+            .name
+            .strip_prefix("approver_email_")
+            .is_some_and(|n| n.parse::<u32>().is_ok());
+        if numbered {
             let v = c.text.trim();
             if !v.is_empty() && !approver_emails.iter().any(|e| e == v) {
                 approver_emails.push(v.to_string());
@@ -883,7 +888,8 @@ mod tests {
         let v = cert_view(
             "e",
             9,
-            &doc("<doc><CN>x</CN><approver_email_1>a@x</approver_email_1></doc>"),
+            &doc("<doc><CN>x</CN><approver_email_1>a@x</approver_email_1>\
+                 <approver_email_sent>2026-12-07</approver_email_sent></doc>"),
         )
         .unwrap();
         assert_eq!(v.id, 9);
@@ -900,7 +906,10 @@ mod tests {
         ));
         assert_eq!(v.email_sent.as_deref(), Some("2026-12-07"));
         assert_eq!(v.dns_txt.as_deref(), Some("abc"));
-        assert_eq!(v.pending, Some(vec!["a.example".into(), "b.example".into()]));
+        assert_eq!(
+            v.pending,
+            Some(vec!["a.example".into(), "b.example".into()])
+        );
         assert_eq!(v.validated, Some(vec!["c.example".into()]));
         let v = validation_of(&doc(
             "<doc><dcv_email_sent>2026-12-08</dcv_email_sent><dcv_pending/></doc>",

@@ -293,7 +293,7 @@ fn validation_fields(mut doc: Node, item: &Item, names: &str) -> Node {
     }
     doc = doc.field(
         txt,
-        if dns {
+        if dns && item.service_status != 5 {
             dns_txt_value(item)
         } else {
             String::new()
@@ -356,7 +356,11 @@ pub fn check_dns(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
         ));
     }
     if domain != item.cn && !item.altnames.contains(&domain) {
-        return Err(ApiError::value("domain", &domain, "not a name of this certificate"));
+        return Err(ApiError::value(
+            "domain",
+            &domain,
+            "not a name of this certificate",
+        ));
     }
     Ok(ok_doc(sim))
 }

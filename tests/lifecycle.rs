@@ -678,12 +678,13 @@ fn items_of_other_modules_and_unknown_tariffs_are_refused() {
     assert!(w.up.journal().iter().all(|e| e.func != "service.prolong"));
 }
 
-/// A plain open costs five mgrctl calls — `paramlist`, the intent
+/// A plain open costs seven mgrctl calls — `paramlist`, the intent
 /// before sending, the upstream id (which also proves the order finished),
-/// the sub-status the upstream shows (written once), the report — and two
-/// upstream calls: the order and the first sync's read.
+/// the sub-status the upstream shows (written once), the report, and what
+/// the first sync shows the customer of the validation (the names to verify
+/// and the words) — and two upstream calls: the order and the first sync's read.
 #[test]
-fn open_makes_five_mgrctl_calls_and_writes_the_status_once() {
+fn open_makes_seven_mgrctl_calls_and_writes_the_status_once() {
     let w = World::new();
     w.mgr.clear_journal();
     let (ro, code, out) = w.operation("open");
@@ -696,7 +697,10 @@ fn open_makes_five_mgrctl_calls_and_writes_the_status_once() {
             "service.saveparam:pmss_intent",
             "service.saveparam:pmss_upstream_id",
             "service.setstatus",
-            "service.postopen"
+            "service.postopen",
+            // what the customer must do for the CA: the names to verify, and in words
+            "service.saveparam:domains_list",
+            "service.saveparam:pmss_domain_validation",
         ]
     );
     let funcs: Vec<String> = w.up.journal().iter().map(|e| e.func.clone()).collect();
@@ -744,8 +748,14 @@ fn sync_item_writes_once_per_changed_fact() {
     w.up.tick();
     assert_eq!(
         sync(&w),
-        ["paramlist", "service.setstatus"],
-        "enrolled: the sub-status"
+        [
+            "paramlist",
+            // the CN validated, the other names still to verify
+            "service.saveparam:domains_list",
+            "service.saveparam:pmss_domain_validation",
+            "service.setstatus"
+        ],
+        "enrolled: the validation and the sub-status"
     );
     assert_eq!(w.param("service_status").as_deref(), Some("4"));
     assert_eq!(sync(&w), ["paramlist"], "nothing changed");
@@ -760,6 +770,9 @@ fn sync_item_writes_once_per_changed_fact() {
             "service.saveparam:pmss_upstream_expiry",
             // the local paid term
             "service.setexpiredate",
+            // every name validated: none left to verify, and in words
+            "service.saveparam:domains_list",
+            "service.saveparam:pmss_domain_validation",
             // what the service form shows of the certificate: validity and serial
             "service.saveparam:pmss_certificate",
             // the plan: next action and whether it needs a fresh validation

@@ -383,6 +383,16 @@ impl Local {
         })
     }
 
+    /// One item param as stored (`None`: not there).
+    pub fn item_param(&mut self, item: u64, name: &str) -> Result<Option<String>, String> {
+        self.conn
+            .exec_first(
+                "SELECT value FROM itemparam WHERE item = ? AND intname = ?",
+                (item, name),
+            )
+            .map_err(|e| format!("reading item {item} param {name}: {e}"))
+    }
+
     /// What `processing.savebalance` stored for a module (`amount currency`).
     pub fn module_balance(&mut self, module: u64) -> Result<Option<String>, String> {
         let row: Option<(Option<String>, Option<String>)> = self

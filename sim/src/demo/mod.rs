@@ -37,6 +37,7 @@ mod show;
 mod steps;
 mod stop;
 mod term;
+mod validation;
 mod world;
 
 use std::path::PathBuf;

@@ -27,6 +27,7 @@ impl Demo {
         self.step_tariff_import()?;
         go_on()?;
         self.step_open()?;
+        self.step_validation_shown()?;
         go_on()?;
         self.step_sync(
             "5",
@@ -35,6 +36,7 @@ impl Demo {
         )?;
         self.step_service_import("5b")?;
         self.step_reconcile("5c")?;
+        self.step_send_dv_email()?;
         go_on()?;
         self.step_reopen()?;
         go_on()?;
@@ -74,6 +76,7 @@ impl Demo {
             "close",
             "setparam",
             "getbalance",
+            "send_dv_email",
         ] {
             c.check(
                 names.iter().any(|n| n == wanted),

@@ -126,6 +126,14 @@ impl Books {
     }
 
     fn migrate(&mut self) -> rusqlite::Result<()> {
+        // Every module run opens the file: a current schema is read, not
+        // written, so parallel processes do not queue for the write lock.
+        let current: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if current == STEPS.len() as i64 {
+            return Ok(());
+        }
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;

@@ -124,6 +124,11 @@ pub struct Intent {
     /// owner ([`Intent::module_owned`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub auto: bool,
+    /// A BILLmanager renewal that paid nothing upstream: the module's
+    /// automatic renewal of this generation had already bought the term
+    /// (prolong.rs `adopt_automatic`). The books show it at cost 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid_by_auto: Option<u32>,
 }
 
 /// What a run must do, given the intent it found. Every variant that needs
@@ -232,6 +237,7 @@ impl Intent {
             cart: None,
             not_before: None,
             auto: false,
+            paid_by_auto: None,
         }
     }
 

@@ -272,6 +272,8 @@ fn finish(job: &mut Job, upstream_id: u64, seen: Option<CertView>) -> Result<()>
         }
         _ => {}
     }
+    // Paid: the order's ledger row is posted (books.rs).
+    super::books::record_current(job);
     if local_status(job.param(SERVICE_STATUS_PARAM)).is_none() {
         let first = view
             .as_ref()

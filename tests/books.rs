@@ -216,3 +216,64 @@ fn a_books_failure_never_fails_the_order_and_the_next_run_writes_the_row() {
     assert_eq!(rows(&w, item).len(), 1);
     assert_eq!(paid_calls(&w, "certificate.order.param"), 1);
 }
+
+/// Services older than the ledger (here: ledger file removed after the
+/// order, as after an upgrade) get one estimated row each, and an imported
+/// one its import row at cost 0; a second backfill writes nothing.
+#[test]
+fn backfill_gives_older_services_one_estimated_row_once() {
+    let w = world("1000.00");
+    let item = new_item(&w);
+    let ro = w.db.create_running_operation(item, "open");
+    let (code, out) = run(&w, "open", item, ro);
+    assert_eq!(code, 0, "{out}");
+    std::fs::remove_file(books_path(&w)).unwrap();
+    for wal in ["books.sqlite-wal", "books.sqlite-shm"] {
+        let _ = std::fs::remove_file(w.mgr.path().join("var/pmsslreseller").join(wal));
+    }
+    w.db.conn()
+        .exec_drop(
+            "UPDATE item SET opendate = '2026-01-15' WHERE id = ?",
+            (item,),
+        )
+        .unwrap();
+    // An imported service: linked by hand here as the import links it.
+    let imported = new_item(&w);
+    w.db.conn()
+        .exec_drop(
+            "INSERT INTO itemparam (item, intname, value) VALUES (?, 'pmss_upstream_id', '777'), \
+             (?, 'pmss_imported', '2026-02-01')",
+            (imported, imported),
+        )
+        .unwrap();
+    // Never ordered: no row.
+    let bare = new_item(&w);
+
+    let m = w.module().to_string();
+    let (code, out, err) = run_module(&w.mgr, &["books", "backfill", "--module", &m], None);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("2 row(s) written"), "{out}");
+    let r = rows(&w, item);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].estimated);
+    assert_eq!((r[0].kind, r[0].state), (Kind::Order, State::Posted));
+    assert_eq!(r[0].cost, Some(d("21")));
+    assert_eq!(r[0].cost_source, CostSource::Estimated);
+    assert_eq!(r[0].sell, Some(d(SELL)));
+    assert_eq!(r[0].upstream_id, Some(upstream_id(&w, item)));
+    // 2026-01-15T00:00:00Z
+    assert_eq!(r[0].posted_at, Some(1_768_435_200));
+    let i = rows(&w, imported);
+    assert_eq!(i.len(), 1, "{i:?}");
+    assert_eq!((i[0].kind, i[0].cost), (Kind::Import, Some(Decimal::ZERO)));
+    assert!(!i[0].estimated);
+    assert!(rows(&w, bare).is_empty());
+
+    let (code, out, _) = run_module(&w.mgr, &["books", "backfill", "--module", &m], None);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("0 row(s) written, 2 service(s) already"),
+        "{out}"
+    );
+    assert_eq!(rows(&w, item).len() + rows(&w, imported).len(), 2);
+}

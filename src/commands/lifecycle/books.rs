@@ -272,7 +272,7 @@ mod tests {
     fn what_each_intent_is_in_the_books() {
         use IntentOp::*;
         use State::*;
-        let m = |i: &Intent, on_item| movement(i, on_item).map(|(k, o, s)| (k, o, s));
+        let m = |i: &Intent, on_item| movement(i, on_item);
         assert_eq!(
             m(&intent(Open, Phase::Sent), false),
             Some((Kind::Order, Owner::Billmanager, Pending))

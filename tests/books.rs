@@ -277,3 +277,27 @@ fn backfill_gives_older_services_one_estimated_row_once() {
     );
     assert_eq!(rows(&w, item).len() + rows(&w, imported).len(), 2);
 }
+
+/// An order the upstream left unpaid in its cart, then closed by the
+/// customer: nothing was paid, so its row fails (it stayed pending before).
+#[test]
+fn an_order_closed_unpaid_in_the_upstream_cart_is_failed() {
+    let w = WorldBuilder::new()
+        .account(USER, PASSWORD, "1000.00")
+        .profile("bm6-zomro")
+        .config(CONFIG)
+        .tariffs(&[TARIFF])
+        .build();
+    let item = new_item(&w);
+    let ro = w.db.create_running_operation(item, "open");
+    let (code, out) = run(&w, "open", item, ro);
+    assert_eq!(code, 1, "waits in the cart: {out}");
+    assert!(out.contains("cart"), "{out}");
+    assert_eq!(rows(&w, item)[0].state, State::Pending);
+    let close = w.db.create_running_operation(item, "close");
+    let (code, out) = run(&w, "close", item, close);
+    assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
+    let all = rows(&w, item);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!((all[0].kind, all[0].state), (Kind::Order, State::Failed));
+}

@@ -115,6 +115,42 @@ fn write(job: &mut Job, intent: &Intent, late: bool) {
     }
 }
 
+thread_local! {
+    /// The books this thread has open: the bulk sync looks at thousands of
+    /// items per run on a few threads, and one open per item (a file open
+    /// and its pragmas) would cost more than the row.
+    static OPEN: std::cell::RefCell<Option<Books>> = const { std::cell::RefCell::new(None) };
+}
+
+/// `f` on this thread's open books of `root`, opened on first use; after a
+/// failure the file is opened afresh next time (it may have been replaced).
+fn with_books<T>(
+    root: &crate::paths::MgrRoot,
+    f: impl FnOnce(&mut Books) -> Result<T, BooksError>,
+) -> Result<T, BooksError> {
+    OPEN.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let path = root.state_dir().join(crate::books::store::FILE_NAME);
+        if slot.as_ref().is_some_and(|b| b.path() != path) {
+            *slot = None;
+        }
+        if slot.is_none() {
+            *slot = Some(Books::open(root)?);
+        }
+        let result = match slot.as_mut() {
+            Some(books) => f(books),
+            None => Err(BooksError {
+                path,
+                what: "not open".into(),
+            }),
+        };
+        if result.is_err() {
+            *slot = None;
+        }
+        result
+    })
+}
+
 fn try_write(
     job: &mut Job,
     intent: &Intent,
@@ -123,14 +159,28 @@ fn try_write(
     state: State,
     late: bool,
 ) -> Result<(), BooksError> {
-    let mut books = Books::open(&job.ctx.root)?;
+    let root = job.ctx.root.clone();
+    with_books(&root, |books| {
+        write_row(job, books, intent, kind, owner, state, late)
+    })
+}
+
+fn write_row(
+    job: &mut Job,
+    books: &mut Books,
+    intent: &Intent,
+    kind: Kind,
+    owner: Owner,
+    state: State,
+    late: bool,
+) -> Result<(), BooksError> {
     let module = job.settings.id;
     let key = ledger::key(module, job.item_id, kind, owner, intent.generation);
     let now = now_unix();
     let upstream_id = intent
         .upstream_id
         .or_else(|| job.upstream_id().ok().flatten());
-    let known = ledger::get(&books, &key)?;
+    let known = ledger::get(books, &key)?;
     if let Some(row) = known {
         if row.state == state || row.state == State::Posted {
             return Ok(());
@@ -142,7 +192,7 @@ fn try_write(
         e.state = state;
         e.upstream_id = e.upstream_id.or(upstream_id);
         e.note = None;
-        ledger::upsert(&mut books, &e)?;
+        ledger::upsert(books, &e)?;
         return Ok(());
     }
     let mut e = new_entry(job, intent, &key, kind, owner, state, now);
@@ -164,7 +214,7 @@ fn try_write(
             state.as_str()
         );
     }
-    ledger::upsert(&mut books, &e)?;
+    ledger::upsert(books, &e)?;
     Ok(())
 }
 

@@ -301,3 +301,39 @@ fn an_order_closed_unpaid_in_the_upstream_cart_is_failed() {
     assert_eq!(all.len(), 1, "{all:?}");
     assert_eq!((all[0].kind, all[0].state), (Kind::Order, State::Failed));
 }
+
+/// A books file another process holds locked holds the order up by one
+/// busy timeout at most (the later writes of the run are not tried), the
+/// order is paid once, and the next run writes the row.
+#[test]
+fn a_locked_books_file_holds_an_order_up_briefly_and_the_next_run_writes_the_row() {
+    let w = world("1000.00");
+    let item = new_item(&w);
+    drop(Books::open_path(&books_path(&w)).unwrap());
+    let lock = rusqlite::Connection::open(books_path(&w)).unwrap();
+    lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let ro = w.db.create_running_operation(item, "open");
+    let started = std::time::Instant::now();
+    let (code, out) = run(&w, "open", item, ro);
+    let took = started.elapsed();
+    assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
+    assert!(
+        took < std::time::Duration::from_secs(6),
+        "held up {took:?} by the locked books"
+    );
+    assert_eq!(paid_calls(&w, "certificate.order.param"), 1);
+    lock.execute_batch("ROLLBACK").unwrap();
+    drop(lock);
+    assert!(rows(&w, item).is_empty());
+    w.up.issue(Some(upstream_id(&w, item)));
+    let (code, out, _) = run_module(
+        &w.mgr,
+        &["--command", "sync_item", "--item", &item.to_string()],
+        None,
+    );
+    assert_eq!(code, 0, "{out}");
+    let all = rows(&w, item);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].state, State::Posted);
+    assert_eq!(all[0].note.as_deref(), Some(LATE_NOTE));
+}

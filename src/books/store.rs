@@ -15,8 +15,10 @@ use crate::paths::MgrRoot;
 pub const FILE_NAME: &str = "books.sqlite";
 
 /// How long a process waits for another one's write transaction. Writes are
-/// one row each, so a long wait means a stuck process, not a busy one.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// one row each (milliseconds), so a long wait means a stuck process or a
+/// file locked by hand, not a busy one; and the wait holds up a BILLmanager
+/// operation, which the books must never do for long.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The schema, one step per version: step `i` brings version `i` to `i + 1`.
 /// Append a step for a change; never edit a step that has shipped.

@@ -122,9 +122,39 @@ thread_local! {
     static OPEN: std::cell::RefCell<Option<Books>> = const { std::cell::RefCell::new(None) };
 }
 
+/// After a books failure this process leaves the books alone for a while:
+/// a locked file would otherwise hold up every later write of the run by
+/// the busy timeout. The rows skipped are written by the next run of each
+/// item ([`record_current`]).
+const BACKOFF: std::time::Duration = std::time::Duration::from_secs(60);
+
+static FAILED_AT: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+
 /// `f` on this thread's open books of `root`, opened on first use; after a
-/// failure the file is opened afresh next time (it may have been replaced).
+/// failure the file is opened afresh next time (it may have been replaced),
+/// once [`BACKOFF`] has passed.
 fn with_books<T>(
+    root: &crate::paths::MgrRoot,
+    f: impl FnOnce(&mut Books) -> Result<T, BooksError>,
+) -> Result<T, BooksError> {
+    let failed_at = *FAILED_AT.lock().unwrap_or_else(|p| p.into_inner());
+    if failed_at.is_some_and(|t| t.elapsed() < BACKOFF) {
+        return Err(BooksError {
+            path: root.state_dir().join(crate::books::store::FILE_NAME),
+            what: format!(
+                "not tried: it failed less than {}s ago in this process",
+                BACKOFF.as_secs()
+            ),
+        });
+    }
+    let result = with_open_books(root, f);
+    if result.is_err() {
+        *FAILED_AT.lock().unwrap_or_else(|p| p.into_inner()) = Some(std::time::Instant::now());
+    }
+    result
+}
+
+fn with_open_books<T>(
     root: &crate::paths::MgrRoot,
     f: impl FnOnce(&mut Books) -> Result<T, BooksError>,
 ) -> Result<T, BooksError> {

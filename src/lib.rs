@@ -8,6 +8,7 @@
 //!   engines the admin commands run.
 //! - [`billing`], [`upstream`], [`catalog`], [`pricing`]: the local
 //!   BILLmanager, the upstream's API, the upstream's tariffs, the prices.
+//! - [`books`]: the reseller's own ledger of upstream money (SQLite).
 //! - [`config`], [`paths`], [`lock`], [`logging`], [`hardening`]: shared plumbing.
 //! - [`vocab`], [`quote`], [`secret`], [`clock`]: leaves every layer uses.
 //! - [`panic_net`]: a bug that panics still answers (error XML, exit 1).
@@ -15,6 +16,7 @@
 pub mod admin;
 pub mod baseline;
 pub mod billing;
+pub mod books;
 pub mod catalog;
 pub mod clock;
 pub mod commands;

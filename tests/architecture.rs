@@ -205,6 +205,26 @@ fn billing_names_neither_upstream_nor_what_is_above_it() {
 }
 
 #[test]
+fn the_books_name_neither_the_peers_nor_what_is_above_them() {
+    let all = sources();
+    let books = module(&all, "books");
+    assert_none(
+        lines_naming(
+            &books,
+            &[
+                "crate::billing",
+                "crate::upstream",
+                "crate::catalog",
+                "crate::commands",
+                "crate::admin",
+            ],
+            false,
+        ),
+        "books/ (the ledger file) knows neither BILLmanager, the upstream nor the commands: they write it",
+    );
+}
+
+#[test]
 fn the_catalog_reaches_no_database_mgrctl_network_or_process() {
     let all = sources();
     let catalog = module(&all, "catalog");

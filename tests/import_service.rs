@@ -362,6 +362,24 @@ fn import_of_one_id_for_an_account_and_bad_input() {
             .unwrap()
             .unwrap();
     assert_eq!(owner, account);
+    // The ledger: one import row, cost 0, for the buyer; run again, still one.
+    let ledger_rows = || {
+        let books = pmsslreseller::books::Books::open_path(
+            &w.mgr.path().join("var/pmsslreseller/books.sqlite"),
+        )
+        .unwrap();
+        pmsslreseller::books::ledger::rows(&books, &Default::default()).unwrap()
+    };
+    let rows = ledger_rows();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].kind, pmsslreseller::books::ledger::Kind::Import);
+    assert_eq!(rows[0].item, links[&b][0]);
+    assert_eq!(rows[0].upstream_id, Some(b));
+    assert_eq!(rows[0].cost, Some(rust_decimal::Decimal::ZERO));
+    assert_eq!(rows[0].account_name.as_deref(), Some("Buyer"));
+    let (code, _, _) = w.admin(&["--id", &b.to_string(), "--account", &account.to_string()]);
+    assert_eq!(code, 0);
+    assert_eq!(ledger_rows().len(), 1);
     // An account that does not exist, an id that is not listed.
     let (code, _, err) = w.admin(&["--account", "424242"]);
     assert_eq!(code, 1);

@@ -29,7 +29,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
+use rust_decimal::Decimal;
 
+use pmsslreseller::books::ledger::{self, Entry, Filter, State};
+use pmsslreseller::books::Books;
 use pmsslreseller::commands::lifecycle::intent::{Intent, Phase};
 use support::billing::{certificate_params, TestDb, TestMgr, EXAMPLE_CSR};
 use support::bin_path;
@@ -311,6 +314,46 @@ impl World {
             .count()
     }
 
+    /// The item's ledger rows (`var/pmsslreseller/books.sqlite`).
+    fn ledger(&self, item: u64) -> Vec<Entry> {
+        let path = self.mgr.path().join("var/pmsslreseller/books.sqlite");
+        if !path.exists() {
+            return Vec::new();
+        }
+        let books = Books::open_path(&path).unwrap();
+        ledger::rows(
+            &books,
+            &Filter {
+                module: Some(self.module),
+                item: Some(item),
+                ..Filter::default()
+            },
+        )
+        .unwrap()
+    }
+
+    /// The ledger agrees with the upstream's journal: one posted row per
+    /// paid call (orders and renewals of the item), none left pending.
+    /// BILLmanager's renewal that the automatic one had paid is posted at
+    /// cost 0 and pays nothing. `None` when it does, else what differs.
+    fn ledger_disagrees(&self, journal: &[JournalEntry], item: u64) -> Option<String> {
+        let paid = self.applied(journal, item, "certificate.order.param")
+            + self.applied(journal, item, "service.prolong");
+        let rows = self.ledger(item);
+        let posted = rows
+            .iter()
+            .filter(|r| r.state == State::Posted && r.cost != Some(Decimal::ZERO))
+            .count();
+        let pending = rows.iter().filter(|r| r.state == State::Pending).count();
+        (posted != paid || pending > 0).then(|| {
+            let shown: Vec<String> = rows
+                .iter()
+                .map(|r| format!("{} {} {:?}", r.key, r.state.as_str(), r.note))
+                .collect();
+            format!("{paid} paid calls, {posted} posted rows, {pending} pending: {shown:?}")
+        })
+    }
+
     fn applied_now(&self, item: u64, command: &str) -> usize {
         self.applied(&self.up.journal(), item, money_func(command))
     }
@@ -417,6 +460,12 @@ fn once_per_operation(command: &str) {
     );
     let post = format!("service.post{command}");
     assert_eq!(w.mgr.mgrctl_count(&post), 1, "{post} once more");
+    // One ledger row per paid call, posted, after 8 parallel runs and reruns.
+    assert_eq!(
+        w.ledger_disagrees(&w.up.journal(), item),
+        None,
+        "{command}: the ledger"
+    );
 
     // A run for an operation that does not exist (any more): nothing.
     let fresh = w.new_item();
@@ -549,6 +598,11 @@ fn faulty_write(command: &str, target: &str, nth: &str, mode: &str) {
         w.applied_now(item, command),
         1,
         "{case}: exactly one payment; log:\n{log}"
+    );
+    assert_eq!(
+        w.ledger_disagrees(&w.up.journal(), item),
+        None,
+        "{case}: the ledger; log:\n{log}"
     );
     match command {
         "open" => {
@@ -910,6 +964,9 @@ struct Tally {
     /// A renewal that left the paid term short of one period, or past it.
     shortened: usize,
     doubled_terms: usize,
+    /// A finished trial whose ledger does not show one posted row per paid
+    /// call (a row written twice, lost, or left pending).
+    ledger: usize,
 }
 
 impl Tally {
@@ -923,6 +980,7 @@ impl Tally {
         self.admin += o.admin;
         self.shortened += o.shortened;
         self.doubled_terms += o.doubled_terms;
+        self.ledger += o.ledger;
     }
 }
 
@@ -1058,9 +1116,13 @@ fn trial(w: &World, command: &str, rng: &mut Rng, with_fault: bool) -> Tally {
             if lost {
                 t.lost += 1;
             }
+            if let Some(why) = w.ledger_disagrees(&journal, item) {
+                eprintln!("trial {command} item {item}: the ledger: {why}");
+                t.ledger += 1;
+            }
         }
     }
-    if t.doubles + t.lost + t.stuck + t.manual > 0 {
+    if t.doubles + t.lost + t.stuck + t.manual + t.ledger > 0 {
         let id = w.upstream_id(item);
         explain_failed_trial(w, &format!("trial {command}"), item, id, &journal, t);
     }
@@ -1142,6 +1204,7 @@ fn assert_clean(command: &str, what: &str, t: Tally) {
     assert_eq!(t.lost, 0, "{command} {what}: lost: {t:?}");
     assert_eq!(t.stuck, 0, "{command} {what}: stuck: {t:?}");
     assert_eq!(t.manual, 0, "{command} {what}: manual: {t:?}");
+    assert_eq!(t.ledger, 0, "{command} {what}: ledger rows: {t:?}");
     assert!(t.killed > 0, "{command} {what}: some runs were killed");
 }
 
@@ -1357,9 +1420,13 @@ fn meeting_trial(w: &World, rng: &mut Rng) -> Tally {
                 Some(e) if e < "2028-12-02" => t.shortened += 1,
                 _ => t.doubled_terms += 1,
             }
+            if let Some(why) = w.ledger_disagrees(&journal, item) {
+                eprintln!("meeting item {item}: the ledger: {why}");
+                t.ledger += 1;
+            }
         }
     }
-    if t.doubles + t.lost + t.stuck + t.manual + t.shortened + t.doubled_terms > 0 {
+    if t.doubles + t.lost + t.stuck + t.manual + t.shortened + t.doubled_terms + t.ledger > 0 {
         let what = format!("meeting trial (expiry {:?})", w.expiry(item));
         explain_failed_trial(w, &what, item, Some(id), &journal, t);
     }

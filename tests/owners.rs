@@ -14,6 +14,8 @@ use mysql::prelude::Queryable;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
+use pmsslreseller::books::ledger::{self, Entry, Filter, Kind, Owner, State};
+use pmsslreseller::books::Books;
 use support::billing::{
     certificate_params, run_module_env, run_operation, TestDb, TestMgr, EXAMPLE_CSR,
 };
@@ -133,6 +135,17 @@ impl World {
         self.db.item_param(self.item, name)
     }
 
+    /// The item's ledger rows, oldest first.
+    fn ledger(&self) -> Vec<Entry> {
+        let books =
+            Books::open_path(&self.mgr.path().join("var/pmsslreseller/books.sqlite")).unwrap();
+        let filter = Filter {
+            item: Some(self.item),
+            ..Filter::default()
+        };
+        ledger::rows(&books, &filter).unwrap()
+    }
+
     fn expiry(&self) -> Option<String> {
         self.db.item_dates(self.item).0
     }
@@ -245,6 +258,20 @@ fn a_lost_automatic_renewal_is_not_taken_for_the_customers() {
         "the automatic renewal is this renewal's: not paid twice"
     );
     assert_eq!(w.balance(), paid);
+    // The lost renewal's row is posted once settled; BILLmanager's costs 0.
+    let renewals: Vec<(Owner, State, Option<Decimal>)> = w
+        .ledger()
+        .iter()
+        .filter(|r| r.kind == Kind::Renewal)
+        .map(|r| (r.owner, r.state, r.cost.filter(|c| c.is_zero())))
+        .collect();
+    assert_eq!(
+        renewals,
+        vec![
+            (Owner::Auto, State::Posted, None),
+            (Owner::Billmanager, State::Posted, Some(Decimal::ZERO)),
+        ]
+    );
 }
 
 /// A lost automatic reissue does not swallow the customer's reissue: the
@@ -366,6 +393,9 @@ fn one_renewal_moves_the_paid_term_by_one_period_either_way() {
 #[test]
 fn an_automatic_renewal_just_before_the_customers_is_not_paid_twice() {
     let w = World::new("per_certificate");
+    let m = w.module.to_string();
+    let (code, out, err) = w.module(&["catalog", "refresh", "--module", &m]);
+    assert_eq!(code, 0, "{out}{err}");
     w.due();
     let (code, out) = w.sync();
     assert_eq!(code, 0, "{out}");
@@ -381,6 +411,39 @@ fn an_automatic_renewal_just_before_the_customers_is_not_paid_twice() {
     assert_eq!(w.balance(), paid);
     assert_eq!(w.expiry().as_deref(), Some(NEXT_TERM_END));
     assert_eq!(w.mgr.mgrctl_count("service.postprolong"), 1);
+    // The books: the order, the module's renewal at the reseller's cost
+    // (24 months, 38 EUR, nobody's sale), BILLmanager's renewal at cost 0
+    // (the automatic one bought its term), each once.
+    let rows = w.ledger();
+    let what: Vec<(Kind, Owner, State, Option<Decimal>)> = rows
+        .iter()
+        .map(|r| (r.kind, r.owner, r.state, r.cost))
+        .collect();
+    assert_eq!(
+        what,
+        vec![
+            (Kind::Order, Owner::Billmanager, State::Posted, None),
+            (
+                Kind::Renewal,
+                Owner::Auto,
+                State::Posted,
+                Some(Decimal::from(38))
+            ),
+            (
+                Kind::Renewal,
+                Owner::Billmanager,
+                State::Posted,
+                Some(Decimal::ZERO)
+            ),
+        ],
+        "{rows:#?}"
+    );
+    assert_eq!(rows[1].sell, None, "the reseller's cost, nobody's sale");
+    assert!(rows[2]
+        .note
+        .as_deref()
+        .unwrap_or_default()
+        .contains("automatic renewal"));
 }
 
 /// A real second CSR for the certificate's name, made by the simulator's

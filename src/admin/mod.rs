@@ -2,6 +2,7 @@
 //! job), separate from BILLmanager's `--command` calls.
 
 pub mod balance;
+pub mod books;
 pub mod catalog;
 pub mod import;
 pub mod reconcile;
@@ -86,6 +87,9 @@ pub enum AdminCommand {
     /// Local prices derived from upstream costs by `[pricing]`.
     #[command(subcommand)]
     Pricing(catalog::PricingCommand),
+    /// The reseller's ledger of upstream money (var/pmsslreseller/books.sqlite).
+    #[command(subcommand)]
+    Books(books::BooksCommand),
 }
 
 /// Open the module log for an admin command; a log that cannot be written is
@@ -168,6 +172,7 @@ impl AdminCommand {
             AdminCommand::Reconcile { .. } => "reconcile",
             AdminCommand::Catalog(_) => "catalog",
             AdminCommand::Pricing(_) => "pricing",
+            AdminCommand::Books(_) => "books",
         }
     }
 }
@@ -201,6 +206,7 @@ fn dispatch(command: AdminCommand, root: &MgrRoot) -> i32 {
         AdminCommand::Pricing(p) => {
             with_config(root, |config| catalog::run_pricing(root, config, p))
         }
+        AdminCommand::Books(b) => with_config(root, |config| books::run(root, config, b)),
         AdminCommand::Config => show_config(root),
     }
 }
@@ -321,6 +327,7 @@ mod tests {
             &["reconcile", "--module", "1"],
             &["catalog", "show"],
             &["pricing", "preview", "--module", "1"],
+            &["books", "backfill", "--module", "1"],
         ] {
             let cli =
                 Cli::try_parse_from(std::iter::once("pmsslreseller").chain(argv.iter().copied()))

@@ -255,6 +255,15 @@ pub struct ServiceCost {
     pub first_item: Option<u64>,
 }
 
+/// An item's customer and price as the books record them ([`Db::item_books`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ItemBooks {
+    pub account: Option<u64>,
+    pub account_name: Option<String>,
+    /// `item.cost`: the price of one period, local currency.
+    pub sell: Option<Decimal>,
+}
+
 /// `runningoperation` row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunningOperation {
@@ -1190,6 +1199,35 @@ impl Db {
     }
 
     /// Whether the local account (client) `id` exists.
+    /// What the books record of an item beside the money: its customer
+    /// account (`item.account`, `account.name`) and `item.cost`, the price
+    /// of one period of the service (module-protocol.md §9.3 lists the
+    /// columns; that `cost` is the price of the period is inferred, as in
+    /// `commands::price_watch::local_prices`). Never an error for a value:
+    /// a NULL, negative or unreadable one is `None` (the row is written
+    /// without it); only a failed query is an error.
+    pub fn item_books(&mut self, item_id: u64) -> Result<ItemBooks> {
+        let row: Option<Row> = self
+            .conn
+            .exec_first(
+                "SELECT i.account, a.name, i.cost FROM item i \
+                 LEFT JOIN account a ON a.id = i.account WHERE i.id = ?",
+                (item_id,),
+            )
+            .map_err(|e| db_error("reading the item's account and price", e))?;
+        Ok(match row {
+            None => ItemBooks::default(),
+            Some(r) => ItemBooks {
+                account: column::uint(r.as_ref(0)).ok().flatten(),
+                account_name: column::text_for_display(r.as_ref(1)),
+                sell: column::decimal(r.as_ref(2))
+                    .ok()
+                    .flatten()
+                    .filter(|d| !d.is_sign_negative()),
+            },
+        })
+    }
+
     pub fn account_exists(&mut self, id: u64) -> Result<bool> {
         let row: Option<Row> = self
             .conn

@@ -610,6 +610,17 @@ pub fn import(
                             view.id,
                             view.cn
                         );
+                        super::books_backfill::record_import(
+                            root,
+                            config,
+                            &mut db,
+                            module,
+                            item,
+                            view.id,
+                            Some(planned.upstream_tariff),
+                            Some(planned.period),
+                            crate::clock::now_unix(),
+                        );
                         Action::Linked(item)
                     }
                     Err(e) => {

@@ -1,6 +1,7 @@
 //! The commands BILLmanager runs: each joins the protocol front, the local
 //! billing and the upstream client into one lifecycle step.
 
+pub mod books_backfill;
 pub mod bulk_sync;
 pub mod catalog_refresh;
 pub mod check_connection;

@@ -122,6 +122,8 @@ pub fn sync_and_keep_valid(
             },
         ));
     }
+    // A ledger row the books missed (books.rs).
+    super::books::record_current(job);
     let applied = apply_facts(job, &view)?;
     let planned = plan_for(job, &view);
     show_plan(job, &planned)?;

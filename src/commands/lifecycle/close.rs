@@ -38,7 +38,11 @@ pub fn run(job: &mut Job) -> Result<()> {
                 Lost::Unpaid {
                     upstream_id: Some(id),
                     ..
-                } => upstream_id = Some(id),
+                } => {
+                    upstream_id = Some(id);
+                    // Deleted unpaid: the order's ledger row fails (books.rs).
+                    super::books::record(job, &unpaid_over(&intent));
+                }
                 Lost::Unpaid {
                     upstream_id: None, ..
                 } => {
@@ -49,9 +53,10 @@ pub fn run(job: &mut Job) -> Result<()> {
                         intent.cart.as_deref().unwrap_or("found unpaid")
                     );
                     // The order is over: nothing is ordered for a closed service.
-                    job.save_intent(&intent.with_phase(Phase::Done))?;
+                    job.save_intent(&unpaid_over(&intent))?;
                 }
-                Lost::NotOrdered => {}
+                // Never reached the upstream: its ledger row fails.
+                Lost::NotOrdered => super::books::record(job, &intent.with_phase(Phase::Refused)),
             }
         }
         // A lost delete is repeated (deleting is idempotent); any other
@@ -78,6 +83,16 @@ pub fn run(job: &mut Job) -> Result<()> {
         ),
     }
     report(job)
+}
+
+/// An order that waited unpaid in the upstream cart, over because the
+/// service closes: done, and marked as a cart order (the lookup may have
+/// found it unpaid after this copy was read), so the books take it for
+/// unpaid, not paid.
+fn unpaid_over(intent: &Intent) -> Intent {
+    let mut over = intent.clone().with_phase(Phase::Done);
+    over.cart.get_or_insert_with(|| "found unpaid".into());
+    over
 }
 
 /// `service.postclose`, once the upstream side is settled.

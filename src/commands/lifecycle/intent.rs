@@ -128,6 +128,11 @@ pub struct Intent {
     /// the approver (send_dv.rs). One request per address and certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approver: Option<String>,
+    /// A BILLmanager renewal that paid nothing upstream: the module's
+    /// automatic renewal of this generation had already bought the term
+    /// (prolong.rs `adopt_automatic`). The books show it at cost 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid_by_auto: Option<u32>,
 }
 
 /// What a run must do, given the intent it found. Every variant that needs
@@ -237,6 +242,7 @@ impl Intent {
             not_before: None,
             auto: false,
             approver: None,
+            paid_by_auto: None,
         }
     }
 

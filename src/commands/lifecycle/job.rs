@@ -279,7 +279,10 @@ impl<'a> Job<'a> {
     /// Save the intent and read it back: no money moves on an intent the
     /// database does not hold.
     pub fn save_intent(&mut self, intent: &Intent) -> Result<()> {
-        self.save_param_confirmed(INTENT_PARAM, &intent.to_json())
+        self.save_param_confirmed(INTENT_PARAM, &intent.to_json())?;
+        // Its ledger row (books.rs): never fails the run.
+        super::books::record(self, intent);
+        Ok(())
     }
 
     /// The decision of the one rule (intent.rs [`decide`]) for `op`: the
@@ -287,6 +290,8 @@ impl<'a> Job<'a> {
     /// read under the item lock.
     pub fn decide(&mut self, op: IntentOp) -> Result<Decision> {
         let stored = self.intent()?;
+        // A ledger row the books missed is written before anything moves.
+        super::books::record_current(self);
         let ro_open = self.operation_still_open()?;
         let decision = decide(
             stored.as_ref(),

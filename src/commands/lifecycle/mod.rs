@@ -10,6 +10,7 @@
 
 pub mod approver;
 pub mod auto;
+pub mod books;
 pub mod close;
 pub mod failure;
 pub mod intent;

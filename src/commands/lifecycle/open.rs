@@ -272,6 +272,12 @@ fn finish(job: &mut Job, upstream_id: u64, seen: Option<CertView>) -> Result<()>
         }
         _ => {}
     }
+    // Shown paid (or no sign of a cart): the order's ledger row is posted
+    // (books.rs), also when a run died between storing the id of an order
+    // adopted from the cart and closing its intent.
+    if let Some(order) = intent.filter(|i| i.op == IntentOp::Open) {
+        super::books::record(job, &order.with_phase(Phase::Done));
+    }
     if local_status(job.param(SERVICE_STATUS_PARAM)).is_none() {
         let first = view
             .as_ref()

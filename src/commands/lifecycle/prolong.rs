@@ -348,6 +348,7 @@ fn adopt_automatic(job: &mut Job, generation: u32, auto: Intent, view: CertView)
     intent.period = auto.period;
     intent.before.expiry = auto.before.expiry.clone();
     intent.local_expiry = local_target(job, months)?;
+    intent.paid_by_auto = Some(auto.generation);
     job.save_intent(&intent)?;
     finish(job, intent, Some(view), None)
 }

@@ -1,0 +1,18 @@
+//! The reseller's books: the module's own record of every movement of
+//! upstream money it causes (the ledger), kept beside BILLmanager, never in
+//! its tables.
+//!
+//! Storage is one SQLite file under the state directory
+//! (`var/pmsslreseller/books.sqlite`): it needs no server, changes none of
+//! BILLmanager's tables, survives a package upgrade or reinstall with the
+//! state directory, and in WAL mode stays consistent under the parallel,
+//! killable processes BILLmanager starts (one writer at a time, readers never
+//! blocked; a killed writer's transaction is rolled back at the next open).
+//!
+//! - [`store`]: opening the file, its pragmas and schema versions.
+//! - [`ledger`]: the rows, keyed by the intent of the money movement.
+
+pub mod ledger;
+pub mod store;
+
+pub use store::{Books, BooksError};

@@ -1,9 +1,10 @@
 //! The one DNS question the module asks: the TXT records of one name, for
 //! the pre-flight before `send_dv_dns` asks the CA to check a record again.
 //!
-//! One UDP query to one server with one deadline, parsed with every length
-//! checked: a resolver crate would bring an async runtime (or its own thread
-//! pool) for one packet per customer click, and the answer is only advice —
+//! One UDP query to one server with one deadline; the message is encoded and
+//! decoded by hickory-proto (every length checked), while the socket and the
+//! deadline are ours: a resolver crate would bring an async runtime (or its
+//! own thread pool) for one packet per customer click, and the answer is only advice —
 //! any failure here (timeout, refusal, a truncated or malformed answer) is
 //! reported as such and never taken for "not published".
 //!
@@ -12,9 +13,10 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-/// TXT (RFC 1035 §3.2.2) and IN.
-const QTYPE_TXT: u16 = 16;
-const QCLASS_IN: u16 = 1;
+use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::TXT;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+
 /// Largest answer read; bigger ones are truncated by the server (TC).
 const MAX_ANSWER: usize = 4096;
 
@@ -30,7 +32,7 @@ pub enum Answer {
 /// The TXT records of `name` from `server`, within `timeout`. `Err`: no
 /// usable answer, in words for the log.
 pub fn txt_records(server: SocketAddr, name: &str, timeout: Duration) -> Result<Answer, String> {
-    let id = query_id();
+    let id: u16 = rand_id();
     let query = build_query(id, name)?;
     let bind: SocketAddr = if server.is_ipv4() {
         "0.0.0.0:0".parse().map_err(|e| format!("{e}"))?
@@ -77,127 +79,101 @@ pub fn txt_records(server: SocketAddr, name: &str, timeout: Duration) -> Result<
     }
 }
 
-/// A query id that differs between runs (not a secret: the socket is
-/// connected to the one server).
-fn query_id() -> u16 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    (nanos ^ std::process::id()) as u16
+/// A fresh query id: hickory-proto's random one (it matches answers to
+/// questions; the socket is connected to the one server, so it guards
+/// against a late answer to an earlier question, not against spoofing).
+fn rand_id() -> u16 {
+    Message::query().metadata.id
 }
 
-/// A recursive TXT query for `name`.
+/// A recursive TXT query for `name`, with id `id`.
 pub fn build_query(id: u16, name: &str) -> Result<Vec<u8>, String> {
-    let mut q = Vec::with_capacity(32 + name.len());
-    q.extend_from_slice(&id.to_be_bytes());
-    q.extend_from_slice(&[0x01, 0x00]); // RD
-    q.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]); // 1 question
-    let name = name.trim().trim_end_matches('.');
-    if name.is_empty() || name.len() > 253 {
-        return Err(format!("'{}' is no DNS name", crate::quote::quote(name)));
-    }
-    for label in name.split('.') {
-        if label.is_empty() || label.len() > 63 || !label.is_ascii() {
-            return Err(format!("'{}' is no DNS name", crate::quote::quote(name)));
-        }
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
-    }
-    q.push(0);
-    q.extend_from_slice(&QTYPE_TXT.to_be_bytes());
-    q.extend_from_slice(&QCLASS_IN.to_be_bytes());
-    Ok(q)
+    let name = dns_name(name)?;
+    let mut m = Message::new(id, MessageType::Query, OpCode::Query);
+    m.metadata.recursion_desired = true;
+    m.add_query(Query::query(name, RecordType::TXT));
+    m.to_vec()
+        .map_err(|e| format!("cannot encode the DNS question: {e}"))
 }
 
-/// Read a big-endian u16 at `at`.
-fn u16_at(m: &[u8], at: usize) -> Result<u16, String> {
-    m.get(at..at + 2)
-        .map(|b| u16::from_be_bytes([b[0], b[1]]))
-        .ok_or_else(|| "answer cut short".to_string())
-}
-
-/// The offset after the (possibly compressed) name at `at`.
-fn skip_name(m: &[u8], mut at: usize) -> Result<usize, String> {
-    for _ in 0..128 {
-        let len = *m.get(at).ok_or("answer cut short")?;
-        match len {
-            0 => return Ok(at + 1),
-            l if l & 0xc0 == 0xc0 => return Ok(at + 2),
-            l => at += 1 + usize::from(l),
-        }
+/// `text` as a DNS name, refused in words when it cannot be one.
+fn dns_name(text: &str) -> Result<Name, String> {
+    let bare = text.trim().trim_end_matches('.');
+    let refuse = || format!("'{}' is no DNS name", crate::quote::quote(bare));
+    let labels_ok = !bare.is_empty()
+        && bare.len() <= 253
+        && bare
+            .split('.')
+            .all(|l| !l.is_empty() && l.len() <= 63 && l.is_ascii());
+    if !labels_ok {
+        return Err(refuse());
     }
-    Err("a name with too many labels".into())
+    let mut name = Name::from_ascii(bare).map_err(|_| refuse())?;
+    name.set_fqdn(true);
+    Ok(name)
 }
 
-/// The answer to query `id`.
+/// The answer to query `id`. Decoding is hickory-proto's, which checks
+/// every length; only the answer's meaning is read here.
 pub fn parse_answer(id: u16, m: &[u8]) -> Result<Answer, String> {
-    if u16_at(m, 0)? != id {
+    let message = Message::from_vec(m).map_err(|e| format!("not a DNS answer: {e}"))?;
+    let meta = &message.metadata;
+    if meta.id != id {
         return Err("an answer to another question".into());
     }
-    let flags = u16_at(m, 2)?;
-    if flags & 0x8000 == 0 {
+    if meta.message_type != MessageType::Response {
         return Err("not an answer".into());
     }
-    if flags & 0x0200 != 0 {
+    if meta.truncation {
         return Err("the answer was truncated".into());
     }
-    match flags & 0x000f {
-        0 => {}
-        3 => return Ok(Answer::NoName),
-        code => return Err(format!("the server refused the question (rcode {code})")),
+    match meta.response_code {
+        ResponseCode::NoError => {}
+        ResponseCode::NXDomain => return Ok(Answer::NoName),
+        code => return Err(format!("the server refused the question ({code})")),
     }
-    let questions = u16_at(m, 4)?;
-    let answers = u16_at(m, 6)?;
-    let mut at = 12;
-    for _ in 0..questions {
-        at = skip_name(m, at)? + 4;
-    }
-    let mut out = Vec::new();
-    for _ in 0..answers {
-        at = skip_name(m, at)?;
-        let rtype = u16_at(m, at)?;
-        let len = usize::from(u16_at(m, at + 8)?);
-        let start = at + 10;
-        let data = m.get(start..start + len).ok_or("answer cut short")?;
-        at = start + len;
-        if rtype != QTYPE_TXT {
-            continue; // a CNAME on the way
-        }
-        let mut text = Vec::new();
-        let mut i = 0;
-        while i < data.len() {
-            let l = usize::from(data[i]);
-            let s = data.get(i + 1..i + 1 + l).ok_or("TXT string cut short")?;
-            text.extend_from_slice(s);
-            i += 1 + l;
-        }
-        out.push(String::from_utf8_lossy(&text).into_owned());
-    }
-    Ok(Answer::Txt(out))
+    let txt = message
+        .answers
+        .iter()
+        // A CNAME on the way is skipped.
+        .filter_map(|r| match &r.data {
+            RData::TXT(t) => Some(t),
+            _ => None,
+        })
+        .map(|t| {
+            let joined: Vec<u8> = t.txt_data.iter().flat_map(|s| s.iter().copied()).collect();
+            String::from_utf8_lossy(&joined).into_owned()
+        })
+        .collect();
+    Ok(Answer::Txt(txt))
 }
 
 /// A server's answer to `query` holding `records` as TXT records (tests
-/// serve DNS with it).
+/// serve DNS with it). An undecodable query gets an empty answer.
 pub fn answer_for(query: &[u8], records: &[&str]) -> Vec<u8> {
-    let mut m = query.to_vec();
-    if m.len() < 12 {
-        return m;
+    let Ok(q) = Message::from_vec(query) else {
+        return Vec::new();
+    };
+    let mut m = Message::response(q.metadata.id, q.metadata.op_code);
+    m.metadata.recursion_desired = q.metadata.recursion_desired;
+    m.metadata.recursion_available = true;
+    for question in &q.queries {
+        m.add_query(question.clone());
     }
-    m[2] = 0x81;
-    m[3] = 0x80;
-    m[6..8].copy_from_slice(&(records.len() as u16).to_be_bytes());
+    let name = q
+        .queries
+        .first()
+        .map(|q| q.name().clone())
+        .unwrap_or_default();
     for r in records {
-        m.extend_from_slice(&[0xc0, 0x0c]);
-        m.extend_from_slice(&QTYPE_TXT.to_be_bytes());
-        m.extend_from_slice(&QCLASS_IN.to_be_bytes());
-        m.extend_from_slice(&60u32.to_be_bytes());
-        let bytes = &r.as_bytes()[..r.len().min(255)];
-        m.extend_from_slice(&((bytes.len() + 1) as u16).to_be_bytes());
-        m.push(bytes.len() as u8);
-        m.extend_from_slice(bytes);
+        let text: String = r.chars().take(255).collect();
+        m.add_answer(Record::from_rdata(
+            name.clone(),
+            60,
+            RData::TXT(TXT::new(vec![text])),
+        ));
     }
-    m
+    m.to_vec().unwrap_or_default()
 }
 
 #[cfg(test)]

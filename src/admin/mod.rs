@@ -5,6 +5,7 @@ pub mod balance;
 pub mod catalog;
 pub mod import;
 pub mod reconcile;
+pub mod report;
 pub mod sync;
 
 use clap::{Parser, Subcommand};
@@ -80,6 +81,10 @@ pub enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The reseller's books: sales and margin, services that lose money,
+    /// what falls due (from the module's ledger; changes nothing).
+    #[command(subcommand)]
+    Report(report::ReportCommand),
     /// The upstream's certificate tariffs: refresh the cache, show it.
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
@@ -166,6 +171,7 @@ impl AdminCommand {
             AdminCommand::Balance { .. } => "balance",
             AdminCommand::Import { .. } => "import",
             AdminCommand::Reconcile { .. } => "reconcile",
+            AdminCommand::Report(_) => "report",
             AdminCommand::Catalog(_) => "catalog",
             AdminCommand::Pricing(_) => "pricing",
         }
@@ -195,6 +201,7 @@ fn dispatch(command: AdminCommand, root: &MgrRoot) -> i32 {
         AdminCommand::Reconcile { module, json } => {
             with_config(root, |config| reconcile::run(root, config, module, json))
         }
+        AdminCommand::Report(r) => with_config(root, |config| report::run(root, config, r)),
         AdminCommand::Catalog(c) => {
             with_config(root, |config| catalog::run_catalog(root, config, c))
         }
@@ -319,6 +326,8 @@ mod tests {
             &["balance"],
             &["import", "--module", "1"],
             &["reconcile", "--module", "1"],
+            &["report", "sales", "--module", "1", "--csv"],
+            &["report", "due", "--module", "1", "--days", "7"],
             &["catalog", "show"],
             &["pricing", "preview", "--module", "1"],
         ] {

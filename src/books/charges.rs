@@ -47,6 +47,9 @@ pub enum Verdict {
     /// Not judged now (money in flight, an unknown cost, another currency,
     /// or a smaller balance drop with the top-ups unknown).
     Undecided,
+    /// The module now uses another upstream account: its balance starts
+    /// a new series, nothing is compared.
+    NewAccount,
 }
 
 impl Verdict {
@@ -56,6 +59,7 @@ impl Verdict {
             Verdict::Overcharged => "overcharged",
             Verdict::Undercharged => "undercharged",
             Verdict::Undecided => "undecided",
+            Verdict::NewAccount => "new_account",
         }
     }
 
@@ -64,6 +68,7 @@ impl Verdict {
             "clean" => Verdict::Clean,
             "overcharged" => Verdict::Overcharged,
             "undercharged" => Verdict::Undercharged,
+            "new_account" => Verdict::NewAccount,
             _ => Verdict::Undecided,
         }
     }
@@ -344,6 +349,11 @@ impl Check {
         };
         let rows = self.posted.len();
         match self.verdict {
+            Verdict::NewAccount => format!(
+                "module {}: the upstream account changed at the reading of {}: its balance starts a new series",
+                self.module,
+                crate::books::report::day_time(self.to.at)
+            ),
             Verdict::Undecided => format!(
                 "module {}: charges {span} not judged yet: {}",
                 self.module,
@@ -438,8 +448,26 @@ pub fn judge(
     if from.id == to.id || to.at < from.at {
         return Ok(None);
     }
-    let topups = topups(&from, to);
-    let c = check(books, &from, to, topups, tolerance, prices)?;
+    let c = if from.account != to.account {
+        Check {
+            module: to.module,
+            from: from.clone(),
+            to: to.clone(),
+            verdict: Verdict::NewAccount,
+            expected: Decimal::ZERO,
+            balance_drop: Decimal::ZERO,
+            topups: Topups::Unknown("not read".into()),
+            taken: None,
+            difference: None,
+            currency: to.currency.clone(),
+            posted: Vec::new(),
+            why_undecided: None,
+            suspects: Vec::new(),
+        }
+    } else {
+        let topups = topups(&from, to);
+        check(books, &from, to, topups, tolerance, prices)?
+    };
     let new = books
         .conn
         .execute(
@@ -544,6 +572,7 @@ mod tests {
                 balance: balance.parse().unwrap(),
                 currency: Some("EUR".into()),
                 source: Source::Manual,
+                account: None,
             },
         )
         .unwrap()

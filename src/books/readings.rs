@@ -49,6 +49,9 @@ pub struct Reading {
     pub balance: Decimal,
     pub currency: Option<String>,
     pub source: Source,
+    /// Which upstream account (a digest of URL and username, no secret):
+    /// readings of different accounts bound no window.
+    pub account: Option<String>,
 }
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Reading> {
@@ -61,24 +64,26 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Reading> {
         balance: balance.parse().unwrap_or(Decimal::ZERO),
         currency: r.get(4)?,
         source: Source::parse(&source),
+        account: r.get(6)?,
     })
 }
 
-const COLUMNS: &str = "id, at, module, balance, currency, source";
+const COLUMNS: &str = "id, at, module, balance, currency, source, account";
 
 /// Store a reading; returns it with its id.
 pub fn record(books: &mut Books, reading: &Reading) -> Result<Reading, BooksError> {
     books
         .conn
         .execute(
-            "INSERT INTO balance_reading (at, module, balance, currency, source)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO balance_reading (at, module, balance, currency, source, account)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 reading.at,
                 reading.module as i64,
                 reading.balance.normalize().to_string(),
                 reading.currency,
-                reading.source.as_str()
+                reading.source.as_str(),
+                reading.account
             ],
         )
         .map_err(|e| books.error(e))?;
@@ -149,6 +154,7 @@ mod tests {
                     balance: bal.parse().unwrap(),
                     currency: Some("EUR".into()),
                     source: Source::Getbalance,
+                    account: None,
                 },
             )
             .unwrap();

@@ -62,6 +62,12 @@ impl Sum {
     }
 }
 
+impl From<Option<Decimal>> for Sum {
+    fn from(v: Option<Decimal>) -> Sum {
+        Sum(v)
+    }
+}
+
 impl Serialize for Sum {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self.0 {

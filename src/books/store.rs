@@ -59,7 +59,8 @@ const STEPS: &[&str] = &[
         module INTEGER NOT NULL,
         balance TEXT NOT NULL,
         currency TEXT,
-        source TEXT NOT NULL
+        source TEXT NOT NULL,
+        account TEXT
     );
     CREATE INDEX balance_reading_module ON balance_reading(module, at);
     CREATE TABLE charge_window (

@@ -143,19 +143,21 @@ pub fn check(
 ) -> Result<Check, BooksError> {
     let module = to.module;
     let posted = ledger::posted_between(books, module, from.at, to.at)?;
-    // Money in flight: a row written before the newer reading whose outcome
-    // is not known. Its debit may or may not be in the balance.
-    let in_flight: Vec<Entry> = ledger::rows(
+    // Money in flight: a row written before (or in the same second as) the
+    // newer reading whose outcome is not known, or one posted in the very
+    // second of the reading. Its debit may or may not be in the balance.
+    let mut in_flight: Vec<Entry> = ledger::rows(
         books,
         &ledger::Filter {
             module: Some(module),
-            to: Some(to.at),
+            to: Some(to.at + 1),
             ..Default::default()
         },
     )?
     .into_iter()
     .filter(|e| e.state == State::Pending)
     .collect();
+    in_flight.extend(ledger::posted_between(books, module, to.at, to.at + 1)?);
     Ok(compare(
         from, to, posted, &in_flight, topups, tolerance, prices,
     ))

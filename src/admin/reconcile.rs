@@ -1,7 +1,10 @@
 //! `pmsslreseller reconcile --module N [--json]`: prints the drift report
 //! (`commands::drift`) as a table or as JSON, then the upstream's real
 //! charges against the ledger (`commands::charges`). Exit 0 when clean, 1
-//! when drift or a charge mismatch was found or the books could not be read.
+//! when drift was found or the books could not be read. A charge mismatch is
+//! shown (every one found so far) and was raised once as a BILLmanager
+//! problem; it does not change the exit code: it stays in the books once
+//! found, and the daily cron would mail it for ever.
 
 use serde_json::json;
 
@@ -50,7 +53,7 @@ pub fn run(root: &MgrRoot, config: &Config, module: u64, as_json: bool) -> i32 {
                     charges.mismatches.len()
                 );
             }
-            if r.is_clean() && charges.mismatches.is_empty() {
+            if r.is_clean() {
                 log::info!("{}", r.summary());
                 0
             } else {

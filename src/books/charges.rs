@@ -380,14 +380,14 @@ impl Check {
                     (Verdict::Clean, _) => s.push_str(": clean"),
                     (_, Some(d)) => {
                         s.push_str(&format!(
-                            ": {} {} {cur} {}",
+                            ": {} {} {cur}{}",
                             if v == Verdict::Overcharged {
                                 "overcharged by"
                             } else {
                                 "undercharged by"
                             },
                             money(d.abs()),
-                            if self.taken.is_none() { "or more" } else { "" }
+                            if self.taken.is_none() { " or more" } else { "" }
                         ));
                         if !self.suspects.is_empty() {
                             s.push_str(&format!("; suspects: {}", self.suspects.join("; ")));

@@ -232,3 +232,28 @@ fn without_the_payments_list_an_overcharge_is_still_caught() {
     assert!(log.contains("top-ups unknown"), "{log}");
     assert!(log.contains("or more"), "{log}");
 }
+
+#[test]
+fn parallel_balance_readings_judge_the_overcharge_once_and_raise_one_problem() {
+    let w = World::new(&[]);
+    w.getbalance();
+    w.up.knobs(&[("overcharge", "45")]);
+    w.open_and_post();
+    let m = w.module.to_string();
+    std::thread::scope(|s| {
+        for _ in 0..6 {
+            s.spawn(|| {
+                let (code, out, _) =
+                    run_module(&w.mgr, &["--command", "getbalance", "--module", &m], None);
+                assert_eq!(code, 0, "{out}");
+            });
+        }
+    });
+    assert_eq!(w.problems(), 1, "{}", w.mgr.module_log());
+    let (_, out) = w.reconcile();
+    assert_eq!(
+        out.lines().filter(|l| l.contains("overcharged by")).count(),
+        1,
+        "one window holds the overcharge, none overlaps it: {out}"
+    );
+}

@@ -435,9 +435,31 @@ pub fn anchor(books: &Books, module: u64) -> Result<Option<Reading>, BooksError>
 
 /// Judge the window from the [`anchor`] to `to` (a stored reading of the
 /// same module) and keep it: `Ok(None)` when there is no window (the first
-/// reading, or one older than the anchor), else the check and whether the
-/// window is new (a rerun of the same readings judges nothing twice).
+/// reading, or one not newer than the anchor), else the check and whether
+/// the window is new (a rerun of the same readings judges nothing twice).
+///
+/// One write transaction from reading the anchor to storing the window:
+/// parallel runs judge windows that follow each other, never two from the
+/// same anchor. `topups` must not do I/O (it runs inside the transaction,
+/// which blocks other writers): fetch the payments list before.
 pub fn judge(
+    books: &mut Books,
+    to: &Reading,
+    topups: impl FnOnce(&Reading, &Reading) -> Topups,
+    tolerance: Decimal,
+    prices: &[PricePoint],
+) -> Result<Option<(Check, bool)>, BooksError> {
+    books
+        .conn
+        .execute_batch("BEGIN IMMEDIATE")
+        .map_err(|e| books.error(e))?;
+    let judged = judge_locked(books, to, topups, tolerance, prices);
+    let end = if judged.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    books.conn.execute_batch(end).map_err(|e| books.error(e))?;
+    judged
+}
+
+fn judge_locked(
     books: &mut Books,
     to: &Reading,
     topups: impl FnOnce(&Reading, &Reading) -> Topups,
@@ -447,7 +469,7 @@ pub fn judge(
     let Some(from) = anchor(books, to.module)? else {
         return Ok(None);
     };
-    if from.id == to.id || to.at < from.at {
+    if (to.at, to.id) <= (from.at, from.id) {
         return Ok(None);
     }
     let c = if from.account != to.account {
@@ -538,18 +560,50 @@ pub fn unraised(books: &Books, module: u64) -> Result<Vec<Window>, BooksError> {
         .collect())
 }
 
-/// Mark the windows registered.
+/// Mark the windows registered (`raised = true`) or not.
 pub fn mark_raised(books: &mut Books, windows: &[Window]) -> Result<(), BooksError> {
+    set_raised(books, windows, true)
+}
+
+fn set_raised(books: &mut Books, windows: &[Window], raised: bool) -> Result<(), BooksError> {
     for w in windows {
         books
             .conn
             .execute(
-                "UPDATE charge_window SET raised = 1 WHERE module = ?1 AND from_reading = ?2 AND to_reading = ?3",
-                params![w.module as i64, w.from_reading, w.to_reading],
+                "UPDATE charge_window SET raised = ?4 WHERE module = ?1 AND from_reading = ?2 AND to_reading = ?3",
+                params![w.module as i64, w.from_reading, w.to_reading, raised],
             )
             .map_err(|e| books.error(e))?;
     }
     Ok(())
+}
+
+/// Claim the mismatched windows of `module` not registered yet, so that of
+/// parallel runs exactly one registers the problem: the claimed windows
+/// (marked raised), none when another run claimed them first. Give them
+/// back with [`release`] when registering fails.
+pub fn claim_unraised(books: &mut Books, module: u64) -> Result<Vec<Window>, BooksError> {
+    books
+        .conn
+        .execute_batch("BEGIN IMMEDIATE")
+        .map_err(|e| books.error(e))?;
+    let claimed = unraised(books, module).and_then(|open| {
+        set_raised(books, &open, true)?;
+        Ok(open)
+    });
+    let end = if claimed.is_ok() {
+        "COMMIT"
+    } else {
+        "ROLLBACK"
+    };
+    books.conn.execute_batch(end).map_err(|e| books.error(e))?;
+    claimed
+}
+
+/// Windows claimed by [`claim_unraised`] whose problem was not registered:
+/// the next reading tries again.
+pub fn release(books: &mut Books, windows: &[Window]) -> Result<(), BooksError> {
+    set_raised(books, windows, false)
 }
 
 #[cfg(test)]
@@ -782,8 +836,18 @@ mod tests {
         )
         .unwrap()
         .is_none());
-        let open = unraised(&b, 3).unwrap();
+        let open = claim_unraised(&mut b, 3).unwrap();
         assert_eq!(open.len(), 1);
+        assert!(
+            claim_unraised(&mut b, 3).unwrap().is_empty(),
+            "claimed once"
+        );
+        release(&mut b, &open).unwrap();
+        assert_eq!(
+            unraised(&b, 3).unwrap().len(),
+            1,
+            "given back when registering failed"
+        );
         mark_raised(&mut b, &open).unwrap();
         assert!(unraised(&b, 3).unwrap().is_empty());
     }

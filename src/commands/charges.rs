@@ -208,18 +208,23 @@ fn observe_inner(
         },
     )?;
     let prices = price_points(root, &books, module.id);
-    let func = payment_function(config);
+    // The payments list is read before the judgment's write transaction
+    // (which must not wait on the network), and only when this reading
+    // closes a window.
+    let closes_window = charges::anchor(&books, module.id)?.is_some_and(|a| a.id != reading.id);
+    let payments: std::result::Result<Vec<Payment>, String> = match payment_function(config) {
+        _ if !closes_window => Err("not read".into()),
+        None => Err("[charges] payment_function is off".into()),
+        Some(f) => client
+            .payment_list(&f)
+            .map_err(|e| format!("the upstream's payments list ({f}) could not be read: {e}")),
+    };
     let judged = charges::judge(
         &mut books,
         &reading,
-        |from, to| match &func {
-            None => Topups::Unknown("[charges] payment_function is off".into()),
-            Some(f) => match client.payment_list(f) {
-                Ok(list) => topups_between(&list, from, to),
-                Err(e) => Topups::Unknown(format!(
-                    "the upstream's payments list ({f}) could not be read: {e}"
-                )),
-            },
+        |from, to| match &payments {
+            Ok(list) => topups_between(list, from, to),
+            Err(why) => Topups::Unknown(why.clone()),
         },
         config.charges.tolerance,
         &prices,
@@ -241,7 +246,11 @@ fn observe_inner(
 /// Register the problem for mismatched windows not registered yet (the
 /// newest one's text), then mark them.
 fn raise_open(books: &mut Books, mgrctl: &Mgrctl, module: &ModuleRef) -> Result<(), BooksError> {
-    let open = charges::unraised(books, module.id)?;
+    // Claimed in one write transaction: of parallel runs, one registers.
+    if charges::unraised(books, module.id)?.is_empty() {
+        return Ok(());
+    }
+    let open = charges::claim_unraised(books, module.id)?;
     let Some(last) = open.last() else {
         return Ok(());
     };
@@ -257,14 +266,14 @@ fn raise_open(books: &mut Books, mgrctl: &Mgrctl, module: &ModuleRef) -> Result<
                 "charge problem registered for processing module {}: {text}",
                 module.id
             );
-            charges::mark_raised(books, &open)
+            Ok(())
         }
         Err(e) => {
             log::warn!(
                 "could not register the charge problem of processing module {} ({e}); it is tried again at the next balance reading",
                 module.id
             );
-            Ok(())
+            charges::release(books, &open)
         }
     }
 }
@@ -367,7 +376,7 @@ mod tests {
     #[test]
     fn top_ups_inside_the_window_count_a_bare_day_on_a_reading_day_does_not() {
         // 2026-12-01 00:00 and 2026-12-05 00:00 UTC.
-        let (from, to) = (reading(1_764_547_200), reading(1_764_892_800));
+        let (from, to) = (reading(1_796_083_200), reading(1_796_428_800));
         let list = vec![
             pay(1, Some("2026-12-02 10:00:00"), None, "50"),
             pay(2, Some("2026-11-30 10:00:00"), None, "70"),

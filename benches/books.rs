@@ -56,7 +56,7 @@ fn entry(n: u64) -> Entry {
         tariff: Some(format!("{}", 3030 + n % 10)),
         local_tariff: Some(n % 10 + 1),
         period: Some(12),
-        cost: (n % 97 != 0).then_some(cost),
+        cost: (!n.is_multiple_of(97)).then_some(cost),
         cost_currency: Some("EUR".into()),
         cost_source: CostSource::Catalog,
         sell: (owner == Owner::Billmanager && kind != Kind::Refund)
@@ -64,7 +64,7 @@ fn entry(n: u64) -> Entry {
         sell_currency: Some("RUB".into()),
         rate: Some(rust_decimal::Decimal::new(10125, 2)),
         state,
-        estimated: n % 13 == 0,
+        estimated: n.is_multiple_of(13),
         note: None,
     }
 }

@@ -157,43 +157,43 @@ pub fn price_points(root: &MgrRoot, books: &Books, module: u64) -> Vec<PricePoin
     out
 }
 
-/// Keep one balance reading of `module` and judge the window it closes.
+/// One balance read from the upstream, with who read it.
+pub struct BalanceRead<'a> {
+    pub module: ModuleRef,
+    pub client: &'a Client,
+    /// The upstream username (part of the account's digest).
+    pub username: &'a str,
+    pub account: &'a Account,
+    pub source: Source,
+}
+
+/// Keep one balance reading of the module and judge the window it closes.
 /// Never fails the caller: what goes wrong is logged.
 pub fn observe(
     root: &MgrRoot,
     config: &Config,
     mgrctl: &Mgrctl,
-    module: &ModuleRef,
-    client: &Client,
-    username: &str,
-    account: &Account,
-    source: Source,
+    read: &BalanceRead,
 ) -> Option<Check> {
-    match observe_inner(
-        root, config, mgrctl, module, client, username, account, source,
-    ) {
+    match observe_inner(root, config, mgrctl, read) {
         Ok(c) => c,
         Err(e) => {
             log::warn!(
                 "the balance of processing module {} was not kept in the books: {e}",
-                module.id
+                read.module.id
             );
             None
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn observe_inner(
     root: &MgrRoot,
     config: &Config,
     mgrctl: &Mgrctl,
-    module: &ModuleRef,
-    client: &Client,
-    username: &str,
-    account: &Account,
-    source: Source,
+    read: &BalanceRead,
 ) -> Result<Option<Check>, BooksError> {
+    let (module, client, account) = (&read.module, read.client, read.account);
     let mut books = Books::open(root)?;
     let reading = readings::record(
         &mut books,
@@ -203,8 +203,8 @@ fn observe_inner(
             module: module.id,
             balance: account.balance,
             currency: account.currency.clone(),
-            source,
-            account: Some(account_digest(client, username)),
+            source: read.source,
+            account: Some(account_digest(client, read.username)),
         },
     )?;
     let prices = price_points(root, &books, module.id);

@@ -121,11 +121,13 @@ pub fn run(ctx: &Ctx) -> Result<Option<String>> {
             &ctx.root,
             &ctx.config,
             &crate::billing::Mgrctl::configured(&ctx.root, &ctx.config),
-            &super::credential_health::ModuleRef { id, name },
-            &client,
-            &conn.username,
-            &account,
-            crate::books::readings::Source::CheckConnection,
+            &super::charges::BalanceRead {
+                module: super::credential_health::ModuleRef { id, name },
+                client: &client,
+                username: &conn.username,
+                account: &account,
+                source: crate::books::readings::Source::CheckConnection,
+            },
         );
     }
     Ok(Some(Elem::doc().to_document()))

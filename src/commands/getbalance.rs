@@ -71,14 +71,16 @@ pub fn read_balance(
         root,
         config,
         mgrctl,
-        &super::credential_health::ModuleRef {
-            id: module,
-            name: settings.name.clone(),
+        &super::charges::BalanceRead {
+            module: super::credential_health::ModuleRef {
+                id: module,
+                name: settings.name.clone(),
+            },
+            client: &client,
+            username: &settings.username,
+            account: &account,
+            source: crate::books::readings::Source::Getbalance,
         },
-        &client,
-        &settings.username,
-        &account,
-        crate::books::readings::Source::Getbalance,
     );
     Ok(ModuleBalance {
         module,

@@ -139,6 +139,6 @@ pub fn due(root: &MgrRoot, config: &Config, module: u64, days: u32) -> Result<Ve
             });
         }
     }
-    out.sort_by(|a, b| (a.date, a.item, a.kind).cmp(&(b.date, b.item, b.kind)));
+    out.sort_by_key(|r| (r.date, r.item, r.kind));
     Ok(out)
 }

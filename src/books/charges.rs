@@ -294,6 +294,21 @@ pub fn suspects(
             p.tariff
         ));
     }
+    for p in prices.iter().filter(|p| !p.san_slot && !p.cost.is_zero()) {
+        let n = (d / p.cost).round();
+        if n >= Decimal::TWO && n <= Decimal::TEN && near(n * p.cost, d) {
+            out.push(format!(
+                "{} {} is {} {}-month periods of tariff {} ({} {} each): renewals or orders nobody asked for?",
+                money(d),
+                p.currency,
+                n,
+                p.months,
+                p.tariff,
+                money(p.cost),
+                p.currency
+            ));
+        }
+    }
     for p in prices.iter().filter(|p| p.san_slot && !p.cost.is_zero()) {
         let n = (d / p.cost).round();
         if n >= Decimal::ONE && near(n * p.cost, d) {
@@ -778,6 +793,21 @@ mod tests {
         .unwrap();
         assert_eq!(c.verdict, Verdict::Undecided);
         assert!(c.text().contains("unknown"), "{}", c.text());
+    }
+
+    #[test]
+    fn a_multiple_of_a_period_price_is_named() {
+        let s = suspects(
+            "31.5".parse().unwrap(),
+            "0.01".parse().unwrap(),
+            &[],
+            &prices(),
+        );
+        assert!(
+            s.iter()
+                .any(|s| s.contains("3 12-month periods of tariff 3033")),
+            "{s:?}"
+        );
     }
 
     #[test]

@@ -37,7 +37,7 @@ demo:
 # process benchmarks run target/release/pmsslreseller and billmgr-sim. Each
 # benchmark records its performance-goal figures; `table` prints them as one table
 # (figure, ours, reference, ratio, goal, met) at the end.
-BENCHES ?= startup catalog lifecycle sync
+BENCHES ?= startup catalog lifecycle sync books
 .PHONY: bench
 bench:
 	$(CARGO) build --release --workspace --bins

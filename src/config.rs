@@ -27,6 +27,7 @@ pub struct Config {
     pub order: OrderConfig,
     pub sync: SyncConfig,
     pub validation: ValidationConfig,
+    pub charges: ChargesConfig,
 }
 
 /// Domain validation: what the service form says and the customer's two
@@ -101,6 +102,31 @@ pub fn parse_dns_server(text: &str) -> Option<std::net::SocketAddr> {
             .ok()
             .map(|ip| std::net::SocketAddr::new(ip, 53))
     })
+}
+
+/// `[charges]`: the upstream's real charges checked against the ledger
+/// (`books::charges`, README "Books").
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChargesConfig {
+    /// The upstream function that lists the account's payments (top-ups).
+    /// Empty: the module's default (`upstream::wire::FUNC_PAYMENT_LIST`,
+    /// unconfirmed at client level, upstream-api.md §6); `off`: never read
+    /// (top-ups unknown: only overcharges can be told).
+    pub payment_function: String,
+    /// The difference allowed per money movement, in the upstream currency,
+    /// before the charges count as wrong (rounding).
+    #[serde(deserialize_with = "pricing::parse_amount")]
+    pub tolerance: rust_decimal::Decimal,
+}
+
+impl Default for ChargesConfig {
+    fn default() -> Self {
+        ChargesConfig {
+            payment_function: String::new(),
+            tolerance: rust_decimal::Decimal::new(1, 2),
+        }
+    }
 }
 
 /// The cron `pmsslreseller sync --module N` (README "Cron"; docs/design.md "Periodic sync (cron)").
@@ -458,6 +484,23 @@ impl Config {
             if let Some(problem) = pem_file_problem(path) {
                 add("[upstream] ca_file", problem);
             }
+        }
+        if self.charges.tolerance < rust_decimal::Decimal::ZERO {
+            add(
+                "[charges] tolerance",
+                "must not be negative; write e.g. \"0.01\"".into(),
+            );
+        }
+        if self
+            .charges
+            .payment_function
+            .trim()
+            .contains(char::is_whitespace)
+        {
+            add(
+                "[charges] payment_function",
+                "is one upstream function name (no spaces), empty for the default, or off".into(),
+            );
         }
         for (key, value) in [
             ("connect_timeout_secs", self.upstream.connect_timeout_secs),

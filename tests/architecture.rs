@@ -262,6 +262,31 @@ fn the_catalog_reaches_no_database_mgrctl_network_or_process() {
 }
 
 #[test]
+fn the_books_reach_no_database_mgrctl_network_or_upstream() {
+    let all = sources();
+    let books = module(&all, "books");
+    assert_none(
+        lines_naming(
+            &books,
+            &[
+                "crate::billing",
+                "crate::upstream",
+                "crate::catalog",
+                "crate::commands",
+                "crate::admin",
+                "std::net",
+                "std::process::Command",
+                "reqwest",
+                "mysql",
+            ],
+            true,
+        ),
+        "books/ is the module's own file and pure computation over it: no database, mgrctl, \
+         network, upstream or catalog (commands/ gathers those and hands them in)",
+    );
+}
+
+#[test]
 fn item_param_names_are_spelled_only_in_the_table() {
     let all = sources();
     let others: Vec<&Source> = all

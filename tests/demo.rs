@@ -48,6 +48,7 @@ fn demo_runs_the_whole_lifecycle_and_cleans_up() {
         "resume",
         "setparam",
         "getbalance",
+        "books",
         "close",
     ] {
         assert!(

@@ -6,6 +6,7 @@ pub mod books;
 pub mod catalog;
 pub mod import;
 pub mod reconcile;
+pub mod report;
 pub mod sync;
 
 use clap::{Parser, Subcommand};
@@ -81,6 +82,10 @@ pub enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The reseller's books: sales and margin, services that lose money,
+    /// what falls due (from the module's ledger; changes nothing).
+    #[command(subcommand)]
+    Report(report::ReportCommand),
     /// The upstream's certificate tariffs: refresh the cache, show it.
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
@@ -170,6 +175,7 @@ impl AdminCommand {
             AdminCommand::Balance { .. } => "balance",
             AdminCommand::Import { .. } => "import",
             AdminCommand::Reconcile { .. } => "reconcile",
+            AdminCommand::Report(_) => "report",
             AdminCommand::Catalog(_) => "catalog",
             AdminCommand::Pricing(_) => "pricing",
             AdminCommand::Books(_) => "books",
@@ -200,6 +206,7 @@ fn dispatch(command: AdminCommand, root: &MgrRoot) -> i32 {
         AdminCommand::Reconcile { module, json } => {
             with_config(root, |config| reconcile::run(root, config, module, json))
         }
+        AdminCommand::Report(r) => with_config(root, |config| report::run(root, config, r)),
         AdminCommand::Catalog(c) => {
             with_config(root, |config| catalog::run_catalog(root, config, c))
         }
@@ -325,6 +332,8 @@ mod tests {
             &["balance"],
             &["import", "--module", "1"],
             &["reconcile", "--module", "1"],
+            &["report", "sales", "--module", "1", "--csv"],
+            &["report", "due", "--module", "1", "--days", "7"],
             &["catalog", "show"],
             &["pricing", "preview", "--module", "1"],
             &["books", "backfill", "--module", "1"],

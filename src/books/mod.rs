@@ -11,8 +11,15 @@
 //!
 //! - [`store`]: opening the file, its pragmas and schema versions.
 //! - [`ledger`]: the rows, keyed by the intent of the money movement.
+//! - [`report`]: the sales and losses reports over the ledger (pure).
+//! - [`readings`]: the upstream balance as the module read it.
+//! - [`charges`]: what the upstream really took between two readings,
+//!   against the ledger's posted costs.
 
+pub mod charges;
 pub mod ledger;
+pub mod readings;
+pub mod report;
 pub mod store;
 
 pub use store::{Books, BooksError};

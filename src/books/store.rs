@@ -53,6 +53,33 @@ const STEPS: &[&str] = &[
     );
     CREATE INDEX ledger_module_posted ON ledger(module, posted_at);
     CREATE INDEX ledger_item ON ledger(item);",
+    // 2: the upstream balance as the module read it (readings.rs), and each
+    // window between two readings judged against the ledger (charges.rs).
+    "CREATE TABLE balance_reading (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        module INTEGER NOT NULL,
+        balance TEXT NOT NULL,
+        currency TEXT,
+        source TEXT NOT NULL,
+        account TEXT
+    );
+    CREATE INDEX balance_reading_module ON balance_reading(module, at);
+    CREATE TABLE charge_window (
+        module INTEGER NOT NULL,
+        from_reading INTEGER NOT NULL,
+        to_reading INTEGER NOT NULL,
+        checked_at INTEGER NOT NULL,
+        verdict TEXT NOT NULL,
+        expected TEXT,
+        taken TEXT,
+        topups TEXT,
+        difference TEXT,
+        currency TEXT,
+        text TEXT NOT NULL,
+        raised INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (module, from_reading, to_reading)
+    );",
 ];
 
 /// The books could not be opened or written. Never a reason to fail a

@@ -77,6 +77,19 @@ pub fn connection_from_stdin(input: &str) -> Result<Connection> {
     })
 }
 
+/// The saved module's id and name, when the stdin document carries them
+/// (module-protocol.md §6.3 shows `<id>`; a module being added has none).
+pub fn module_from_stdin(input: &str) -> Option<(u64, String)> {
+    let doc = parse_tree(input).ok()?;
+    let settings = settings_element(&doc);
+    let id = settings.child_text("id")?.trim().parse::<u64>().ok()?;
+    let name = settings
+        .child_text("name")
+        .map(|n| n.trim().to_string())
+        .unwrap_or_default();
+    Some((id, name))
+}
+
 pub fn run(ctx: &Ctx) -> Result<Option<String>> {
     let input = crate::protocol::read_stdin().map_err(|e| {
         ModuleError::value("stdin", format!("cannot read the settings from stdin: {e}"))
@@ -101,6 +114,22 @@ pub fn run(ctx: &Ctx) -> Result<Option<String>> {
         account.balance,
         account.currency.as_deref().unwrap_or("")
     );
+    // A saved module's balance is a reading for the charge check (a module
+    // being added has no id yet: nothing to keep it under).
+    if let Some((id, name)) = module_from_stdin(&input) {
+        super::charges::observe(
+            &ctx.root,
+            &ctx.config,
+            &crate::billing::Mgrctl::configured(&ctx.root, &ctx.config),
+            &super::charges::BalanceRead {
+                module: super::credential_health::ModuleRef { id, name },
+                client: &client,
+                username: &conn.username,
+                account: &account,
+                source: crate::books::readings::Source::CheckConnection,
+            },
+        );
+    }
     Ok(Some(Elem::doc().to_document()))
 }
 

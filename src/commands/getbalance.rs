@@ -53,15 +53,35 @@ pub fn modules(db: &mut Db, module: Option<u64>) -> Result<Vec<u64>> {
     }
 }
 
-/// Ask the upstream of one module (must be ours) for its balance.
+/// Ask the upstream of one module (must be ours) for its balance, and keep
+/// it as a reading in the books (`commands::charges`: the upstream's real
+/// charges are judged against the ledger between two readings).
 pub fn read_balance(
+    root: &MgrRoot,
+    mgrctl: &Mgrctl,
     db: &mut Db,
     key: &CryptKey,
     config: &Config,
     module: u64,
 ) -> Result<ModuleBalance> {
     let settings: ModuleSettings = our_module_settings(db, key, module)?;
-    let account = connect(&settings, config)?.whoami()?;
+    let client = connect(&settings, config)?;
+    let account = client.whoami()?;
+    super::charges::observe(
+        root,
+        config,
+        mgrctl,
+        &super::charges::BalanceRead {
+            module: super::credential_health::ModuleRef {
+                id: module,
+                name: settings.name.clone(),
+            },
+            client: &client,
+            username: &settings.username,
+            account: &account,
+            source: crate::books::readings::Source::Getbalance,
+        },
+    );
     Ok(ModuleBalance {
         module,
         name: settings.name,
@@ -84,7 +104,7 @@ pub fn read_balances(
     let ids = modules(&mut db, module)?;
     let results = ids
         .into_iter()
-        .map(|id| (id, read_balance(&mut db, &key, config, id)))
+        .map(|id| (id, read_balance(root, &mgrctl, &mut db, &key, config, id)))
         .collect();
     Ok((mgrctl, results))
 }

@@ -4,6 +4,7 @@
 pub mod books_backfill;
 pub mod bulk_sync;
 pub mod catalog_refresh;
+pub mod charges;
 pub mod check_connection;
 pub mod credential_health;
 pub mod drift;
@@ -15,6 +16,7 @@ pub mod import_service;
 pub mod lifecycle;
 pub mod module;
 pub mod price_watch;
+pub mod report;
 
 use crate::config::Config;
 use crate::paths::MgrRoot;

@@ -66,7 +66,9 @@ fn ending(x: Decimal, frac: Decimal) -> Option<Decimal> {
 
 /// A money amount from the config: a string ("12.50") or a whole number;
 /// floats are refused so that no binary rounding ever enters a price.
-fn parse_amount<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Decimal, D::Error> {
+pub(crate) fn parse_amount<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Decimal, D::Error> {
     struct AmountVisitor;
     impl Visitor<'_> for AmountVisitor {
         type Value = Decimal;

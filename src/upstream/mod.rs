@@ -62,6 +62,21 @@ pub struct Account {
     pub currency: Option<String>,
 }
 
+/// One payment into the upstream account (a top-up), from the payments list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    pub id: u64,
+    /// When it was made, where the panel shows a time (the panel's own
+    /// time zone, taken as UTC).
+    pub at: Option<chrono::NaiveDateTime>,
+    /// Its day, where only the day is shown.
+    pub day: Option<NaiveDate>,
+    pub amount: Decimal,
+    pub currency: Option<String>,
+    /// Credited to the account (not new, in progress or returned).
+    pub credited: bool,
+}
+
 /// One row of the `certificate` list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertSummary {
@@ -356,6 +371,32 @@ impl Client {
         let func = wire::FUNC_WHOAMI;
         let doc = self.call(func, &[])?;
         wire::account_from_whoami(func, &doc)
+    }
+
+    /// The account's payments list (top-ups), every page, through `func`
+    /// (the setting `[charges] payment_function`; [`wire::FUNC_PAYMENT_LIST`]
+    /// by default). Moves no money.
+    pub fn payment_list(&self, func: &str) -> Result<Vec<Payment>, UpstreamError> {
+        let mut rows: Vec<Payment> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for page in 1..=wire::MAX_LIST_PAGES {
+            let doc = self.call(func, &wire::page_fields(page))?;
+            let mut added = 0;
+            for p in wire::payment_list(&doc) {
+                if seen.insert(p.id) {
+                    rows.push(p);
+                    added += 1;
+                }
+            }
+            if added == 0 {
+                return Ok(rows);
+            }
+        }
+        Err(UpstreamError::IncompleteList {
+            func: func.to_string(),
+            read: rows.len() as u64,
+            total: None,
+        })
     }
 
     /// The certificate catalog as raw XML (`itemtype=certificate`), for the

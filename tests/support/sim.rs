@@ -413,6 +413,16 @@ impl SimUpstream {
         );
     }
 
+    /// The reseller pays `amount` into `username`'s account (listed by the
+    /// upstream's `payment` function); returns the payment's id.
+    pub fn topup(&self, username: &str, amount: &str) -> u64 {
+        let v = self.post(
+            "/_sim/topup",
+            serde_json::json!({ "username": username, "amount": amount }),
+        );
+        v["id"].as_u64().expect("payment id")
+    }
+
     /// Current state of an account (panics if it does not exist).
     pub fn account(&self, username: &str) -> AccountInfo {
         let v = self.get(&format!("/_sim/account/{username}"));

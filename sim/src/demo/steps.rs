@@ -49,6 +49,7 @@ impl Demo {
         self.step_suspend_resume("9", "resume", 2)?;
         self.step_setparam("9b")?;
         self.step_getbalance("9c")?;
+        self.step_books("9d")?;
         go_on()?;
         self.step_close()?;
         Ok(())

@@ -97,6 +97,24 @@ fn account_json(a: &Account) -> Value {
     })
 }
 
+/// `POST /_sim/topup`: the reseller pays `amount` into the account (listed by `payment`).
+#[derive(Deserialize)]
+struct TopupIn {
+    username: String,
+    amount: Decimal,
+}
+
+/// The balance of the account that made payment `id`.
+fn a_balance(sim: &Sim, id: u64) -> Decimal {
+    sim.world
+        .payments
+        .iter()
+        .find(|p| p.id == id)
+        .and_then(|p| sim.world.accounts.get(&p.account))
+        .map(|a| a.balance)
+        .unwrap_or_default()
+}
+
 #[derive(Deserialize, Default)]
 struct IdIn {
     #[serde(default)]
@@ -212,6 +230,29 @@ fn route(sim: &mut Sim, req: &Request) -> Response {
                     discount_percent: a.discount_percent,
                 });
                 ok(json!({ "ok": true }))
+            }
+            Err(r) => r,
+        },
+        ("POST", "/_sim/topup") => match body_json::<TopupIn>(req) {
+            Ok(t) => {
+                let at = sim.world.now_secs();
+                let Some(a) = sim.world.accounts.get_mut(&t.username) else {
+                    return Response::json(404, &json!({ "error": "no such account" }));
+                };
+                if t.amount <= Decimal::ZERO {
+                    return bad("amount must be positive");
+                }
+                a.balance += t.amount;
+                let currency = a.currency.clone();
+                let id = sim.world.payments.len() as u64 + 1;
+                sim.world.payments.push(super::state::PaymentRec {
+                    id,
+                    account: t.username,
+                    at,
+                    amount: t.amount,
+                    currency,
+                });
+                ok(json!({ "id": id, "balance": super::state::money(a_balance(sim, id)) }))
             }
             Err(r) => r,
         },

@@ -19,6 +19,8 @@ enum Accepts {
     RefundPolicy,
     /// Comma-separated list, may be empty.
     List,
+    /// A non-negative decimal amount (`12.50`).
+    Amount,
 }
 
 /// name, default, accepted values, what it covers.
@@ -58,6 +60,12 @@ const KNOBS: &[(&str, &str, Accepts)] = &[
     ("prolong_cart", "off", Accepts::OnOff),
     // A hostile upstream: service.prolong answers ok (with a newexpiredate) but never applies.
     ("prolong_applies", "on", Accepts::OnOff),
+    // A dishonest upstream: the next money call (order, renewal, the upstream's own renewal, a cart
+    // payment) takes this much more than its price, once; then the knob is 0 again.
+    ("overcharge", "0", Accepts::Amount),
+    // upstream-api.md §6 (3P-CODE S25): the client's payments list `payment`; `off`: the panel
+    // does not offer it to a client (an unknown function).
+    ("payment_list", "on", Accepts::OnOff),
     ("remoteid_unique", "off", Accepts::OnOff), // SIM-29, A-U10
     (
         "issue_mode",
@@ -239,6 +247,10 @@ impl Knobs {
             Accepts::NonNegative => value.parse::<u64>().is_ok(),
             Accepts::RefundPolicy => parse_refund_policy(value).is_some(),
             Accepts::List => true,
+            Accepts::Amount => value
+                .parse::<rust_decimal::Decimal>()
+                .map(|d| !d.is_sign_negative())
+                .unwrap_or(false),
         };
         if !ok {
             return Err(format!("bad value {value:?} for knob {name}"));

@@ -199,6 +199,20 @@ pub struct World {
     /// A catalogue swapped in at run time (`POST /_sim/catalog`); `None` = the start-up one.
     #[serde(default)]
     pub catalog_xml: Option<String>,
+    /// Top-ups of the accounts (`POST /_sim/topup`), listed by `payment`.
+    #[serde(default)]
+    pub payments: Vec<PaymentRec>,
+}
+
+/// One payment into an account (a top-up), credited at once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PaymentRec {
+    pub id: u64,
+    pub account: String,
+    /// Simulator-clock seconds.
+    pub at: i64,
+    pub amount: Decimal,
+    pub currency: String,
 }
 
 /// The module's test override of "now" (its src/clock.rs), honoured here too so both sides agree:

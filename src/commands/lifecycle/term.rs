@@ -209,6 +209,28 @@ pub fn describe(plan: &Plan, f: &Facts) -> String {
     }
 }
 
+/// The planner's next action read back from the item param it wrote
+/// ([`describe`], then [`next_action_text`]): the action and its day
+/// (`None`: now), or `Undecided` with the day it is due from. `None` for
+/// "none: …" (nothing planned) and any other text.
+pub fn parse_next_action(text: &str) -> Option<(Option<Action>, Option<NaiveDate>)> {
+    let t = text.trim();
+    for action in [Action::Reissue, Action::Renew] {
+        if let Some(rest) = t.strip_prefix(action.name()) {
+            if rest.starts_with(" now") {
+                return Some((Some(action), None));
+            }
+            let day = rest.strip_prefix(" on ")?.get(..10)?;
+            return Some((Some(action), Some(parse_day(day)?)));
+        }
+    }
+    if t.contains(UNREADABLE_UPSTREAM_EXPIRY) {
+        let (_, rest) = t.split_once("due from ")?;
+        return Some((None, Some(parse_day(rest.get(..10)?)?)));
+    }
+    None
+}
+
 /// Will the next issuance need a fresh domain validation?
 /// The last validation is taken as the current certificate's issue date
 /// (a CA validates at or before issuance; the upstream shows no DCV date).
@@ -469,5 +491,48 @@ mod tests {
     fn terms() {
         assert_eq!(first_term_end(d("2026-12-02"), 24), d("2028-12-02"));
         assert_eq!(prolonged_term_end(d("2028-01-31"), 1), d("2028-02-29"));
+    }
+
+    #[test]
+    fn the_next_action_reads_back_from_its_own_words() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let f = Facts {
+            today: d("2026-12-01"),
+            paid_until: Some(d("2027-12-01")),
+            active: true,
+            issued: true,
+            cert: None,
+            upstream_expiry: Some(d("2027-12-01")),
+            before_days: 30,
+            no_paid_term: None,
+        };
+        let later = Plan::Later {
+            on: d("2027-05-01"),
+            action: Action::Renew,
+        };
+        let text = next_action_text(
+            &describe(&later, &f),
+            Some("no fresh domain validation needed"),
+        );
+        assert_eq!(
+            parse_next_action(&text),
+            Some((Some(Action::Renew), Some(d("2027-05-01"))))
+        );
+        let now = Plan::Now {
+            action: Action::Reissue,
+        };
+        assert_eq!(
+            parse_next_action(&describe(&now, &f)),
+            Some((Some(Action::Reissue), None))
+        );
+        let undecided = Plan::Undecided {
+            on: d("2027-02-03"),
+        };
+        assert_eq!(
+            parse_next_action(&describe(&undecided, &f)),
+            Some((None, Some(d("2027-02-03"))))
+        );
+        let nothing = Plan::Nothing { why: "x".into() };
+        assert_eq!(parse_next_action(&describe(&nothing, &f)), None);
     }
 }

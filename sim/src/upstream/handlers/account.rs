@@ -100,3 +100,47 @@ pub fn whoami(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
             .attr("allowdeleteitem", if a.may_delete { "on" } else { "off" }),
     ))
 }
+
+/// `payment`: the account's incoming payments (top-ups, `POST /_sim/topup`), one `<elem>` each with
+/// the columns of the BILLmanager 6 API page "Payments (payment)": `id`, `number`, `create_date`
+/// (`YYYY-MM-DD HH:MM:SS`, simulator clock), `subaccountamount_iso` (`50.00 EUR`), `status` (4 =
+/// credited). Paged only when the client sends `p_cnt`. Knob `payment_list=off`: an unknown function.
+pub fn payments(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
+    let user = call.user(sim)?;
+    let rows: Vec<&crate::upstream::state::PaymentRec> = sim
+        .world
+        .payments
+        .iter()
+        .filter(|p| p.account == user)
+        .collect();
+    let (skip, take) = match call.get("p_cnt").and_then(|c| c.parse::<usize>().ok()) {
+        Some(cnt) if cnt > 0 => {
+            let num = call
+                .get("p_num")
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or(1)
+                .max(1);
+            ((num - 1) * cnt, cnt)
+        }
+        _ => (0, usize::MAX),
+    };
+    let mut doc = Node::new("doc");
+    for p in rows.iter().skip(skip).take(take) {
+        let when = chrono::DateTime::from_timestamp(p.at, 0)
+            .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_default();
+        doc = doc.child(
+            Node::new("elem")
+                .child(Node::new("id").text(p.id.to_string()))
+                .child(Node::new("number").text(format!("P-{}", p.id)))
+                .child(Node::new("create_date").text(when))
+                .child(Node::new("subaccountamount_iso").text(format!(
+                    "{} {}",
+                    money(p.amount),
+                    p.currency
+                )))
+                .child(Node::new("status").text("4")),
+        );
+    }
+    Ok(doc.child(Node::new("p_elems").text(rows.len().to_string())))
+}

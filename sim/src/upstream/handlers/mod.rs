@@ -333,7 +333,8 @@ pub fn dispatch(sim: &mut Sim, params: &BTreeMap<String, String>) -> Result<Node
             | "certificate.suspend"
             | "certificate.resume"
             | "service.prolong"
-    ) || func == order::order_func(sim)
+    ) || (func == "payment" && sim.world.knobs.on("payment_list"))
+        || func == order::order_func(sim)
         || ADMIN_ONLY.contains(&func.as_str());
     if !known {
         let mut e = ApiError::new(
@@ -348,6 +349,7 @@ pub fn dispatch(sim: &mut Sim, params: &BTreeMap<String, String>) -> Result<Node
     call.user(sim)?;
     match func.as_str() {
         "whoami" => account::whoami(sim, &call),
+        "payment" => account::payments(sim, &call),
         "certificate" => certificate::list(sim, &call),
         "certificate.edit" => certificate::edit(sim, &call),
         f if f == order::order_func(sim) => order::order(sim, &call),

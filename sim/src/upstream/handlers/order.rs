@@ -190,6 +190,19 @@ pub fn debit(sim: &mut Sim, user: &str, amount: Decimal, currency: &str) -> Resu
         ));
     }
     account.balance -= amount;
+    // Knob `overcharge`: this one call takes more than its price, once.
+    let extra: Decimal = sim
+        .world
+        .knobs
+        .get("overcharge")
+        .parse()
+        .unwrap_or_default();
+    if extra > Decimal::ZERO {
+        if let Some(account) = sim.world.accounts.get_mut(user) {
+            account.balance -= extra;
+        }
+        let _ = sim.world.knobs.set("overcharge", "0");
+    }
     Ok(())
 }
 

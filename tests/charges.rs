@@ -4,15 +4,15 @@
 //! ledger's posted costs registers ONE admin problem and a line in
 //! `reconcile`.
 //!
-//! Until the money paths write their own ledger rows, each test writes the
-//! row of the order it ran through the ledger API, as the open path will:
-//! the expected cost is what the simulator says the order cost (`paid`).
+//! The order runs through the real binary's `open`, which writes its own
+//! ledger row; the tests check that row against what the simulator says the
+//! order cost (`paid`) before judging the charges.
 
 mod support;
 
 use std::time::Duration;
 
-use pmsslreseller::books::ledger::{self, key, CostSource, Entry, Kind, Owner, State};
+use pmsslreseller::books::ledger::{self, Kind, Owner, State};
 use pmsslreseller::books::Books;
 use support::billing::{certificate_params, run_module, TestDb, TestMgr};
 use support::sim::SimUpstream;
@@ -70,8 +70,8 @@ impl World {
         std::thread::sleep(Duration::from_millis(1100));
     }
 
-    /// Open the item (the upstream debits the order) and write its ledger
-    /// row as the open path does: posted, the cost the order cost.
+    /// Open the item (the upstream debits the order); its ledger row must
+    /// say what the order cost.
     fn open_and_post(&self) -> String {
         let ro = self.db.create_running_operation(self.item, "open");
         self.db.bump_trycount(ro);
@@ -101,38 +101,26 @@ impl World {
             serde_json::Value::String(s) => s.clone(),
             v => v.to_string(),
         };
-        let now = chrono::Utc::now().timestamp();
-        let mut books = Books::open(&self.mgr.root()).unwrap();
-        ledger::upsert(
-            &mut books,
-            &Entry {
-                key: key(self.module, self.item, Kind::Order, Owner::Billmanager, 1),
-                created_at: now,
-                updated_at: now,
-                posted_at: Some(now),
-                module: self.module,
-                item: self.item,
-                account: None,
-                account_name: None,
-                kind: Kind::Order,
-                owner: Owner::Billmanager,
-                ro: Some(ro),
-                upstream_id: Some(upstream),
-                tariff: Some(TARIFF.to_string()),
-                local_tariff: None,
-                period: Some(12),
-                cost: Some(paid.parse().unwrap()),
-                cost_currency: Some("EUR".into()),
-                cost_source: CostSource::Catalog,
-                sell: None,
-                sell_currency: None,
-                rate: None,
-                state: State::Posted,
-                estimated: false,
-                note: None,
+        // The open path wrote its own ledger row: posted, at the catalog's
+        // cost, which is what the simulator took.
+        let books = Books::open(&self.mgr.root()).unwrap();
+        let rows = ledger::rows(
+            &books,
+            &ledger::Filter {
+                item: Some(self.item),
+                ..Default::default()
             },
         )
         .unwrap();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        let row = &rows[0];
+        assert_eq!(
+            (row.kind, row.owner, row.state),
+            (Kind::Order, Owner::Billmanager, State::Posted)
+        );
+        assert_eq!(row.ro, Some(ro));
+        assert_eq!(row.upstream_id, Some(upstream));
+        assert_eq!(row.cost, Some(paid.parse().unwrap()), "{row:?}");
         std::thread::sleep(Duration::from_millis(1100));
         paid
     }

@@ -296,6 +296,24 @@ pub struct AltnameAddon {
     pub enumeration: Vec<EnumItem>,
 }
 
+impl AltnameAddon {
+    /// The upstream cost of one SAN for `period`. UNCONFIRMED
+    /// (upstream-api.md SIM-10, the simulator's rule): the upstream charges
+    /// each SAN of an order or renewal at the add-on's price for the same
+    /// period, `addonmin` included; the ledger's expected cost follows it
+    /// (commands/lifecycle/books.rs), and the charge check names SAN slots
+    /// among the suspects where this is wrong.
+    pub fn period_cost(&self, period: OrderPeriod) -> Option<Decimal> {
+        self.periods
+            .iter()
+            .find(|p| match period {
+                OrderPeriod::Months(m) => p.months() == Some(m),
+                OrderPeriod::Trial => p.length == period::TRIAL,
+            })
+            .and_then(|p| p.cost)
+    }
+}
+
 /// One choice of an enumerated add-on
 /// (`addon/enumeration/enumerationitem`, upstream-api.md §5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -411,6 +429,9 @@ pub struct OrderTerms {
     pub validation: Validation,
     /// Largest number of SANs, when the tariff has an `altname` add-on limit.
     pub altname_limit: Option<u64>,
+    /// Upstream cost of one SAN for the same period, when the tariff sells a
+    /// SAN add-on for it ([`AltnameAddon::period_cost`]).
+    pub altname_cost: Option<Decimal>,
     /// When the catalog was fetched (for the log).
     pub fetched_at: String,
 }
@@ -494,6 +515,7 @@ impl Catalog {
             flags: tariff.flags,
             validation: tariff.validation,
             altname_limit: tariff.altnames.iter().filter_map(|a| a.limit).max(),
+            altname_cost: tariff.altnames.iter().find_map(|a| a.period_cost(period)),
             fetched_at: self.fetched_at.clone(),
         })
     }

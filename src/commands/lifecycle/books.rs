@@ -28,6 +28,7 @@ use rust_decimal::Decimal;
 
 use crate::books::ledger::{self, CostSource, Entry, Kind, Owner, State};
 use crate::books::{Books, BooksError};
+use crate::vocab::item_params::{ALTNAME_PARAM, CN_PARAM};
 use crate::vocab::{OrderPeriod, Period};
 
 use super::intent::{now_unix, Intent, IntentOp, Phase};
@@ -248,6 +249,26 @@ fn write_row(
     Ok(())
 }
 
+/// The SANs the upstream charges for on this item: the names of its
+/// `altname` param other than the CN, each once. UNCONFIRMED
+/// (upstream-api.md SIM-10): each SAN is charged at the add-on's price for
+/// the period (catalog `AltnameAddon::period_cost`).
+fn san_count(job: &Job) -> u64 {
+    let cn = job
+        .param(CN_PARAM)
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let names: std::collections::BTreeSet<String> = job
+        .param(ALTNAME_PARAM)
+        .unwrap_or_default()
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty() && *n != cn)
+        .collect();
+    names.len() as u64
+}
+
 /// A new row: the expected upstream cost from the cached catalog now, the
 /// customer's price and account from BILLmanager's database, the rate of
 /// `[pricing]`. Whatever cannot be read is left empty, never an error.
@@ -274,9 +295,16 @@ fn new_entry(
         (Some(t), Some(p)) => cached_terms(job, t, p).ok().flatten(),
         _ => None,
     };
+    let sans = san_count(job);
     let (mut cost, mut cost_source, cost_currency) = match &terms {
         Some(t) => (
-            Some(t.cost),
+            // Without a SAN price for the period the cost is not known: a
+            // base price alone would show a false overcharge later.
+            match (sans, t.altname_cost) {
+                (0, _) => Some(t.cost),
+                (n, Some(each)) => Some(t.cost + each * Decimal::from(n)),
+                (_, None) => None,
+            },
             CostSource::Catalog,
             Some(t.currency.trim().to_ascii_uppercase()),
         ),

@@ -265,6 +265,7 @@ mod tests {
             flags,
             validation: Validation::Dv,
             altname_limit: limit,
+            altname_cost: None,
             fetched_at: String::new(),
         }
     }

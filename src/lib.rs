@@ -20,6 +20,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod hardening;
+pub mod issued;
 pub mod lock;
 pub mod logging;
 pub mod panic_net;

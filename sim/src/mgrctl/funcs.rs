@@ -206,8 +206,9 @@ pub fn execute(
             only(call, &["elid", "crt", "crt_type", "sok"])?;
             let item = existing(c, call, "elid", "item")?;
             let crt = required(call, "crt")?;
-            match call.get("crt_type") {
-                None | Some("") | Some("zip") => {}
+            let crt_type = match call.get("crt_type") {
+                None | Some("") => None,
+                Some("zip") => Some("zip"),
                 Some(t) => {
                     return Err(SimError::new(
                         "value",
@@ -215,11 +216,20 @@ pub fn execute(
                         format!("certificate.save: crt_type '{t}' unknown (only zip)"),
                     ))
                 }
+            };
+            // A module that says zip for PEM text (or PEM without it) saves a
+            // certificate BILLmanager cannot hand out.
+            if (crt_type == Some("zip")) == crt.contains("-----BEGIN") {
+                return Err(SimError::new(
+                    "value",
+                    "crt_type",
+                    "certificate.save: crt_type=zip goes with a base64 ZIP, PEM text without it",
+                ));
             }
             c.exec_drop(
-                "INSERT INTO certificate (item, crt) VALUES (?, ?) \
-                 ON DUPLICATE KEY UPDATE crt = VALUES(crt)",
-                (item, crt),
+                "INSERT INTO certificate (item, crt, crt_type) VALUES (?, ?, ?) \
+                 ON DUPLICATE KEY UPDATE crt = VALUES(crt), crt_type = VALUES(crt_type)",
+                (item, crt, crt_type),
             )
             .map_err(db_err)?;
             Ok("<ok/>".into())

@@ -174,6 +174,14 @@ const KNOBS: &[(&str, &str, Accepts)] = &[
     // Deleted): deleted services stay in the certificate list, with their status. Off: they are
     // gone from it (the view of one answers "missed" either way).
     ("list_deleted", "off", Accepts::OnOff),
+    // upstream-api.md §3.6, field-2026-12.md §8: what the view's <crt> holds, as the upstream's CA
+    // module stored it. `chain`: PEM leaf + intermediate; `leaf`: the PEM leaf alone; `zip`: a
+    // base64 ZIP (<cn>.crt, intermediate1.crt, <cn>.p7b), as when the CA gives PKCS#7.
+    (
+        "crt_shape",
+        "chain",
+        Accepts::OneOf(&["chain", "leaf", "zip"]),
+    ),
 ];
 
 /// Current knob values; only non-default values are stored (and persisted).

@@ -85,10 +85,13 @@ pub fn apply_facts(job: &mut Job, view: &CertView) -> Result<Applied> {
             // The first issuance, not a reissue: no certificate here yet, or
             // this very one already saved by a pass that stopped before its
             // report. A reissued certificate replaces a different one.
-            let saved = same_pem(local_crt.as_deref(), crt);
+            // The same certificate in any shape it comes in (PEM, base64 ZIP),
+            // so an unchanged one is never saved again.
+            let saved = crate::issued::same(local_crt.as_deref(), crt);
             applied.first_issue = local_crt.as_deref().is_none_or(|l| l.trim().is_empty()) || saved;
             if !saved {
-                mgrctl.certificate_save(job.item_id, crt)?;
+                // As given, never rebuilt: a ZIP keeps its `crt_type`.
+                mgrctl.certificate_save(job.item_id, crt, crate::issued::crt_type(crt))?;
                 applied.writes += 1;
             }
             // The upstream's own expiry is recorded, never copied onto the
@@ -174,9 +177,4 @@ pub fn commit_status(job: &mut Job, applied: Applied) -> Result<SyncOutcome> {
         status: Some(target),
         writes,
     })
-}
-
-fn same_pem(local: Option<&str>, upstream: &str) -> bool {
-    let norm = |s: &str| -> String { s.split_whitespace().collect() };
-    local.is_some_and(|l| norm(l) == norm(upstream))
 }

@@ -26,6 +26,72 @@ pub struct Config {
     pub mgrctl: MgrctlConfig,
     pub order: OrderConfig,
     pub sync: SyncConfig,
+    pub deploy: DeployConfig,
+    pub form: FormConfig,
+}
+
+/// The deploy hook: a command run once per new certificate (first issue,
+/// automatic or requested reissue), in the manner of certbot's
+/// `--deploy-hook` (README "Deploy hook"; commands/deploy/).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeployConfig {
+    /// Run by `/bin/sh -c`; empty: no hook.
+    pub command: String,
+    /// Seconds the hook may run before its whole process group is killed.
+    /// Checked against [`DEPLOY_TIMEOUT_SECS`].
+    pub timeout_secs: u64,
+    /// Runs of the hook for one certificate before it is given up and one
+    /// admin problem is raised. Checked against [`DEPLOY_MAX_ATTEMPTS`].
+    pub max_attempts: u32,
+    /// Hand the hook the private key (`PMSS_KEY`, a 0600 file deleted
+    /// afterwards) when BILLmanager holds it.
+    pub include_key: bool,
+}
+
+/// Accepted `[deploy] timeout_secs`: a hook that copies files and reloads a
+/// web server needs seconds; a sync waits for it.
+pub const DEPLOY_TIMEOUT_SECS: std::ops::RangeInclusive<u64> = 1..=600;
+/// Accepted `[deploy] max_attempts`.
+pub const DEPLOY_MAX_ATTEMPTS: std::ops::RangeInclusive<u32> = 1..=20;
+
+impl Default for DeployConfig {
+    fn default() -> Self {
+        DeployConfig {
+            command: String::new(),
+            timeout_secs: 120,
+            max_attempts: 3,
+            include_key: false,
+        }
+    }
+}
+
+impl DeployConfig {
+    /// A hook is configured.
+    pub fn on(&self) -> bool {
+        !self.command.trim().is_empty()
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs.max(1))
+    }
+}
+
+/// The service form's own lines (the deploy state, the new-certificate
+/// notice): which language they are written in. The form's labels and hints
+/// come in both languages from the descriptor; a value is one text.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct FormConfig {
+    pub language: FormLanguage,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FormLanguage {
+    #[default]
+    En,
+    Ru,
 }
 
 /// The cron `pmsslreseller sync --module N` (README "Cron"; docs/design.md "Periodic sync (cron)").
@@ -414,6 +480,28 @@ impl Config {
                     self.sync.concurrency,
                     SYNC_CONCURRENCY.start(),
                     SYNC_CONCURRENCY.end()
+                ),
+            );
+        }
+        if !DEPLOY_TIMEOUT_SECS.contains(&self.deploy.timeout_secs) {
+            add(
+                "[deploy] timeout_secs",
+                format!(
+                    "{} is outside {}..={}: the sync waits for the hook",
+                    self.deploy.timeout_secs,
+                    DEPLOY_TIMEOUT_SECS.start(),
+                    DEPLOY_TIMEOUT_SECS.end()
+                ),
+            );
+        }
+        if !DEPLOY_MAX_ATTEMPTS.contains(&self.deploy.max_attempts) {
+            add(
+                "[deploy] max_attempts",
+                format!(
+                    "{} is outside {}..={}",
+                    self.deploy.max_attempts,
+                    DEPLOY_MAX_ATTEMPTS.start(),
+                    DEPLOY_MAX_ATTEMPTS.end()
                 ),
             );
         }

@@ -5,6 +5,7 @@ pub mod bulk_sync;
 pub mod catalog_refresh;
 pub mod check_connection;
 pub mod credential_health;
+pub mod deploy;
 pub mod drift;
 pub mod getbalance;
 pub mod import_capture;

@@ -37,8 +37,21 @@ pub const UPSTREAM_EXPIRY_PARAM: &str = "pmss_upstream_expiry";
 /// BILLmanager moved `item.expiredate` itself at payment (prolong.rs
 /// `local_target`). Not shown in the form.
 pub const PAID_UNTIL_PARAM: &str = "pmss_paid_until";
+/// After a reissue, until the new certificate is deployed: "new
+/// certificate issued on DATE, install it before DATE" (the old one's end;
+/// commands/deploy/text.rs). Emptied by a successful deployment.
+pub const NEW_CERTIFICATE_PARAM: &str = "pmss_new_certificate";
+/// The deploy hook's last outcome: "deployed on … (exit 0)" or why not
+/// (commands/deploy/).
+pub const DEPLOY_PARAM: &str = "pmss_deploy";
 /// The service form's params, in the descriptor's order.
-pub const FORM_PARAMS: [&str; 3] = [CERTIFICATE_PARAM, NEXT_ACTION_PARAM, UPSTREAM_EXPIRY_PARAM];
+pub const FORM_PARAMS: [&str; 5] = [
+    CERTIFICATE_PARAM,
+    NEXT_ACTION_PARAM,
+    UPSTREAM_EXPIRY_PARAM,
+    NEW_CERTIFICATE_PARAM,
+    DEPLOY_PARAM,
+];
 
 /// The form's params before it showed one param per certificate: one per
 /// fact of the certificate, and the validation note on its own. No longer

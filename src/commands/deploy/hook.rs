@@ -183,5 +183,25 @@ pub fn group_alive(pgid: i32) -> bool {
         return false;
     }
     // SAFETY: signal 0 only checks for existence.
-    unsafe { libc::killpg(pgid, 0) == 0 }
+    if unsafe { libc::killpg(pgid, 0) } != 0 {
+        return false;
+    }
+    // A group of zombies only (a hook that ended while nobody reaped it) is
+    // not running: any member not in state Z is.
+    match std::fs::read_dir("/proc") {
+        Ok(entries) => entries.flatten().any(|e| {
+            std::fs::read_to_string(e.path().join("stat"))
+                .ok()
+                .and_then(|stat| {
+                    let rest = stat.get(stat.rfind(')')? + 2..)?.to_string();
+                    let mut fields = rest.split_whitespace();
+                    let state = fields.next()?.to_string();
+                    let _ppid = fields.next()?;
+                    let pgrp: i32 = fields.next()?.parse().ok()?;
+                    Some(pgrp == pgid && state != "Z")
+                })
+                .unwrap_or(false)
+        }),
+        Err(_) => true,
+    }
 }

@@ -625,6 +625,17 @@ fn facts_env(
     facts: Option<&crate::x509::CertFacts>,
 ) -> Result<Vec<(String, String)>> {
     let key = CryptKey::load(&ctx.root)?;
+    // The item must be ours; reading its module's settings also makes the
+    // upstream password known to the log's redaction (`secret.rs`) before
+    // any output of the hook is logged.
+    let row = db.item(item)?;
+    let module = row.processingmodule.ok_or_else(|| {
+        ModuleError::new(
+            ErrorKind::WrongModule,
+            format!("item {item} has no processing module"),
+        )
+    })?;
+    crate::commands::module::our_module_settings(db, &key, module)?;
     let params: BTreeMap<String, String> = db.item_params(item, &key)?;
     let account = db.item_account(item)?.unwrap_or_default();
     let cn = params.get(CN_PARAM).cloned().unwrap_or_default();

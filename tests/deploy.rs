@@ -535,3 +535,56 @@ fn rcgen_key() -> (String, String) {
     let key = &text[text.find("-----BEGIN").unwrap()..];
     (String::new(), key.to_string())
 }
+
+#[test]
+fn the_shipped_mail_example_mails_the_files_to_the_customer_without_the_key() {
+    let w = World::new(&[]);
+    // The account's user (seeded by the test world) is client@example.com.
+    // A stand-in for the local MTA, first on the hook's PATH.
+    let bin = w.file("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let mail = w.file("mail.txt");
+    std::fs::write(
+        bin.join("sendmail"),
+        format!(
+            "#!/bin/sh\necho \"$@\" > {mail}.args\ncat > {mail}\n",
+            mail = mail.display()
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .args(["0755", bin.join("sendmail").to_str().unwrap()])
+        .status()
+        .unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/examples/deploy-mail.sh");
+    w.deploy_config(&format!(
+        "command = \"PATH={}:$PATH FROM=ssl@example.com sh {}\"\ninclude_key = true\n",
+        bin.display(),
+        example.display()
+    ));
+    w.open();
+    w.db.conn()
+        .exec_drop(
+            "UPDATE certificate SET pkey = ? WHERE item = ?",
+            (rcgen_key().1, w.item),
+        )
+        .unwrap();
+    w.sync_item();
+    let sent = std::fs::read_to_string(&mail).unwrap_or_else(|_| panic!("{}", w.mgr.module_log()));
+    assert_eq!(
+        std::fs::read_to_string(format!("{}.args", mail.display()))
+            .unwrap()
+            .trim(),
+        "-t"
+    );
+    assert!(sent.contains("To: client@example.com"), "{sent}");
+    assert!(sent.contains("From: ssl@example.com"), "{sent}");
+    for name in ["leaf.pem", "chain.pem", "fullchain.pem", "certificate.p7b"] {
+        assert!(sent.contains(&format!("filename=\"{name}\"")), "{name}");
+    }
+    assert!(
+        !sent.contains("key.pem") && !sent.contains("PRIVATE KEY"),
+        "{sent}"
+    );
+    assert!(w.param("pmss_deploy").unwrap().starts_with("deployed on"));
+}

@@ -36,6 +36,7 @@ struct World {
     up: SimUpstream,
     db: TestDb,
     mgr: TestMgr,
+    module: u64,
     item: u64,
 }
 
@@ -55,7 +56,13 @@ impl World {
             .build();
         let (module, item) = (base.module(), base.item());
         let Base { up, db, mgr, .. } = base;
-        let w = World { up, db, mgr, item };
+        let w = World {
+            up,
+            db,
+            mgr,
+            module,
+            item,
+        };
         w.set_day(d(START));
         let m = module.to_string();
         let (code, out, err) = w.module(&["catalog", "refresh", "--module", &m], d(START));
@@ -342,7 +349,7 @@ fn each_certificate_is_deployed_once_with_its_facts_and_the_form_says_so() {
     assert!(!w.mgr.journal_text().contains("pmss_deploy"));
     // An automatic reissue: the form tells the customer until it is deployed.
     let old_end = w.local_cert_end();
-    let no_hook = format!("{BASE_CONFIG}");
+    let no_hook = BASE_CONFIG.to_string();
     std::fs::write(w.mgr.path().join("etc/pmsslreseller.toml"), &no_hook).unwrap();
     w.reissue();
     let notice = w.param("pmss_new_certificate").unwrap();
@@ -587,4 +594,51 @@ fn the_shipped_mail_example_mails_the_files_to_the_customer_without_the_key() {
         "{sent}"
     );
     assert!(w.param("pmss_deploy").unwrap().starts_with("deployed on"));
+}
+
+#[test]
+fn the_cron_sync_deploys_an_automatic_reissue_once() {
+    let w = World::new(&[]);
+    let count = w.file("count.txt");
+    let hook = w.hook(&format!("echo \"$PMSS_SERIAL\" >> {}", count.display()));
+    w.deploy_config(&format!("command = \"{hook}\"\n"));
+    w.open();
+    let m = w.module.to_string();
+    let sync = |day: NaiveDate, hour: u32| {
+        let (code, out, err) = w.module_at(
+            &["sync", "--module", &m],
+            &format!("{day}T{hour:02}:00:00Z"),
+        );
+        assert_eq!(code, 0, "{out}{err}\n{}", w.mgr.module_log());
+    };
+    sync(d(START), 11);
+    assert_eq!(
+        w.lines("count.txt"),
+        1,
+        "the first issue\n{}",
+        w.mgr.module_log()
+    );
+    sync(d(START), 12);
+    assert_eq!(w.lines("count.txt"), 1, "once");
+    let cert_end = w.local_cert_end();
+    let day = cert_end - Days::new(10);
+    w.set_day(day);
+    for hour in 10..=13 {
+        sync(day, hour);
+    }
+    assert!(
+        w.local_cert_end() > cert_end,
+        "reissued\n{}",
+        w.mgr.module_log()
+    );
+    let serials = std::fs::read_to_string(&count).unwrap();
+    assert_eq!(serials.lines().count(), 2, "{serials}");
+    let crt = w.db.certificate_crt(w.item).unwrap();
+    let serial = pmsslreseller::issued::leaf_facts(&crt).unwrap().serial;
+    assert_eq!(
+        serials.lines().last(),
+        Some(serial.as_str()),
+        "the new certificate deployed"
+    );
+    assert_eq!(w.param("pmss_new_certificate").as_deref(), Some(""));
 }

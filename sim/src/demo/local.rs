@@ -335,6 +335,16 @@ impl Local {
         )
     }
 
+    /// One item param as stored (`None`: not set).
+    pub fn item_param(&mut self, item: u64, name: &str) -> Result<Option<String>, String> {
+        self.conn
+            .exec_first(
+                "SELECT value FROM itemparam WHERE item = ? AND intname = ?",
+                (item, name),
+            )
+            .map_err(|e| format!("reading item {item}: {e}"))
+    }
+
     pub fn item_state(&mut self, item: u64) -> Result<ItemState, String> {
         let e = |e: mysql::Error| format!("reading item {item}: {e}");
         let row: Option<(i32, Option<String>, Option<String>)> = self

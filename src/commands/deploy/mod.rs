@@ -180,6 +180,9 @@ pub fn open_items(root: &MgrRoot) -> Vec<u64> {
     out
 }
 
+/// Files that could not be made from what the upstream gave, and why.
+pub type Missing = Vec<(&'static str, String)>;
+
 /// What one attempt came to.
 #[derive(Debug, Clone)]
 pub struct Attempt {
@@ -189,7 +192,7 @@ pub struct Attempt {
     /// The form line written.
     pub form: String,
     /// Files the hook got, and those that could not be made (and why).
-    pub missing: Vec<(&'static str, String)>,
+    pub missing: Missing,
 }
 
 /// Deploy what is pending for each of `items` (the cron `sync`, `sync_item`).
@@ -464,7 +467,7 @@ fn run_hook(
     item: u64,
     crt: &str,
     started: &mut dyn FnMut(i32),
-) -> Result<(Ended, Vec<(&'static str, String)>)> {
+) -> Result<(Ended, Missing)> {
     let cfg = &ctx.config.deploy;
     let issued = issued::parse(crt).map_err(|e| {
         ModuleError::new(
@@ -474,7 +477,7 @@ fn run_hook(
     })?;
     let facts = crate::x509::facts_der(&issued.leaf).ok();
     let dir = fresh_run_dir(&ctx.root, item)?;
-    let result = (|| -> Result<(Ended, Vec<(&'static str, String)>, Vec<String>)> {
+    let result = (|| -> Result<(Ended, Missing)> {
         let written = files::write(&dir, &issued, 0o600)?;
         let mut env = facts_env(ctx, db, item, facts.as_ref())?;
         env.push(("PMSS_DIR".into(), dir.display().to_string()));
@@ -523,7 +526,7 @@ fn run_hook(
                 ran.dropped
             );
         }
-        Ok((ran.ended, written.missing, key_lines))
+        Ok((ran.ended, written.missing))
     })();
     if let Err(e) = std::fs::remove_dir_all(&dir) {
         log::error!(
@@ -531,7 +534,7 @@ fn run_hook(
             dir.display()
         );
     }
-    result.map(|(ended, missing, _)| (ended, missing))
+    result
 }
 
 /// A new private directory for one run (0700), after removing what a

@@ -440,6 +440,14 @@ fn a_failing_hook_is_retried_up_to_the_cap_then_raises_one_problem() {
     let form = w.param("pmss_deploy").unwrap();
     assert!(form.contains("given up after 2 attempts"), "{form}");
     assert!(w.mgr.module_log().contains("deploy hook: failing"));
+    // The admin fixes the hook and runs it by hand: deployed, the problem taken back.
+    let fixed = w.hook("echo fixed");
+    w.deploy_config(&format!("command = \"{fixed}\"\nmax_attempts = 2\n"));
+    let item = w.item.to_string();
+    let (code, out, err) = w.module(&["deploy", "--item", &item], d(START));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(w.problems().get(&key).is_none(), "{}", w.problems());
+    assert!(w.param("pmss_deploy").unwrap().starts_with("deployed on"));
 }
 
 #[test]

@@ -217,13 +217,17 @@ pub fn execute(
                     ))
                 }
             };
-            // A module that says zip for PEM text (or PEM without it) saves a
-            // certificate BILLmanager cannot hand out.
-            if (crt_type == Some("zip")) == crt.contains("-----BEGIN") {
+            // A module that says zip for PEM text, or passes a base64 ZIP
+            // ("UEsDB…" is "PK\x03\x04") without it, saves a certificate
+            // BILLmanager cannot hand out.
+            let looks_zip = crt.trim_start().starts_with("UEsDB");
+            if (crt_type == Some("zip") && crt.contains("-----BEGIN"))
+                || (crt_type.is_none() && looks_zip)
+            {
                 return Err(SimError::new(
                     "value",
                     "crt_type",
-                    "certificate.save: crt_type=zip goes with a base64 ZIP, PEM text without it",
+                    "certificate.save: crt_type=zip goes with a base64 ZIP, and a base64 ZIP with crt_type=zip",
                 ));
             }
             c.exec_drop(

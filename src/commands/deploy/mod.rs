@@ -379,6 +379,9 @@ fn attempt(
         // The customer's notice ends with the deployment.
         mgrctl.saveparam(item, NEW_CERTIFICATE_PARAM, "")?;
         forget_older(&ctx.root, item, &generation);
+        if marker.problem {
+            take_back_problem(mgrctl, item, &path, &mut marker);
+        }
     }
     Ok(Some(Attempt {
         item,
@@ -439,6 +442,32 @@ pub fn problem_call(item: u64, text: &str) -> (&'static str, Vec<(&'static str, 
             ("sok", "ok".into()),
         ],
     )
+}
+
+/// A deployment that works again takes its problem back: `problems.delete`
+/// with the problem's name and id, the same guess as for the credential
+/// problem (credential_health.rs `problem_call`). A failed delete is logged
+/// with what to do by hand.
+fn take_back_problem(mgrctl: &Mgrctl, item: u64, path: &Path, marker: &mut Marker) {
+    let id = item.to_string();
+    let args = [
+        ("name", "pmsslreseller_deploy"),
+        ("id", id.as_str()),
+        ("sok", "ok"),
+    ];
+    match mgrctl.call("problems.delete", &args) {
+        Ok(_) => {
+            marker.problem = false;
+            if let Err(e) = write_marker(path, marker) {
+                log::warn!("item {item}: deploy marker not updated: {e}");
+            }
+            log::info!("item {item}: deployed; its deploy problem is cleared");
+        }
+        Err(e) => log::error!(
+            "item {item}: deployed, but its deploy problem could not be cleared ({e}); remove it by hand in \
+             BILLmanager's problem list"
+        ),
+    }
 }
 
 /// Markers of the item's older certificates are of no further use.

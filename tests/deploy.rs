@@ -650,3 +650,39 @@ fn the_cron_sync_deploys_an_automatic_reissue_once() {
     );
     assert_eq!(w.param("pmss_new_certificate").as_deref(), Some(""));
 }
+
+#[test]
+fn a_hostile_zip_is_saved_as_given_but_never_unpacked_and_the_hook_says_why() {
+    let w = World::new(&["crt_shape=zip_hostile"]);
+    let hook = w.hook(&format!("echo run >> {}", w.file("count.txt").display()));
+    w.deploy_config(&format!("command = \"{hook}\"\n"));
+    w.open();
+    assert_eq!(w.crt_type().as_deref(), Some("zip"));
+    w.mgr.clear_journal();
+    w.sync_item();
+    w.sync_item();
+    assert_eq!(w.mgr.mgrctl_count("certificate.save"), 0, "not saved again");
+    assert_eq!(
+        w.lines("count.txt"),
+        0,
+        "no hook for a certificate that cannot be read"
+    );
+    let form = w.param("pmss_deploy").unwrap();
+    assert!(form.contains("cannot be read"), "{form}");
+    assert_eq!(
+        w.mgr
+            .journal_funcs()
+            .iter()
+            .filter(|f| *f == "problems.register")
+            .count(),
+        1,
+        "one problem"
+    );
+    let (code, _, err) = w.files(&w.file("out"));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("unpacks to 4194304 bytes, more than 262144"),
+        "{err}"
+    );
+    assert!(!w.mgr.module_log().contains("panicked"));
+}

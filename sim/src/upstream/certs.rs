@@ -181,6 +181,7 @@ pub fn crt_field(chain_pem: &str, cn: &str, shape: &str) -> Result<String, Strin
     match shape {
         "leaf" => Ok(blocks.first().cloned().unwrap_or_default()),
         "zip" => zip_field(&blocks, cn),
+        "zip_hostile" => hostile_zip(cn),
         _ => Ok(chain_pem.to_string()),
     }
 }
@@ -219,6 +220,25 @@ fn zip_field(blocks: &[String], cn: &str) -> Result<String, String> {
         w.finish().map_err(err)?;
     }
     Ok(b64.encode(buf.into_inner()))
+}
+
+/// A ZIP a reader must not unpack into memory: one `.crt` of 4 MiB of zeros (a few KiB packed).
+fn hostile_zip(cn: &str) -> Result<String, String> {
+    use base64::Engine;
+    use std::io::Write;
+    let opts = zip::write::SimpleFileOptions::default()
+        .last_modified_time(zip::DateTime::default())
+        .compression_method(zip::CompressionMethod::Deflated);
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut w = zip::ZipWriter::new(&mut buf);
+        w.start_file(format!("{cn}.crt"), opts)
+            .map_err(|e| e.to_string())?;
+        w.write_all(&vec![0u8; 4 << 20])
+            .map_err(|e| e.to_string())?;
+        w.finish().map_err(|e| e.to_string())?;
+    }
+    Ok(base64::engine::general_purpose::STANDARD.encode(buf.into_inner()))
 }
 
 /// A certificates-only PKCS#7 SignedData (RFC 2315), as `openssl crl2pkcs7 -nocrl` writes it.

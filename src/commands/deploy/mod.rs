@@ -337,6 +337,16 @@ fn attempt(
             }
         }
     }
+    // A certificate the files cannot be made from: no hook to run, one problem.
+    if let Err(e) = issued::parse(&crt) {
+        let why = format!("the saved certificate cannot be read: {e}");
+        log::error!("item {item}: deploy hook not run: {why}");
+        give_up(ctx, mgrctl, item, &path, &mut marker, &why)?;
+        return Err(ModuleError::new(
+            ErrorKind::Billing,
+            format!("item {item}: {why}"),
+        ));
+    }
     // Counted before the hook starts: kills and reruns never run it more often.
     marker.attempts += 1;
     marker.state = State::Running;

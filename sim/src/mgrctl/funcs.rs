@@ -13,7 +13,7 @@
 //! | `service.dropparam` | deletes the param from both tables |
 //! | `service.setstatus` | item param `service_status` |
 //! | `service.setexpiredate` | `item.expiredate` |
-//! | `certificate.save` | `certificate.crt` (a `crt_type=zip` value is stored as given) |
+//! | `certificate.save` | `certificate.crt` as given and `certificate.crt_type` (our column); `crt_type=zip` with PEM text, or a base64 ZIP without it, is refused |
 //! | `certificate.failed` | `certificate.failed` = on (our column) |
 //! | `runningoperation.edit` | `errorxml`, `manual` (our columns) |
 //! | `runningoperation.setmanual` | `manual` = on |

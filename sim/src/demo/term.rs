@@ -128,6 +128,21 @@ impl Demo {
         for l in &lines {
             say!("  {} {l}", self.style.dim("hook:"));
         }
+        // What the form said between the save and the deployment (the module's log).
+        let module_log = self.local().root.join("var/pmsslreseller.log");
+        let said = std::fs::read_to_string(&module_log)
+            .unwrap_or_default()
+            .lines()
+            .rev()
+            .find_map(|l| {
+                l.split_once("the service form says: ")
+                    .map(|(_, t)| t.to_string())
+            });
+        say!(
+            "  {} until deployed: {}",
+            self.style.dim("form:"),
+            said.as_deref().unwrap_or("-")
+        );
         let deployed = self.local().item_param(item, "pmss_deploy")?;
         let notice = self.local().item_param(item, "pmss_new_certificate")?;
         say!(
@@ -147,6 +162,12 @@ impl Demo {
                 .is_some_and(|d| d.starts_with("deployed on")),
             "the service form says deployed (exit 0)",
             || format!("{deployed:?}"),
+        )?;
+        c.check(
+            said.as_deref()
+                .is_some_and(|t| t.contains("install it before")),
+            "the form told the customer to install it before the old one ends",
+            || format!("{said:?}"),
         )?;
         c.check(
             notice.as_deref().unwrap_or_default().is_empty(),

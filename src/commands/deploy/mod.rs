@@ -273,6 +273,11 @@ fn attempt(
         log::info!("item {item}: another run is deploying it; skipped");
         return Ok(None);
     }
+    // A service closed since its certificate was saved gets no deployment
+    // of its own accord (by hand it still can).
+    if !forced && db.item(item)?.item_status() == crate::vocab::ItemStatus::Deleted {
+        return Ok(None);
+    }
     let crt = match saved_certificate(db, item) {
         Ok(c) => c,
         Err(e) if forced => return Err(e),
@@ -494,9 +499,11 @@ fn forget_older(root: &MgrRoot, item: u64, current: &str) {
     }
 }
 
-/// A stamp for the form (the system clock: it records, decides nothing).
+/// A stamp for the form. It decides nothing, but it stands next to the
+/// certificate's own dates on the form, so it is read from the one clock
+/// those are planned by (`clock::now`: the system clock in a release build).
 fn stamp() -> String {
-    chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string()
+    crate::clock::now().format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 /// Make the files, run the hook, remove the files.

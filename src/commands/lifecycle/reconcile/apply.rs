@@ -207,5 +207,9 @@ fn tell_new_certificate(job: &mut Job, old: Option<&str>, new: &str) -> Result<u
         return Ok(0);
     }
     job.save_param(NEW_CERTIFICATE_PARAM, &text)?;
+    log::info!(
+        "item {}: a reissued certificate is saved; the service form says: {text}",
+        job.item_id
+    );
     Ok(1)
 }

@@ -79,6 +79,9 @@ install -D -m 0644 xml/billmgr_mod_pmsslreseller.xml "$mgr5/etc/xml/billmgr_mod_
 install -D -m 0644 etc/pmsslreseller.toml "$mgr5/etc/pmsslreseller.toml"
 install -D -m 0644 packaging/logrotate "$stage/etc/logrotate.d/pmsslreseller"
 install -D -m 0644 packaging/cron "$stage/etc/cron.d/pmsslreseller"
+# The deploy hook examples (README "The customer's certificate").
+install -D -m 0755 packaging/examples/deploy-mail.sh "$stage/usr/share/doc/pmsslreseller/examples/deploy-mail.sh"
+install -D -m 0755 packaging/examples/deploy-ispmanager.sh "$stage/usr/share/doc/pmsslreseller/examples/deploy-ispmanager.sh"
 # The admin commands by their bare name: BILLmanager's processing/ is on no PATH.
 install -d -m 0755 "$stage/usr/local/bin"
 ln -s ../mgr5/processing/pmsslreseller "$stage/usr/local/bin/pmsslreseller"
@@ -118,6 +121,7 @@ install -m 0755 "$bin" "$rpmtop/SOURCES/pmsslreseller"
 install -m 0644 xml/billmgr_mod_pmsslreseller.xml etc/pmsslreseller.toml "$rpmtop/SOURCES/"
 install -m 0644 packaging/logrotate "$rpmtop/SOURCES/pmsslreseller.logrotate"
 install -m 0644 packaging/cron "$rpmtop/SOURCES/pmsslreseller.cron"
+install -m 0755 packaging/examples/deploy-mail.sh packaging/examples/deploy-ispmanager.sh "$rpmtop/SOURCES/"
 rpmbuild -bb --quiet \
   --define "_topdir $rpmtop" \
   --define "_sourcedir $rpmtop/SOURCES" \

@@ -62,7 +62,9 @@ expected_files="0644 root:root /etc/cron.d/pmsslreseller
 0644 root:root /etc/logrotate.d/pmsslreseller
 0644 root:root $MGR5/etc/pmsslreseller.toml
 0644 root:root $MGR5/etc/xml/billmgr_mod_pmsslreseller.xml
-0755 root:root $MGR5/processing/pmsslreseller"
+0755 root:root $MGR5/processing/pmsslreseller
+0755 root:root /usr/share/doc/pmsslreseller/examples/deploy-ispmanager.sh
+0755 root:root /usr/share/doc/pmsslreseller/examples/deploy-mail.sh"
 expected_conffiles="$MGR5/etc/pmsslreseller.toml
 /etc/logrotate.d/pmsslreseller
 /etc/cron.d/pmsslreseller"

@@ -28,6 +28,8 @@ pub struct Config {
     pub sync: SyncConfig,
     pub validation: ValidationConfig,
     pub charges: ChargesConfig,
+    pub deploy: DeployConfig,
+    pub form: FormConfig,
 }
 
 /// Domain validation: what the service form says and the customer's two
@@ -35,8 +37,6 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ValidationConfig {
-    /// The language of the validation line in the service form.
-    pub language: FormLanguage,
     /// The upstream function that resends the validation e-mail of a
     /// certificate still waiting for validation. None is public
     /// (upstream-api.md §3.7): unset, such a request is refused with advice.
@@ -57,13 +57,68 @@ pub struct ValidationConfig {
 impl Default for ValidationConfig {
     fn default() -> Self {
         ValidationConfig {
-            language: FormLanguage::En,
             resend_email_func: None,
             dns_check_func: None,
             dns_server: None,
             dns_timeout_ms: 2000,
         }
     }
+}
+
+/// The deploy hook: a command run once per new certificate (first issue,
+/// automatic or requested reissue), in the manner of certbot's
+/// `--deploy-hook` (README "Deploy hook"; commands/deploy/).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeployConfig {
+    /// Run by `/bin/sh -c`; empty: no hook.
+    pub command: String,
+    /// Seconds the hook may run before its whole process group is killed.
+    /// Checked against [`DEPLOY_TIMEOUT_SECS`].
+    pub timeout_secs: u64,
+    /// Runs of the hook for one certificate before it is given up and one
+    /// admin problem is raised. Checked against [`DEPLOY_MAX_ATTEMPTS`].
+    pub max_attempts: u32,
+    /// Hand the hook the private key (`PMSS_KEY`, a 0600 file deleted
+    /// afterwards) when BILLmanager holds it.
+    pub include_key: bool,
+}
+
+/// Accepted `[deploy] timeout_secs`: a hook that copies files and reloads a
+/// web server needs seconds; a sync waits for it.
+pub const DEPLOY_TIMEOUT_SECS: std::ops::RangeInclusive<u64> = 1..=600;
+/// Accepted `[deploy] max_attempts`.
+pub const DEPLOY_MAX_ATTEMPTS: std::ops::RangeInclusive<u32> = 1..=20;
+
+impl Default for DeployConfig {
+    fn default() -> Self {
+        DeployConfig {
+            command: String::new(),
+            timeout_secs: 120,
+            max_attempts: 3,
+            include_key: false,
+        }
+    }
+}
+
+impl DeployConfig {
+    /// A hook is configured.
+    pub fn on(&self) -> bool {
+        !self.command.trim().is_empty()
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs.max(1))
+    }
+}
+
+/// The service form's own lines (the deploy state, the new-certificate
+/// notice): which language they are written in. The form's labels and hints
+/// come in both languages from the descriptor; a value is one text.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct FormConfig {
+    pub language: FormLanguage,
 }
 
 /// Accepted `[validation] dns_timeout_ms`: a DNS answer is quick or lost.
@@ -574,6 +629,28 @@ impl Config {
                     self.sync.concurrency,
                     SYNC_CONCURRENCY.start(),
                     SYNC_CONCURRENCY.end()
+                ),
+            );
+        }
+        if !DEPLOY_TIMEOUT_SECS.contains(&self.deploy.timeout_secs) {
+            add(
+                "[deploy] timeout_secs",
+                format!(
+                    "{} is outside {}..={}: the sync waits for the hook",
+                    self.deploy.timeout_secs,
+                    DEPLOY_TIMEOUT_SECS.start(),
+                    DEPLOY_TIMEOUT_SECS.end()
+                ),
+            );
+        }
+        if !DEPLOY_MAX_ATTEMPTS.contains(&self.deploy.max_attempts) {
+            add(
+                "[deploy] max_attempts",
+                format!(
+                    "{} is outside {}..={}",
+                    self.deploy.max_attempts,
+                    DEPLOY_MAX_ATTEMPTS.start(),
+                    DEPLOY_MAX_ATTEMPTS.end()
                 ),
             );
         }

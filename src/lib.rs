@@ -23,6 +23,7 @@ pub mod commands;
 pub mod config;
 pub mod dns;
 pub mod hardening;
+pub mod issued;
 pub mod lock;
 pub mod logging;
 pub mod panic_net;

@@ -176,6 +176,12 @@ impl MgrRoot {
         self.root.join("var").join(MODULE_NAME)
     }
 
+    /// The deploy hook's markers (one per item and certificate) and its
+    /// private run directories (commands/deploy/).
+    pub fn deploy_dir(&self) -> PathBuf {
+        self.state_dir().join("deploy")
+    }
+
     /// Directory holding per-item lock files.
     pub fn lock_dir(&self) -> PathBuf {
         self.state_dir().join("locks")

@@ -19,8 +19,12 @@ pub struct CertFacts {
 /// The facts of the first certificate in `pem` (the leaf, in a chain), or
 /// why they cannot be read.
 pub fn facts(pem: &str) -> Result<CertFacts, String> {
-    let der = first_der(pem)?;
-    let (cert, _) = tlv(&der, 0x30).ok_or("not a DER certificate")?;
+    facts_der(&first_der(pem)?)
+}
+
+/// The facts of one DER certificate.
+pub fn facts_der(der: &[u8]) -> Result<CertFacts, String> {
+    let (cert, _) = tlv(der, 0x30).ok_or("not a DER certificate")?;
     let (tbs, _) = tlv(cert, 0x30).ok_or("no tbsCertificate")?;
     let mut rest = tbs;
     // version [0] EXPLICIT, optional.
@@ -43,6 +47,39 @@ pub fn facts(pem: &str) -> Result<CertFacts, String> {
         not_before,
         not_after,
     })
+}
+
+/// The issuer and subject names of one DER certificate, as their raw DER
+/// (compared byte for byte to find which certificate issued which).
+pub fn issuer_subject(der: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (cert, _) = tlv(der, 0x30)?;
+    let (tbs, _) = tlv(cert, 0x30)?;
+    let mut rest = tbs;
+    if rest.first() == Some(&0xa0) {
+        rest = tlv(rest, 0xa0)?.1;
+    }
+    let (_serial, rest) = tlv(rest, 0x02)?;
+    let (_sig_alg, rest) = tlv(rest, 0x30)?;
+    let (issuer, rest) = tlv(rest, 0x30)?;
+    let (_validity, rest) = tlv(rest, 0x30)?;
+    let (subject, _) = tlv(rest, 0x30)?;
+    Some((issuer, subject))
+}
+
+/// One whole DER element (tag, length and content) at the start of
+/// `input`, whatever its tag: how long it is. For splitting a sequence of
+/// certificates (a PKCS#7 `certificates` set).
+pub fn element_len(input: &[u8]) -> Option<usize> {
+    let tag = *input.first()?;
+    let (content, rest) = tlv(input, tag)?;
+    let _ = content;
+    Some(input.len() - rest.len())
+}
+
+/// The content of one DER element with tag `tag` at the start of `input`,
+/// and what follows it.
+pub fn der_element(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+    tlv(input, tag)
 }
 
 fn first_der(pem: &str) -> Result<Vec<u8>, String> {

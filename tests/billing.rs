@@ -446,12 +446,13 @@ fn certificate_callbacks_are_applied() {
     let f = fixture();
     let m = f.mgr.mgrctl();
     let chain = format!("{}\n{}", CRT, CRT.replace("MIIB", "MIIC"));
-    m.certificate_save(f.item, &chain).unwrap();
+    m.certificate_save(f.item, &chain, None).unwrap();
     assert_eq!(
         f.db.certificate_crt(f.item).as_deref(),
         Some(chain.as_str())
     );
-    certificate_save_zip(&m, f.item, "UEsDBBQAAAAIAA==").unwrap();
+    m.certificate_save(f.item, "UEsDBBQAAAAIAA==", Some("zip"))
+        .unwrap();
     assert_eq!(
         f.db.certificate_crt(f.item).as_deref(),
         Some("UEsDBBQAAAAIAA==")
@@ -824,25 +825,6 @@ fn saveparam_crypted(
             ("sok", "ok"),
             (name, value),
             ("crypted", "on"),
-        ],
-    )
-    .map(drop)
-}
-
-/// A base64 zip of certificate files (`crt_type=zip`).
-fn certificate_save_zip(
-    m: &pmsslreseller::billing::Mgrctl,
-    item: u64,
-    zip: &str,
-) -> Result<(), ModuleError> {
-    let id = item.to_string();
-    m.call(
-        "certificate.save",
-        &[
-            ("elid", id.as_str()),
-            ("crt_type", "zip"),
-            ("crt", zip),
-            ("sok", "ok"),
         ],
     )
     .map(drop)

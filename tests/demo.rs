@@ -58,6 +58,12 @@ fn demo_runs_the_whole_lifecycle_and_cleans_up() {
     }
     assert!(text.contains("demo passed:"), "{text}");
     assert!(text.contains("certificate.order.param"), "{text}");
+    // The automatic reissue reaches the deploy hook once, and the files are written.
+    assert!(
+        text.contains("the hook ran once for the new certificate"),
+        "{text}"
+    );
+    assert!(text.contains("files: fullchain.pem: "), "{text}");
     assert!(
         !text.contains('\u{1b}'),
         "colour codes although stdout is a pipe:\n{text}"

@@ -197,7 +197,7 @@ fn the_customer_sees_what_the_ca_waits_for_and_what_is_validated() {
 
 #[test]
 fn the_form_speaks_russian_when_asked() {
-    let w = World::build("\n[validation]\nlanguage = \"ru\"\n", &[], &[]);
+    let w = World::build("\n[form]\nlanguage = \"ru\"\n", &[], &[]);
     let id = w.open();
     assert_eq!(
         w.form(),

@@ -4,6 +4,7 @@
 pub mod balance;
 pub mod books;
 pub mod catalog;
+pub mod deploy;
 pub mod import;
 pub mod reconcile;
 pub mod report;
@@ -86,6 +87,25 @@ pub enum AdminCommand {
     /// what falls due (from the module's ledger; changes nothing).
     #[command(subcommand)]
     Report(report::ReportCommand),
+    /// Write a service's certificate files as issued (leaf.pem, chain.pem,
+    /// fullchain.pem, certificate.p7b; never the private key) into a
+    /// directory, for sending to the customer. Existing files are not
+    /// overwritten.
+    Files {
+        /// Service (item) id.
+        #[arg(long)]
+        item: u64,
+        /// Directory to write into (made when missing).
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Run the deploy hook (`[deploy] command`) now for a service's current
+    /// certificate, whatever earlier attempts did. Exit 1 when it fails.
+    Deploy {
+        /// Service (item) id.
+        #[arg(long)]
+        item: u64,
+    },
     /// The upstream's certificate tariffs: refresh the cache, show it.
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
@@ -120,6 +140,20 @@ fn with_config(root: &MgrRoot, run: impl FnOnce(&Config) -> i32) -> i32 {
             1
         }
     }
+}
+
+/// [`with_config`] with a command context, for subcommands that call
+/// `commands/` functions taking one.
+fn with_ctx(root: &MgrRoot, run: impl FnOnce(&crate::commands::Ctx) -> i32) -> i32 {
+    with_config(root, |config| {
+        let ctx = crate::commands::Ctx {
+            root: root.clone(),
+            config: config.clone(),
+            args: crate::protocol::args::Args::default(),
+            argv: Vec::new(),
+        };
+        run(&ctx)
+    })
 }
 
 /// The names of the admin subcommands (`config`, `sync`, …, `help`): an
@@ -176,6 +210,8 @@ impl AdminCommand {
             AdminCommand::Import { .. } => "import",
             AdminCommand::Reconcile { .. } => "reconcile",
             AdminCommand::Report(_) => "report",
+            AdminCommand::Files { .. } => "files",
+            AdminCommand::Deploy { .. } => "deploy",
             AdminCommand::Catalog(_) => "catalog",
             AdminCommand::Pricing(_) => "pricing",
             AdminCommand::Books(_) => "books",
@@ -207,6 +243,11 @@ fn dispatch(command: AdminCommand, root: &MgrRoot) -> i32 {
             with_config(root, |config| reconcile::run(root, config, module, json))
         }
         AdminCommand::Report(r) => with_config(root, |config| report::run(root, config, r)),
+        AdminCommand::Files { item, out } => with_ctx(root, |ctx| deploy::files(ctx, item, &out)),
+        AdminCommand::Deploy { item } => with_ctx(root, |ctx| {
+            crate::logging::set_context(format!("deploy item={item}"));
+            deploy::run(ctx, item)
+        }),
         AdminCommand::Catalog(c) => {
             with_config(root, |config| catalog::run_catalog(root, config, c))
         }

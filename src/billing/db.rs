@@ -218,6 +218,15 @@ pub struct ModuleParams {
     pub unreadable: BTreeMap<u64, ModuleError>,
 }
 
+/// An item's account, for the deploy hook ([`Db::item_account`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountRow {
+    pub id: u64,
+    pub name: String,
+    /// The e-mail of the account's first user; empty when none.
+    pub email: String,
+}
+
 /// `certificate` row of an item; empty columns are `None`. `pkey` (the
 /// private key) is not read: nothing uses it, and a key not read cannot leak.
 #[derive(Clone, PartialEq, Eq)]
@@ -953,6 +962,54 @@ impl Db {
                 "clear the stored certificate; the next sync saves the upstream one",
             )?,
         }))
+    }
+
+    /// The item's account: its id, name and the e-mail of its first user
+    /// (module-protocol.md §9.3: `item.account` ⋈ `account`; the `user`
+    /// table's `email` column is our reading of BILLmanager's schema). For the
+    /// deploy hook's environment; `None` for an item without an account row.
+    pub fn item_account(&mut self, item_id: u64) -> Result<Option<AccountRow>> {
+        let row: Option<Row> = self
+            .conn
+            .exec_first(
+                "SELECT a.id, a.name, (SELECT u.email FROM user u WHERE u.account = a.id ORDER BY u.id LIMIT 1) \
+                 FROM item i JOIN account a ON a.id = i.account WHERE i.id = ?",
+                (item_id,),
+            )
+            .map_err(|e| db_error("reading the item's account", e))?;
+        let Some(row) = row else { return Ok(None) };
+        let text = |i: usize| {
+            column::text(row.as_ref(i))
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+        };
+        Ok(Some(AccountRow {
+            id: text(0).parse().unwrap_or_default(),
+            name: text(1),
+            email: text(2),
+        }))
+    }
+
+    /// The private key BILLmanager keeps for the item (`certificate.pkey`,
+    /// module-protocol.md §12.3: "private key if BILLmanager generated it"),
+    /// read only for a deploy hook that asks for it (`[deploy] include_key`).
+    /// Empty is `None`.
+    pub fn certificate_private_key(&mut self, item_id: u64) -> Result<Option<Secret>> {
+        let row: Option<Row> = self
+            .conn
+            .exec_first("SELECT pkey FROM certificate WHERE item = ?", (item_id,))
+            .map_err(|e| db_error("reading certificate", e))?;
+        let Some(row) = row else { return Ok(None) };
+        let key = column::text(row.as_ref(0)).map_err(|b| {
+            unusable(
+                &format!("item {item_id}"),
+                "certificate.pkey",
+                &b.into(),
+                "the private key is not text; install the certificate by hand",
+            )
+        })?;
+        Ok(key.filter(|k| !k.trim().is_empty()).map(Secret::new))
     }
 
     /// Only columns of BILLmanager's documented `runningoperation` API (D-RO:

@@ -269,13 +269,16 @@ impl Mgrctl {
     }
 
     /// Store the issued certificate (PEM, chain included as the caller wants).
-    pub fn certificate_save(&self, item: u64, crt_pem: &str) -> Result<()> {
+    /// Save the issued certificate as the upstream gave it: PEM text, or a
+    /// base64 ZIP with `crt_type=zip` (field-2026-12.md §8; `issued::crt_type`).
+    pub fn certificate_save(&self, item: u64, crt: &str, crt_type: Option<&str>) -> Result<()> {
         let id = item.to_string();
-        self.call(
-            "certificate.save",
-            &[("elid", &id), ("crt", crt_pem), ("sok", "ok")],
-        )
-        .map(drop)
+        let mut args: Vec<(&str, &str)> = vec![("elid", &id), ("crt", crt)];
+        if let Some(t) = crt_type {
+            args.push(("crt_type", t));
+        }
+        args.push(("sok", "ok"));
+        self.call("certificate.save", &args).map(drop)
     }
 
     pub fn certificate_open(&self, item: u64) -> Result<()> {

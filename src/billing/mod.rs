@@ -12,7 +12,7 @@ pub mod order_data;
 
 pub use crypt::CryptKey;
 pub use db::{
-    CertificateRow, Db, DbSettings, ItemRow, ModuleItems, ModuleParams, ModuleSettings,
+    AccountRow, CertificateRow, Db, DbSettings, ItemRow, ModuleItems, ModuleParams, ModuleSettings,
     RunningOperation, Skipped,
 };
 pub use mgrctl::Mgrctl;

@@ -271,6 +271,22 @@ fn sync_module(
         );
         summary.errors += left;
     }
+    // The deploy hook for every new certificate of the module not deployed
+    // yet (saved by this run or an earlier one, or failed before): after
+    // every look, outside the item locks (commands/deploy/).
+    if !dry_run && ctx.config.deploy.on() {
+        let ours: std::collections::HashSet<u64> = items.iter().map(|i| i.id).collect();
+        let open: Vec<u64> = crate::commands::deploy::open_items(&ctx.root)
+            .into_iter()
+            .filter(|i| ours.contains(i))
+            .collect();
+        if !open.is_empty() {
+            if !db.alive() {
+                db.reconnect()?;
+            }
+            crate::commands::deploy::run_pending(ctx, &mgrctl, &mut db, &open);
+        }
+    }
     summary.seconds = started.elapsed().as_secs_f64();
     // The main connection sat idle for the whole run: a server with a short
     // `wait_timeout` may have closed it.

@@ -828,7 +828,7 @@ fn link(
         })?;
     if planned.service_status == ServiceStatus::Issued {
         if let Some(crt) = view.crt.as_deref().filter(|c| !c.trim().is_empty()) {
-            mgrctl.certificate_save(item, crt)?;
+            mgrctl.certificate_save(item, crt, crate::issued::crt_type(crt))?;
         }
     }
     Ok(item)
@@ -849,7 +849,7 @@ fn complete(
     let view = client.certificate_view(upstream_id)?;
     match view.crt.as_deref().filter(|c| !c.trim().is_empty()) {
         Some(crt) => {
-            mgrctl.certificate_save(item, crt)?;
+            mgrctl.certificate_save(item, crt, crate::issued::crt_type(crt))?;
             log::info!("import: saved the certificate of service {item} (upstream {upstream_id})");
             Ok(true)
         }

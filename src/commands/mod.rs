@@ -7,6 +7,7 @@ pub mod catalog_refresh;
 pub mod charges;
 pub mod check_connection;
 pub mod credential_health;
+pub mod deploy;
 pub mod drift;
 pub mod getbalance;
 pub mod import_capture;

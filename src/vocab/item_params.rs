@@ -40,14 +40,23 @@ pub const PAID_UNTIL_PARAM: &str = "pmss_paid_until";
 /// The domain validation in words for the customer: what the CA waits for
 /// (the e-mail and where it went, the DNS TXT value to publish) and which
 /// names are validated (lifecycle/validation.rs `validation_text`), in the
-/// language of `[validation] language`.
+/// language of `[form] language`.
 pub const VALIDATION_STATE_PARAM: &str = "pmss_domain_validation";
+/// After a reissue, until the new certificate is deployed: "new
+/// certificate issued on DATE, install it before DATE" (the old one's end;
+/// commands/deploy/text.rs). Emptied by a successful deployment.
+pub const NEW_CERTIFICATE_PARAM: &str = "pmss_new_certificate";
+/// The deploy hook's last outcome: "deployed on … (exit 0)" or why not
+/// (commands/deploy/).
+pub const DEPLOY_PARAM: &str = "pmss_deploy";
 /// The service form's params, in the descriptor's order.
-pub const FORM_PARAMS: [&str; 4] = [
+pub const FORM_PARAMS: [&str; 6] = [
     CERTIFICATE_PARAM,
     NEXT_ACTION_PARAM,
     UPSTREAM_EXPIRY_PARAM,
     VALIDATION_STATE_PARAM,
+    NEW_CERTIFICATE_PARAM,
+    DEPLOY_PARAM,
 ];
 
 /// The form's params before it showed one param per certificate: one per

@@ -4,6 +4,9 @@
 //! `PMSSLRESELLER_TEST_NOW`); `sync_item` then asks for a free `oldrequest`
 //! reissue on its own, pays nothing, leaves the paid term and the active
 //! service as they are, and the new certificate is saved when issued.
+//! Step 7e: that new certificate reaches the deploy hook (`[deploy] command`,
+//! set for the demo from step 7c on), once, and `pmsslreseller files` writes
+//! its files as issued.
 
 use serde_json::{json, Value};
 
@@ -40,6 +43,7 @@ impl Demo {
             self.style.dim("clock:"),
             before.expiredate.as_deref().unwrap_or("-")
         );
+        let hook_log = self.enable_deploy_hook()?;
         let item = self.seed().item.to_string();
         let run = self.module(&["--command", "sync_item", "--item", &item], None, "")?;
         let st = self.state()?;
@@ -78,6 +82,111 @@ impl Demo {
         )?;
         self.passed(c);
         self.step_sync("7d", "sync_item", "until the reissued certificate arrives")?;
+        self.step_deployed(&hook_log)?;
+        Ok(())
+    }
+
+    /// A deploy hook for the rest of the demo: it appends one line per run
+    /// to `var/demo-deploy.log` (the certificate's facts and the files it got).
+    fn enable_deploy_hook(&mut self) -> Step<std::path::PathBuf> {
+        let root = self.local().root.clone();
+        let log = root.join("var/demo-deploy.log");
+        let script = root.join("demo-deploy-hook.sh");
+        let body = format!(
+            "#!/bin/sh\necho \"serial $PMSS_SERIAL for $PMSS_NAMES, valid $PMSS_NOT_BEFORE..$PMSS_NOT_AFTER, \
+             files: $(cd \"$PMSS_DIR\" && ls | tr '\\n' ' ')\" >> {}\necho installed\n",
+            log.display()
+        );
+        std::fs::write(&script, body).map_err(|e| format!("{}: {e}", script.display()))?;
+        let config = root.join("etc/pmsslreseller.toml");
+        std::fs::write(
+            &config,
+            format!("[deploy]\ncommand = \"sh {}\"\n", script.display()),
+        )
+        .map_err(|e| format!("{}: {e}", config.display()))?;
+        say!(
+            "  {} [deploy] command = \"sh {}\" (appends to {})",
+            self.style.dim("config:"),
+            script.display(),
+            log.display()
+        );
+        Ok(log)
+    }
+
+    fn step_deployed(&mut self, hook_log: &std::path::Path) -> Step<()> {
+        self.heading(
+            "7e",
+            "deploy hook, files",
+            "the reissued certificate reached the deploy hook, once; its files as issued",
+        );
+        let item = self.seed().item;
+        let lines: Vec<String> = std::fs::read_to_string(hook_log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        for l in &lines {
+            say!("  {} {l}", self.style.dim("hook:"));
+        }
+        // What the form said between the save and the deployment (the module's log).
+        let module_log = self.local().root.join("var/pmsslreseller.log");
+        let said = std::fs::read_to_string(&module_log)
+            .unwrap_or_default()
+            .lines()
+            .rev()
+            .find_map(|l| {
+                l.split_once("the service form says: ")
+                    .map(|(_, t)| t.to_string())
+            });
+        say!(
+            "  {} until deployed: {}",
+            self.style.dim("form:"),
+            said.as_deref().unwrap_or("-")
+        );
+        let deployed = self.local().item_param(item, "pmss_deploy")?;
+        let notice = self.local().item_param(item, "pmss_new_certificate")?;
+        say!(
+            "  {} pmss_deploy = {}",
+            self.style.dim("form:"),
+            deployed.as_deref().unwrap_or("-")
+        );
+        let mut c = Checks::new();
+        c.check(
+            lines.len() == 1,
+            "the hook ran once for the new certificate",
+            || format!("{} runs", lines.len()),
+        )?;
+        c.check(
+            deployed
+                .as_deref()
+                .is_some_and(|d| d.starts_with("deployed on")),
+            "the service form says deployed (exit 0)",
+            || format!("{deployed:?}"),
+        )?;
+        c.check(
+            said.as_deref()
+                .is_some_and(|t| t.contains("install it before")),
+            "the form told the customer to install it before the old one ends",
+            || format!("{said:?}"),
+        )?;
+        c.check(
+            notice.as_deref().unwrap_or_default().is_empty(),
+            "the \"install it before\" notice is gone once deployed",
+            || format!("{notice:?}"),
+        )?;
+        let out = self.local().root.join(format!("var/files-{item}"));
+        let (item_arg, out_arg) = (item.to_string(), out.display().to_string());
+        let run = self.module(&["files", "--item", &item_arg, "--out", &out_arg], None, "")?;
+        self.expect_success(&run, None)?;
+        for l in run.stdout.lines() {
+            say!("  {} {l}", self.style.dim("files:"));
+        }
+        c.check(
+            out.join("fullchain.pem").exists() && !out.join("key.pem").exists(),
+            "leaf.pem, chain.pem, fullchain.pem, certificate.p7b written; no key",
+            || run.stdout.clone(),
+        )?;
+        self.passed(c);
         Ok(())
     }
 }

@@ -13,7 +13,7 @@
 //! | `service.dropparam` | deletes the param from both tables |
 //! | `service.setstatus` | item param `service_status` |
 //! | `service.setexpiredate` | `item.expiredate` |
-//! | `certificate.save` | `certificate.crt` (a `crt_type=zip` value is stored as given) |
+//! | `certificate.save` | `certificate.crt` as given and `certificate.crt_type` (our column); `crt_type=zip` with PEM text, or a base64 ZIP without it, is refused |
 //! | `certificate.failed` | `certificate.failed` = on (our column) |
 //! | `runningoperation.edit` | `errorxml`, `manual` (our columns) |
 //! | `runningoperation.setmanual` | `manual` = on |
@@ -206,8 +206,9 @@ pub fn execute(
             only(call, &["elid", "crt", "crt_type", "sok"])?;
             let item = existing(c, call, "elid", "item")?;
             let crt = required(call, "crt")?;
-            match call.get("crt_type") {
-                None | Some("") | Some("zip") => {}
+            let crt_type = match call.get("crt_type") {
+                None | Some("") => None,
+                Some("zip") => Some("zip"),
                 Some(t) => {
                     return Err(SimError::new(
                         "value",
@@ -215,11 +216,24 @@ pub fn execute(
                         format!("certificate.save: crt_type '{t}' unknown (only zip)"),
                     ))
                 }
+            };
+            // A module that says zip for PEM text, or passes a base64 ZIP
+            // ("UEsDB…" is "PK\x03\x04") without it, saves a certificate
+            // BILLmanager cannot hand out.
+            let looks_zip = crt.trim_start().starts_with("UEsDB");
+            if (crt_type == Some("zip") && crt.contains("-----BEGIN"))
+                || (crt_type.is_none() && looks_zip)
+            {
+                return Err(SimError::new(
+                    "value",
+                    "crt_type",
+                    "certificate.save: crt_type=zip goes with a base64 ZIP, and a base64 ZIP with crt_type=zip",
+                ));
             }
             c.exec_drop(
-                "INSERT INTO certificate (item, crt) VALUES (?, ?) \
-                 ON DUPLICATE KEY UPDATE crt = VALUES(crt)",
-                (item, crt),
+                "INSERT INTO certificate (item, crt, crt_type) VALUES (?, ?, ?) \
+                 ON DUPLICATE KEY UPDATE crt = VALUES(crt), crt_type = VALUES(crt_type)",
+                (item, crt, crt_type),
             )
             .map_err(db_err)?;
             Ok("<ok/>".into())

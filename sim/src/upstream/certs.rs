@@ -165,3 +165,113 @@ pub fn tls_material(dir: &std::path::Path) -> Result<TlsMaterial, String> {
         server_key_pem: server_key.serialize_pem(),
     })
 }
+
+/// The upstream's `crt` field in the shape knob `crt_shape` asks for (upstream-api.md §3.6: what a
+/// CA module stored): `chain` the PEM leaf and intermediate as issued, `leaf` the leaf alone, `zip`
+/// a base64 ZIP of `<cn>.crt`, `intermediate.crt` and `<cn>.p7b` (field-2026-12.md §8, how
+/// ISPsystem's GlobalSign module saves a PKCS#7 answer). Deterministic: the same certificate gives
+/// the same text on every view.
+pub fn crt_field(chain_pem: &str, cn: &str, shape: &str) -> Result<String, String> {
+    const END: &str = "-----END CERTIFICATE-----";
+    let blocks: Vec<String> = chain_pem
+        .split_inclusive(END)
+        .filter(|b| b.contains("-----BEGIN CERTIFICATE-----"))
+        .map(|b| format!("{}\n", b.trim_start()))
+        .collect();
+    match shape {
+        "leaf" => Ok(blocks.first().cloned().unwrap_or_default()),
+        "zip" => zip_field(&blocks, cn),
+        "zip_hostile" => hostile_zip(cn),
+        _ => Ok(chain_pem.to_string()),
+    }
+}
+
+fn zip_field(blocks: &[String], cn: &str) -> Result<String, String> {
+    use base64::Engine;
+    use std::io::Write;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut ders = Vec::new();
+    for b in blocks {
+        let body: String = b
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect::<String>();
+        ders.push(b64.decode(body).map_err(|e| e.to_string())?);
+    }
+    let name = if cn.is_empty() { "certificate" } else { cn };
+    let opts = zip::write::SimpleFileOptions::default()
+        .last_modified_time(zip::DateTime::default())
+        .compression_method(zip::CompressionMethod::Deflated);
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut w = zip::ZipWriter::new(&mut buf);
+        let err = |e: zip::result::ZipError| e.to_string();
+        for (i, b) in blocks.iter().enumerate() {
+            let file = if i == 0 {
+                format!("{name}.crt")
+            } else {
+                format!("intermediate{i}.crt")
+            };
+            w.start_file(file, opts).map_err(err)?;
+            w.write_all(b.as_bytes()).map_err(|e| e.to_string())?;
+        }
+        w.start_file(format!("{name}.p7b"), opts).map_err(err)?;
+        w.write_all(&p7b(&ders)).map_err(|e| e.to_string())?;
+        w.finish().map_err(err)?;
+    }
+    Ok(b64.encode(buf.into_inner()))
+}
+
+/// A ZIP a reader must not unpack into memory: one `.crt` of 4 MiB of zeros (a few KiB packed).
+fn hostile_zip(cn: &str) -> Result<String, String> {
+    use base64::Engine;
+    use std::io::Write;
+    let opts = zip::write::SimpleFileOptions::default()
+        .last_modified_time(zip::DateTime::default())
+        .compression_method(zip::CompressionMethod::Deflated);
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut w = zip::ZipWriter::new(&mut buf);
+        w.start_file(format!("{cn}.crt"), opts)
+            .map_err(|e| e.to_string())?;
+        w.write_all(&vec![0u8; 4 << 20])
+            .map_err(|e| e.to_string())?;
+        w.finish().map_err(|e| e.to_string())?;
+    }
+    Ok(base64::engine::general_purpose::STANDARD.encode(buf.into_inner()))
+}
+
+/// A certificates-only PKCS#7 SignedData (RFC 2315), as `openssl crl2pkcs7 -nocrl` writes it.
+fn p7b(certs: &[Vec<u8>]) -> Vec<u8> {
+    fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        let n = content.len();
+        if n < 0x80 {
+            out.push(n as u8);
+        } else {
+            let bytes: Vec<u8> = n
+                .to_be_bytes()
+                .into_iter()
+                .skip_while(|b| *b == 0)
+                .collect();
+            out.push(0x80 | bytes.len() as u8);
+            out.extend(bytes);
+        }
+        out.extend_from_slice(content);
+        out
+    }
+    let signed_data = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02];
+    let data = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01];
+    let inner = der(
+        0x30,
+        &[
+            der(0x02, &[1]),
+            der(0x31, &[]),
+            der(0x30, &der(0x06, &data)),
+            der(0xa0, &certs.concat()),
+            der(0x31, &[]),
+        ]
+        .concat(),
+    );
+    der(0x30, &[der(0x06, &signed_data), der(0xa0, &inner)].concat())
+}

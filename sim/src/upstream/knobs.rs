@@ -192,6 +192,15 @@ const KNOBS: &[(&str, &str, Accepts)] = &[
         "ispsystem",
         Accepts::OneOf(&["ispsystem", "dcv"]),
     ),
+    // upstream-api.md §3.6, field-2026-12.md §8: what the view's <crt> holds, as the upstream's CA
+    // module stored it. `chain`: PEM leaf + intermediate; `leaf`: the PEM leaf alone; `zip`: a
+    // base64 ZIP (<cn>.crt, intermediate1.crt, <cn>.p7b), as when the CA gives PKCS#7.
+    // `zip_hostile`: a ZIP whose one .crt unpacks to 4 MiB of zeros (no panel is known to do it).
+    (
+        "crt_shape",
+        "chain",
+        Accepts::OneOf(&["chain", "leaf", "zip", "zip_hostile"]),
+    ),
 ];
 
 /// Current knob values; only non-default values are stored (and persisted).

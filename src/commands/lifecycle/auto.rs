@@ -16,7 +16,6 @@ use crate::billing::CertificateOrderData;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
 use crate::upstream::{wire, CertView, ReissueKind};
 use crate::vocab::{ItemStatus, OrderPeriod};
-use crate::x509;
 
 use super::intent::{digest, now_unix, Decision, Intent, IntentOp, Phase};
 use super::job::{record_send_failure, renewal_held, Job};
@@ -65,7 +64,7 @@ impl Looked {
 /// The planner's inputs for a job and the upstream view just read.
 pub fn facts(job: &Job, view: &CertView) -> Facts {
     let issued = upstream_state(view) == Some(ServiceStatus::Issued);
-    let cert = view.crt.as_deref().and_then(|pem| match x509::facts(pem) {
+    let cert = view.crt.as_deref().and_then(|crt| match crate::issued::leaf_facts(crt) {
         Ok(f) => Some(f),
         Err(e) => {
             log::debug!(

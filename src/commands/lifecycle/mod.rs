@@ -81,6 +81,11 @@ pub fn execute(op: ServiceOp, item: u64, ro: Option<u64>, ctx: &Ctx) -> Result<O
         }
         Err(e) => Err(e),
     };
+    // The deploy hook, after the pass and outside the item lock (the job
+    // is over): never part of the sync's own outcome.
+    if op == ServiceOp::SyncItem && result.is_ok() {
+        crate::commands::deploy::run_pending(ctx, &mgrctl, &mut db, &[item]);
+    }
     match result {
         Ok(()) => Ok(None),
         Err(e) => {

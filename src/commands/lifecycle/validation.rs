@@ -187,7 +187,7 @@ pub fn apply_validation(
     view: &CertView,
     state: Option<ServiceStatus>,
 ) -> Result<u32> {
-    let lang = job.ctx.config.validation.language;
+    let lang = job.ctx.config.form.language;
     let facts = facts_of(job, view, state);
     let mut writes = 0;
     for (name, value) in params_of(view, &facts, lang) {

@@ -208,6 +208,7 @@ pub fn edit(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
     } else {
         String::new()
     };
+    let crt_shape = sim.world.knobs.get("crt_shape").to_string();
     let item = own(sim, &user, id)?;
     // The fields whose shape the knobs choose are written as text (shapes.rs), the rest as nodes.
     let mut pricelist = String::new();
@@ -239,7 +240,9 @@ pub fn edit(sim: &mut Sim, call: &Call) -> Result<Node, ApiError> {
         .field("csr", item.csr.clone().unwrap_or_default());
     if item.service_status == 5 {
         if let Some(crt) = &item.crt {
-            doc = doc.field("crt", crt.clone());
+            let shaped = crate::upstream::certs::crt_field(crt, &item.cn, &crt_shape)
+                .map_err(|e| ApiError::new("internal", e))?;
+            doc = doc.field("crt", shaped);
         }
     }
     if knobs_validation_view {

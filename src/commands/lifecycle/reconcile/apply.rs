@@ -3,6 +3,7 @@
 //! where it differs.
 
 use crate::billing::Mgrctl;
+use crate::commands::deploy;
 use crate::commands::lifecycle::job::{set_status, Job};
 use crate::commands::lifecycle::renewal_watch;
 use crate::commands::lifecycle::report::report_first_issue;
@@ -14,6 +15,7 @@ use crate::commands::lifecycle::validation::apply_validation;
 use crate::config::OpenConvention;
 use crate::protocol::error::Result;
 use crate::upstream::CertView;
+use crate::vocab::item_params::NEW_CERTIFICATE_PARAM;
 use crate::vocab::item_params::SERVICE_STATUS_PARAM;
 use crate::vocab::item_params::UPSTREAM_EXPIRY_PARAM;
 
@@ -87,11 +89,20 @@ pub fn apply_facts(job: &mut Job, view: &CertView) -> Result<Applied> {
             // The first issuance, not a reissue: no certificate here yet, or
             // this very one already saved by a pass that stopped before its
             // report. A reissued certificate replaces a different one.
-            let saved = same_pem(local_crt.as_deref(), crt);
+            // The same certificate in any shape it comes in (PEM, base64 ZIP),
+            // so an unchanged one is never saved again.
+            let saved = crate::issued::same(local_crt.as_deref(), crt);
             applied.first_issue = local_crt.as_deref().is_none_or(|l| l.trim().is_empty()) || saved;
             if !saved {
-                mgrctl.certificate_save(job.item_id, crt)?;
+                // The deploy hook's marker first (commands/deploy/): a run
+                // killed after the save still deploys this certificate.
+                deploy::note_new_certificate(&job.ctx.root, &job.ctx.config, job.item_id, crt);
+                // As given, never rebuilt: a ZIP keeps its `crt_type`.
+                mgrctl.certificate_save(job.item_id, crt, crate::issued::crt_type(crt))?;
                 applied.writes += 1;
+                if !applied.first_issue {
+                    applied.writes += tell_new_certificate(job, local_crt.as_deref(), crt)?;
+                }
             }
             // The upstream's own expiry is recorded, never copied onto the
             // local paid term: on a per-certificate upstream
@@ -180,7 +191,29 @@ pub fn commit_status(job: &mut Job, applied: Applied) -> Result<SyncOutcome> {
     })
 }
 
-fn same_pem(local: Option<&str>, upstream: &str) -> bool {
-    let norm = |s: &str| -> String { s.split_whitespace().collect() };
-    local.is_some_and(|l| norm(l) == norm(upstream))
+/// A reissued certificate replaced `old`: the form tells the customer to
+/// install the new one before the old one ends, until it is deployed
+/// (commands/deploy/ empties it). BILLmanager's own notification of the
+/// saved certificate is its template on `certificate.save` (field-2026-12.md
+/// §8); the module sends none. One write, or none when a date is unreadable.
+fn tell_new_certificate(job: &mut Job, old: Option<&str>, new: &str) -> Result<u32> {
+    let old_end = old
+        .and_then(|o| crate::issued::leaf_facts(o).ok())
+        .map(|f| f.not_after);
+    let Some(old_end) = old_end else {
+        return Ok(0);
+    };
+    let issued = crate::issued::leaf_facts(new)
+        .map(|f| f.not_before)
+        .unwrap_or_else(|_| crate::clock::today());
+    let text = deploy::text::new_certificate(job.ctx.config.form.language, issued, old_end);
+    if job.param(NEW_CERTIFICATE_PARAM) == Some(text.as_str()) {
+        return Ok(0);
+    }
+    job.save_param(NEW_CERTIFICATE_PARAM, &text)?;
+    log::info!(
+        "item {}: a reissued certificate is saved; the service form says: {text}",
+        job.item_id
+    );
+    Ok(1)
 }

@@ -921,10 +921,9 @@ fn a_resend_after_the_settle_window_reads_the_certificate_once() {
         let (code, out) = w.run(item, command, Some(ro));
         assert_eq!(code, 0, "{command}: {out}\n{}", w.mgr.module_log());
         let mut expected = vec!["certificate.edit", func];
-        if command == "prolong" {
-            // The renewal counts only when the re-read shows the term moved.
-            expected.push("certificate.edit");
-        }
+        // prolong: the renewal counts only when the re-read shows the term
+        // moved; reopen: the re-read copies what the CA now waits for.
+        expected.push("certificate.edit");
         assert_eq!(upstream_calls_since(&w, from), expected, "{command}");
         assert_eq!(w.applied_now(item, command), 1, "{command}");
     }

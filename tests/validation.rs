@@ -196,6 +196,28 @@ fn the_customer_sees_what_the_ca_waits_for_and_what_is_validated() {
 }
 
 #[test]
+fn after_the_customers_reissue_the_form_says_what_the_ca_waits_for_at_once() {
+    let w = World::new();
+    let id = w.issued();
+    assert_eq!(
+        w.form(),
+        "validated: example.com, www.example.com, mail.example.com"
+    );
+    let ro = w.db.create_running_operation(w.item, "reopen");
+    w.db.bump_trycount(ro);
+    let (code, out) = w.run(&["--command", "reopen", "--runningoperation", &ro.to_string()]);
+    assert_eq!(code, 0, "reopen: {out}\n{}", w.mgr.module_log());
+    assert_eq!(w.applied("certificate.reissue.step2").len(), 1);
+    // No sync in between: the reissue itself read the view afterwards.
+    let day = w.sent_day(id);
+    assert_eq!(
+        w.form(),
+        format!("waiting for the e-mail to admin@example.com, admin@mail.example.com (sent {day})")
+    );
+    w.assert_password_not_logged();
+}
+
+#[test]
 fn the_form_speaks_russian_when_asked() {
     let w = World::build("\n[form]\nlanguage = \"ru\"\n", &[], &[]);
     let id = w.open();

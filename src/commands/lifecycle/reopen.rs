@@ -157,6 +157,7 @@ pub fn run(job: &mut Job) -> Result<()> {
 fn finish(job: &mut Job, intent: Intent) -> Result<()> {
     set_status(job, ServiceStatus::Requested)?;
     let crt_type = intent.crt_type.clone().unwrap_or_default();
+    let upstream_id = intent.upstream_id;
     // Done (read back) before the report: a rerun of this operation after a
     // failed report finishes locally instead of reissuing again.
     job.save_intent(&intent.with_phase(Phase::Done))?;
@@ -167,5 +168,8 @@ fn finish(job: &mut Job, intent: Intent) -> Result<()> {
         "item {}: reissue requested upstream (crt_type={crt_type})",
         job.item_id
     );
+    if let Some(upstream_id) = upstream_id {
+        super::validation::refresh_after_reissue(job, upstream_id);
+    }
     Ok(())
 }

@@ -199,6 +199,26 @@ pub fn apply_validation(
     Ok(writes)
 }
 
+/// After a reissue was sent: read the view once and copy its validation
+/// facts, so the form says what the CA waits for now rather than at the next
+/// sync. The money is settled before this runs, so a failure here is only
+/// logged: the next sync copies them.
+pub fn refresh_after_reissue(job: &mut Job, upstream_id: u64) {
+    let result = job
+        .client()
+        .and_then(|c| c.certificate_view(upstream_id).map_err(Into::into))
+        .and_then(|view| {
+            let state = super::reconcile::upstream_state(&view);
+            apply_validation(job, &view, state)
+        });
+    if let Err(e) = result {
+        log::warn!(
+            "item {}: the validation data after the reissue is copied at the next sync: {e}",
+            job.item_id
+        );
+    }
+}
+
 /// Equal as the param means it: lists of addresses ignore blanks around commas.
 fn same(name: &str, local: Option<&str>, value: &str) -> bool {
     let local = local.unwrap_or_default();

@@ -337,3 +337,39 @@ fn a_locked_books_file_holds_an_order_up_briefly_and_the_next_run_writes_the_row
     assert_eq!(all[0].state, State::Posted);
     assert_eq!(all[0].note.as_deref(), Some(LATE_NOTE));
 }
+
+/// A service ordered before the ledger keeps its order's intent on the item.
+/// Backfilled first, it has its estimated order row; the next sync of the
+/// item must not add a second order row from that old intent ("written
+/// late"), else the order's cost and sale count twice in every report.
+#[test]
+fn a_backfilled_order_is_not_written_again_late_from_its_old_intent() {
+    let w = world("1000.00");
+    let item = new_item(&w);
+    let ro = w.db.create_running_operation(item, "open");
+    let (code, out) = run(&w, "open", item, ro);
+    assert_eq!(code, 0, "{out}");
+    std::fs::remove_file(books_path(&w)).unwrap();
+    for wal in ["books.sqlite-wal", "books.sqlite-shm"] {
+        let _ = std::fs::remove_file(w.mgr.path().join("var/pmsslreseller").join(wal));
+    }
+    let m = w.module().to_string();
+    let (code, out, err) = run_module(&w.mgr, &["books", "backfill", "--module", &m], None);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(rows(&w, item).len(), 1);
+
+    w.up.issue(Some(upstream_id(&w, item)));
+    let (code, out, _) = run_module(
+        &w.mgr,
+        &["--command", "sync_item", "--item", &item.to_string()],
+        None,
+    );
+    assert_eq!(code, 0, "{out}");
+    let all = rows(&w, item);
+    assert_eq!(
+        all.iter().filter(|r| r.kind == Kind::Order).count(),
+        1,
+        "one order, one row: {all:?}"
+    );
+    assert_eq!(paid_calls(&w, "certificate.order.param"), 1);
+}

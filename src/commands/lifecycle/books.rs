@@ -226,6 +226,18 @@ fn write_row(
         ledger::upsert(books, &e)?;
         return Ok(());
     }
+    if late && kind == Kind::Order {
+        // The order of a service older than the ledger already has its row
+        // from `books backfill` or the import (generation 0,
+        // books_backfill.rs): the intent left on the item is that same
+        // order, not a second one.
+        for k in [Kind::Order, Kind::Import] {
+            let gen0 = ledger::key(module, job.item_id, k, Owner::Billmanager, 0);
+            if ledger::get(books, &gen0)?.is_some() {
+                return Ok(());
+            }
+        }
+    }
     let mut e = new_entry(job, intent, &key, kind, owner, state, now);
     e.upstream_id = upstream_id;
     if late {

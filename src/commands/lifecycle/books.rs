@@ -314,7 +314,10 @@ fn new_entry(
             // base price alone would show a false overcharge later.
             match (sans, t.altname_cost) {
                 (0, _) => Some(t.cost),
-                (n, Some(each)) => Some(t.cost + each * Decimal::from(n)),
+                // Checked: an absurd catalog price is an unknown cost, not a panic.
+                (n, Some(each)) => each
+                    .checked_mul(Decimal::from(n))
+                    .and_then(|sans| t.cost.checked_add(sans)),
                 (_, None) => None,
             },
             CostSource::Catalog,

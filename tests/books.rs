@@ -373,3 +373,45 @@ fn a_backfilled_order_is_not_written_again_late_from_its_old_intent() {
     );
     assert_eq!(paid_calls(&w, "certificate.order.param"), 1);
 }
+
+/// The module tells the admin to delete item param `pmss_intent` after
+/// checking an unknown outcome by hand; the next movement then starts again
+/// at generation 1. A later renewal must still get a row of its own, not be
+/// taken for an earlier renewal already in the books (its row lost, and the
+/// charge check then blaming the upstream for it).
+#[test]
+fn a_renewal_after_the_intent_was_deleted_by_hand_keeps_its_own_row() {
+    let w = world("1000.00");
+    let item = new_item(&w);
+    let ro = w.db.create_running_operation(item, "open");
+    let (code, out) = run(&w, "open", item, ro);
+    assert_eq!(code, 0, "{out}");
+    w.up.issue(Some(upstream_id(&w, item)));
+    let (code, out, _) = run_module(
+        &w.mgr,
+        &["--command", "sync_item", "--item", &item.to_string()],
+        None,
+    );
+    assert_eq!(code, 0, "{out}");
+    let delete_intent = || {
+        w.db.conn()
+            .exec_drop(
+                "DELETE FROM itemparam WHERE item = ? AND intname = 'pmss_intent'",
+                (item,),
+            )
+            .unwrap();
+    };
+    for n in 1..=2 {
+        delete_intent();
+        let renewal = w.db.create_running_operation(item, "prolong");
+        let (code, out) = run(&w, "prolong", item, renewal);
+        assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
+        assert_eq!(paid_calls(&w, "service.prolong"), n);
+    }
+    let renewals: Vec<Entry> = rows(&w, item)
+        .into_iter()
+        .filter(|r| r.kind == Kind::Renewal)
+        .collect();
+    assert_eq!(renewals.len(), 2, "one row per paid renewal: {renewals:?}");
+    assert!(renewals.iter().all(|r| r.state == State::Posted));
+}

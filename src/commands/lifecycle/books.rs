@@ -182,6 +182,21 @@ fn with_open_books<T>(
     })
 }
 
+/// The first generation above every ledger row of the item (none: 1), for a
+/// movement that starts without an intent on the item (job.rs `decide`).
+/// `None` when the books cannot be read: the intent rule decides alone.
+pub fn first_free_generation(job: &mut Job) -> Option<u32> {
+    let (module, item) = (job.settings.id, job.item_id);
+    let root = job.ctx.root.clone();
+    match with_books(&root, |books| ledger::max_generation(books, module, item)) {
+        Ok(max) => Some(max.map_or(1, |g| g.saturating_add(1))),
+        Err(e) => {
+            log::warn!("item {item}: the ledger's generations could not be read: {e}");
+            None
+        }
+    }
+}
+
 fn try_write(
     job: &mut Job,
     intent: &Intent,

@@ -293,7 +293,7 @@ impl<'a> Job<'a> {
         // A ledger row the books missed is written before anything moves.
         super::books::record_current(self);
         let ro_open = self.operation_still_open()?;
-        let decision = decide(
+        let mut decision = decide(
             stored.as_ref(),
             Run {
                 op,
@@ -301,6 +301,15 @@ impl<'a> Job<'a> {
                 ro_open,
             },
         );
+        // No intent on the item (a new item, or one an admin deleted as the
+        // module's messages say to): the generation would start again at 1,
+        // and the ledger row of this movement would be taken for one already
+        // in the books. Past the item's highest generation in the books.
+        if let (None, Decision::Fresh { generation }) = (&stored, &mut decision) {
+            if let Some(free) = super::books::first_free_generation(self) {
+                *generation = (*generation).max(free);
+            }
+        }
         match &decision {
             Decision::OperationGone => log::info!(
                 "item {}: running operation {} no longer exists (finished by another run, or deleted); \

@@ -331,6 +331,24 @@ impl<'a> Job<'a> {
         Ok(decision)
     }
 
+    /// Another operation's movement applied upstream whose local steps its
+    /// BILLmanager running operation (still there) has yet to finish: the
+    /// intent is what lets that rerun finish without paying or booking the
+    /// movement again, so a movement of `op` must wait rather than replace
+    /// it (the rule alone would start a new generation over it).
+    pub fn finishing_other(&mut self, op: IntentOp) -> Result<Option<Intent>> {
+        let Some(i) = self
+            .intent()?
+            .filter(|i| i.phase == Phase::Applied && i.op != op)
+        else {
+            return Ok(None);
+        };
+        match i.ro {
+            Some(ro) if self.db.running_operation(ro)?.is_some() => Ok(Some(i)),
+            _ => Ok(None),
+        }
+    }
+
     /// False when another run already finished this running operation
     /// (the `post*` call deletes it): then we must not finish it twice.
     pub fn operation_still_open(&mut self) -> Result<bool> {

@@ -172,14 +172,9 @@ pub fn send_email(job: &mut Job) -> Result<()> {
 /// An issued certificate: a reissue from the request on file, with the new
 /// approver, once per address and certificate.
 fn reissue(job: &mut Job, view: CertView, email: &str) -> Result<()> {
-    // Another operation's movement applied upstream whose local steps are
-    // not done (a renewal whose expiry could not be stored): its intent is
-    // what lets its rerun finish without paying or booking it again, so it
-    // is not replaced by ours (the rule would start a new generation).
-    if let Some(i) = job
-        .intent()?
-        .filter(|i| i.phase == Phase::Applied && i.op != IntentOp::Reopen)
-    {
+    // A renewal applied upstream whose operation has not finished its local
+    // steps: its intent is not replaced by ours (job.rs `finishing_other`).
+    if let Some(i) = job.finishing_other(IntentOp::Reopen)? {
         return Err(ModuleError::new(
             ErrorKind::Waiting,
             format!(

@@ -337,3 +337,81 @@ fn a_locked_books_file_holds_an_order_up_briefly_and_the_next_run_writes_the_row
     assert_eq!(all[0].state, State::Posted);
     assert_eq!(all[0].note.as_deref(), Some(LATE_NOTE));
 }
+
+/// A service ordered before the ledger keeps its order's intent on the item.
+/// Backfilled first, it has its estimated order row; the next sync of the
+/// item must not add a second order row from that old intent ("written
+/// late"), else the order's cost and sale count twice in every report.
+#[test]
+fn a_backfilled_order_is_not_written_again_late_from_its_old_intent() {
+    let w = world("1000.00");
+    let item = new_item(&w);
+    let ro = w.db.create_running_operation(item, "open");
+    let (code, out) = run(&w, "open", item, ro);
+    assert_eq!(code, 0, "{out}");
+    std::fs::remove_file(books_path(&w)).unwrap();
+    for wal in ["books.sqlite-wal", "books.sqlite-shm"] {
+        let _ = std::fs::remove_file(w.mgr.path().join("var/pmsslreseller").join(wal));
+    }
+    let m = w.module().to_string();
+    let (code, out, err) = run_module(&w.mgr, &["books", "backfill", "--module", &m], None);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(rows(&w, item).len(), 1);
+
+    w.up.issue(Some(upstream_id(&w, item)));
+    let (code, out, _) = run_module(
+        &w.mgr,
+        &["--command", "sync_item", "--item", &item.to_string()],
+        None,
+    );
+    assert_eq!(code, 0, "{out}");
+    let all = rows(&w, item);
+    assert_eq!(
+        all.iter().filter(|r| r.kind == Kind::Order).count(),
+        1,
+        "one order, one row: {all:?}"
+    );
+    assert_eq!(paid_calls(&w, "certificate.order.param"), 1);
+}
+
+/// The module tells the admin to delete item param `pmss_intent` after
+/// checking an unknown outcome by hand; the next movement then starts again
+/// at generation 1. A later renewal must still get a row of its own, not be
+/// taken for an earlier renewal already in the books (its row lost, and the
+/// charge check then blaming the upstream for it).
+#[test]
+fn a_renewal_after_the_intent_was_deleted_by_hand_keeps_its_own_row() {
+    let w = world("1000.00");
+    let item = new_item(&w);
+    let ro = w.db.create_running_operation(item, "open");
+    let (code, out) = run(&w, "open", item, ro);
+    assert_eq!(code, 0, "{out}");
+    w.up.issue(Some(upstream_id(&w, item)));
+    let (code, out, _) = run_module(
+        &w.mgr,
+        &["--command", "sync_item", "--item", &item.to_string()],
+        None,
+    );
+    assert_eq!(code, 0, "{out}");
+    let delete_intent = || {
+        w.db.conn()
+            .exec_drop(
+                "DELETE FROM itemparam WHERE item = ? AND intname = 'pmss_intent'",
+                (item,),
+            )
+            .unwrap();
+    };
+    for n in 1..=2 {
+        delete_intent();
+        let renewal = w.db.create_running_operation(item, "prolong");
+        let (code, out) = run(&w, "prolong", item, renewal);
+        assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
+        assert_eq!(paid_calls(&w, "service.prolong"), n);
+    }
+    let renewals: Vec<Entry> = rows(&w, item)
+        .into_iter()
+        .filter(|r| r.kind == Kind::Renewal)
+        .collect();
+    assert_eq!(renewals.len(), 2, "one row per paid renewal: {renewals:?}");
+    assert!(renewals.iter().all(|r| r.state == State::Posted));
+}

@@ -686,3 +686,49 @@ fn a_hostile_zip_is_saved_as_given_but_never_unpacked_and_the_hook_says_why() {
     );
     assert!(!w.mgr.module_log().contains("panicked"));
 }
+
+/// A run killed mid-hook on the last allowed attempt: the rerun gives up
+/// (one problem), and the private key file the killed run wrote for the
+/// hook is removed all the same; it never stays on disk.
+#[test]
+fn a_killed_last_attempt_leaves_no_private_key_behind() {
+    let w = World::new(&[]);
+    let (_, key) = rcgen_key();
+    let keypath = w.file("keypath.txt");
+    let hook = w.hook(&format!(
+        "echo \"$PMSS_KEY\" > {path}\nsleep 2",
+        path = keypath.display()
+    ));
+    w.deploy_config(&format!(
+        "command = \"{hook}\"\ninclude_key = true\nmax_attempts = 1\n"
+    ));
+    w.open();
+    w.db.conn()
+        .exec_drop(
+            "UPDATE certificate SET pkey = ? WHERE item = ?",
+            (&key, w.item),
+        )
+        .unwrap();
+    let mut child = spawn_sync_item(&w);
+    wait_for("the hook to start", || {
+        std::fs::read_to_string(&keypath).is_ok_and(|t| t.trim().ends_with("key.pem"))
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let path = std::fs::read_to_string(&keypath).unwrap();
+    let path = Path::new(path.trim());
+    assert!(path.exists(), "the hook's key file while it runs");
+    std::thread::sleep(Duration::from_millis(2500));
+    w.sync_item();
+    assert!(
+        w.param("pmss_deploy").is_some_and(|p| p.contains("1")),
+        "given up: {:?}\n{}",
+        w.param("pmss_deploy"),
+        w.mgr.module_log()
+    );
+    assert!(
+        !path.exists(),
+        "the private key is left at {}",
+        path.display()
+    );
+}

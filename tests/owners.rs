@@ -470,3 +470,35 @@ fn new_csr(up: &SimUpstream) -> String {
         .trim()
         .to_string()
 }
+
+/// BILLmanager's renewal applied upstream whose local steps failed keeps
+/// its intent `applied` until the operation's rerun finishes it. The cron
+/// sync's automatic reissue, due the same day, must wait instead of
+/// replacing that intent: the rerun would otherwise find the term already
+/// moved, adopt it as a movement of its own and book the one renewal twice.
+#[test]
+fn an_automatic_reissue_waits_for_a_renewal_being_finished() {
+    use pmsslreseller::commands::lifecycle::intent::{Intent, IntentOp, Phase};
+    let w = World::new("subscription");
+    w.due();
+    let ro = w.db.create_running_operation(w.item, "prolong");
+    let mut renewal =
+        Intent::new(IntentOp::Prolong, 7, 1, Some(ro), 1_796_000_000).with_phase(Phase::Applied);
+    renewal.upstream_id = Some(w.upstream_id());
+    renewal.period = Some(24);
+    let json = renewal.to_json();
+    w.db.conn()
+        .exec_drop(
+            "UPDATE itemparam SET value = ? WHERE item = ? AND intname = 'pmss_intent'",
+            (&json, w.item),
+        )
+        .unwrap();
+    assert_eq!(w.param("pmss_intent").as_deref(), Some(json.as_str()));
+    let (_, out) = w.sync();
+    assert!(
+        w.applied("certificate.reissue.step2").is_empty(),
+        "reissued over the renewal being finished: {out}\n{}",
+        w.mgr.module_log()
+    );
+    assert_eq!(w.param("pmss_intent").as_deref(), Some(json.as_str()));
+}

@@ -572,3 +572,50 @@ fn send_dv_dns_with_a_failing_resolver_still_asks() {
     assert!(w.mgr.module_log().contains("could not be looked up"));
     w.assert_password_not_logged();
 }
+
+/// BILLmanager's renewal was applied upstream but its local steps failed
+/// (its intent stays `applied` until the operation's rerun finishes it). A
+/// customer's `send_dv_email` in between must not replace that intent with
+/// its own reissue: the renewal's rerun would no longer see it, and would
+/// book the renewal a second time as one found already done upstream.
+#[test]
+fn send_dv_email_waits_while_another_operation_is_finishing() {
+    let w = World::new();
+    let id = w.issued();
+    let ro = w.db.create_running_operation(w.item, "prolong");
+    let mut renewal = Intent::new(
+        pmsslreseller::commands::lifecycle::intent::IntentOp::Prolong,
+        7,
+        1,
+        Some(ro),
+        1_796_000_000,
+    )
+    .with_phase(Phase::Applied);
+    renewal.upstream_id = Some(id);
+    renewal.period = Some(12);
+    let json = renewal.to_json();
+    {
+        use mysql::prelude::Queryable;
+        let mut conn = w.db.conn();
+        conn.exec_drop(
+            "DELETE FROM itemparam WHERE item = ? AND intname = 'pmss_intent'",
+            (w.item,),
+        )
+        .unwrap();
+        conn.exec_drop(
+            "INSERT INTO itemparam (item, intname, value) VALUES (?, 'pmss_intent', ?)",
+            (w.item, &json),
+        )
+        .unwrap();
+    }
+    let (code, out) = w.run(&[
+        "--command",
+        "send_dv_email",
+        "--emails",
+        "webmaster@example.com",
+    ]);
+    assert_ne!(code, 0, "refused while the renewal finishes: {out}");
+    assert!(out.contains("prolong"), "{out}");
+    assert!(w.applied("certificate.reissue.step2").is_empty());
+    assert_eq!(w.param("pmss_intent").as_deref(), Some(json.as_str()));
+}

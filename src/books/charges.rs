@@ -174,7 +174,10 @@ pub fn compare(
     prices: &[PricePoint],
 ) -> Check {
     let currency = to.currency.clone().or_else(|| from.currency.clone());
-    let balance_drop = from.balance - to.balance;
+    // Checked: an upstream showing absurd amounts (near Decimal's limit)
+    // leaves the window undecided instead of panicking.
+    let balance_drop_c = from.balance.checked_sub(to.balance);
+    let balance_drop = balance_drop_c.unwrap_or(Decimal::ZERO);
     let unknown: Vec<&Entry> = posted.iter().filter(|e| e.cost.is_none()).collect();
     let other_currency: Vec<&Entry> = posted
         .iter()
@@ -183,12 +186,25 @@ pub fn compare(
                 && matches!((&e.cost_currency, &currency), (Some(a), Some(b)) if !a.eq_ignore_ascii_case(b))
         })
         .collect();
-    let expected: Decimal = posted.iter().filter_map(|e| e.cost).sum();
-    let taken = match &topups {
-        Topups::Known(t) => Some(balance_drop + t),
+    let expected_c = posted
+        .iter()
+        .filter_map(|e| e.cost)
+        .try_fold(Decimal::ZERO, |sum, c| sum.checked_add(c));
+    let expected = expected_c.unwrap_or(Decimal::ZERO);
+    let taken_c = match &topups {
+        Topups::Known(t) => Some(balance_drop.checked_add(*t)),
         Topups::Unknown(_) => None,
     };
-    let allowed = tolerance * Decimal::from(posted.len().max(1) as u64);
+    let taken = taken_c.flatten();
+    let allowed_c = tolerance.checked_mul(Decimal::from(posted.len().max(1) as u64));
+    let allowed = allowed_c.unwrap_or(Decimal::ZERO);
+    let in_range = balance_drop_c.is_some()
+        && expected_c.is_some()
+        && allowed_c.is_some()
+        && taken_c.is_none_or(|t| t.is_some());
+    let too_large =
+        "the balance, the top-ups or the ledger's costs are beyond any real amount (an absurd \
+                     upstream answer or price); compare the upstream's expense list by hand";
     let mut why_undecided = None;
     let mut difference = None;
     let verdict = if !in_flight.is_empty() {
@@ -216,10 +232,16 @@ pub fn compare(
             items(&other_currency)
         ));
         Verdict::Undecided
+    } else if !in_range {
+        why_undecided = Some(too_large.into());
+        Verdict::Undecided
     } else {
-        match taken {
-            Some(taken) => {
-                let d = taken - expected;
+        match taken.map(|t| t.checked_sub(expected)) {
+            Some(None) => {
+                why_undecided = Some(too_large.into());
+                Verdict::Undecided
+            }
+            Some(Some(d)) => {
                 difference = Some(d);
                 if d > allowed {
                     Verdict::Overcharged
@@ -233,11 +255,14 @@ pub fn compare(
                 // The balance dropped by at least what was taken minus
                 // top-ups: a drop beyond the ledger is an overcharge
                 // whatever was paid in; anything else cannot be told.
-                let d = balance_drop - expected;
-                difference = Some(d);
-                if d > allowed {
+                let d = balance_drop.checked_sub(expected);
+                difference = d;
+                if d.is_none() {
+                    why_undecided = Some(too_large.into());
+                    Verdict::Undecided
+                } else if d > Some(allowed) {
                     Verdict::Overcharged
-                } else if d >= -allowed {
+                } else if d >= Some(-allowed) {
                     Verdict::Clean
                 } else {
                     why_undecided = Some(
@@ -284,7 +309,9 @@ pub fn suspects(
     prices: &[PricePoint],
 ) -> Vec<String> {
     let mut out = Vec::new();
-    let near = |a: Decimal, b: Decimal| (a - b).abs() <= allowed;
+    // Checked throughout: an absurd price or difference matches nothing.
+    let near = |a: Decimal, b: Decimal| a.checked_sub(b).is_some_and(|x| x.abs() <= allowed);
+    let times = |n: Decimal, cost: Decimal| n.checked_mul(cost).is_some_and(|m| near(m, d));
     for p in prices.iter().filter(|p| !p.san_slot && near(p.cost, d)) {
         out.push(format!(
             "{} {} is the price of one {}-month period of tariff {}: an upstream renewal or order nobody asked for?",
@@ -295,8 +322,10 @@ pub fn suspects(
         ));
     }
     for p in prices.iter().filter(|p| !p.san_slot && !p.cost.is_zero()) {
-        let n = (d / p.cost).round();
-        if n >= Decimal::TWO && n <= Decimal::TEN && near(n * p.cost, d) {
+        let Some(n) = d.checked_div(p.cost).map(|n| n.round()) else {
+            continue;
+        };
+        if n >= Decimal::TWO && n <= Decimal::TEN && times(n, p.cost) {
             out.push(format!(
                 "{} {} is {} {}-month periods of tariff {} ({} {} each): renewals or orders nobody asked for?",
                 money(d),
@@ -310,8 +339,10 @@ pub fn suspects(
         }
     }
     for p in prices.iter().filter(|p| p.san_slot && !p.cost.is_zero()) {
-        let n = (d / p.cost).round();
-        if n >= Decimal::ONE && near(n * p.cost, d) {
+        let Some(n) = d.checked_div(p.cost).map(|n| n.round()) else {
+            continue;
+        };
+        if n >= Decimal::ONE && times(n, p.cost) {
             out.push(format!(
                 "{} {} is {} SAN slot(s) of tariff {} ({} {} each for {} months): SAN names billed beyond what was ordered?",
                 money(d),
@@ -793,6 +824,47 @@ mod tests {
         .unwrap();
         assert_eq!(c.verdict, Verdict::Undecided);
         assert!(c.text().contains("unknown"), "{}", c.text());
+    }
+
+    /// An upstream that shows absurd amounts (a balance or a price near
+    /// Decimal's limit) leaves the window undecided; it never panics.
+    #[test]
+    fn absurd_amounts_leave_the_window_undecided_without_a_panic() {
+        let (_d, mut b) = books();
+        let r1 = reading(&mut b, 100, "79228162514264337593543950335");
+        posted(
+            &mut b,
+            42,
+            150,
+            Some("79228162514264337593543950335"),
+            State::Posted,
+        );
+        posted(
+            &mut b,
+            43,
+            150,
+            Some("79228162514264337593543950335"),
+            State::Posted,
+        );
+        let r2 = reading(&mut b, 200, "-79228162514264337593543950335");
+        let huge: Decimal = "79228162514264337593543950335".parse().unwrap();
+        for topups in [Topups::Known(huge), Topups::Unknown("x".into())] {
+            let c = check(&b, &r1, &r2, topups, TOL.parse().unwrap(), &prices()).unwrap();
+            assert_eq!(c.verdict, Verdict::Undecided, "{}", c.text());
+        }
+        let tiny = PricePoint {
+            tariff: "1".into(),
+            months: 12,
+            cost: "0.0000000000000000000000000001".parse().unwrap(),
+            currency: "EUR".into(),
+            san_slot: false,
+        };
+        let slot = PricePoint {
+            san_slot: true,
+            ..tiny.clone()
+        };
+        let _ = suspects(huge, Decimal::ZERO, &[], &[tiny, slot]);
+        let _ = suspects(-huge, huge, &[], &prices());
     }
 
     #[test]

@@ -155,6 +155,26 @@ pub fn key(module: u64, item: u64, kind: Kind, owner: Owner, generation: u32) ->
     )
 }
 
+/// The highest generation among the rows of `item` of `module` ([`key`]'s
+/// last part), `None` without rows.
+pub fn max_generation(books: &Books, module: u64, item: u64) -> Result<Option<u32>, BooksError> {
+    let mut stmt = books
+        .conn
+        .prepare_cached("SELECT key FROM ledger WHERE module = ?1 AND item = ?2")
+        .map_err(|e| books.error(e))?;
+    let keys = stmt
+        .query_map([module as i64, item as i64], |r| r.get::<_, String>(0))
+        .map_err(|e| books.error(e))?;
+    let mut max = None;
+    for k in keys {
+        let k = k.map_err(|e| books.error(e))?;
+        if let Some(g) = k.rsplit('/').next().and_then(|g| g.parse::<u32>().ok()) {
+            max = max.max(Some(g));
+        }
+    }
+    Ok(max)
+}
+
 /// One row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {

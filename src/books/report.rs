@@ -46,7 +46,8 @@ impl Sum {
     }
     fn add(&mut self, v: Option<Decimal>) {
         self.0 = match (self.0, v) {
-            (Some(a), Some(b)) => Some(a + b),
+            // Beyond Decimal's range (an absurd upstream price): unknown.
+            (Some(a), Some(b)) => a.checked_add(b),
             _ => None,
         };
     }
@@ -84,7 +85,7 @@ impl Serialize for Sum {
 pub fn local_cost(e: &Entry, local_currency: Option<&str>) -> Option<Decimal> {
     let cost = e.cost?;
     match e.rate {
-        Some(rate) => Some(cost * rate),
+        Some(rate) => cost.checked_mul(rate),
         None => {
             let local = e.sell_currency.as_deref().or(local_currency);
             match (e.cost_currency.as_deref(), local) {
@@ -205,7 +206,7 @@ pub fn sales(rows: &[Entry], window: Window) -> Vec<SalesRow> {
     by.into_values()
         .map(|mut r| {
             r.margin = match (r.revenue.0, r.cost.0) {
-                (Some(a), Some(b)) => Sum(Some(a - b)),
+                (Some(a), Some(b)) => Sum(a.checked_sub(b)),
                 _ => Sum(None),
             };
             r
@@ -287,7 +288,7 @@ pub fn losses(rows: &[Entry], window: Window) -> (Vec<LossRow>, Vec<u64>) {
         .into_values()
         .filter_map(|mut r| {
             r.margin = match (r.sells.0, r.costs.0) {
-                (Some(a), Some(b)) => Sum(Some(a - b)),
+                (Some(a), Some(b)) => Sum(a.checked_sub(b)),
                 _ => Sum(None),
             };
             match r.margin.0 {
@@ -405,6 +406,42 @@ mod tests {
             estimated: false,
             note: None,
         }
+    }
+
+    /// Costs and prices near Decimal's limit (an absurd catalog price, a
+    /// rate) make a sum unknown; the report never panics.
+    #[test]
+    fn absurd_amounts_are_unknown_not_a_panic() {
+        use Kind::*;
+        use Owner::*;
+        let max = "79228162514264337593543950335";
+        let rows: Vec<Entry> = (1..=2)
+            .map(|i| {
+                row(
+                    i,
+                    1,
+                    Order,
+                    Billmanager,
+                    "2026-11-02",
+                    "3033",
+                    Some(max),
+                    Some(max),
+                    Some("100"),
+                    State::Posted,
+                )
+            })
+            .collect();
+        let s = sales(&rows, Window::default());
+        assert_eq!(s[0].cost.text(), "unknown");
+        let (_, unknown) = losses(&rows, Window::default());
+        assert_eq!(unknown, vec![1, 2]);
+        let mut neg = rows.clone();
+        neg[1].sell = Some(-max.parse::<Decimal>().unwrap());
+        neg[1].rate = None;
+        neg[1].cost = Some(max.parse().unwrap());
+        neg[1].cost_currency = Some("RUB".into());
+        let _ = sales(&neg, Window::default());
+        let _ = losses(&neg, Window::default());
     }
 
     #[test]

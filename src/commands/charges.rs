@@ -78,7 +78,10 @@ pub fn topups_between(payments: &[Payment], from: &Reading, to: &Reading) -> Top
         if let Some(at) = p.at {
             let at = at.and_utc().timestamp();
             if at > from.at && at <= to.at {
-                sum += p.amount;
+                match sum.checked_add(p.amount) {
+                    Some(s) => sum = s,
+                    None => return too_large(p),
+                }
             }
             continue;
         }
@@ -95,10 +98,21 @@ pub fn topups_between(payments: &[Payment], from: &Reading, to: &Reading) -> Top
             ));
         }
         if day > a && day < b {
-            sum += p.amount;
+            match sum.checked_add(p.amount) {
+                Some(s) => sum = s,
+                None => return too_large(p),
+            }
         }
     }
     Topups::Known(sum)
+}
+
+/// Top-ups summing beyond Decimal's range: an absurd list, not a sum.
+fn too_large(p: &Payment) -> Topups {
+    Topups::Unknown(format!(
+        "the payments list up to payment {} sums beyond any real amount",
+        p.id
+    ))
 }
 
 /// What the cached catalog charges for the tariffs the module's ledger
@@ -387,6 +401,20 @@ mod tests {
             Topups::Known("55".parse().unwrap())
         );
         let list = vec![pay(4, None, Some("2026-12-05"), "5")];
+        assert!(matches!(
+            topups_between(&list, &from, &to),
+            Topups::Unknown(_)
+        ));
+    }
+
+    #[test]
+    fn absurd_top_ups_are_unknown_not_a_panic() {
+        let (from, to) = (reading(1_796_083_200), reading(1_796_428_800));
+        let max = "79228162514264337593543950335";
+        let list = vec![
+            pay(1, Some("2026-12-02 10:00:00"), None, max),
+            pay(2, Some("2026-12-02 11:00:00"), None, max),
+        ];
         assert!(matches!(
             topups_between(&list, &from, &to),
             Topups::Unknown(_)

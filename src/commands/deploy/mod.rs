@@ -308,6 +308,9 @@ fn attempt(
                     "item {item}: deploy attempt {} was interrupted (the run was killed); counted as failed",
                     marker.attempts
                 );
+                // The killed run's files (the private key among them) go
+                // now, whether or not another attempt follows.
+                remove_run_dirs(&ctx.root, item);
                 marker.last = text::will_retry(
                     lang,
                     &stamp(),
@@ -589,20 +592,31 @@ fn run_hook(
 fn fresh_run_dir(root: &MgrRoot, item: u64) -> Result<PathBuf> {
     let base = root.deploy_dir();
     std::fs::create_dir_all(&base).map_err(|e| files::write_error(&base, &e))?;
-    let prefix = format!("run-{item}-");
-    if let Ok(entries) = std::fs::read_dir(&base) {
-        for e in entries.flatten() {
-            if e.file_name().to_string_lossy().starts_with(&prefix) {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
-        }
-    }
-    let dir = base.join(format!("{prefix}{}", std::process::id()));
+    remove_run_dirs(root, item);
+    let dir = base.join(format!("run-{item}-{}", std::process::id()));
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(&dir)
         .map_err(|e| files::write_error(&dir, &e))?;
     Ok(dir)
+}
+
+/// What killed runs of `item`'s hook left behind (the caller holds the
+/// item's deploy lock, and no earlier hook of the item is alive).
+fn remove_run_dirs(root: &MgrRoot, item: u64) {
+    let prefix = format!("run-{item}-");
+    if let Ok(entries) = std::fs::read_dir(root.deploy_dir()) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                if let Err(err) = std::fs::remove_dir_all(e.path()) {
+                    log::error!(
+                        "item {item}: the deploy hook's files in {} were not removed: {err}",
+                        e.path().display()
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// The key file (0600) and the key's lines (to keep out of the log), or why

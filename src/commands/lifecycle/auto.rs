@@ -307,6 +307,16 @@ enum Go {
 }
 
 fn go(job: &mut Job, op: IntentOp, view: &CertView) -> Result<Go> {
+    // BILLmanager's movement applied upstream, its local steps not done yet:
+    // its operation's rerun finishes it from its intent, which ours must not
+    // replace (job.rs `finishing_other`).
+    if let Some(i) = job.finishing_other(op)? {
+        return Ok(Go::Wait(format!(
+            "running operation {} is finishing its {} applied upstream",
+            i.ro.unwrap_or_default(),
+            i.op.name()
+        )));
+    }
     Ok(match job.decide(op)? {
         Decision::Fresh { generation } => Go::Send(generation, 1),
         // "Can be renewed only after DAY": nobody asks again before then.

@@ -182,6 +182,21 @@ fn with_open_books<T>(
     })
 }
 
+/// The first generation above every ledger row of the item (none: 1), for a
+/// movement that starts without an intent on the item (job.rs `decide`).
+/// `None` when the books cannot be read: the intent rule decides alone.
+pub fn first_free_generation(job: &mut Job) -> Option<u32> {
+    let (module, item) = (job.settings.id, job.item_id);
+    let root = job.ctx.root.clone();
+    match with_books(&root, |books| ledger::max_generation(books, module, item)) {
+        Ok(max) => Some(max.map_or(1, |g| g.saturating_add(1))),
+        Err(e) => {
+            log::warn!("item {item}: the ledger's generations could not be read: {e}");
+            None
+        }
+    }
+}
+
 fn try_write(
     job: &mut Job,
     intent: &Intent,
@@ -225,6 +240,18 @@ fn write_row(
         e.note = None;
         ledger::upsert(books, &e)?;
         return Ok(());
+    }
+    if late && kind == Kind::Order {
+        // The order of a service older than the ledger already has its row
+        // from `books backfill` or the import (generation 0,
+        // books_backfill.rs): the intent left on the item is that same
+        // order, not a second one.
+        for k in [Kind::Order, Kind::Import] {
+            let gen0 = ledger::key(module, job.item_id, k, Owner::Billmanager, 0);
+            if ledger::get(books, &gen0)?.is_some() {
+                return Ok(());
+            }
+        }
     }
     let mut e = new_entry(job, intent, &key, kind, owner, state, now);
     e.upstream_id = upstream_id;
@@ -302,7 +329,10 @@ fn new_entry(
             // base price alone would show a false overcharge later.
             match (sans, t.altname_cost) {
                 (0, _) => Some(t.cost),
-                (n, Some(each)) => Some(t.cost + each * Decimal::from(n)),
+                // Checked: an absurd catalog price is an unknown cost, not a panic.
+                (n, Some(each)) => each
+                    .checked_mul(Decimal::from(n))
+                    .and_then(|sans| t.cost.checked_add(sans)),
                 (_, None) => None,
             },
             CostSource::Catalog,

@@ -293,7 +293,7 @@ impl<'a> Job<'a> {
         // A ledger row the books missed is written before anything moves.
         super::books::record_current(self);
         let ro_open = self.operation_still_open()?;
-        let decision = decide(
+        let mut decision = decide(
             stored.as_ref(),
             Run {
                 op,
@@ -301,6 +301,15 @@ impl<'a> Job<'a> {
                 ro_open,
             },
         );
+        // No intent on the item (a new item, or one an admin deleted as the
+        // module's messages say to): the generation would start again at 1,
+        // and the ledger row of this movement would be taken for one already
+        // in the books. Past the item's highest generation in the books.
+        if let (None, Decision::Fresh { generation }) = (&stored, &mut decision) {
+            if let Some(free) = super::books::first_free_generation(self) {
+                *generation = (*generation).max(free);
+            }
+        }
         match &decision {
             Decision::OperationGone => log::info!(
                 "item {}: running operation {} no longer exists (finished by another run, or deleted); \
@@ -320,6 +329,24 @@ impl<'a> Job<'a> {
             _ => {}
         }
         Ok(decision)
+    }
+
+    /// Another operation's movement applied upstream whose local steps its
+    /// BILLmanager running operation (still there) has yet to finish: the
+    /// intent is what lets that rerun finish without paying or booking the
+    /// movement again, so a movement of `op` must wait rather than replace
+    /// it (the rule alone would start a new generation over it).
+    pub fn finishing_other(&mut self, op: IntentOp) -> Result<Option<Intent>> {
+        let Some(i) = self
+            .intent()?
+            .filter(|i| i.phase == Phase::Applied && i.op != op)
+        else {
+            return Ok(None);
+        };
+        match i.ro {
+            Some(ro) if self.db.running_operation(ro)?.is_some() => Ok(Some(i)),
+            _ => Ok(None),
+        }
     }
 
     /// False when another run already finished this running operation

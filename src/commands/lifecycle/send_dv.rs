@@ -172,6 +172,21 @@ pub fn send_email(job: &mut Job) -> Result<()> {
 /// An issued certificate: a reissue from the request on file, with the new
 /// approver, once per address and certificate.
 fn reissue(job: &mut Job, view: CertView, email: &str) -> Result<()> {
+    // A renewal applied upstream whose operation has not finished its local
+    // steps: its intent is not replaced by ours (job.rs `finishing_other`).
+    if let Some(i) = job.finishing_other(IntentOp::Reopen)? {
+        return Err(ModuleError::new(
+            ErrorKind::Waiting,
+            format!(
+                "item {}: an upstream {} sent at {} UTC is applied and its operation is finishing it; nothing \
+                 was sent, ask again later",
+                job.item_id,
+                i.op.name(),
+                i.sent_at_text
+            ),
+        )
+        .with_object(wire::FUNC_CERT_REISSUE));
+    }
     let (generation, attempt) = match job.decide(IntentOp::Reopen)? {
         Decision::Fresh { generation } => (generation, 1),
         Decision::Resend(i) if request_for(&i, email) => (i.generation, i.attempt + 1),

@@ -502,3 +502,31 @@ fn an_automatic_reissue_waits_for_a_renewal_being_finished() {
     );
     assert_eq!(w.param("pmss_intent").as_deref(), Some(json.as_str()));
 }
+
+#[test]
+fn a_customers_reissue_waits_for_a_renewal_being_finished() {
+    use pmsslreseller::commands::lifecycle::intent::{Intent, IntentOp, Phase};
+    let w = World::new("subscription");
+    w.due();
+    let ro = w.db.create_running_operation(w.item, "prolong");
+    let mut renewal =
+        Intent::new(IntentOp::Prolong, 7, 1, Some(ro), 1_796_000_000).with_phase(Phase::Applied);
+    renewal.upstream_id = Some(w.upstream_id());
+    renewal.period = Some(24);
+    let json = renewal.to_json();
+    w.db.conn()
+        .exec_drop(
+            "UPDATE itemparam SET value = ? WHERE item = ? AND intname = 'pmss_intent'",
+            (&json, w.item),
+        )
+        .unwrap();
+    let (_, code, out) = w.op("reopen");
+    assert_eq!(code, 1, "the reissue waits: {out}");
+    assert!(out.contains("finishing"), "{out}");
+    assert!(
+        w.applied("certificate.reissue.step2").is_empty(),
+        "reissued over the renewal being finished: {out}\n{}",
+        w.mgr.module_log()
+    );
+    assert_eq!(w.param("pmss_intent").as_deref(), Some(json.as_str()));
+}

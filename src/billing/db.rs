@@ -1255,7 +1255,6 @@ impl Db {
         Ok(paid)
     }
 
-    /// Whether the local account (client) `id` exists.
     /// What the books record of an item beside the money: its customer
     /// account (`item.account`, `account.name`) and `item.cost`, the price
     /// of one period of the service (module-protocol.md §9.3 lists the
@@ -1285,6 +1284,7 @@ impl Db {
         })
     }
 
+    /// Whether the local account (client) `id` exists.
     pub fn account_exists(&mut self, id: u64) -> Result<bool> {
         let row: Option<Row> = self
             .conn

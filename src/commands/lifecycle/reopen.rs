@@ -34,6 +34,22 @@ pub fn run(job: &mut Job) -> Result<()> {
     } else {
         None
     };
+    // A renewal applied upstream whose operation has not finished its local
+    // steps keeps its intent: ours would replace it, and that rerun would
+    // then take the moved term for a new renewal (job.rs `finishing_other`).
+    if let Some(i) = job.finishing_other(IntentOp::Reopen)? {
+        return Err(ModuleError::new(
+            ErrorKind::Waiting,
+            format!(
+                "item {}: an upstream {} sent at {} UTC is applied and its operation is finishing it; \
+                 nothing was sent, this reissue is sent at a later run",
+                job.item_id,
+                i.op.name(),
+                i.sent_at_text
+            ),
+        )
+        .with_object(wire::FUNC_CERT_REISSUE));
+    }
     // `seen`: the upstream state a reconciliation already read, so the send
     // below does not read it again.
     let (generation, attempt, seen) = match job.decide(IntentOp::Reopen)? {

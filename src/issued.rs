@@ -9,7 +9,10 @@
 //! it: which certificate is the leaf, which form the chain, and the files a
 //! customer installs ([`Issued::leaf_pem`] …). Reading is bounded: a ZIP
 //! with too many entries or an entry too large is refused, never unpacked
-//! into memory; nothing here panics on hostile input.
+//! into memory; nothing here panics on hostile input. The DER is RustCrypto's
+//! (`x509-cert` through [`crate::x509`], `cms` and `der` for the PKCS#7
+//! bundle, see `CertBundle`); PEM blocks are split here, decoded by
+//! `base64`.
 
 use std::io::Read;
 
@@ -111,10 +114,11 @@ impl Issued {
 
     /// The PKCS#7 file: as given in a ZIP, else the given certificates in a
     /// certificates-only PKCS#7 (what `openssl crl2pkcs7 -nocrl` makes):
-    /// a container of what was given, nothing added.
-    pub fn p7b(&self) -> Vec<u8> {
+    /// a container of what was given, nothing added. An error when a given
+    /// certificate is not one DER element (nothing to put in the container).
+    pub fn p7b(&self) -> Result<Vec<u8>, String> {
         match &self.p7b {
-            Some(given) => given.clone(),
+            Some(given) => Ok(given.clone()),
             None => {
                 let mut all = vec![self.leaf.clone()];
                 all.extend(self.chain.iter().cloned());
@@ -275,13 +279,38 @@ fn pem_certs(text: &str) -> Result<Vec<Vec<u8>>, String> {
     Ok(out)
 }
 
-/// The certificates of a PKCS#7 SignedData (DER, or PEM `PKCS7`).
+/// A PKCS#7 / CMS SignedData as a certificate bundle carries it (RFC 5652
+/// §5.1; RFC 2315 §9.1 is the same shape): RustCrypto's `cms` types for every
+/// field but `certificates`. `cms::signed_data::CertificateSet` is a DER
+/// `SET OF` that `der` sorts on decode and on encode, refuses duplicates in,
+/// and re-encodes each certificate from its parsed form; the module must hand
+/// back the certificates byte for byte and in the order given (the leaf
+/// first, as `openssl crl2pkcs7 -nocrl` writes them and as
+/// `openssl pkcs7 -print_certs` reads them). So the set is read and written
+/// here as the `[0] IMPLICIT` sequence of whole elements it is on the wire.
+#[derive(der::Sequence)]
+struct CertBundle {
+    version: cms::content_info::CmsVersion,
+    digest_algorithms: cms::signed_data::DigestAlgorithmIdentifiers,
+    encap_content_info: cms::signed_data::EncapsulatedContentInfo,
+    #[asn1(context_specific = "0", tag_mode = "IMPLICIT", optional = "true")]
+    certificates: Option<Vec<der::Any>>,
+    #[asn1(context_specific = "1", tag_mode = "IMPLICIT", optional = "true")]
+    crls: Option<cms::revocation::RevocationInfoChoices>,
+    signer_infos: cms::signed_data::SignerInfos,
+}
+
+/// The certificates of a PKCS#7 SignedData (DER, or PEM `PKCS7`), as given.
 fn p7b_certs(p7b: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    use der::{Decode, Encode};
     let der: Vec<u8> = match std::str::from_utf8(p7b) {
         Ok(t) if t.contains("-----BEGIN") => {
+            // The first block's lines (text around the block is no body).
             let body: String = t
                 .lines()
-                .filter(|l| !l.starts_with("-----"))
+                .skip_while(|l| !l.starts_with("-----BEGIN"))
+                .skip(1)
+                .take_while(|l| !l.starts_with("-----END"))
                 .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
                 .collect();
             base64::engine::general_purpose::STANDARD
@@ -290,63 +319,46 @@ fn p7b_certs(p7b: &[u8]) -> Result<Vec<Vec<u8>>, String> {
         }
         _ => p7b.to_vec(),
     };
-    let bad = || "the .p7b is not a PKCS#7 certificate bundle".to_string();
-    let (ci, _) = x509::der_element(&der, 0x30).ok_or_else(bad)?;
-    let (_oid, rest) = x509::der_element(ci, 0x06).ok_or_else(bad)?;
-    let (explicit, _) = x509::der_element(rest, 0xa0).ok_or_else(bad)?;
-    let (sd, _) = x509::der_element(explicit, 0x30).ok_or_else(bad)?;
-    let (_version, rest) = x509::der_element(sd, 0x02).ok_or_else(bad)?;
-    let (_digests, rest) = x509::der_element(rest, 0x31).ok_or_else(bad)?;
-    let (_content, rest) = x509::der_element(rest, 0x30).ok_or_else(bad)?;
-    let (mut set, _) = x509::der_element(rest, 0xa0).ok_or_else(bad)?;
-    let mut out = Vec::new();
-    while !set.is_empty() {
-        let n = x509::element_len(set).ok_or_else(bad)?;
-        out.push(set[..n].to_vec());
-        set = &set[n..];
-        if out.len() > MAX_CERTS {
-            return Err(format!("more than {MAX_CERTS} certificates in the .p7b"));
-        }
+    let bad = |e: der::Error| format!("the .p7b is not a PKCS#7 certificate bundle: {e}");
+    let info = cms::content_info::ContentInfo::from_der(&der).map_err(bad)?;
+    if info.content_type != const_oid::db::rfc5911::ID_SIGNED_DATA {
+        return Err("the .p7b is not a PKCS#7 certificate bundle: not SignedData".into());
     }
-    Ok(out)
+    let bundle: CertBundle = info.content.decode_as().map_err(bad)?;
+    let certs = bundle.certificates.unwrap_or_default();
+    if certs.len() > MAX_CERTS {
+        return Err(format!("more than {MAX_CERTS} certificates in the .p7b"));
+    }
+    certs.iter().map(|c| c.to_der().map_err(bad)).collect()
 }
 
-/// A certificates-only PKCS#7 SignedData (RFC 2315 §9.1, no signers).
-fn certs_only_p7b(certs: &[Vec<u8>]) -> Vec<u8> {
-    // 1.2.840.113549.1.7.2 signedData, 1.2.840.113549.1.7.1 data.
-    const SIGNED_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02];
-    const DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01];
-    let all: Vec<u8> = certs.concat();
-    let signed = der(
-        0x30,
-        &[
-            der(0x02, &[1]),
-            der(0x31, &[]),
-            der(0x30, &der(0x06, DATA)),
-            der(0xa0, &all),
-            der(0x31, &[]),
-        ]
-        .concat(),
-    );
-    der(0x30, &[der(0x06, SIGNED_DATA), der(0xa0, &signed)].concat())
-}
-
-fn der(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let n = content.len();
-    if n < 0x80 {
-        out.push(n as u8);
-    } else {
-        let bytes: Vec<u8> = n
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|b| *b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
+/// A certificates-only PKCS#7 SignedData (RFC 2315 §9.1, no signers), the
+/// certificates in the order given.
+fn certs_only_p7b(certs: &[Vec<u8>]) -> Result<Vec<u8>, String> {
+    use der::{Decode, Encode};
+    let bad = |e: der::Error| format!("cannot make the PKCS#7 file: {e}");
+    let certificates = certs
+        .iter()
+        .map(|c| der::Any::from_der(c))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad)?;
+    let bundle = CertBundle {
+        version: cms::content_info::CmsVersion::V1,
+        digest_algorithms: Default::default(),
+        encap_content_info: cms::signed_data::EncapsulatedContentInfo {
+            econtent_type: const_oid::db::rfc5911::ID_DATA,
+            econtent: None,
+        },
+        certificates: Some(certificates),
+        crls: None,
+        signer_infos: cms::signed_data::SignerInfos(Default::default()),
+    };
+    cms::content_info::ContentInfo {
+        content_type: const_oid::db::rfc5911::ID_SIGNED_DATA,
+        content: der::Any::encode_from(&bundle).map_err(bad)?,
     }
-    out.extend_from_slice(content);
-    out
+    .to_der()
+    .map_err(bad)
 }
 
 /// One PEM block, 64 columns.
@@ -394,7 +406,7 @@ mod tests {
     #[test]
     fn zip_is_read_and_compared() {
         let leaf = parse(LEAF).unwrap().leaf;
-        let p7b = certs_only_p7b(std::slice::from_ref(&leaf));
+        let p7b = certs_only_p7b(std::slice::from_ref(&leaf)).unwrap();
         let z = zip_of(&[
             ("example.com.crt", LEAF.as_bytes()),
             ("example.com.p7b", &p7b),
@@ -403,7 +415,7 @@ mod tests {
         let i = parse(&z).unwrap();
         assert_eq!(i.shape, Shape::Zip);
         assert_eq!(i.leaf, leaf);
-        assert_eq!(i.p7b(), p7b);
+        assert_eq!(i.p7b().unwrap(), p7b);
         assert_eq!(p7b_certs(&p7b).unwrap(), vec![leaf.clone()]);
         assert_eq!(leaf_facts(&z).unwrap().serial, "0A1B2C");
         // Re-wrapped base64 is still the same certificate; PEM versus ZIP is not.
@@ -417,6 +429,39 @@ mod tests {
         // Only the .p7b: the certificates come from it.
         let only = zip_of(&[("a.p7b", &p7b)]);
         assert_eq!(parse(&only).unwrap().leaf, leaf);
+    }
+
+    // What `openssl crl2pkcs7 -nocrl` makes of two certificates (how: the
+    // fixture's first lines), the later-sorting one first.
+    const LEAF_2050: &str = include_str!("../tests/fixtures/x509-leaf-2050.pem");
+    const OPENSSL_P7B: &str = include_str!("../tests/fixtures/p7b-openssl.pem");
+
+    #[test]
+    fn p7b_is_what_openssl_makes_in_the_order_given() {
+        let a = parse(LEAF_2050).unwrap().leaf;
+        let b = parse(LEAF).unwrap().leaf;
+        let given = p7b_certs(OPENSSL_P7B.as_bytes()).unwrap();
+        assert_eq!(given, vec![a.clone(), b.clone()]);
+        let body: String = OPENSSL_P7B
+            .lines()
+            .skip_while(|l| !l.starts_with("-----BEGIN"))
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        let openssl = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap();
+        let ours = certs_only_p7b(&[a.clone(), b.clone()]).unwrap();
+        assert_eq!(ours, openssl);
+        assert_eq!(p7b_certs(&ours).unwrap(), vec![a, b]);
+    }
+
+    #[test]
+    fn a_certificate_that_is_not_der_makes_no_p7b() {
+        let junk = "-----BEGIN CERTIFICATE-----\nanVuaw==\n-----END CERTIFICATE-----\n";
+        let i = parse(junk).unwrap();
+        assert!(i.p7b().unwrap_err().contains("PKCS#7"), "{:?}", i.p7b());
+        let too_many = certs_only_p7b(&vec![parse(LEAF).unwrap().leaf; MAX_CERTS + 1]).unwrap();
+        assert!(p7b_certs(&too_many).unwrap_err().contains("more than"));
     }
 
     #[test]

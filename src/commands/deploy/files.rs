@@ -54,7 +54,10 @@ pub fn write(dir: &Path, issued: &Issued, mode: u32) -> Result<Written> {
             out.missing.push((FULLCHAIN, no_chain.to_string()));
         }
     }
-    plan.push((P7B, issued.p7b()));
+    match issued.p7b() {
+        Ok(p7b) => plan.push((P7B, p7b)),
+        Err(e) => out.missing.push((P7B, e)),
+    }
     for (name, _) in &plan {
         let path = dir.join(name);
         if path.symlink_metadata().is_ok() {

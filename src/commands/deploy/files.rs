@@ -94,3 +94,24 @@ pub fn write_error(path: &Path, e: &std::io::Error) -> ModuleError {
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_certificate_that_is_not_der_writes_no_p7b_and_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let issued = Issued {
+            shape: Shape::Pem,
+            leaf: b"junk".to_vec(),
+            chain: Vec::new(),
+            p7b: None,
+        };
+        let w = write(dir.path(), &issued, 0o600).unwrap();
+        assert!(w.path(LEAF).is_some());
+        assert!(w.path(P7B).is_none() && !dir.path().join(P7B).exists());
+        let why = &w.missing.iter().find(|(n, _)| *n == P7B).unwrap().1;
+        assert!(why.contains("PKCS#7"), "{why}");
+    }
+}

@@ -453,6 +453,10 @@ mod tests {
         let ours = certs_only_p7b(&[a.clone(), b.clone()]).unwrap();
         assert_eq!(ours, openssl);
         assert_eq!(p7b_certs(&ours).unwrap(), vec![a, b]);
+        // Every truncation is an error, never a panic.
+        for cut in 0..ours.len() {
+            assert!(p7b_certs(&ours[..cut]).is_err(), "{cut}");
+        }
     }
 
     #[test]

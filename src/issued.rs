@@ -221,10 +221,8 @@ fn order(mut certs: Vec<Vec<u8>>) -> Result<(Vec<u8>, Vec<Vec<u8>>), String> {
     if certs.is_empty() {
         return Err("no certificate in the ZIP".into());
     }
-    let names: Vec<Option<(Vec<u8>, Vec<u8>)>> = certs
-        .iter()
-        .map(|d| x509::issuer_subject(d).map(|(i, s)| (i.to_vec(), s.to_vec())))
-        .collect();
+    let names: Vec<Option<(Vec<u8>, Vec<u8>)>> =
+        certs.iter().map(|d| x509::issuer_subject(d)).collect();
     if names.iter().any(Option::is_none) {
         return Err("a certificate in the ZIP is not DER X.509".into());
     }

@@ -52,7 +52,8 @@ bench:
 # MariaDB; prints doubles, lost, stuck, manual and admin counts per profile,
 # and first the meeting trials (BILLmanager's renewal and the module's own
 # automatic renewal or reissue on one item), with paid terms shortened or
-# doubled (docs/money-safety.md).
+# doubled, and trials whose ledger does not show one posted row per paid call
+# (docs/money-safety.md).
 MONEY_TRIALS ?= 1000
 MONEY_PROFILES ?= default,bm6-gcore,bm6-zomro
 # The meeting trials' count (default MONEY_TRIALS; 0 leaves them out).

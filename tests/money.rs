@@ -1530,7 +1530,7 @@ fn money_trials_report() {
         })
         .collect();
     println!(
-        "{:<12} {:<9} {:<13} {:>7} {:>7} {:>8} {:>5} {:>6} {:>7} {:>6} {:>6}",
+        "{:<12} {:<9} {:<13} {:>7} {:>7} {:>8} {:>5} {:>6} {:>7} {:>6} {:>6} {:>7}",
         "profile",
         "command",
         "trials",
@@ -1541,11 +1541,12 @@ fn money_trials_report() {
         "stuck",
         "manual",
         "admin",
-        "terms"
+        "terms",
+        "ledger"
     );
     let line = |profile: &str, command: &str, what: &str, t: Tally, started: Instant| {
         format!(
-            "{:<12} {:<9} {:<13} {:>7} {:>7} {:>8} {:>5} {:>6} {:>7} {:>6} {:>6}   ({:.0}s)",
+            "{:<12} {:<9} {:<13} {:>7} {:>7} {:>8} {:>5} {:>6} {:>7} {:>6} {:>6} {:>7}   ({:.0}s)",
             profile,
             command,
             what,
@@ -1557,6 +1558,7 @@ fn money_trials_report() {
             t.manual,
             t.admin,
             t.shortened + t.doubled_terms,
+            t.ledger,
             started.elapsed().as_secs_f64()
         )
     };

@@ -299,6 +299,12 @@ impl Mgrctl {
         .map(drop)
     }
 
+    /// Send a call built as owned `(name, value)` pairs (the problem calls).
+    pub fn call_pairs(&self, func: &str, params: &[(&'static str, String)]) -> Result<()> {
+        let args: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.call(func, &args).map(drop)
+    }
+
     /// Stop automatic reruns of the running operation.
     pub fn runningoperation_setmanual(&self, ro: u64) -> Result<()> {
         let id = ro.to_string();
@@ -556,6 +562,44 @@ fn error_of(doc: &Node) -> Option<String> {
         text.push_str(msg);
     }
     Some(crate::quote::shorten(&redact(&text), ERROR_TEXT_MAX))
+}
+
+/// A call as a function name and owned `(name, value)` pairs.
+pub type PairCall = (&'static str, Vec<(&'static str, String)>);
+
+/// One admin problem in BILLmanager's problem list: `problems.register
+/// name id <extra param_*> param_errormsg level=error sok=ok`, the shape
+/// confirmed for connection problems (module-protocol.md §10.3, §11.3 item
+/// 4, L-MOD); every problem the module raises (credential, charges, deploy)
+/// is built here, so the guess lives in one place.
+pub fn problem_register_call(
+    name: &str,
+    id: u64,
+    extra: Vec<(&'static str, String)>,
+    errormsg: String,
+) -> PairCall {
+    let mut params = vec![("name", name.to_string()), ("id", id.to_string())];
+    params.extend(extra);
+    params.extend([
+        ("param_errormsg", errormsg),
+        ("level", "error".to_string()),
+        ("sok", "ok".to_string()),
+    ]);
+    ("problems.register", params)
+}
+
+/// Taking a problem back. OUR GUESS, kept here only: no source shows it;
+/// `problems.delete` with the same name and id is assumed (BILLmanager's
+/// lists delete with `<list>.delete`).
+pub fn problem_delete_call(name: &str, id: u64) -> PairCall {
+    (
+        "problems.delete",
+        vec![
+            ("name", name.to_string()),
+            ("id", id.to_string()),
+            ("sok", "ok".to_string()),
+        ],
+    )
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@
 
 use rust_decimal::Decimal;
 
+use crate::billing::mgrctl::{problem_register_call, PairCall};
 use crate::billing::Mgrctl;
 use crate::books::charges::{self, Check, PricePoint, Topups, Verdict};
 use crate::books::readings::{self, Reading, Source};
@@ -37,20 +38,17 @@ use crate::upstream::{wire, Account, Client, Payment};
 /// (`id` = the module), replaced by the next mismatch.
 pub const PROBLEM_NAME: &str = "pmsslreseller_charges";
 
-/// The `problems.register` call of a charge mismatch of `module`.
-pub fn problem_call(module: &ModuleRef, text: &str) -> (&'static str, Vec<(&'static str, String)>) {
-    let id = module.id.to_string();
-    (
-        "problems.register",
+/// The `problems.register` call of a charge mismatch of `module`
+/// (billing/mgrctl.rs `problem_register_call`).
+pub fn problem_call(module: &ModuleRef, text: &str) -> PairCall {
+    problem_register_call(
+        PROBLEM_NAME,
+        module.id,
         vec![
-            ("name", PROBLEM_NAME.into()),
-            ("id", id.clone()),
             ("param_pm_name", module.name.clone()),
-            ("param_pm_id", id),
-            ("param_errormsg", crate::quote::shorten(text, 1500)),
-            ("level", "error".into()),
-            ("sok", "ok".into()),
+            ("param_pm_id", module.id.to_string()),
         ],
+        crate::quote::shorten(text, 1500),
     )
 }
 
@@ -273,8 +271,7 @@ fn raise_open(books: &mut Books, mgrctl: &Mgrctl, module: &ModuleRef) -> Result<
         last.text, module.id
     );
     let (func, params) = problem_call(module, &text);
-    let args: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    match mgrctl.call(func, &args) {
+    match mgrctl.call_pairs(func, &params) {
         Ok(_) => {
             log::error!(
                 "charge problem registered for processing module {}: {text}",

@@ -16,6 +16,7 @@ use std::sync::{Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
+use crate::billing::mgrctl::{problem_delete_call, problem_register_call, PairCall};
 use crate::billing::{Mgrctl, ModuleSettings};
 use crate::commands::lifecycle::intent::{digest, now_unix, unix_text};
 use crate::config::Config;
@@ -28,41 +29,27 @@ use crate::upstream::{AuthOutcome, Endpoint};
 /// are not.
 pub const RUNS_BEFORE_PROBLEM: u32 = 2;
 
-/// The problem register calls (module-protocol.md §10.3 and §11.3 item 4,
-/// L-MOD: connection-class errors register `problems.register
-/// name=processingmodule_connect id param_pm_name param_pm_id param_errormsg
-/// sok=ok level=error`). OUR GUESS, kept here only: how a problem is taken
-/// back — no source shows it; `problems.delete` with the same name and id is
-/// assumed (BILLmanager's lists delete with `<list>.delete`). A failed clear
-/// is logged with what to do by hand.
-pub fn problem_call(
-    raise: bool,
-    module: &ModuleRef,
-    text: &str,
-) -> (&'static str, Vec<(&'static str, String)>) {
-    let id = module.id.to_string();
+/// The problem name BILLmanager documents for connection-class errors
+/// (module-protocol.md §10.3 and §11.3 item 4, L-MOD).
+const PROBLEM_NAME: &str = "processingmodule_connect";
+
+/// The register or clear call of the credential problem of `module`
+/// (billing/mgrctl.rs `problem_register_call`, `problem_delete_call`: the
+/// shape and the guess about clearing). A failed clear is logged with what
+/// to do by hand.
+pub fn problem_call(raise: bool, module: &ModuleRef, text: &str) -> PairCall {
     if raise {
-        (
-            "problems.register",
+        problem_register_call(
+            PROBLEM_NAME,
+            module.id,
             vec![
-                ("name", "processingmodule_connect".into()),
-                ("id", id.clone()),
                 ("param_pm_name", module.name.clone()),
-                ("param_pm_id", id),
-                ("param_errormsg", text.to_string()),
-                ("level", "error".into()),
-                ("sok", "ok".into()),
+                ("param_pm_id", module.id.to_string()),
             ],
+            text.to_string(),
         )
     } else {
-        (
-            "problems.delete",
-            vec![
-                ("name", "processingmodule_connect".into()),
-                ("id", id),
-                ("sok", "ok".into()),
-            ],
-        )
+        problem_delete_call(PROBLEM_NAME, module.id)
     }
 }
 
@@ -215,8 +202,7 @@ fn save(path: &std::path::Path, state: &State) -> Result<()> {
 /// Raise or clear the problem of one module through mgrctl.
 fn send(mgrctl: &Mgrctl, raise: bool, module: &ModuleRef, text: &str) -> Result<()> {
     let (func, params) = problem_call(raise, module, text);
-    let args: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    mgrctl.call(func, &args).map(drop)
+    mgrctl.call_pairs(func, &params)
 }
 
 /// Record one outcome for the account; raise or clear the problem.

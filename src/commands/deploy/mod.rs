@@ -38,6 +38,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::billing::mgrctl::{problem_delete_call, problem_register_call, PairCall};
 use crate::billing::{CryptKey, Db, Mgrctl};
 use crate::commands::Ctx;
 use crate::config::{Config, FormLanguage};
@@ -431,8 +432,7 @@ fn give_up(
              pmsslreseller deploy --item {item}"
         );
         let (func, params) = problem_call(item, &message);
-        let args: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        match mgrctl.call(func, &args) {
+        match mgrctl.call_pairs(func, &params) {
             Ok(_) => marker.problem = true,
             Err(e) => log::error!("item {item}: the deploy problem could not be registered: {e}"),
         }
@@ -443,37 +443,28 @@ fn give_up(
     Ok(())
 }
 
-/// The admin problem of a hook given up: `problems.register` as for a
-/// connection problem (module-protocol.md §10.3, §11.3 item 4), under a name
-/// of our own. The parameter names beyond `name id level sok` and
-/// `param_*` are not documented; like the credential problem
-/// (credential_health.rs `problem_call`) this is our reading.
-pub fn problem_call(item: u64, text: &str) -> (&'static str, Vec<(&'static str, String)>) {
-    (
-        "problems.register",
-        vec![
-            ("name", "pmsslreseller_deploy".into()),
-            ("id", item.to_string()),
-            ("param_item", item.to_string()),
-            ("param_errormsg", text.to_string()),
-            ("level", "error".into()),
-            ("sok", "ok".into()),
-        ],
+/// The problem's name in BILLmanager's problem list: ours (only
+/// `processingmodule_connect` is documented, module-protocol.md §10.3).
+const PROBLEM_NAME: &str = "pmsslreseller_deploy";
+
+/// The admin problem of a hook given up, one per service
+/// (billing/mgrctl.rs `problem_register_call`; `param_item` is our name).
+pub fn problem_call(item: u64, text: &str) -> PairCall {
+    problem_register_call(
+        PROBLEM_NAME,
+        item,
+        vec![("param_item", item.to_string())],
+        text.to_string(),
     )
 }
 
 /// A deployment that works again takes its problem back: `problems.delete`
-/// with the problem's name and id, the same guess as for the credential
-/// problem (credential_health.rs `problem_call`). A failed delete is logged
+/// with the problem's name and id (billing/mgrctl.rs
+/// `problem_delete_call`). A failed delete is logged
 /// with what to do by hand.
 fn take_back_problem(mgrctl: &Mgrctl, item: u64, path: &Path, marker: &mut Marker) {
-    let id = item.to_string();
-    let args = [
-        ("name", "pmsslreseller_deploy"),
-        ("id", id.as_str()),
-        ("sok", "ok"),
-    ];
-    match mgrctl.call("problems.delete", &args) {
+    let (func, params) = problem_delete_call(PROBLEM_NAME, item);
+    match mgrctl.call_pairs(func, &params) {
         Ok(_) => {
             marker.problem = false;
             if let Err(e) = write_marker(path, marker) {

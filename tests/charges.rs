@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use pmsslreseller::books::ledger::{self, Kind, Owner, State};
 use pmsslreseller::books::Books;
-use support::billing::{certificate_params, run_module, TestDb, TestMgr};
+use support::billing::{certificate_params, run_module, run_operation, TestDb, TestMgr};
 use support::sim::SimUpstream;
 use support::world::{Base, WorldBuilder};
 
@@ -75,20 +75,7 @@ impl World {
     fn open_and_post(&self) -> String {
         let ro = self.db.create_running_operation(self.item, "open");
         self.db.bump_trycount(ro);
-        let item = self.item.to_string();
-        let ro_text = ro.to_string();
-        let (code, out, _) = run_module(
-            &self.mgr,
-            &[
-                "--command",
-                "open",
-                "--item",
-                &item,
-                "--runningoperation",
-                &ro_text,
-            ],
-            None,
-        );
+        let (code, out, _) = run_operation(&self.mgr, "open", self.item, ro, &[]);
         assert_eq!(code, 0, "open: {out}\n{}", self.mgr.module_log());
         let upstream: u64 = self
             .db

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use chrono::{Days, NaiveDate};
 use mysql::prelude::Queryable;
 
-use support::billing::{certificate_params, run_module_env, TestDb, TestMgr};
+use support::billing::{certificate_params, run_module_env, run_operation, TestDb, TestMgr};
 use support::sim::SimUpstream;
 use support::world::{Base, WorldBuilder};
 
@@ -105,18 +105,13 @@ impl World {
     fn open(&self) {
         let ro = self.db.create_running_operation(self.item, "open");
         self.db.bump_trycount(ro);
-        let item = self.item.to_string();
-        let ro = ro.to_string();
-        let (code, out, _) = self.module(
-            &[
-                "--command",
-                "open",
-                "--item",
-                &item,
-                "--runningoperation",
-                &ro,
-            ],
-            d(START),
+        let now = format!("{}T10:00:00Z", d(START));
+        let (code, out, _) = run_operation(
+            &self.mgr,
+            "open",
+            self.item,
+            ro,
+            &[("PMSSLRESELLER_TEST_NOW", &now)],
         );
         assert_eq!(code, 0, "open: {out}\n{}", self.mgr.module_log());
         assert!(

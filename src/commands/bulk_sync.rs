@@ -401,12 +401,31 @@ fn open_workers(db: &Db, concurrency: u32, work: usize) -> Vec<Result<Db>> {
     out
 }
 
+/// The error came from this process's own database connection (not from a
+/// `mgrctl` call, whose connection is its own).
+fn on_database(e: &ModuleError) -> bool {
+    e.object.as_deref() == Some("database")
+}
+
+/// Open a new connection when the server dropped this one; `Ok(true)` when
+/// it did (logged), `Ok(false)` when the old one still answers.
+fn renewed_if_dropped(d: &mut Db) -> Result<bool> {
+    if d.alive() {
+        return Ok(false);
+    }
+    d.reconnect()?;
+    log::warn!("sync: a database connection was dropped; working on with a new one");
+    Ok(true)
+}
+
 /// Run every item of `work` on the workers (each with its own database
 /// connection; the upstream client, crypt key and module settings shared),
 /// handing each finished item to `done` on this thread in completion order.
 ///
 /// A worker whose connection the server dropped (a restart, a `KILL`, a
-/// proxy's idle timeout) opens a new one before its next item; one that
+/// proxy's idle timeout) opens a new one and looks again at the item that
+/// found it dead (a drop can come after the check made before the item:
+/// that item must not fail for a cause already repaired); one that
 /// cannot (or never had one) reports that error for the item it took and
 /// stops, leaving the rest to the workers that still can: a dead worker
 /// taking items only to fail each at once would turn the rest of the round
@@ -436,13 +455,8 @@ fn run_pool(
                     let Some(w) = work.get(i) else { break };
                     let ready = match &mut db {
                         Ok(d) => {
-                            if check && !d.alive() {
-                                d.reconnect().map(|()| {
-                                    log::warn!(
-                                        "sync: a database connection was dropped; working on with a new one"
-                                    );
-                                    d
-                                })
+                            if check {
+                                renewed_if_dropped(d).map(|_| d)
                             } else {
                                 Ok(d)
                             }
@@ -451,7 +465,20 @@ fn run_pool(
                     };
                     let (started, upstream_id, outcome, stop) = match ready {
                         Ok(d) => {
-                            let (started, id, outcome) = look_guarded(ctx, mgrctl, d, shared, w, dry_run);
+                            let (mut started, mut id, mut outcome) =
+                                look_guarded(ctx, mgrctl, d, shared, w, dry_run);
+                            // The kill that dropped this connection may come
+                            // after the check above: the item that found it
+                            // dead is looked at again on a new one (a look is
+                            // a rerun like the next round's) instead of
+                            // failing for a cause that was already repaired.
+                            if outcome.as_ref().is_err_and(on_database)
+                                && matches!(renewed_if_dropped(d), Ok(true))
+                            {
+                                let again = look_guarded(ctx, mgrctl, d, shared, w, dry_run);
+                                started |= again.0;
+                                (id, outcome) = (again.1, again.2);
+                            }
                             (started, id, outcome, false)
                         }
                         // No connection: this item fails with why, and the

@@ -278,6 +278,48 @@ fn backfill_gives_older_services_one_estimated_row_once() {
     assert_eq!(rows(&w, item).len() + rows(&w, imported).len(), 2);
 }
 
+/// A multi-domain service older than the ledger: its estimated row counts
+/// the SAN slots the order paid for, as the live rows do, instead of the
+/// base price alone (which made every such service look like a margin
+/// the reseller never had).
+#[test]
+fn a_backfilled_multi_domain_order_counts_its_san_slots() {
+    // Multi-domain plan of the simulator's catalog: 45.00 EUR for 12 months,
+    // 12.50 EUR per SAN (sim/fixtures/catalog.xml).
+    const MULTI: u64 = 3040;
+    let w = WorldBuilder::new()
+        .account(USER, PASSWORD, "1000.00")
+        .config(CONFIG)
+        .tariffs(&[MULTI])
+        .item(12, &certificate_params())
+        .build();
+    let m = w.module().to_string();
+    let (code, out, err) = run_module(&w.mgr, &["catalog", "refresh", "--module", &m], None);
+    assert_eq!(code, 0, "catalog refresh: {out}{err}");
+    let item = w.item();
+    let ro = w.db.create_running_operation(item, "open");
+    let (code, out) = run(&w, "open", item, ro);
+    assert_eq!(code, 0, "{out}");
+    let paid = w.up.certificate(upstream_id(&w, item)).expect("ordered")["paid"].clone();
+    let paid: Decimal = match paid {
+        serde_json::Value::String(s) => s.parse().unwrap(),
+        v => v.to_string().parse().unwrap(),
+    };
+    assert_eq!(paid, d("70"), "45 + 2 SANs at 12.50");
+    std::fs::remove_file(books_path(&w)).unwrap();
+    for wal in ["books.sqlite-wal", "books.sqlite-shm"] {
+        let _ = std::fs::remove_file(w.mgr.path().join("var/pmsslreseller").join(wal));
+    }
+
+    let (code, out, err) = run_module(&w.mgr, &["books", "backfill", "--module", &m], None);
+    assert_eq!(code, 0, "{out}{err}");
+    let r = rows(&w, item);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].estimated);
+    assert_eq!(r[0].cost, Some(paid), "{r:?}");
+    assert_eq!(r[0].cost_source, CostSource::Estimated);
+}
+
 /// An order the upstream left unpaid in its cart, then closed by the
 /// customer: nothing was paid, so its row fails (it stayed pending before).
 #[test]

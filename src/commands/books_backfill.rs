@@ -17,9 +17,10 @@ use crate::catalog::{cache, upstream_tariff_id};
 use crate::config::Config;
 use crate::paths::MgrRoot;
 use crate::protocol::error::{ErrorKind, ModuleError, Result};
-use crate::vocab::item_params::{IMPORTED_PARAM, UPSTREAM_ID_PARAM};
+use crate::vocab::item_params::{ALTNAME_PARAM, CN_PARAM, IMPORTED_PARAM, UPSTREAM_ID_PARAM};
 use crate::vocab::{ItemStatus, OrderPeriod};
 
+use super::lifecycle::books::{expected_cost, sans_charged};
 use super::module::open_module;
 
 /// The note of an import row.
@@ -27,7 +28,7 @@ pub const IMPORT_NOTE: &str =
     "imported: bought upstream before the module linked it; it paid nothing";
 /// The note of an estimated row.
 pub const ESTIMATED_NOTE: &str =
-    "estimated: the service is older than the ledger; cost from the cached catalog now, sell from item.cost";
+    "estimated: the service is older than the ledger; cost from the cached catalog now (SAN slots included), sell from item.cost";
 
 /// The local currency of sell prices: `[pricing] currency`, else the
 /// upstream's (the same guess as `price_watch::local_prices`).
@@ -109,8 +110,11 @@ fn books_error(e: BooksError) -> ModuleError {
 pub fn backfill(root: &MgrRoot, config: &Config, module: u64) -> Result<Backfilled> {
     let mut m = open_module(root, config, module)?;
     let items = m.db.module_items(module)?;
-    let params =
-        m.db.module_item_params(module, &[UPSTREAM_ID_PARAM, IMPORTED_PARAM], &m.key)?;
+    let params = m.db.module_item_params(
+        module,
+        &[UPSTREAM_ID_PARAM, IMPORTED_PARAM, CN_PARAM, ALTNAME_PARAM],
+        &m.key,
+    )?;
     let catalog = cache::load(root, module)?;
     let mut books = Books::open(root).map_err(books_error)?;
     let mut out = Backfilled::default();
@@ -177,6 +181,14 @@ pub fn backfill(root: &MgrRoot, config: &Config, module: u64) -> Result<Backfill
                 .ok(),
             _ => None,
         };
+        // SAN slots as the live rows count them: the order paid for them too.
+        let sans = sans_charged(
+            p.get(CN_PARAM).map_or("", String::as_str),
+            p.get(ALTNAME_PARAM).map_or("", String::as_str),
+        );
+        let cost = terms
+            .as_ref()
+            .and_then(|t| expected_cost(t.cost, t.altname_cost, sans));
         let cost_currency = terms
             .as_ref()
             .map(|t| t.currency.trim().to_ascii_uppercase());
@@ -202,9 +214,9 @@ pub fn backfill(root: &MgrRoot, config: &Config, module: u64) -> Result<Backfill
             tariff: tariff.map(|t| t.to_string()),
             local_tariff: Some(row.pricelist),
             period: row.period.code(),
-            cost: terms.as_ref().map(|t| t.cost),
+            cost,
             cost_currency,
-            cost_source: if terms.is_some() {
+            cost_source: if cost.is_some() {
                 CostSource::Estimated
             } else {
                 CostSource::Unknown

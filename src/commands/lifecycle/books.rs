@@ -276,24 +276,42 @@ fn write_row(
     Ok(())
 }
 
-/// The SANs the upstream charges for on this item: the names of its
-/// `altname` param other than the CN, each once. UNCONFIRMED
-/// (upstream-api.md SIM-10): each SAN is charged at the add-on's price for
-/// the period (catalog `AltnameAddon::period_cost`).
+/// The SANs the upstream charges for on this item (its `cn` and `altname`
+/// params).
 fn san_count(job: &Job) -> u64 {
-    let cn = job
-        .param(CN_PARAM)
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    let names: std::collections::BTreeSet<String> = job
-        .param(ALTNAME_PARAM)
-        .unwrap_or_default()
+    sans_charged(
+        job.param(CN_PARAM).unwrap_or_default(),
+        job.param(ALTNAME_PARAM).unwrap_or_default(),
+    )
+}
+
+/// The SANs the upstream charges for: the names of an `altname` param other
+/// than the CN, each once. UNCONFIRMED (upstream-api.md SIM-10): each SAN is
+/// charged at the add-on's price for the period (catalog
+/// `AltnameAddon::period_cost`).
+pub fn sans_charged(cn: &str, altname: &str) -> u64 {
+    let cn = cn.trim().to_ascii_lowercase();
+    let names: std::collections::BTreeSet<String> = altname
         .split(|c: char| c.is_whitespace() || c == ',')
         .map(|n| n.trim().to_ascii_lowercase())
         .filter(|n| !n.is_empty() && *n != cn)
         .collect();
     names.len() as u64
+}
+
+/// The expected upstream cost of a period with `sans` SAN slots: the base
+/// price plus each slot at the add-on's price. Without a SAN price for the
+/// period the cost is not known (a base price alone would show a false
+/// overcharge later); an absurd catalog price is an unknown cost, not a
+/// panic.
+pub fn expected_cost(base: Decimal, altname_each: Option<Decimal>, sans: u64) -> Option<Decimal> {
+    match (sans, altname_each) {
+        (0, _) => Some(base),
+        (n, Some(each)) => each
+            .checked_mul(Decimal::from(n))
+            .and_then(|slots| base.checked_add(slots)),
+        (_, None) => None,
+    }
 }
 
 /// A new row: the expected upstream cost from the cached catalog now, the
@@ -325,16 +343,7 @@ fn new_entry(
     let sans = san_count(job);
     let (mut cost, mut cost_source, cost_currency) = match &terms {
         Some(t) => (
-            // Without a SAN price for the period the cost is not known: a
-            // base price alone would show a false overcharge later.
-            match (sans, t.altname_cost) {
-                (0, _) => Some(t.cost),
-                // Checked: an absurd catalog price is an unknown cost, not a panic.
-                (n, Some(each)) => each
-                    .checked_mul(Decimal::from(n))
-                    .and_then(|sans| t.cost.checked_add(sans)),
-                (_, None) => None,
-            },
+            expected_cost(t.cost, t.altname_cost, sans),
             CostSource::Catalog,
             Some(t.currency.trim().to_ascii_uppercase()),
         ),

@@ -408,6 +408,25 @@ fn an_item_relinked_during_the_run_is_synced_from_its_new_upstream_id() {
     assert!(w.db.certificate_crt(last).is_some());
 }
 
+/// `KILL` the database connections `ids` over `conn`, then the sync's
+/// output once it has finished.
+fn kill_and_wait(
+    mut conn: std::cell::RefMut<'_, mysql::Conn>,
+    ids: &[u64],
+    child: std::process::Child,
+) -> String {
+    for id in ids {
+        let _ = conn.query_drop(format!("KILL {id}"));
+    }
+    drop(conn);
+    let out = child.wait_with_output().unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 /// A worker whose database connection drops mid-run (a MariaDB restart, a
 /// `KILL`, a proxy's idle timeout) opens a new one: it must not go on
 /// taking items only to fail each at once, which turned the rest of a
@@ -440,16 +459,7 @@ fn a_dropped_database_connection_costs_at_most_the_items_in_flight() {
         )
         .unwrap();
     assert!(!theirs.is_empty(), "no connection of the sync found");
-    for id in theirs {
-        let _ = conn.query_drop(format!("KILL {id}"));
-    }
-    drop(conn);
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = kill_and_wait(conn, &theirs, child);
     let errors: usize = text
         .split(" errors")
         .next()
@@ -511,16 +521,7 @@ fn a_connection_dropped_under_a_worker_costs_no_item() {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
-    for id in idle {
-        let _ = conn.query_drop(format!("KILL {id}"));
-    }
-    drop(conn);
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = kill_and_wait(conn, &idle, child);
     assert!(
         text.contains(" 0 errors"),
         "an item failed for a connection already replaced: {text}\n{}",

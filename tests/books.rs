@@ -355,14 +355,13 @@ fn a_locked_books_file_holds_an_order_up_briefly_and_the_next_run_writes_the_row
     let lock = rusqlite::Connection::open(books_path(&w)).unwrap();
     lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
     let ro = w.db.create_running_operation(item, "open");
-    let started = std::time::Instant::now();
     let (code, out) = run(&w, "open", item, ro);
-    let took = started.elapsed();
     assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
-    assert!(
-        took < std::time::Duration::from_secs(6),
-        "held up {took:?} by the locked books"
-    );
+    // One busy timeout waited out; every later write of the run is left to
+    // the next run instead of waiting again (counted in the log, not timed).
+    let log = w.mgr.module_log();
+    assert_eq!(log.matches("database is locked").count(), 1, "{log}");
+    assert!(log.contains("not tried: it failed less than"), "{log}");
     assert_eq!(paid_calls(&w, "certificate.order.param"), 1);
     lock.execute_batch("ROLLBACK").unwrap();
     drop(lock);

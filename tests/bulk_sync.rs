@@ -329,6 +329,8 @@ fn concurrency_bounds_the_reads_in_flight() {
     let (code, out, err) = w.sync();
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains(&format!("{ITEMS} read upstream")), "{out}");
+    // The simulator counts a request just after writing its answer.
+    w.up.wait_idle();
     let stats = w.up.stats();
     assert_eq!(stats.funcs["certificate.edit"].count, ITEMS as u64);
     assert!(
@@ -496,7 +498,9 @@ fn a_connection_dropped_under_a_worker_costs_no_item() {
     w.up.fault(
         &SimFault::new("certificate.edit", "delay")
             .count(2)
-            .delay_ms(3000),
+            // Long enough that the kill lands while both still wait, even
+            // when this test thread is slow to send it.
+            .delay_ms(8000),
     );
     let child = w.spawn_sync(Stdio::piped);
     let mut conn = w.db.conn();

@@ -209,6 +209,45 @@ fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// The process group a run recorded in the item's deploy marker for the
+/// hook it started (`var/pmsslreseller/deploy/item-N/<generation>.json`).
+fn wait_for_hook_group(w: &World) -> i32 {
+    let dir = w
+        .mgr
+        .path()
+        .join(format!("var/pmsslreseller/deploy/item-{}", w.item));
+    let mut group = None;
+    wait_for("the hook's process group in its marker", || {
+        group = std::fs::read_dir(&dir).ok().and_then(|entries| {
+            entries.flatten().find_map(|e| {
+                let text = std::fs::read_to_string(e.path()).ok()?;
+                let marker: serde_json::Value = serde_json::from_str(&text).ok()?;
+                marker["pgid"].as_i64().map(|g| g as i32)
+            })
+        });
+        group.is_some()
+    });
+    group.unwrap()
+}
+
+/// No member of process group `group` runs any more (zombies nobody reaps
+/// in this container count as gone).
+fn group_gone(group: i32) -> bool {
+    !std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read_to_string(e.path().join("stat"))
+            .ok()
+            .and_then(|stat| {
+                let rest = stat.get(stat.rfind(')')? + 2..)?.to_string();
+                let mut fields = rest.split_whitespace();
+                let state = fields.next()?.to_string();
+                let _ppid = fields.next()?;
+                let pgrp: i32 = fields.next()?.parse().ok()?;
+                Some(pgrp == group && state != "Z")
+            })
+            .unwrap_or(false)
+    })
+}
+
 #[test]
 fn every_shape_is_saved_as_given_once_and_written_out_as_files() {
     for (shape, files, crt_type) in [
@@ -481,11 +520,21 @@ fn a_hook_past_its_timeout_is_killed_with_its_whole_group() {
 fn a_run_killed_mid_hook_leaves_it_running_once_and_the_rerun_finishes() {
     let w = World::new(&[]);
     let count = w.file("count.txt");
-    let hook = w.hook(&format!("echo run >> {}\nsleep 2", count.display()));
+    // The hook runs until the test lets it end (at most a minute), so the
+    // rerun meets it running however slow the machine is.
+    let gate = w.file("gate");
+    std::fs::write(&gate, "").unwrap();
+    let hook = w.hook(&format!(
+        "echo run >> {count}\nn=0\nwhile [ -e {gate} ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done",
+        count = count.display(),
+        gate = gate.display()
+    ));
     w.deploy_config(&format!("command = \"{hook}\"\nmax_attempts = 3\n"));
     w.open();
     let mut child = spawn_sync_item(&w);
     wait_for("the hook to start", || w.lines("count.txt") == 1);
+    // The run records the hook's process group just after starting it.
+    let group = wait_for_hook_group(&w);
     child.kill().unwrap();
     child.wait().unwrap();
     // The orphaned hook still runs: a rerun does not start another.
@@ -496,7 +545,8 @@ fn a_run_killed_mid_hook_leaves_it_running_once_and_the_rerun_finishes() {
         .module_log()
         .contains("is still running; not started again"));
     // Once it is gone, its outcome is unknown: tried again, once.
-    std::thread::sleep(Duration::from_millis(2500));
+    std::fs::remove_file(&gate).unwrap();
+    wait_for("the orphaned hook to end", || group_gone(group));
     w.sync_item();
     assert_eq!(w.lines("count.txt"), 2);
     assert!(w.param("pmss_deploy").unwrap().starts_with("deployed on"));
@@ -690,9 +740,12 @@ fn a_killed_last_attempt_leaves_no_private_key_behind() {
     let w = World::new(&[]);
     let (_, key) = rcgen_key();
     let keypath = w.file("keypath.txt");
+    let gate = w.file("gate");
+    std::fs::write(&gate, "").unwrap();
     let hook = w.hook(&format!(
-        "echo \"$PMSS_KEY\" > {path}\nsleep 2",
-        path = keypath.display()
+        "echo \"$PMSS_KEY\" > {path}\nn=0\nwhile [ -e {gate} ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done",
+        path = keypath.display(),
+        gate = gate.display()
     ));
     w.deploy_config(&format!(
         "command = \"{hook}\"\ninclude_key = true\nmax_attempts = 1\n"
@@ -708,12 +761,14 @@ fn a_killed_last_attempt_leaves_no_private_key_behind() {
     wait_for("the hook to start", || {
         std::fs::read_to_string(&keypath).is_ok_and(|t| t.trim().ends_with("key.pem"))
     });
+    let group = wait_for_hook_group(&w);
     child.kill().unwrap();
     child.wait().unwrap();
     let path = std::fs::read_to_string(&keypath).unwrap();
     let path = Path::new(path.trim());
     assert!(path.exists(), "the hook's key file while it runs");
-    std::thread::sleep(Duration::from_millis(2500));
+    std::fs::remove_file(&gate).unwrap();
+    wait_for("the orphaned hook to end", || group_gone(group));
     w.sync_item();
     assert!(
         w.param("pmss_deploy").is_some_and(|p| p.contains("1")),

@@ -451,7 +451,9 @@ fn faults_and_config_changes_apply_per_call() {
 fn an_idle_core_stops_by_itself_and_the_next_call_starts_another() {
     let db = TestDb::create();
     let mgr = TestMgr::with_core(&db);
-    mgr.write_conf("localhost", "root", "", &mysql_socket(), &["CoreIdle 1"]);
+    // Idle for 3 s: long enough for this thread to read the pid and socket
+    // of the running core on a loaded machine.
+    mgr.write_conf("localhost", "root", "", &mysql_socket(), &["CoreIdle 3"]);
     ok(mgr.path(), "paramlist", &[]);
     let pid = mgr.core_pid().unwrap();
     let socket = mgr.path().join("var/run/billmgr-sim-core.sock");

@@ -161,6 +161,8 @@ fn seeding_moving_in_bulk_and_the_simulators_own_cost() {
     for _ in 0..3 {
         call(&sim, &client, &[("func", "whoami")]).unwrap();
     }
+    // A request is counted just after its answer is written.
+    sim.wait_idle();
     let stats = sim.stats();
     assert_eq!(stats.requests, 3);
     assert_eq!(stats.funcs["whoami"].count, 3);

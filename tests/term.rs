@@ -207,6 +207,10 @@ impl World {
     /// Reruns of `sync_item`, an hour apart on the test clock (past the
     /// settle window), until the saved certificate ends after `cert_end`.
     fn sync_item_until_replaced(&self, day: NaiveDate, cert_end: NaiveDate) {
+        // A call an earlier run gave up on (its 1 s timeout on a loaded
+        // machine) is applied first: the reruns' clock is past the settle
+        // window at once.
+        self.up.wait_idle();
         for hour in 11..=16 {
             let later = format!("{day}T{hour:02}:00:00Z");
             let status = spawn_sync_item(self, &later).wait().unwrap();
@@ -615,6 +619,9 @@ fn an_automatic_reissue_killed_at_any_point_is_sent_once() {
         std::thread::sleep(Duration::from_millis(run_ms * 6 / 5 * trial / (trials - 1)));
         let _ = child.kill();
         let _ = child.wait();
+        // A reissue the killed run sent is applied before the reruns look
+        // (their clock is past the settle window at once).
+        w.up.wait_idle();
         for rerun in 1..=6u64 {
             let later = format!("{day}T{:02}:00:00Z", 10 + rerun);
             let status = spawn_sync_item(&w, &later).wait().unwrap();
@@ -644,8 +651,10 @@ fn a_lost_reissue_answer_is_not_sent_again_while_the_upstream_may_still_apply_it
     let item = w.item.to_string();
     let sync_item = ["--command", "sync_item", "--item", item.as_str()];
     let (cert_end, day) = w.ten_days_before_cert_end();
-    // The upstream applies the reissue only after the module's 1 s timeout.
-    w.up.fault(&support::sim::SimFault::new("certificate.reissue.step2", "delay").delay_ms(2500));
+    // The upstream applies the reissue only long after the module's 1 s
+    // timeout: the rerun below must find it still unapplied even on a slow
+    // machine.
+    w.up.fault(&support::sim::SimFault::new("certificate.reissue.step2", "delay").delay_ms(8000));
     let (code, out, _) = w.module(&sync_item, day);
     assert_ne!(code, 0, "the answer was lost: {out}");
     let sends = || {
@@ -659,7 +668,7 @@ fn a_lost_reissue_answer_is_not_sent_again_while_the_upstream_may_still_apply_it
     // upstream yet, the settle window has not passed → nothing is sent.
     let (code, out, _) = w.module(&sync_item, day);
     assert_eq!(code, 0, "{out}\n{}", w.mgr.module_log());
-    std::thread::sleep(Duration::from_millis(3000));
+    w.up.wait_idle();
     assert_eq!(sends(), 1, "only the first reissue reached the upstream");
     // Once applied, the next run adopts it and saves the new certificate.
     let (code, out, _) = w.module(&sync_item, day);

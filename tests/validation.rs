@@ -375,7 +375,19 @@ fn send_dv_email_killed_and_rerun_reissues_once() {
         "--emails",
         "webmaster@example.com",
     ]);
-    std::thread::sleep(Duration::from_millis(700));
+    // Killed once the intent is stored and the reissue is at the upstream
+    // (held up there), whatever the machine's load: a fixed pause could
+    // kill it before it sent anything.
+    let until = Instant::now() + Duration::from_secs(30);
+    while !(w.up.stats().api_in_flight > 0
+        && Intent::from_param(w.param("pmss_intent").as_deref())
+            .ok()
+            .flatten()
+            .is_some_and(|i| i.phase == Phase::Sent))
+    {
+        assert!(Instant::now() < until, "the reissue was never sent");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     child.kill().unwrap();
     child.wait().unwrap();
     // The simulator finishes the delayed request after the kill.

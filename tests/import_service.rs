@@ -585,8 +585,9 @@ fn an_order_still_being_settled_is_left_to_its_open() {
         w.db.bump_trycount(ro);
         run_operation(&w.mgr, "open", item, ro, &[])
     };
-    // The order is applied upstream only after the module's 1 s timeout.
-    w.up.fault(&SimFault::new("certificate.order.param", "delay").delay_ms(2500));
+    // The order is applied upstream only well after the module's 3 s
+    // timeout.
+    w.up.fault(&SimFault::new("certificate.order.param", "delay").delay_ms(8000));
     let (code, out, _) = open(ro);
     assert_eq!(code, 1, "the answer was lost: {out}");
     assert_eq!(w.db.item_param(item, "pmss_upstream_id"), None);

@@ -44,10 +44,18 @@ fn paid_by_auto_note(generation: u32) -> String {
     format!("paid upstream by the module's automatic renewal (generation {generation}): cost 0")
 }
 
+/// One movement of upstream money as the books see an intent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Movement {
+    pub kind: Kind,
+    pub owner: Owner,
+    pub state: State,
+}
+
 /// What the books make of `intent`: the movement's kind, owner and state,
 /// or `None` when no money moves (a reissue, a delete). `on_item`: the
 /// upstream id is stored on the item.
-pub fn movement(intent: &Intent, on_item: bool) -> Option<(Kind, Owner, State)> {
+pub fn movement(intent: &Intent, on_item: bool) -> Option<Movement> {
     let owner = if intent.automatic() {
         Owner::Auto
     } else {
@@ -77,7 +85,7 @@ pub fn movement(intent: &Intent, on_item: bool) -> Option<(Kind, Owner, State)> 
         IntentOp::Open => Kind::Order,
         _ => Kind::Renewal,
     };
-    Some((kind, owner, state))
+    Some(Movement { kind, owner, state })
 }
 
 /// Write the row of `intent` just saved. Never fails: a books failure is
@@ -101,17 +109,17 @@ pub fn record_current(job: &mut Job) {
 
 fn write(job: &mut Job, intent: &Intent, late: bool) {
     let on_item = matches!(job.upstream_id(), Ok(Some(_)));
-    let Some((kind, owner, state)) = movement(intent, on_item) else {
+    let Some(m) = movement(intent, on_item) else {
         return;
     };
-    if let Err(e) = try_write(job, intent, kind, owner, state, late) {
+    if let Err(e) = try_write(job, intent, m, late) {
         log::error!(
             "item {}: the ledger row of the {} of generation {} ({}) could not be written: {e}; the operation \
              goes on, and the next run of the item writes the row from its intent",
             job.item_id,
-            kind.as_str(),
+            m.kind.as_str(),
             intent.generation,
-            state.as_str()
+            m.state.as_str()
         );
     }
 }
@@ -197,29 +205,19 @@ pub fn first_free_generation(job: &mut Job) -> Option<u32> {
     }
 }
 
-fn try_write(
-    job: &mut Job,
-    intent: &Intent,
-    kind: Kind,
-    owner: Owner,
-    state: State,
-    late: bool,
-) -> Result<(), BooksError> {
+fn try_write(job: &mut Job, intent: &Intent, m: Movement, late: bool) -> Result<(), BooksError> {
     let root = job.ctx.root.clone();
-    with_books(&root, |books| {
-        write_row(job, books, intent, kind, owner, state, late)
-    })
+    with_books(&root, |books| write_row(job, books, intent, m, late))
 }
 
 fn write_row(
     job: &mut Job,
     books: &mut Books,
     intent: &Intent,
-    kind: Kind,
-    owner: Owner,
-    state: State,
+    m: Movement,
     late: bool,
 ) -> Result<(), BooksError> {
+    let Movement { kind, owner, state } = m;
     let module = job.settings.id;
     let key = ledger::key(module, job.item_id, kind, owner, intent.generation);
     let now = now_unix();
@@ -253,7 +251,7 @@ fn write_row(
             }
         }
     }
-    let mut e = new_entry(job, intent, &key, kind, owner, state, now);
+    let mut e = new_entry(job, intent, &key, m, now);
     e.upstream_id = upstream_id;
     if late {
         // The money moved around the send, not now.
@@ -317,15 +315,8 @@ pub fn expected_cost(base: Decimal, altname_each: Option<Decimal>, sans: u64) ->
 /// A new row: the expected upstream cost from the cached catalog now, the
 /// customer's price and account from BILLmanager's database, the rate of
 /// `[pricing]`. Whatever cannot be read is left empty, never an error.
-fn new_entry(
-    job: &mut Job,
-    intent: &Intent,
-    key: &str,
-    kind: Kind,
-    owner: Owner,
-    state: State,
-    now: i64,
-) -> Entry {
+fn new_entry(job: &mut Job, intent: &Intent, key: &str, m: Movement, now: i64) -> Entry {
+    let Movement { kind, owner, state } = m;
     let period = intent.period.or_else(|| job.item.period.code());
     let tariff = match intent.pricelist {
         Some(t) => Some(t),
@@ -419,7 +410,7 @@ mod tests {
     fn what_each_intent_is_in_the_books() {
         use IntentOp::*;
         use State::*;
-        let m = |i: &Intent, on_item| movement(i, on_item);
+        let m = |i: &Intent, on_item| movement(i, on_item).map(|m| (m.kind, m.owner, m.state));
         assert_eq!(
             m(&intent(Open, Phase::Sent), false),
             Some((Kind::Order, Owner::Billmanager, Pending))

@@ -295,7 +295,8 @@ fn attempt(
         None => return Ok(None),
     };
     if !forced {
-        match marker.state {
+        // Why the attempts so far ended, should the cap stop the next one.
+        let ended = match marker.state {
             State::Done | State::GaveUp => return Ok(None),
             State::Running => {
                 if let Some(g) = marker.pgid.filter(|g| hook::group_alive(*g)) {
@@ -312,38 +313,16 @@ fn attempt(
                 // The killed run's files (the private key among them) go
                 // now, whether or not another attempt follows.
                 remove_run_dirs(&ctx.root, item);
-                marker.last = text::will_retry(
-                    lang,
-                    &stamp(),
-                    &text::interrupted(lang),
-                    marker.attempts,
-                    cfg.max_attempts,
-                );
-                if marker.attempts >= cfg.max_attempts {
-                    give_up(
-                        ctx,
-                        mgrctl,
-                        item,
-                        &path,
-                        &mut marker,
-                        &text::interrupted(lang),
-                    )?;
-                    return Ok(None);
-                }
+                let why = text::interrupted(lang);
+                marker.last =
+                    text::will_retry(lang, &stamp(), &why, marker.attempts, cfg.max_attempts);
+                why
             }
-            State::Pending | State::Failed => {
-                if marker.attempts >= cfg.max_attempts {
-                    give_up(
-                        ctx,
-                        mgrctl,
-                        item,
-                        &path,
-                        &mut marker,
-                        &text::earlier_failed(lang),
-                    )?;
-                    return Ok(None);
-                }
-            }
+            State::Pending | State::Failed => text::earlier_failed(lang),
+        };
+        if marker.attempts >= cfg.max_attempts {
+            give_up(ctx, mgrctl, item, &path, &mut marker, &ended)?;
+            return Ok(None);
         }
     }
     // A certificate the files cannot be made from: no hook to run, one problem.

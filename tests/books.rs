@@ -89,6 +89,30 @@ fn run(w: &Base, command: &str, item: u64, ro: u64) -> (i32, String) {
     (code, out)
 }
 
+/// BILLmanager's `open` of `item` on a new running operation, paid.
+fn open_paid(w: &Base, item: u64) {
+    let ro = w.db.create_running_operation(item, "open");
+    let (code, out) = run(w, "open", item, ro);
+    assert_eq!(code, 0, "{out}");
+}
+
+/// The cron's `sync_item` of `item`.
+fn sync_item(w: &Base, item: u64) -> (i32, String, String) {
+    run_module(
+        &w.mgr,
+        &["--command", "sync_item", "--item", &item.to_string()],
+        None,
+    )
+}
+
+/// No books at all, as on a module older than the ledger.
+fn remove_books(w: &Base) {
+    std::fs::remove_file(books_path(w)).unwrap();
+    for wal in ["books.sqlite-wal", "books.sqlite-shm"] {
+        let _ = std::fs::remove_file(w.mgr.path().join("var/pmsslreseller").join(wal));
+    }
+}
+
 fn upstream_id(w: &Base, item: u64) -> u64 {
     w.db.item_param(item, "pmss_upstream_id")
         .unwrap()
@@ -150,11 +174,7 @@ fn a_refused_order_is_failed_and_the_resend_posts_the_same_row_with_its_cost_and
 
     // A renewal is a movement of its own.
     w.up.issue(Some(upstream_id(&w, item)));
-    let (code, out, _) = support::billing::run_module(
-        &w.mgr,
-        &["--command", "sync_item", "--item", &item.to_string()],
-        None,
-    );
+    let (code, out, _) = sync_item(&w, item);
     assert_eq!(code, 0, "{out}");
     let renewal = w.db.create_running_operation(item, "prolong");
     let (code, out) = run(&w, "prolong", item, renewal);
@@ -196,11 +216,7 @@ fn a_books_failure_never_fails_the_order_and_the_next_run_writes_the_row() {
 
     std::fs::remove_dir_all(books_path(&w)).unwrap();
     w.up.issue(Some(upstream_id(&w, item)));
-    let (code, out, _) = run_module(
-        &w.mgr,
-        &["--command", "sync_item", "--item", &item.to_string()],
-        None,
-    );
+    let (code, out, _) = sync_item(&w, item);
     assert_eq!(code, 0, "{out}");
     let all = rows(&w, item);
     assert_eq!(all.len(), 1, "{all:?}");
@@ -208,11 +224,7 @@ fn a_books_failure_never_fails_the_order_and_the_next_run_writes_the_row() {
     assert_eq!(all[0].note.as_deref(), Some(LATE_NOTE));
     assert_eq!(all[0].cost, Some(d("21")));
     // Once: the next look writes nothing more.
-    run_module(
-        &w.mgr,
-        &["--command", "sync_item", "--item", &item.to_string()],
-        None,
-    );
+    sync_item(&w, item);
     assert_eq!(rows(&w, item).len(), 1);
     assert_eq!(paid_calls(&w, "certificate.order.param"), 1);
 }
@@ -224,13 +236,8 @@ fn a_books_failure_never_fails_the_order_and_the_next_run_writes_the_row() {
 fn backfill_gives_older_services_one_estimated_row_once() {
     let w = world("1000.00");
     let item = new_item(&w);
-    let ro = w.db.create_running_operation(item, "open");
-    let (code, out) = run(&w, "open", item, ro);
-    assert_eq!(code, 0, "{out}");
-    std::fs::remove_file(books_path(&w)).unwrap();
-    for wal in ["books.sqlite-wal", "books.sqlite-shm"] {
-        let _ = std::fs::remove_file(w.mgr.path().join("var/pmsslreseller").join(wal));
-    }
+    open_paid(&w, item);
+    remove_books(&w);
     w.db.conn()
         .exec_drop(
             "UPDATE item SET opendate = '2026-01-15' WHERE id = ?",
@@ -297,19 +304,14 @@ fn a_backfilled_multi_domain_order_counts_its_san_slots() {
     let (code, out, err) = run_module(&w.mgr, &["catalog", "refresh", "--module", &m], None);
     assert_eq!(code, 0, "catalog refresh: {out}{err}");
     let item = w.item();
-    let ro = w.db.create_running_operation(item, "open");
-    let (code, out) = run(&w, "open", item, ro);
-    assert_eq!(code, 0, "{out}");
+    open_paid(&w, item);
     let paid = w.up.certificate(upstream_id(&w, item)).expect("ordered")["paid"].clone();
     let paid: Decimal = match paid {
         serde_json::Value::String(s) => s.parse().unwrap(),
         v => v.to_string().parse().unwrap(),
     };
     assert_eq!(paid, d("70"), "45 + 2 SANs at 12.50");
-    std::fs::remove_file(books_path(&w)).unwrap();
-    for wal in ["books.sqlite-wal", "books.sqlite-shm"] {
-        let _ = std::fs::remove_file(w.mgr.path().join("var/pmsslreseller").join(wal));
-    }
+    remove_books(&w);
 
     let (code, out, err) = run_module(&w.mgr, &["books", "backfill", "--module", &m], None);
     assert_eq!(code, 0, "{out}{err}");
@@ -367,11 +369,7 @@ fn a_locked_books_file_holds_an_order_up_briefly_and_the_next_run_writes_the_row
     drop(lock);
     assert!(rows(&w, item).is_empty());
     w.up.issue(Some(upstream_id(&w, item)));
-    let (code, out, _) = run_module(
-        &w.mgr,
-        &["--command", "sync_item", "--item", &item.to_string()],
-        None,
-    );
+    let (code, out, _) = sync_item(&w, item);
     assert_eq!(code, 0, "{out}");
     let all = rows(&w, item);
     assert_eq!(all.len(), 1, "{all:?}");
@@ -387,24 +385,15 @@ fn a_locked_books_file_holds_an_order_up_briefly_and_the_next_run_writes_the_row
 fn a_backfilled_order_is_not_written_again_late_from_its_old_intent() {
     let w = world("1000.00");
     let item = new_item(&w);
-    let ro = w.db.create_running_operation(item, "open");
-    let (code, out) = run(&w, "open", item, ro);
-    assert_eq!(code, 0, "{out}");
-    std::fs::remove_file(books_path(&w)).unwrap();
-    for wal in ["books.sqlite-wal", "books.sqlite-shm"] {
-        let _ = std::fs::remove_file(w.mgr.path().join("var/pmsslreseller").join(wal));
-    }
+    open_paid(&w, item);
+    remove_books(&w);
     let m = w.module().to_string();
     let (code, out, err) = run_module(&w.mgr, &["books", "backfill", "--module", &m], None);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(rows(&w, item).len(), 1);
 
     w.up.issue(Some(upstream_id(&w, item)));
-    let (code, out, _) = run_module(
-        &w.mgr,
-        &["--command", "sync_item", "--item", &item.to_string()],
-        None,
-    );
+    let (code, out, _) = sync_item(&w, item);
     assert_eq!(code, 0, "{out}");
     let all = rows(&w, item);
     assert_eq!(
@@ -424,15 +413,9 @@ fn a_backfilled_order_is_not_written_again_late_from_its_old_intent() {
 fn a_renewal_after_the_intent_was_deleted_by_hand_keeps_its_own_row() {
     let w = world("1000.00");
     let item = new_item(&w);
-    let ro = w.db.create_running_operation(item, "open");
-    let (code, out) = run(&w, "open", item, ro);
-    assert_eq!(code, 0, "{out}");
+    open_paid(&w, item);
     w.up.issue(Some(upstream_id(&w, item)));
-    let (code, out, _) = run_module(
-        &w.mgr,
-        &["--command", "sync_item", "--item", &item.to_string()],
-        None,
-    );
+    let (code, out, _) = sync_item(&w, item);
     assert_eq!(code, 0, "{out}");
     let delete_intent = || {
         w.db.conn()

@@ -86,6 +86,18 @@ impl World {
         format!("/bin/sh {}", path.display())
     }
 
+    /// A hook that runs `first`, then waits until the test removes its gate
+    /// file (at most a minute): the hook command and the gate.
+    fn gated_hook(&self, first: &str) -> (String, PathBuf) {
+        let gate = self.file("gate");
+        std::fs::write(&gate, "").unwrap();
+        let hook = self.hook(&format!(
+            "{first}\nn=0\nwhile [ -e {gate} ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done",
+            gate = gate.display()
+        ));
+        (hook, gate)
+    }
+
     fn file(&self, name: &str) -> PathBuf {
         self.mgr.path().join(name)
     }
@@ -165,6 +177,15 @@ impl World {
             .unwrap_or(serde_json::json!({}))
     }
 
+    /// `problems.register` calls made through `mgrctl`.
+    fn problems_registered(&self) -> usize {
+        self.mgr
+            .journal_funcs()
+            .iter()
+            .filter(|f| *f == "problems.register")
+            .count()
+    }
+
     fn files(&self, out: &Path) -> (i32, String, String) {
         let item = self.item.to_string();
         let out = out.display().to_string();
@@ -230,11 +251,14 @@ fn wait_for_hook_group(w: &World) -> i32 {
     group.unwrap()
 }
 
-/// No member of process group `group` runs any more (zombies nobody reaps
-/// in this container count as gone), by the module's own rule for a hook
-/// an earlier run left behind.
-fn group_gone(group: i32) -> bool {
-    !pmsslreseller::commands::deploy::hook::group_alive(group)
+/// Let a gated hook (process group `group`) end, and wait until no member
+/// runs any more, by the module's own rule for a hook an earlier run left
+/// behind (zombies nobody reaps in this container count as gone).
+fn release(gate: &Path, group: i32) {
+    std::fs::remove_file(gate).unwrap();
+    wait_for("the orphaned hook to end", || {
+        !pmsslreseller::commands::deploy::hook::group_alive(group)
+    });
 }
 
 #[test]
@@ -451,15 +475,7 @@ fn a_failing_hook_is_retried_up_to_the_cap_then_raises_one_problem() {
     let key = format!("pmsslreseller_deploy:{}", w.item);
     assert!(problems.get(&key).is_some(), "{problems}");
     assert_eq!(problems.as_object().unwrap().len(), 1, "{problems}");
-    assert_eq!(
-        w.mgr
-            .journal_funcs()
-            .iter()
-            .filter(|f| *f == "problems.register")
-            .count(),
-        1,
-        "one problem"
-    );
+    assert_eq!(w.problems_registered(), 1, "one problem");
     let form = w.param("pmss_deploy").unwrap();
     assert!(form.contains("given up after 2 attempts"), "{form}");
     assert!(w.mgr.module_log().contains("deploy hook: failing"));
@@ -509,15 +525,8 @@ fn a_hook_past_its_timeout_is_killed_with_its_whole_group() {
 fn a_run_killed_mid_hook_leaves_it_running_once_and_the_rerun_finishes() {
     let w = World::new(&[]);
     let count = w.file("count.txt");
-    // The hook runs until the test lets it end (at most a minute), so the
-    // rerun meets it running however slow the machine is.
-    let gate = w.file("gate");
-    std::fs::write(&gate, "").unwrap();
-    let hook = w.hook(&format!(
-        "echo run >> {count}\nn=0\nwhile [ -e {gate} ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done",
-        count = count.display(),
-        gate = gate.display()
-    ));
+    // The rerun meets the hook running however slow the machine is.
+    let (hook, gate) = w.gated_hook(&format!("echo run >> {}", count.display()));
     w.deploy_config(&format!("command = \"{hook}\"\nmax_attempts = 3\n"));
     w.open();
     let mut child = spawn_sync_item(&w);
@@ -534,8 +543,7 @@ fn a_run_killed_mid_hook_leaves_it_running_once_and_the_rerun_finishes() {
         .module_log()
         .contains("is still running; not started again"));
     // Once it is gone, its outcome is unknown: tried again, once.
-    std::fs::remove_file(&gate).unwrap();
-    wait_for("the orphaned hook to end", || group_gone(group));
+    release(&gate, group);
     w.sync_item();
     assert_eq!(w.lines("count.txt"), 2);
     assert!(w.param("pmss_deploy").unwrap().starts_with("deployed on"));
@@ -703,15 +711,7 @@ fn a_hostile_zip_is_saved_as_given_but_never_unpacked_and_the_hook_says_why() {
     );
     let form = w.param("pmss_deploy").unwrap();
     assert!(form.contains("cannot be read"), "{form}");
-    assert_eq!(
-        w.mgr
-            .journal_funcs()
-            .iter()
-            .filter(|f| *f == "problems.register")
-            .count(),
-        1,
-        "one problem"
-    );
+    assert_eq!(w.problems_registered(), 1, "one problem");
     let (code, _, err) = w.files(&w.file("out"));
     assert_eq!(code, 1);
     assert!(
@@ -729,13 +729,7 @@ fn a_killed_last_attempt_leaves_no_private_key_behind() {
     let w = World::new(&[]);
     let (_, key) = rcgen_key();
     let keypath = w.file("keypath.txt");
-    let gate = w.file("gate");
-    std::fs::write(&gate, "").unwrap();
-    let hook = w.hook(&format!(
-        "echo \"$PMSS_KEY\" > {path}\nn=0\nwhile [ -e {gate} ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done",
-        path = keypath.display(),
-        gate = gate.display()
-    ));
+    let (hook, gate) = w.gated_hook(&format!("echo \"$PMSS_KEY\" > {}", keypath.display()));
     w.deploy_config(&format!(
         "command = \"{hook}\"\ninclude_key = true\nmax_attempts = 1\n"
     ));
@@ -756,8 +750,7 @@ fn a_killed_last_attempt_leaves_no_private_key_behind() {
     let path = std::fs::read_to_string(&keypath).unwrap();
     let path = Path::new(path.trim());
     assert!(path.exists(), "the hook's key file while it runs");
-    std::fs::remove_file(&gate).unwrap();
-    wait_for("the orphaned hook to end", || group_gone(group));
+    release(&gate, group);
     w.sync_item();
     assert!(
         w.param("pmss_deploy").is_some_and(|p| p.contains("1")),

@@ -181,6 +181,27 @@ impl World {
         day
     }
 
+    /// BILLmanager's renewal applied upstream whose local steps failed: its
+    /// intent stored `applied` on the item, as the operation's rerun will
+    /// find it. The stored JSON.
+    fn renewal_being_finished(&self) -> String {
+        use pmsslreseller::commands::lifecycle::intent::{Intent, IntentOp, Phase};
+        let ro = self.db.create_running_operation(self.item, "prolong");
+        let mut renewal = Intent::new(IntentOp::Prolong, 7, 1, Some(ro), 1_796_000_000)
+            .with_phase(Phase::Applied);
+        renewal.upstream_id = Some(self.upstream_id());
+        renewal.period = Some(24);
+        let json = renewal.to_json();
+        self.db
+            .conn()
+            .exec_drop(
+                "UPDATE itemparam SET value = ? WHERE item = ? AND intname = 'pmss_intent'",
+                (&json, self.item),
+            )
+            .unwrap();
+        json
+    }
+
     /// Upstream calls of `func` carried out (also those whose answer a fault lost).
     fn applied(&self, func: &str) -> Vec<JournalEntry> {
         self.up
@@ -478,21 +499,9 @@ fn new_csr(up: &SimUpstream) -> String {
 /// moved, adopt it as a movement of its own and book the one renewal twice.
 #[test]
 fn an_automatic_reissue_waits_for_a_renewal_being_finished() {
-    use pmsslreseller::commands::lifecycle::intent::{Intent, IntentOp, Phase};
     let w = World::new("subscription");
     w.due();
-    let ro = w.db.create_running_operation(w.item, "prolong");
-    let mut renewal =
-        Intent::new(IntentOp::Prolong, 7, 1, Some(ro), 1_796_000_000).with_phase(Phase::Applied);
-    renewal.upstream_id = Some(w.upstream_id());
-    renewal.period = Some(24);
-    let json = renewal.to_json();
-    w.db.conn()
-        .exec_drop(
-            "UPDATE itemparam SET value = ? WHERE item = ? AND intname = 'pmss_intent'",
-            (&json, w.item),
-        )
-        .unwrap();
+    let json = w.renewal_being_finished();
     assert_eq!(w.param("pmss_intent").as_deref(), Some(json.as_str()));
     let (_, out) = w.sync();
     assert!(
@@ -505,21 +514,9 @@ fn an_automatic_reissue_waits_for_a_renewal_being_finished() {
 
 #[test]
 fn a_customers_reissue_waits_for_a_renewal_being_finished() {
-    use pmsslreseller::commands::lifecycle::intent::{Intent, IntentOp, Phase};
     let w = World::new("subscription");
     w.due();
-    let ro = w.db.create_running_operation(w.item, "prolong");
-    let mut renewal =
-        Intent::new(IntentOp::Prolong, 7, 1, Some(ro), 1_796_000_000).with_phase(Phase::Applied);
-    renewal.upstream_id = Some(w.upstream_id());
-    renewal.period = Some(24);
-    let json = renewal.to_json();
-    w.db.conn()
-        .exec_drop(
-            "UPDATE itemparam SET value = ? WHERE item = ? AND intname = 'pmss_intent'",
-            (&json, w.item),
-        )
-        .unwrap();
+    let json = w.renewal_being_finished();
     let (_, code, out) = w.op("reopen");
     assert_eq!(code, 1, "the reissue waits: {out}");
     assert!(out.contains("finishing"), "{out}");

@@ -538,6 +538,10 @@ fn a_connection_dropped_under_a_worker_costs_no_item() {
         "{}",
         w.mgr.module_log()
     );
+    assert!(
+        !w.mgr.module_log().contains(PASS) && !text.contains(PASS),
+        "the upstream password in the log"
+    );
 }
 
 /// One sync of a module at a time: a cron run that finds the module's sync

@@ -303,12 +303,21 @@ impl std::fmt::Debug for Db {
     }
 }
 
+/// The object of every error of this process's own database connection.
+const DATABASE_OBJECT: &str = "database";
+
+/// `e` came from this process's own database connection (a `mgrctl` call's
+/// failure names its function instead).
+pub fn is_database_error(e: &ModuleError) -> bool {
+    e.object.as_deref() == Some(DATABASE_OBJECT)
+}
+
 fn db_error(what: &str, e: impl std::fmt::Display) -> ModuleError {
     ModuleError::new(
         ErrorKind::Billing,
         format!("BILLmanager's database: {what}: {}", redact(&e.to_string())),
     )
-    .with_object("database")
+    .with_object(DATABASE_OBJECT)
 }
 
 /// A failed connection in plain words: what is wrong and what to check,
@@ -347,7 +356,7 @@ fn connect_error(s: &DbSettings, via: &str, e: &mysql::Error) -> ModuleError {
             "cannot connect to BILLmanager's database '{name}' as '{user}' via {via}: {other}"
         ),
     };
-    ModuleError::new(ErrorKind::Billing, redact(&text)).with_object("database")
+    ModuleError::new(ErrorKind::Billing, redact(&text)).with_object(DATABASE_OBJECT)
 }
 
 fn non_empty(v: Option<String>) -> Option<String> {

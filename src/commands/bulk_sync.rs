@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 
+use crate::billing::db::is_database_error;
 use crate::billing::{Db, Mgrctl};
 use crate::commands::lifecycle::auto::{sync_and_keep_valid, Looked};
 use crate::commands::lifecycle::job::{Job, JobSpec, SharedModule};
@@ -401,12 +402,6 @@ fn open_workers(db: &Db, concurrency: u32, work: usize) -> Vec<Result<Db>> {
     out
 }
 
-/// The error came from this process's own database connection (not from a
-/// `mgrctl` call, whose connection is its own).
-fn on_database(e: &ModuleError) -> bool {
-    e.object.as_deref() == Some("database")
-}
-
 /// Open a new connection when the server dropped this one; `Ok(true)` when
 /// it did (logged), `Ok(false)` when the old one still answers.
 fn renewed_if_dropped(d: &mut Db) -> Result<bool> {
@@ -472,7 +467,7 @@ fn run_pool(
                             // dead is looked at again on a new one (a look is
                             // a rerun like the next round's) instead of
                             // failing for a cause that was already repaired.
-                            if outcome.as_ref().is_err_and(on_database)
+                            if outcome.as_ref().is_err_and(is_database_error)
                                 && matches!(renewed_if_dropped(d), Ok(true))
                             {
                                 let again = look_guarded(ctx, mgrctl, d, shared, w, dry_run);
